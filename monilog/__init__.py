@@ -6,3 +6,7 @@ Python code: a parser (:class:`LogParser`, :func:`parse_line`) turning lines int
 """
 
 __version__ = "0.2.0"
+
+from monilog.accumulation.alerter import AlertEvent, Alerter
+
+__all__ = ["AlertEvent", "Alerter", "__version__"]
