@@ -173,6 +173,12 @@ class ClockTest(unittest.TestCase):
         alerter.observe(T0 + 20, count=100)  # window is [T0+21, T0+30]
         self.assertEqual(alerter.late_hits, 100)
         self.assertEqual(alerter.advance(T0 + 31), [])
+        # the boundary: with the clock at T0+31 the oldest second still counted is T0+22
+        alerter.observe(T0 + 21, count=50)
+        alerter.observe(T0 + 22, count=5)
+        self.assertEqual(alerter.late_hits, 150)
+        self.assertEqual(alerter.advance(T0 + 32), [])
+        self.assertEqual(alerter.window_hits, 5)
 
     def test_long_gap_costs_window_not_gap(self) -> None:
         alerter = Alerter(threshold=1, window=10)
