@@ -178,7 +178,7 @@ class ClockTest(unittest.TestCase):
         alerter.observe(T0 + 22, count=5)
         self.assertEqual(alerter.late_hits, 150)
         self.assertEqual(alerter.advance(T0 + 32), [])
-        self.assertEqual(alerter.window_hits, 5)
+        self.assertEqual(alerter.window_hits, 6)  # 5 at T0+22 and the hit at T0+30
 
     def test_long_gap_costs_window_not_gap(self) -> None:
         alerter = Alerter(threshold=1, window=10)
