@@ -1,0 +1,555 @@
+"""Traffic statistics: a fast mutable accumulator and the immutable snapshots it yields.
+
+A :class:`Statistics` accumulates the records of one period (or any span); a
+:class:`StatsSnapshot` is what a report is made from: data, not preformatted text. Snapshots
+merge, so a run's cumulative figures are the merge of its period snapshots. Like the rest of the
+core, this module knows nothing about files, threads or clocks: the caller says which span a
+snapshot covers.
+
+Definitions
+-----------
+* ``hits`` counts every record added, late ones included (a late record is one whose period was
+  already reported; it counts in the current period and also in ``late``).
+* ``errors`` are responses with a 4xx or 5xx status (400–599). Status classes are ``"1xx"`` to
+  ``"5xx"``, always present in that order, plus ``"other"`` when a status fell outside
+  100–599 (``0``, ``999``...); such odd codes are not errors. An odd code inside the range
+  (``299``) belongs to its class.
+* ``users`` counts authenticated users only: records with an empty user are not counted there.
+  ``methods`` counts every record, an empty method (no request line) under ``""``.
+* ``rps`` is ``hits / duration``; ``None`` while the duration is unknown (no start or end
+  given) or zero with hits. With no hits it is ``0.0``, and so are ``bytes_mean`` and
+  ``error_rate``: an empty period never divides by zero.
+
+Bounded memory
+--------------
+Hostile input (a million distinct paths or clients in one period) must not grow memory without
+bound. Each keyed dimension (:data:`DIMENSIONS`) tracks at most ``max_keys`` keys. Within an
+accumulator the first ``max_keys`` keys seen are kept (no per-record bookkeeping beyond a dict
+update); hits of any further key are *folded*: counted in ``StatsSnapshot.folded`` for that
+dimension (and, for sections, in ``folded_sections`` with their errors and bytes) instead of
+under a key of their own. Folded hits are kept out of the mappings on purpose: a log line can
+carry any string, so no "(other)" key could be told apart from a real client of that name, and
+status codes stay ``int`` keys. Every total stays exact: for each dimension the mapping's hits
+plus the folded hits equal ``hits`` (``users``: the hits of records with a user).
+``StatsSnapshot.overflowed`` names the dimensions that folded anything. Keys longer than
+:data:`MAX_KEY_LENGTH` characters are cut to that length (ending in ``…``), so ``max_keys`` also
+bounds the bytes held. Skip reasons are program labels, not log content, and are not capped.
+
+``unique_clients`` is exact while no client was folded; once clients overflowed it is a lower
+bound (``unique_clients_exact`` is False): the tracked clients plus at least one folded one.
+
+Merging
+-------
+:meth:`StatsSnapshot.merge` adds every count. Merged mappings are capped again at the larger
+``max_keys`` of the two, keeping the keys with the most hits (ties: smallest key) and folding the
+rest, so a cumulative snapshot stays bounded and shows the true heavy hitters of the run. The
+merged span runs from the earliest start to the latest end; its duration is the covered time:
+the two durations add, minus the overlap of the two spans, never less than the longer of the two.
+So consecutive or disjoint periods simply add and a gap between periods is not counted as traffic
+time. This is exact for merges of periods in any order as long as a span holding a gap is not
+merged with one overlapping that gap (its inner gaps are not recorded; the result then
+undercounts). An unknown duration on either side makes the merged one unknown.
+
+Bulk input
+----------
+:meth:`Statistics.add_counts` takes counters aggregated by a fast parser (for example
+``collections.Counter(zip(sections, statuses))``) and gives the same statistics as adding the
+records one by one; within a period only the choice of which keys are kept after an overflow may
+differ.
+
+Threads
+-------
+An accumulator is owned by one thread, which adds records and takes snapshots. Snapshots are
+immutable and may be handed to any thread; they pickle, so worker processes can return them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
+
+from monilog.parsing.record import LogRecord
+
+SECTIONS = "sections"
+STATUS_CODES = "status_codes"
+METHODS = "methods"
+CLIENTS = "clients"
+USERS = "users"
+DIMENSIONS: Tuple[str, ...] = (SECTIONS, STATUS_CODES, METHODS, CLIENTS, USERS)
+"""The keyed dimensions whose number of keys is capped."""
+
+STATUS_CLASSES: Tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx")
+OTHER_STATUS_CLASS = "other"
+
+MAX_KEY_LENGTH = 256
+"""Longer keys (paths, user names, hosts...) are cut to this many characters."""
+
+DEFAULT_MAX_KEYS = 10_000
+
+K = TypeVar("K", bound=Hashable)
+
+
+class SectionStats(NamedTuple):
+    """Traffic of one section: requests, error responses (4xx/5xx) and bytes sent."""
+
+    hits: int
+    errors: int
+    bytes: int
+
+
+NO_SECTION_STATS = SectionStats(0, 0, 0)
+
+
+def status_class(code: int) -> str:
+    """The class of a status code: ``"1xx"`` to ``"5xx"``, or ``"other"`` outside 100–599."""
+    return f"{code // 100}xx" if 100 <= code <= 599 else OTHER_STATUS_CLASS
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _cut(key: K) -> K:
+    if isinstance(key, str) and len(key) > MAX_KEY_LENGTH:
+        return key[: MAX_KEY_LENGTH - 1] + "…"  # type: ignore[return-value]
+    return key
+
+
+def _ranked(counts: Mapping[K, int], n: Optional[int]) -> List[Tuple[K, int]]:
+    """``(key, hits)`` pairs, most hits first, ties by key; the first ``n`` (all when None)."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ranked if n is None else ranked[: max(n, 0)]
+
+
+def _sum_counts(first: Mapping[K, int], second: Mapping[K, int]) -> Dict[K, int]:
+    total = dict(first)
+    for key, hits in second.items():
+        total[key] = total.get(key, 0) + hits
+    return total
+
+
+def _cap_counts(counts: Dict[K, int], max_keys: int) -> Tuple[Dict[K, int], int]:
+    """Keep the ``max_keys`` heaviest keys; return them and the hits of the others."""
+    if len(counts) <= max_keys:
+        return counts, 0
+    kept = dict(_ranked(counts, max_keys))
+    return kept, sum(counts.values()) - sum(kept.values())
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """Immutable statistics of one span of traffic.
+
+    Normally made by :meth:`Statistics.snapshot` and :meth:`merge`. The mappings are read-only
+    copies; iterate them in any order, or use the ``top_*`` methods for rankings. Folded hits
+    (keys beyond the cap, see the module documentation) are in ``folded`` and
+    ``folded_sections``, never in the mappings, and never in the ``top_*`` lists.
+    """
+
+    start: Optional[datetime]
+    """Start of the span, or None when not given."""
+    end: Optional[datetime]
+    """End of the span, or None when not given."""
+    duration: Optional[float]
+    """Seconds of traffic covered, or None when unknown."""
+    hits: int
+    """Records counted, late ones included."""
+    bytes_total: int
+    """Bytes sent in all responses."""
+    errors: int
+    """Responses with a 4xx or 5xx status."""
+    sections: Mapping[str, SectionStats]
+    """Section → hits, errors, bytes (tracked sections only)."""
+    folded_sections: SectionStats
+    """Hits, errors and bytes of sections beyond the cap."""
+    status_codes: Mapping[int, int]
+    """Status code → hits (tracked codes only)."""
+    status_classes: Mapping[str, int]
+    """``"1xx"``…``"5xx"`` → hits, always present, then ``"other"`` when any; exact."""
+    methods: Mapping[str, int]
+    """HTTP method → hits (tracked methods only)."""
+    clients: Mapping[str, int]
+    """Client host → hits (tracked clients only)."""
+    users: Mapping[str, int]
+    """Authenticated user → hits (tracked users only; records without a user are not counted)."""
+    unique_clients: int
+    """Distinct clients: exact, or a lower bound when ``unique_clients_exact`` is False."""
+    skipped: Mapping[str, int]
+    """Reason → lines skipped as unparsable."""
+    late: int
+    """Records that arrived after their own period had been reported."""
+    folded: Mapping[str, int]
+    """Dimension (one of :data:`DIMENSIONS`) → hits folded beyond the cap (0 when none)."""
+    max_keys: int
+    """The cap on keys per dimension these figures were collected with."""
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, spec.name, MappingProxyType(dict(value)))
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        # Read-only mapping proxies do not pickle: rebuild from plain dicts.
+        values = tuple(getattr(self, spec.name) for spec in fields(self))
+        return type(self), tuple(dict(v) if isinstance(v, Mapping) else v for v in values)
+
+    # -- derived figures ---------------------------------------------------------------------
+
+    @property
+    def rps(self) -> Optional[float]:
+        """Requests per second over the duration; None when it is unknown (or zero with hits)."""
+        if not self.hits:
+            return None if self.duration is None else 0.0
+        if not self.duration:
+            return None
+        return self.hits / self.duration
+
+    @property
+    def bytes_mean(self) -> float:
+        """Mean response size in bytes (0.0 without hits)."""
+        return _share(self.bytes_total, self.hits)
+
+    @property
+    def error_rate(self) -> float:
+        """Share of hits that were errors, 0.0 to 1.0 (0.0 without hits)."""
+        return _share(self.errors, self.hits)
+
+    @property
+    def skipped_total(self) -> int:
+        """Lines skipped for any reason."""
+        return sum(self.skipped.values())
+
+    @property
+    def overflowed(self) -> FrozenSet[str]:
+        """The dimensions that reached the cap and folded hits."""
+        return frozenset(name for name, hits in self.folded.items() if hits)
+
+    @property
+    def unique_clients_exact(self) -> bool:
+        """Whether ``unique_clients`` is exact (no client was folded) rather than a lower bound."""
+        return not self.folded.get(CLIENTS, 0)
+
+    # -- rankings ----------------------------------------------------------------------------
+
+    def top_sections(self, n: Optional[int] = None) -> List[Tuple[str, SectionStats, float]]:
+        """``(section, stats, share of all hits)``, most hits first, ties by name."""
+        ranked = sorted(self.sections.items(), key=lambda item: (-item[1].hits, item[0]))
+        if n is not None:
+            ranked = ranked[: max(n, 0)]
+        return [(section, stats, _share(stats.hits, self.hits)) for section, stats in ranked]
+
+    def top_status_codes(self, n: Optional[int] = None) -> List[Tuple[int, int, float]]:
+        """``(code, hits, share)``, most hits first, ties by code."""
+        return self._top(self.status_codes, n)
+
+    def top_methods(self, n: Optional[int] = None) -> List[Tuple[str, int, float]]:
+        """``(method, hits, share)``, most hits first, ties by name."""
+        return self._top(self.methods, n)
+
+    def top_clients(self, n: Optional[int] = None) -> List[Tuple[str, int, float]]:
+        """``(host, hits, share)``, most hits first, ties by name."""
+        return self._top(self.clients, n)
+
+    def top_users(self, n: Optional[int] = None) -> List[Tuple[str, int, float]]:
+        """``(user, hits, share of all hits)``, most hits first, ties by name."""
+        return self._top(self.users, n)
+
+    def _top(self, counts: Mapping[K, int], n: Optional[int]) -> List[Tuple[K, int, float]]:
+        return [(key, hits, _share(hits, self.hits)) for key, hits in _ranked(counts, n)]
+
+    # -- merging -----------------------------------------------------------------------------
+
+    def merge(self, other: StatsSnapshot) -> StatsSnapshot:
+        """The statistics of both spans together (see the module documentation)."""
+        max_keys = max(self.max_keys, other.max_keys)
+        folded = _sum_counts(self.folded, other.folded)
+
+        sections = dict(self.sections)
+        for section, stats in other.sections.items():
+            mine = sections.get(section, NO_SECTION_STATS)
+            sections[section] = SectionStats(*(a + b for a, b in zip(mine, stats)))
+        folded_sections = [a + b for a, b in zip(self.folded_sections, other.folded_sections)]
+        if len(sections) > max_keys:
+            ranked = sorted(sections.items(), key=lambda item: (-item[1].hits, item[0]))
+            sections = dict(ranked[:max_keys])
+            for _, stats in ranked[max_keys:]:
+                folded_sections = [a + b for a, b in zip(folded_sections, stats)]
+        folded[SECTIONS] = folded_sections[0]
+
+        capped: Dict[str, Dict[Any, int]] = {}
+        for name in (STATUS_CODES, METHODS, CLIENTS, USERS):
+            counts, extra = _cap_counts(_sum_counts(getattr(self, name), getattr(other, name)), max_keys)
+            capped[name] = counts
+            folded[name] = folded.get(name, 0) + extra
+
+        clients = capped[CLIENTS]
+        if folded[CLIENTS]:
+            unique_clients = max(len(clients) + 1, self.unique_clients, other.unique_clients)
+        else:
+            unique_clients = len(clients)
+
+        return StatsSnapshot(
+            start=_earliest(self.start, other.start),
+            end=_latest(self.end, other.end),
+            duration=_merged_duration(self, other),
+            hits=self.hits + other.hits,
+            bytes_total=self.bytes_total + other.bytes_total,
+            errors=self.errors + other.errors,
+            sections=sections,
+            folded_sections=SectionStats(*folded_sections),
+            status_codes=capped[STATUS_CODES],
+            status_classes=_sum_counts(self.status_classes, other.status_classes),
+            methods=capped[METHODS],
+            clients=clients,
+            users=capped[USERS],
+            unique_clients=unique_clients,
+            skipped=_sum_counts(self.skipped, other.skipped),
+            late=self.late + other.late,
+            folded=folded,
+            max_keys=max_keys,
+        )
+
+
+def _earliest(a: Optional[datetime], b: Optional[datetime]) -> Optional[datetime]:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: Optional[datetime], b: Optional[datetime]) -> Optional[datetime]:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _merged_duration(a: StatsSnapshot, b: StatsSnapshot) -> Optional[float]:
+    if a.duration is None or b.duration is None:
+        return None
+    overlap = 0.0
+    if a.start is not None and a.end is not None and b.start is not None and b.end is not None:
+        overlap = max(0.0, (min(a.end, b.end) - max(a.start, b.start)).total_seconds())
+    return max(a.duration + b.duration - overlap, a.duration, b.duration)
+
+
+def _check_time(name: str, value: Optional[datetime]) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime or None, not {value!r}")
+
+
+def _check_counts(name: str, counts: Mapping[Any, int]) -> int:
+    total = 0
+    for key, count in counts.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"{name}[{key!r}] must be a non-negative int, not {count!r}")
+        total += count
+    return total
+
+
+class Statistics:
+    """Accumulates the records of one span of traffic; see the module documentation.
+
+    :param max_keys: most keys tracked per dimension (sections, status codes, methods, clients,
+        users); hits of further keys are folded and reported as such.
+    """
+
+    def __init__(self, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+        if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 1:
+            raise ValueError(f"max_keys must be a positive int, not {max_keys!r}")
+        self.max_keys = max_keys
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: start a new span."""
+        self._sections: Dict[str, List[int]] = {}  # section -> [hits, errors, bytes]
+        self._folded_section: List[int] = [0, 0, 0]
+        self._status_codes: Dict[int, int] = {}
+        self._methods: Dict[str, int] = {}
+        self._clients: Dict[str, int] = {}
+        self._users: Dict[str, int] = {}
+        self._folded: Dict[str, int] = dict.fromkeys(DIMENSIONS, 0)
+        self._folded_status_classes: Dict[str, int] = {}
+        self._skipped: Dict[str, int] = {}
+        self._late = 0
+
+    # -- input -------------------------------------------------------------------------------
+
+    def add(self, record: LogRecord, late: bool = False) -> None:
+        """Count one request; ``late`` marks a record whose own period was already reported."""
+        host, _, user, _, method, _, _, status, size, _, _, section, _ = record
+        entry = self._sections.get(section)
+        if entry is None:
+            entry = self._section_entry(section)
+        entry[0] += 1
+        entry[2] += size
+        if 400 <= status <= 599:
+            entry[1] += 1
+        counts = self._status_codes
+        try:
+            counts[status] += 1
+        except KeyError:
+            self._count_new(STATUS_CODES, counts, status, 1)
+        counts = self._methods
+        try:
+            counts[method] += 1
+        except KeyError:
+            self._count_new(METHODS, counts, method, 1)
+        counts = self._clients
+        try:
+            counts[host] += 1
+        except KeyError:
+            self._count_new(CLIENTS, counts, host, 1)
+        if user:
+            counts = self._users
+            try:
+                counts[user] += 1
+            except KeyError:
+                self._count_new(USERS, counts, user, 1)
+        if late:
+            self._late += 1
+
+    def add_counts(
+        self,
+        *,
+        section_status: Mapping[Tuple[str, int], int],
+        section_bytes: Mapping[str, int],
+        methods: Mapping[str, int],
+        clients: Mapping[str, int],
+        users: Mapping[str, int],
+        late: int = 0,
+    ) -> None:
+        """Count many requests at once from pre-aggregated counters (the fast path's entry).
+
+        :param section_status: ``(section, status) → hits``; defines the hits added.
+        :param section_bytes: ``section → bytes`` sent (sections without bytes may be absent).
+        :param methods: ``method → hits``; must add up to the hits.
+        :param clients: ``host → hits``; must add up to the hits.
+        :param users: ``user → hits``; the empty user is ignored, as in :meth:`add`.
+        :param late: how many of these hits arrived after their period was reported.
+        :raises ValueError: when a count is negative or not an int, the counters disagree on
+            the number of hits, or bytes are given for a section without hits. Nothing is
+            counted then.
+        """
+        hits = _check_counts("section_status", section_status)
+        for name, counts in (("methods", methods), ("clients", clients)):
+            total = _check_counts(name, counts)
+            if total != hits:
+                raise ValueError(f"{name} add up to {total} hits, section_status to {hits}")
+        if _check_counts("users", users) - users.get("", 0) > hits:
+            raise ValueError("users add up to more hits than section_status")
+        _check_counts("section_bytes", section_bytes)
+        if isinstance(late, bool) or not isinstance(late, int) or not 0 <= late <= hits:
+            raise ValueError(f"late must be an int between 0 and the hits ({hits}), not {late!r}")
+        with_hits = {section for (section, _), count in section_status.items() if count}
+        stray = [section for section, size in section_bytes.items() if size and section not in with_hits]
+        if stray:
+            raise ValueError(f"bytes given for sections without hits: {stray[:3]!r}")
+
+        sections = self._sections
+        status_codes = self._status_codes
+        for (section, status), count in section_status.items():
+            if not count:
+                continue
+            entry = sections.get(section)
+            if entry is None:
+                entry = self._section_entry(section)
+            entry[0] += count
+            if 400 <= status <= 599:
+                entry[1] += count
+            if status in status_codes:
+                status_codes[status] += count
+            else:
+                self._count_new(STATUS_CODES, status_codes, status, count)
+        for section, size in section_bytes.items():
+            if size:
+                entry = sections.get(section)
+                if entry is None:
+                    entry = self._section_entry(section)
+                entry[2] += size
+        for name, source, target in ((METHODS, methods, self._methods), (CLIENTS, clients, self._clients),
+                                     (USERS, users, self._users)):
+            for key, count in source.items():
+                if not count or (name == USERS and not key):
+                    continue
+                if key in target:
+                    target[key] += count
+                else:
+                    self._count_new(name, target, key, count)
+        self._late += late
+
+    def add_skipped(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` lines skipped as unparsable, under ``reason`` (e.g. ParseError.reason)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be a non-negative int, not {count!r}")
+        self._skipped[reason] = self._skipped.get(reason, 0) + count
+
+    # -- output ------------------------------------------------------------------------------
+
+    def snapshot(self, start: Optional[datetime] = None, end: Optional[datetime] = None) -> StatsSnapshot:
+        """Immutable statistics of what was added so far, covering ``start`` to ``end``.
+
+        :raises ValueError: for naive datetimes or an end before the start.
+        """
+        _check_time("start", start)
+        _check_time("end", end)
+        duration = None
+        if start is not None and end is not None:
+            duration = (end - start).total_seconds()
+            if duration < 0:
+                raise ValueError(f"end {end} is before start {start}")
+        sections = {section: SectionStats._make(entry) for section, entry in self._sections.items()}
+        folded_sections = SectionStats._make(self._folded_section)
+        classes = dict.fromkeys(STATUS_CLASSES, 0)
+        for code, hits in self._status_codes.items():
+            name = status_class(code)
+            classes[name] = classes.get(name, 0) + hits
+        for name, hits in self._folded_status_classes.items():
+            classes[name] = classes.get(name, 0) + hits
+        folded = dict(self._folded)
+        folded[SECTIONS] = folded_sections.hits
+        unique_clients = len(self._clients) + (1 if folded[CLIENTS] else 0)
+        return StatsSnapshot(
+            start=start,
+            end=end,
+            duration=duration,
+            hits=sum(stats.hits for stats in sections.values()) + folded_sections.hits,
+            bytes_total=sum(stats.bytes for stats in sections.values()) + folded_sections.bytes,
+            errors=sum(stats.errors for stats in sections.values()) + folded_sections.errors,
+            sections=sections,
+            folded_sections=folded_sections,
+            status_codes=self._status_codes,
+            status_classes=classes,
+            methods=self._methods,
+            clients=self._clients,
+            users=self._users,
+            unique_clients=unique_clients,
+            skipped=self._skipped,
+            late=self._late,
+            folded=folded,
+            max_keys=self.max_keys,
+        )
+
+    # -- slow paths: first sight of a key ----------------------------------------------------
+
+    def _section_entry(self, section: str) -> List[int]:
+        """The counters of a section seen for the first time (or with an over-long name)."""
+        section = _cut(section)
+        entry = self._sections.get(section)
+        if entry is None:
+            if len(self._sections) >= self.max_keys:
+                return self._folded_section
+            entry = self._sections[section] = [0, 0, 0]
+        return entry
+
+    def _count_new(self, dimension: str, counts: Dict[Any, int], key: Any, hits: int) -> None:
+        """Count ``hits`` for a key not (yet) in ``counts``: add it, or fold when full."""
+        key = _cut(key)
+        if key in counts:
+            counts[key] += hits
+        elif len(counts) < self.max_keys:
+            counts[key] = hits
+        else:
+            self._folded[dimension] += hits
+            if dimension == STATUS_CODES:
+                name = status_class(key)
+                self._folded_status_classes[name] = self._folded_status_classes.get(name, 0) + hits

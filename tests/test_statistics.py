@@ -1,0 +1,423 @@
+"""Tests of the Statistics accumulator and its snapshots."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import random
+import unittest
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, List
+
+from hypothesis import given, settings, strategies as st
+
+from monilog.accumulation.statistics import (
+    CLIENTS, DIMENSIONS, MAX_KEY_LENGTH, SECTIONS, STATUS_CODES,
+    SectionStats, Statistics, StatsSnapshot, status_class,
+)
+from monilog.parsing.record import LogRecord
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+
+
+def record(
+    section: str = "/api", status: int = 200, size: int = 100, host: str = "10.0.0.1",
+    user: str = "", method: str = "GET", seconds: int = 0,
+) -> LogRecord:
+    """A LogRecord with sensible defaults; only the fields Statistics reads matter."""
+    time = T0 + timedelta(seconds=seconds)
+    return LogRecord(
+        host=host, ident="", user=user, time=time, method=method, target=section + "/x",
+        protocol="HTTP/1.1", status=status, size=size, referer="", user_agent="test",
+        section=section, epoch=int(time.timestamp()),
+    )
+
+
+def random_records(count: int, seed: int) -> List[LogRecord]:
+    rnd = random.Random(seed)
+    return [
+        record(
+            section=rnd.choice(["/", "/api", "/pages", "/report", "*"]),
+            status=rnd.choice([200, 200, 200, 204, 301, 304, 404, 418, 500, 503, 0, 999]),
+            size=rnd.randrange(0, 10_000),
+            host=f"10.0.0.{rnd.randrange(20)}",
+            user=rnd.choice(["", "", "alice", "bob"]),
+            method=rnd.choice(["GET", "GET", "POST", "HEAD", ""]),
+            seconds=rnd.randrange(20),
+        )
+        for _ in range(count)
+    ]
+
+
+def stats_of(records: Iterable[LogRecord], max_keys: int = 10_000) -> Statistics:
+    stats = Statistics(max_keys=max_keys)
+    for item in records:
+        stats.add(item)
+    return stats
+
+
+def aggregate_into(stats: Statistics, records: List[LogRecord], late: int = 0) -> None:
+    """Feed records through add_counts, aggregated the way a chunked fast parser would."""
+    section_bytes: Counter = Counter()
+    for item in records:
+        section_bytes[item.section] += item.size
+    stats.add_counts(
+        section_status=Counter((item.section, item.status) for item in records),
+        section_bytes=section_bytes,
+        methods=Counter(item.method for item in records),
+        clients=Counter(item.host for item in records),
+        users=Counter(item.user for item in records),
+        late=late,
+    )
+
+
+class TotalsTest(unittest.TestCase):
+    def test_hits_bytes_and_rate(self) -> None:
+        stats = stats_of([record(size=100), record(size=300), record(size=0), record(size=600)])
+        snap = stats.snapshot(T0, T0 + timedelta(seconds=10))
+        self.assertEqual(snap.hits, 4)
+        self.assertEqual(snap.bytes_total, 1000)
+        self.assertEqual(snap.bytes_mean, 250.0)
+        self.assertEqual(snap.duration, 10.0)
+        self.assertEqual(snap.rps, 0.4)
+        self.assertEqual((snap.start, snap.end), (T0, T0 + timedelta(seconds=10)))
+
+    def test_rate_unknown_without_span(self) -> None:
+        snap = stats_of([record()]).snapshot()
+        self.assertIsNone(snap.duration)
+        self.assertIsNone(snap.rps)
+        self.assertIsNone(stats_of([record()]).snapshot(T0, T0).rps)
+
+    def test_empty_snapshot_divides_by_nothing(self) -> None:
+        snap = Statistics().snapshot(T0, T0 + timedelta(seconds=10))
+        self.assertEqual((snap.hits, snap.bytes_total, snap.errors), (0, 0, 0))
+        self.assertEqual(snap.rps, 0.0)
+        self.assertEqual(snap.bytes_mean, 0.0)
+        self.assertEqual(snap.error_rate, 0.0)
+        self.assertEqual(snap.top_sections(10), [])
+        self.assertEqual(dict(snap.status_classes), {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0})
+        self.assertEqual(snap.unique_clients, 0)
+        self.assertEqual(snap.overflowed, frozenset())
+        self.assertEqual(Statistics().snapshot(T0, T0).rps, 0.0)
+
+    def test_snapshot_rejects_bad_times(self) -> None:
+        stats = Statistics()
+        with self.assertRaises(ValueError):
+            stats.snapshot(T0, T0 - timedelta(seconds=1))
+        with self.assertRaises(ValueError):
+            stats.snapshot(datetime(2024, 5, 1), None)
+
+    def test_rejects_bad_max_keys(self) -> None:
+        for bad in (0, -1, 1.5, True):
+            with self.assertRaises(ValueError):
+                Statistics(max_keys=bad)  # type: ignore[arg-type]
+
+    def test_reset_starts_over(self) -> None:
+        stats = stats_of([record(user="bob")])
+        stats.add_skipped("truncated")
+        stats.add(record(), late=True)
+        stats.reset()
+        self.assertEqual(stats.snapshot(), Statistics().snapshot())
+
+
+class DimensionsTest(unittest.TestCase):
+    def test_sections_hits_errors_bytes(self) -> None:
+        stats = stats_of([
+            record("/api", 200, 10), record("/api", 404, 20), record("/api", 503, 30),
+            record("/pages", 302, 5), record("/pages", 200, 7),
+        ])
+        snap = stats.snapshot()
+        self.assertEqual(dict(snap.sections), {
+            "/api": SectionStats(hits=3, errors=2, bytes=60),
+            "/pages": SectionStats(hits=2, errors=0, bytes=12),
+        })
+        self.assertEqual(snap.errors, 2)
+        self.assertEqual(snap.error_rate, 0.4)
+
+    def test_status_codes_and_classes(self) -> None:
+        codes = [200, 200, 299, 101, 301, 304, 404, 400, 500, 599, 0, 600, 999]
+        snap = stats_of(record(status=code) for code in codes).snapshot()
+        self.assertEqual(dict(snap.status_codes), dict(Counter(codes)))
+        self.assertEqual(list(snap.status_classes.items()), [
+            ("1xx", 1), ("2xx", 3), ("3xx", 2), ("4xx", 2), ("5xx", 2), ("other", 3),
+        ])
+        self.assertEqual(snap.errors, 4, "4xx and 5xx only; odd codes outside 100-599 are not errors")
+
+    def test_status_class_function(self) -> None:
+        self.assertEqual([status_class(c) for c in (100, 199, 200, 404, 599, 99, 600, -1)],
+                         ["1xx", "1xx", "2xx", "4xx", "5xx", "other", "other", "other"])
+
+    def test_methods_count_every_record(self) -> None:
+        snap = stats_of([record(method="GET"), record(method="GET"), record(method="POST"),
+                         record(method="")]).snapshot()
+        self.assertEqual(dict(snap.methods), {"GET": 2, "POST": 1, "": 1})
+
+    def test_clients_and_unique_clients(self) -> None:
+        snap = stats_of([record(host="a"), record(host="b"), record(host="a")]).snapshot()
+        self.assertEqual(dict(snap.clients), {"a": 2, "b": 1})
+        self.assertEqual(snap.unique_clients, 2)
+        self.assertTrue(snap.unique_clients_exact)
+
+    def test_users_ignore_anonymous_requests(self) -> None:
+        snap = stats_of([record(user=""), record(user="alice"), record(user="bob"),
+                         record(user="alice")]).snapshot()
+        self.assertEqual(dict(snap.users), {"alice": 2, "bob": 1})
+        self.assertEqual(snap.hits, 4)
+
+    def test_skipped_reasons(self) -> None:
+        stats = Statistics()
+        stats.add_skipped("truncated")
+        stats.add_skipped("bad-status", 3)
+        stats.add_skipped("truncated")
+        snap = stats.snapshot()
+        self.assertEqual(dict(snap.skipped), {"truncated": 2, "bad-status": 3})
+        self.assertEqual(snap.skipped_total, 5)
+        self.assertEqual(snap.hits, 0, "skipped lines are not hits")
+        for bad in (-1, 1.0):
+            with self.assertRaises(ValueError):
+                stats.add_skipped("x", bad)  # type: ignore[arg-type]
+
+    def test_late_records_are_hits_and_counted_as_late(self) -> None:
+        stats = Statistics()
+        stats.add(record())
+        stats.add(record(), late=True)
+        stats.add(record(), late=True)
+        snap = stats.snapshot()
+        self.assertEqual((snap.hits, snap.late), (3, 2))
+
+
+class RankingTest(unittest.TestCase):
+    def setUp(self) -> None:
+        counts = {"/b": 3, "/a": 3, "/c": 5, "/d": 1}
+        self.snap = stats_of(
+            record(section, host=section.strip("/"), user=section.strip("/"),
+                   status=200 + index, size=10)
+            for index, (section, hits) in enumerate(counts.items()) for _ in range(hits)
+        ).snapshot()
+
+    def test_sections_by_hits_then_name(self) -> None:
+        top = self.snap.top_sections(3)
+        self.assertEqual([(name, stats.hits) for name, stats, _ in top], [("/c", 5), ("/a", 3), ("/b", 3)])
+        self.assertEqual(top[0][1], SectionStats(5, 0, 50))
+        self.assertAlmostEqual(top[0][2], 5 / 12)
+
+    def test_all_and_none(self) -> None:
+        self.assertEqual(len(self.snap.top_sections()), 4)
+        self.assertEqual(len(self.snap.top_sections(100)), 4)
+        self.assertEqual(self.snap.top_sections(0), [])
+        self.assertEqual(self.snap.top_clients(-1), [])
+
+    def test_clients_users_codes(self) -> None:
+        self.assertEqual([(k, h) for k, h, _ in self.snap.top_clients(2)], [("c", 5), ("a", 3)])
+        self.assertEqual([(k, h) for k, h, _ in self.snap.top_users()], [("c", 5), ("a", 3), ("b", 3), ("d", 1)])
+        self.assertEqual([(k, h) for k, h, _ in self.snap.top_status_codes()],
+                         [(202, 5), (200, 3), (201, 3), (203, 1)])
+        self.assertEqual(self.snap.top_methods(), [("GET", 12, 1.0)])
+        self.assertAlmostEqual(sum(share for _, _, share in self.snap.top_clients()), 1.0)
+
+
+class ImmutabilityTest(unittest.TestCase):
+    def test_snapshot_does_not_follow_the_accumulator(self) -> None:
+        stats = stats_of([record("/a", host="x", user="u")])
+        stats.add_skipped("truncated")
+        snap = stats.snapshot()
+        before = pickle.dumps(snap)
+        stats.add(record("/a", host="x", user="u", status=500), late=True)
+        stats.add(record("/b", host="y", user="v", method="POST"))
+        stats.add_skipped("truncated")
+        self.assertEqual(snap, pickle.loads(before))
+        self.assertEqual(snap.sections["/a"], SectionStats(1, 0, 100))
+        self.assertEqual(dict(snap.clients), {"x": 1})
+        self.assertEqual(dict(snap.skipped), {"truncated": 1})
+        self.assertEqual(snap.late, 0)
+
+    def test_snapshot_cannot_be_changed(self) -> None:
+        snap = stats_of([record()]).snapshot()
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            snap.hits = 5  # type: ignore[misc]
+        for mapping in (snap.sections, snap.clients, snap.status_codes, snap.folded, snap.skipped):
+            with self.assertRaises(TypeError):
+                mapping["new"] = 1  # type: ignore[index]
+        with self.assertRaises(AttributeError):
+            snap.sections["/api"].hits = 0  # type: ignore[misc]
+
+    def test_constructor_copies_its_mappings(self) -> None:
+        clients = {"a": 1}
+        snap = dataclasses.replace(Statistics().snapshot(), clients=clients)
+        clients["b"] = 2
+        self.assertEqual(dict(snap.clients), {"a": 1})
+
+    def test_pickles(self) -> None:
+        stats = stats_of(random_records(200, seed=3), max_keys=3)
+        stats.add_skipped("truncated", 2)
+        snap = stats.snapshot(T0, T0 + timedelta(seconds=10))
+        copy = pickle.loads(pickle.dumps(snap))
+        self.assertEqual(copy, snap)
+        self.assertIsInstance(copy, StatsSnapshot)
+        with self.assertRaises(TypeError):
+            copy.clients["z"] = 1  # type: ignore[index]
+
+
+class MergeTest(unittest.TestCase):
+    def periods(self, records: List[LogRecord], cut: int) -> StatsSnapshot:
+        first = stats_of(r for r in records if r.epoch - T0.timestamp() < cut)
+        second = stats_of(r for r in records if r.epoch - T0.timestamp() >= cut)
+        middle = T0 + timedelta(seconds=cut)
+        return first.snapshot(T0, middle).merge(second.snapshot(middle, T0 + timedelta(seconds=20)))
+
+    def test_merge_of_periods_equals_all_together(self) -> None:
+        records = random_records(500, seed=1)
+        together = stats_of(records).snapshot(T0, T0 + timedelta(seconds=20))
+        self.assertEqual(self.periods(records, 10), together)
+        self.assertEqual(self.periods(records, 0), together)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.integers(0, 10_000), st.integers(0, 300), st.integers(0, 20))
+    def test_merge_property(self, seed: int, count: int, cut: int) -> None:
+        records = random_records(count, seed)
+        together = stats_of(records).snapshot(T0, T0 + timedelta(seconds=20))
+        self.assertEqual(self.periods(records, cut), together)
+
+    def test_merge_adds_skipped_and_late(self) -> None:
+        a, b = Statistics(), Statistics()
+        a.add_skipped("truncated")
+        b.add_skipped("truncated", 2)
+        b.add_skipped("bad-time")
+        b.add(record(), late=True)
+        merged = a.snapshot().merge(b.snapshot())
+        self.assertEqual(dict(merged.skipped), {"truncated": 3, "bad-time": 1})
+        self.assertEqual(merged.late, 1)
+
+    def test_durations(self) -> None:
+        def span(start: int, end: int) -> StatsSnapshot:
+            return Statistics().snapshot(T0 + timedelta(seconds=start), T0 + timedelta(seconds=end))
+
+        gap = span(0, 10).merge(span(20, 30))
+        self.assertEqual((gap.start, gap.end, gap.duration), (T0, T0 + timedelta(seconds=30), 20.0))
+        self.assertEqual(span(0, 10).merge(span(5, 15)).duration, 15.0)
+        self.assertEqual(span(0, 30).merge(span(10, 20)).duration, 30.0)
+        self.assertEqual(span(0, 10).merge(span(10, 20)).merge(span(20, 30)).duration, 30.0)
+        self.assertEqual(gap.merge(span(40, 45)).duration, 25.0)
+        unknown = span(0, 10).merge(Statistics().snapshot())
+        self.assertIsNone(unknown.duration)
+        self.assertEqual((unknown.start, unknown.end), (T0, T0 + timedelta(seconds=10)))
+
+    def test_merge_caps_keeping_the_heaviest_keys(self) -> None:
+        a = stats_of([record(f"/s{i}", host=f"h{i}", status=200 + i) for i in range(3)] * 2, max_keys=3)
+        b = stats_of([record("/big", host="big", status=404)] * 5 + [record("/s0", host="h0", status=200)],
+                     max_keys=3)
+        merged = a.snapshot().merge(b.snapshot())
+        self.assertEqual(merged.hits, 12)
+        self.assertEqual(set(merged.sections), {"/big", "/s0", "/s1"})
+        self.assertEqual(merged.folded_sections, SectionStats(2, 0, 200))
+        self.assertEqual(merged.folded[SECTIONS], 2)
+        self.assertEqual(dict(merged.clients), {"big": 5, "h0": 3, "h1": 2})
+        self.assertEqual(merged.folded[CLIENTS], 2)
+        self.assertEqual(merged.overflowed, frozenset({SECTIONS, CLIENTS, STATUS_CODES}))
+        self.assertFalse(merged.unique_clients_exact)
+        self.assertEqual(merged.unique_clients, 4)
+        self.assertEqual(merged.status_classes["2xx"], 7, "classes stay exact when codes are folded")
+        self.assertEqual(merged.errors, 5)
+
+
+class BoundedMemoryTest(unittest.TestCase):
+    def test_hostile_distinct_keys_stay_bounded_and_exact(self) -> None:
+        max_keys = 50
+        stats = Statistics(max_keys=max_keys)
+        count = 200_000
+        for i in range(count):
+            stats.add(record(f"/p{i}", status=100 + i % 900, size=i % 7, host=f"c{i}", user=f"u{i}",
+                             method=f"M{i % 1000}"))
+        snap = stats.snapshot()
+        self.assertEqual(snap.hits, count)
+        for name in DIMENSIONS:
+            self.assertLessEqual(len(getattr(snap, name)), max_keys, name)
+            self.assertEqual(sum(h.hits if name == SECTIONS else h for h in getattr(snap, name).values())
+                             + snap.folded[name], count, name)
+        self.assertEqual(snap.overflowed, frozenset(DIMENSIONS))
+        self.assertEqual(sum(stats.bytes for stats in snap.sections.values()) + snap.folded_sections.bytes,
+                         snap.bytes_total)
+        self.assertEqual(snap.bytes_total, sum(i % 7 for i in range(count)))
+        expected_errors = sum(1 for i in range(count) if 400 <= 100 + i % 900 <= 599)
+        self.assertEqual(snap.errors, expected_errors)
+        self.assertEqual(sum(snap.status_classes.values()), count)
+        self.assertEqual(snap.status_classes["4xx"], sum(1 for i in range(count) if 400 <= 100 + i % 900 <= 499))
+        self.assertEqual(snap.status_classes["other"], sum(1 for i in range(count) if 100 + i % 900 >= 600))
+        self.assertFalse(snap.unique_clients_exact)
+        self.assertEqual(snap.unique_clients, max_keys + 1)
+        self.assertEqual(set(snap.sections), {f"/p{i}" for i in range(max_keys)}, "first keys are kept")
+
+    def test_tracked_keys_keep_counting_after_overflow(self) -> None:
+        stats = Statistics(max_keys=2)
+        for section in ["/a", "/b", "/c", "/a", "/d", "/b", "/a"]:
+            stats.add(record(section))
+        snap = stats.snapshot()
+        self.assertEqual({k: v.hits for k, v in snap.sections.items()}, {"/a": 3, "/b": 2})
+        self.assertEqual(snap.folded_sections.hits, 2)
+        self.assertEqual(snap.overflowed, frozenset({SECTIONS}))
+        self.assertEqual([name for name, _, _ in snap.top_sections()], ["/a", "/b"])
+
+    def test_long_keys_are_cut(self) -> None:
+        long_path = "/" + "x" * 1_000_000
+        long_host = "h" * 1000
+        stats = stats_of([record(long_path, user="u" * 5000, host=long_host), record(long_path + "y", host=long_host)])
+        snap = stats.snapshot()
+        (section, stats_), = snap.sections.items()
+        self.assertEqual(len(section), MAX_KEY_LENGTH)
+        self.assertTrue(section.endswith("…"))
+        self.assertEqual(stats_.hits, 2)
+        self.assertEqual([len(user) for user in snap.users], [MAX_KEY_LENGTH])
+        self.assertEqual(list(snap.clients.values()), [2])
+
+
+class AddCountsTest(unittest.TestCase):
+    def test_equals_adding_records_one_by_one(self) -> None:
+        records = random_records(2000, seed=7)
+        one_by_one = stats_of(records)
+        one_by_one.add(record(), late=True)
+        bulk = Statistics()
+        aggregate_into(bulk, records[:1200])
+        aggregate_into(bulk, records[1200:] + [record()], late=1)
+        end = T0 + timedelta(seconds=20)
+        self.assertEqual(bulk.snapshot(T0, end), one_by_one.snapshot(T0, end))
+
+    def test_mixes_with_add_and_bounds_memory(self) -> None:
+        stats = Statistics(max_keys=10)
+        records = [record(f"/s{i}", host=f"h{i}", status=350 + i, size=1) for i in range(100)]
+        aggregate_into(stats, records)
+        stats.add(record("/s0", host="h0"))
+        snap = stats.snapshot()
+        self.assertEqual(snap.hits, 101)
+        self.assertEqual(snap.bytes_total, 200)
+        for name in (SECTIONS, STATUS_CODES, CLIENTS):
+            self.assertEqual(len(getattr(snap, name)), 10, name)
+        self.assertEqual(snap.folded[CLIENTS] + sum(snap.clients.values()), 101)
+        self.assertEqual(sum(snap.status_classes.values()), 101)
+        self.assertEqual(snap.errors, 50, "statuses 400-449, counted exactly even when folded")
+
+    def test_rejects_inconsistent_counters_without_counting(self) -> None:
+        good = dict(section_status={("/a", 200): 2, ("/zero", 200): 0}, section_bytes={"/a": 10},
+                    methods={"GET": 2, "PUT": 0}, clients={"h": 2}, users={"": 2})
+        bad_cases = [
+            dict(methods={"GET": 1}),
+            dict(clients={"h": 3}),
+            dict(users={"u": 3}),
+            dict(section_status={("/a", 200): -1}),
+            dict(section_status={("/a", 200): 2.0}),
+            dict(section_bytes={"/b": 5}),
+            dict(late=3),
+        ]
+        stats = Statistics()
+        for case in bad_cases:
+            with self.subTest(case=case), self.assertRaises(ValueError):
+                stats.add_counts(**{**good, **case})  # type: ignore[arg-type]
+        self.assertEqual(stats.snapshot(), Statistics().snapshot())
+        stats.add_counts(**good)  # type: ignore[arg-type]
+        snap = stats.snapshot()
+        self.assertEqual((snap.hits, snap.bytes_total, dict(snap.users)), (2, 10, {}))
+        self.assertEqual((list(snap.sections), dict(snap.methods)), (["/a"], {"GET": 2}), "zero counts add no keys")
+
+
+if __name__ == "__main__":
+    unittest.main()
