@@ -1,0 +1,21 @@
+"""Follow live log files like ``tail -F`` in a thread, and split byte streams into lines.
+
+:class:`FileWatcher` follows files, glob patterns, named pipes and standard input, surviving
+rotation and truncation, and hands complete lines to a callback. :class:`LineSplitter` and
+:func:`read_lines` are the line splitting it uses, for reading whole files (replay).
+"""
+
+from __future__ import annotations
+
+from .lines import DEFAULT_MAX_LINE_LENGTH, LineSplitter, read_lines
+from .watcher import FileStats, FileWatcher, WatchNotice, WatchStats
+
+__all__ = [
+    "DEFAULT_MAX_LINE_LENGTH",
+    "FileStats",
+    "FileWatcher",
+    "LineSplitter",
+    "WatchNotice",
+    "WatchStats",
+    "read_lines",
+]

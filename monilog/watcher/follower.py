@@ -1,0 +1,386 @@
+"""One followed path: its open file generations, rotation, truncation, errors, and standard input.
+
+Internal to :mod:`monilog.watcher`: :class:`~monilog.watcher.FileWatcher` drives these objects from
+its thread in three steps per poll (see there), and they report through a :class:`Sink`.
+
+A *generation* (:class:`OpenFile`) is one opened inode, or one stream. A path's current generation
+is replaced when the path names another inode (rename + create, delete + re-create, symlink
+retargeted); the previous one is *retired*: it stays open and keeps being read, before the new one,
+until it has been idle for the rotation grace period, so lines still written to it after the rename
+are not lost. Its unterminated last line is then delivered, and it is closed.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import stat
+import time
+from typing import Dict, List, Optional, Protocol, Set, Tuple
+
+from .lines import LineSplitter
+
+READ_BLOCK = 256 * 1024
+"""Bytes read per system call: big enough for throughput, small enough for short batches."""
+
+FINGERPRINT_LENGTH = 64
+"""How many of the last bytes read are compared again before reading on (truncation detection)."""
+
+Identity = Tuple[int, int]
+"""(st_dev, st_ino): which file a path names."""
+
+
+def identity_of(status: os.stat_result) -> Identity:
+    """The (device, inode) pair telling whether two stats describe the same file."""
+    return status.st_dev, status.st_ino
+
+
+class Sink(Protocol):
+    """Where followers send lines, notices and counts (the watcher)."""
+
+    def deliver(self, source: str, lines: List[bytes]) -> None:
+        """Hand complete lines read from ``source`` to the consumer."""
+
+    def notice(self, level: str, source: str, kind: str, message: str) -> None:
+        """Report something the user should know about ``source``."""
+
+    def count(self, source: str, field: str, amount: int = 1) -> None:
+        """Add ``amount`` to the ``field`` counter of ``source``."""
+
+
+class OpenFile:
+    """One opened file generation (an inode read at an offset) or stream (read as it comes)."""
+
+    def __init__(self, fd: int, status: os.stat_result, offset: int, max_line_length: int,
+                 *, owns_fd: bool = True, ends_at_eof: bool = False) -> None:
+        """Wrap ``fd`` (described by ``status``), to be read from ``offset`` if it is a regular file.
+
+        ``owns_fd=False`` leaves the descriptor open at :meth:`close` (standard input);
+        ``ends_at_eof`` makes end of file final (standard input), where a named pipe's end of file
+        only means that no writer is connected right now.
+        """
+        self.fd = fd
+        self.identity = identity_of(status)
+        self.seekable = owns_fd and stat.S_ISREG(status.st_mode)
+        self.offset = offset
+        self.splitter = LineSplitter(max_line_length)
+        self.owns_fd = owns_fd
+        self.ends_at_eof = ends_at_eof
+        self.owner: Optional[Follower] = None
+        self.last_data = time.monotonic()
+        self.at_eof = False
+        self.ended = False
+        self._fingerprint = b""
+        self._poller: Optional[select.poll] = None
+        if not self.seekable:
+            self._poller = select.poll()
+            self._poller.register(fd, select.POLLIN)
+        if self.seekable and offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
+            self.splitter.skip_to_newline()
+
+    def read_block(self) -> Tuple[bytes, bool]:
+        """Read what comes next: (data, truncated). Empty data means nothing more for now."""
+        if not self.seekable:
+            return self._read_stream(), False
+        truncated = os.fstat(self.fd).st_size < self.offset or not self._fingerprint_matches()
+        if truncated:
+            self.offset = 0
+            self._fingerprint = b""
+        data = os.pread(self.fd, READ_BLOCK, self.offset)
+        self.offset += len(data)
+        self._fingerprint = (self._fingerprint + data[-FINGERPRINT_LENGTH:])[-FINGERPRINT_LENGTH:]
+        return data, truncated
+
+    def close(self) -> None:
+        """Close the descriptor if this object opened it."""
+        if self.owns_fd:
+            os.close(self.fd)
+
+    def _fingerprint_matches(self) -> bool:
+        """Whether the last bytes read are still there (else the file was truncated and refilled)."""
+        if not self._fingerprint:
+            return True
+        start = self.offset - len(self._fingerprint)
+        return os.pread(self.fd, len(self._fingerprint), start) == self._fingerprint
+
+    def _read_stream(self) -> bytes:
+        """Read what a pipe, terminal or standard input has ready, without blocking."""
+        assert self._poller is not None
+        if not self._poller.poll(0):
+            return b""
+        try:
+            data = os.read(self.fd, READ_BLOCK)
+        except BlockingIOError:
+            return b""
+        if not data and self.ends_at_eof:
+            self.ended = True
+        return data
+
+
+class Follower:
+    """The state machine of one followed path: open, rotate, drain, truncate, report errors."""
+
+    def __init__(self, path: str, sink: Sink, registry: Dict[Identity, OpenFile], *,
+                 max_line_length: int, rotation_grace: float, explicit: bool) -> None:
+        """Follow ``path``, reporting to ``sink``.
+
+        ``registry`` maps every open generation of every follower by identity, so that a file met
+        under a second name is not read twice and a rotated file that a glob matches again is
+        handed over rather than reread. ``explicit`` paths were named by the user (their absence
+        is worth a warning); the others were found by a glob pattern.
+        """
+        self.path = path
+        self.explicit = explicit
+        self.finished = False
+        """True once this source can deliver nothing more (only standard input ends)."""
+        self.current: Optional[OpenFile] = None
+        self.retired: List[OpenFile] = []
+        self._sink = sink
+        self._registry = registry
+        self._max_line_length = max_line_length
+        self._rotation_grace = rotation_grace
+        self._start_mark: Optional[Tuple[Identity, int]] = None
+        self._had_generation = False
+        self._reported: Set[str] = set()
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is open for this path."""
+        return self.current is None and not self.retired
+
+    def prime(self, from_start: bool) -> None:
+        """First look at the path when the watcher starts: open it at its end, or its start."""
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            if self.explicit:
+                self._report_once("warning", "missing", "does not exist yet; waiting for it")
+            return
+        except OSError as error:
+            self._report_error(error)
+            return
+        if stat.S_ISREG(status.st_mode) and not from_start:
+            self._start_mark = (identity_of(status), status.st_size)
+        self._open(status)
+
+    def check(self) -> None:
+        """See which file the path names now; retire the current one if it changed, open the new."""
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            if self.current is not None:
+                self._retire_current()
+                self._sink.notice("info", self.path, "removed",
+                                  "removed; reading what is left of it and waiting for a new file")
+            return
+        except OSError as error:
+            self._report_error(error)
+            return
+        if self.current is not None:
+            if self.current.identity == identity_of(status):
+                return
+            self._retire_current()
+        self._open(status)
+
+    def read(self, blocks: int) -> bool:
+        """Read up to ``blocks`` blocks per open generation, oldest first; True if more is waiting.
+
+        The current generation is read only once every retired one has been read to its end, so
+        lines keep the order they were written in across a rotation.
+        """
+        behind = False
+        for handle in list(self.retired):
+            if self._read(handle, blocks):
+                behind = True
+            elif time.monotonic() - handle.last_data >= self._rotation_grace:
+                self.close_generation(handle, flush=True)
+        if self.current is not None and not behind:
+            behind = self._read(self.current, blocks)
+        return behind
+
+    def close(self, flush: bool) -> None:
+        """Close every generation; with ``flush``, deliver the unterminated last lines of those read
+        to their end."""
+        for handle in list(self.retired):
+            self.close_generation(handle, flush)
+        if self.current is not None:
+            self.close_generation(self.current, flush)
+
+    def close_generation(self, handle: OpenFile, flush: bool) -> None:
+        """Close one generation, delivering its unterminated last line if it was read to its end."""
+        try:
+            if flush and handle.at_eof:
+                last = handle.splitter.flush()
+                if last is not None:
+                    self._deliver([last])
+        finally:
+            handle.close()
+            if self._registry.get(handle.identity) is handle:
+                del self._registry[handle.identity]
+            if handle is self.current:
+                self.current = None
+            else:
+                self.retired.remove(handle)
+
+    def _read(self, handle: OpenFile, blocks: int) -> bool:
+        """Read up to ``blocks`` blocks of one generation and deliver its lines; True if more waits."""
+        for _ in range(blocks):
+            try:
+                data, truncated = handle.read_block()
+            except OSError as error:
+                self._report_error(error)
+                return False
+            if truncated:
+                self._truncated(handle)
+            if not data:
+                handle.at_eof = True
+                return False
+            handle.at_eof = False
+            handle.last_data = time.monotonic()
+            self._feed(handle, data)
+        return True
+
+    def _feed(self, handle: OpenFile, data: bytes) -> None:
+        """Split ``data`` into lines, deliver them, count bytes and cut lines."""
+        self._sink.count(self.path, "bytes", len(data))
+        cut_before = handle.splitter.cut_lines
+        lines = handle.splitter.feed(data)
+        cut = handle.splitter.cut_lines - cut_before
+        if cut:
+            self._sink.count(self.path, "cut_lines", cut)
+            self._sink.notice("warning", self.path, "cut",
+                              f"line longer than {handle.splitter.max_line_length} bytes cut "
+                              f"to that length ({cut} in this read)")
+        if lines:
+            self._deliver(lines)
+
+    def _deliver(self, lines: List[bytes]) -> None:
+        """Hand lines to the consumer and count them."""
+        self._sink.count(self.path, "lines", len(lines))
+        self._sink.deliver(self.path, lines)
+
+    def _truncated(self, handle: OpenFile) -> None:
+        """Count and report a truncation; drop the partial line that preceded it."""
+        dropped = handle.splitter.reset()
+        self._sink.count(self.path, "truncations")
+        detail = f"; {dropped} bytes of an unterminated line before it dropped" if dropped else ""
+        self._sink.notice("warning", self.path, "truncated",
+                          f"truncated (copytruncate?): reading it again from the start{detail}")
+
+    def _retire_current(self) -> None:
+        """Keep the current generation open as a retired one, to drain what is still written to it."""
+        assert self.current is not None
+        self.current.last_data = time.monotonic()
+        self.retired.append(self.current)
+        self.current = None
+
+    def _open(self, status: os.stat_result) -> None:
+        """Start reading the file the path names now (``status`` from stat of the path)."""
+        if stat.S_ISDIR(status.st_mode):
+            if self.explicit:
+                self._report_once("error", "unreadable", "is a directory, not a file; skipped")
+            return
+        known = self._registry.get(identity_of(status))
+        if known is not None:
+            self._adopt(known)
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            self._report_error(error)
+            return
+        try:
+            status = os.fstat(fd)
+            handle = OpenFile(fd, status, self._start_offset(status), self._max_line_length)
+        except OSError as error:
+            os.close(fd)
+            self._report_error(error)
+            return
+        self._start_mark = None
+        self._take(handle)
+        if self._had_generation:
+            self._sink.count(self.path, "rotations")
+            self._sink.notice("info", self.path, "rotated",
+                              "now names a new file: reading it from its start "
+                              "(the previous one is read to its end first)")
+        elif "missing" in self._reported:
+            self._sink.notice("info", self.path, "appeared", "appeared: reading it from its start")
+        elif self._reported - {"duplicate"}:
+            self._sink.notice("info", self.path, "readable", "readable now: following it")
+        self._had_generation = True
+        self._reported.clear()
+
+    def _adopt(self, known: OpenFile) -> None:
+        """The path names a file already open: take it over if it was retired, else skip it."""
+        owner = known.owner
+        if owner is None or known not in owner.retired:
+            self._report_once("info", "duplicate",
+                              f"same file as {owner.path if owner else 'another source'}; not read twice")
+            return
+        owner.retired.remove(known)
+        self._take(known)
+        self._had_generation = True
+        self._reported.clear()
+
+    def _take(self, handle: OpenFile) -> None:
+        """Make ``handle`` this path's current generation."""
+        handle.owner = self
+        self._registry[handle.identity] = handle
+        self.current = handle
+
+    def _start_offset(self, status: os.stat_result) -> int:
+        """Where to start reading a newly opened file: where it ended at start-up, or its start."""
+        if self._start_mark is None or not stat.S_ISREG(status.st_mode):
+            return 0
+        mark_identity, mark_size = self._start_mark
+        if mark_identity != identity_of(status) or status.st_size < mark_size:
+            return 0
+        return mark_size
+
+    def _report_error(self, error: OSError) -> None:
+        """Report an error reaching the path, once until the path is readable again."""
+        if isinstance(error, PermissionError):
+            self._report_once("error", "permission",
+                              "permission denied: cannot read it (following the other files)")
+        else:
+            self._report_once("error", "unreadable", f"cannot read it: {error.strerror or error}")
+
+    def _report_once(self, level: str, kind: str, message: str) -> None:
+        """Report a lasting condition once, until the path is successfully opened again."""
+        if kind not in self._reported:
+            self._reported.add(kind)
+            self._sink.notice(level, self.path, kind, message)
+
+
+class StdinFollower(Follower):
+    """Standard input (``-``): one stream, read as it comes, finished at its end of file."""
+
+    def __init__(self, sink: Sink, *, max_line_length: int) -> None:
+        """Follow file descriptor 0, reported under the name ``-``."""
+        super().__init__("-", sink, {}, max_line_length=max_line_length, rotation_grace=0.0,
+                         explicit=True)
+
+    def prime(self, from_start: bool) -> None:
+        """Take standard input as it is: a stream has no end to start at."""
+        try:
+            self.current = OpenFile(0, os.fstat(0), 0, self._max_line_length,
+                                    owns_fd=False, ends_at_eof=True)
+        except OSError as error:
+            self._report_error(error)
+            self.finished = True
+
+    def check(self) -> None:
+        """Standard input cannot be rotated: nothing to check."""
+
+    def read(self, blocks: int) -> bool:
+        """Read what standard input has ready; at its end, deliver its last line and finish."""
+        if self.current is None:
+            return False
+        behind = self._read(self.current, blocks)
+        if self.current.ended:
+            self.close_generation(self.current, flush=True)
+            self.finished = True
+            self._sink.notice("info", self.path, "closed", "standard input reached its end")
+        return behind

@@ -1,0 +1,146 @@
+"""Split a byte stream into complete lines, with a cap on line length.
+
+Shared by the live :class:`~monilog.watcher.FileWatcher` and by anything that reads a whole file
+from its start (replay): both must agree on what a line is.
+
+Decisions:
+
+* Lines end at ``b"\\n"`` only and are handed out without it. Anything else, including a ``b"\\r"``
+  before the newline and bytes that are not valid UTF-8, passes through untouched: decoding and
+  trimming are the parser's job.
+* A line longer than ``max_line_length`` bytes is cut: its first ``max_line_length`` bytes are
+  handed out once, as soon as the cap is exceeded (not when its newline finally comes), the cut is
+  counted in :attr:`LineSplitter.cut_lines`, and everything up to the next newline is discarded as
+  it arrives. So memory stays bounded by the cap plus one chunk, whatever the input (a 100 MB line
+  without a newline included).
+* The unterminated remainder is kept until its newline arrives; :meth:`LineSplitter.flush` hands
+  it out when the caller knows the stream has ended (end of file, shutdown).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator, Optional, Union
+
+DEFAULT_MAX_LINE_LENGTH = 1 << 20
+"""Default cap on a line's length in bytes (1 MiB): longer lines are cut."""
+
+DEFAULT_BLOCK_SIZE = 1 << 20
+"""Default read size of :func:`read_lines` (1 MiB)."""
+
+
+class LineSplitter:
+    """Turn chunks of bytes into complete lines, keeping the unterminated remainder between calls.
+
+    >>> splitter = LineSplitter()
+    >>> splitter.feed(b"first\\nsec")
+    [b'first']
+    >>> splitter.feed(b"ond\\n")
+    [b'second']
+    """
+
+    def __init__(self, max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+        """Create a splitter cutting lines longer than ``max_line_length`` bytes (at least 1)."""
+        if max_line_length < 1:
+            raise ValueError(f"max_line_length must be at least 1, not {max_line_length}")
+        self.max_line_length = max_line_length
+        self.cut_lines = 0
+        """How many lines were cut at ``max_line_length`` so far."""
+        self._pending = bytearray()
+        self._discarding = False
+
+    @property
+    def pending(self) -> int:
+        """Number of bytes of the unterminated line kept so far."""
+        return len(self._pending)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add a chunk and return the lines it completes, in order, without their newlines."""
+        if self._discarding:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return []
+            self._discarding = False
+            data = data[newline + 1:]
+        last_newline = data.rfind(b"\n")
+        if last_newline < 0:
+            self._pending += data
+            return self._cut_pending()
+        if self._pending:
+            self._pending += data[:last_newline]
+            block = bytes(self._pending)
+            self._pending.clear()
+        else:
+            block = data[:last_newline]
+        lines = block.split(b"\n")
+        cap = self.max_line_length
+        if len(block) > cap and max(map(len, lines)) > cap:
+            cut = [line[:cap] if len(line) > cap else line for line in lines]
+            self.cut_lines += sum(1 for line in lines if len(line) > cap)
+            lines = cut
+        self._pending += data[last_newline + 1:]
+        lines.extend(self._cut_pending())
+        return lines
+
+    def skip_to_newline(self) -> None:
+        """Drop the kept remainder and everything up to the next newline (when starting mid-line)."""
+        self._pending.clear()
+        self._discarding = True
+
+    def flush(self) -> Optional[bytes]:
+        """Return the unterminated remainder as the stream's last line (``None`` if there is none).
+
+        Call it only when the stream has ended: the splitter starts afresh afterwards.
+        """
+        self._discarding = False
+        if not self._pending:
+            return None
+        line = bytes(self._pending)
+        self._pending.clear()
+        return line
+
+    def reset(self) -> int:
+        """Forget the unterminated remainder (its stream was truncated); return how many bytes it had."""
+        dropped = len(self._pending)
+        self._pending.clear()
+        self._discarding = False
+        return dropped
+
+    def _cut_pending(self) -> list[bytes]:
+        """Cut the kept remainder if it already exceeds the cap, and discard the rest of its line."""
+        if len(self._pending) <= self.max_line_length:
+            return []
+        line = bytes(self._pending[:self.max_line_length])
+        self._pending.clear()
+        self._discarding = True
+        self.cut_lines += 1
+        return [line]
+
+
+def read_lines(
+    source: Union[str, os.PathLike, int],
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    splitter: Optional[LineSplitter] = None,
+) -> Iterator[bytes]:
+    """Yield every line of a file from its start to its end, reading it in big blocks.
+
+    ``source`` is a path, ``"-"`` for standard input, or an open file descriptor (not closed here).
+    The last line is yielded even without a final newline. Pass your own ``splitter`` to choose the
+    line-length cap and to read its :attr:`~LineSplitter.cut_lines` afterwards.
+    """
+    if block_size < 1:
+        raise ValueError(f"block_size must be at least 1, not {block_size}")
+    if splitter is None:
+        splitter = LineSplitter()
+    if source == "-":
+        source = 0
+    with open(source, "rb", buffering=0, closefd=not isinstance(source, int)) as stream:
+        while True:
+            block = stream.read(block_size)
+            if not block:
+                break
+            yield from splitter.feed(block)
+    last = splitter.flush()
+    if last is not None:
+        yield last
