@@ -177,6 +177,11 @@ class Alerter:
         return self._clock
 
     @property
+    def pending(self) -> Optional[float]:
+        """Time of the observation held back until the next one confirms or refutes it, if any."""
+        return None if self._pending is None else self._pending[0]
+
+    @property
     def window_hits(self) -> int:
         """Hits of the window evaluated last, ``[T - window, T - 1]`` for the last second ``T`` crossed."""
         return self._evaluated

@@ -1,0 +1,351 @@
+"""The pipeline: log lines → parser → :class:`Statistics` per period + :class:`Alerter` → sinks.
+
+A :class:`Monitor` is what the ``monitoring`` command runs, and what other Python code can drive
+the same way: hand it lines (:meth:`Monitor.feed`) or records (:meth:`Monitor.add_records`),
+move its clock (:meth:`Monitor.tick`), and end it (:meth:`Monitor.finish`). It owns no thread
+and reads no file: :mod:`monilog.run` connects it to the watcher or to a replay.
+
+Clock and periods
+-----------------
+* Time is log time. The monitor's clock is the alerter's clock: the newest accepted log time,
+  so one line with an absurd timestamp cannot move it (see :mod:`monilog.accumulation.alerter`).
+* Periods are aligned to the clock: with a 10 s period, ``[..:00, ..:10)``, ``[..:10, ..:20)``...
+  A period is reported when the clock reaches its end; periods without traffic are reported too,
+  with zero hits, so a live run keeps reporting through silence.
+* Every parsed line is counted in exactly one report. A line whose period was already reported,
+  or whose time the alert clock refused as absurd, counts in the period in progress and in its
+  ``late`` figure. At :meth:`Monitor.finish` the period in progress is reported too, so the sum of
+  all reports' hits equals the lines parsed.
+* Following live files, :meth:`Monitor.tick` also moves the clock with the wall clock while no
+  line arrives, so reports keep coming and an alert recovers when traffic stops entirely. The
+  wall clock is corrected by the offset between the log and the host observed on the newest
+  lines, so a log whose clock is skewed against the host (or written with a delay) still works.
+  Before the first line, reports follow the host clock; when the first line arrives the periods
+  re-align to the log's clock.
+
+Skipped lines are counted by reason in the next report. Access is serialised by a lock: the
+watcher thread may feed lines while the main thread ticks and reads :meth:`Monitor.view`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone, tzinfo
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+from monilog.accumulation.alerter import AlertEvent, Alerter
+from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
+from monilog.accumulation.statistics import Statistics, StatsSnapshot
+from monilog.outputs.sink import Sink
+from monilog.parsing.parser import LogParser
+from monilog.parsing.record import LogRecord, ParseError
+
+Line = Union[str, bytes]
+
+CURRENT_RATE_SECONDS = 10
+"""How many complete seconds the live "current req/s" figure averages."""
+
+FIRST_LINE_TRUST = 86_400.0
+"""Following live, a lone first line within this many seconds of the host clock is accepted
+without waiting for a second line to confirm its time."""
+
+
+class Monitor:
+    """Accumulates log lines into period reports and alerts, and hands them to sinks.
+
+    :param threshold: alert threshold, average requests per second over ``window``.
+    :param window: alert window in whole seconds.
+    :param period: report interval in whole seconds.
+    :param fmt: log format, one of :data:`monilog.parsing.parser.FORMATS`.
+    :param top: how many sections, clients and codes reports list.
+    :param max_keys: cap on the keys each statistics dimension tracks per period.
+    :param sinks: outputs that receive reports, alert events, notices and the summary.
+    :param files: names of the inputs, for display.
+    :param history: alert events of earlier runs, shown before this run's.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 10.0,
+        window: int = 120,
+        period: int = 10,
+        *,
+        fmt: str = "auto",
+        top: int = 5,
+        max_keys: int = 10_000,
+        sinks: Sequence[Sink] = (),
+        files: Sequence[str] = (),
+        history: Sequence[AlertEvent] = (),
+    ) -> None:
+        if isinstance(period, bool) or not isinstance(period, int) or period <= 0:
+            raise ValueError(f"period must be a positive whole number of seconds, not {period!r}")
+        self.alerter = Alerter(threshold, window)
+        self.period = period
+        self.fmt = fmt
+        self.top = top
+        self.max_keys = max_keys
+        self.sinks: List[Sink] = list(sinks)
+        self.files: Tuple[str, ...] = tuple(files)
+        self.earlier_alerts: Tuple[AlertEvent, ...] = tuple(history)
+        self.lines = 0
+        self.parsed = 0
+        self._lock = threading.RLock()
+        self._parsers: Dict[str, LogParser] = {}
+        self._periods: Dict[int, Statistics] = {}
+        self._report_start: Optional[int] = None
+        self._start_from_wall = False
+        self._held: Optional[LogRecord] = None
+        self._orphans: List[LogRecord] = []
+        self._skipped: Counter = Counter()
+        self._total: StatsSnapshot = Statistics(max_keys).snapshot()
+        self._last_report: Optional[PeriodReport] = None
+        self._tz: tzinfo = timezone.utc
+        self._skew: Optional[float] = None
+        self._started = time.monotonic()
+        self._notices: Counter = Counter()
+
+    # -- input ------------------------------------------------------------------------------
+
+    def parser_for(self, source: str) -> LogParser:
+        """The parser of one input (its own, since W3C directives and format detection are per file)."""
+        parser = self._parsers.get(source)
+        if parser is None:
+            parser = self._parsers[source] = LogParser(self.fmt)
+        return parser
+
+    def parse(self, source: str, lines: Iterable[Line]) -> Iterator[LogRecord]:
+        """Parse the lines of one input, counting read and skipped lines."""
+        parse = self.parser_for(source).parse
+        skipped = self._skipped
+        for line in lines:
+            self.lines += 1
+            try:
+                record = parse(line)
+            except ParseError as error:
+                skipped[error.reason] += 1
+                continue
+            if record is not None:
+                yield record
+
+    def feed(self, source: str, lines: Iterable[Line], wall_now: Optional[float] = None) -> None:
+        """Parse and account a batch of lines from ``source``.
+
+        ``wall_now`` (epoch seconds) says the lines arrived live at that host time: the monitor
+        then learns the offset between the log clock and the host clock from them.
+        """
+        with self._lock:
+            before = self.alerter.clock
+            for record in self.parse(source, lines):
+                self._add(record)
+            clock = self.alerter.clock
+            if wall_now is not None and clock is not None and (before is None or clock > before):
+                self._skew = clock - wall_now
+
+    def add_records(self, records: Iterable[LogRecord]) -> None:
+        """Account records parsed elsewhere (a replay merging several files)."""
+        with self._lock:
+            for record in records:
+                self._add(record)
+
+    def count_skipped(self, reason: str, count: int = 1) -> None:
+        """Count lines skipped before parsing (e.g. cut by the watcher's length cap)."""
+        with self._lock:
+            self._skipped[reason] += count
+
+    def notice(self, message: str, kind: str = "notice") -> None:
+        """Pass a message about the inputs to every sink, counting it by ``kind``."""
+        with self._lock:
+            self._notices[kind] += 1
+            for sink in self.sinks:
+                sink.notice(message)
+
+    # -- clock ------------------------------------------------------------------------------
+
+    def tick(self, wall_now: Optional[float] = None) -> None:
+        """Move the clock with the (skew-corrected) host clock: follow mode calls this often."""
+        wall = time.time() if wall_now is None else wall_now
+        with self._lock:
+            alerter = self.alerter
+            if self._skew is None:
+                pending = alerter.pending
+                if pending is not None and abs(pending - wall) <= FIRST_LINE_TRUST:
+                    # a lone first line near the host's time: no need to wait for a second one
+                    self._skew = pending - wall
+                else:
+                    if self._report_start is None:
+                        self._report_start = self._period_of(wall)
+                        self._start_from_wall = True
+                    if self._start_from_wall:
+                        self._flush_until(wall)
+                    return
+            outliers = alerter.outlier_hits
+            self._emit_events(alerter.advance(wall + self._skew))
+            self._resolve_held(outliers)
+            self._flush_until(alerter.clock)
+
+    # -- output -----------------------------------------------------------------------------
+
+    def finish(self) -> RunSummary:
+        """Report the period in progress and return (and hand to sinks) the run's summary."""
+        with self._lock:
+            if self._held is not None:
+                self._place(self._held, late=True)
+                self._held = None
+            if self._report_start is None and (self._orphans or self._skipped):
+                clock = self.alerter.clock
+                self._report_start = self._period_of(clock if clock is not None else time.time())
+            self._drain_orphans()
+            if self._report_start is not None:
+                clock = self.alerter.clock
+                last = max([self._report_start, *self._periods])
+                end = last + self.period
+                if clock is not None and not self._start_from_wall:
+                    end = min(end, int(clock) + 1)
+                while self._report_start <= last:
+                    self._report(self._report_start, min(self._report_start + self.period, end))
+            summary = RunSummary(
+                stats=self._total,
+                lines=self.lines,
+                parsed=self.parsed,
+                late_hits=self.alerter.late_hits,
+                outlier_hits=self.alerter.outlier_hits,
+                alerts=self.earlier_alerts + self.alerter.history,
+                alert=self.alert_state(),
+                files=self.files,
+                first_time=self._total.start.timestamp() if self._total.start else None,
+                last_time=self._total.end.timestamp() if self._total.end else None,
+                notices=dict(self._notices),
+            )
+            for sink in self.sinks:
+                sink.summary(summary)
+            return summary
+
+    def alert_state(self) -> AlertState:
+        """The alerter's state now."""
+        alerter = self.alerter
+        return AlertState(alerter.alerting, alerter.window_hits, alerter.average, alerter.threshold, alerter.window)
+
+    def view(self) -> LiveView:
+        """A consistent picture of the monitor for live displays."""
+        with self._lock:
+            per_second = tuple(self.alerter.per_second())
+            recent = per_second[-CURRENT_RATE_SECONDS - 1:-1]
+            current = self._current_snapshot()
+            return LiveView(
+                files=self.files,
+                uptime=time.monotonic() - self._started,
+                clock=self.alerter.clock,
+                current_rps=sum(recent) / max(len(recent), 1),
+                per_second=per_second,
+                alert=self.alert_state(),
+                last_report=self._last_report,
+                current=current,
+                total=self._total.merge(current),
+                history=self.earlier_alerts + self.alerter.history,
+                earlier_alerts=len(self.earlier_alerts),
+                lines=self.lines,
+                parsed=self.parsed,
+                top=self.top,
+            )
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _period_of(self, moment: float) -> int:
+        second = int(moment // 1)
+        return second - second % self.period
+
+    def _add(self, record: LogRecord) -> None:
+        alerter = self.alerter
+        start, clock, epoch = self._report_start, alerter.clock, record.epoch
+        if (
+            start is not None and clock is not None and alerter.pending is None
+            and start + self.period <= epoch <= clock + alerter.max_jump
+        ):
+            # The record will move the clock past period ends: close those periods first, so
+            # their reports show the alert state at their end and follow their alerts.
+            while self._report_start + self.period <= epoch:
+                self._emit_events(alerter.advance(self._report_start + self.period))
+                self._report(self._report_start, self._report_start + self.period)
+        outliers = alerter.outlier_hits
+        events = alerter.observe(epoch)
+        self._resolve_held(outliers)
+        if alerter.pending is None:
+            self._place(record)
+        else:
+            self._held = record
+        if events:
+            self._emit_events(events)
+        clock = alerter.clock
+        if clock is not None and self._report_start is not None and clock >= self._report_start + self.period:
+            self._flush_until(clock)
+
+    def _resolve_held(self, outliers_before: int) -> None:
+        """Place the record the alerter held back, once the alerter has decided on it."""
+        held = self._held
+        if held is not None:  # every observe() or advance() decides on the pending observation
+            self._held = None
+            self._place(held, late=self.alerter.outlier_hits > outliers_before)
+
+    def _place(self, record: LogRecord, late: bool = False) -> None:
+        """Count a record in its period, or in the period in progress when it is late."""
+        start = self._report_start
+        if start is None or (self._start_from_wall and not late):
+            clock = self.alerter.clock
+            if clock is None:
+                self._orphans.append(record)
+                return
+            self._report_start = start = self._period_of(min(clock, record.epoch))
+            self._start_from_wall = False
+            self._drain_orphans()
+        self._tz = record.time.tzinfo or self._tz
+        period = record.epoch - record.epoch % self.period
+        if late or period < start:
+            late, period = True, start
+        stats = self._periods.get(period)
+        if stats is None:
+            stats = self._periods[period] = Statistics(self.max_keys)
+        stats.add(record, late=late)
+        self.parsed += 1
+
+    def _drain_orphans(self) -> None:
+        orphans, self._orphans = self._orphans, []
+        for record in orphans:
+            self._place(record, late=True)
+
+    def _flush_until(self, clock: Optional[float]) -> None:
+        if clock is None or self._report_start is None:
+            return
+        while self._report_start + self.period <= clock:
+            self._report(self._report_start, self._report_start + self.period)
+
+    def _report(self, start: int, end: int) -> None:
+        """Report the period starting at ``start`` and open the next one."""
+        stats = self._periods.pop(start, None) or Statistics(self.max_keys)
+        for reason, count in self._skipped.items():
+            stats.add_skipped(reason, count)
+        self._skipped.clear()
+        snapshot = stats.snapshot(self._datetime(start), self._datetime(end))
+        self._total = self._total.merge(snapshot)
+        report = self._last_report = PeriodReport(snapshot, self.alert_state())
+        self._report_start = start + self.period
+        for sink in self.sinks:
+            sink.report(report)
+
+    def _current_snapshot(self) -> StatsSnapshot:
+        start = self._report_start
+        stats = self._periods.get(start) if start is not None else None
+        if stats is None:
+            return Statistics(self.max_keys).snapshot()
+        clock = self.alerter.clock
+        end = start + self.period if clock is None else min(start + self.period, max(clock, start + 1))
+        return stats.snapshot(self._datetime(start), self._datetime(end))
+
+    def _emit_events(self, events: Sequence[AlertEvent]) -> None:
+        for event in events:
+            for sink in self.sinks:
+                sink.event(event)
+
+    def _datetime(self, epoch: float) -> datetime:
+        return datetime.fromtimestamp(epoch, self._tz)

@@ -1,0 +1,31 @@
+"""The interface every output implements: the monitor calls it, outputs decide what to do."""
+
+from __future__ import annotations
+
+from monilog.accumulation.alerter import AlertEvent
+from monilog.accumulation.report import PeriodReport, RunSummary
+
+
+class Sink:
+    """Receives what a :class:`~monilog.monitor.Monitor` produces. Every method is optional.
+
+    A monitor calls its sinks one at a time (never concurrently), in the order things happen:
+    an alert as soon as it is raised, a report when its period is over, the summary at exit.
+    A sink must not raise: an output that fails reports it through :meth:`notice` of the
+    others or on stderr and keeps monitoring going.
+    """
+
+    def report(self, report: PeriodReport) -> None:
+        """One period is over."""
+
+    def event(self, event: AlertEvent) -> None:
+        """An alert was raised or recovered."""
+
+    def notice(self, message: str) -> None:
+        """Something the user should know about the input (a file missing, rotated, unreadable...)."""
+
+    def summary(self, summary: RunSummary) -> None:
+        """The run is over."""
+
+    def close(self) -> None:
+        """Release what the sink holds (files, threads, sockets)."""

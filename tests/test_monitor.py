@@ -1,0 +1,184 @@
+"""The pipeline without files or threads: periods, late lines, silence, skewed clocks."""
+
+from __future__ import annotations
+
+import unittest
+from datetime import datetime, timedelta, timezone
+from typing import List, Sequence, Tuple, Union
+
+from monilog.accumulation.alerter import AlertEvent
+from monilog.accumulation.report import PeriodReport, RunSummary
+from monilog.monitor import Monitor
+from monilog.outputs.sink import Sink
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+E0 = int(T0.timestamp())
+
+
+def line(moment: Union[datetime, float], path: str = "/pages/a", status: int = 200) -> str:
+    """A Common Log Format line at ``moment`` (a datetime, or seconds after T0)."""
+    when = moment if isinstance(moment, datetime) else T0 + timedelta(seconds=moment)
+    return f'10.0.0.1 - - [{when.strftime("%d/%b/%Y:%H:%M:%S %z")}] "GET {path} HTTP/1.1" {status} 512'
+
+
+class Recorder(Sink):
+    """Keeps everything a monitor hands to its sinks, in order."""
+
+    def __init__(self) -> None:
+        self.items: List[Tuple[str, object]] = []
+
+    def report(self, report: PeriodReport) -> None:
+        self.items.append(("report", report))
+
+    def event(self, event: AlertEvent) -> None:
+        self.items.append(("event", event))
+
+    def summary(self, summary: RunSummary) -> None:
+        self.items.append(("summary", summary))
+
+    @property
+    def reports(self) -> List[PeriodReport]:
+        return [item for kind, item in self.items if kind == "report"]  # type: ignore[misc]
+
+    @property
+    def events(self) -> List[AlertEvent]:
+        return [item for kind, item in self.items if kind == "event"]  # type: ignore[misc]
+
+    def timeline(self) -> List[Tuple[str, int]]:
+        """(kind, second after T0): report end times and event times, in emission order."""
+        out = []
+        for kind, item in self.items:
+            if kind == "report":
+                out.append(("report", int(item.stats.end.timestamp()) - E0))  # type: ignore[attr-defined]
+            elif kind == "event":
+                out.append((item.kind, int(item.time.timestamp()) - E0))  # type: ignore[attr-defined]
+        return out
+
+
+def make(threshold: float = 1, window: int = 10, period: int = 10) -> Tuple[Monitor, Recorder]:
+    recorder = Recorder()
+    return Monitor(threshold, window, period, sinks=[recorder]), recorder
+
+
+def traffic(seconds: Sequence[int], per_second: int) -> List[str]:
+    return [line(s) for s in seconds for _ in range(per_second)]
+
+
+class PeriodTest(unittest.TestCase):
+    def test_every_line_in_exactly_one_report(self) -> None:
+        monitor, rec = make(threshold=100)
+        lines = traffic(range(0, 35), 2) + ["not a log line", line(34, status=500)]
+        monitor.feed("access.log", lines)
+        summary = monitor.finish()
+        self.assertEqual([r.stats.hits for r in rec.reports], [20, 20, 20, 11])
+        self.assertEqual(sum(r.stats.hits for r in rec.reports), summary.parsed)
+        self.assertEqual(summary.parsed, 71)
+        self.assertEqual(summary.lines, 72)
+        self.assertEqual(summary.stats.hits, 71)
+        self.assertEqual(dict(summary.stats.skipped), {"malformed": 1})
+        # periods are aligned to the clock and the last, partial one ends at the last second
+        spans = [(int(r.stats.start.timestamp()) - E0, int(r.stats.end.timestamp()) - E0) for r in rec.reports]
+        self.assertEqual(spans, [(0, 10), (10, 20), (20, 30), (30, 35)])
+        self.assertEqual(rec.reports[0].stats.start.utcoffset(), timedelta(hours=2))
+        self.assertEqual(rec.items[-1][0], "summary")
+
+    def test_late_line_counts_in_the_current_period(self) -> None:
+        monitor, rec = make(threshold=100)
+        monitor.feed("a", traffic(range(0, 15), 1) + [line(3)] + traffic(range(15, 25), 1))
+        monitor.finish()
+        self.assertEqual([r.stats.hits for r in rec.reports], [10, 11, 5])
+        self.assertEqual([r.stats.late for r in rec.reports], [0, 1, 0])
+
+    def test_silent_periods_are_reported_with_zero_hits(self) -> None:
+        monitor, rec = make(threshold=100)
+        monitor.feed("a", [line(1), line(45)])
+        monitor.finish()
+        self.assertEqual([r.stats.hits for r in rec.reports], [1, 0, 0, 0, 1])
+
+    def test_alerts_and_reports_interleave_in_time_order(self) -> None:
+        monitor, rec = make(threshold=1, window=10, period=10)
+        monitor.feed("a", traffic(range(0, 10), 3) + traffic(range(40, 41), 1))
+        monitor.finish()
+        # 3 hits/s: window above 10 hits at T0+4; after the traffic stops at T0+10 the window
+        # holds <= 10 hits from T0+17. The line at T0+40 closes three periods at once: each
+        # report still comes after the events of its period and before later ones.
+        self.assertEqual(
+            rec.timeline(),
+            [("alert", 4), ("report", 10), ("recover", 17), ("report", 20), ("report", 30), ("report", 40), ("report", 41)],
+        )
+        self.assertTrue(rec.reports[0].alert.alerting)
+        self.assertFalse(rec.reports[1].alert.alerting)
+
+    def test_absurd_timestamp_does_not_derail_reports(self) -> None:
+        monitor, rec = make(threshold=100)
+        future = datetime(2099, 1, 1, tzinfo=timezone.utc)
+        monitor.feed("a", traffic(range(0, 5), 1) + [line(future)] + traffic(range(5, 25), 1))
+        summary = monitor.finish()
+        self.assertEqual([r.stats.hits for r in rec.reports], [11, 10, 5])
+        self.assertEqual(rec.reports[0].stats.late, 1)
+        self.assertEqual(summary.outlier_hits, 1)
+        self.assertEqual(summary.parsed, 26)
+
+
+class LiveClockTest(unittest.TestCase):
+    def test_silence_keeps_reporting_and_recovers(self) -> None:
+        monitor, rec = make(threshold=1, window=10, period=10)
+        wall = E0 + 0.5
+        for second in range(0, 12):
+            monitor.feed("a", traffic([second], 3), wall_now=E0 + second + 0.5)
+            monitor.tick(E0 + second + 0.6)
+        for step in range(0, 80):  # 40 s of silence, ticking twice a second
+            monitor.tick(E0 + 12 + step / 2)
+        kinds = [kind for kind, _ in rec.timeline()]
+        self.assertIn("recover", kinds)
+        self.assertEqual([e.kind for e in rec.events], ["alert", "recover"])
+        self.assertEqual(int(rec.events[1].time.timestamp()) - E0, 19)
+        self.assertGreaterEqual(len(rec.reports), 4)
+        self.assertEqual([r.stats.hits for r in rec.reports[:4]], [30, 6, 0, 0])
+        del wall
+
+    def test_log_clock_skewed_against_the_host(self) -> None:
+        # the log says 12:00, the host says 15:00 (a misconfigured zone): reports and recovery still come
+        monitor, rec = make(threshold=1, window=10, period=10)
+        host = E0 + 3 * 3600
+        for second in range(0, 12):
+            monitor.feed("a", traffic([second], 3), wall_now=host + second + 0.5)
+        for step in range(0, 60):
+            monitor.tick(host + 12 + step / 2)
+        self.assertEqual([e.kind for e in rec.events], ["alert", "recover"])
+        self.assertEqual(int(rec.events[1].time.timestamp()) - E0, 19)
+        self.assertEqual(rec.reports[0].stats.hits, 30)
+
+    def test_reports_on_host_time_before_the_first_line(self) -> None:
+        monitor, rec = make(threshold=100, period=10)
+        for step in range(0, 60):
+            monitor.tick(E0 + step / 2)
+        self.assertEqual([r.stats.hits for r in rec.reports], [0, 0])
+        # the first line (log clock 1 h behind the host) re-aligns the periods to the log
+        monitor.feed("a", [line(-3600 + 31)], wall_now=E0 + 31)
+        monitor.feed("a", [line(-3600 + 32)], wall_now=E0 + 32)
+        monitor.tick(E0 + 45)
+        summary = monitor.finish()
+        self.assertEqual(summary.parsed, 2)
+        self.assertEqual(sum(r.stats.hits for r in rec.reports), 2)
+
+    def test_lone_first_line_is_reported_without_a_second(self) -> None:
+        monitor, rec = make(threshold=100, period=10)
+        monitor.feed("a", [line(1)], wall_now=E0 + 1.2)
+        for step in range(0, 30):
+            monitor.tick(E0 + 1.5 + step / 2)
+        self.assertEqual(rec.reports[0].stats.hits, 1)
+
+    def test_view_reflects_the_period_in_progress(self) -> None:
+        monitor, _ = make(threshold=100)
+        monitor.feed("a", traffic(range(0, 13), 2), wall_now=E0 + 13)
+        view = monitor.view()
+        self.assertEqual(view.current.hits, 6)
+        self.assertEqual(view.total.hits, 26)
+        self.assertEqual(view.last_report.stats.hits, 20)  # type: ignore[union-attr]
+        self.assertEqual(view.parsed, 26)
+        self.assertAlmostEqual(view.current_rps, 2.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
