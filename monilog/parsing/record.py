@@ -51,3 +51,20 @@ class ParseError(ValueError):
         super().__init__(f"{reason}: {line[:200]!r}" if line else reason)
         self.reason = reason
         self.line = line[:200]
+
+
+SKIP_REASONS = (
+    "malformed",
+    "bad timestamp",
+    "bad status",
+    "bad size",
+    "line too long",
+    "no #Fields directive",
+    "bad #Fields directive",
+    "field count mismatch",
+    "blank line",
+    "directive",
+)
+"""Every :attr:`ParseError.reason`. The last two are raised only by ``parse_line``, for
+lines that are not records; a :class:`~monilog.parsing.parser.LogParser` returns ``None``
+for them instead, so the pipeline never counts them as skipped."""

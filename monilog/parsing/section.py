@@ -1,0 +1,55 @@
+"""The traffic section of a request target: what the reports group hits by.
+
+The section is the target up to its second ``/``, ignoring the query and fragment::
+
+    /pages/create                    → /pages
+    /report                          → /report
+    /                                → /
+    /api?x=1                         → /api
+    http://my.site.com/pages/create  → http://my.site.com/pages
+
+Decisions for the other cases:
+
+- A trailing slash is dropped with the rest: ``/pages/`` → ``/pages`` (the same
+  section as ``/pages/create``); an empty first segment gives the root: ``//x`` → ``/``.
+- An absolute URL keeps its ``scheme://authority`` and then follows the same rule on
+  its path; without a path it gets the root: ``http://host`` and ``http://host?q`` →
+  ``http://host/``. Scheme and host are not lower-cased or otherwise normalised.
+- Other targets — ``*`` (``OPTIONS *``), the authority of ``CONNECT host:443``, or
+  garbage a scanner sent — are their own section, cut at the first ``/``, query or
+  fragment: ``*`` → ``*``, ``host:443`` → ``host:443``.
+- Percent-encoding is kept as logged, not decoded (``/a%2Fb/c`` → ``/a%2Fb``): decoding
+  would merge targets the server saw as different and could inject control characters.
+- Case is kept: ``/Pages`` and ``/pages`` are different sections, as they are to most
+  servers.
+- A missing target — empty, ``-`` (the ``"-"`` request of a client that sent nothing),
+  or nothing left once the query is removed — is the section ``-``.
+"""
+
+from __future__ import annotations
+
+NO_SECTION = "-"
+"""The section of a missing or empty target."""
+
+
+def section_of(target: str) -> str:
+    """The section of a request target (see the module documentation for the rule)."""
+    end = target.find("?")
+    if end < 0:
+        end = len(target)
+    fragment = target.find("#", 0, end)
+    if fragment >= 0:
+        end = fragment
+    if target.startswith("/"):
+        second = target.find("/", 1, end)
+        return target[:second] if second > 0 else target[:end]
+    scheme = target.find("://", 0, end)
+    if scheme > 0 and target.find("/", 0, scheme) < 0:
+        path = target.find("/", scheme + 3, end)
+        if path < 0:
+            return target[:end] + "/"
+        second = target.find("/", path + 1, end)
+        return target[:second] if second > 0 else target[:end]
+    first = target.find("/", 0, end)
+    section = target[:first] if first >= 0 else target[:end]
+    return section if section and section != NO_SECTION else NO_SECTION

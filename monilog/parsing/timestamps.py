@@ -1,0 +1,109 @@
+"""Access-log timestamps to aware datetimes, without ``strptime`` on the hot path.
+
+A log file holds few distinct seconds compared with its lines (a busy server writes
+hundreds of lines per second), so each distinct timestamp string is parsed once and
+the result is kept in a bounded LRU cache keyed by the raw text; a cache hit costs a
+dictionary lookup. A miss is parsed with one strict ASCII regex, a month table and
+the :class:`~datetime.datetime` constructor, which rejects impossible dates.
+
+Decisions:
+
+- CLF timestamps must be exactly ``dd/Mon/yyyy:HH:MM:SS +hhmm``. Month names are the
+  English abbreviations, matched without regard to case (``Oct``, ``OCT``).
+- The UTC offset is honoured: the datetime carries the line's own offset, so lines
+  from servers in different zones compare and count correctly. ``-0000`` is UTC.
+  An offset is valid up to ``±23:59`` (what :class:`~datetime.timezone` can hold) with
+  minutes below 60.
+- Invalid dates and times (31/Feb, hour 25, a leap second ``:60``, month ``Foo``, a
+  missing or bad offset) raise :class:`ValueError`; the parsers report them as
+  ``bad timestamp``.
+- W3C ``date``/``time`` fields are UTC (``yyyy-mm-dd`` and ``HH:MM[:SS[.fraction]]``);
+  a fraction is kept to the microsecond.
+- The epoch second is ``floor`` of the POSIX timestamp, the key for per-second counts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Tuple
+
+CACHE_SIZE = 4096
+"""Distinct timestamps kept per format: far more than the seconds a live log mixes."""
+
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
+"""Lower-case English month abbreviation → month number."""
+
+_CLF_TIMESTAMP = re.compile(
+    r"(\d\d)/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", re.ASCII
+)
+_W3C_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)", re.ASCII)
+_W3C_TIME = re.compile(r"(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?", re.ASCII)
+
+Moment = Tuple[datetime, int]
+"""An aware datetime and its whole epoch second."""
+
+
+@lru_cache(maxsize=64)
+def utc_offset(text: str) -> timezone:
+    """The zone for an offset written ``+hhmm`` or ``-hhmm``; ValueError if it is not one."""
+    if len(text) != 5 or text[0] not in "+-" or not (text[1:].isdigit() and text.isascii()):
+        raise ValueError(f"not a UTC offset: {text!r}")
+    hours, minutes = int(text[1:3]), int(text[3:5])
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"UTC offset out of range: {text!r}")
+    if hours == minutes == 0:
+        return timezone.utc
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(-offset if text[0] == "-" else offset)
+
+
+def _moment(moment: datetime) -> Moment:
+    return moment, int(moment.timestamp() // 1)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def clf_timestamp(text: str) -> Moment:
+    """Parse ``10/Oct/2000:13:55:36 -0700`` (the text between the brackets of a CLF line).
+
+    Returns the aware datetime in the line's own offset and its epoch second.
+    Raises ValueError for anything that is not a real moment in that format.
+    """
+    match = _CLF_TIMESTAMP.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not a CLF timestamp: {text!r}")
+    day, month_name, year, hour, minute, second, sign, offset_hours, offset_minutes = match.groups()
+    month = MONTHS.get(month_name.lower())
+    if month is None:
+        raise ValueError(f"unknown month in {text!r}")
+    zone = utc_offset(sign + offset_hours + offset_minutes)
+    return _moment(
+        datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=zone)
+    )
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def w3c_timestamp(date: str, time: str) -> Moment:
+    """Parse a W3C ``date`` (``2024-03-01``) and ``time`` (``13:55:36``) pair, which are UTC.
+
+    Returns the aware UTC datetime and its epoch second; ValueError if invalid.
+    """
+    date_match = _W3C_DATE.fullmatch(date)
+    time_match = _W3C_TIME.fullmatch(time)
+    if date_match is None or time_match is None:
+        raise ValueError(f"not a W3C date and time: {date!r} {time!r}")
+    year, month, day = date_match.groups()
+    hour, minute, second, fraction = time_match.groups()
+    microsecond = int((fraction + "00000")[:6]) if fraction else 0
+    return _moment(
+        datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+            microsecond, tzinfo=timezone.utc,
+        )
+    )
