@@ -1,0 +1,148 @@
+"""Line splitting shared by the watcher and whole-file reading: completeness, order, the length cap."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import unittest
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monilog.watcher import LineSplitter, read_lines
+
+
+def expected_lines(data: bytes, cap: int) -> list:
+    """What splitting ``data`` must give, last unterminated line included, each line cut at ``cap``."""
+    *complete, tail = data.split(b"\n")
+    return [line[:cap] for line in complete + ([tail] if tail else [])]
+
+
+def feed_in_chunks(splitter: LineSplitter, data: bytes, cuts: list) -> list:
+    """Feed ``data`` cut at the offsets ``cuts``, then flush; return all lines."""
+    lines = []
+    start = 0
+    for end in sorted(cuts) + [len(data)]:
+        lines.extend(splitter.feed(data[start:end]))
+        start = end
+    last = splitter.flush()
+    return lines + ([last] if last is not None else [])
+
+
+class LineSplitterTest(unittest.TestCase):
+    def test_keeps_unterminated_remainder_until_its_newline(self):
+        splitter = LineSplitter()
+        self.assertEqual(splitter.feed(b"one\ntw"), [b"one"])
+        self.assertEqual(splitter.pending, 2)
+        self.assertEqual(splitter.feed(b"o"), [])
+        self.assertEqual(splitter.feed(b"\nthree\n"), [b"two", b"three"])
+        self.assertEqual(splitter.pending, 0)
+        self.assertIsNone(splitter.flush())
+
+    def test_empty_lines_and_carriage_returns_pass_through(self):
+        self.assertEqual(LineSplitter().feed(b"\n\r\na\r\n"), [b"", b"\r", b"a\r"])
+
+    def test_flush_hands_out_last_line_once(self):
+        splitter = LineSplitter()
+        splitter.feed(b"a\nlast")
+        self.assertEqual(splitter.flush(), b"last")
+        self.assertIsNone(splitter.flush())
+
+    def test_long_complete_line_is_cut_and_counted(self):
+        splitter = LineSplitter(max_line_length=4)
+        self.assertEqual(splitter.feed(b"abcd\nabcdefgh\nxy\n"), [b"abcd", b"abcd", b"xy"])
+        self.assertEqual(splitter.cut_lines, 1)
+
+    def test_long_unterminated_line_is_cut_at_once_and_rest_discarded(self):
+        splitter = LineSplitter(max_line_length=4)
+        self.assertEqual(splitter.feed(b"abc"), [])
+        self.assertEqual(splitter.feed(b"defg"), [b"abcd"])
+        self.assertEqual(splitter.feed(b"hij"), [])
+        self.assertEqual(splitter.feed(b"klm\nnext\n"), [b"next"])
+        self.assertEqual(splitter.cut_lines, 1)
+        self.assertIsNone(splitter.flush())
+
+    def test_hundred_megabyte_line_keeps_memory_bounded(self):
+        cap = 1 << 20
+        splitter = LineSplitter(max_line_length=cap)
+        chunk = b"x" * (1 << 20)
+        delivered = []
+        for _ in range(100):
+            delivered.extend(splitter.feed(chunk))
+            self.assertLessEqual(splitter.pending, cap)
+        delivered.extend(splitter.feed(b"\nafter\n"))
+        self.assertEqual(delivered, [chunk[:cap], b"after"])
+        self.assertEqual(splitter.cut_lines, 1)
+
+    def test_skip_to_newline_drops_the_partial_first_line(self):
+        splitter = LineSplitter()
+        splitter.skip_to_newline()
+        self.assertEqual(splitter.feed(b"end of a line\nwhole\n"), [b"whole"])
+
+    def test_reset_forgets_the_remainder(self):
+        splitter = LineSplitter()
+        splitter.feed(b"partial")
+        self.assertEqual(splitter.reset(), 7)
+        self.assertEqual(splitter.feed(b"new\n"), [b"new"])
+
+    def test_rejects_non_positive_cap(self):
+        with self.assertRaises(ValueError):
+            LineSplitter(max_line_length=0)
+
+    @settings(max_examples=300, deadline=None)
+    @given(data=st.binary(max_size=300).map(lambda b: b.replace(b"z", b"\n")),
+           cap=st.integers(min_value=1, max_value=40),
+           cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=20))
+    def test_any_chunking_gives_the_same_lines(self, data, cap, cuts):
+        splitter = LineSplitter(max_line_length=cap)
+        cuts = [cut for cut in cuts if cut <= len(data)]
+        self.assertEqual(feed_in_chunks(splitter, data, cuts), expected_lines(data, cap))
+        *complete, tail = data.split(b"\n")
+        self.assertEqual(splitter.cut_lines, sum(1 for line in complete + [tail] if len(line) > cap))
+
+
+class ReadLinesTest(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.mkdtemp(prefix="monilog-lines-")
+        self.addCleanup(shutil.rmtree, self.directory, ignore_errors=True)
+
+    def write(self, data: bytes) -> str:
+        path = os.path.join(self.directory, "access.log")
+        with open(path, "wb") as stream:
+            stream.write(data)
+        return path
+
+    def test_reads_whole_file_in_small_blocks_with_last_unterminated_line(self):
+        data = b"".join(b"line %d \xff\xfe\n" % number for number in range(200)) + b"tail"
+        lines = list(read_lines(self.write(data), block_size=7))
+        self.assertEqual(lines, data.split(b"\n"))
+
+    def test_own_splitter_caps_and_counts(self):
+        splitter = LineSplitter(max_line_length=3)
+        lines = list(read_lines(self.write(b"abcdef\nab\n"), splitter=splitter))
+        self.assertEqual(lines, [b"abc", b"ab"])
+        self.assertEqual(splitter.cut_lines, 1)
+
+    def test_reads_a_descriptor_without_closing_it(self):
+        read_end, write_end = os.pipe()
+        self.addCleanup(os.close, read_end)
+
+        def write() -> None:
+            with os.fdopen(write_end, "wb") as stream:
+                stream.write(b"one\ntwo\n")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        self.addCleanup(writer.join)
+        self.assertEqual(list(read_lines(read_end)), [b"one", b"two"])
+        os.fstat(read_end)  # still open
+
+    def test_missing_file_raises(self):
+        with self.assertRaises(FileNotFoundError):
+            list(read_lines(os.path.join(self.directory, "absent.log")))
+
+
+if __name__ == "__main__":
+    unittest.main()
