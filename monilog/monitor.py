@@ -99,7 +99,7 @@ class Monitor:
         self._held: Optional[LogRecord] = None
         self._orphans: List[LogRecord] = []
         self._skipped: Counter = Counter()
-        self._total: StatsSnapshot = Statistics(max_keys).snapshot()
+        self._total: Optional[StatsSnapshot] = None  # all reported periods
         self._last_report: Optional[PeriodReport] = None
         self._tz: tzinfo = timezone.utc
         self._skew: Optional[float] = None
@@ -205,8 +205,9 @@ class Monitor:
                     end = min(end, int(clock) + 1)
                 while self._report_start <= last:
                     self._report(self._report_start, min(self._report_start + self.period, end))
+            total = self._total or Statistics(self.max_keys).snapshot()
             summary = RunSummary(
-                stats=self._total,
+                stats=total,
                 lines=self.lines,
                 parsed=self.parsed,
                 late_hits=self.alerter.late_hits,
@@ -214,8 +215,8 @@ class Monitor:
                 alerts=self.earlier_alerts + self.alerter.history,
                 alert=self.alert_state(),
                 files=self.files,
-                first_time=self._total.start.timestamp() if self._total.start else None,
-                last_time=self._total.end.timestamp() if self._total.end else None,
+                first_time=total.start.timestamp() if total.start else None,
+                last_time=total.end.timestamp() if total.end else None,
                 notices=dict(self._notices),
             )
             for sink in self.sinks:
@@ -242,7 +243,7 @@ class Monitor:
                 alert=self.alert_state(),
                 last_report=self._last_report,
                 current=current,
-                total=self._total.merge(current),
+                total=current if self._total is None else self._total.merge(current),
                 history=self.earlier_alerts + self.alerter.history,
                 earlier_alerts=len(self.earlier_alerts),
                 lines=self.lines,
@@ -299,7 +300,7 @@ class Monitor:
             self._report_start = start = self._period_of(min(clock, record.epoch))
             self._start_from_wall = False
             self._drain_orphans()
-        self._tz = record.time.tzinfo or self._tz
+        self._tz = self.alerter.tz = record.time.tzinfo or self._tz
         period = record.epoch - record.epoch % self.period
         if late or period < start:
             late, period = True, start
@@ -327,7 +328,7 @@ class Monitor:
             stats.add_skipped(reason, count)
         self._skipped.clear()
         snapshot = stats.snapshot(self._datetime(start), self._datetime(end))
-        self._total = self._total.merge(snapshot)
+        self._total = snapshot if self._total is None else self._total.merge(snapshot)
         report = self._last_report = PeriodReport(snapshot, self.alert_state())
         self._report_start = start + self.period
         for sink in self.sinks:

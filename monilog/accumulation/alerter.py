@@ -133,8 +133,8 @@ class Alerter:
     :param window: length of the averaging window, in whole seconds.
     :param max_jump: how far ahead of the clock (seconds) a single hit may move it without
         confirmation by the next observation.
-    :param tz: timezone for event times; by default the offset of the latest observed
-        datetime, or UTC when only epoch seconds were given.
+    :param tz: timezone for event times, fixed; by default :attr:`tz` follows the offset of the
+        latest observed datetime (UTC until one is seen).
     """
 
     def __init__(
@@ -155,7 +155,8 @@ class Alerter:
         self.max_jump: float = max_jump
         self._limit: int = math.floor(exact * window)
         self._fixed_tz = tz
-        self._tz: tzinfo = tz or timezone.utc
+        self.tz: tzinfo = tz or timezone.utc
+        """Timezone of event times. Callers observing epoch seconds may set it to the log's offset."""
         self._buckets: List[int] = [0] * window
         self._sum = 0  # hits of the seconds kept, [clock second - window + 1, clock second]
         self._evaluated = 0
@@ -244,7 +245,7 @@ class Alerter:
             if timestamp.tzinfo is None or timestamp.utcoffset() is None:
                 raise ValueError("timestamps must be timezone-aware datetimes or epoch seconds")
             if self._fixed_tz is None:
-                self._tz = timestamp.tzinfo
+                self.tz = timestamp.tzinfo
             return timestamp.timestamp()
         if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
             raise ValueError(f"not a timestamp: {timestamp!r}")
@@ -294,7 +295,7 @@ class Alerter:
             self._emit(ALERT, second, hits, events)
 
     def _emit(self, kind: str, second: int, hits: int, events: List[AlertEvent]) -> None:
-        when = datetime.fromtimestamp(second, self._tz)
+        when = datetime.fromtimestamp(second, self.tz)
         if kind == ALERT:
             event = AlertEvent(kind, hits, hits / self.window, when, self.threshold, self.window)
             self.alerting = True

@@ -1,0 +1,210 @@
+"""``monitoring``: follow access logs, report traffic every period, alert on high traffic.
+
+Exit status: 0 after a normal end (end of replay, Ctrl-C, SIGTERM, ``--max-idle``), 2 for bad
+arguments or an input that cannot be read at start, 1 for an unexpected internal error (one
+line on stderr; set ``MONILOG_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import signal
+import sys
+import threading
+from typing import List, NoReturn, Optional, Sequence
+
+from monilog import __version__
+from monilog.monitor import Monitor
+from monilog.outputs.console import BellSink, JsonSink, TextSink
+from monilog.outputs.runlog import RunLogSink
+from monilog.outputs.sink import Sink
+from monilog.parsing.parser import FORMATS
+from monilog.run import follow, replay
+
+PROG = "monitoring"
+DEFAULT_FILE = "/tmp/access.log"
+"""Where ``log_generator`` writes by default."""
+
+
+class UsageError(Exception):
+    """A problem with the command line or the inputs: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive(kind: type, what: str):  # type: ignore[no-untyped-def]
+    def convert(text: str):  # type: ignore[no-untyped-def]
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a {'whole ' if kind is int else ''}number, not {text!r}") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{what} must be positive, not {text}")
+        return value
+
+    return convert
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``monitoring``."""
+    parser = _Parser(
+        prog=PROG,
+        description="Follow HTTP access logs (Common, Combined, W3C Extended), report traffic every "
+        "period and alert when the average traffic over the window exceeds the threshold.",
+        epilog="Examples: monitoring --file /var/log/nginx/access.log --threshold 10 | "
+        "monitoring --replay --json access.log.1 access.log | tail -F access.log | monitoring -",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="log files or glob patterns to follow; - for standard input")
+    parser.add_argument("-f", "--file", action="append", default=[], metavar="PATH", help=f"a log file to follow (repeatable; default {DEFAULT_FILE})")
+    parser.add_argument("-t", "--threshold", type=_positive(float, "threshold"), default=10.0, help="alert when the average requests/s over the window exceeds this (default 10)")
+    parser.add_argument("-w", "--window", type=_positive(int, "window"), default=120, help="alert window in seconds (default 120)")
+    parser.add_argument("-p", "--period", type=_positive(int, "period"), default=10, help="report interval in seconds (default 10)")
+    parser.add_argument("--top", type=_positive(int, "top"), default=5, help="sections, clients and codes shown per report (default 5)")
+    parser.add_argument("--format", choices=FORMATS, default="auto", help="log format (default auto: Common, Combined or W3C detected per file)")
+    parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
+    parser.add_argument("--max-idle", type=_positive(float, "max-idle"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
+    parser.add_argument("--replay", action="store_true", help="read the files from the start as fast as possible, log time as the only clock, then print a summary and exit")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--plain", action="store_true", help="plain text even on a terminal")
+    output.add_argument("--json", action="store_true", help="JSON lines on standard output (schema in the README)")
+    parser.add_argument("--log-dir", default=".", metavar="DIR", help="directory of the timestamped run log (default: current directory)")
+    parser.add_argument("--no-log-file", action="store_true", help="do not write a run log")
+    parser.add_argument("--bell", action="store_true", help="ring the terminal bell on every alert")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _has_magic(path: str) -> bool:
+    return glob.has_magic(path)  # type: ignore[attr-defined]
+
+
+def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
+    """Refuse, before starting, inputs that cannot work: unreadable files, directories, and
+    (in a replay) missing files or standard input."""
+    for path in paths:
+        if path == "-":
+            if replay_mode:
+                raise UsageError("--replay reads files, not standard input")
+            continue
+        if _has_magic(path):
+            if replay_mode and not glob.glob(path):
+                raise UsageError(f"no file matches {path}")
+            continue
+        if os.path.isdir(path):
+            raise UsageError(f"{path} is a directory, not a log file")
+        if not os.path.exists(path):
+            if replay_mode:
+                raise UsageError(f"cannot read {path}: no such file")
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _expand(paths: Sequence[str]) -> List[str]:
+    expanded: List[str] = []
+    for path in paths:
+        expanded.extend(sorted(glob.glob(path)) if _has_magic(path) else [path])
+    return expanded
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``monitoring``; return its exit status."""
+    try:
+        return _main(argv)
+    except UsageError as error:
+        print(f"{PROG}: error: {error} (see {PROG} --help)", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away (monitoring ... | head): nothing left to say
+        sys.stderr.close()
+        return 0
+    except Exception as error:  # noqa: BLE001 - last resort: one line, never a traceback
+        if os.environ.get("MONILOG_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
+    args = build_parser().parse_args(argv)
+    paths: List[str] = list(args.file) + list(args.paths) or [DEFAULT_FILE]
+    check_inputs(paths, args.replay)
+    if args.replay:
+        paths = _expand(paths)
+
+    use_dashboard = not (args.replay or args.plain or args.json) and sys.stdout.isatty()
+    sinks: List[Sink] = []
+    if args.json:
+        sinks.append(JsonSink(sys.stdout, top=args.top))
+    elif not use_dashboard:
+        sinks.append(TextSink(sys.stdout, top=args.top))
+    if args.bell:
+        sinks.append(BellSink(sys.stdout))
+    if not args.no_log_file:
+        try:
+            sinks.append(RunLogSink(args.log_dir, top=args.top))
+        except OSError as error:
+            raise UsageError(f"cannot write the run log in {args.log_dir}: {error.strerror or error}") from None
+
+    monitor = Monitor(
+        args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
+    )
+    try:
+        if args.replay:
+            _run_replay(monitor, paths)
+        else:
+            _run_follow(monitor, paths, args, use_dashboard)
+    finally:
+        for sink in sinks:
+            sink.close()
+    return 0
+
+
+def _run_replay(monitor: Monitor, paths: Sequence[str]) -> None:
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        replay(monitor, paths)
+    except KeyboardInterrupt:
+        monitor.finish()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace, use_dashboard: bool) -> None:
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if use_dashboard:
+            from monilog.presentation.dashboard import Dashboard
+
+            dashboard = Dashboard()
+            dashboard.start()
+            try:
+                summary = follow(
+                    monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop,
+                    on_tick=lambda: dashboard.update(monitor.view()),
+                )
+            finally:
+                dashboard.stop()
+            TextSink(sys.stdout, top=args.top).summary(summary)
+        else:
+            follow(monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

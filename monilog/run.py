@@ -1,0 +1,105 @@
+"""Connect a :class:`~monilog.monitor.Monitor` to its inputs: a replay of files, or live following.
+
+* :func:`replay` reads files from the start as fast as possible, log time being the only clock.
+  Several files are merged in timestamp order, as one server's traffic (each file is expected
+  to be in time order already, as access logs are; the merge is streaming, so memory stays flat).
+* :func:`follow` runs a :class:`~monilog.watcher.FileWatcher` thread feeding the monitor while
+  the calling thread ticks the clock, refreshes an optional live display, and stops on request,
+  on ``max_idle`` or when a signal sets ``stop``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+import time
+from operator import attrgetter
+from typing import Callable, Iterator, List, Optional, Sequence
+
+from monilog.accumulation.report import RunSummary
+from monilog.monitor import Monitor
+from monilog.parsing.record import LogRecord
+from monilog.watcher import FileWatcher, WatchNotice, read_lines
+
+TICK_SECONDS = 0.25
+"""How often follow mode moves the clock and refreshes the display."""
+
+PRIME_BLOCK = 64 * 1024
+PRIME_SCAN_BYTES = 16 * 1024 * 1024
+"""How far back from the end of a W3C file to look for its ``#Fields:`` directive."""
+
+
+def replay(monitor: Monitor, paths: Sequence[str]) -> RunSummary:
+    """Feed whole files to ``monitor`` in timestamp order and return its summary."""
+    streams: List[Iterator[LogRecord]] = [monitor.parse(path, read_lines(path)) for path in paths]
+    records = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=attrgetter("epoch"))
+    monitor.add_records(records)
+    return monitor.finish()
+
+
+def last_fields_directive(path: str, limit: int = PRIME_SCAN_BYTES) -> Optional[bytes]:
+    """The last W3C ``#Fields:`` line of a file, searching backwards from its end (at most ``limit`` bytes).
+
+    Following a W3C log from its end, the parser needs the field list written earlier in the file.
+    """
+    try:
+        with open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            position = end
+            tail = b""
+            while position > 0 and end - position < limit:
+                step = min(PRIME_BLOCK, position)
+                position -= step
+                handle.seek(position)
+                tail = handle.read(step) + tail
+                found = tail.rfind(b"#Fields:")
+                if found >= 0 and (found == 0 and position == 0 or found > 0 and tail[found - 1:found] == b"\n"):
+                    return tail[found:].split(b"\n", 1)[0]
+    except OSError:
+        return None  # the watcher reports unreadable files
+    return None
+
+
+def follow(
+    monitor: Monitor,
+    paths: Sequence[str],
+    *,
+    from_start: bool = False,
+    max_idle: Optional[float] = None,
+    stop: Optional[threading.Event] = None,
+    on_tick: Optional[Callable[[], None]] = None,
+    poll_interval: float = 0.2,
+) -> RunSummary:
+    """Follow ``paths`` live until ``stop`` is set or nothing arrived for ``max_idle`` seconds.
+
+    ``on_tick`` is called from this thread after every clock tick (to refresh a dashboard).
+    """
+    stop = stop or threading.Event()
+
+    def on_lines(source: str, lines: List[bytes]) -> None:
+        monitor.feed(source, lines, wall_now=time.time())
+
+    def on_notice(notice: WatchNotice) -> None:
+        monitor.notice(f"{notice.path}: {notice.message}", kind=notice.kind)
+
+    if not from_start and monitor.fmt in ("auto", "w3c"):
+        for path in paths:
+            if path != "-" and os.path.isfile(path):
+                directive = last_fields_directive(path)
+                if directive is not None:
+                    monitor.parser_for(path).parse(directive)
+    watcher = FileWatcher(paths, on_lines, from_start=from_start, poll_interval=poll_interval, on_notice=on_notice)
+    watcher.start()
+    try:
+        while not stop.wait(TICK_SECONDS):
+            monitor.tick()
+            if on_tick is not None:
+                on_tick()
+            if max_idle is not None and time.monotonic() - watcher.last_activity >= max_idle:
+                monitor.notice(f"no new line for {max_idle:g} s: stopping (--max-idle)", kind="max-idle")
+                break
+    finally:
+        watcher.stop()  # flushes an unterminated last line into the monitor
+    monitor.tick()
+    return monitor.finish()

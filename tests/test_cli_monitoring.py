@@ -1,0 +1,248 @@
+"""End to end: the installed ``monitoring`` console script in a subprocess, on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from datetime import datetime, timedelta, timezone
+from typing import Dict, List, Optional, Sequence
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=-7)))
+
+
+def script(name: str) -> str:
+    """Path of an installed console script of this environment."""
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    found = beside if os.path.exists(beside) else shutil.which(name)
+    if not found:
+        raise unittest.SkipTest(f"console script {name} is not installed (pip install -e .)")
+    return found
+
+
+def clf(moment: datetime, path: str = "/pages/create", status: int = 200, user: str = "-") -> str:
+    return f'192.168.0.7 - {user} [{moment.strftime("%d/%b/%Y:%H:%M:%S %z")}] "GET {path} HTTP/1.1" {status} 1024\n'
+
+
+def timeline(rates: Sequence[int]) -> List[str]:
+    """Lines with ``rates[i]`` hits in second i after T0."""
+    return [clf(T0 + timedelta(seconds=i)) for i, rate in enumerate(rates) for _ in range(rate)]
+
+
+class Run(unittest.TestCase):
+    """Shared helpers: a temp dir, and running the script."""
+
+    def setUp(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="monilog-test-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+
+    def write(self, name: str, lines: Sequence[str], mode: str = "w") -> str:
+        path = os.path.join(self.dir, name)
+        with open(path, mode, encoding="utf-8", newline="") as handle:
+            handle.writelines(lines)
+        return path
+
+    def monitoring(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [script("monitoring"), *args], capture_output=True, text=True, timeout=timeout,
+            cwd=self.dir, stdin=subprocess.DEVNULL,
+        )
+
+
+class ReplayTest(Run):
+    def replay_json(self, *args: str) -> List[Dict]:
+        result = self.monitoring("--replay", "--json", "--no-log-file", *args)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    def test_known_timeline_reports_and_alert_times(self) -> None:
+        # 3 hits/s for 30 s, then 1/s for 40 s: with threshold 2 over a 10 s window the alert
+        # comes at T0+7 (window [T0-3, T0+6]: 21 hits > 20) and the recovery at T0+35 (window
+        # [T0+25, T0+34]: 5*3 + 5*1 = 20 hits, not above 20), each at its exact second.
+        path = self.write("access.log", timeline([3] * 30 + [1] * 40))
+        objects = self.replay_json("--threshold", "2", "--window", "10", "--period", "10", path)
+        reports = [o for o in objects if o["type"] == "report"]
+        events = [o for o in objects if o["type"] in ("alert", "recover")]
+        self.assertEqual([r["hits"] for r in reports], [30, 30, 30, 10, 10, 10, 10])
+        self.assertEqual([(e["type"], e["time"]) for e in events], [
+            ("alert", (T0 + timedelta(seconds=7)).isoformat()),
+            ("recover", (T0 + timedelta(seconds=35)).isoformat()),
+        ])
+        self.assertEqual([e["hits"] for e in events], [21, 20])
+        self.assertEqual(
+            events[0]["message"],
+            "High traffic generated an alert - hits = 21, triggered at 2024-05-01 12:00:07 -0700",
+        )
+        self.assertEqual(reports[0]["start"], T0.isoformat())
+        self.assertEqual(reports[0]["sections"][0]["section"], "/pages")
+        summary = objects[-1]
+        self.assertEqual(summary["type"], "summary")
+        self.assertEqual(summary["parsed"], 130)
+        self.assertEqual(sum(r["hits"] for r in reports), summary["parsed"])
+        self.assertEqual([a["type"] for a in summary["alerts"]], ["alert", "recover"])
+
+    def test_several_files_merge_in_time_order(self) -> None:
+        # two servers, each at 1.5 hits/s on average: alone neither crosses 2/s, together they do
+        first = self.write("a.log", [clf(T0 + timedelta(seconds=i)) for i in range(0, 40) for _ in range(1 + i % 2)])
+        second = self.write("b.log", [clf(T0 + timedelta(seconds=i)) for i in range(0, 40) for _ in range(2 - i % 2)])
+        alone = self.replay_json("--threshold", "2", "--window", "10", first)
+        self.assertEqual([o["type"] for o in alone if o["type"] in ("alert", "recover")], [])
+        together = self.replay_json("--threshold", "2", "--window", "10", first, second)
+        self.assertEqual([o["type"] for o in together if o["type"] in ("alert", "recover")], ["alert"])
+        self.assertEqual(together[-1]["parsed"], 120)
+        reports = [o for o in together if o["type"] == "report"]
+        self.assertEqual([r["hits"] for r in reports], [30, 30, 30, 30])
+        self.assertTrue(all(r["late"] == 0 for r in reports))
+
+    def test_malformed_lines_and_escape_sequences(self) -> None:
+        lines = timeline([1] * 12)
+        lines.insert(3, "this is not a log line\n")
+        lines.insert(5, '1.2.3.4 - - [31/Feb/2024:12:00:03 -0700] "GET / HTTP/1.1" 200 1\n')
+        lines.insert(7, clf(T0 + timedelta(seconds=5), path="/\x1b[2J\x1b]0;pwned\x07evil/x", user="bob"))
+        path = self.write("access.log", lines)
+        result = self.monitoring("--replay", "--plain", "--no-log-file", "--top", "10", path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn("\x1b", result.stdout)
+        self.assertNotIn("\x07", result.stdout)
+        self.assertIn("malformed", result.stdout)
+        self.assertIn("bad timestamp", result.stdout)
+        self.assertIn("evil", result.stdout)  # shown, but defused
+        self.assertNotIn("Traceback", result.stderr)
+        summary = self.replay_json(path)[-1]
+        self.assertEqual(summary["parsed"], 13)
+        self.assertEqual(summary["malformed"], 2)
+
+    def test_run_log_is_written_with_a_safe_name(self) -> None:
+        path = self.write("access.log", timeline([3] * 30))
+        logs = os.path.join(self.dir, "logs")
+        result = self.monitoring("--replay", "--plain", "--threshold", "2", "--window", "10", "--log-dir", logs, path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        names = os.listdir(logs)
+        self.assertEqual(len(names), 1)
+        self.assertNotIn(":", names[0])
+        self.assertTrue(names[0].startswith("monilog-") and names[0].endswith(".log"))
+        with open(os.path.join(logs, names[0]), encoding="utf-8") as handle:
+            content = handle.read()
+        self.assertIn("High traffic generated an alert - hits = 21", content)
+        self.assertIn("/pages", content)
+
+    def test_no_log_file_writes_nothing(self) -> None:
+        path = self.write("access.log", timeline([1] * 5))
+        result = self.monitoring("--replay", "--plain", "--no-log-file", path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["access.log"])
+
+
+class ArgumentTest(Run):
+    def assert_usage_error(self, *args: str, mentions: str) -> None:
+        result = self.monitoring(*args)
+        self.assertEqual(result.returncode, 2, (args, result.stdout, result.stderr))
+        lines = result.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, result.stderr)
+        self.assertIn(mentions, lines[0])
+        self.assertNotIn("Traceback", result.stderr)
+
+    def test_bad_arguments(self) -> None:
+        log = self.write("access.log", [])
+        self.assert_usage_error("--threshold", "0", log, mentions="threshold")
+        self.assert_usage_error("--threshold", "-3", log, mentions="threshold")
+        self.assert_usage_error("--threshold", "ten", log, mentions="threshold")
+        self.assert_usage_error("--window", "0", log, mentions="window")
+        self.assert_usage_error("--window", "1.5", log, mentions="window")
+        self.assert_usage_error("--period", "-1", log, mentions="period")
+        self.assert_usage_error("--frobnicate", log, mentions="--frobnicate")
+        self.assert_usage_error("--format", "xml", log, mentions="format")
+        self.assert_usage_error("--json", "--plain", log, mentions="--plain")
+
+    def test_unreadable_inputs(self) -> None:
+        self.assert_usage_error("--replay", os.path.join(self.dir, "missing.log"), mentions="missing.log")
+        self.assert_usage_error(self.dir, mentions="directory")
+        if os.geteuid() != 0:
+            locked = self.write("locked.log", [])
+            os.chmod(locked, 0)
+            self.assert_usage_error(locked, mentions="Permission denied")
+
+
+class FollowTest(Run):
+    """Follow mode against a live writer: alert, then recovery in silence, then SIGINT."""
+
+    def start(self, *args: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [script("monitoring"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=self.dir, stdin=subprocess.DEVNULL,
+        )
+        self.lines: "queue.Queue[str]" = queue.Queue()
+        self.seen: List[str] = []
+        reader = threading.Thread(target=lambda: [self.lines.put(line) for line in process.stdout], daemon=True)  # type: ignore[union-attr]
+        reader.start()
+
+        def cleanup() -> None:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+            reader.join(timeout=10)
+            process.stdout.close()  # type: ignore[union-attr]
+            process.stderr.close()  # type: ignore[union-attr]
+
+        self.addCleanup(cleanup)
+        return process
+
+    def wait_for(self, text: str, deadline: float = 60.0) -> str:
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        self.fail(f"{text!r} did not appear within {deadline} s; output so far:\n{''.join(self.seen)}")
+
+    def test_alert_then_recovery_then_sigint_summary(self) -> None:
+        path = self.write("access.log", [])
+        process = self.start("--plain", "--no-log-file", "--threshold", "2", "--window", "4", "--period", "2", path)
+        stop_writing = threading.Event()
+
+        def writer() -> None:
+            with open(path, "a", encoding="utf-8") as handle:
+                while not stop_writing.is_set():
+                    now = datetime.now(timezone.utc).astimezone()
+                    handle.write("".join(clf(now) for _ in range(5)))
+                    handle.flush()
+                    stop_writing.wait(0.25)
+
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 10)
+        self.addCleanup(stop_writing.set)
+        alert = self.wait_for("High traffic generated an alert - hits = ")
+        stop_writing.set()
+        thread.join(10)
+        self.wait_for("recovered at")
+        self.assertNotIn("\x1b[", "".join(self.seen))  # not a terminal: plain text
+        process.send_signal(signal.SIGINT)
+        self.assertEqual(process.wait(timeout=30), 0)
+        self.wait_for("monilog summary", deadline=10)
+        rest = "".join(self.seen)
+        self.assertIn(alert.strip(), rest)
+        self.assertNotIn("Traceback", process.stderr.read())  # type: ignore[union-attr]
+
+    def test_max_idle_stops_with_a_summary(self) -> None:
+        path = self.write("access.log", timeline([1] * 3))
+        process = self.start("--plain", "--no-log-file", "--from-start", "--max-idle", "1", path)
+        self.assertEqual(process.wait(timeout=60), 0)
+        self.wait_for("monilog summary", deadline=10)
+        self.assertIn("3 read, 3 parsed", "".join(self.seen))
+
+
+if __name__ == "__main__":
+    unittest.main()
