@@ -241,7 +241,7 @@ class FollowTest(Run):
         process = self.start("--plain", "--no-log-file", "--from-start", "--max-idle", "1", path)
         self.assertEqual(process.wait(timeout=60), 0)
         self.wait_for("monilog summary", deadline=10)
-        self.assertIn("3 read, 3 parsed", "".join(self.seen))
+        self.wait_for("3 read, 3 parsed", deadline=10)
 
 
 if __name__ == "__main__":
