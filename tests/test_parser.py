@@ -554,7 +554,7 @@ def log_fields(draw) -> dict:
     user = draw(st.one_of(st.just(""), TOKEN.filter(lambda text: text != "-"),
                           st.text(alphabet="abc xyz", min_size=1).filter(lambda t: t.strip() and t != "-")))
     return dict(
-        host=draw(st.one_of(st.just(""), TOKEN.filter(lambda text: text != "-"))),
+        host=draw(st.one_of(st.just(""), TOKEN.filter(lambda text: text != "-" and not text.startswith("#")))),
         ident=draw(st.one_of(st.just(""), TOKEN.filter(lambda text: text != "-"))),
         user=user,
         time=local.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=offset))),
