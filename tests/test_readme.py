@@ -1,0 +1,34 @@
+"""The README is the front door: its example runs and prints what it says, its commands are real."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read(name: str) -> str:
+    with open(os.path.join(ROOT, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+class ReadmeTest(unittest.TestCase):
+    def test_library_example_prints_what_the_readme_says(self) -> None:
+        readme = read("README.md")
+        match = re.search(r"```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```", readme, re.S)
+        self.assertIsNotNone(match, "the README lost its library example")
+        code, expected = match.group(1), match.group(2)  # type: ignore[union-attr]
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+        self.assertEqual(output.getvalue(), expected)
+
+    def test_ci_runs_exactly_the_readme_test_command(self) -> None:
+        command = "nosetests --with-coverage --cover-package=monilog"
+        self.assertIn(f"pip install -e '.[test]' && {command}", read("README.md"))
+        ci_lines = [line.strip() for line in read(".ci/run").splitlines()]
+        self.assertIn(command, ci_lines)
