@@ -1,0 +1,252 @@
+"""JSON lines: one object per report, alert event, notice and run summary (``--json``).
+
+This module is the reference for the schema, a public interface: keys are only ever added, never
+renamed or removed, and their meaning does not change. Every object has a ``"type"``.
+
+Conventions
+-----------
+* Times are ISO 8601 strings with their UTC offset (``2024-05-01T12:00:10+02:00``): report and
+  event times keep the log's own offset; the summary's ``first`` and ``last`` are in UTC.
+  A time that is not known is ``null``.
+* Rates and shares are numbers rounded to 6 decimals; shares and ``error_rate`` are fractions
+  from 0 to 1 (not percentages). Counts are integers, sizes are bytes.
+* Log-derived strings (sections, clients, users, methods) are given exactly as logged (cut to
+  256 characters by the statistics); JSON string escaping makes them safe. :func:`dumps` writes
+  UTF-8 text and escapes, besides what JSON requires, every character that could act on a
+  terminal or change the layout (C1 controls, bidi and invisible characters, line separators,
+  lone surrogates from undecodable bytes) as ``\\uXXXX``, so a line is safe to print as it is.
+* Lists are ranked, most hits first (ties by name), and cut to the ``top`` asked for.
+
+``report`` (one per period)::
+
+    {"type": "report", "start": time, "end": time, "duration": seconds,
+     "hits": int, "rps": number|null, "bytes": int, "bytes_mean": number,
+     "errors": int, "error_rate": number, "late": int,
+     "sections": [{"section": str, "hits": int, "share": number, "errors": int, "bytes": int}],
+     "status": {"1xx": int, ..., "5xx": int[, "other": int]},
+     "status_codes": {"200": int, ...}, "methods": {"GET": int, ...},
+     "clients": [{"client": str, "hits": int}], "users": [{"user": str, "hits": int}],
+     "unique_clients": int, "unique_clients_exact": bool,
+     "skipped": {reason: int}, "skipped_total": int,
+     "alerting": bool, "window_hits": int, "window_average": number,
+     "threshold": number, "window": seconds}
+
+``late`` counts hits whose period had already been reported (they are counted here).
+``status_codes`` and ``methods`` hold every code and method (the statistics cap them at many
+thousands of keys); ``window_*`` describe the alert window last evaluated at the period's end.
+
+``alert`` / ``recover`` (at once, when the state changes)::
+
+    {"type": "alert"|"recover", "time": time, "hits": int, "average": number,
+     "threshold": number, "window": seconds, "message": str}
+
+plus, on ``recover``: ``"started": time, "duration_seconds": number, "peak_hits": int``.
+``hits`` is the window total that changed the state and ``average`` that total over the window.
+
+``notice`` (watcher events: rotation, truncation...)::
+
+    {"type": "notice", "message": str}
+
+``summary`` (once, at exit)::
+
+    {"type": "summary", "files": [str], "lines": int, "parsed": int,
+     "malformed": int, "skipped": {reason: int},
+     "late": int, "late_hits": int, "outlier_hits": int,
+     "first": time, "last": time, "duration": seconds|null,
+     "hits": int, "rps": number|null, "bytes": int, "bytes_mean": number,
+     "errors": int, "error_rate": number,
+     "sections": [...], "status": {...}, "status_codes": {...}, "methods": {...},
+     "clients": [...], "users": [...], "unique_clients": int, "unique_clients_exact": bool,
+     "notices": {kind: int},
+     "alerts": [alert and recover objects, in order],
+     "alerting": bool, "window_hits": int, "window_average": number,
+     "threshold": number, "window": seconds}
+
+``lines`` counts every line read (directives included); ``parsed`` equals the sum of every
+report's ``hits``; ``malformed`` is the total of ``skipped``. ``late_hits`` arrived too late for
+the alert window and ``outlier_hits`` had an absurd timestamp: both are still in ``hits``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any, Dict, Optional
+
+from monilog.accumulation.alerter import AlertEvent
+from monilog.accumulation.report import AlertState, PeriodReport, RunSummary
+from monilog.accumulation.statistics import StatsSnapshot
+from monilog.presentation.sanitize import UNSAFE_CHARACTERS
+
+_DECIMALS = 6
+
+
+def _number(value: Optional[float]) -> Optional[float]:
+    """A float for JSON: rounded, and None when unknown or not finite."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, _DECIMALS)
+
+
+def _time(moment: Optional[datetime]) -> Optional[str]:
+    return None if moment is None else moment.isoformat()
+
+
+def _epoch_time(seconds: Optional[float]) -> Optional[str]:
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+
+
+def _traffic(stats: StatsSnapshot, top: int) -> Dict[str, Any]:
+    """The keys a report and the summary share."""
+    return {
+        "hits": stats.hits,
+        "rps": _number(stats.rps),
+        "bytes": stats.bytes_total,
+        "bytes_mean": _number(stats.bytes_mean),
+        "errors": stats.errors,
+        "error_rate": _number(stats.error_rate),
+        "late": stats.late,
+        "sections": [
+            {"section": name, "hits": section.hits, "share": _number(share),
+             "errors": section.errors, "bytes": section.bytes}
+            for name, section, share in stats.top_sections(top)
+        ],
+        "status": dict(stats.status_classes),
+        "status_codes": {str(code): hits for code, hits, _ in stats.top_status_codes()},
+        "methods": {method: hits for method, hits, _ in stats.top_methods()},
+        "clients": [{"client": host, "hits": hits} for host, hits, _ in stats.top_clients(top)],
+        "users": [{"user": user, "hits": hits} for user, hits, _ in stats.top_users(top)],
+        "unique_clients": stats.unique_clients,
+        "unique_clients_exact": stats.unique_clients_exact,
+        "skipped": dict(sorted(stats.skipped.items())),
+    }
+
+
+def _alert_state(alert: AlertState) -> Dict[str, Any]:
+    return {
+        "alerting": alert.alerting,
+        "window_hits": alert.window_hits,
+        "window_average": _number(alert.average),
+        "threshold": alert.threshold,
+        "window": alert.window,
+    }
+
+
+def report_to_dict(report: PeriodReport, top: int = 10) -> Dict[str, Any]:
+    """A period's report as a ``report`` object; ``top`` limits sections, clients and users."""
+    stats = report.stats
+    data: Dict[str, Any] = {
+        "type": "report",
+        "start": _time(stats.start),
+        "end": _time(stats.end),
+        "duration": stats.duration,
+    }
+    data.update(_traffic(stats, top))
+    data["skipped_total"] = stats.skipped_total
+    data.update(_alert_state(report.alert))
+    return data
+
+
+def event_to_dict(event: AlertEvent) -> Dict[str, Any]:
+    """An alert or recovery as an ``alert`` or ``recover`` object."""
+    data: Dict[str, Any] = {
+        "type": event.kind,
+        "time": _time(event.time),
+        "hits": event.hits,
+        "average": _number(event.average),
+        "threshold": event.threshold,
+        "window": event.window,
+        "message": event.message,
+    }
+    if event.kind != "alert":
+        duration = event.duration
+        data["started"] = _time(event.started)
+        data["duration_seconds"] = None if duration is None else duration.total_seconds()
+        data["peak_hits"] = event.peak_hits
+    return data
+
+
+def notice_to_dict(message: str) -> Dict[str, Any]:
+    """A watcher notice (rotation, truncation...) as a ``notice`` object."""
+    return {"type": "notice", "message": message}
+
+
+def summary_to_dict(summary: RunSummary, top: int = 10) -> Dict[str, Any]:
+    """The run's summary as a ``summary`` object; ``top`` limits sections, clients and users."""
+    stats = summary.stats
+    data: Dict[str, Any] = {
+        "type": "summary",
+        "files": list(summary.files),
+        "lines": summary.lines,
+        "parsed": summary.parsed,
+        "malformed": stats.skipped_total,
+        "late_hits": summary.late_hits,
+        "outlier_hits": summary.outlier_hits,
+        "first": _epoch_time(summary.first_time),
+        "last": _epoch_time(summary.last_time),
+        "duration": stats.duration,
+    }
+    data.update(_traffic(stats, top))
+    data["notices"] = dict(sorted(summary.notices.items()))
+    data["alerts"] = [event_to_dict(event) for event in summary.alerts]
+    data.update(_alert_state(summary.alert))
+    return data
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # as a UTF-16 surrogate pair, the only JSON escape for it
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def dumps(obj: Dict[str, Any]) -> str:
+    """One compact JSON line (no newline), UTF-8 text safe to print on a terminal.
+
+    :raises ValueError: for a value JSON cannot represent (NaN, infinity).
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return UNSAFE_CHARACTERS.sub(_escape, text)
+
+
+
+def _parse_time(value: Any, key: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a time string")
+    moment = datetime.fromisoformat(value)
+    if moment.utcoffset() is None:
+        raise ValueError(f"{key!r} has no UTC offset")
+    return moment
+
+
+def _parse_int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key!r} must be a non-negative whole number")
+    return value
+
+
+def event_from_dict(data: Dict[str, Any]) -> AlertEvent:
+    """The :class:`AlertEvent` an ``alert`` or ``recover`` object describes (the reverse of :func:`event_to_dict`).
+
+    :raises ValueError: not such an object, or a key missing or of the wrong type.
+    """
+    if not isinstance(data, dict) or data.get("type") not in ("alert", "recover"):
+        raise ValueError("not an alert or recover object")
+    threshold = data.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError("'threshold' must be a positive number")
+    window = _parse_int(data.get("window"), "window")
+    if not window:
+        raise ValueError("'window' must be positive")
+    hits = _parse_int(data.get("hits"), "hits")
+    started = peak_hits = None
+    if data["type"] == "recover":
+        if data.get("started") is not None:
+            started = _parse_time(data["started"], "started")
+        if data.get("peak_hits") is not None:
+            peak_hits = _parse_int(data["peak_hits"], "peak_hits")
+    return AlertEvent(data["type"], hits, hits / window, _parse_time(data.get("time"), "time"),
+                      float(threshold), window, started=started, peak_hits=peak_hits)
