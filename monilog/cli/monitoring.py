@@ -16,6 +16,7 @@ import threading
 from typing import List, NoReturn, Optional, Sequence
 
 from monilog import __version__
+from monilog.cli import integrations
 from monilog.monitor import Monitor
 from monilog.outputs.console import BellSink, JsonSink, TextSink
 from monilog.outputs.runlog import RunLogSink
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-dir", default=".", metavar="DIR", help="directory of the timestamped run log (default: current directory)")
     parser.add_argument("--no-log-file", action="store_true", help="do not write a run log")
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell on every alert")
+    integrations.add_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -140,6 +142,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if args.replay:
         paths = _expand(paths)
 
+    try:
+        extra = integrations.build(args)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
     use_dashboard = not (args.replay or args.plain or args.json) and sys.stdout.isatty()
     sinks: List[Sink] = []
     if args.json:
@@ -153,10 +160,14 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             sinks.append(RunLogSink(args.log_dir, top=args.top))
         except OSError as error:
             raise UsageError(f"cannot write the run log in {args.log_dir}: {error.strerror or error}") from None
+    sinks.extend(extra.sinks)
 
     monitor = Monitor(
         args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
+        history=extra.history,
     )
+    for message, kind in extra.notices:
+        monitor.notice(message, kind=kind)
     try:
         if args.replay:
             _run_replay(monitor, paths)
