@@ -443,6 +443,8 @@ class ErrorsTest(WatcherTestCase):
             FileWatcher(["x"], self.on_lines, poll_interval=0)
         with self.assertRaises(ValueError):
             FileWatcher(["x"], self.on_lines, max_line_length=0)
+        with self.assertRaises(TypeError):
+            FileWatcher("access.log", self.on_lines)
 
 
 class StreamTest(WatcherTestCase):

@@ -71,9 +71,8 @@ class OpenFile:
         self.at_eof = False
         self.ended = False
         self._fingerprint = b""
-        self._poller: Optional[select.poll] = None
-        if not self.seekable:
-            self._poller = select.poll()
+        self._poller = None if self.seekable else select.poll()
+        if self._poller is not None:
             self._poller.register(fd, select.POLLIN)
         if self.seekable and offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
             self.splitter.skip_to_newline()
@@ -82,7 +81,10 @@ class OpenFile:
         """Read what comes next: (data, truncated). Empty data means nothing more for now."""
         if not self.seekable:
             return self._read_stream(), False
-        truncated = os.fstat(self.fd).st_size < self.offset or not self._fingerprint_matches()
+        size = os.fstat(self.fd).st_size
+        if size == self.offset:
+            return b"", False
+        truncated = size < self.offset or not self._fingerprint_matches()
         if truncated:
             self.offset = 0
             self._fingerprint = b""
@@ -194,8 +196,11 @@ class Follower:
                 behind = True
             elif time.monotonic() - handle.last_data >= self._rotation_grace:
                 self.close_generation(handle, flush=True)
-        if self.current is not None and not behind:
-            behind = self._read(self.current, blocks)
+        if self.current is not None:
+            if behind:
+                self.current.at_eof = False  # not read this time: its end is unknown
+            else:
+                behind = self._read(self.current, blocks)
         return behind
 
     def close(self, flush: bool) -> None:

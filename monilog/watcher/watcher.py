@@ -147,6 +147,8 @@ class FileWatcher:
         Lines longer than ``max_line_length`` bytes are cut. A rotated or removed file is closed
         once idle for ``rotation_grace`` seconds.
         """
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            raise TypeError("paths must be a sequence of paths, not a single path")
         names = [os.fspath(path) for path in paths]
         if not names:
             raise ValueError("no path to watch")
