@@ -17,8 +17,8 @@ The model
 * **Clients**: ``clients`` distinct addresses (about 5 % IPv6) with Zipf-like activity
   (``1/k**0.9``). Each client keeps one user agent (browsers dominate, then crawlers and
   command-line tools) and about 8 % of the human ones are logged-in users; the rest log ``-``.
-* **Requests**: GET 86 %, POST 9 %, HEAD, PUT, DELETE; HTTP/1.1 70 %, HTTP/2.0 28 %,
-  HTTP/1.0 2 %. Exactly ``error_rate`` of the responses (in expectation) are errors
+* **Requests**: GET 86 %, POST 9 %, HEAD, PUT, DELETE (static assets: GET and HEAD only);
+  HTTP/1.1 70 %, HTTP/2.0 28 %, HTTP/1.0 2 %. Exactly ``error_rate`` of the responses (in expectation) are errors
   (status >= 400: 80 % 4xx, 20 % 5xx); the others are mostly 200, with 304, 301, 302, and
   201/204 where the method calls for it. 304, 204 and HEAD responses have no body, logged
   ``-`` (Apache's ``%b``); redirects and errors have small bodies.
@@ -167,12 +167,21 @@ def _client_address(rng: Random) -> str:
             return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
-def _outcomes(error_rate: float) -> Tuple[List[Tuple[str, str, int, int]], List[float]]:
-    """Every (method, protocol, status, body rule) with its cumulative probability.
+def _body_rule(method: str, status: int) -> int:
+    """``-1`` for "the page's own size", else the fixed body size (0 = no body)."""
+    if method == "HEAD" or status in (204, 304):
+        return 0
+    return -1 if status in (200, 201) else ERROR_BODY[status]
 
-    The body rule is ``-1`` for "the page's own size", else a fixed size (0 = no body).
-    """
-    table: List[Tuple[str, str, int, int]] = []
+
+Outcome = Tuple[str, str, int, int, Tuple[str, int, int]]
+"""Method, protocol, status, body rule, and the (method, status, body rule) used instead when
+the target is a static asset: assets are only fetched (GET or HEAD) and never created."""
+
+
+def _outcomes(error_rate: float) -> Tuple[List[Outcome], List[float]]:
+    """Every :data:`Outcome` with its cumulative probability."""
+    table: List[Outcome] = []
     weights: List[float] = []
     for method, p_method in METHODS:
         statuses = [(status, (1.0 - error_rate) * p) for status, p in SUCCESS_STATUSES[method]]
@@ -181,13 +190,10 @@ def _outcomes(error_rate: float) -> Tuple[List[Tuple[str, str, int, int]], List[
             for status, p_status in statuses:
                 if p_status <= 0.0:
                     continue
-                if method == "HEAD" or status in (204, 304):
-                    body = 0
-                elif status in (200, 201):
-                    body = -1
-                else:
-                    body = ERROR_BODY[status]
-                table.append((method, protocol, status, body))
+                asset_method = method if method in ("GET", "HEAD") else "GET"
+                asset_status = 200 if status in (201, 204) else status
+                table.append((method, protocol, status, _body_rule(method, status),
+                              (asset_method, asset_status, _body_rule(asset_method, asset_status))))
                 weights.append(p_method * p_protocol * p_status)
     return table, list(itertools.accumulate(weights))
 
@@ -213,7 +219,7 @@ class TrafficModel:
 
         section_weights = zipf_cumulative(sections, 1.1)
         path_weights = zipf_cumulative(paths, 1.0)
-        pages: List[Tuple[str, str, str, int, int]] = []
+        pages: List[Tuple[str, str, str, int, int, bool]] = []
         page_weights: List[float] = []
         previous = 0.0
         for section, cumulative in zip(self.sections, section_weights):
@@ -221,7 +227,7 @@ class TrafficModel:
             for (target, (base, jitter)), path_weight in zip(_section_paths(section, paths, rng),
                                                              _increments(path_weights)):
                 stem, _, query = target.partition("?")
-                pages.append((target, stem, query or "-", base, jitter))
+                pages.append((target, stem, query or "-", base, jitter, section in ASSET_SECTIONS))
                 page_weights.append(section_weight * path_weight)
         self._pages = pages
         self._page_weights = list(itertools.accumulate(page_weights))
@@ -275,11 +281,14 @@ class TrafficModel:
         lines: List[str] = []
         append = lines.append
         second, stamp = None, ""
-        for time, (host, user, agent, _), (target, _, _, base, jitter), (method, protocol, status, body), \
-                referer, draw in zip(times, clients, pages, outcomes, referers, draws):
+        for time, (host, user, agent, _), (target, _, _, base, jitter, asset), \
+                (method, protocol, status, body, as_asset), referer, draw in zip(times, clients, pages, outcomes,
+                                                                                 referers, draws):
             if int(time) != second:
                 second = int(time)
                 stamp = clf_timestamp(second)
+            if asset:
+                method, status, body = as_asset
             size = base + int(jitter * draw) if body < 0 else body
             if combined:
                 append(f'{host} - {user} [{stamp}] "{method} {target} {protocol}" {status} {size or "-"} '
@@ -299,11 +308,14 @@ class TrafficModel:
         lines: List[str] = []
         append = lines.append
         second, stamp = None, ""
-        for time, (host, user, _, agent), (_, stem, query, base, jitter), (method, protocol, status, body), \
-                referer, draw in zip(times, clients, pages, outcomes, referers, draws):
+        for time, (host, user, _, agent), (_, stem, query, base, jitter, asset), \
+                (method, protocol, status, body, as_asset), referer, draw in zip(times, clients, pages, outcomes,
+                                                                                 referers, draws):
             if int(time) != second:
                 second = int(time)
                 stamp = w3c_timestamp(second)
+            if asset:
+                method, status, body = as_asset
             size = base + int(jitter * draw) if body < 0 else body
             append(f"{stamp} {host} {user} {method} {stem} {query} {status} {size} {protocol} "
                    f"{agent} {referer}")
