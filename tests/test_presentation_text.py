@@ -21,7 +21,6 @@ from monilog.presentation.text import (
     format_summary,
 )
 from tests.presentation_samples import (
-    HOSTILE_SECTION,
     T0,
     alerter_with_history,
     earlier_run_events,
@@ -159,6 +158,7 @@ class SummaryTest(unittest.TestCase):
         self.assertIn(f"{first_recovery.peak_hits} ", rows[0])
         self.assertIn(second_alert.time.strftime("%Y-%m-%d %H:%M:%S %z"), rows[1])
         self.assertIn("ongoing at exit", rows[1])
+        self.assertIn(f"{alerter.window_hits} ({alerter.average:.1f}/s)", rows[1])  # peak so far: at least now
         self.assertTrue(rows[2].startswith("state   ALERT"))
 
     def test_no_alerts(self) -> None:

@@ -40,7 +40,7 @@ from rich.cells import cell_len
 
 from monilog.accumulation.alerter import ALERT, TIME_FORMAT, AlertEvent, format_duration
 from monilog.accumulation.report import AlertState, PeriodReport, RunSummary
-from monilog.accumulation.statistics import CLIENTS, SECTIONS, StatsSnapshot
+from monilog.accumulation.statistics import SECTIONS, StatsSnapshot
 from monilog.presentation.sanitize import clean
 
 WIDTH = 79
@@ -142,10 +142,13 @@ class AlertPeriod(NamedTuple):
         return None if end is None else max(0.0, (end - self.start).total_seconds())
 
 
-def alert_periods(events: Sequence[AlertEvent], earlier: int = 0) -> List[AlertPeriod]:
+def alert_periods(events: Sequence[AlertEvent], earlier: int = 0,
+                  ongoing_hits: Optional[int] = None) -> List[AlertPeriod]:
     """Pair a history of alert and recover events into alert periods, oldest first.
 
     :param earlier: how many of the first ``events`` come from earlier runs.
+    :param ongoing_hits: the current window total when the last alert is still ongoing; its peak
+        is at least that (the events only know the total that triggered it).
     """
     periods: List[AlertPeriod] = []
     open_alert: Optional[Tuple[AlertEvent, bool]] = None
@@ -162,7 +165,10 @@ def alert_periods(events: Sequence[AlertEvent], earlier: int = 0) -> List[AlertP
                                    open_alert[1] if open_alert else from_earlier))
         open_alert = None
     if open_alert is not None:
-        periods.append(_open_period(*open_alert))
+        period = _open_period(*open_alert)
+        if ongoing_hits is not None:
+            period = period._replace(peak_hits=max(period.peak_hits, ongoing_hits))
+        periods.append(period)
     return periods
 
 
@@ -365,12 +371,13 @@ def format_summary(summary: RunSummary, top: int = 10) -> str:
         lines += _detail_lines(stats, top)
     if summary.notices:
         lines += _flow("notices ", _counts(sorted(summary.notices.items())))
-    periods = alert_periods(summary.alerts)
-    rule = f"average over {format_duration(summary.alert.window)} > {format_threshold(summary.alert.threshold)} req/s"
+    alert = summary.alert
+    periods = alert_periods(summary.alerts, ongoing_hits=alert.window_hits if alert.alerting else None)
+    rule = f"average over {format_duration(alert.window)} > {format_threshold(alert.threshold)} req/s"
     if periods:
         lines.append(f"alerts  {len(periods)} ({rule})")
-        lines += _history_lines(periods, summary.alert.alerting, last)
+        lines += _history_lines(periods, alert.alerting, last)
     else:
         lines.append(f"alerts  none ({rule})")
-    lines.append(f"state   {describe_alert_state(summary.alert)}")
+    lines.append(f"state   {describe_alert_state(alert)}")
     return "\n".join(lines)

@@ -1,0 +1,559 @@
+"""The live dashboard: a full-screen rich rendering of a :class:`LiveView`.
+
+:func:`render_dashboard` returns a renderable that lays itself out for the size it is rendered
+at (or the ``width``/``height`` given), so a resized terminal gets a fresh layout at the next
+refresh. :class:`Dashboard` shows it on the alternate screen through :class:`rich.live.Live`.
+
+Layout, top to bottom
+---------------------
+* Header (1 line): program, files, uptime, log clock with its UTC offset.
+* Traffic: the OK/ALERT state (green/red), current req/s, the window average against the
+  threshold, and a req/s sparkline over the alert window built from ``view.per_second``: one
+  column per second, or the mean of several seconds when the window is wider than the screen,
+  newest on the right; bars above the threshold are red and the threshold is a dashed line
+  with its value on the right axis.
+* Top sections (hits, share, errors; since-start hits on wide screens), status codes, top
+  clients: the last complete period's figures (stable between reports), or the period in
+  progress before the first report. The period is named in the panel title.
+* Alert history, newest first: start, end, duration, peak window average. The ongoing alert
+  is highlighted; alerts restored from earlier runs are dimmed and marked.
+* Footer (1 line): lines read, parsed, skipped (by reason) and late.
+
+Sizes: from 80×24 up. Under 120 columns the panels pair up (sections beside status codes,
+clients beside the history); at 120 and more, sections, codes and clients share a row and the
+history gets the full width; under 60 columns only sections and history are shown. Height goes
+first to the listed rows (``view.top``), then to the history, then to a taller sparkline. On
+very small screens, panels are dropped in this order: clients and codes, sections, sparkline;
+the alert state is always on screen.
+
+Everything from the log (sections, clients, skip reasons) and the file names go through
+:func:`monilog.presentation.sanitize.clean_text`: no escape sequence and no rich markup in a
+log line can act on the terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import groupby
+from operator import itemgetter
+from datetime import datetime, timezone, tzinfo
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.layout import Layout
+from rich.live import Live
+from rich.panel import Panel
+from rich.segment import Segment
+from rich.table import Table
+from rich.text import Text
+
+from monilog.accumulation.alerter import format_duration
+from monilog.accumulation.report import LiveView
+from monilog.accumulation.statistics import StatsSnapshot
+from monilog.presentation.sanitize import clean, clean_text
+from monilog.presentation.text import (
+    AlertPeriod,
+    alert_periods,
+    format_bytes,
+    format_rate,
+    format_share,
+    format_threshold,
+    format_time,
+    from_epoch,
+)
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+"""Sparkline cells from empty to full, in eighths."""
+
+WIDE = 120
+"""From this width on, sections, codes and clients share one row."""
+NARROW = 60
+"""Under this width, only sections and the alert history are listed."""
+
+_STATUS_STYLES = {"1": "blue", "2": "green", "3": "cyan", "4": "yellow", "5": "bold red"}
+_ALERT_STYLE = "bold white on red"
+_OK_STYLE = "bold black on green"
+_AXIS_WIDTH = 9
+
+
+# -- sparkline ---------------------------------------------------------------------------------
+
+
+def sparkline_values(per_second: Sequence[int], columns: int) -> List[float]:
+    """Requests per second to draw in at most ``columns`` columns, oldest first.
+
+    Seconds are grouped from the newest one backwards into groups of equal size (the oldest
+    group may be shorter); each value is its group's mean rate, so it compares with the threshold.
+    """
+    if not per_second or columns < 1:
+        return []
+    size = math.ceil(len(per_second) / columns)
+    values: List[float] = []
+    end = len(per_second)
+    while end > 0:
+        start = max(0, end - size)
+        values.append(sum(per_second[start:end]) / (end - start))
+        end = start
+    values.reverse()
+    return values
+
+
+def sparkline_rows(values: Sequence[float], rows: int, threshold: float, scale: float) -> List[Text]:
+    """The sparkline as ``rows`` lines of block characters, top line first.
+
+    Bars above ``threshold`` are red, others green; empty cells on the threshold's line show a
+    dashed rule. ``scale`` is the rate drawn at full height. Any traffic shows at least ``▁``.
+    """
+    eighths = [value / scale * rows * 8 if scale > 0 else 0.0 for value in values]
+    threshold_row = min(rows - 1, int(threshold / scale * rows)) if scale > 0 else 0
+    lines: List[Text] = []
+    for row in range(rows - 1, -1, -1):
+        cells: List[Tuple[str, str]] = []
+        for value, level in zip(values, eighths):
+            fill = min(8, max(0, round(level - row * 8)))
+            if row == 0 and value > 0 and fill == 0:
+                fill = 1
+            if fill:
+                cells.append((BLOCKS[fill], "red" if value > threshold else "green"))
+            elif row == threshold_row:
+                cells.append(("┄", "yellow"))
+            else:
+                cells.append((" ", ""))
+        line = Text(no_wrap=True)
+        for style, run in groupby(cells, key=itemgetter(1)):  # one span per run of a colour
+            line.append("".join(char for char, _ in run), style)
+        lines.append(line)
+    return lines
+
+
+def _chart_scale(values: Sequence[float], threshold: float) -> float:
+    """Full-height rate: room above both the highest bar and the threshold, rounded up nicely."""
+    top = max(max(values, default=0.0), threshold) * 1.15
+    magnitude = 10 ** math.floor(math.log10(top)) if top > 0 else 1
+    for step in (1, 2, 2.5, 5, 10):
+        if top <= step * magnitude:
+            return step * magnitude
+    return top  # pragma: no cover - 10 × magnitude always covers
+
+
+def _rate_label(rate: float) -> str:
+    return f"{rate:g}/s" if rate < 1000 else f"{rate / 1000:g}k/s"
+
+
+def _chart(view: LiveView, width: int, rows: int, axis: bool) -> RenderableType:
+    """The sparkline with its right-hand axis (scale and threshold) and, optionally, a time axis."""
+    threshold = view.alert.threshold
+    columns = max(1, width - _AXIS_WIDTH)
+    values = sparkline_values(view.per_second, columns)
+    if values:  # a short window is stretched over the width, each second the same number of columns
+        stretch = columns // len(values)
+        values = [value for value in values for _ in range(stretch)]
+    scale = _chart_scale(values, threshold)
+    lines = sparkline_rows(values, rows, threshold, scale)
+    threshold_row = rows - 1 - min(rows - 1, int(threshold / scale * rows))
+    pad = " " * (columns - len(values))
+    chart: List[Text] = []
+    for index, line in enumerate(lines):
+        row = Text(pad, no_wrap=True) + line
+        if index == threshold_row:
+            row.append(f" ┄{_rate_label(threshold)}", "yellow")
+        elif index == 0:
+            row.append(f" {_rate_label(scale)}", "dim")
+        chart.append(row)
+    if axis:
+        start = f"-{format_duration(len(view.per_second))}"
+        span = min(columns, len(values))
+        chart.append(Text(pad + start + " " * max(1, span - len(start) - 3) + "now", "dim", no_wrap=True))
+    return Group(*chart)
+
+
+# -- panels ------------------------------------------------------------------------------------
+
+
+def _log_tz(view: LiveView) -> tzinfo:
+    """The offset the log speaks in, to show the log clock as the log does."""
+    for stats in (view.current, view.last_report.stats if view.last_report else None):
+        if stats is not None and stats.start is not None and stats.start.tzinfo is not None:
+            return stats.start.tzinfo
+    if view.history:
+        return view.history[-1].time.tzinfo or timezone.utc
+    return timezone.utc
+
+
+def _header(view: LiveView, now: Optional[datetime]) -> RenderableType:
+    grid = Table.grid(expand=True)
+    grid.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+    grid.add_column(no_wrap=True, justify="right")
+    left = Text(" monilog ", "bold white on blue")
+    left.append(" ")
+    files = ", ".join(clean(name) for name in view.files) or "(no file)"
+    left.append(files, "bold")
+    right = Text(f"up {format_duration(view.uptime)}", "dim")
+    right.append("  log ")
+    right.append(format_time(now) if now is not None else "waiting for the first line", "bold")
+    right.append(" ")
+    grid.add_row(left, right)
+    return grid
+
+
+def _state_line(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[datetime]) -> Text:
+    alert = view.alert
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(" ALERT " if alert.alerting else " OK ", _ALERT_STYLE if alert.alerting else _OK_STYLE)
+    line.append("  now ")
+    line.append(f"{view.current_rps:.1f}/s", "bold")
+    line.append("  avg ")
+    line.append(f"{format_rate(alert.average)}/s", "bold red" if alert.alerting else "bold green")
+    line.append("  threshold ")
+    line.append(f"{format_threshold(alert.threshold)}/s", "bold yellow")
+    if alert.alerting and periods and periods[-1].end is None:
+        since = periods[-1]
+        line.append(f"  since {_short_time(since.start, now)}")
+        lasted = since.duration(now)
+        if lasted is not None:
+            line.append(f" ({format_duration(lasted)})")
+    return line
+
+
+def _traffic(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[datetime], width: int,
+             rows: int) -> RenderableType:
+    axis = rows >= 3
+    parts: List[RenderableType] = [_state_line(view, periods, now)]
+    if rows:
+        parts.append(_chart(view, width - 4, rows, axis))
+    title = Text(" Traffic ", "bold")
+    title.append(f"window {format_duration(view.alert.window)} ", "dim")
+    return Panel(Group(*parts), title=title, title_align="left", box=box.ROUNDED,
+                 border_style="red" if view.alert.alerting else "green", padding=(0, 1))
+
+
+def _panel(body: RenderableType, title: str, subtitle: str = "") -> Panel:
+    heading = Text(f" {title} ", "bold")
+    if subtitle:
+        heading.append(f"{subtitle} ", "dim")
+    return Panel(body, title=heading, title_align="left", box=box.ROUNDED, border_style="blue", padding=(0, 1))
+
+
+def _table(*columns: Tuple[str, str], flexible: bool = True) -> Table:
+    """A borderless table; each column is ``(header, justify)``.
+
+    When ``flexible``, the table fills its panel and the first column takes the slack (cutting
+    long names with an ellipsis); otherwise every column keeps its natural width.
+    """
+    table = Table(box=None, expand=flexible, show_edge=False, pad_edge=False, padding=(0, 1),
+                  header_style="bold dim")
+    for index, (header, justify) in enumerate(columns):
+        if index == 0 and flexible:
+            table.add_column(header, justify=justify, no_wrap=True, overflow="ellipsis", ratio=1)  # type: ignore[arg-type]
+        else:
+            table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    return table
+
+
+def _period_stats(view: LiveView) -> Tuple[StatsSnapshot, str]:
+    """The figures the tables show, and how their period is named."""
+    if view.last_report is not None:
+        stats = view.last_report.stats
+        label = "last period"
+    else:
+        stats = view.current
+        label = "period in progress"
+    if stats.start is not None and stats.end is not None:
+        label = f"{stats.start.strftime('%H:%M:%S')}–{stats.end.strftime('%H:%M:%S')}"
+    return stats, label
+
+
+def _empty(message: str) -> Text:
+    return Text(message, "dim italic")
+
+
+def _sections(view: LiveView, rows: int, wide: bool) -> RenderableType:
+    stats, label = _period_stats(view)
+    if not stats.hits:
+        return _panel(_empty("no hits in this period"), "Top sections", label)
+    columns = [("section", "left"), ("hits", "right"), ("share", "right"), ("errors", "right")]
+    if wide:
+        columns.append(("since start", "right"))
+    table = _table(*columns)
+    for name, section, share in stats.top_sections(min(view.top, rows)):
+        cells = [clean_text(name), str(section.hits), format_share(share),
+                 Text(str(section.errors), "red" if section.errors else "dim")]
+        if wide:
+            total = view.total.sections.get(name)
+            cells.append(Text(str(total.hits) if total else "-", "dim"))
+        table.add_row(*cells)
+    return _panel(table, "Top sections", label)
+
+
+def _status_codes(view: LiveView, rows: int) -> RenderableType:
+    stats, label = _period_stats(view)
+    if not stats.hits:
+        return _panel(_empty("none"), "Status")
+    table = _table(("code", "left"), ("hits", "right"), ("share", "right"))
+    codes = stats.top_status_codes(min(view.top, max(rows - 1, 1)))
+    for code, hits, share in codes:
+        table.add_row(Text(str(code), _STATUS_STYLES.get(str(code)[0], "")), str(hits), format_share(share))
+    if rows > len(codes):
+        table.add_row(Text("errors", "dim"), str(stats.errors), format_share(stats.error_rate),
+                      style="red" if stats.errors else "dim")
+    return _panel(table, "Status")
+
+
+def _clients(view: LiveView, rows: int, shares: bool) -> RenderableType:
+    stats, _ = _period_stats(view)
+    distinct = f"{stats.unique_clients}{'' if stats.unique_clients_exact else '+'} distinct"
+    if not stats.hits:
+        return _panel(_empty("none"), "Top clients")
+    table = _table(("client", "left"), ("hits", "right"), *([("share", "right")] if shares else []))
+    for host, hits, share in stats.top_clients(min(view.top, rows)):
+        table.add_row(clean_text(host), str(hits), *([format_share(share)] if shares else []))
+    return _panel(table, "Top clients", distinct) if shares else _panel(table, "Clients")
+
+
+def _short_time(moment: datetime, reference: Optional[datetime]) -> str:
+    """``12:04:50`` on the reference's day, ``05-01 12:04:50`` on another day."""
+    if reference is not None and moment.astimezone(reference.tzinfo).date() == reference.date():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%m-%d %H:%M:%S")
+
+
+def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[datetime], rows: int,
+            wide: bool) -> RenderableType:
+    rule = f"avg over {format_duration(view.alert.window)} > {format_threshold(view.alert.threshold)} req/s"
+    if not periods:
+        return _panel(_empty("no alerts so far"), "Alerts", rule)
+    earlier = any(period.earlier for period in periods)
+    columns = [("started", "left"), ("ended", "left"), ("lasted", "right"), ("peak", "right")]
+    if wide:
+        columns.append(("peak hits", "right"))
+    if earlier:
+        columns.append(("run", "left"))
+    table = _table(*columns, flexible=False)
+    shown = list(reversed(periods))[:rows]
+    ongoing = view.alert.alerting and periods[-1].end is None
+    for index, period in enumerate(shown):
+        is_ongoing = ongoing and index == 0
+        if period.end is not None:
+            ended = Text(_short_time(period.end, period.start))
+        elif is_ongoing:
+            ended = Text("ongoing", "bold")
+        else:
+            ended = Text("(run ended)", "dim")
+        lasted = period.duration(now if is_ongoing else None)
+        cells: List[RenderableType] = [
+            _short_time(period.start, now), ended, "-" if lasted is None else format_duration(lasted),
+            f"{period.peak_average:.1f}/s",
+        ]
+        if wide:
+            cells.append(str(period.peak_hits))
+        if earlier:
+            cells.append(Text(("earlier" if wide else "prev") if period.earlier else "", "italic"))
+        style = _ALERT_STYLE if is_ongoing else "dim" if period.earlier else ""
+        table.add_row(*cells, style=style)
+    hidden = len(periods) - len(shown)
+    subtitle = f"{len(periods)} · {rule}" + (f" · {hidden} older not shown" if hidden else "")
+    return _panel(table, "Alerts", subtitle)
+
+
+def _totals(view: LiveView, now: Optional[datetime], rows: int) -> RenderableType:
+    """Cumulative figures since the monitor started, and its top sections when ``rows`` allow."""
+    total = view.total
+    grid = Table.grid(padding=(0, 2), expand=True)
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+    methods = "  ".join(f"{clean(method, 12) or '(none)'} {hits}" for method, hits, _ in total.top_methods(4))
+    users = "  ".join(f"{clean(user, 16)} {hits}" for user, hits, _ in total.top_users(4))
+    exact = "" if total.unique_clients_exact else "+"
+    grid.add_row("hits", f"{total.hits}  ({format_rate(total.rps)} req/s)")
+    grid.add_row("bytes", f"{format_bytes(total.bytes_total)}  (mean {format_bytes(total.bytes_mean)})")
+    grid.add_row("errors", f"{total.errors}  ({format_share(total.error_rate)})")
+    grid.add_row("clients", f"{total.unique_clients}{exact} distinct")
+    grid.add_row("methods", Text(methods or "-"))
+    grid.add_row("users", Text(users or "-"))
+    since = _short_time(total.start, now) if total.start is not None else ""
+    listed = min(view.top, rows - _TOTALS_LINES - 2)
+    if listed < 1 or not total.hits:
+        return _panel(grid, "Since start", since)
+    table = _table(("section since start", "left"), ("hits", "right"), ("share", "right"), ("errors", "right"))
+    for name, section, share in total.top_sections(listed):
+        table.add_row(clean_text(name), str(section.hits), format_share(share),
+                      Text(str(section.errors), "red" if section.errors else "dim"))
+    return _panel(Group(grid, Text(""), table), "Since start", since)
+
+
+def _footer(view: LiveView) -> RenderableType:
+    total = view.total
+    line = Text(no_wrap=True, overflow="ellipsis", style="dim")
+    line.append(f" lines {view.lines}  parsed {view.parsed}  skipped {total.skipped_total}")
+    if total.skipped_total:
+        reasons = sorted(total.skipped.items(), key=lambda item: (-item[1], item[0]))
+        line.append(" (" + ", ".join(f"{clean(reason)} {count}" for reason, count in reasons) + ")")
+    line.append(f"  late {total.late}  ·  Ctrl-C to quit")
+    return line
+
+
+# -- layout ------------------------------------------------------------------------------------
+
+
+class _Plan(NamedTuple):
+    """How the screen's rows are shared out."""
+
+    chart: int
+    """Sparkline rows (a time axis is added below from 3 rows on)."""
+    listing: int
+    """Height of the sections / codes / clients row, 0 when dropped."""
+    history: int
+    """Height of the alert history row, 0 when dropped."""
+    totals: int
+    """Height of the since-start row of medium screens (beside the history when wide), 0 when none."""
+
+
+_TOTALS_LINES = 6
+_TOTALS_HEIGHT = 3 + _TOTALS_LINES - 1  # borders and no header row
+
+
+def _plan(view: LiveView, height: int, width: int, periods: Sequence[AlertPeriod]) -> _Plan:
+    """Share out the rows (see the module documentation for the priorities)."""
+    wide, narrow = width >= WIDE, width < NARROW
+    history_rows = max(1, len(periods))
+    if not wide and not narrow:
+        history_rows = max(history_rows, view.top)  # the clients share the row
+    listing_want = 3 + view.top
+    history_want = 3 + history_rows
+    if wide:
+        history_want = max(history_want, _TOTALS_HEIGHT)  # the totals share the row
+    body = height - 7  # header, footer, traffic panel with a 2-row chart
+    if body < listing_want + history_want:
+        if body >= 8:
+            history = max(4, min(history_want, body // 2))
+            return _Plan(2, body - history, history, 0)
+        if body >= 4:
+            return _Plan(2, 0, body, 0)
+        return _Plan(2 if body >= 0 else 0, 0, 0, 0)
+    extra = body - listing_want - history_want
+    totals = 0
+    if not wide and not narrow and extra >= _TOTALS_HEIGHT + 2:
+        totals = _TOTALS_HEIGHT
+        extra -= totals
+    chart = 2
+    grow = min(extra, max(2, min(20, height // 3)) - 2)
+    if grow >= 2:  # one of the rows goes to the time axis
+        chart += grow - 1
+        extra -= grow
+    return _Plan(chart, listing_want, history_want + extra, totals)
+
+
+def _build(view: LiveView, width: int, height: int) -> RenderableType:
+    tz = _log_tz(view)
+    now = from_epoch(view.clock, tz) if view.clock is not None else None
+    alert = view.alert
+    periods = alert_periods(view.history, view.earlier_alerts, alert.window_hits if alert.alerting else None)
+    plan = _plan(view, height, width, periods)
+    wide, narrow = width >= WIDE, width < NARROW
+    traffic_height = 3 + plan.chart + (1 if plan.chart >= 3 else 0)
+    regions = [Layout(_header(view, now), size=1),
+               Layout(_traffic(view, periods, now, width, plan.chart), size=traffic_height)]
+    if plan.listing:
+        rows = plan.listing - 3
+        row = Layout(size=plan.listing)
+        if narrow:
+            row.update(_sections(view, rows, wide=False))
+        elif wide:
+            row.split_row(Layout(_sections(view, rows, wide=True), ratio=5),
+                          Layout(_status_codes(view, rows), size=30),
+                          Layout(_clients(view, rows, shares=True), ratio=3))
+        else:
+            row.split_row(Layout(_sections(view, rows, wide=False), ratio=1),
+                          Layout(_status_codes(view, rows), size=26))
+        regions.append(row)
+    if plan.history:
+        rows = plan.history - 3
+        row = Layout(size=plan.history)
+        alerts = _alerts(view, periods, now, rows, wide)
+        if wide:
+            row.split_row(Layout(alerts, ratio=3), Layout(_totals(view, now, rows + 1), ratio=2))
+        elif plan.listing and not narrow:
+            row.split_row(Layout(_clients(view, rows, shares=False), size=min(30, width // 2 - 16)),
+                          Layout(alerts, ratio=1))
+        else:
+            row.update(alerts)
+        regions.append(row)
+    if plan.totals:
+        regions.append(Layout(_totals(view, now, plan.totals - 2), size=plan.totals))
+    regions.append(Layout(_footer(view), ratio=1))  # one row, or whatever a tiny screen leaves
+    root = Layout()
+    root.split_column(*regions)
+    return root
+
+
+class DashboardScreen:
+    """A renderable dashboard for one :class:`LiveView`, laid out at render time.
+
+    :param width: columns to use; default: all the console offers.
+    :param height: lines to use; default: the console's height.
+    """
+
+    def __init__(self, view: LiveView, width: Optional[int] = None, height: Optional[int] = None) -> None:
+        self.view = view
+        self.width = width
+        self.height = height
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = min(self.width or options.max_width, options.max_width)
+        height = self.height or options.height or options.max_height
+        render_options = options.update(width=width, height=height)
+        lines = console.render_lines(_build(self.view, width, height), render_options, pad=True)
+        new_line = Segment.line()
+        for line in lines:
+            yield from line
+            yield new_line
+
+
+def render_dashboard(view: LiveView, width: Optional[int] = None, height: Optional[int] = None) -> RenderableType:
+    """The full dashboard for ``view``, sized to the console (or to ``width`` × ``height``)."""
+    return DashboardScreen(view, width, height)
+
+
+class Dashboard:
+    """The dashboard on the terminal's alternate screen, redrawn in place (no flicker).
+
+    Drive it from one thread: :meth:`start`, then :meth:`update` with each new view, then
+    :meth:`stop` (also as a context manager). Rich redraws ``refresh_per_second`` times a second
+    from its own thread, each time at the terminal's current size. Nothing else may write to the
+    terminal meanwhile: standard output and error are not redirected, and print only after
+    :meth:`stop`.
+    """
+
+    def __init__(self, console: Optional[Console] = None, refresh_per_second: float = 4.0) -> None:
+        if refresh_per_second < 2:
+            raise ValueError(f"refresh_per_second must be at least 2, not {refresh_per_second!r}")
+        self._live = Live(
+            _empty(" monilog: waiting for the first line…"),
+            console=console,
+            screen=True,
+            auto_refresh=True,
+            refresh_per_second=refresh_per_second,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+
+    def start(self) -> None:
+        """Switch to the alternate screen and start redrawing."""
+        self._live.start()
+
+    def update(self, view: LiveView) -> None:
+        """Show ``view`` from the next redraw on."""
+        self._live.update(render_dashboard(view))
+
+    def stop(self) -> None:
+        """Stop redrawing and restore the terminal's normal screen."""
+        self._live.stop()
+
+    def __enter__(self) -> "Dashboard":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+

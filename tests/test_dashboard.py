@@ -1,0 +1,172 @@
+"""The live dashboard rendered to fixed-size virtual consoles, and its sparkline."""
+
+from __future__ import annotations
+
+import io
+import time
+import unittest
+from typing import List
+
+from rich.cells import cell_len
+from rich.console import Console
+
+from monilog.accumulation.alerter import Alerter
+from monilog.accumulation.report import LiveView
+from monilog.accumulation.statistics import Statistics
+from monilog.presentation.dashboard import BLOCKS, Dashboard, render_dashboard, sparkline_rows, sparkline_values
+from tests.presentation_samples import alerter_with_history, earlier_run_events, live_view, state
+
+
+def _screen(view: LiveView, width: int, height: int) -> List[str]:
+    """The dashboard as the lines of a ``width`` × ``height`` plain console."""
+    console = Console(file=io.StringIO(), width=width, height=height, force_terminal=False, record=True)
+    console.print(render_dashboard(view))
+    text = console.export_text()
+    return text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+
+
+class DashboardScreenTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.alerter, _ = alerter_with_history(ongoing=True)
+        self.view = live_view(self.alerter, earlier=earlier_run_events())
+
+    def _assert_fits(self, lines: List[str], width: int, height: int) -> None:
+        self.assertLessEqual(len(lines), height)
+        for line in lines:
+            self.assertLessEqual(cell_len(line), width, line)
+
+    def test_80x24_shows_state_traffic_sections_and_history(self) -> None:
+        lines = _screen(self.view, 80, 24)
+        self._assert_fits(lines, 80, 24)
+        screen = "\n".join(lines)
+        self.assertIn("/var/log/nginx/access.log", lines[0])
+        self.assertIn("log 2024-05-01 ", lines[0])
+        self.assertIn(" ALERT ", screen)
+        self.assertIn("threshold 10/s", screen)
+        self.assertIn("┄10/s", screen)  # the threshold on the chart's axis
+        self.assertIn(f"avg {self.alerter.average:.2f}/s", screen)
+        for section in ("/api", "/pages"):
+            self.assertIn(section, screen)
+        self.assertLess(screen.index("/api"), screen.index("/pages"))
+        self.assertIn("200", screen)
+        self.assertIn("192.168.1.9", screen)
+        first_alert, first_recovery, ongoing = self.alerter.history
+        history = [line for line in lines if ongoing.time.strftime("%H:%M:%S") in line and "ongoing" in line]
+        self.assertEqual(len(history), 1)
+        self.assertIn(f"{self.alerter.average:.1f}/s", history[0])  # the peak so far is at least now
+        self.assertTrue(any(first_alert.time.strftime("%H:%M:%S") in line
+                            and first_recovery.time.strftime("%H:%M:%S") in line for line in lines))
+        self.assertTrue(any("prev" in line and "04-30" in line for line in lines))
+        self.assertIn("lines 1234", lines[-1])
+        self.assertIn("skipped 3", lines[-1])
+
+    def test_history_is_newest_first(self) -> None:
+        screen = "\n".join(_screen(self.view, 80, 24))
+        self.assertLess(screen.index("ongoing"), screen.index("04-30"))
+
+    def test_160x48_uses_the_room(self) -> None:
+        lines = _screen(self.view, 160, 48)
+        self._assert_fits(lines, 160, 48)
+        self.assertEqual(len(lines), 48)
+        screen = "\n".join(lines)
+        for text in ("Top clients", "since start", "Since start", "earlier", "peak hits", "-2m00s", "now"):
+            self.assertIn(text, screen)
+        self.assertIn("/x\\x1b[2J\\x1b]52;c;cHduZWQ=\\x07\\u202e[bold]", screen)
+        chart_rows = [line for line in lines if "█" in line]
+        self.assertGreater(len(chart_rows), 2)
+
+    def test_recovered_state(self) -> None:
+        alerter, _ = alerter_with_history(ongoing=False)
+        screen = "\n".join(_screen(live_view(alerter), 80, 24))
+        self.assertIn(" OK ", screen)
+        self.assertNotIn("ALERT", screen)
+        self.assertNotIn("ongoing", screen)
+        self.assertNotIn("prev", screen)
+
+    def test_small_and_odd_sizes_degrade_without_overflowing(self) -> None:
+        for width, height in ((60, 20), (50, 16), (80, 12), (40, 8), (100, 40), (200, 60)):
+            with self.subTest(width=width, height=height):
+                lines = _screen(self.view, width, height)
+                self._assert_fits(lines, width, height)
+                self.assertIn("ALERT", "\n".join(lines))
+
+    def test_explicit_size_overrides_the_console(self) -> None:
+        console = Console(file=io.StringIO(), width=200, height=60, force_terminal=False, record=True)
+        console.print(render_dashboard(self.view, width=80, height=24))
+        lines = console.export_text().rstrip("\n").split("\n")
+        self._assert_fits(lines, 80, 24)
+
+    def test_nothing_reaches_the_terminal_raw(self) -> None:
+        console = Console(file=io.StringIO(), width=160, height=48, force_terminal=True, color_system="truecolor")
+        console.print(render_dashboard(self.view))
+        output = console.file.getvalue()  # type: ignore[attr-defined]
+        for raw in ("\x1b[2J", "\x1b]52", "\x07", "\u202e", "\x1b[31mevil"):
+            self.assertNotIn(raw, output)
+        self.assertIn("[bold]", output)  # markup in a path is shown, not applied
+
+    def test_before_the_first_line(self) -> None:
+        empty = Statistics().snapshot()
+        alerter = Alerter(10, 120)
+        view = LiveView(files=("-",), uptime=0.5, clock=None, current_rps=0.0, per_second=tuple(alerter.per_second()),
+                        alert=state(alerter), last_report=None, current=empty, total=empty, history=(),
+                        earlier_alerts=0, lines=0, parsed=0, top=5)
+        lines = _screen(view, 80, 24)
+        self._assert_fits(lines, 80, 24)
+        screen = "\n".join(lines)
+        self.assertIn("waiting for the first line", screen)
+        self.assertIn("no alerts so far", screen)
+        self.assertIn(" OK ", screen)
+
+
+class SparklineTest(unittest.TestCase):
+    def test_one_column_per_second_when_it_fits(self) -> None:
+        self.assertEqual(sparkline_values([1, 2, 3], 10), [1.0, 2.0, 3.0])
+
+    def test_seconds_are_averaged_from_the_newest_backwards(self) -> None:
+        values = sparkline_values(list(range(120)), 67)
+        self.assertEqual(len(values), 60)
+        self.assertEqual(values[-1], (118 + 119) / 2)
+        self.assertEqual(values[0], (0 + 1) / 2)
+        self.assertEqual(sparkline_values([4, 1, 2, 3, 4], 2), [(4 + 1) / 2, 3.0])
+
+    def test_empty(self) -> None:
+        self.assertEqual(sparkline_values([], 10), [])
+
+    def test_heights_colours_and_threshold_rule(self) -> None:
+        rows = sparkline_rows([0.0, 1.0, 20.0, 40.0], rows=2, threshold=20.0, scale=40.0)
+        top, bottom = (row.plain for row in rows)
+        self.assertEqual(top, "┄┄┄█")  # 20/s is the top of the lower row: the rule is drawn above it
+        self.assertEqual(bottom, " ▁██")
+        def style_at(index: int) -> str:
+            return next(str(span.style) for span in rows[1].spans if span.start <= index < span.end)
+
+        self.assertEqual(style_at(2), "green")  # at the threshold is not above it
+        self.assertEqual(style_at(3), "red")
+        self.assertEqual(rows[0].plain[3], BLOCKS[-1])
+
+
+class DashboardLiveTest(unittest.TestCase):
+    def test_start_update_stop_on_the_alternate_screen(self) -> None:
+        output = io.StringIO()
+        console = Console(file=output, width=80, height=24, force_terminal=True, color_system="standard")
+        alerter, _ = alerter_with_history()
+        dashboard = Dashboard(console=console, refresh_per_second=4)
+        dashboard.start()
+        self.addCleanup(dashboard.stop)
+        dashboard.update(live_view(alerter))
+        deadline = time.monotonic() + 20
+        while "Top sections" not in output.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        dashboard.stop()
+        text = output.getvalue()
+        self.assertIn("\x1b[?1049h", text)  # alternate screen on...
+        self.assertIn("Top sections", text)  # ...redrawn by rich's own thread...
+        self.assertTrue(text.endswith("\x1b[?1049l"))  # ...and off again
+
+    def test_refresh_rate_must_be_at_least_twice_a_second(self) -> None:
+        with self.assertRaises(ValueError):
+            Dashboard(console=Console(file=io.StringIO()), refresh_per_second=1)
+
+
+if __name__ == "__main__":
+    unittest.main()
