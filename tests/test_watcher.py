@@ -508,6 +508,15 @@ class LifecycleTest(WatcherTestCase):
         self.assertEqual(set(threading.enumerate()), threads)
         self.assertTrue(watcher.stop())
 
+    def test_stop_from_the_callback_ends_the_watcher(self):
+        log = self.path("access.log")
+        write(log, b"")
+        watcher = self.watch([log])
+        self.hook = lambda source, lines: self.assertFalse(watcher.stop())
+        append(log, b"last\n")
+        self.assertTrue(watcher.wait(DEADLINE))
+        self.assertEqual(self.lines(), [b"last"])
+
     def test_start_twice_is_refused(self):
         watcher = self.watch([self.path("a.log")])
         with self.assertRaises(RuntimeError):

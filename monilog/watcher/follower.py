@@ -298,6 +298,9 @@ class Follower:
             return
         try:
             status = os.fstat(fd)
+            if identity_of(status) in self._registry:  # renamed between stat and open: next poll
+                os.close(fd)
+                return
             handle = OpenFile(fd, status, self._start_offset(status), self._max_line_length)
         except OSError as error:
             os.close(fd)

@@ -223,12 +223,15 @@ class FileWatcher:
         """Stop following: read what is left, deliver last lines, close every file, join the thread.
 
         Returns False if the thread is still running after ``timeout`` seconds (a callback that
-        does not return); it then closes its files itself when it finishes. Re-raises an exception
-        that a callback raised in the watcher thread. Safe to call more than once.
+        does not return); it then closes its files itself when it finishes. Called from a callback,
+        it only asks the thread to stop once the callback returns, and returns False. Re-raises an
+        exception that a callback raised in the watcher thread. Safe to call more than once.
         """
         self._stopping.set()
         if self._thread is None:
             return True
+        if threading.current_thread() is self._thread:
+            return False
         self._thread.join(timeout)
         if self._thread.is_alive():
             return False
