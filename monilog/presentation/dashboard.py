@@ -13,18 +13,22 @@ Layout, top to bottom
   newest on the right; bars above the threshold are red and the threshold is a dashed line
   with its value on the right axis.
 * Top sections (hits, share, errors; since-start hits on wide screens), status codes, top
-  clients: the last complete period's figures (stable between reports), or the period in
-  progress before the first report. The period is named in the panel title.
-* Alert history, newest first: start, end, duration, peak window average. The ongoing alert
-  is highlighted; alerts restored from earlier runs are dimmed and marked.
+  clients: ``view.top`` rows of the last complete period's figures (stable between reports),
+  or of the period so far before the first report. The period is named in the panel title.
+* Alert history, newest first: start, end, duration, peak window average (for the ongoing
+  alert: the highest of its trigger and the current window, the peak known so far). The
+  ongoing alert is highlighted; alerts restored from earlier runs are dimmed and marked.
+* Since start: cumulative hits, rate, bytes, errors, clients, methods, users and, when there is
+  room, the top sections of the whole run.
 * Footer (1 line): lines read, parsed, skipped (by reason) and late.
 
-Sizes: from 80×24 up. Under 120 columns the panels pair up (sections beside status codes,
-clients beside the history); at 120 and more, sections, codes and clients share a row and the
-history gets the full width; under 60 columns only sections and history are shown. Height goes
-first to the listed rows (``view.top``), then to the history, then to a taller sparkline. On
-very small screens, panels are dropped in this order: clients and codes, sections, sparkline;
-the alert state is always on screen.
+Sizes: from 80×24 up. From 60 to 119 columns the panels pair up (sections beside status codes,
+clients beside the history; the since-start panel gets its own row when the height allows);
+from 120 columns on, sections, codes and clients share a row and the history shares its row with
+the since-start panel; under 60 columns only sections and history are listed. Height goes first
+to the listed rows, then to the history, then to the since-start row, then to a taller
+sparkline (up to a third of the screen), the rest to the history. On small screens the
+sections go first, then the history; the header, the alert state and the footer always stay.
 
 Everything from the log (sections, clients, skip reasons) and the file names go through
 :func:`monilog.presentation.sanitize.clean_text`: no escape sequence and no rich markup in a
@@ -253,15 +257,12 @@ def _table(*columns: Tuple[str, str], flexible: bool = True) -> Table:
 
 def _period_stats(view: LiveView) -> Tuple[StatsSnapshot, str]:
     """The figures the tables show, and how their period is named."""
-    if view.last_report is not None:
-        stats = view.last_report.stats
-        label = "last period"
-    else:
-        stats = view.current
-        label = "period in progress"
-    if stats.start is not None and stats.end is not None:
-        label = f"{stats.start.strftime('%H:%M:%S')}–{stats.end.strftime('%H:%M:%S')}"
-    return stats, label
+    complete = view.last_report is not None
+    stats = view.last_report.stats if view.last_report is not None else view.current
+    if stats.start is None or stats.end is None:
+        return stats, "last period" if complete else "period so far"
+    span = f"{stats.start.strftime('%H:%M:%S')}–{stats.end.strftime('%H:%M:%S')}"
+    return stats, span if complete else f"{span} so far"
 
 
 def _empty(message: str) -> Text:
@@ -287,7 +288,7 @@ def _sections(view: LiveView, rows: int, wide: bool) -> RenderableType:
 
 
 def _status_codes(view: LiveView, rows: int) -> RenderableType:
-    stats, label = _period_stats(view)
+    stats, _ = _period_stats(view)
     if not stats.hits:
         return _panel(_empty("none"), "Status")
     table = _table(("code", "left"), ("hits", "right"), ("share", "right"))
@@ -312,9 +313,11 @@ def _clients(view: LiveView, rows: int, shares: bool) -> RenderableType:
 
 
 def _short_time(moment: datetime, reference: Optional[datetime]) -> str:
-    """``12:04:50`` on the reference's day, ``05-01 12:04:50`` on another day."""
-    if reference is not None and moment.astimezone(reference.tzinfo).date() == reference.date():
-        return moment.strftime("%H:%M:%S")
+    """``12:04:50`` on the reference's day, ``05-01 12:04:50`` on another day (in its offset)."""
+    if reference is not None:
+        moment = moment.astimezone(reference.tzinfo)
+        if moment.date() == reference.date():
+            return moment.strftime("%H:%M:%S")
     return moment.strftime("%m-%d %H:%M:%S")
 
 
@@ -323,14 +326,14 @@ def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[dateti
     rule = f"avg over {format_duration(view.alert.window)} > {format_threshold(view.alert.threshold)} req/s"
     if not periods:
         return _panel(_empty("no alerts so far"), "Alerts", rule)
-    earlier = any(period.earlier for period in periods)
+    shown = list(reversed(periods))[:rows]
+    earlier = any(period.earlier for period in shown)
     columns = [("started", "left"), ("ended", "left"), ("lasted", "right"), ("peak", "right")]
     if wide:
         columns.append(("peak hits", "right"))
     if earlier:
         columns.append(("run", "left"))
     table = _table(*columns, flexible=False)
-    shown = list(reversed(periods))[:rows]
     ongoing = view.alert.alerting and periods[-1].end is None
     for index, period in enumerate(shown):
         is_ongoing = ongoing and index == 0
@@ -410,7 +413,7 @@ class _Plan(NamedTuple):
 
 
 _TOTALS_LINES = 6
-_TOTALS_HEIGHT = 3 + _TOTALS_LINES - 1  # borders and no header row
+_TOTALS_HEIGHT = 2 + _TOTALS_LINES  # borders, no header row
 
 
 def _plan(view: LiveView, height: int, width: int, periods: Sequence[AlertPeriod]) -> _Plan:
