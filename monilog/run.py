@@ -71,7 +71,8 @@ def follow(
     on_tick: Optional[Callable[[], None]] = None,
     poll_interval: float = 0.2,
 ) -> RunSummary:
-    """Follow ``paths`` live until ``stop`` is set or nothing arrived for ``max_idle`` seconds.
+    """Follow ``paths`` live until ``stop`` is set, nothing arrived for ``max_idle`` seconds, or
+    the only input, standard input, has ended.
 
     ``on_tick`` is called from this thread after every clock tick (to refresh a dashboard).
     """
@@ -98,6 +99,8 @@ def follow(
                 on_tick()
             if max_idle is not None and time.monotonic() - watcher.last_activity >= max_idle:
                 monitor.notice(f"no new line for {max_idle:g} s: stopping (--max-idle)", kind="max-idle")
+                break
+            if not watcher.running:  # standard input reached its end (cat log | monitoring -)
                 break
     finally:
         watcher.stop()  # flushes an unterminated last line into the monitor

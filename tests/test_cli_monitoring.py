@@ -236,6 +236,16 @@ class FollowTest(Run):
         self.assertIn(alert.strip(), rest)
         self.assertNotIn("Traceback", process.stderr.read())  # type: ignore[union-attr]
 
+    def test_standard_input_ends_with_a_summary(self) -> None:
+        now = datetime.now(timezone.utc).astimezone()
+        result = subprocess.run(
+            [script("monitoring"), "-", "--plain", "--no-log-file"],
+            input="".join(clf(now) for _ in range(7)) + "garbage\n", capture_output=True, text=True,
+            timeout=60, cwd=self.dir,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("8 read, 7 parsed, 1 skipped", result.stdout)
+
     def test_max_idle_stops_with_a_summary(self) -> None:
         path = self.write("access.log", timeline([1] * 3))
         process = self.start("--plain", "--no-log-file", "--from-start", "--max-idle", "1", path)
