@@ -95,11 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``log_generator``."""
     parser = _Parser(
         prog=PROG,
-        description="Write realistic HTTP access-log traffic: step i runs at RATES[i] requests/s "
-        "for DURATIONS[i] seconds, live or (--no-sleep) all at once.",
-        epilog="Examples: log_generator --rates 9 11 8 --durations 150 150 150 | "
-        "log_generator --no-sleep --start '2024-05-01 12:00' --rates 1000 --durations 1000 --seed 1 "
-        "--file big.log | log_generator --file - --rates 5 | monitoring -",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write realistic HTTP access-log traffic: step i runs at RATES[i] requests/s for\n"
+        "DURATIONS[i] seconds, live or (--no-sleep) all at once. Arrivals are random (Poisson)\n"
+        "with exactly round(rate x duration) lines per step; times carry the local UTC offset.",
+        epilog="examples:\n"
+        "  log_generator --rates 9 11 8 --durations 150 150 150\n"
+        "  log_generator --no-sleep --start '2024-05-01 12:00' --rates 1000 --durations 1000 \\\n"
+        "      --seed 1 --file big.log\n"
+        "  log_generator --file - --rates 5 --durations 60 | monitoring -",
     )
     parser.add_argument("--rates", nargs="+", type=_number("rates", lambda v: v >= 0, ">= 0"),
                         default=list(DEFAULT_RATES), metavar="RATE",
@@ -116,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the whole timeline at once instead of in real time")
     parser.add_argument("--start", type=parse_time, metavar="TIME",
                         help="log time at which the timeline starts, e.g. '2024-05-01 12:00:00+02:00' "
-                        "or epoch seconds; naive times are local (default: now)")
+                        "or epoch seconds; naive times are local (default: now); without "
+                        "--no-sleep, lines still come in real time with a shifted clock")
     parser.add_argument("--rotate-every", type=_count("--rotate-every"), metavar="N",
                         help="rotate like logrotate (FILE -> FILE.1 -> FILE.2 ...) after every N lines")
     parser.add_argument("--keep", type=_count("--keep"), default=DEFAULT_KEEP, metavar="N",

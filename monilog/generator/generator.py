@@ -27,8 +27,8 @@ Writing
 * ``realtime=False``: the whole timeline at once, in large writes of whole lines.
 * ``append`` (default) adds to an existing file; otherwise the file is truncated first.
 * W3C logs get their ``#Software``/``#Version``/``#Date``/``#Fields`` header whenever a file
-  is started: a new or empty file, a truncated one, and each file created by rotation. A
-  non-empty file appended to keeps its own header.
+  is started: a new or empty file, a truncated one, each file created by rotation, and
+  standard output. A non-empty file appended to keeps its own header.
 * ``rotate_every=N`` rotates like logrotate's default (rename and create) before line N+1,
   2N+1...: ``access.log.{keep-1}`` becomes ``access.log.{keep}`` (the former one is deleted),
   ..., ``access.log`` becomes ``access.log.1``, and a new ``access.log`` is created.
@@ -267,10 +267,10 @@ class _LogFile:
         self._rotate_every = rotate_every
         self._keep = keep
         self._in_file = 0
-        self._needs_header = False
         if path == "-":
             self._fd = 1
             self._owned = False
+            self._needs_header = True
         else:
             self._fd = self._open(truncate=not append)
             self._owned = True
