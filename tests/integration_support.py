@@ -1,0 +1,148 @@
+"""Shared pieces of the integration tests: crafted log lines, a recording HTTP server, polling."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import socket
+import sys
+import threading
+import time
+import unittest
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, List, NamedTuple, Optional, Sequence, TypeVar
+
+from monilog.accumulation.alerter import AlertEvent
+from monilog.outputs.sink import Sink
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+"""Start of every crafted timeline."""
+
+DEADLINE = 20.0
+"""Seconds to wait for something that should happen at once."""
+
+V = TypeVar("V")
+
+
+def line(moment: datetime, path: str = "/pages/create", status: int = 200, size: int = 1024) -> str:
+    """One Common Log Format line."""
+    return f'10.0.0.7 - - [{moment.strftime("%d/%b/%Y:%H:%M:%S %z")}] "GET {path} HTTP/1.1" {status} {size}\n'
+
+
+def timeline(rates: Sequence[int], start: datetime = T0) -> List[str]:
+    """Lines with ``rates[i]`` hits in second ``i`` after ``start``."""
+    return [line(start + timedelta(seconds=i)) for i, rate in enumerate(rates) for _ in range(rate)]
+
+
+ALERT_TIMELINE = [3] * 30 + [1] * 40
+"""With threshold 2 over a 10 s window: an alert at T0+7 and a recovery at T0+35."""
+
+
+def wait_for(condition: Callable[[], Optional[V]], what: str, deadline: float = DEADLINE, step: float = 0.05) -> V:
+    """Poll ``condition`` until it returns something truthy; fail the test after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline:g} s waiting for {what}")
+        time.sleep(step)
+
+
+def script(name: str) -> str:
+    """Path of an installed console script of this environment (skip the test when missing)."""
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    found = beside if os.path.exists(beside) else shutil.which(name)
+    if not found:
+        raise unittest.SkipTest(f"console script {name} is not installed (pip install -e .)")
+    return found
+
+
+def closed_port() -> int:
+    """A loopback TCP port nothing listens on (bound then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Request(NamedTuple):
+    """A request the :class:`RecordingServer` received."""
+
+    method: str
+    path: str
+    content_type: str
+    body: bytes
+
+
+class RecordingServer:
+    """An HTTP server on 127.0.0.1 (free port) recording every request, answering from a script.
+
+    ``statuses`` are answered in order to successive requests, then 200 forever.
+    Use :meth:`start` with ``TestCase.addCleanup(server.stop)``.
+    """
+
+    def __init__(self, statuses: Sequence[int] = ()) -> None:
+        self.requests: "queue.Queue[Request]" = queue.Queue()
+        self.received: List[Request] = []
+        statuses_left = list(statuses)
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                request = Request("POST", self.path, self.headers.get("Content-Type", ""), body)
+                recorder.received.append(request)
+                recorder.requests.put(request)
+                status = statuses_left.pop(0) if statuses_left else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "RecordingServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(DEADLINE)
+
+    def take(self, count: int) -> List[Request]:
+        """The next ``count`` requests, waiting for each at most :data:`DEADLINE` seconds."""
+        return [self.requests.get(timeout=DEADLINE) for _ in range(count)]
+
+
+class EventRecorder(Sink):
+    """Keeps the alert events a monitor hands to its sinks."""
+
+    def __init__(self) -> None:
+        self.events: List[AlertEvent] = []
+
+    def event(self, event: AlertEvent) -> None:
+        self.events.append(event)
+
+
+class Problems:
+    """Collects one-line problem reports of outputs (their ``on_problem``), thread-safe."""
+
+    def __init__(self) -> None:
+        self.lines: List[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str) -> None:
+        with self._lock:
+            self.lines.append(message)
+
+    def matching(self, text: str) -> List[str]:
+        with self._lock:
+            return [message for message in self.lines if text in message]

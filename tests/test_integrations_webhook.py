@@ -1,0 +1,195 @@
+"""Webhooks and the background worker behind every notifying output: loopback HTTP only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import unittest
+from typing import List
+
+from monilog.monitor import Monitor
+from monilog.outputs.webhook import WebhookSink, check_url, redact
+from monilog.outputs.worker import BackgroundWorker
+from monilog.presentation.jsonlines import event_to_dict
+from tests.integration_support import (
+    ALERT_TIMELINE, DEADLINE, EventRecorder, Problems, RecordingServer, closed_port, script, timeline, wait_for,
+)
+
+
+class WorkerTest(unittest.TestCase):
+    def test_full_queue_drops_and_counts_instead_of_blocking(self) -> None:
+        started, release = threading.Event(), threading.Event()
+        delivered: List[int] = []
+
+        def deliver(item: int, abandoned: threading.Event) -> None:
+            started.set()
+            release.wait(DEADLINE)
+            delivered.append(item)
+
+        problems = Problems()
+        worker: BackgroundWorker[int] = BackgroundWorker("test", deliver, capacity=3, on_problem=problems)
+        self.addCleanup(worker.close, 0)
+        self.addCleanup(release.set)
+        self.assertTrue(worker.submit(0))
+        wait_for(started.is_set, "the first delivery to start")
+        accepted = [worker.submit(item) for item in range(1, 6)]  # 3 fit behind the one in progress
+        self.assertEqual(accepted, [True, True, True, False, False])
+        self.assertEqual(worker.dropped, 2)
+        release.set()
+        worker.close()
+        self.assertEqual(delivered, [0, 1, 2, 3])
+        self.assertEqual(worker.delivered, 4)
+        self.assertTrue(problems.matching("2 not delivered"), problems.lines)
+
+    def test_failure_is_reported_and_the_next_item_still_delivered(self) -> None:
+        delivered: List[str] = []
+
+        def deliver(item: str, abandoned: threading.Event) -> None:
+            if item == "bad":
+                raise RuntimeError("endpoint exploded")
+            delivered.append(item)
+
+        problems = Problems()
+        worker: BackgroundWorker[str] = BackgroundWorker("test", deliver, on_problem=problems)
+        for item in ("bad", "good"):
+            worker.submit(item)
+        worker.close()
+        self.assertEqual(delivered, ["good"])
+        self.assertEqual((worker.failed, worker.delivered), (1, 1))
+        self.assertEqual(problems.lines, ["test: RuntimeError: endpoint exploded"])
+
+    def test_close_gives_up_on_a_stuck_delivery_and_counts_the_rest(self) -> None:
+        def deliver(item: int, abandoned: threading.Event) -> None:
+            abandoned.wait(DEADLINE)  # stuck until the worker gives up
+
+        problems = Problems()
+        worker: BackgroundWorker[int] = BackgroundWorker("test", deliver, on_problem=problems)
+        for item in range(4):
+            worker.submit(item)
+        worker.close(drain=0.1)
+        self.assertTrue(worker.abandoned.is_set())
+        # the stuck one returns once abandoned; the rest is dropped without delivery
+        wait_for(lambda: worker.delivered + worker.dropped == 4, "the worker to empty its queue")
+        self.assertEqual((worker.delivered, worker.dropped), (1, 3))
+        self.assertFalse(worker.submit(5))
+
+
+class UrlTest(unittest.TestCase):
+    def test_only_http_urls_with_a_host(self) -> None:
+        self.assertEqual(check_url("https://hooks.example.com/x"), "https://hooks.example.com/x")
+        for bad in ("ftp://example.com/", "http://", "example.com/hook", ""):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                check_url(bad)
+
+    def test_reports_never_show_paths_queries_or_credentials(self) -> None:
+        self.assertEqual(redact("https://user:pw@hooks.example.com:8443/services/T0/SECRET?token=abc"),
+                         "https://hooks.example.com:8443/...")
+        self.assertEqual(redact("http://127.0.0.1:9000"), "http://127.0.0.1:9000")
+
+
+class WebhookSinkTest(unittest.TestCase):
+    def server(self, *statuses: int) -> RecordingServer:
+        server = RecordingServer(statuses).start()
+        self.addCleanup(server.stop)
+        return server
+
+    def test_one_post_per_event_with_the_event_json(self) -> None:
+        server = self.server()
+        problems = Problems()
+        webhook = WebhookSink([server.url + "/hook"], on_problem=problems)
+        recorder = EventRecorder()
+        monitor = Monitor(2, 10, 10, sinks=[recorder, webhook])
+        monitor.feed("access.log", timeline(ALERT_TIMELINE))
+        monitor.finish()
+        webhook.close()  # drains: every event is delivered before close returns
+        self.assertEqual([event.kind for event in recorder.events], ["alert", "recover"])
+        self.assertEqual([json.loads(request.body) for request in server.received],
+                         [event_to_dict(event) for event in recorder.events])
+        self.assertTrue(all(r.path == "/hook" and r.content_type == "application/json" for r in server.received))
+        self.assertEqual(problems.lines, [])
+
+    def test_server_error_is_retried_until_it_succeeds(self) -> None:
+        server = self.server(503, 500)
+        problems = Problems()
+        webhook = WebhookSink([server.url], backoff=0.01, on_problem=problems)
+        recorder = EventRecorder()
+        Monitor(2, 10, 10, sinks=[recorder, webhook]).feed("a.log", timeline([3] * 10))
+        webhook.close()
+        self.assertEqual(len(recorder.events), 1)
+        self.assertEqual(len(server.received), 3)  # 503, 500, then 200
+        self.assertEqual(len({request.body for request in server.received}), 1)
+        self.assertEqual(problems.lines, [])
+
+    def test_client_error_is_final_and_reported(self) -> None:
+        server = self.server(404)
+        problems = Problems()
+        webhook = WebhookSink([server.url + "/secret-token"], backoff=0.01, on_problem=problems)
+        Monitor(2, 10, 10, sinks=[webhook]).feed("a.log", timeline([3] * 10))
+        webhook.close()
+        self.assertEqual(len(server.received), 1)
+        self.assertEqual(len(problems.lines), 1)
+        self.assertIn("HTTP 404", problems.lines[0])
+        self.assertNotIn("secret-token", problems.lines[0])
+
+    def test_each_endpoint_gets_every_event_even_when_another_is_dead(self) -> None:
+        server = self.server()
+        problems = Problems()
+        webhook = WebhookSink([f"http://127.0.0.1:{closed_port()}/", server.url], backoff=0.01, on_problem=problems)
+        recorder = EventRecorder()
+        monitor = Monitor(2, 10, 10, sinks=[recorder, webhook])
+        monitor.feed("a.log", timeline(ALERT_TIMELINE))
+        monitor.finish()
+        webhook.close()
+        self.assertEqual(len(server.received), len(recorder.events))
+        self.assertEqual(len(problems.matching("POST failed")), len(recorder.events))
+
+
+class WebhookCommandTest(unittest.TestCase):
+    """``monitoring --replay --webhook`` in a subprocess."""
+
+    def setUp(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="monilog-webhook-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.log = os.path.join(self.dir, "access.log")
+        with open(self.log, "w", encoding="utf-8") as handle:
+            handle.writelines(timeline(ALERT_TIMELINE))
+
+    def replay(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [script("monitoring"), "--replay", "--json", "--no-log-file", "-t", "2", "-w", "10", self.log, *args],
+            capture_output=True, text=True, timeout=120, cwd=self.dir, stdin=subprocess.DEVNULL,
+        )
+
+    def test_replay_posts_each_event_of_its_output_once(self) -> None:
+        server = RecordingServer().start()
+        self.addCleanup(server.stop)
+        result = self.replay("--webhook", server.url + "/a", "--webhook", server.url + "/b")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        events = [obj for obj in map(json.loads, result.stdout.splitlines()) if obj["type"] in ("alert", "recover")]
+        self.assertEqual(len(events), 2)
+        for path in ("/a", "/b"):
+            self.assertEqual([json.loads(r.body) for r in server.received if r.path == path], events)
+        self.assertEqual(len(server.received), 4)
+
+    def test_dead_endpoint_does_not_stop_monitoring(self) -> None:
+        result = self.replay("--webhook", f"http://127.0.0.1:{closed_port()}/hook")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        types = [json.loads(text)["type"] for text in result.stdout.splitlines()]
+        self.assertEqual(types.count("report"), 7)
+        self.assertEqual(types[-1], "summary")
+        self.assertIn("POST failed", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+    def test_bad_url_is_refused_at_start(self) -> None:
+        result = self.replay("--webhook", "ftp://example.com/hook")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--webhook", result.stderr)
+        self.assertEqual(result.stdout, "")
+
+
+if __name__ == "__main__":
+    unittest.main()
