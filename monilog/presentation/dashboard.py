@@ -15,8 +15,8 @@ Layout, top to bottom
 * Top sections (hits, share, errors; since-start hits on wide screens), status codes, top
   clients: ``view.top`` rows of the last complete period's figures (stable between reports),
   or of the period so far before the first report. The period is named in the panel title.
-* Alert history, newest first: start, end, duration, peak window average (for the ongoing
-  alert: the highest of its trigger and the current window, the peak known so far). The
+* Alert history, newest first: start, end, duration, peak window average (for an alert without
+  recovery, a lower bound marked ``≥``: the higher of its trigger and the current window). The
   ongoing alert is highlighted; alerts restored from earlier runs are dimmed and marked.
 * Since start: cumulative hits, rate, bytes, errors, clients, methods, users and, when there is
   room, the top sections of the whole run.
@@ -305,7 +305,7 @@ def _clients(view: LiveView, rows: int, shares: bool) -> RenderableType:
     stats, _ = _period_stats(view)
     distinct = f"{stats.unique_clients}{'' if stats.unique_clients_exact else '+'} distinct"
     if not stats.hits:
-        return _panel(_empty("none"), "Top clients")
+        return _panel(_empty("none"), "Top clients" if shares else "Clients")
     table = _table(("client", "left"), ("hits", "right"), *([("share", "right")] if shares else []))
     for host, hits, share in stats.top_clients(min(view.top, rows)):
         table.add_row(clean_text(host), str(hits), *([format_share(share)] if shares else []))
@@ -346,10 +346,10 @@ def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[dateti
         lasted = period.duration(now if is_ongoing else None)
         cells: List[RenderableType] = [
             _short_time(period.start, now), ended, "-" if lasted is None else format_duration(lasted),
-            f"{period.peak_average:.1f}/s",
+            f"{'' if period.end else '≥'}{period.peak_average:.1f}/s",
         ]
         if wide:
-            cells.append(str(period.peak_hits))
+            cells.append(f"{'' if period.end else '≥'}{period.peak_hits}")
         if earlier:
             cells.append(Text(("earlier" if wide else "prev") if period.earlier else "", "italic"))
         style = _ALERT_STYLE if is_ongoing else "dim" if period.earlier else ""

@@ -125,7 +125,8 @@ class AlertPeriod(NamedTuple):
     end: Optional[datetime]
     """Recovery time; None for an alert still open (ongoing, or its run ended during it)."""
     peak_hits: int
-    """Highest window total seen during the alert (for an open alert: as far as known)."""
+    """Highest window total seen during the alert; for an open alert (no recovery yet), a lower
+    bound: the events only carry the total that triggered it."""
     window: int
     threshold: float
     earlier: bool
@@ -339,7 +340,7 @@ def _history_lines(periods: Sequence[AlertPeriod], alerting: bool, last: Optiona
             ended = "(run ended)"
         duration = period.duration(last if period.end is None else None)
         lasted = "-" if duration is None else format_duration(duration)
-        peak = f"{period.peak_hits} ({period.peak_average:.1f}/s)"
+        peak = f"{'' if period.end else '>='}{period.peak_hits} ({period.peak_average:.1f}/s)"
         lines.append("  " + _fit(format_time(period.start), 26) + _fit(ended, 26) + _fit(lasted, 10) + peak)
     return lines
 
