@@ -5,25 +5,70 @@ into outputs, checking everything before starting anything that listens or runs 
 background. A problem (a bad URL, a missing optional package, a port in use, an unreadable
 alert file) is a :class:`ValueError` with a one-line message, which ``monitoring`` turns into
 exit status 2.
+
+Failed deliveries (a webhook down, a hook failing...) are reported as monitor notices of kind
+``integration`` while the run goes on: they appear in the text or JSON output and the run log,
+are counted in the summary, and never disturb the dashboard. Before the monitor runs and after
+its summary (what is still undelivered at exit), they go to standard error. A failure reported
+while the summary is being written may follow it.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable, List, NamedTuple, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from monilog.accumulation.alerter import AlertEvent
+from monilog.accumulation.report import RunSummary
+from monilog.monitor import Monitor
+from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
+from monilog.outputs.execute import ExecSink, parse_command
+from monilog.outputs.notify import NotifySink, load_apprise
+from monilog.outputs.prometheus import PrometheusSink, load_prometheus_client, parse_listen_address
 from monilog.outputs.sink import Sink
+from monilog.outputs.webhook import WebhookSink, check_url
+from monilog.outputs.worker import report_problem
+
+PROBLEM_KIND = "integration"
+"""The notice kind of failed deliveries."""
 
 
-class Integrations(NamedTuple):
-    """What :func:`build` made from the command line."""
+class ProblemRouter(Sink):
+    """Passes one-line problem reports to a running monitor as notices, else to standard error.
 
-    sinks: Tuple[Sink, ...]
-    history: Tuple[AlertEvent, ...]
-    """Alert events of earlier runs, read from the alert file."""
-    notices: Tuple[Tuple[str, str], ...]
-    """``(message, kind)`` pairs for the monitor to pass on once it runs."""
+    It is a sink itself, to learn when the monitor's summary is written.
+    """
+
+    def __init__(self) -> None:
+        self.monitor: Optional[Monitor] = None
+
+    def __call__(self, message: str) -> None:
+        monitor = self.monitor
+        if monitor is None:
+            report_problem(message)
+        else:
+            monitor.notice(message, kind=PROBLEM_KIND)
+
+    def summary(self, summary: RunSummary) -> None:
+        self.monitor = None  # the outputs are about to close: say the rest on standard error
+
+
+class Integrations:
+    """What :func:`build` made from the command line: outputs, earlier alerts, notices to give."""
+
+    def __init__(self, sinks: List[Sink], history: Tuple[AlertEvent, ...], notices: List[Tuple[str, str]],
+                 router: ProblemRouter) -> None:
+        self.sinks: Tuple[Sink, ...] = (router, *sinks)
+        self.history = history
+        """Alert events of earlier runs, read from the alert file."""
+        self._notices = notices
+        self._router = router
+
+    def start(self, monitor: Monitor) -> None:
+        """Hand the start-up notices to ``monitor`` and report problems through it from now on."""
+        for message, kind in self._notices:
+            monitor.notice(message, kind=kind)
+        self._router.monitor = monitor
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,22 +93,16 @@ def build(args: argparse.Namespace) -> Integrations:
 
     :raises ValueError: an option that cannot work, with a one-line reason.
     """
-    from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
-    from monilog.outputs.execute import ExecSink
-    from monilog.outputs.webhook import check_url
-
     # check first, so nothing starts when an option cannot work
     for url in args.webhook:
         _check("--webhook", check_url, url)
+    for command in args.exec_commands:
+        _check("--exec", parse_command, command)
     address = None
     if args.prometheus is not None:
-        from monilog.outputs.prometheus import load_prometheus_client, parse_listen_address
-
         _check("--prometheus", load_prometheus_client)
         address = _check("--prometheus", parse_listen_address, args.prometheus)
     if args.notify:
-        from monilog.outputs.notify import load_apprise
-
         _check("--notify", load_apprise)
 
     history: Tuple[AlertEvent, ...] = ()
@@ -75,23 +114,18 @@ def build(args: argparse.Namespace) -> Integrations:
         if message:
             notices.append((message, "alert-file"))
 
+    router = ProblemRouter()
     sinks: List[Sink] = []
     try:
         if args.alert_file is not None:
-            sinks.append(_check(f"--alert-file {args.alert_file}", AlertFileSink, args.alert_file))
+            sinks.append(_check(f"--alert-file {args.alert_file}", AlertFileSink, args.alert_file, router))
         for command in args.exec_commands:
-            sinks.append(_check("--exec", ExecSink, command))
+            sinks.append(_check("--exec", ExecSink, command, on_problem=router))
         if args.webhook:
-            from monilog.outputs.webhook import WebhookSink
-
-            sinks.append(WebhookSink(args.webhook))
+            sinks.append(WebhookSink(args.webhook, on_problem=router))
         if args.notify:
-            from monilog.outputs.notify import NotifySink
-
-            sinks.append(_check("--notify", NotifySink, args.notify))
+            sinks.append(_check("--notify", NotifySink, args.notify, on_problem=router))
         if address is not None:
-            from monilog.outputs.prometheus import PrometheusSink
-
             host, port = address
             exporter = _check(f"--prometheus {args.prometheus}", PrometheusSink, host, port)
             sinks.append(exporter)
@@ -102,13 +136,13 @@ def build(args: argparse.Namespace) -> Integrations:
         for sink in sinks:
             sink.close()
         raise
-    return Integrations(tuple(sinks), history, tuple(notices))
+    return Integrations(sinks, history, notices, router)
 
 
-def _check(option: str, function: Callable[..., Any], *arguments: Any) -> Any:
-    """``function(*arguments)``, its failure turned into a one-line :class:`ValueError` naming ``option``."""
+def _check(option: str, function: Callable[..., Any], *arguments: Any, **keywords: Any) -> Any:
+    """``function(*arguments, **keywords)``, its failure turned into a one-line :class:`ValueError` naming ``option``."""
     try:
-        return function(*arguments)
+        return function(*arguments, **keywords)
     except (ValueError, ImportError) as error:
         raise ValueError(f"{option}: {error}") from None
     except OSError as error:

@@ -166,8 +166,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
         history=extra.history,
     )
-    for message, kind in extra.notices:
-        monitor.notice(message, kind=kind)
+    extra.start(monitor)
     try:
         if args.replay:
             _run_replay(monitor, paths)

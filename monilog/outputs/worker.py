@@ -18,7 +18,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import Callable, Generic, Optional, TypeVar
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 

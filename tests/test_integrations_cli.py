@@ -1,0 +1,68 @@
+"""The integration options as ``monitoring`` builds them: checks before start, problems routed as notices."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import unittest
+from typing import List
+
+from monilog.cli import integrations
+from monilog.cli.monitoring import build_parser
+from monilog.monitor import Monitor
+from monilog.outputs.sink import Sink
+from tests.integration_support import ALERT_TIMELINE, timeline, wait_for
+
+
+class NoticeRecorder(Sink):
+    def __init__(self) -> None:
+        self.notices: List[str] = []
+
+    def notice(self, message: str) -> None:
+        self.notices.append(message)
+
+
+class BuildTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="monilog-integrations-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+
+    def build(self, *argv: str) -> integrations.Integrations:
+        extra = integrations.build(build_parser().parse_args(list(argv)))
+        self.addCleanup(lambda: [sink.close() for sink in extra.sinks])
+        return extra
+
+    def test_a_failing_hook_is_a_notice_of_the_running_monitor(self) -> None:
+        failing = shlex.join([sys.executable, "-c", "import sys; sys.exit(7)"])
+        extra = self.build("--exec", failing)
+        recorder = NoticeRecorder()
+        monitor = Monitor(2, 10, 10, sinks=[recorder, *extra.sinks])
+        extra.start(monitor)
+        monitor.feed("access.log", timeline(ALERT_TIMELINE))
+        wait_for(lambda: len(recorder.notices) == 2, "both failures as notices")
+        self.assertTrue(all("exited with status 7" in notice for notice in recorder.notices), recorder.notices)
+        self.assertEqual(monitor.finish().notices, {integrations.PROBLEM_KIND: 2})
+
+    def test_nothing_is_created_when_an_option_cannot_work(self) -> None:
+        alerts = os.path.join(self.dir, "alerts.jsonl")
+        with self.assertRaises(ValueError) as caught:
+            self.build("--alert-file", alerts, "--exec", "no-such-program-for-monilog")
+        self.assertIn("--exec", str(caught.exception))
+        self.assertFalse(os.path.exists(alerts))
+
+    def test_alert_file_notice_is_given_at_start(self) -> None:
+        alerts = os.path.join(self.dir, "alerts.jsonl")
+        with open(alerts, "w", encoding="utf-8") as handle:
+            handle.write("garbage\n")
+        extra = self.build("--alert-file", alerts)
+        recorder = NoticeRecorder()
+        extra.start(Monitor(sinks=[recorder]))
+        self.assertEqual(recorder.notices, [f"alert file {alerts}: 1 unreadable line skipped"])
+        self.assertEqual(extra.history, ())
+
+
+if __name__ == "__main__":
+    unittest.main()
