@@ -213,6 +213,7 @@ class Monitor:
                 late_hits=self.alerter.late_hits,
                 outlier_hits=self.alerter.outlier_hits,
                 alerts=self.earlier_alerts + self.alerter.history,
+                earlier_alerts=len(self.earlier_alerts),
                 alert=self.alert_state(),
                 files=self.files,
                 first_time=total.start.timestamp() if total.start else None,
@@ -226,7 +227,10 @@ class Monitor:
     def alert_state(self) -> AlertState:
         """The alerter's state now."""
         alerter = self.alerter
-        return AlertState(alerter.alerting, alerter.window_hits, alerter.average, alerter.threshold, alerter.window)
+        return AlertState(
+            alerter.alerting, alerter.window_hits, alerter.average, alerter.threshold, alerter.window,
+            alerter.peak_hits,
+        )
 
     def view(self) -> LiveView:
         """A consistent picture of the monitor for live displays."""

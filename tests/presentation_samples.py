@@ -61,7 +61,9 @@ def empty_snapshot(skipped: int = 0) -> StatsSnapshot:
 
 def state(alerter: Alerter) -> AlertState:
     """The alert state of an alerter."""
-    return AlertState(alerter.alerting, alerter.window_hits, alerter.average, alerter.threshold, alerter.window)
+    return AlertState(
+        alerter.alerting, alerter.window_hits, alerter.average, alerter.threshold, alerter.window, alerter.peak_hits,
+    )
 
 
 def drive(alerter: Alerter, rates: Sequence[Tuple[int, int]], start: int = 0) -> int:
@@ -98,7 +100,7 @@ def summary(alerter: Alerter, files: Iterable[str] = ("/var/log/nginx/access.log
     stats = sample_snapshot()
     return RunSummary(
         stats=stats, lines=stats.hits + 5, parsed=stats.hits, late_hits=3, outlier_hits=1,
-        alerts=alerter.history, alert=state(alerter), files=tuple(files),
+        alerts=alerter.history, earlier_alerts=0, alert=state(alerter), files=tuple(files),
         first_time=T0.timestamp(), last_time=alerter.clock, notices={"rotation": 1},
     )
 

@@ -78,6 +78,19 @@ class ThresholdTest(unittest.TestCase):
         self.assertEqual(recover.peak_hits, 30)
         self.assertFalse(alerter.alerting)
 
+    def test_peak_of_the_ongoing_alert(self) -> None:
+        alerter = Alerter(threshold=1, window=10)
+        self.assertIsNone(alerter.peak_hits)
+        steady(alerter, T0, 10, 5)          # window reaches 50 hits
+        steady(alerter, T0 + 10, 10, 2)     # falls to 20, still above 10
+        alerter.advance(T0 + 20)
+        self.assertTrue(alerter.alerting)
+        self.assertEqual(alerter.window_hits, 20)
+        self.assertEqual(alerter.peak_hits, 50)
+        recover = alerter.advance(T0 + 40)[0]
+        self.assertEqual(recover.peak_hits, 50)
+        self.assertIsNone(alerter.peak_hits)
+
     def test_alert_again_after_recovery(self) -> None:
         alerter = Alerter(threshold=1, window=10)
         events = steady(alerter, T0, 20, 3) + steady(alerter, T0 + 20, 30, 0)

@@ -183,6 +183,11 @@ class Alerter:
         return None if self._pending is None else self._pending[0]
 
     @property
+    def peak_hits(self) -> Optional[int]:
+        """Highest window total of the ongoing alert so far, None when not alerting."""
+        return self._peak if self.alerting else None
+
+    @property
     def window_hits(self) -> int:
         """Hits of the window evaluated last, ``[T - window, T - 1]`` for the last second ``T`` crossed."""
         return self._evaluated

@@ -24,6 +24,8 @@ class AlertState(NamedTuple):
     """``window_hits / window`` in requests per second."""
     threshold: float
     window: int
+    peak_hits: Optional[int] = None
+    """Highest window total of the ongoing alert so far (None when not alerting)."""
 
 
 class PeriodReport(NamedTuple):
@@ -48,6 +50,8 @@ class RunSummary(NamedTuple):
     """Hits with an absurd timestamp that the alert clock refused."""
     alerts: Tuple[AlertEvent, ...]
     """Every alert and recovery, in order (earlier runs' too, when an alert file is used)."""
+    earlier_alerts: int
+    """How many of the first ``alerts`` come from earlier runs."""
     alert: AlertState
     files: Tuple[str, ...]
     first_time: Optional[float]

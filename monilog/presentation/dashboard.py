@@ -15,8 +15,8 @@ Layout, top to bottom
 * Top sections (hits, share, errors; since-start hits on wide screens), status codes, top
   clients: ``view.top`` rows of the last complete period's figures (stable between reports),
   or of the period so far before the first report. The period is named in the panel title.
-* Alert history, newest first: start, end, duration, peak window average (for an alert without
-  recovery, a lower bound marked ``≥``: the higher of its trigger and the current window). The
+* Alert history, newest first: start, end, duration, peak window average (exact for the ongoing
+  alert; for an earlier run's alert that never recovered, a lower bound marked ``≥``). The
   ongoing alert is highlighted; alerts restored from earlier runs are dimmed and marked.
 * Since start: cumulative hits, rate, bytes, errors, clients, methods, users and, when there is
   room, the top sections of the whole run.
@@ -346,10 +346,10 @@ def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[dateti
         lasted = period.duration(now if is_ongoing else None)
         cells: List[RenderableType] = [
             _short_time(period.start, now), ended, "-" if lasted is None else format_duration(lasted),
-            f"{'' if period.end else '≥'}{period.peak_average:.1f}/s",
+            f"{'' if period.end or is_ongoing else '≥'}{period.peak_average:.1f}/s",
         ]
         if wide:
-            cells.append(f"{'' if period.end else '≥'}{period.peak_hits}")
+            cells.append(f"{'' if period.end or is_ongoing else '≥'}{period.peak_hits}")
         if earlier:
             cells.append(Text(("earlier" if wide else "prev") if period.earlier else "", "italic"))
         style = _ALERT_STYLE if is_ongoing else "dim" if period.earlier else ""
@@ -451,7 +451,7 @@ def _build(view: LiveView, width: int, height: int) -> RenderableType:
     tz = _log_tz(view)
     now = from_epoch(view.clock, tz) if view.clock is not None else None
     alert = view.alert
-    periods = alert_periods(view.history, view.earlier_alerts, alert.window_hits if alert.alerting else None)
+    periods = alert_periods(view.history, view.earlier_alerts, alert.peak_hits)
     plan = _plan(view, height, width, periods)
     wide, narrow = width >= WIDE, width < NARROW
     traffic_height = 3 + plan.chart + (1 if plan.chart >= 3 else 0)

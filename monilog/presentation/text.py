@@ -148,8 +148,8 @@ def alert_periods(events: Sequence[AlertEvent], earlier: int = 0,
     """Pair a history of alert and recover events into alert periods, oldest first.
 
     :param earlier: how many of the first ``events`` come from earlier runs.
-    :param ongoing_hits: the current window total when the last alert is still ongoing; its peak
-        is at least that (the events only know the total that triggered it).
+    :param ongoing_hits: the peak window total of the last alert when it is still ongoing
+        (:attr:`Alerter.peak_hits`); without it the peak of an open alert is its trigger total.
     """
     periods: List[AlertPeriod] = []
     open_alert: Optional[Tuple[AlertEvent, bool]] = None
@@ -340,7 +340,8 @@ def _history_lines(periods: Sequence[AlertPeriod], alerting: bool, last: Optiona
             ended = "(run ended)"
         duration = period.duration(last if period.end is None else None)
         lasted = "-" if duration is None else format_duration(duration)
-        peak = f"{'' if period.end else '>='}{period.peak_hits} ({period.peak_average:.1f}/s)"
+        exact = period.end is not None or (alerting and index == len(periods) - 1)
+        peak = f"{'' if exact else '>='}{period.peak_hits} ({period.peak_average:.1f}/s)"
         lines.append("  " + _fit(format_time(period.start), 26) + _fit(ended, 26) + _fit(lasted, 10) + peak)
     return lines
 
@@ -373,7 +374,7 @@ def format_summary(summary: RunSummary, top: int = 10) -> str:
     if summary.notices:
         lines += _flow("notices ", _counts(sorted(summary.notices.items())))
     alert = summary.alert
-    periods = alert_periods(summary.alerts, ongoing_hits=alert.window_hits if alert.alerting else None)
+    periods = alert_periods(summary.alerts, summary.earlier_alerts, alert.peak_hits)
     rule = f"average over {format_duration(alert.window)} > {format_threshold(alert.threshold)} req/s"
     if periods:
         lines.append(f"alerts  {len(periods)} ({rule})")
