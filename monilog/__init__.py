@@ -42,5 +42,6 @@ __all__ = [
     "StatsSnapshot",
     "WatchNotice",
     "__version__",
+    "parse_line",
     "section_of",
 ]

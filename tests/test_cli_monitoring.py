@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=-7)))
 

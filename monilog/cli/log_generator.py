@@ -20,66 +20,25 @@ write error during the run.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, NoReturn, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from dateutil import parser as dateparser
 
 from monilog import __version__
 from monilog.accumulation.alerter import format_duration
 from monilog.generator.generator import DEFAULT_KEEP, LogGenerator, epoch_of
+from monilog.cli.arguments import DEFAULT_FILE, ArgumentParser, UsageError, count, number
 from monilog.generator.traffic import FORMATS
 
 PROG = "log_generator"
-DEFAULT_FILE = "/tmp/access.log"
-"""Where ``monitoring`` looks by default."""
 DEFAULT_RATES = (9.0, 11.0, 8.0)
 DEFAULT_STEP_SECONDS = 150.0
-
-
-class UsageError(Exception):
-    """A bad command line or an unusable file: one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _number(what: str, check: Callable[[float], bool], rule: str) -> Callable[[str], float]:
-    """An argparse type: a finite float satisfying ``check``, else an error naming ``what``."""
-
-    def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be numbers, not {text!r}") from None
-        if not (math.isfinite(value) and check(value)):
-            raise argparse.ArgumentTypeError(f"{what} must be {rule}, not {text}")
-        return value
-
-    return convert
-
-
-def _count(what: str) -> Callable[[str], int]:
-    """An argparse type: a whole number >= 1."""
-
-    def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a whole number, not {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{what} must be at least 1, not {value}")
-        return value
-
-    return convert
 
 
 def parse_time(text: str) -> float:
@@ -93,7 +52,7 @@ def parse_time(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``log_generator``."""
-    parser = _Parser(
+    parser = ArgumentParser(
         prog=PROG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write realistic HTTP access-log traffic: step i runs at RATES[i] requests/s for\n"
@@ -105,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         "      --seed 1 --file big.log\n"
         "  log_generator --file - --rates 5 --durations 60 | monitoring -",
     )
-    parser.add_argument("--rates", nargs="+", type=_number("rates", lambda v: v >= 0, ">= 0"),
+    parser.add_argument("--rates", nargs="+", type=number("rates", lambda v: v >= 0, ">= 0"),
                         default=list(DEFAULT_RATES), metavar="RATE",
                         help="requests per second of each step, 0 for silence (default 9 11 8)")
-    parser.add_argument("--durations", nargs="+", type=_number("durations", lambda v: v > 0, "> 0"),
+    parser.add_argument("--durations", nargs="+", type=number("durations", lambda v: v > 0, "> 0"),
                         metavar="SECONDS", help="seconds of each step, one per rate "
                         f"(default {DEFAULT_STEP_SECONDS:g} each)")
     parser.add_argument("-f", "--file", default=DEFAULT_FILE, metavar="PATH",
@@ -122,17 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log time at which the timeline starts, e.g. '2024-05-01 12:00:00+02:00' "
                         "or epoch seconds; naive times are local (default: now); without "
                         "--no-sleep, lines still come in real time with a shifted clock")
-    parser.add_argument("--rotate-every", type=_count("--rotate-every"), metavar="N",
+    parser.add_argument("--rotate-every", type=count("--rotate-every"), metavar="N",
                         help="rotate like logrotate (FILE -> FILE.1 -> FILE.2 ...) after every N lines")
-    parser.add_argument("--keep", type=_count("--keep"), default=DEFAULT_KEEP, metavar="N",
+    parser.add_argument("--keep", type=count("--keep"), default=DEFAULT_KEEP, metavar="N",
                         help=f"rotated files kept (default {DEFAULT_KEEP})")
-    parser.add_argument("--sections", type=_count("--sections"), default=10, metavar="N",
+    parser.add_argument("--sections", type=count("--sections"), default=10, metavar="N",
                         help="distinct sections such as /api or /blog (default 10)")
-    parser.add_argument("--paths", type=_count("--paths"), default=20, metavar="N",
+    parser.add_argument("--paths", type=count("--paths"), default=20, metavar="N",
                         help="distinct paths per section (default 20)")
-    parser.add_argument("--clients", type=_count("--clients"), default=300, metavar="N",
+    parser.add_argument("--clients", type=count("--clients"), default=300, metavar="N",
                         help="distinct client addresses (default 300)")
-    parser.add_argument("--error-rate", type=_number("--error-rate", lambda v: 0 <= v <= 1, "between 0 and 1"),
+    parser.add_argument("--error-rate", type=number("--error-rate", lambda v: 0 <= v <= 1, "between 0 and 1"),
                         default=0.05, metavar="F", help="fraction of responses with status >= 400 (default 0.05)")
     parser.add_argument("--torn", action="store_true",
                         help="write each line in two writes 50 ms apart, to test log followers")

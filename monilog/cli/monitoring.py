@@ -13,10 +13,11 @@ import os
 import signal
 import sys
 import threading
-from typing import List, NoReturn, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from monilog import __version__
 from monilog.cli import integrations
+from monilog.cli.arguments import DEFAULT_FILE, ArgumentParser, UsageError, count, number
 from monilog.monitor import Monitor
 from monilog.outputs.console import BellSink, JsonSink, TextSink
 from monilog.outputs.runlog import RunLogSink
@@ -25,35 +26,11 @@ from monilog.parsing.parser import FORMATS
 from monilog.run import follow, replay
 
 PROG = "monitoring"
-DEFAULT_FILE = "/tmp/access.log"
-"""Where ``log_generator`` writes by default."""
-
-
-class UsageError(Exception):
-    """A problem with the command line or the inputs: one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _positive(kind: type, what: str):  # type: ignore[no-untyped-def]
-    def convert(text: str):  # type: ignore[no-untyped-def]
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a {'whole ' if kind is int else ''}number, not {text!r}") from None
-        if not value > 0 or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"{what} must be positive, not {text}")
-        return value
-
-    return convert
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``monitoring``."""
-    parser = _Parser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Follow HTTP access logs (Common, Combined, W3C Extended), report traffic every "
         "period and alert when the average traffic over the window exceeds the threshold.",
@@ -62,13 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="log files or glob patterns to follow; - for standard input")
     parser.add_argument("-f", "--file", action="append", default=[], metavar="PATH", help=f"a log file to follow (repeatable; default {DEFAULT_FILE})")
-    parser.add_argument("-t", "--threshold", type=_positive(float, "threshold"), default=10.0, help="alert when the average requests/s over the window exceeds this (default 10)")
-    parser.add_argument("-w", "--window", type=_positive(int, "window"), default=120, help="alert window in seconds (default 120)")
-    parser.add_argument("-p", "--period", type=_positive(int, "period"), default=10, help="report interval in seconds (default 10)")
-    parser.add_argument("--top", type=_positive(int, "top"), default=5, help="sections, clients and codes shown per report (default 5)")
+    parser.add_argument("-t", "--threshold", type=number("threshold", lambda v: v > 0, "positive"), default=10.0, help="alert when the average requests/s over the window exceeds this (default 10)")
+    parser.add_argument("-w", "--window", type=count("window"), default=120, help="alert window in seconds (default 120)")
+    parser.add_argument("-p", "--period", type=count("period"), default=10, help="report interval in seconds (default 10)")
+    parser.add_argument("--top", type=count("top"), default=5, help="sections, clients and codes shown per report (default 5)")
     parser.add_argument("--format", choices=FORMATS, default="auto", help="log format (default auto: Common, Combined or W3C detected per file)")
     parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
-    parser.add_argument("--max-idle", type=_positive(float, "max-idle"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
+    parser.add_argument("--max-idle", type=number("max-idle", lambda v: v > 0, "positive"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
     parser.add_argument("--replay", action="store_true", help="read the files from the start as fast as possible, log time as the only clock, then print a summary and exit")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--plain", action="store_true", help="plain text even on a terminal")
