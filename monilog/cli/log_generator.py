@@ -33,7 +33,7 @@ from dateutil import parser as dateparser
 from monilog import __version__
 from monilog.accumulation.alerter import format_duration
 from monilog.generator.generator import DEFAULT_KEEP, LogGenerator, epoch_of
-from monilog.cli.arguments import DEFAULT_FILE, ArgumentParser, UsageError, count, number
+from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.generator.traffic import FORMATS
 
 PROG = "log_generator"
@@ -106,20 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``log_generator``; return its exit status."""
-    try:
-        return _main(argv)
-    except UsageError as error:
-        print(f"{PROG}: error: {error} (see {PROG} --help)", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 0
-    except BrokenPipeError:
-        # the reader of --file - went away: nothing left to write or say
-        return 0
-    except OSError as error:
-        print(f"{PROG}: error: writing {error.filename or 'the log'} failed: {error.strerror or error}",
-              file=sys.stderr)
-        return 1
+    return run_command(PROG, lambda: _main(argv))
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:

@@ -1,8 +1,7 @@
 """``monitoring``: follow access logs, report traffic every period, alert on high traffic.
 
-Exit status: 0 after a normal end (end of replay, Ctrl-C, SIGTERM, ``--max-idle``), 2 for bad
-arguments or an input that cannot be read at start, 1 for an unexpected internal error (one
-line on stderr; set ``MONILOG_DEBUG=1`` for the traceback).
+Exit status (see :mod:`monilog.cli.command`): 0 after a normal end (end of replay, Ctrl-C,
+SIGTERM, ``--max-idle``), 2 for bad arguments or an input that cannot be read at start.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import List, Optional, Sequence
 
 from monilog import __version__
 from monilog.cli import integrations
-from monilog.cli.arguments import DEFAULT_FILE, ArgumentParser, UsageError, count, number
+from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.monitor import Monitor
 from monilog.outputs.console import BellSink, JsonSink, TextSink
 from monilog.outputs.runlog import RunLogSink
@@ -96,20 +95,7 @@ def _expand(paths: Sequence[str]) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``monitoring``; return its exit status."""
-    try:
-        return _main(argv)
-    except UsageError as error:
-        print(f"{PROG}: error: {error} (see {PROG} --help)", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        # the reader went away (monitoring ... | head): nothing left to say
-        sys.stderr.close()
-        return 0
-    except Exception as error:  # noqa: BLE001 - last resort: one line, never a traceback
-        if os.environ.get("MONILOG_DEBUG"):
-            raise
-        print(f"{PROG}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+    return run_command(PROG, lambda: _main(argv))
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:

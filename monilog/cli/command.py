@@ -1,9 +1,17 @@
-"""What the console scripts share: one-line usage errors and checked numeric arguments."""
+"""What the console scripts share: one-line usage errors, checked numbers, exit statuses.
+
+Exit statuses: 0 after a normal end, Ctrl-C, or a reader that went away (``| head``); 2 for a
+bad command line or an input that cannot be used (one line on stderr); 1 for an I/O error
+while running or an unexpected internal error (one line on stderr; set ``MONILOG_DEBUG=1`` for
+the traceback). A console script never prints a traceback otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from typing import Callable, NoReturn
 
 DEFAULT_FILE = "/tmp/access.log"
@@ -49,3 +57,26 @@ def count(what: str) -> Callable[[str], int]:
         return value
 
     return convert
+
+
+def run_command(prog: str, body: Callable[[], int]) -> int:
+    """Run a console script's ``body`` and turn every way it can end into an exit status."""
+    try:
+        return body()
+    except UsageError as error:
+        print(f"{prog}: error: {error} (see {prog} --help)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        # the reader went away: silence the final flush of standard output as well
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as error:
+        print(f"{prog}: error: {error.filename or 'I/O'}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - the last resort: one line, never a traceback
+        if os.environ.get("MONILOG_DEBUG"):
+            raise
+        print(f"{prog}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
