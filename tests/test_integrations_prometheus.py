@@ -26,6 +26,8 @@ try:
 except ImportError:
     text_string_to_metric_families = None
 
+NO_CLIENT = "prometheus-client is not installed (pip install 'monilog[prometheus]')"
+
 RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "contrib", "prometheus",
                      "monilog.rules.yml")
 
@@ -74,7 +76,7 @@ class MissingExtraTest(unittest.TestCase):
         self.assertIn("pip install 'monilog[prometheus]'", result.stderr)
 
 
-@unittest.skipIf(text_string_to_metric_families is None, "prometheus-client is not installed")
+@unittest.skipIf(text_string_to_metric_families is None, NO_CLIENT)
 class ExporterTest(unittest.TestCase):
     def exporter(self, **options: int) -> PrometheusSink:
         sink = PrometheusSink("127.0.0.1", 0, **options)
@@ -157,7 +159,7 @@ def prometheus_binary() -> Optional[str]:
     return shutil.which("prometheus")
 
 
-@unittest.skipIf(text_string_to_metric_families is None, "prometheus-client is not installed")
+@unittest.skipIf(text_string_to_metric_families is None, NO_CLIENT)
 @unittest.skipIf(prometheus_binary() is None,
                  "the prometheus server is not installed (Debian package: prometheus)")
 class PrometheusServerTest(unittest.TestCase):
