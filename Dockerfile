@@ -6,10 +6,10 @@
 #   docker run -d --init -v /var/log/nginx:/logs:ro -v monilog-state:/var/lib/monilog -p 9108:9108 \
 #       monilog --file /logs/access.log --prometheus 0.0.0.0:9108 --alert-file /var/lib/monilog/alerts.jsonl
 #
-# Logs readable only by a group (Debian's nginx: 0640 root:adm) need that group's id:
-# --group-add 4 for adm. With -t the live dashboard is shown, without it plain text reports. --init lets a small init
-# reap what --exec hooks leave behind; monitoring itself stops cleanly on docker stop (SIGTERM).
-# Inside the container 127.0.0.1 is the container itself: publish metrics with 0.0.0.0.
+# - With -t the live dashboard is shown; without it, plain text reports (docker logs).
+# - Logs readable only by a group (Debian's nginx: 0640 root:adm) need that group's id: --group-add 4.
+# - --init reaps what --exec hooks leave behind; monitoring stops cleanly on docker stop (SIGTERM).
+# - Inside the container 127.0.0.1 is the container itself: serve metrics on 0.0.0.0.
 
 FROM python:3.12-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
