@@ -56,7 +56,8 @@ def check_url(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """A URL cut to ``scheme://host[:port]``, safe to show (paths and queries may hold secrets)."""
+    """A URL cut to ``scheme://host[:port]`` (plus ``/...`` when a path or query was cut), safe to show:
+    paths, queries and user info often hold secrets."""
     parts = urllib.parse.urlsplit(url)
     if not parts.scheme or not parts.netloc:
         return "(invalid URL)"

@@ -20,6 +20,8 @@ import sys
 import threading
 from typing import Callable, Generic, TypeVar
 
+from monilog.presentation.sanitize import clean
+
 T = TypeVar("T")
 
 DEFAULT_CAPACITY = 100
@@ -30,9 +32,10 @@ DEFAULT_DRAIN_SECONDS = 5.0
 
 
 def report_problem(message: str) -> None:
-    """The default way outputs report a failed delivery: one line on standard error."""
+    """The default way outputs report a failed delivery: one line on standard error, sanitised
+    (a reason phrase comes from the remote end)."""
     try:
-        print(f"monilog: {message}", file=sys.stderr, flush=True)
+        print(f"monilog: {clean(message)}", file=sys.stderr, flush=True)
     except (OSError, ValueError):  # standard error closed: nowhere left to say it
         pass
 
