@@ -28,7 +28,7 @@ class AlertFileTest(unittest.TestCase):
         sink = AlertFileSink(self.path)
         monitor = Monitor(2, 10, 10, sinks=[recorder, sink], history=history)
         monitor.feed("access.log", timeline(rates, start))
-        monitor.finish()
+        self.summary = monitor.finish()
         sink.close()
         self.recorded = recorder.events
         return monitor
@@ -42,7 +42,8 @@ class AlertFileTest(unittest.TestCase):
 
         monitor = self.run_monitor([3] * 20, start=T0 + timedelta(hours=1), history=history.events)
         view = monitor.view()
-        self.assertEqual(view.earlier_alerts, 2)
+        self.assertEqual((view.earlier_alerts, self.summary.earlier_alerts), (2, 2))
+        self.assertEqual(self.summary.alerts, tuple(first_run) + tuple(self.recorded))
         self.assertEqual(view.history, tuple(first_run) + tuple(self.recorded))
         self.assertEqual(read_alert_file(self.path).events, view.history)
 
