@@ -122,6 +122,7 @@ class AlertFileCommandTest(unittest.TestCase):
         summary = second[-1]
         self.assertEqual(summary["type"], "summary")
         self.assertEqual(summary["alerts"], first_events + second_events)
+        self.assertEqual(summary["earlier_alerts"], len(first_events))
         notices = [obj["message"] for obj in second if obj["type"] == "notice"]
         self.assertEqual(notices, [f"alert file {alerts}: 1 unreadable line skipped"])
         self.assertEqual(summary["notices"].get("alert-file"), 1)

@@ -21,7 +21,7 @@ EVENT_KEYS = {"type", "time", "hits", "average", "threshold", "window", "message
 RECOVER_KEYS = EVENT_KEYS | {"started", "duration_seconds", "peak_hits"}
 SUMMARY_KEYS = {
     "type", "files", "lines", "parsed", "malformed", "late_hits", "outlier_hits", "first", "last",
-    "duration", "notices", "alerts",
+    "duration", "notices", "alerts", "earlier_alerts",
 } | TRAFFIC_KEYS | ALERT_STATE_KEYS
 
 

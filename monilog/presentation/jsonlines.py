@@ -58,13 +58,14 @@ plus, on ``recover``: ``"started": time, "duration_seconds": number, "peak_hits"
      "sections": [...], "status": {...}, "status_codes": {...}, "methods": {...},
      "clients": [...], "users": [...], "unique_clients": int, "unique_clients_exact": bool,
      "notices": {kind: int},
-     "alerts": [alert and recover objects, in order],
+     "alerts": [alert and recover objects, in order], "earlier_alerts": int,
      "alerting": bool, "window_hits": int, "window_average": number,
      "threshold": number, "window": seconds}
 
 ``lines`` counts every line read (directives included); ``parsed`` equals the sum of every
 report's ``hits``; ``malformed`` is the total of ``skipped``. ``late_hits`` arrived too late for
 the alert window and ``outlier_hits`` had an absurd timestamp: both are still in ``hits``.
+The first ``earlier_alerts`` entries of ``alerts`` were raised by earlier runs (``--alert-file``).
 """
 
 from __future__ import annotations
@@ -191,6 +192,7 @@ def summary_to_dict(summary: RunSummary, top: int = 10) -> Dict[str, Any]:
     data.update(_traffic(stats, top))
     data["notices"] = dict(sorted(summary.notices.items()))
     data["alerts"] = [event_to_dict(event) for event in summary.alerts]
+    data["earlier_alerts"] = summary.earlier_alerts
     data.update(_alert_state(summary.alert))
     return data
 
