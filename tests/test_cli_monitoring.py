@@ -8,7 +8,6 @@ import queue
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -16,25 +15,15 @@ import unittest
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Sequence
 
+from tests import support
+from tests.support import line, script
+
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=-7)))
 
 
-def script(name: str) -> str:
-    """Path of an installed console script of this environment."""
-    beside = os.path.join(os.path.dirname(sys.executable), name)
-    found = beside if os.path.exists(beside) else shutil.which(name)
-    if not found:
-        raise unittest.SkipTest(f"console script {name} is not installed (pip install -e .)")
-    return found
-
-
-def clf(moment: datetime, path: str = "/pages/create", status: int = 200, user: str = "-") -> str:
-    return f'192.168.0.7 - {user} [{moment.strftime("%d/%b/%Y:%H:%M:%S %z")}] "GET {path} HTTP/1.1" {status} 1024\n'
-
-
 def timeline(rates: Sequence[int]) -> List[str]:
-    """Lines with ``rates[i]`` hits in second i after T0."""
-    return [clf(T0 + timedelta(seconds=i)) for i, rate in enumerate(rates) for _ in range(rate)]
+    """Lines with ``rates[i]`` hits in second i after T0 (a -07:00 log)."""
+    return support.timeline(rates, start=T0)
 
 
 class Run(unittest.TestCase):
@@ -91,8 +80,8 @@ class ReplayTest(Run):
 
     def test_several_files_merge_in_time_order(self) -> None:
         # two servers, each at 1.5 hits/s on average: alone neither crosses 2/s, together they do
-        first = self.write("a.log", [clf(T0 + timedelta(seconds=i)) for i in range(0, 40) for _ in range(1 + i % 2)])
-        second = self.write("b.log", [clf(T0 + timedelta(seconds=i)) for i in range(0, 40) for _ in range(2 - i % 2)])
+        first = self.write("a.log", [line(T0 + timedelta(seconds=i)) for i in range(0, 40) for _ in range(1 + i % 2)])
+        second = self.write("b.log", [line(T0 + timedelta(seconds=i)) for i in range(0, 40) for _ in range(2 - i % 2)])
         alone = self.replay_json("--threshold", "2", "--window", "10", first)
         self.assertEqual([o["type"] for o in alone if o["type"] in ("alert", "recover")], [])
         together = self.replay_json("--threshold", "2", "--window", "10", first, second)
@@ -106,7 +95,7 @@ class ReplayTest(Run):
         lines = timeline([1] * 12)
         lines.insert(3, "this is not a log line\n")
         lines.insert(5, '1.2.3.4 - - [31/Feb/2024:12:00:03 -0700] "GET / HTTP/1.1" 200 1\n')
-        lines.insert(7, clf(T0 + timedelta(seconds=5), path="/\x1b[2J\x1b]0;pwned\x07evil/x", user="bob"))
+        lines.insert(7, line(T0 + timedelta(seconds=5), path="/\x1b[2J\x1b]0;pwned\x07evil/x", user="bob"))
         path = self.write("access.log", lines)
         result = self.monitoring("--replay", "--plain", "--no-log-file", "--top", "10", path)
         self.assertEqual(result.returncode, 0, result.stderr)
@@ -216,7 +205,7 @@ class FollowTest(Run):
             with open(path, "a", encoding="utf-8") as handle:
                 while not stop_writing.is_set():
                     now = datetime.now(timezone.utc).astimezone()
-                    handle.write("".join(clf(now) for _ in range(5)))
+                    handle.write("".join(line(now) for _ in range(5)))
                     handle.flush()
                     stop_writing.wait(0.25)
 
@@ -240,7 +229,7 @@ class FollowTest(Run):
         now = datetime.now(timezone.utc).astimezone()
         result = subprocess.run(
             [script("monitoring"), "-", "--plain", "--no-log-file"],
-            input="".join(clf(now) for _ in range(7)) + "garbage\n", capture_output=True, text=True,
+            input="".join(line(now) for _ in range(7)) + "garbage\n", capture_output=True, text=True,
             timeout=60, cwd=self.dir,
         )
         self.assertEqual(result.returncode, 0, result.stderr)

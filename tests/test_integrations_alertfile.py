@@ -14,7 +14,7 @@ from typing import Dict, List
 from monilog.monitor import Monitor
 from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
 from monilog.presentation.jsonlines import event_to_dict
-from tests.integration_support import ALERT_TIMELINE, T0, EventRecorder, script, timeline
+from tests.support import ALERT_TIMELINE, T0, EventRecorder, script, timeline
 
 
 class AlertFileTest(unittest.TestCase):

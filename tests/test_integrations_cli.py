@@ -14,7 +14,7 @@ from monilog.cli import integrations
 from monilog.cli.monitoring import build_parser
 from monilog.monitor import Monitor
 from monilog.outputs.sink import Sink
-from tests.integration_support import ALERT_TIMELINE, timeline, wait_for
+from tests.support import ALERT_TIMELINE, timeline, wait_for
 
 
 class NoticeRecorder(Sink):

@@ -16,7 +16,7 @@ from monilog.accumulation.alerter import AlertEvent
 from monilog.monitor import Monitor
 from monilog.outputs.execute import ExecSink, event_environment, parse_command
 from monilog.presentation.jsonlines import event_to_dict
-from tests.integration_support import ALERT_TIMELINE, T0, Problems, script, timeline, wait_for
+from tests.support import ALERT_TIMELINE, T0, Problems, script, timeline, wait_for
 
 CAPTURE = """
 import json, os, sys

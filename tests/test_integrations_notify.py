@@ -10,7 +10,7 @@ import unittest
 
 from monilog.monitor import Monitor
 from monilog.outputs.notify import NotifySink
-from tests.integration_support import ALERT_TIMELINE, EventRecorder, Problems, RecordingServer, closed_port, timeline
+from tests.support import ALERT_TIMELINE, EventRecorder, Problems, RecordingServer, closed_port, timeline
 
 try:
     import apprise  # noqa: F401

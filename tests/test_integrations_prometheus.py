@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 from monilog.monitor import Monitor
 from monilog.outputs.prometheus import MAX_SECTIONS, OTHER_SECTION, PrometheusSink, parse_listen_address
-from tests.integration_support import DEADLINE, T0, EventRecorder, closed_port, line, script, wait_for
+from tests.support import DEADLINE, T0, EventRecorder, closed_port, line, script, wait_for
 
 try:
     from prometheus_client.parser import text_string_to_metric_families

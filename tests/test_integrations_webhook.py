@@ -15,7 +15,7 @@ from monilog.monitor import Monitor
 from monilog.outputs.webhook import WebhookSink, check_url, redact
 from monilog.outputs.worker import BackgroundWorker
 from monilog.presentation.jsonlines import event_to_dict
-from tests.integration_support import (
+from tests.support import (
     ALERT_TIMELINE, DEADLINE, EventRecorder, Problems, RecordingServer, closed_port, script, timeline, wait_for,
 )
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the integration tests: crafted log lines, a recording HTTP server, polling."""
+"""Shared pieces of the tests: crafted log lines, console scripts, a recording HTTP server, polling."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ DEADLINE = 20.0
 V = TypeVar("V")
 
 
-def line(moment: datetime, path: str = "/pages/create", status: int = 200, size: int = 1024) -> str:
+def line(moment: datetime, path: str = "/pages/create", status: int = 200, size: int = 1024, user: str = "-") -> str:
     """One Common Log Format line."""
-    return f'10.0.0.7 - - [{moment.strftime("%d/%b/%Y:%H:%M:%S %z")}] "GET {path} HTTP/1.1" {status} {size}\n'
+    return f'10.0.0.7 - {user} [{moment.strftime("%d/%b/%Y:%H:%M:%S %z")}] "GET {path} HTTP/1.1" {status} {size}\n'
 
 
 def timeline(rates: Sequence[int], start: datetime = T0) -> List[str]:
