@@ -1,0 +1,258 @@
+"""The fast block parser gives, line for line, what the reference LogParser gives.
+
+Every comparison runs a block through :func:`parse_block` and the same lines one by one through
+:class:`LogParser`, and checks the same records (host, user, method, section, status, size,
+epoch, UTC offset) come out in the same order, and the same lines are skipped for the same
+reasons at the same places. Lines come from the parser tests' fixtures, from the traffic
+generator, and from hypothesis.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import random
+import unittest
+from datetime import timedelta
+from typing import List, Optional, Sequence, Tuple, Union
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monilog.generator import LogGenerator
+from monilog.parsing.fast import FAST_FORMATS, ParsedBlock, count_lines, fields, parse_block
+from monilog.parsing.parser import MAX_LINE_LENGTH, LogParser
+from monilog.parsing.record import ParseError
+from tests.test_parser import APACHE_COMBINED, APACHE_COMMON, NGINX_COMBINED, format_line, log_fields
+
+Outcome = Tuple[List[tuple], List[Tuple[int, str]]]
+"""Records as field tuples, and ``(index of the next record, reason)`` of each skipped line."""
+
+HEAD = '10.1.1.1 - - [10/Oct/2000:13:55:36 +0000] '
+
+
+def reference_outcome(block: bytes, fmt: str) -> Outcome:
+    """What the reference parser makes of the lines of ``block``."""
+    parser = LogParser(fmt)
+    records: List[tuple] = []
+    skipped: List[Tuple[int, str]] = []
+    lines = block.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for line in lines:
+        try:
+            record = parser.parse(line)
+        except ParseError as error:
+            skipped.append((len(records), error.reason))
+            continue
+        if record is not None:
+            records.append((record.host, record.user, record.method, record.section, record.status,
+                            record.size, record.epoch, record.time.utcoffset()))
+    return records, skipped
+
+
+def fast_outcome(parsed: ParsedBlock) -> Outcome:
+    records = []
+    for index in range(len(parsed.stamps)):
+        *head, zone = fields(parsed, index)
+        records.append((*head, zone.utcoffset(None)))
+    return records, list(parsed.skipped)
+
+
+def assert_same_outcome(test: unittest.TestCase, block: bytes, fmt: str) -> None:
+    parsed = parse_block(block, fmt)
+    test.assertFalse(parsed.directives)
+    test.assertEqual(parsed.lines, count_lines(block))
+    test.assertEqual(fast_outcome(parsed), reference_outcome(block, fmt))
+
+
+def as_bytes(line: Union[str, bytes]) -> bytes:
+    return line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
+
+
+def parser_fixture_lines() -> List[bytes]:
+    """Every string literal of tests/test_parser.py that could be a log line (no ``#`` lines)."""
+    path = os.path.join(os.path.dirname(__file__), "test_parser.py")
+    with open(path, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+            for line in as_bytes(node.value).split(b"\n"):
+                if line and not line.startswith(b"#"):
+                    found.append(line)
+    return found
+
+
+HANDMADE = [
+    APACHE_COMMON, APACHE_COMBINED, NGINX_COMBINED,
+    NGINX_COMBINED + "\r", NGINX_COMBINED + "\r\r", APACHE_COMMON + "\r", APACHE_COMMON + " \r",
+    APACHE_COMMON + "\textra", APACHE_COMMON + "\x0bx", APACHE_COMMON + "\x1cx", APACHE_COMMON + " ",
+    "  " + APACHE_COMMON, APACHE_COMMON.replace(" - ", "  -  "),
+    '10.1.1.1 - "john doe" [10/Oct/2000:13:55:36 +0000] "GET /x HTTP/1.1" 200 1 "-" "-"',
+    '10.1.1.1 - "-" [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - a"b [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1',
+    HEAD + '"-" 408 0 "-" "-"', HEAD + '"GET /index.html" 200 100', HEAD + '"GET /my docs/a b HTTP/1.1" 400 0',
+    HEAD + '"GET  /x HTTP/1.1" 200 1', HEAD + '"GET /x  HTTP/1.1" 200 1', HEAD + '"GET /x HTTP/1.1 " 200 1',
+    HEAD + '"GET http://my.site.com/pages/create HTTP/1.1" 200 1', HEAD + '"OPTIONS * HTTP/1.1" 200 1',
+    HEAD + '"CONNECT example.com:443 HTTP/1.1" 200 1', HEAD + '"GET /a?b/c HTTP/1.1" 200 1',
+    HEAD + '"GET /a#b/c?d HTTP/1.1" 200 1', HEAD + '"GET //x HTTP/1.1" 200 1', HEAD + '"GET /?x HTTP/1.1" 200 1',
+    HEAD + '"GET / HTTP/" 200 1', HEAD + '"GET / http/1.1" 200 1', HEAD + '"get /lower HTTP/1.1" 200 1',
+    HEAD + '"GET /caf\u00e9/x HTTP/1.1" 200 1', HEAD + '"GET /x/caf\u00e9 HTTP/1.1" 200 1',
+    HEAD + '"GET /a\tb/c HTTP/1.1" 200 1', HEAD + '"GET /a/b\tc HTTP/1.1" 200 1',
+    HEAD + '"G\u00c9T /a HTTP/1.1" 200 1', HEAD + '"\\x16\\x03\\x01" 400 157 "-" "-"',
+    HEAD + '"GET /q?s=\\"x\\" HTTP/1.1" 200 1 "http://r/?a=\\"b\\"" "Agent \\"quoted\\" \\\\ backslash"',
+    HEAD + '"GET / HTTP/1.1" 200 1 "-" "say \\x22hi\\x22"', HEAD + '"GET / HTTP/1.1" 200 1 "ref\\" "agent"',
+    HEAD + '"GET / HTTP/1.1" 200 1 "-" "agent\\"', HEAD + '"GET / HTTP/1.1" 200 1 "-" "a" trailing "x"',
+    HEAD + '"GET / HTTP/1.1" 200 1 "-"', HEAD + '"GET / HTTP/1.1" 200 1 "-" "unterminated',
+    HEAD + '"GET / HTTP/1.1" 200 1 "-"  "two spaces"', HEAD + '"GET / HTTP/1.1" 200 1"-" "-"',
+    HEAD + '"GET / HTTP/1.1" 200 1 "caf\u00e9" "\u00e9t\u00e9 \x1b[31m"',
+    HEAD + '"GET / HTTP/1.1" 200 -', HEAD + '"GET / HTTP/1.1" 200 007', HEAD + '"GET / HTTP/1.1" 999 1',
+    HEAD + '"GET / HTTP/1.1" 099 1', HEAD + '"GET / HTTP/1.1" 2000 1', HEAD + '"GET / HTTP/1.1" 200 -1',
+    HEAD + '"GET / HTTP/1.1" 200 1.5', HEAD + '"GET / HTTP/1.1" 200 ' + "9" * 19,
+    HEAD + '"GET / HTTP/1.1" 200 123abc', HEAD + '"GET / HTTP/1.1" 200', HEAD + '"GET / HTTP/1.1" 200 ',
+    '10.1.1.1 - - [31/Feb/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - - [10/Foo/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - - [10/Oct/2024:25:00:00 +0000] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - - [10/Oct/2024:10:00:00 +9999] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - - [10/Oct/2024:10:00:00 -0000] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - - [10/oct/2024:10:00:00 +0530] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - - [10/Oct/2024:10:00:0\u00e9 +0000] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - - [1/Oct/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1',
+    '- - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1', 'h#st - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1',
+    'h\u00f4te - us\u00e9r [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 \u00e9 - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1',
+    '10.1.1.1 - \x1b[2Jroot [10/Oct/2000:13:55:36 +0000] "GET /\x1b[31mred HTTP/1.1" 200 1 "-" "\x1b]0;x\x07"',
+    "", " ", "\t", "\r", "garbage line", "-", '"', '" "',
+    APACHE_COMMON + ' "-" "' + "A" * MAX_LINE_LENGTH + '"',
+    HEAD + '"GET /' + "a" * 3000 + ' HTTP/1.1" 200 1', HEAD + '"GET /x/' + "a" * 9000 + ' HTTP/1.1" 200 1',
+    "x" * 70_000,
+]
+HANDMADE_BYTES = [
+    b'10.1.1.1 - us\xe9r [10/Oct/2000:13:55:36 +0000] "GET /caf\xe9\xff/x HTTP/1.1" 200 1 "-" "bad \xc3\x28 bytes"\r',
+    b'10.1.1.1 - - [10/Oct/2000:13:55:36 +0000] "GET /x HTTP/1.1" 200 1 "\xff\xfe" "\xe2\x22"',
+    b'10.1.1.1 - - [10/Oct/2000:13:55:36 +0000] "GET /x\xe9 HTTP/1.1" 200 1 "-" "-"',
+    b'10.1.1.1 - - [10/Oct/2000:13:55:36 +0000] "GET /x HTTP/1.1" 200 1 "-" "\x00\x01"',
+]
+
+
+class FastParserTest(unittest.TestCase):
+    def assert_same(self, lines: Sequence[Union[str, bytes]], formats: Sequence[str] = FAST_FORMATS) -> None:
+        block = b"\n".join(as_bytes(line) for line in lines)
+        for fmt in formats:
+            with self.subTest(fmt=fmt, block=block[:120]):
+                assert_same_outcome(self, block, fmt)
+
+    def test_each_handmade_line_alone_and_terminated(self) -> None:
+        for line in HANDMADE + HANDMADE_BYTES:
+            self.assert_same([line])
+            self.assert_same([line, b""])
+
+    def test_handmade_lines_together(self) -> None:
+        lines = HANDMADE + HANDMADE_BYTES
+        self.assert_same(lines)
+        shuffled = list(lines)
+        random.Random(6).shuffle(shuffled)
+        self.assert_same(shuffled + [b""])
+
+    def test_parser_fixtures_alone_and_together(self) -> None:
+        lines = parser_fixture_lines()
+        self.assertGreater(len(lines), 40)
+        for line in lines:
+            self.assert_same([line])
+        self.assert_same(lines)
+
+    def test_clean_blocks_with_and_without_backslashes(self) -> None:
+        clean = [APACHE_COMMON, APACHE_COMBINED, NGINX_COMBINED] * 5
+        self.assert_same(clean)
+        self.assert_same(clean + [HEAD + '"GET / HTTP/1.1" 200 1 "-" "a \\\\ b"'])
+        self.assert_same(clean + ["garbage"] + clean)
+        self.assert_same(clean + ['10.1.1.1 - - [31/Feb/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'] + clean)
+
+    def test_quoted_fields_never_swallow_the_next_line(self) -> None:
+        # the block pattern lets quoted fields cross newlines; a line missing a quote must not merge
+        broken = HEAD + '"GET / HTTP/1.1" 200 1 "-" "open agent'
+        self.assert_same([APACHE_COMBINED, broken, APACHE_COMBINED, broken, 'closing" "quote"'])
+
+    def test_empty_block_and_blank_lines(self) -> None:
+        self.assertEqual(parse_block(b"", "combined").lines, 0)
+        self.assert_same([b"", b"", b""])
+        self.assert_same([APACHE_COMMON, b"", APACHE_COMMON, b""])
+
+    def test_directive_lines_are_reported_not_parsed(self) -> None:
+        for lines in ([b"#Fields: date time", APACHE_COMMON], [APACHE_COMMON, b"# comment"]):
+            parsed = parse_block(b"\n".join(as_bytes(line) for line in lines), "auto")
+            self.assertTrue(parsed.directives)
+
+    def test_w3c_is_not_a_fast_format(self) -> None:
+        with self.assertRaises(ValueError):
+            parse_block(b"", "w3c")
+
+    def test_generated_traffic_in_each_format(self) -> None:
+        for fmt in ("common", "combined"):
+            generator = LogGenerator([50], [120], fmt=fmt, seed=3, start=1_714_560_000, clients=40)
+            lines = [line for _, line in generator.timeline()]
+            for parser_format in ("auto", fmt):
+                self.assert_same(lines, [parser_format])
+                self.assert_same(lines + [""], [parser_format])
+
+    def test_generated_traffic_in_every_utc_offset(self) -> None:
+        for hours in (-11, -7, 0, 5.5, 14):
+            start = 1_714_560_000
+            zone = f"{'+' if hours >= 0 else '-'}{int(abs(hours)):02d}{int(abs(hours) % 1 * 60):02d}"
+            generator = LogGenerator([5], [30], fmt="combined", seed=1, start=start)
+            lines = [line.replace("+0000", zone) for _, line in generator.timeline()]
+            self.assert_same(lines, ["combined"])
+
+
+CORRUPTIONS = st.sampled_from(["", '"', "\\", " ", "  ", "\t", "\r", "\x00", "\u00e9", "\ufffd", "#", "/", "?",
+                               "-", "[", "]", "\x1b[0m", "HTTP/1.1", "\"-\""])
+
+
+@st.composite
+def corrupted_line(draw) -> str:
+    """A generated line with a few characters replaced or inserted at random places."""
+    line = format_line(draw(log_fields()))
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        position = draw(st.integers(min_value=0, max_value=len(line)))
+        cut = draw(st.integers(min_value=0, max_value=2))
+        line = line[:position] + draw(CORRUPTIONS) + line[position + cut:]
+    return line
+
+
+class FastParserPropertyTest(unittest.TestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(st.builds(format_line, log_fields()), corrupted_line()), min_size=1, max_size=8))
+    def test_random_lines(self, lines: List[str]) -> None:
+        lines = [line.replace("\n", " ") for line in lines]
+        block = "\n".join("x" + line if line.startswith("#") else line for line in lines).encode("utf-8", "surrogateescape")
+        for fmt in FAST_FORMATS:
+            assert_same_outcome(self, block, fmt)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.binary(max_size=60), max_size=5), st.sampled_from([APACHE_COMMON, NGINX_COMBINED]))
+    def test_random_bytes_around_good_lines(self, junk: List[bytes], good: str) -> None:
+        lines: List[Union[str, bytes]] = []
+        for piece in junk:
+            piece = piece.replace(b"\n", b" ")
+            lines.extend([good, b"x" + piece if piece.startswith(b"#") else piece])
+        block = b"\n".join(as_bytes(line) for line in lines + [good])
+        for fmt in FAST_FORMATS:
+            assert_same_outcome(self, block, fmt)
+
+
+class DecodingTest(unittest.TestCase):
+    def test_fields_of_a_combined_line(self) -> None:
+        parsed = parse_block(as_bytes(APACHE_COMBINED), "combined")
+        host, user, method, section, status, size, epoch, zone = fields(parsed, 0)
+        self.assertEqual((host, user, method, section, status, size), ("127.0.0.1", "frank", "GET", "/apache_pb.gif", 200, 2326))
+        self.assertEqual(zone.utcoffset(None), timedelta(hours=-7))
+        self.assertEqual(epoch, 971211336)
+
+    def test_dashes_are_empty(self) -> None:
+        parsed = parse_block(b'- - - [10/Oct/2000:13:55:36 +0000] "GET /a/b HTTP/1.1" 304 -', "auto")
+        self.assertEqual(fields(parsed, 0)[:6], ("", "", "GET", "/a", 304, 0))
+
+
+if __name__ == "__main__":
+    unittest.main()
