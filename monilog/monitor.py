@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from datetime import datetime, timezone, tzinfo
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from monilog.accumulation.alerter import AlertEvent, Alerter
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
@@ -153,6 +153,79 @@ class Monitor:
         """Count lines skipped before parsing (e.g. cut by the watcher's length cap)."""
         with self._lock:
             self._skipped[reason] += count
+
+    def count_lines(self, count: int) -> None:
+        """Count lines read by a bulk reader (:meth:`add_aggregate` does not count lines)."""
+        with self._lock:
+            self.lines += count
+
+    def aggregate_ready(self, second: int) -> bool:
+        """Whether :meth:`add_aggregate` can take hits starting at ``second`` now.
+
+        True in the steady state (the clock is set and no observation is held back) for a second
+        neither before the clock nor more than the alerter's ``max_jump`` after it: then no hit
+        from there on can be late, pending or an outlier while the seconds keep that pace.
+        """
+        alerter = self.alerter
+        clock = alerter.clock
+        return (
+            clock is not None and alerter.pending is None and self._held is None and not self._orphans
+            and self._report_start is not None and not self._start_from_wall
+            and clock <= second <= clock + alerter.max_jump
+        )
+
+    def add_aggregate(
+        self,
+        runs: Sequence[Tuple[int, int]],
+        zone: tzinfo,
+        *,
+        section_status: Mapping[Tuple[str, int], int],
+        section_bytes: Mapping[str, int],
+        methods: Mapping[str, int],
+        clients: Mapping[str, int],
+        users: Mapping[str, int],
+    ) -> None:
+        """Account the records of consecutive seconds of one period at once (the fast replay).
+
+        ``runs`` are ``(epoch second, hits)`` in time order; ``zone`` is the UTC offset the
+        records were logged with; the counters are those of
+        :meth:`Statistics.add_counts <monilog.accumulation.statistics.Statistics.add_counts>`
+        for the same hits, keys in the order first seen. The reports, alerts and summary are
+        those of :meth:`add_records` with the records themselves.
+
+        :raises ValueError: unless :meth:`aggregate_ready` holds for the first second, the seconds
+            lie in one period, never go back nor step further than ``max_jump``, and the counters
+            add up to the hits; nothing is counted then.
+        """
+        with self._lock:
+            alerter = self.alerter
+            if not runs or not self.aggregate_ready(runs[0][0]):
+                raise ValueError("add_aggregate needs a steady monitor and a first second within max_jump of its clock")
+            period = self._period_of(runs[0][0])
+            hits, previous = 0, runs[0][0]
+            for second, count in runs:
+                if not previous <= second <= previous + alerter.max_jump or self._period_of(second) != period:
+                    raise ValueError(f"second {second} does not follow {previous} within one period")
+                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                    raise ValueError(f"hits must be positive ints, not {count!r}")
+                hits, previous = hits + count, second
+            if sum(section_status.values()) != hits:
+                raise ValueError(f"section_status adds up to {sum(section_status.values())} hits, runs to {hits}")
+            stats = self._periods.get(period) or Statistics(self.max_keys)
+            stats.add_counts(
+                section_status=section_status, section_bytes=section_bytes, methods=methods, clients=clients,
+                users=users,
+            )
+            self._periods[period] = stats
+            for second, count in runs:  # what _add does, for ``count`` records at once
+                while self._report_start + self.period <= second:
+                    self._emit_events(alerter.advance(self._report_start + self.period))
+                    self._report(self._report_start, self._report_start + self.period)
+                events = alerter.observe(second, count)
+                self._tz = alerter.tz = zone
+                if events:
+                    self._emit_events(events)
+            self.parsed += hits
 
     def notice(self, message: str, kind: str = "notice") -> None:
         """Pass a message about the inputs to every sink, counting it by ``kind``."""

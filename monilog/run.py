@@ -10,17 +10,15 @@
 
 from __future__ import annotations
 
-import heapq
 import os
 import threading
 import time
-from operator import attrgetter
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
-from monilog.parsing.record import LogRecord
-from monilog.watcher import FileWatcher, WatchNotice, read_lines
+from monilog.replay import replay as fast_replay
+from monilog.watcher import FileWatcher, WatchNotice
 
 TICK_SECONDS = 0.25
 """How often follow mode moves the clock and refreshes the display."""
@@ -31,11 +29,12 @@ PRIME_SCAN_BYTES = 16 * 1024 * 1024
 
 
 def replay(monitor: Monitor, paths: Sequence[str]) -> RunSummary:
-    """Feed whole files to ``monitor`` in timestamp order and return its summary."""
-    streams: List[Iterator[LogRecord]] = [monitor.parse(path, read_lines(path)) for path in paths]
-    records = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=attrgetter("epoch"))
-    monitor.add_records(records)
-    return monitor.finish()
+    """Feed whole files to ``monitor`` in timestamp order and return its summary.
+
+    Runs the fast engine of :mod:`monilog.replay` (``MONILOG_REFERENCE=1`` selects the
+    record-by-record reference path, with identical results).
+    """
+    return fast_replay(monitor, paths)
 
 
 def last_fields_directive(path: str, limit: int = PRIME_SCAN_BYTES) -> Optional[bytes]:
