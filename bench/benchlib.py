@@ -1,0 +1,129 @@
+"""Helpers shared by the end-to-end benches: running a command while sampling its memory and CPU,
+and writing a dated result table.
+
+Memory is measured two ways: the peak resident set of the largest process (``ru_maxrss`` from
+``wait4``, what ``/usr/bin/time`` reports) and the peak of the sum of the resident sets of the
+process and all its descendants, sampled every few milliseconds from ``/proc`` (pages shared
+between forked workers are counted once per process, so the sum is an upper bound).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import threading
+import time
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Run(NamedTuple):
+    """One run of a command."""
+
+    wall: float
+    """Seconds from start to exit."""
+    cpu: float
+    """CPU seconds (user + system) of the process and its descendants."""
+    max_rss: int
+    """Peak resident set of the largest process, bytes."""
+    tree_rss: int
+    """Peak of the summed resident sets of the process tree, bytes (sampled)."""
+    returncode: int
+
+
+def descendants(pid: int) -> List[int]:
+    """``pid`` and every process below it, from ``/proc/*/task/*/children``."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as stream:
+                    queue.extend(int(child) for child in stream.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def resident(pid: int) -> int:
+    """Resident set of one process in bytes (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as stream:
+            return int(stream.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one live process (its own threads only)."""
+    with open(f"/proc/{pid}/stat") as stream:
+        fields = stream.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def run(command: Sequence[str], stdout_path: str = os.devnull, env: Optional[Dict[str, str]] = None,
+        sample_interval: float = 0.005, quiet: bool = False) -> Run:
+    """Run ``command`` with its output to ``stdout_path`` (and its errors to nowhere when ``quiet``);
+    measure time, CPU and memory."""
+    peak = [0]
+    done = threading.Event()
+    with open(stdout_path, "wb") as output:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=output, env=env, stderr=subprocess.DEVNULL if quiet else None)
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], sum(resident(pid) for pid in descendants(process.pid)))
+                done.wait(sample_interval)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, peak[0], process.returncode)
+
+
+def machine() -> str:
+    """Date, CPU, cores, OS and Python, for the table header."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as stream:
+            for line in stream:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"{time.strftime('%Y-%m-%d')}, {model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """A plain-text table, first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(row[index])) for row in [header, *rows]) for index in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [str(cell).ljust(widths[0]) if index == 0 else str(cell).rjust(widths[index])
+                 for index, cell in enumerate(row)]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([line(header), line(["-" * width for width in widths]), *map(line, rows)])
+
+
+def write_results(path: str, text: str) -> None:
+    """Write ``text`` to ``path``, creating its directory."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as stream:
+        stream.write(text + "\n")
+
+
+def load_average() -> Tuple[float, float, float]:
+    """The system load averages (other work on the machine skews timings)."""
+    return os.getloadavg()

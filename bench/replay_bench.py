@@ -1,0 +1,147 @@
+"""Measure ``monitoring --replay`` on big generated logs: lines/s, peak memory, and GoAccess for scale.
+
+Run from the repository root (a benchmark, not a test)::
+
+    python bench/replay_bench.py                 # 1M-line Combined and Common logs, a few minutes
+    python bench/replay_bench.py --runs 3 --no-goaccess
+    python bench/replay_bench.py --big           # adds a 10M-line run (about 2.2 GB of log) for the memory bound
+
+The logs come from ``log_generator`` with a fixed seed at a busy server's 1000 requests/s
+(1M lines = 1000 s of traffic, 300 clients, 10 sections of 20 paths, 5 % errors), so every
+10-second report has 10,000 hits and the default threshold alerts. They are written once to
+``--workdir`` and reused.
+
+For each log the command ``monitoring --replay --json --no-log-file LOG`` (full statistics,
+alerting, JSON output to a file) runs ``--runs`` times through the fast engine and once through
+the reference path (``MONILOG_REFERENCE=1``); the table shows medians. The two JSON outputs
+must be identical, byte for byte: the bench fails otherwise. When ``goaccess`` is installed
+(Debian package ``goaccess``) it processes the same file to a JSON report in the same session,
+and the table shows how many times faster monilog is.
+
+Memory: ``RSS max`` is the peak resident set of the largest process (as ``/usr/bin/time`` shows
+it); ``RSS all`` the peak of the sum over the process and its worker processes, sampled (pages
+shared after ``fork`` are counted once per process, so it overstates).
+
+Results are printed and written to ``bench/results/replay.txt`` (``--output`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from benchlib import Run, load_average, machine, run, table, write_results  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "replay.txt")
+START = "2024-05-01 12:00:00+00:00"
+SEED = 1
+MB = 1_000_000
+
+
+def generate(workdir: str, fmt: str, lines: int, rate: int) -> str:
+    """The path of a generated log of ``lines`` lines (made once, then reused)."""
+    path = os.path.join(workdir, f"{fmt}-{lines}-{rate}-seed{SEED}.log")
+    if not os.path.exists(path):
+        partial = path + ".partial"
+        subprocess.run([sys.executable, "-m", "monilog.cli.log_generator", "--no-sleep", "--quiet", "--truncate",
+                        "--start", START, "--seed", str(SEED), "--rates", str(rate),
+                        "--durations", str(lines / rate), "--format", fmt, "--file", partial], check=True)
+        os.replace(partial, path)
+    return path
+
+
+def monitoring(path: str) -> List[str]:
+    return [sys.executable, "-m", "monilog.cli.monitoring", "--replay", "--json", "--no-log-file", path]
+
+
+def measure(command: List[str], runs: int, output: str, env: Optional[Dict[str, str]] = None,
+            quiet: bool = False) -> List[Run]:
+    results = []
+    for _ in range(runs):
+        result = run(command, output, env, quiet=quiet)
+        if result.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed with status {result.returncode}")
+        results.append(result)
+    return results
+
+
+def row(name: str, engine: str, lines: int, results: Sequence[Run], goaccess: Optional[float]) -> List[str]:
+    wall = statistics.median(result.wall for result in results)
+    cpu = statistics.median(result.cpu for result in results)
+    ratio = "" if goaccess is None else f"{goaccess / wall:.1f}x"
+    return [name, engine, str(len(results)), f"{wall:.2f}", f"{cpu:.2f}", f"{lines / wall:,.0f}",
+            f"{max(r.max_rss for r in results) / MB:.0f}", f"{max(r.tree_rss for r in results) / MB:.0f}", ratio]
+
+
+def main() -> None:
+    """Generate the logs, run the measurements, print and save the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines per log (default 1,000,000)")
+    parser.add_argument("--rate", type=int, default=1000, help="requests per second of the generated traffic")
+    parser.add_argument("--runs", type=int, default=5, help="runs of the fast engine and of GoAccess per log")
+    parser.add_argument("--big", action="store_true", help="also replay a 10M-line Combined log (memory bound)")
+    parser.add_argument("--no-goaccess", action="store_true", help="skip GoAccess even when installed")
+    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "monilog-bench"),
+                        help="where the generated logs are kept between runs")
+    parser.add_argument("--output", default=RESULTS)
+    options = parser.parse_args()
+
+    os.makedirs(options.workdir, exist_ok=True)
+    goaccess = None if options.no_goaccess else shutil.which("goaccess")
+    plan = [("combined", options.lines), ("common", options.lines)]
+    if options.big:
+        plan.append(("combined", 10 * options.lines))
+
+    rows: List[List[str]] = []
+    identical = True
+    load_before = load_average()
+    for fmt, lines in plan:
+        path = generate(options.workdir, fmt, lines, options.rate)
+        name = f"{fmt} {lines / 1e6:g}M ({os.path.getsize(path) / MB:,.0f} MB)"
+        fast_json = os.path.join(options.workdir, "fast.json")
+        reference_json = os.path.join(options.workdir, "reference.json")
+        runs = 1 if lines > options.lines else options.runs
+        fast = measure(monitoring(path), runs, fast_json)
+        reference = measure(monitoring(path), 1, reference_json, dict(os.environ, MONILOG_REFERENCE="1"))
+        same = filecmp.cmp(fast_json, reference_json, shallow=False)
+        identical = identical and same
+        ga_wall = None
+        if goaccess is not None and lines == options.lines:
+            ga_runs = measure([goaccess, path, f"--log-format={fmt.upper()}", "-o",
+                               os.path.join(options.workdir, "goaccess.json")], runs, os.devnull, quiet=True)
+            ga_wall = statistics.median(result.wall for result in ga_runs)
+            rows.append(row(name, "GoAccess 1.7" if "1.7" in _version(goaccess) else "GoAccess", lines, ga_runs, ga_wall))
+        rows.append(row(name, "monilog fast" + ("" if same else " (DIFFERS)"), lines, fast, ga_wall))
+        rows.append(row(name, "monilog reference", lines, reference, ga_wall))
+        print("\n".join("  ".join(cells) for cells in rows[-3 if ga_wall else -2:]), file=sys.stderr, flush=True)
+
+    header = ["log", "engine", "runs", "wall s", "CPU s", "lines/s", "RSS max MB", "RSS all MB", "vs GoAccess"]
+    text = "\n".join([
+        f"monitoring --replay --json --no-log-file: {machine()}",
+        f"generated at {options.rate} req/s, seed {SEED}; medians; load average before {load_before[0]:.2f}, "
+        f"after {load_average()[0]:.2f}",
+        table(rows, header),
+        "fast and reference outputs identical: " + ("yes" if identical else "NO"),
+    ])
+    print(text)
+    write_results(options.output, text)
+    if not identical:
+        raise SystemExit("the fast replay's output differs from the reference path's")
+
+
+def _version(executable: str) -> str:
+    done = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.splitlines()[0] if done.stdout else ""
+
+
+if __name__ == "__main__":
+    main()
