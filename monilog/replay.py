@@ -75,9 +75,10 @@ CHUNK_BYTES = 16 << 20
 """Largest size of the chunks files are cut into (cut at the next line start): big chunks mean
 fewer segments for the main process to apply."""
 MIN_CHUNK_BYTES = 1 << 20
-"""Smallest chunk size: an input is cut in at least four chunks per worker when it can."""
+"""Smallest chunk size. In between, with worker processes, a chunk is a share of what is left
+of its file (half of it divided by the workers), so the last chunks keep every worker busy."""
 PIECE_BYTES = 512 << 10
-"""Size of the pieces a chunk is parsed in."""
+"""Size of the pieces a chunk is parsed in (their short-lived objects stay in the CPU caches)."""
 FIRST_CHUNK_BYTES = 64 << 10
 """Size of each file's first chunk, which usually goes through the reference path."""
 MAX_CHUNK_BYTES = 64 << 20
@@ -90,6 +91,9 @@ READ_BLOCK = 1 << 20
 SCAN_BLOCK = 8 << 10
 
 _DECODE_CACHE_LIMIT = 1 << 16
+WORKER_FAILURE = "a replay worker failed"
+"""Start of the reason given for a chunk a worker could not aggregate (a bug, or a killed worker):
+the chunk is replayed through the reference path and a notice says so."""
 
 
 class Segment(NamedTuple):
@@ -311,6 +315,14 @@ class _Task(NamedTuple):
     max_jump: float
 
 
+def _aggregate_safely(task: _Task) -> Union[ChunkAggregate, str]:
+    """:func:`_aggregate_range`, an unexpected error becoming the reason to take the reference path."""
+    try:
+        return _aggregate_range(task)
+    except Exception as error:  # noqa: BLE001 - the chunk is replayed line by line and a notice says why
+        return f"{WORKER_FAILURE}: {type(error).__name__}: {error}"
+
+
 def _aggregate_range(task: _Task) -> Union[ChunkAggregate, str]:
     """Read and aggregate one chunk (in a worker process, or in this one for small inputs)."""
     collecting = gc.isenabled()
@@ -331,22 +343,25 @@ class _ChunkChanged(Exception):
 
 
 def _file_pieces(descriptor: int, start: int, end: int) -> Iterator[bytes]:
-    """Bytes ``start`` to ``end`` of a file in blocks of whole lines of about :data:`PIECE_BYTES`."""
-    carry = b""
+    """Bytes ``start`` to ``end`` of a file in blocks of whole lines of about :data:`PIECE_BYTES`.
+
+    Each read starts at a line start: the partial line at the end of a read is read again.
+    """
     while start < end:
-        data = os.pread(descriptor, min(PIECE_BYTES, end - start), start)
-        if not data:
-            raise _ChunkChanged
+        size = min(PIECE_BYTES, end - start)
+        while True:
+            data = os.pread(descriptor, size, start)
+            if len(data) < size:
+                raise _ChunkChanged
+            if start + size >= end:
+                break
+            newline = data.rfind(b"\n")
+            if newline >= 0:
+                data = data[:newline + 1]
+                break
+            size = min(2 * size, end - start)  # a line longer than a piece
+        yield data
         start += len(data)
-        if start >= end:
-            yield carry + data
-            return
-        newline = data.rfind(b"\n")
-        if newline < 0:
-            carry += data
-        else:
-            yield carry + data[:newline + 1]
-            carry = data[newline + 1:]
 
 
 def _next_line_start(stream: Any, position: int, size: int) -> int:
@@ -366,14 +381,16 @@ def _next_line_start(stream: Any, position: int, size: int) -> int:
     return size
 
 
-def _chunk_bounds(path: str, size: int, chunk_bytes: int) -> Iterator[Tuple[int, int]]:
+def _chunk_bounds(path: str, size: int, workers: int) -> Iterator[Tuple[int, int]]:
     """``(start, end)`` of the chunks of a file of ``size`` bytes, cut at line starts."""
     with open(path, "rb", buffering=0) as stream:
         start, length = 0, FIRST_CHUNK_BYTES
         while start < size:
             end = _next_line_start(stream, start + length, size)
             yield start, end
-            start, length = end, chunk_bytes
+            start = end
+            share = (size - start) // (2 * workers) if workers else CHUNK_BYTES
+            length = min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, share))
 
 
 def _range_lines(path: str, start: int, end: Optional[int]) -> Iterator[bytes]:
@@ -412,6 +429,7 @@ class _Workers:
         self._done: Dict[int, Union[ChunkAggregate, str]] = {}
         self._worker_of: Dict[int, int] = {}
         self._tickets = 0
+        self.count = count
         for _ in range(count):
             mine, theirs = context.Pipe()
             process = context.Process(target=_worker_main, args=(theirs,), daemon=True)
@@ -427,7 +445,7 @@ class _Workers:
         self._tickets += 1
         alive = [index for index, connection in enumerate(self._connections) if connection is not None]
         if not alive:
-            self._done[ticket] = _aggregate_range(task)
+            self._done[ticket] = _aggregate_safely(task)
             return ticket
         worker = min(alive, key=lambda index: len(self._queued[index]))
         self._connections[worker].send(task)
@@ -446,7 +464,7 @@ class _Workers:
                 connection.close()
                 self._connections[worker] = None
                 for lost in self._queued[worker]:
-                    self._done[lost] = "worker lost"
+                    self._done[lost] = f"{WORKER_FAILURE}: the process ended"
                 self._queued[worker].clear()
                 continue
             self._done[self._queued[worker].popleft()] = answer
@@ -474,23 +492,19 @@ def _worker_main(connection: Any) -> None:
             task = connection.recv()
         except (EOFError, OSError):
             return
-        try:
-            answer: Union[ChunkAggregate, str] = _aggregate_range(task)
-        except Exception as error:  # noqa: BLE001 - the chunk then goes through the reference path
-            answer = f"worker error: {type(error).__name__}: {error}"
-        connection.send(answer)
+        connection.send(_aggregate_safely(task))
 
 
 def _chunk_results(
-    task: _Task, size: int, chunk_bytes: int, workers: Optional[_Workers], ahead: int,
+    task: _Task, size: int, workers: Optional[_Workers], ahead: int,
 ) -> Iterator[ChunkResult]:
     """Aggregates of a file's chunks in order, ``ahead`` chunks submitted in advance to ``workers``."""
     pending: Deque[Tuple[int, int, Union[int, str]]] = deque()
-    for start, end in _chunk_bounds(task.path, size, chunk_bytes):
+    for start, end in _chunk_bounds(task.path, size, workers.count if workers else 0):
         if end - start > MAX_CHUNK_BYTES:
             pending.append((start, end, "oversized chunk"))
         elif workers is None:
-            yield start, end, _aggregate_range(task._replace(start=start, end=end))
+            yield start, end, _aggregate_safely(task._replace(start=start, end=end))
             continue
         else:
             pending.append((start, end, workers.submit(task._replace(start=start, end=end))))
@@ -523,6 +537,8 @@ def _file_items(monitor: Monitor, path: str, chunks: Iterator[ChunkResult]) -> I
                 yield segment
                 _count_skipped(monitor, segment.skipped)
         else:
+            if isinstance(result, str) and result.startswith(WORKER_FAILURE):
+                monitor.notice(f"{path}: bytes {start}-{end} replayed line by line after {result}", kind="replay")
             yield from monitor.parse(path, _range_lines(path, start, end))
 
 
@@ -570,7 +586,6 @@ def replay(
     total = sum(size or 0 for size in sizes)
     if count < 2 or total < IN_PROCESS_BYTES:
         count = 0
-    chunk_bytes = min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, total // (4 * count))) if count else CHUNK_BYTES
     segment_seconds = monitor.period if len(paths) == 1 else 1
     processes = _Workers(count) if count else None
     try:
@@ -580,7 +595,7 @@ def replay(
                 streams.append(monitor.parse(path, read_lines(path)))
             else:
                 task = _Task(path, 0, 0, monitor.fmt, segment_seconds, monitor.alerter.max_jump)
-                streams.append(_file_items(monitor, path, _chunk_results(task, size, chunk_bytes, processes, CHUNKS_IN_FLIGHT * count)))
+                streams.append(_file_items(monitor, path, _chunk_results(task, size, processes, CHUNKS_IN_FLIGHT * count)))
         items = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=attrgetter("epoch"))
         for item in items:
             if type(item) is Segment:

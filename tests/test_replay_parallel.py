@@ -215,7 +215,7 @@ class ReplayEquivalenceTest(unittest.TestCase):
     def test_offset_change_at_a_chunk_boundary(self) -> None:
         lines = generated(rates=(20,), durations=(300,))
         path = self.write("boundary.log", lines)
-        bounds = [start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), engine.CHUNK_BYTES)]
+        bounds = [start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0)]
         starts, offset = {}, 0
         for index, line in enumerate(lines):
             starts[offset] = index
@@ -241,6 +241,24 @@ class ReplayEquivalenceTest(unittest.TestCase):
         for period, window in ((1, 1), (7, 7), (60, 120), (10, 3)):
             with self.subTest(period=period, window=window):
                 self.assert_same([path], period=period, window=window, threshold=5)
+
+    def test_a_failing_worker_costs_speed_not_results(self) -> None:
+        path = self.write("access.log", generated(rates=(20,), durations=(300,)))
+        expected, _, _ = self.replay([path], reference=True)
+
+        def broken(*args: Any) -> None:
+            raise RuntimeError("boom")
+
+        for count in (0, 2):
+            with self.subTest(workers=count), mock.patch.object(engine, "_aggregate_piece", broken):
+                items, _, bulk = self.replay([path], reference=False, workers=count)
+                notices = [item for kind, item in items if kind == "notice"]
+                self.assertTrue(notices)
+                self.assertTrue(all("RuntimeError: boom" in notice for notice in notices), notices)
+                self.assertEqual(bulk, 0)
+                self.assertEqual([item for item in items if item[0] in ("report", "event")],
+                                 [item for item in expected if item[0] in ("report", "event")])
+                self.assertEqual(items[-1][1].stats, expected[-1][1].stats)
 
 
 class AddAggregateTest(unittest.TestCase):
