@@ -238,6 +238,20 @@ class ClockTest(unittest.TestCase):
         self.assertEqual([e.kind for e in events], ["alert"])
         self.assertEqual(events[0].time.timestamp(), T0 + 4)
 
+    def test_absurd_past_first_line_is_dropped(self) -> None:
+        alerter = Alerter(threshold=1, window=10)
+        events = alerter.observe(0)  # 1970 first: it must not set the clock
+        events += steady(alerter, T0, 20, 3)
+        self.assertEqual(alerter.outlier_hits, 1)
+        self.assertEqual([e.kind for e in events], ["alert"])
+        self.assertEqual(events[0].time.timestamp(), T0 + 4)
+        # a real first line followed by a 1970 line: the clock still ends up in the present
+        alerter = Alerter(threshold=1, window=10)
+        alerter.observe(T0)
+        alerter.observe(0)
+        steady(alerter, T0 + 1, 5, 1)
+        self.assertGreaterEqual(alerter.clock, T0 + 4)
+
     def test_absurd_past_line_is_late(self) -> None:
         alerter = Alerter(threshold=1, window=10)
         events = steady(alerter, T0, 3, 1)
@@ -334,7 +348,7 @@ def reference_events(ops: List[Tuple[str, int, int]], threshold: int, window: in
     for op, second, count in ops:
         if op == "observe":
             if pending is not None:
-                if second >= pending[0] - window:
+                if second >= pending[0] - window and (clock is not None or second <= pending[0] + window):
                     move(pending[0])
                     add(*pending)
                 pending = None

@@ -27,13 +27,14 @@ Late and absurd timestamps
   revisited. An older hit is counted in :attr:`Alerter.late_hits` and ignored.
 * A hit more than ``max_jump`` seconds ahead of the clock (and the very first hit) is held
   back as *pending* instead of moving the clock at once. The next observation decides: if it
-  lies no more than one window before the pending time, the jump is confirmed (the clock moves
-  there, evaluating the seconds crossed, and the pending hits count); otherwise the pending
-  hits were a lone outlier, are counted in :attr:`Alerter.outlier_hits` and dropped. A trusted
+  lies no more than one window before the pending time (for the very first hit: within one
+  window of it, either way), the jump is confirmed (the clock moves there, evaluating the
+  seconds crossed, and the pending hits count); otherwise the pending hits were a lone outlier,
+  are counted in :attr:`Alerter.outlier_hits` and dropped. A trusted
   :meth:`Alerter.advance` confirms a pending time it reaches within ``max_jump`` and drops one
   further ahead. So one line stamped 2099 cannot drag the clock away and silence real alerts,
   while a genuine gap in a replayed log costs nothing but a one-line delay. A line stamped
-  1970 is simply a late hit outside the window.
+  1970 is simply a late hit outside the window (or, as the very first line, an outlier).
 
 Threads
 -------
@@ -213,7 +214,8 @@ class Alerter:
         pending = self._pending
         if pending is not None:
             self._pending = None
-            if moment >= pending[0] - self.window:
+            behind = pending[0] - moment
+            if behind <= self.window and (self._clock is not None or -behind <= self.window):
                 self._move_to(pending[0], events)
                 self._add(pending[0], pending[1])
             else:

@@ -84,7 +84,8 @@ def parse_clf(line: str, pattern: re.Pattern[str] = CLF_AUTO) -> LogRecord:
 
     method, space, rest = request.partition(" ")
     if space:
-        target, space, protocol = rest.rpartition(" ")
+        target, space, protocol = rest.strip(" ").rpartition(" ")
+        target = target.rstrip(" ")
         if not space or not protocol.startswith("HTTP/"):
             target, protocol = rest, ""
     else:

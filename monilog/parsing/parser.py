@@ -11,8 +11,9 @@ Formats (:data:`FORMATS`):
 - ``w3c`` — W3C Extended (IIS); data lines before a ``#Fields:`` directive are
   rejected with ``no #Fields directive``.
 - ``auto`` (default) — W3C once a ``#Fields:``, ``#Software:`` or ``#Version:``
-  directive has been seen (or :attr:`LogParser.fields` was set), else Common with an
-  optional Combined tail.
+  directive has been seen before any Common/Combined record (or :attr:`LogParser.fields`
+  was set), else Common with an optional Combined tail. Once a Common/Combined record has
+  been parsed, ``#`` lines are comments: a stray directive cannot switch a CLF log to W3C.
 
 Line handling common to all formats: bytes are decoded as UTF-8 with invalid
 sequences replaced (the line still parses and counts); the line ending (``\\r``,
@@ -63,6 +64,7 @@ class LogParser:
         self._w3c = fmt == "w3c"
         self._layout: Optional[W3CLayout] = None
         self._date = "-"
+        self._clf_seen = False
 
     @property
     def fields(self) -> Optional[Tuple[str, ...]]:
@@ -125,10 +127,14 @@ class LogParser:
             if self._layout is None:
                 raise ParseError("no #Fields directive", line)
             return parse_w3c(line, self._layout, self._date)
-        return parse_clf(line, self._clf_pattern)
+        record = parse_clf(line, self._clf_pattern)
+        self._clf_seen = True
+        return record
 
     def _directive(self, line: str) -> None:
         """Take in a ``#`` line: W3C directives update the state, other comments are ignored."""
+        if self._clf_seen:
+            return  # a Common/Combined log: '#' lines are comments
         name, colon, value = line[1:].partition(":")
         name = name.strip().lower()
         if not colon or name not in _W3C_MARKERS + ("date",):

@@ -64,7 +64,15 @@ def utc_offset(text: str) -> timezone:
     return timezone(-offset if text[0] == "-" else offset)
 
 
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9998
+"""Years outside this range are refused as bad timestamps: far enough from the epoch for any
+real log, close enough that every time computed from them (offsets, periods) stays valid."""
+
+
 def _moment(moment: datetime) -> Moment:
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"year {moment.year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
     return moment, int(moment.timestamp() // 1)
 
 
