@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Callable, List, Optional, Sequence
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
 from monilog.replay import replay as fast_replay
-from monilog.watcher import FileWatcher, WatchNotice
+from monilog.watcher import FileWatcher, WatchNotice, glob_matches
 
 TICK_SECONDS = 0.25
 """How often follow mode moves the clock and refreshes the display."""
@@ -40,21 +41,30 @@ def replay(monitor: Monitor, paths: Sequence[str]) -> RunSummary:
 def last_fields_directive(path: str, limit: int = PRIME_SCAN_BYTES) -> Optional[bytes]:
     """The last W3C ``#Fields:`` line of a file, searching backwards from its end (at most ``limit`` bytes).
 
-    Following a W3C log from its end, the parser needs the field list written earlier in the file.
+    Following a W3C log from its end, the parser needs the field list written earlier in the
+    file. A file that does not start with a ``#`` directive is not a W3C log and is not searched.
     """
+    marker = b"\n#Fields:"
     try:
         with open(path, "rb") as handle:
-            end = handle.seek(0, os.SEEK_END)
-            position = end
-            tail = b""
-            while position > 0 and end - position < limit:
-                step = min(PRIME_BLOCK, position)
+            if handle.read(1) != b"#":
+                return None
+            position = handle.seek(0, os.SEEK_END)
+            stop = max(0, position - limit)
+            carry = b""
+            while position > stop:
+                step = min(PRIME_BLOCK, position - stop)
                 position -= step
                 handle.seek(position)
-                tail = handle.read(step) + tail
-                found = tail.rfind(b"#Fields:")
-                if found >= 0 and (found == 0 and position == 0 or found > 0 and tail[found - 1:found] == b"\n"):
-                    return tail[found:].split(b"\n", 1)[0]
+                block = handle.read(step) + carry
+                found = block.rfind(marker)
+                if found < 0 and position == 0 and block.startswith(marker[1:]):
+                    found = -1
+                elif found < 0:
+                    carry = block[:len(marker)]
+                    continue
+                handle.seek(position + found + 1)
+                return handle.readline(PRIME_BLOCK).rstrip(b"\r\n")
     except OSError:
         return None  # the watcher reports unreadable files
     return None
@@ -84,11 +94,14 @@ def follow(
         monitor.notice(f"{notice.path}: {notice.message}", kind=notice.kind)
 
     if not from_start and monitor.fmt in ("auto", "w3c"):
+        # files read from their end (explicit paths, and glob matches existing now) need the
+        # field list their W3C header gave; files appearing later are read from their start
         for path in paths:
-            if path != "-" and os.path.isfile(path):
-                directive = last_fields_directive(path)
-                if directive is not None:
-                    monitor.parser_for(path).parse(directive)
+            for source in glob_matches(path) if glob.has_magic(path) else [path]:  # type: ignore[attr-defined]
+                if source != "-" and os.path.isfile(source):
+                    directive = last_fields_directive(source)
+                    if directive is not None:
+                        monitor.parser_for(source).parse(directive)
     watcher = FileWatcher(paths, on_lines, from_start=from_start, poll_interval=poll_interval, on_notice=on_notice)
     watcher.start()
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
 import os
 import queue
@@ -12,9 +15,11 @@ import tempfile
 import threading
 import time
 import unittest
+from unittest import mock
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Sequence
 
+from monilog.cli.monitoring import main as monitoring_main
 from tests import support
 from tests.support import line, script
 
@@ -123,6 +128,24 @@ class ReplayTest(Run):
         self.assertIn("High traffic generated an alert - hits = 21", content)
         self.assertIn("/pages", content)
 
+    def test_each_file_is_replayed_once_and_compressed_rotations_are_left_out(self) -> None:
+        path = self.write("access.log", timeline([2] * 5))
+        os.symlink(path, os.path.join(self.dir, "access.log.link"))
+        with open(os.path.join(self.dir, "access.log.1.gz"), "wb") as handle:
+            handle.write(b"\x1f\x8b\x08\x00 not a log")
+        result = self.monitoring("--replay", "--json", "--no-log-file", path, path, os.path.join(self.dir, "access.log*"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        summary = json.loads(result.stdout.splitlines()[-1])
+        self.assertEqual((summary["parsed"], summary["malformed"]), (10, 0))
+
+    def test_bell_never_mixes_into_json(self) -> None:
+        path = self.write("access.log", timeline([3] * 30))
+        result = self.monitoring("--replay", "--json", "--bell", "--no-log-file", "--threshold", "2", "--window", "10", path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        objects = [json.loads(line) for line in result.stdout.splitlines()]
+        self.assertIn("alert", [o["type"] for o in objects])
+        self.assertEqual(result.stderr, "\a")
+
     def test_no_log_file_writes_nothing(self) -> None:
         path = self.write("access.log", timeline([1] * 5))
         result = self.monitoring("--replay", "--plain", "--no-log-file", path)
@@ -154,10 +177,22 @@ class ArgumentTest(Run):
     def test_unreadable_inputs(self) -> None:
         self.assert_usage_error("--replay", os.path.join(self.dir, "missing.log"), mentions="missing.log")
         self.assert_usage_error(self.dir, mentions="directory")
+        self.assert_usage_error("--window", str(8 * 24 * 3600), mentions="window")
+
+    def test_permission_denied(self) -> None:
+        locked = self.write("locked.log", [])
+        os.chmod(locked, 0)
+        expected = f"monitoring: error: cannot read {locked}: Permission denied (see monitoring --help)"
         if os.geteuid() != 0:
-            locked = self.write("locked.log", [])
-            os.chmod(locked, 0)
-            self.assert_usage_error(locked, mentions="Permission denied")
+            result = self.monitoring(locked)
+            self.assertEqual((result.returncode, result.stderr.strip()), (2, expected))
+            return
+        # root reads anything: make the kernel's answer what a normal user would get
+        stderr = io.StringIO()
+        denied = OSError(errno.EACCES, os.strerror(errno.EACCES), locked)
+        with mock.patch("builtins.open", side_effect=denied), contextlib.redirect_stderr(stderr):
+            status = monitoring_main([locked, "--no-log-file"])
+        self.assertEqual((status, stderr.getvalue().strip()), (2, expected))
 
 
 class FollowTest(Run):
@@ -234,6 +269,15 @@ class FollowTest(Run):
         )
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("8 read, 7 parsed, 1 skipped", result.stdout)
+
+    def test_a_named_pipe_path_is_followed_without_hanging(self) -> None:
+        fifo = os.path.join(self.dir, "access.fifo")
+        os.mkfifo(fifo)
+        process = self.start("--plain", "--no-log-file", "--max-idle", "2", fifo)
+        with open(fifo, "w", encoding="utf-8") as writer:  # blocks until monitoring opens the pipe
+            writer.write("".join(line(datetime.now(timezone.utc).astimezone()) for _ in range(4)))
+        self.assertEqual(process.wait(timeout=60), 0)
+        self.wait_for("4 read, 4 parsed", deadline=10)
 
     def test_max_idle_stops_with_a_summary(self) -> None:
         path = self.write("access.log", timeline([1] * 3))

@@ -60,10 +60,18 @@ class RunTest(unittest.TestCase):
 
     def test_following_a_w3c_log_from_its_end_knows_its_fields(self) -> None:
         path = self.path("u_ex.log", W3C_HEADER + "2024-05-01 00:00:01 10.0.0.1 GET /old/x 200\n")
+        self.follow_w3c(path, path)
+
+    def test_following_w3c_logs_through_a_glob_knows_their_fields(self) -> None:
+        path = self.path("u_ex1.log", W3C_HEADER + "2024-05-01 00:00:01 10.0.0.1 GET /old/x 200\n")
+        self.follow_w3c(os.path.join(self.dir, "u_ex*.log"), path)
+
+    def follow_w3c(self, spec: str, path: str) -> None:
+        """Follow ``spec`` from its end, append a data line to ``path``: it must parse."""
         monitor = Monitor(threshold=100, window=10, period=10)
         stop = threading.Event()
         result: List[RunSummary] = []
-        thread = threading.Thread(target=lambda: result.append(follow(monitor, [path], stop=stop, poll_interval=0.05)))
+        thread = threading.Thread(target=lambda: result.append(follow(monitor, [spec], stop=stop, poll_interval=0.05)))
         thread.start()
         self.addCleanup(thread.join, 30)
         self.addCleanup(stop.set)

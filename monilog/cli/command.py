@@ -12,7 +12,9 @@ import argparse
 import math
 import os
 import sys
-from typing import Callable, NoReturn
+from typing import Callable, NoReturn, Optional
+
+from monilog.presentation.sanitize import clean
 
 DEFAULT_FILE = "/tmp/access.log"
 """Where ``log_generator`` writes and ``monitoring`` reads by default."""
@@ -44,8 +46,8 @@ def number(what: str, check: Callable[[float], bool], rule: str) -> Callable[[st
     return convert
 
 
-def count(what: str) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least 1."""
+def count(what: str, most: Optional[int] = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least 1 (and at most ``most``)."""
 
     def convert(text: str) -> int:
         try:
@@ -54,6 +56,8 @@ def count(what: str) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{what} must be a whole number, not {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{what} must be at least 1, not {value}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{what} must be at most {most}, not {value}")
         return value
 
     return convert
@@ -64,7 +68,7 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
     try:
         return body()
     except UsageError as error:
-        print(f"{prog}: error: {error} (see {prog} --help)", file=sys.stderr)
+        print(f"{prog}: error: {clean(str(error))} (see {prog} --help)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
@@ -73,10 +77,10 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as error:
-        print(f"{prog}: error: {error.filename or 'I/O'}: {error.strerror or error}", file=sys.stderr)
+        print(f"{prog}: error: {clean(str(error.filename or 'I/O'))}: {clean(str(error.strerror or error))}", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001 - the last resort: one line, never a traceback
         if os.environ.get("MONILOG_DEBUG"):
             raise
-        print(f"{prog}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"{prog}: internal error: {type(error).__name__}: {clean(str(error))}", file=sys.stderr)
         return 1

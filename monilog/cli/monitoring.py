@@ -10,6 +10,7 @@ import argparse
 import glob
 import os
 import signal
+import stat
 import sys
 import threading
 from typing import List, Optional, Sequence
@@ -23,6 +24,10 @@ from monilog.outputs.runlog import RunLogSink
 from monilog.outputs.sink import Sink
 from monilog.parsing.parser import FORMATS
 from monilog.run import follow, replay
+from monilog.watcher import glob_matches
+
+MAX_WINDOW = 7 * 24 * 3600
+"""The longest alert window accepted (a week): the alerter keeps one counter per second."""
 
 PROG = "monitoring"
 
@@ -39,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="log files or glob patterns to follow; - for standard input")
     parser.add_argument("-f", "--file", action="append", default=[], metavar="PATH", help=f"a log file to follow (repeatable; default {DEFAULT_FILE})")
     parser.add_argument("-t", "--threshold", type=number("threshold", lambda v: v > 0, "positive"), default=10.0, help="alert when the average requests/s over the window exceeds this (default 10)")
-    parser.add_argument("-w", "--window", type=count("window"), default=120, help="alert window in seconds (default 120)")
+    parser.add_argument("-w", "--window", type=count("window", most=MAX_WINDOW), default=120, help="alert window in seconds (default 120)")
     parser.add_argument("-p", "--period", type=count("period"), default=10, help="report interval in seconds (default 10)")
     parser.add_argument("--top", type=count("top"), default=5, help="sections, clients and codes shown per report (default 5)")
     parser.add_argument("--format", choices=FORMATS, default="auto", help="log format (default auto: Common, Combined or W3C detected per file)")
@@ -70,7 +75,7 @@ def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
                 raise UsageError("--replay reads files, not standard input")
             continue
         if _has_magic(path):
-            if replay_mode and not glob.glob(path):
+            if replay_mode and not glob_matches(path):
                 raise UsageError(f"no file matches {path}")
             continue
         if os.path.isdir(path):
@@ -79,6 +84,11 @@ def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
             if replay_mode:
                 raise UsageError(f"cannot read {path}: no such file")
             continue
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            # a named pipe: opening it here would block, or break a writer when closed again
+            if not os.access(path, os.R_OK):
+                raise UsageError(f"cannot read {path}: Permission denied")
+            continue
         try:
             with open(path, "rb"):
                 pass
@@ -86,11 +96,18 @@ def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
             raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
 
 
-def _expand(paths: Sequence[str]) -> List[str]:
-    expanded: List[str] = []
+def replay_files(paths: Sequence[str]) -> List[str]:
+    """The files a replay reads: globs expanded (compressed rotations left out), each file once
+    even when named twice or through a link."""
+    files: List[str] = []
+    seen = set()
     for path in paths:
-        expanded.extend(sorted(glob.glob(path)) if _has_magic(path) else [path])
-    return expanded
+        for name in glob_matches(path) if _has_magic(path) else [path]:
+            status = os.stat(name)
+            if (status.st_dev, status.st_ino) not in seen:
+                seen.add((status.st_dev, status.st_ino))
+                files.append(name)
+    return files
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -103,7 +120,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     paths: List[str] = list(args.file) + list(args.paths) or [DEFAULT_FILE]
     check_inputs(paths, args.replay)
     if args.replay:
-        paths = _expand(paths)
+        paths = replay_files(paths)
 
     try:
         extra = integrations.build(args)
@@ -117,7 +134,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     elif not use_dashboard:
         sinks.append(TextSink(sys.stdout, top=args.top))
     if args.bell:
-        sinks.append(BellSink(sys.stdout))
+        sinks.append(BellSink(sys.stderr))
     if not args.no_log_file:
         try:
             sinks.append(RunLogSink(args.log_dir, top=args.top))
@@ -157,7 +174,7 @@ def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace
     def request_stop(signum: int, frame: object) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         if use_dashboard:
             from monilog.presentation.dashboard import Dashboard

@@ -60,10 +60,11 @@ class JsonSink(Sink):
 
 
 class BellSink(Sink):
-    """Rings the terminal bell on every alert (``--bell``)."""
+    """Rings the terminal bell on every alert (``--bell``), on standard error so that it never
+    mixes into JSON or report output."""
 
     def __init__(self, stream: Optional[TextIO] = None) -> None:
-        self.stream = stream or sys.stdout
+        self.stream = stream or sys.stderr
 
     def event(self, event: AlertEvent) -> None:
         if event.kind == "alert":

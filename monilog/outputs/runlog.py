@@ -29,9 +29,15 @@ class RunLogSink(TextSink):
 
     def __init__(self, directory: str, top: int = 5) -> None:
         os.makedirs(directory, exist_ok=True)
-        self.path = run_log_path(directory)
-        # line-buffered: every entry is on disk at once, in case the run is killed
-        super().__init__(open(self.path, "x", encoding="utf-8", buffering=1), top=top)
+        while True:  # another monitor may take the same name between the check and the open
+            self.path = run_log_path(directory)
+            try:
+                # line-buffered: every entry is on disk at once, in case the run is killed
+                stream = open(self.path, "x", encoding="utf-8", buffering=1)
+            except FileExistsError:
+                continue
+            break
+        super().__init__(stream, top=top)
 
     def _write(self, chunk: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")

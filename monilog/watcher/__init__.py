@@ -8,7 +8,7 @@ rotation and truncation, and hands complete lines to a callback. :class:`LineSpl
 from __future__ import annotations
 
 from .lines import DEFAULT_MAX_LINE_LENGTH, LineSplitter, read_lines
-from .watcher import FileStats, FileWatcher, WatchNotice, WatchStats
+from .watcher import FileStats, FileWatcher, WatchNotice, WatchStats, glob_matches
 
 __all__ = [
     "DEFAULT_MAX_LINE_LENGTH",
@@ -17,5 +17,6 @@ __all__ = [
     "LineSplitter",
     "WatchNotice",
     "WatchStats",
+    "glob_matches",
     "read_lines",
 ]

@@ -68,6 +68,11 @@ BLOCKS_PER_TURN = 16
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
 """Names a glob pattern may match that are compressed rotated logs, not followed."""
 
+
+def glob_matches(pattern: str) -> List[str]:
+    """The files ``pattern`` matches now, sorted, leaving out compressed rotated logs."""
+    return [path for path in sorted(glob.glob(pattern, recursive=True)) if not path.endswith(COMPRESSED_SUFFIXES)]
+
 STDIN = "-"
 """The path that names standard input."""
 
@@ -314,8 +319,7 @@ class FileWatcher:
         """Follow files newly matching the patterns; forget matches gone and fully read."""
         matched = set()
         for pattern in self._patterns:
-            matches = [path for path in sorted(glob.glob(pattern, recursive=True))
-                       if not path.endswith(COMPRESSED_SUFFIXES)]
+            matches = glob_matches(pattern)
             if initial and not matches:
                 self.notice("warning", pattern, "missing", "no file matches yet; waiting for one")
             for path in matches:
