@@ -115,6 +115,9 @@ def follow(
             if not watcher.running:  # standard input reached its end (cat log | monitoring -)
                 break
     finally:
-        watcher.stop()  # flushes an unterminated last line into the monitor
+        try:
+            watcher.stop()  # flushes an unterminated last line into the monitor
+        except Exception as error:  # noqa: BLE001 - the run still ends with its summary
+            monitor.notice(f"file watcher stopped by an error: {type(error).__name__}: {error}", kind="watcher-error")
     monitor.tick()
     return monitor.finish()

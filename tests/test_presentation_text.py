@@ -144,6 +144,19 @@ class SummaryTest(unittest.TestCase):
         _assert_printable(self, text)
         _assert_narrow(self, text)
 
+    def test_alerts_of_earlier_runs_are_marked(self) -> None:
+        alerter, _ = alerter_with_history(ongoing=False)
+        earlier = earlier_run_events()
+        unrecovered = AlertEvent("alert", 1500, 1500 / 120, earlier[0].time - timedelta(days=30), 10.0, 120)
+        data = summary(alerter)._replace(alerts=(unrecovered, *earlier, *alerter.history), earlier_alerts=3)
+        rows = [line for line in format_summary(data).splitlines() if line.startswith("  20")]
+        self.assertEqual(len(rows), 2 + len(alerter.history) // 2)
+        self.assertTrue(rows[0].endswith("(earlier run)") and rows[1].endswith("(earlier run)"), rows)
+        self.assertFalse(any(row.endswith("(earlier run)") for row in rows[2:]), rows)
+        self.assertIn("(run ended)", rows[0])
+        self.assertIn(" - ", rows[0])  # an earlier alert that never recovered has no known length
+        self.assertIn(">=1500", rows[0])
+
     def test_full_alert_history_with_an_ongoing_alert(self) -> None:
         alerter, _ = alerter_with_history(ongoing=True)
         text = format_summary(summary(alerter))

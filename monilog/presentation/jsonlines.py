@@ -238,7 +238,7 @@ def event_from_dict(data: Dict[str, Any]) -> AlertEvent:
     if not isinstance(data, dict) or data.get("type") not in ("alert", "recover"):
         raise ValueError("not an alert or recover object")
     threshold = data.get("threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < math.inf:
         raise ValueError("'threshold' must be a positive number")
     window = _parse_int(data.get("window"), "window")
     if not window:

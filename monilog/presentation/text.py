@@ -332,17 +332,18 @@ def format_notice(message: str) -> str:
 def _history_lines(periods: Sequence[AlertPeriod], alerting: bool, last: Optional[datetime]) -> List[str]:
     lines = ["  " + _fit("started", 26) + _fit("ended", 26) + _fit("lasted", 10) + "peak"]
     for index, period in enumerate(periods):
+        ongoing = alerting and index == len(periods) - 1 and not period.earlier
         if period.end is not None:
             ended = format_moment(period.end, period.start)
-        elif alerting and index == len(periods) - 1:
+        elif ongoing:
             ended = "ongoing at exit"
         else:
             ended = "(run ended)"
-        duration = period.duration(last if period.end is None else None)
+        duration = period.duration(last if ongoing else None)
         lasted = "-" if duration is None else format_duration(duration)
-        exact = period.end is not None or (alerting and index == len(periods) - 1)
-        peak = f"{'' if exact else '>='}{period.peak_hits} ({period.peak_average:.1f}/s)"
-        lines.append("  " + _fit(format_time(period.start), 26) + _fit(ended, 26) + _fit(lasted, 10) + peak)
+        peak = f"{'' if period.end is not None or ongoing else '>='}{period.peak_hits} ({period.peak_average:.1f}/s)"
+        earlier = "  (earlier run)" if period.earlier else ""
+        lines.append("  " + _fit(format_time(period.start), 26) + _fit(ended, 26) + _fit(lasted, 10) + peak + earlier)
     return lines
 
 
