@@ -2,9 +2,9 @@
 and writing a dated result table.
 
 Memory is measured two ways: the peak resident set of the largest process (``ru_maxrss`` from
-``wait4``, what ``/usr/bin/time`` reports) and the peak of the sum of the resident sets of the
-process and all its descendants, sampled every few milliseconds from ``/proc`` (pages shared
-between forked workers are counted once per process, so the sum is an upper bound).
+``wait4``, what ``/usr/bin/time`` reports) and the peak of the sum of the proportional set sizes
+(PSS: shared pages divided among the processes sharing them) of the process and all its
+descendants, sampled every few milliseconds from ``/proc``: the memory the whole run really uses.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import threading
 import time
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -29,8 +28,8 @@ class Run(NamedTuple):
     """CPU seconds (user + system) of the process and its descendants."""
     max_rss: int
     """Peak resident set of the largest process, bytes."""
-    tree_rss: int
-    """Peak of the summed resident sets of the process tree, bytes (sampled)."""
+    tree_pss: int
+    """Peak of the summed proportional set sizes of the process tree, bytes (sampled)."""
     returncode: int
 
 
@@ -49,13 +48,16 @@ def descendants(pid: int) -> List[int]:
     return found
 
 
-def resident(pid: int) -> int:
-    """Resident set of one process in bytes (0 when it is gone)."""
+def proportional(pid: int) -> int:
+    """Proportional set size of one process in bytes (0 when it is gone)."""
     try:
-        with open(f"/proc/{pid}/statm") as stream:
-            return int(stream.read().split()[1]) * PAGE
+        with open(f"/proc/{pid}/smaps_rollup") as stream:
+            for line in stream:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
     except (OSError, IndexError, ValueError):
-        return 0
+        pass
+    return 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -77,7 +79,7 @@ def run(command: Sequence[str], stdout_path: str = os.devnull, env: Optional[Dic
 
         def sample() -> None:
             while not done.is_set():
-                peak[0] = max(peak[0], sum(resident(pid) for pid in descendants(process.pid)))
+                peak[0] = max(peak[0], sum(proportional(pid) for pid in descendants(process.pid)))
                 done.wait(sample_interval)
 
         sampler = threading.Thread(target=sample, daemon=True)

@@ -19,8 +19,8 @@ must be identical, byte for byte: the bench fails otherwise. When ``goaccess`` i
 and the table shows how many times faster monilog is.
 
 Memory: ``RSS max`` is the peak resident set of the largest process (as ``/usr/bin/time`` shows
-it); ``RSS all`` the peak of the sum over the process and its worker processes, sampled (pages
-shared after ``fork`` are counted once per process, so it overstates).
+it); ``PSS all`` the peak of the summed proportional set sizes of the process and its worker
+processes, sampled (pages shared after ``fork`` divided among the sharers): what the run uses.
 
 Results are printed and written to ``bench/results/replay.txt`` (``--output`` to change).
 """
@@ -79,7 +79,7 @@ def row(name: str, engine: str, lines: int, results: Sequence[Run], goaccess: Op
     cpu = statistics.median(result.cpu for result in results)
     ratio = "" if goaccess is None else f"{goaccess / wall:.1f}x"
     return [name, engine, str(len(results)), f"{wall:.2f}", f"{cpu:.2f}", f"{lines / wall:,.0f}",
-            f"{max(r.max_rss for r in results) / MB:.0f}", f"{max(r.tree_rss for r in results) / MB:.0f}", ratio]
+            f"{max(r.max_rss for r in results) / MB:.0f}", f"{max(r.tree_pss for r in results) / MB:.0f}", ratio]
 
 
 def main() -> None:
@@ -124,7 +124,7 @@ def main() -> None:
         rows.append(row(name, "monilog reference", lines, reference, ga_wall))
         print("\n".join("  ".join(cells) for cells in rows[-3 if ga_wall else -2:]), file=sys.stderr, flush=True)
 
-    header = ["log", "engine", "runs", "wall s", "CPU s", "lines/s", "RSS max MB", "RSS all MB", "vs GoAccess"]
+    header = ["log", "engine", "runs", "wall s", "CPU s", "lines/s", "RSS max MB", "PSS all MB", "vs GoAccess"]
     text = "\n".join([
         f"monitoring --replay --json --no-log-file: {machine()}",
         f"generated at {options.rate} req/s, seed {SEED}; medians; load average before {load_before[0]:.2f}, "

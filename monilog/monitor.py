@@ -163,15 +163,16 @@ class Monitor:
         """Whether :meth:`add_aggregate` can take hits starting at ``second`` now.
 
         True in the steady state (the clock is set and no observation is held back) for a second
-        neither before the clock nor more than the alerter's ``max_jump`` after it: then no hit
-        from there on can be late, pending or an outlier while the seconds keep that pace.
+        neither before the period in progress nor more than the alerter's ``max_jump`` after the
+        clock: then no hit from there on is pending or an outlier while each second stays within
+        ``max_jump`` of the latest one.
         """
         alerter = self.alerter
         clock = alerter.clock
         return (
             clock is not None and alerter.pending is None and self._held is None and not self._orphans
             and self._report_start is not None and not self._start_from_wall
-            and clock <= second <= clock + alerter.max_jump
+            and self._report_start <= second <= clock + alerter.max_jump
         )
 
     def add_aggregate(
@@ -185,36 +186,47 @@ class Monitor:
         clients: Mapping[str, int],
         users: Mapping[str, int],
     ) -> None:
-        """Account the records of consecutive seconds of one period at once (the fast replay).
+        """Account at once records that all fall in one report period (the fast replay's entry).
 
-        ``runs`` are ``(epoch second, hits)`` in time order; ``zone`` is the UTC offset the
-        records were logged with; the counters are those of
-        :meth:`Statistics.add_counts <monilog.accumulation.statistics.Statistics.add_counts>`
-        for the same hits, keys in the order first seen. The reports, alerts and summary are
-        those of :meth:`add_records` with the records themselves.
+        ``runs`` are ``(epoch second, hits)`` in the order the records came (a second may go back,
+        as in logs stamped with the request's start); ``zone`` is the UTC offset the records were
+        logged with; the counters are those of
+        :meth:`Statistics.add_counts <monilog.accumulation.statistics.Statistics.add_counts>` for
+        the same hits, keys in the order first seen. Reports, alerts and summary are those of
+        :meth:`add_records` with the records themselves: hits behind the period in progress count
+        in it as late ones.
 
-        :raises ValueError: unless :meth:`aggregate_ready` holds for the first second, the seconds
-            lie in one period, never go back nor step further than ``max_jump``, and the counters
-            add up to the hits; nothing is counted then.
+        :raises ValueError: unless :meth:`aggregate_ready` holds for the first second, each second
+            stays within ``max_jump`` of the latest, all records fall in one period (the period
+            in progress, or the one the latest second opens), and the counters add up to the
+            hits; nothing is counted then.
         """
         with self._lock:
             alerter = self.alerter
             if not runs or not self.aggregate_ready(runs[0][0]):
-                raise ValueError("add_aggregate needs a steady monitor and a first second within max_jump of its clock")
-            period = self._period_of(runs[0][0])
-            hits, previous = 0, runs[0][0]
+                raise ValueError("add_aggregate needs a steady monitor and a first second in the period "
+                                 "in progress, within max_jump of the clock")
+            latest = alerter.clock
+            assert latest is not None  # aggregate_ready
+            period = self._period_of(max(latest, runs[0][0]))
+            hits = late = 0
             for second, count in runs:
-                if not previous <= second <= previous + alerter.max_jump or self._period_of(second) != period:
-                    raise ValueError(f"second {second} does not follow {previous} within one period")
                 if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                     raise ValueError(f"hits must be positive ints, not {count!r}")
-                hits, previous = hits + count, second
+                if second > latest + alerter.max_jump:
+                    raise ValueError(f"second {second} is more than max_jump after {latest}")
+                latest = max(latest, second)
+                if self._period_of(latest) != period:
+                    raise ValueError(f"second {second} is not in the period starting at {period}")
+                hits += count
+                if self._period_of(second) < period:
+                    late += count
             if sum(section_status.values()) != hits:
                 raise ValueError(f"section_status adds up to {sum(section_status.values())} hits, runs to {hits}")
             stats = self._periods.get(period) or Statistics(self.max_keys)
             stats.add_counts(
                 section_status=section_status, section_bytes=section_bytes, methods=methods, clients=clients,
-                users=users,
+                users=users, late=late,
             )
             self._periods[period] = stats
             for second, count in runs:  # what _add does, for ``count`` records at once

@@ -9,40 +9,49 @@ reference path instead, e.g. to compare.
 
 How
 ---
-* Each regular file is cut at line starts into chunks (:data:`CHUNK_BYTES`; the first one small,
-  since the monitor needs a few records through the reference path to set its clock). Worker
-  processes read their chunk themselves and turn it into a :class:`ChunkAggregate` with
-  :func:`aggregate_block`: the fast parser (:mod:`monilog.parsing.fast`) gives columns, the
-  columns give per-second hit counts (*runs*) and, per *segment* (the part of the chunk in one
+* Each regular file is cut at line starts into chunks (at most :data:`CHUNK_BYTES`, fewer towards
+  the end; the first one small, since the monitor needs a few records through the reference path
+  to set its clock). Worker processes read their chunk themselves and turn it into a
+  :class:`ChunkAggregate` with :func:`aggregate_pieces`: the fast parser
+  (:mod:`monilog.parsing.fast`) gives columns, the columns give hit counts of consecutive records
+  with the same second (*runs*) and, per *segment* (the records of the chunk that count in one
   report period; one second when several files are merged), counters ready for
   :meth:`Statistics.add_counts <monilog.accumulation.statistics.Statistics.add_counts>`.
-  Nothing is kept per line once a chunk is aggregated; a few chunks are in flight per file, so
-  memory does not grow with the file.
+  Nothing is kept per line once a piece of a chunk is aggregated, and a few chunks are in flight
+  per file, so memory does not grow with the file.
 * The main process takes the chunks of each file in order and feeds the segments to
   :meth:`Monitor.add_aggregate <monilog.monitor.Monitor.add_aggregate>`, which moves the alert
-  clock second by second exactly as the records would. Several files are merged with
+  clock run by run exactly as the records would. Several files are merged with
   :func:`heapq.merge` on the segments' first second, as the reference merges records.
 
 Identical by construction
 -------------------------
-A chunk is *well-behaved* when it has no ``#`` directive line, its timestamps never go back,
-never jump further ahead than the alerter's ``max_jump`` and share one UTC offset. Lines the
+A chunk is *well-behaved* when it has no ``#`` directive line, its timestamps share one UTC offset
+and never step further ahead than the alerter's ``max_jump`` from the latest one. They may go back
+(Apache stamps a line with the time its request arrived, and writes it when the request ends):
+a record behind the period of the latest second counts in that period as a late one, as the
+monitor counts it. When files are merged, timestamps must not go back within a chunk. Lines the
 fast pattern does not handle go through the reference parser inside the worker, so malformed
-lines are skipped for the reference's reasons. A well-behaved chunk is applied in bulk only if,
-when its turn comes, the monitor is in its steady state (clock set, nothing held back) and the
-chunk starts neither before the clock nor beyond ``max_jump`` after it: then no line of it can
-be late, pending or an outlier, and bulk accounting equals adding its records one by one.
-Any other chunk (out-of-order lines, a 2099 timestamp, a W3C file, the first lines of a run) is
-read again by the main process and its records go through the reference path. Skipped lines are
-counted at the moment the reference path would count them (before the next record of their
-file), so every report shows the same skip counts. Counters keep the order in which keys were
-first seen, so even statistics capped at ``max_keys`` keep the same keys.
+lines are skipped for the reference's reasons.
+
+A well-behaved chunk is aggregated on its own, as if its first record were the latest so far.
+It is added in bulk only if, when its turn comes, the monitor is in its steady state (clock set,
+nothing held back) and the chunk's first record is neither behind the period in progress nor
+beyond ``max_jump`` after the clock: then every record counts in the period the worker put it
+in, none can be pending or an outlier, and bulk accounting equals adding the records one by one
+(:meth:`Monitor.add_aggregate` checks it and refuses anything else). Any other chunk (a 2099
+timestamp, a W3C file, the first lines of a run) is read again by the main process and its
+records go through the reference path. Skipped lines are counted at the moment the reference
+path would count them (before the next record of their file), so every report shows the same
+skip counts. Counters keep the order in which keys were first seen, so even statistics capped at
+``max_keys`` keep the same keys.
 
 Decisions: files are read up to the size they had when the replay started; a chunk longer than
 :data:`MAX_CHUNK_BYTES` (a pathological line) and anything that is not a regular file (a pipe)
-go through the reference path. Worker processes are forked when the calling process has a single
-thread (else started with ``forkserver``), one per available core; small inputs are aggregated
-in the calling process.
+go through the reference path. There is one worker process per available core; on Linux they
+are forked when the calling process has a single thread (else started by a ``forkserver``),
+elsewhere started the platform's default way. Small inputs, a single core, or a process that may
+not start others (a daemon) aggregate in the calling process.
 """
 
 from __future__ import annotations
@@ -53,10 +62,11 @@ import multiprocessing
 import os
 import signal
 import stat
+import sys
 import threading
 from collections import Counter, deque
 from datetime import tzinfo
-from itertools import islice
+from itertools import groupby, islice
 from operator import attrgetter, le
 from typing import Any, Deque, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -97,12 +107,14 @@ the chunk is replayed through the reference path and a notice says so."""
 
 
 class Segment(NamedTuple):
-    """The records of one chunk within one segment of time, counted for the monitor."""
+    """Records of one chunk that all count in one period (or one second), counted for the monitor."""
 
     epoch: int
     """Second of the first record (the merge key, as a record's ``epoch``)."""
+    period: int
+    """Start of the segment of time the records count in."""
     runs: List[Tuple[int, int]]
-    """``(second, hits)`` in time order."""
+    """``(second, hits)`` of consecutive records with the same second, in file order."""
     zone: tzinfo
     section_status: Dict[Tuple[str, int], int]
     section_bytes: Dict[str, int]
@@ -120,18 +132,26 @@ class ChunkAggregate(NamedTuple):
     skipped: Dict[str, int]
     """Lines skipped before the chunk's first record."""
     segments: List[Segment]
+    latest: int
+    """The latest second of the chunk (0 without records)."""
 
 
-def aggregate_block(block: bytes, fmt: str, segment_seconds: int, max_jump: float) -> Union[ChunkAggregate, str]:
+def aggregate_block(
+    block: bytes, fmt: str, segment_seconds: int, max_jump: float, ordered: bool = True,
+) -> Union[ChunkAggregate, str]:
     """Aggregate a block of whole lines, or say (a short reason) why it is not well-behaved.
 
-    ``segment_seconds`` is the length of the aligned time segments counters are kept for;
-    ``max_jump`` the alerter's limit on a step forward in time.
+    ``segment_seconds`` is the length of the aligned segments of time counters are kept for (a
+    record counts in the segment of the latest second so far, as the monitor counts a late
+    record in the period in progress); ``max_jump`` the alerter's limit on a step forward in
+    time; ``ordered`` requires seconds that never go back.
     """
-    return aggregate_pieces(_pieces(block), fmt, segment_seconds, max_jump)
+    return aggregate_pieces(_pieces(block), fmt, segment_seconds, max_jump, ordered)
 
 
-def aggregate_pieces(pieces: Iterable[bytes], fmt: str, segment_seconds: int, max_jump: float) -> Union[ChunkAggregate, str]:
+def aggregate_pieces(
+    pieces: Iterable[bytes], fmt: str, segment_seconds: int, max_jump: float, ordered: bool = True,
+) -> Union[ChunkAggregate, str]:
     """:func:`aggregate_block` of consecutive blocks of whole lines, joined.
 
     Parsing in pieces of about :data:`PIECE_BYTES` keeps the short-lived objects of a piece in
@@ -139,17 +159,18 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, segment_seconds: int, ma
     """
     total: Optional[ChunkAggregate] = None
     for block in pieces:
-        piece = _aggregate_piece(block, fmt, segment_seconds, max_jump)
+        latest = total.latest if total is not None and total.segments else None
+        piece = _aggregate_piece(block, fmt, segment_seconds, max_jump, ordered, latest)
         if isinstance(piece, str):
             return piece
         if total is None:
             total = piece
         else:
-            joined = _join(total, piece, segment_seconds, max_jump)
+            joined = _join(total, piece)
             if isinstance(joined, str):
                 return joined
             total = joined
-    return total if total is not None else ChunkAggregate(0, {}, [])
+    return total if total is not None else ChunkAggregate(0, {}, [], 0)
 
 
 def _pieces(block: bytes) -> Iterator[bytes]:
@@ -160,13 +181,16 @@ def _pieces(block: bytes) -> Iterator[bytes]:
         start = end
 
 
-def _aggregate_piece(block: bytes, fmt: str, segment_seconds: int, max_jump: float) -> Union[ChunkAggregate, str]:
+def _aggregate_piece(
+    block: bytes, fmt: str, segment_seconds: int, max_jump: float, ordered: bool, latest: Optional[int],
+) -> Union[ChunkAggregate, str]:
+    """Aggregate one piece; ``latest`` is the latest second of the pieces before it, if any."""
     if block.startswith(b"#") or b"\n#" in block:
         return "directive line"  # it may switch the file's parser to W3C
     parsed = parse_block(block, fmt)
     stamps = parsed.stamps
     if not stamps:
-        return ChunkAggregate(parsed.lines, _reasons(parsed.skipped), [])
+        return ChunkAggregate(parsed.lines, _reasons(parsed.skipped), [], 0)
     moments = {key: decode_stamp(key) for key in set(stamps)}
     zones = {zone for _, zone in moments.values()}
     if len(zones) != 1:
@@ -174,25 +198,32 @@ def _aggregate_piece(block: bytes, fmt: str, segment_seconds: int, max_jump: flo
     zone = zones.pop()
     epoch_of = {key: epoch for key, (epoch, _) in moments.items()}
     epochs = list(map(epoch_of.__getitem__, stamps))
-    if not all(map(le, epochs, islice(epochs, 1, None))):
+    if all(map(le, epochs, islice(epochs, 1, None))):
+        runs = list(Counter(epochs).items())  # in time order, since the epochs are
+    elif ordered:
         return "out of time order"
-    runs = list(Counter(epochs).items())  # in time order, since the epochs are
-    for (before, _), (after, _) in zip(runs, islice(runs, 1, None)):
-        if after - before > max_jump:
-            return "jump in time"
+    else:
+        runs = [(second, sum(1 for _ in group)) for second, group in groupby(epochs)]
     del epochs, epoch_of, moments
 
-    sizes = decode_sizes(parsed.sizes)
-    bounds: List[Tuple[int, int, int, int]] = []  # first run, end run, first record, end record
+    if latest is None:
+        latest = runs[0][0]
+    elif ordered and runs[0][0] < latest:
+        return "out of time order"
+    bounds: List[Tuple[int, int, int, int, int]] = []  # segment, first run, end run, first record, end record
     first_run = first_record = record = 0
-    segment = runs[0][0] - runs[0][0] % segment_seconds
+    segment = latest - latest % segment_seconds
     for index, (second, hits) in enumerate(runs):
-        if second - second % segment_seconds != segment:
-            bounds.append((first_run, index, first_record, record))
-            first_run, first_record = index, record
-            segment = second - second % segment_seconds
+        if second > latest:
+            if second - latest > max_jump:
+                return "jump in time"
+            latest = second
+            if latest - latest % segment_seconds != segment:
+                bounds.append((segment, first_run, index, first_record, record))
+                first_run, first_record = index, record
+                segment = latest - latest % segment_seconds
         record += hits
-    bounds.append((first_run, len(runs), first_record, record))
+    bounds.append((segment, first_run, len(runs), first_record, record))
 
     leading: Dict[str, int] = {}
     after: List[Dict[str, int]] = [{} for _ in bounds]
@@ -201,49 +232,44 @@ def _aggregate_piece(block: bytes, fmt: str, segment_seconds: int, max_jump: flo
         if next_record == 0:
             target = leading
         else:
-            while bounds[which][3] < next_record:
+            while bounds[which][4] < next_record:
                 which += 1
             target = after[which]
         target[reason] = target.get(reason, 0) + 1
 
+    sizes = decode_sizes(parsed.sizes)
     segments = [
-        _segment(parsed, sizes, runs[run_start:run_end], record_start, record_end, zone, skipped)
-        for (run_start, run_end, record_start, record_end), skipped in zip(bounds, after)
+        _segment(parsed, sizes, period, runs[run_start:run_end], record_start, record_end, zone, skipped)
+        for (period, run_start, run_end, record_start, record_end), skipped in zip(bounds, after)
+        if run_end > run_start
     ]
-    return ChunkAggregate(parsed.lines, leading, segments)
+    return ChunkAggregate(parsed.lines, leading, segments, latest)
 
 
-def _join(first: ChunkAggregate, second: ChunkAggregate, segment_seconds: int, max_jump: float) -> Union[ChunkAggregate, str]:
-    """The aggregate of two consecutive blocks (``first``'s dicts are reused)."""
+def _join(first: ChunkAggregate, second: ChunkAggregate) -> Union[ChunkAggregate, str]:
+    """The aggregate of two consecutive blocks, ``second`` aggregated after ``first`` (whose dicts are reused)."""
+    lines = first.lines + second.lines
     if not second.segments:
-        if first.segments:
-            _add_to(first.segments[-1].skipped, second.skipped)
-        else:
-            _add_to(first.skipped, second.skipped)
-        return ChunkAggregate(first.lines + second.lines, first.skipped, first.segments)
+        _add_to(first.segments[-1].skipped if first.segments else first.skipped, second.skipped)
+        return ChunkAggregate(lines, first.skipped, first.segments, first.latest)
     if not first.segments:
         _add_to(first.skipped, second.skipped)
-        return ChunkAggregate(first.lines + second.lines, first.skipped, second.segments)
+        return ChunkAggregate(lines, first.skipped, second.segments, second.latest)
     last, following = first.segments[-1], second.segments[0]
-    end, begin = last.runs[-1][0], following.epoch
-    if begin < end:
-        return "out of time order"
-    if begin - end > max_jump:
-        return "jump in time"
     if last.zone != following.zone:
         return "several UTC offsets"
     _add_to(last.skipped, second.skipped)
-    if end - end % segment_seconds != begin - begin % segment_seconds:
-        return ChunkAggregate(first.lines + second.lines, first.skipped, first.segments + second.segments)
+    if last.period != following.period:
+        return ChunkAggregate(lines, first.skipped, first.segments + second.segments, second.latest)
     runs = last.runs
-    if end == begin:
-        runs[-1] = (end, runs[-1][1] + following.runs[0][1])
+    if runs[-1][0] == following.epoch:
+        runs[-1] = (following.epoch, runs[-1][1] + following.runs[0][1])
         runs.extend(following.runs[1:])
     else:
         runs.extend(following.runs)
-    for mine, theirs in zip(last[3:], following[3:]):  # the counters, then the skipped lines
+    for mine, theirs in zip(last[4:], following[4:]):  # the counters, then the skipped lines
         _add_to(mine, theirs)
-    return ChunkAggregate(first.lines + second.lines, first.skipped, first.segments + second.segments[1:])
+    return ChunkAggregate(lines, first.skipped, first.segments + second.segments[1:], second.latest)
 
 
 def _add_to(counts: Dict[Any, int], more: Dict[Any, int]) -> None:
@@ -261,8 +287,8 @@ _request_cache: Dict[Any, Tuple[str, str]] = {}
 
 
 def _segment(
-    parsed: ParsedBlock, sizes: List[int], runs: List[Tuple[int, int]], start: int, end: int, zone: tzinfo,
-    skipped: Dict[str, int],
+    parsed: ParsedBlock, sizes: List[int], period: int, runs: List[Tuple[int, int]], start: int, end: int,
+    zone: tzinfo, skipped: Dict[str, int],
 ) -> Segment:
     """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order."""
     if len(_who_cache) > _DECODE_CACHE_LIMIT:
@@ -300,7 +326,7 @@ def _segment(
     for request, total in by_request.items():
         section = _request_cache[request][1]
         section_bytes[section] = section_bytes.get(section, 0) + total
-    return Segment(runs[0][0], runs, zone, section_status, section_bytes, methods, clients, users, skipped)
+    return Segment(runs[0][0], period, runs, zone, section_status, section_bytes, methods, clients, users, skipped)
 
 
 # -- chunks of files ------------------------------------------------------------------------------
@@ -313,6 +339,7 @@ class _Task(NamedTuple):
     fmt: str
     segment_seconds: int
     max_jump: float
+    ordered: bool
 
 
 def _aggregate_safely(task: _Task) -> Union[ChunkAggregate, str]:
@@ -330,7 +357,7 @@ def _aggregate_range(task: _Task) -> Union[ChunkAggregate, str]:
     try:
         with open(task.path, "rb", buffering=0) as stream:
             return aggregate_pieces(_file_pieces(stream.fileno(), task.start, task.end), task.fmt,
-                                    task.segment_seconds, task.max_jump)
+                                    task.segment_seconds, task.max_jump, task.ordered)
     except _ChunkChanged:
         return "file changed"
     finally:
@@ -421,8 +448,11 @@ class _Workers:
     """
 
     def __init__(self, count: int) -> None:
-        method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "forkserver"
-        context = multiprocessing.get_context(method)
+        if sys.platform.startswith("linux"):
+            # fork is the fastest start, and safe while this process has a single thread
+            context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
+        else:
+            context = multiprocessing.get_context()
         self._connections: List[Any] = []
         self._processes: List[Any] = []
         self._queued: List[Deque[int]] = []
@@ -430,14 +460,19 @@ class _Workers:
         self._worker_of: Dict[int, int] = {}
         self._tickets = 0
         self.count = count
-        for _ in range(count):
-            mine, theirs = context.Pipe()
-            process = context.Process(target=_worker_main, args=(theirs,), daemon=True)
-            process.start()
-            theirs.close()
-            self._connections.append(mine)
-            self._processes.append(process)
-            self._queued.append(deque())
+        """Number of worker processes."""
+        try:
+            for _ in range(count):
+                mine, theirs = context.Pipe()
+                process = context.Process(target=_worker_main, args=(theirs,), daemon=True)
+                self._connections.append(mine)
+                self._queued.append(deque())
+                process.start()
+                self._processes.append(process)
+                theirs.close()
+        except BaseException:
+            self.close()
+            raise
 
     def submit(self, task: _Task) -> int:
         """Hand ``task`` to the least busy worker; return the ticket for :meth:`result`."""
@@ -524,12 +559,15 @@ def _ready(item: Tuple[int, int, Union[int, str]], workers: Optional[_Workers]) 
 def _file_items(monitor: Monitor, path: str, chunks: Iterator[ChunkResult]) -> Iterator[Union[Segment, LogRecord]]:
     """The segments and records of one file, in file order, counting its lines and skipped lines."""
     parser = monitor.parser_for(path)
+    parsed_one = False  # whether the file's own parser has read a record (then '#' lines are comments)
     for start, end, result in chunks:
         if parser.detected == "w3c":  # a directive switched it: no fast path for the rest of the file
             yield from monitor.parse(path, _range_lines(path, start, None))
             return
+        # A chunk is aggregated on its own, as if its first record were the latest so far: that is
+        # how the monitor counts it when that record is not behind the period in progress.
         if isinstance(result, ChunkAggregate) and (
-            not result.segments or monitor.aggregate_ready(result.segments[0].epoch)
+            not result.segments or parsed_one and monitor.aggregate_ready(result.segments[0].epoch)
         ):
             monitor.count_lines(result.lines)
             _count_skipped(monitor, result.skipped)
@@ -539,7 +577,9 @@ def _file_items(monitor: Monitor, path: str, chunks: Iterator[ChunkResult]) -> I
         else:
             if isinstance(result, str) and result.startswith(WORKER_FAILURE):
                 monitor.notice(f"{path}: bytes {start}-{end} replayed line by line after {result}", kind="replay")
-            yield from monitor.parse(path, _range_lines(path, start, end))
+            for record in monitor.parse(path, _range_lines(path, start, end)):
+                parsed_one = True
+                yield record
 
 
 def _starts_with_directive(path: str) -> bool:
@@ -586,16 +626,24 @@ def replay(
     total = sum(size or 0 for size in sizes)
     if count < 2 or total < IN_PROCESS_BYTES:
         count = 0
-    segment_seconds = monitor.period if len(paths) == 1 else 1
-    processes = _Workers(count) if count else None
+    # One file: segments are report periods, and lines may go back in time (late ones count in the
+    # period in progress). Merged files: segments are seconds, the merge interleaves them exactly.
+    segment_seconds, ordered = (monitor.period, False) if len(paths) == 1 else (1, True)
+    processes = None
+    if count:
+        try:
+            processes = _Workers(count)
+        except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
+            processes = None
     try:
         streams: List[Iterator[Union[Segment, LogRecord]]] = []
         for path, size in zip(paths, sizes):
             if size is None or _starts_with_directive(path):
                 streams.append(monitor.parse(path, read_lines(path)))
             else:
-                task = _Task(path, 0, 0, monitor.fmt, segment_seconds, monitor.alerter.max_jump)
-                streams.append(_file_items(monitor, path, _chunk_results(task, size, processes, CHUNKS_IN_FLIGHT * count)))
+                task = _Task(path, 0, 0, monitor.fmt, segment_seconds, monitor.alerter.max_jump, ordered)
+                chunks = _chunk_results(task, size, processes, CHUNKS_IN_FLIGHT * count)
+                streams.append(_file_items(monitor, path, chunks))
         items = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=attrgetter("epoch"))
         for item in items:
             if type(item) is Segment:

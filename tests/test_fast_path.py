@@ -14,7 +14,7 @@ import os
 import random
 import unittest
 from datetime import timedelta
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 from hypothesis import given, settings
 from hypothesis import strategies as st

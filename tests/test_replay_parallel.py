@@ -19,7 +19,7 @@ import sys
 import tempfile
 import unittest
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 from unittest import mock
 
 from monilog import replay as engine
@@ -60,11 +60,12 @@ def generated(fmt: str = "combined", rates: Sequence[float] = (5, 40, 3), durati
     return [line for _, line in generator.timeline()]
 
 
-def in_zone(line: str, hours: float) -> str:
-    """``line`` with its timestamp written in the UTC offset ``hours`` (same instant)."""
+def in_zone(line: str, hours: float, earlier: float = 0) -> str:
+    """``line`` with its timestamp written in the UTC offset ``hours``, ``earlier`` seconds before."""
     head, rest = line.split(" [", 1)
     stamp, tail = rest.split("] ", 1)
-    moment = datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").astimezone(timezone(timedelta(hours=hours)))
+    moment = datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z") - timedelta(seconds=earlier)
+    moment = moment.astimezone(timezone(timedelta(hours=hours)))
     return f"{head} [{moment.strftime('%d/%b/%Y:%H:%M:%S %z')}] {tail}"
 
 
@@ -90,8 +91,10 @@ class ReplayEquivalenceTest(unittest.TestCase):
         options: Dict[str, Any] = dict(threshold=10.0, window=60, period=10)
         options.update(settings)
         threshold, window, period = options.pop("threshold"), options.pop("window"), options.pop("period")
+        earlier = options.pop("earlier", ())
         monitor = Monitor(threshold, window, period, sinks=[recorder, JsonSink(output, top=10_000)],
                           files=paths, **options)
+        monitor.feed("earlier.log", earlier)
         bulk = mock.patch.object(monitor, "add_aggregate", wraps=monitor.add_aggregate)
         with bulk as add_aggregate:
             engine.replay(monitor, paths, reference=reference, workers=workers)
@@ -137,6 +140,15 @@ class ReplayEquivalenceTest(unittest.TestCase):
         path = self.write("late.log", lines)
         self.assert_same([path], threshold=25, window=30)
 
+    def test_lines_stamped_with_the_request_start_take_the_fast_path(self) -> None:
+        # Apache's %t is when the request arrived, the line is written when it ends: slightly out of order
+        rng = random.Random(7)
+        lines = [in_zone(line, 2, earlier=rng.choice([0, 0, 0, 0.5, 1, 2, 3, 12]))
+                 for line in generated(rates=(40,), durations=(400,))]
+        path = self.write("apache.log", lines)
+        self.assert_same([path], workers=(0, 2), threshold=35, window=30)
+        self.assert_same([path], threshold=35, window=5, period=1)
+
     def test_outlier_timestamps(self) -> None:
         lines = generated(rates=(20,), durations=(300,))
         outlier = lines[100].replace("/2024:", "/2099:")
@@ -181,6 +193,40 @@ class ReplayEquivalenceTest(unittest.TestCase):
         first = self.write("a.log", lines)
         second = self.write("b.log", generated(rates=(15,), durations=(300,), seed=9, start=START + 20) + ["junk"])
         self.assert_same([first, second], threshold=20, window=30)
+        rng = random.Random(3)
+        jittered = self.write("c.log", [in_zone(line, 0, earlier=rng.choice([0, 0, 1, 3, 11]))
+                                        for line in generated(rates=(25,), durations=(300,), seed=10)])
+        self.assert_same([jittered, second], threshold=20, window=30)
+        self.assert_same([second, jittered], threshold=20, window=30, period=1)
+
+    def line_starts(self, lines: Sequence[str]) -> Dict[int, int]:
+        """Byte offset of each line start → line index."""
+        starts, offset = {}, 0
+        for index, line in enumerate(lines):
+            starts[offset] = index
+            offset += len(line.encode()) + 1
+        return starts
+
+    def test_merged_file_going_back_in_time_at_a_chunk_boundary(self) -> None:
+        lines = generated(rates=(20,), durations=(300,), seed=11)
+        path = self.write("back.log", lines)
+        starts = self.line_starts(lines)
+        change = starts[[start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0)][4]]
+        back = lines[:change] + [in_zone(line, 0, earlier=4) for line in lines[change:]]  # same lengths
+        other = self.write("other.log", generated(rates=(10,), durations=(300,), seed=12))
+        self.assert_same([self.write("back.log", back), other], threshold=20, window=30)
+
+    def test_a_step_back_at_a_piece_boundary_is_out_of_order_when_order_is_required(self) -> None:
+        lines = generated(rates=(20,), durations=(100,), seed=13)
+        block = ("\n".join(lines) + "\n").encode()
+        starts = self.line_starts(lines)
+        boundary = len(next(engine._pieces(block)))
+        change = starts[boundary]
+        stepped = lines[:change] + [in_zone(line, 0, earlier=4) for line in lines[change:]]
+        block = ("\n".join(stepped) + "\n").encode()
+        self.assertEqual(len(next(engine._pieces(block))), boundary)
+        self.assertEqual(engine.aggregate_block(block, "combined", 1, 60.0, ordered=True), "out of time order")
+        self.assertIsInstance(engine.aggregate_block(block, "combined", 10, 60.0, ordered=False), engine.ChunkAggregate)
 
     def test_statistics_capped_at_max_keys_keep_the_same_keys(self) -> None:
         single = self.write("many.log", generated(rates=(30,), durations=(300,), clients=400, sections=40, paths=3))
@@ -201,6 +247,17 @@ class ReplayEquivalenceTest(unittest.TestCase):
         switching = generated(rates=(20,), durations=(300,))
         switching.insert(3000, "#Fields: date time cs-method cs-uri-stem sc-status")
         self.assert_same([self.write("switching.log", switching)], threshold=15)
+
+    def test_a_directive_after_records_is_a_comment_whichever_path_read_them(self) -> None:
+        lines = ["garbage"] * 500 + generated(rates=(20,), durations=(300,), seed=14)
+        path = self.write("late-start.log", lines)
+        change = self.line_starts(lines)[[start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0)][3]]
+        late_start = lines[:change] + ["#Fields: date time cs-method cs-uri-stem sc-status"] + lines[change:]
+        path = self.write("late-start.log", late_start)
+        other = self.write("other.log", generated(rates=(10,), durations=(300,), seed=15))
+        self.assert_same([path, other], threshold=20, window=30)
+        # a monitor that already has a clock could take the file's first records in bulk
+        self.assert_same([path], threshold=20, window=30, earlier=lines[500:520])
 
     def test_utc_offsets_and_an_offset_change_mid_file(self) -> None:
         summer = [in_zone(line, 2) for line in generated(rates=(20,), durations=(200,), seed=1)]
@@ -266,17 +323,20 @@ class AddAggregateTest(unittest.TestCase):
                   clients={"h": 3}, users={})
 
     def steady_monitor(self) -> Monitor:
+        """A monitor whose clock is at 12:00:02, in the period starting at 12:00:00."""
         monitor = Monitor(10, 60, 10)
         line = '10.0.0.1 - - [01/May/2024:12:00:0{} +0000] "GET /a HTTP/1.1" 200 5'
         monitor.feed("x", [line.format(1), line.format(2)])
         return monitor
 
-    def test_refused_before_the_clock_is_set_and_outside_max_jump(self) -> None:
+    def test_ready_in_the_period_in_progress_up_to_max_jump_after_the_clock(self) -> None:
         self.assertFalse(Monitor().aggregate_ready(1_714_564_800))
         monitor = self.steady_monitor()
         clock = int(monitor.alerter.clock)
         self.assertTrue(monitor.aggregate_ready(clock))
-        self.assertFalse(monitor.aggregate_ready(clock - 1))
+        self.assertTrue(monitor.aggregate_ready(clock - 2))
+        self.assertFalse(monitor.aggregate_ready(clock - 3))
+        self.assertTrue(monitor.aggregate_ready(clock + 60))
         self.assertFalse(monitor.aggregate_ready(clock + 61))
         with self.assertRaises(ValueError):
             monitor.add_aggregate([(clock + 61, 3)], timezone.utc, **self.COUNTS)
@@ -285,20 +345,25 @@ class AddAggregateTest(unittest.TestCase):
         monitor = self.steady_monitor()
         clock = int(monitor.alerter.clock)
         before = (monitor.parsed, monitor.alerter.clock, monitor.view().current.hits)
-        for runs in ([(clock, 2)], [(clock + 5, 1), (clock + 4, 2)], [(clock, 1), (clock + 20, 2)], [(clock, 0), (clock, 3)]):
+        for runs in ([(clock, 2)], [(clock, 1), (clock + 20, 2)], [(clock, 0), (clock, 3)], [(clock - 3, 3)]):
             with self.subTest(runs=runs), self.assertRaises(ValueError):
                 monitor.add_aggregate(runs, timezone.utc, **self.COUNTS)
         with self.assertRaises(ValueError):
             monitor.add_aggregate([(clock, 3)], timezone.utc, **dict(self.COUNTS, methods={"GET": 2}))
         self.assertEqual((monitor.parsed, monitor.alerter.clock, monitor.view().current.hits), before)
 
-    def test_bulk_hits_count_like_records(self) -> None:
+    def test_bulk_hits_count_like_records_late_ones_included(self) -> None:
         monitor = self.steady_monitor()
         clock = int(monitor.alerter.clock)
         monitor.add_aggregate([(clock, 1), (clock + 3, 2)], timezone.utc, **self.COUNTS)
         self.assertEqual(monitor.parsed, 5)
         self.assertEqual(monitor.alerter.clock, clock + 3)
         self.assertEqual(monitor.view().current.sections["/a"].hits, 5)
+        # the next period opens at clock + 8; a second from the period before then counts as late
+        monitor.add_aggregate([(clock + 9, 1), (clock + 4, 2)], timezone.utc, **self.COUNTS)
+        current = monitor.view().current
+        self.assertEqual((current.hits, current.late), (3, 2))
+        self.assertEqual(monitor.alerter.clock, clock + 9)
 
 
 class CommandLineTest(unittest.TestCase):
