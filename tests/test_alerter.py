@@ -252,6 +252,15 @@ class ClockTest(unittest.TestCase):
         steady(alerter, T0 + 1, 5, 1)
         self.assertGreaterEqual(alerter.clock, T0 + 4)
 
+    def test_sparse_first_lines_are_not_outliers(self) -> None:
+        alerter = Alerter(threshold=1, window=10)
+        alerter.observe(T0)
+        alerter.observe(T0 + 300)  # a quiet site: five minutes between its first two requests
+        self.assertEqual(alerter.outlier_hits, 0)
+        self.assertEqual(alerter.clock, T0)  # the second is itself a jump, held in turn
+        alerter.observe(T0 + 301)
+        self.assertEqual((alerter.outlier_hits, alerter.clock), (0, T0 + 301))
+
     def test_absurd_past_line_is_late(self) -> None:
         alerter = Alerter(threshold=1, window=10)
         events = steady(alerter, T0, 3, 1)
@@ -348,7 +357,7 @@ def reference_events(ops: List[Tuple[str, int, int]], threshold: int, window: in
     for op, second, count in ops:
         if op == "observe":
             if pending is not None:
-                if second >= pending[0] - window and (clock is not None or second <= pending[0] + window):
+                if second >= pending[0] - window and (clock is not None or second <= pending[0] + 3600):
                     move(pending[0])
                     add(*pending)
                 pending = None

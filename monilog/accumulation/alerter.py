@@ -27,8 +27,8 @@ Late and absurd timestamps
   revisited. An older hit is counted in :attr:`Alerter.late_hits` and ignored.
 * A hit more than ``max_jump`` seconds ahead of the clock (and the very first hit) is held
   back as *pending* instead of moving the clock at once. The next observation decides: if it
-  lies no more than one window before the pending time (for the very first hit: within one
-  window of it, either way), the jump is confirmed (the clock moves there, evaluating the
+  lies no more than one window before the pending time (for the very first hit, also no more
+  than an hour after it), the jump is confirmed (the clock moves there, evaluating the
   seconds crossed, and the pending hits count); otherwise the pending hits were a lone outlier,
   are counted in :attr:`Alerter.outlier_hits` and dropped. A trusted
   :meth:`Alerter.advance` confirms a pending time it reaches within ``max_jump`` and drops one
@@ -56,6 +56,9 @@ Timestamp = Union[datetime, int, float]
 
 ALERT = "alert"
 RECOVER = "recover"
+
+FIRST_HIT_CONFIRMATION = 3600.0
+"""The second hit confirms the time of the very first one if it comes at most this long after it."""
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 """How event times are written in messages: date, time and UTC offset."""
@@ -215,7 +218,7 @@ class Alerter:
         if pending is not None:
             self._pending = None
             behind = pending[0] - moment
-            if behind <= self.window and (self._clock is not None or -behind <= self.window):
+            if behind <= self.window and (self._clock is not None or -behind <= FIRST_HIT_CONFIRMATION):
                 self._move_to(pending[0], events)
                 self._add(pending[0], pending[1])
             else:

@@ -18,19 +18,15 @@ import threading
 from typing import Any, Callable, Sequence
 
 from monilog.accumulation.alerter import ALERT, AlertEvent
+from monilog.outputs.optional import optional_module
 from monilog.outputs.sink import Sink
 from monilog.outputs.worker import DEFAULT_CAPACITY, BackgroundWorker, DeliveryError, report_problem
 
-INSTALL_HINT = "pip install 'monilog[notify]'"
 
 
 def load_apprise() -> Any:
     """The apprise module; :class:`ImportError` with the install command when it is missing."""
-    try:
-        import apprise
-    except ImportError:
-        raise ImportError(f"apprise is not installed: {INSTALL_HINT}") from None
-    return apprise
+    return optional_module("apprise", "apprise", "notify")
 
 
 def notification_title(event: AlertEvent, host: str) -> str:

@@ -43,9 +43,9 @@ from typing import Any, Optional, Set, Tuple
 
 from monilog.accumulation.alerter import ALERT, AlertEvent
 from monilog.accumulation.report import AlertState, PeriodReport
+from monilog.outputs.optional import optional_module
 from monilog.outputs.sink import Sink
 
-INSTALL_HINT = "pip install 'monilog[prometheus]'"
 
 MAX_SECTIONS = 20
 """Sections with a label value of their own; the others count as ``other``."""
@@ -57,11 +57,7 @@ DEFAULT_HOST = "127.0.0.1"
 
 def load_prometheus_client() -> Any:
     """The prometheus_client module; :class:`ImportError` with the install command when it is missing."""
-    try:
-        import prometheus_client
-    except ImportError:
-        raise ImportError(f"prometheus-client is not installed: {INSTALL_HINT}") from None
-    return prometheus_client
+    return optional_module("prometheus_client", "prometheus-client", "prometheus")
 
 
 def parse_listen_address(text: str) -> Tuple[str, int]:
