@@ -11,7 +11,8 @@ Clock and periods
   so one line with an absurd timestamp cannot move it (see :mod:`monilog.accumulation.alerter`).
 * Periods are aligned to the clock: with a 10 s period, ``[..:00, ..:10)``, ``[..:10, ..:20)``...
   A period is reported when the clock reaches its end; periods without traffic are reported too,
-  with zero hits, so a live run keeps reporting through silence.
+  with zero hits, so a live run keeps reporting through silence. A silence longer than a day (a
+  gap in a replayed log, a suspended host) is one report with zero hits spanning all of it.
 * Every parsed line is counted in exactly one report. A line whose period was already reported,
   or whose time the alert clock refused as absurd, counts in the period in progress and in its
   ``late`` figure. At :meth:`Monitor.finish` the period in progress is reported too, so the sum of
@@ -20,8 +21,15 @@ Clock and periods
   line arrives, so reports keep coming and an alert recovers when traffic stops entirely. The
   wall clock is corrected by the offset between the log and the host observed on the newest
   lines, so a log whose clock is skewed against the host (or written with a delay) still works.
+  Live lines stamped more than the alerter's ``max_jump`` beyond the expected log time (a
+  backend with a wrong clock) count late and are kept from the alert clock, unless all lines
+  are so for 30 s: then the log's clock was set forward, and the monitor follows it.
   Before the first line, reports follow the host clock; when the first line arrives the periods
-  re-align to the log's clock.
+  re-align to the log's clock (never reporting a period twice when the log is just behind).
+* At the end of a replay, a last line the alert clock still held back is taken at its time.
+
+Outputs: a sink that raises is turned off (reported on stderr and to the other sinks) and the
+others go on, so a closed pipe on standard output cannot stop the webhooks or the run log.
 
 Skipped lines are counted by reason in the next report. Access is serialised by a lock: the
 watcher thread may feed lines while the main thread ticks and reads :meth:`Monitor.view`.
@@ -29,11 +37,12 @@ watcher thread may feed lines while the main thread ticks and reads :meth:`Monit
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
 from datetime import datetime, timezone, tzinfo
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from monilog.accumulation.alerter import AlertEvent, Alerter
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
@@ -41,11 +50,21 @@ from monilog.accumulation.statistics import Statistics, StatsSnapshot
 from monilog.outputs.sink import Sink
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import LogRecord, ParseError
+from monilog.presentation.sanitize import clean
 
 Line = Union[str, bytes]
 
 CURRENT_RATE_SECONDS = 10
 """How many complete seconds the live "current req/s" figure averages."""
+
+CLOCK_STEP_SECONDS = 30.0
+"""Following live, lines stamped beyond the expected log time (host clock + learnt offset +
+the alerter's ``max_jump``) are counted late and kept from the alert clock, unless every line
+for this long is so: then the log's clock was stepped forward and is followed."""
+
+SILENCE_FOLD_SECONDS = 86_400
+"""A silence longer than this (a replayed log's gap, a suspended host) is reported as one
+report with zero hits instead of one empty report per period."""
 
 FIRST_LINE_TRUST = 86_400.0
 """Following live, a lone first line within this many seconds of the host clock is accepted
@@ -105,6 +124,8 @@ class Monitor:
         self._skew: Optional[float] = None
         self._started = time.monotonic()
         self._notices: Counter = Counter()
+        self._refused = 0  # live lines stamped too far ahead of the host clock
+        self._ahead_since: Optional[float] = None
 
     # -- input ------------------------------------------------------------------------------
 
@@ -137,11 +158,38 @@ class Monitor:
         """
         with self._lock:
             before = self.alerter.clock
+            limit = None if wall_now is None or self._skew is None else wall_now + self._skew + self.alerter.max_jump
             for record in self.parse(source, lines):
+                if limit is not None:
+                    if record.epoch > limit:
+                        if not self._clock_stepped(wall_now):  # type: ignore[arg-type]
+                            self._refused += 1
+                            self._place(record, late=True)
+                            continue
+                        self._follow_step(record.epoch, wall_now)  # type: ignore[arg-type]
+                        limit = record.epoch + self.alerter.max_jump
+                    elif self._ahead_since is not None:
+                        self._ahead_since = None
                 self._add(record)
             clock = self.alerter.clock
             if wall_now is not None and clock is not None and (before is None or clock > before):
                 self._skew = clock - wall_now
+
+    def _clock_stepped(self, wall_now: float) -> bool:
+        """Whether live lines have been ahead of the expected log time for so long that the log's
+        clock must have been set forward (rather than a few lines being wrongly stamped)."""
+        if self._ahead_since is None:
+            self._ahead_since = wall_now
+        return wall_now - self._ahead_since >= CLOCK_STEP_SECONDS
+
+    def _follow_step(self, epoch: float, wall_now: float) -> None:
+        """The log's clock was set forward to ``epoch``: move the clock there and learn the new offset."""
+        self._skew = epoch - wall_now
+        self._ahead_since = None
+        outliers = self.alerter.outlier_hits
+        self._emit_events(self.alerter.advance(epoch))
+        self._resolve_held(outliers)
+        self._flush_until(self.alerter.clock)
 
     def add_records(self, records: Iterable[LogRecord]) -> None:
         """Account records parsed elsewhere (a replay merging several files)."""
@@ -243,8 +291,7 @@ class Monitor:
         """Pass a message about the inputs to every sink, counting it by ``kind``."""
         with self._lock:
             self._notices[kind] += 1
-            for sink in self.sinks:
-                sink.notice(message)
+            self._to_sinks(lambda sink: sink.notice(message))
 
     # -- clock ------------------------------------------------------------------------------
 
@@ -275,9 +322,12 @@ class Monitor:
     def finish(self) -> RunSummary:
         """Report the period in progress and return (and hand to sinks) the run's summary."""
         with self._lock:
-            if self._held is not None:
-                self._place(self._held, late=True)
-                self._held = None
+            pending = self.alerter.pending
+            if pending is not None:  # nothing came after it to refute its time: take it
+                outliers = self.alerter.outlier_hits
+                self._emit_events(self.alerter.advance(pending))
+                self._resolve_held(outliers)
+                self._flush_until(self.alerter.clock)
             if self._report_start is None and (self._orphans or self._skipped):
                 clock = self.alerter.clock
                 self._report_start = self._period_of(clock if clock is not None else time.time())
@@ -296,7 +346,7 @@ class Monitor:
                 lines=self.lines,
                 parsed=self.parsed,
                 late_hits=self.alerter.late_hits,
-                outlier_hits=self.alerter.outlier_hits,
+                outlier_hits=self.alerter.outlier_hits + self._refused,
                 alerts=self.earlier_alerts + self.alerter.history,
                 earlier_alerts=len(self.earlier_alerts),
                 alert=self.alert_state(),
@@ -305,8 +355,7 @@ class Monitor:
                 last_time=total.end.timestamp() if total.end else None,
                 notices=dict(self._notices),
             )
-            for sink in self.sinks:
-                sink.summary(summary)
+            self._to_sinks(lambda sink: sink.summary(summary))
             return summary
 
     def alert_state(self) -> AlertState:
@@ -386,7 +435,10 @@ class Monitor:
             if clock is None:
                 self._orphans.append(record)
                 return
-            self._report_start = start = self._period_of(min(clock, record.epoch))
+            aligned = self._period_of(min(clock, record.epoch))
+            if start is not None and start - self.alerter.max_jump <= aligned < start:
+                aligned = start  # the log runs a little behind the host: never report a period twice
+            self._report_start = start = aligned
             self._start_from_wall = False
             self._drain_orphans()
         self._tz = self.alerter.tz = record.time.tzinfo or self._tz
@@ -408,7 +460,11 @@ class Monitor:
         if clock is None or self._report_start is None:
             return
         while self._report_start + self.period <= clock:
-            self._report(self._report_start, self._report_start + self.period)
+            start, end = self._report_start, self._period_of(clock)
+            if end - start > SILENCE_FOLD_SECONDS and min(self._periods, default=end) >= end:
+                self._report(start, end)  # one report for the whole silence
+            else:
+                self._report(start, start + self.period)
 
     def _report(self, start: int, end: int) -> None:
         """Report the period starting at ``start`` and open the next one."""
@@ -419,9 +475,8 @@ class Monitor:
         snapshot = stats.snapshot(self._datetime(start), self._datetime(end))
         self._total = snapshot if self._total is None else self._total.merge(snapshot)
         report = self._last_report = PeriodReport(snapshot, self.alert_state())
-        self._report_start = start + self.period
-        for sink in self.sinks:
-            sink.report(report)
+        self._report_start = max(start + self.period, end)
+        self._to_sinks(lambda sink: sink.report(report))
 
     def _current_snapshot(self) -> StatsSnapshot:
         start = self._report_start
@@ -434,8 +489,19 @@ class Monitor:
 
     def _emit_events(self, events: Sequence[AlertEvent]) -> None:
         for event in events:
-            for sink in self.sinks:
-                sink.event(event)
+            self._to_sinks(lambda sink: sink.event(event))
+
+    def _to_sinks(self, call: Callable[[Sink], None]) -> None:
+        """Hand something to every sink; a sink that fails is turned off, the others go on."""
+        for sink in list(self.sinks):
+            try:
+                call(sink)
+            except Exception as error:  # noqa: BLE001 - one broken output must not end monitoring
+                self.sinks.remove(sink)
+                self._notices["output-failed"] += 1
+                message = f"output {type(sink).__name__} failed and is turned off: {type(error).__name__}: {error}"
+                print(f"monilog: {clean(message)}", file=sys.stderr)
+                self._to_sinks(lambda other: other.notice(message))
 
     def _datetime(self, epoch: float) -> datetime:
         return datetime.fromtimestamp(epoch, self._tz)

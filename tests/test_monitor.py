@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import unittest
 from datetime import datetime, timedelta, timezone
 from typing import List, Sequence, Tuple, Union
@@ -120,7 +122,86 @@ class PeriodTest(unittest.TestCase):
         self.assertEqual(summary.parsed, 26)
 
 
+class RobustnessTest(unittest.TestCase):
+    def test_a_lone_line_is_reported_in_log_time(self) -> None:
+        monitor, rec = make(threshold=100)
+        monitor.feed("a", [line(3)])
+        summary = monitor.finish()
+        self.assertEqual([(int(r.stats.start.timestamp()) - E0, r.stats.hits, r.stats.late) for r in rec.reports], [(0, 1, 0)])
+        self.assertEqual(summary.first_time, E0)
+
+    def test_a_past_dated_first_line_cannot_flood_reports(self) -> None:
+        monitor, rec = make(threshold=100)
+        epoch_start = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        monitor.feed("a", [line(epoch_start)] + traffic(range(0, 25), 1))
+        summary = monitor.finish()
+        self.assertEqual([r.stats.hits for r in rec.reports], [11, 10, 5])
+        self.assertEqual(summary.parsed, 26)
+
+    def test_a_long_silence_is_one_report(self) -> None:
+        monitor, rec = make(threshold=100)
+        monitor.feed("a", traffic(range(0, 3), 1) + traffic(range(3 * 86_400, 3 * 86_400 + 3), 1))
+        monitor.finish()
+        self.assertEqual([r.stats.hits for r in rec.reports], [3, 0, 3])
+        silence = rec.reports[1].stats
+        self.assertEqual((int(silence.start.timestamp()) - E0, int(silence.end.timestamp()) - E0), (10, 3 * 86_400))
+
+    def test_a_failing_output_is_turned_off_and_the_others_go_on(self) -> None:
+        class Broken(Sink):
+            def report(self, report: PeriodReport) -> None:
+                raise BrokenPipeError(32, "Broken pipe")
+
+        recorder = Recorder()
+        monitor = Monitor(1, 10, 10, sinks=[Broken(), recorder])
+        with contextlib.redirect_stderr(io.StringIO()) as stderr:
+            monitor.feed("a", traffic(range(0, 25), 3))
+            summary = monitor.finish()
+        self.assertEqual([r.stats.hits for r in recorder.reports], [30, 30, 15])
+        self.assertEqual([e.kind for e in recorder.events], ["alert"])
+        self.assertEqual(summary.notices["output-failed"], 1)
+        self.assertIn("output Broken failed and is turned off", stderr.getvalue())
+        self.assertEqual(len(monitor.sinks), 1)
+
+
 class LiveClockTest(unittest.TestCase):
+    def test_lines_far_ahead_of_the_host_clock_cannot_blind_alerting(self) -> None:
+        monitor, rec = make(threshold=2, window=10, period=10)
+        for second in range(0, 5):
+            monitor.feed("a", traffic([second], 1), wall_now=E0 + second + 0.5)
+        # two lines from a backend whose clock is 4 hours ahead
+        monitor.feed("a", [line(4 * 3600), line(4 * 3600)], wall_now=E0 + 5.5)
+        for second in range(5, 25):
+            monitor.feed("a", traffic([second], 5), wall_now=E0 + second + 0.5)
+            monitor.tick(E0 + second + 0.6)
+        self.assertEqual([e.kind for e in rec.events], ["alert"])
+        self.assertLess(len(rec.reports), 5)
+        self.assertEqual(rec.reports[0].stats.late, 2)
+
+    def test_a_log_clock_stepped_forward_is_followed(self) -> None:
+        monitor, rec = make(threshold=100, window=10, period=10)
+        for second in range(0, 5):
+            monitor.feed("a", traffic([second], 1), wall_now=E0 + second + 0.5)
+        # from now on the log is stamped 10 minutes ahead, for good
+        for second in range(5, 60):
+            monitor.feed("a", traffic([second + 600], 1), wall_now=E0 + second + 0.5)
+            monitor.tick(E0 + second + 0.6)
+        self.assertGreaterEqual(monitor.alerter.clock, E0 + 640)
+        late = sum(r.stats.late for r in rec.reports) + monitor.view().current.late
+        self.assertLessEqual(late, 32)
+
+    def test_a_log_slightly_behind_the_host_reports_no_period_twice(self) -> None:
+        monitor, rec = make(threshold=100, period=10)
+        for step in range(0, 61):
+            monitor.tick(E0 + step / 2)
+        monitor.feed("a", [line(29)], wall_now=E0 + 30.5)
+        for step in range(61, 120):
+            monitor.tick(E0 + step / 2)
+        monitor.finish()
+        starts = [int(r.stats.start.timestamp()) - E0 for r in rec.reports]
+        self.assertEqual(len(starts), len(set(starts)), starts)
+        self.assertEqual(sum(r.stats.hits for r in rec.reports), 1)
+
+
     def test_silence_keeps_reporting_and_recovers(self) -> None:
         monitor, rec = make(threshold=1, window=10, period=10)
         wall = E0 + 0.5

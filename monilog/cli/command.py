@@ -66,7 +66,9 @@ def count(what: str, most: Optional[int] = None) -> Callable[[str], int]:
 def run_command(prog: str, body: Callable[[], int]) -> int:
     """Run a console script's ``body`` and turn every way it can end into an exit status."""
     try:
-        return body()
+        status = body()
+        sys.stdout.flush()
+        return status
     except UsageError as error:
         print(f"{prog}: error: {clean(str(error))} (see {prog} --help)", file=sys.stderr)
         return 2
