@@ -13,6 +13,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 from typing import List, Optional, Sequence
 
 from monilog import __version__
@@ -25,6 +26,9 @@ from monilog.outputs.sink import Sink
 from monilog.parsing.parser import FORMATS
 from monilog.run import follow, replay
 from monilog.watcher import glob_matches
+
+DASHBOARD_SECONDS = 0.5
+"""How often the dashboard gets a new view (it redraws twice a second)."""
 
 MAX_WINDOW = 7 * 24 * 3600
 """The longest alert window accepted (a week): the alerter keeps one counter per second."""
@@ -180,11 +184,18 @@ def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace
             from monilog.presentation.dashboard import Dashboard
 
             dashboard = Dashboard()
+            shown = [0.0]
+
+            def refresh() -> None:  # a new view for each redraw of the dashboard, not each tick
+                now = time.monotonic()
+                if now - shown[0] >= DASHBOARD_SECONDS:
+                    shown[0] = now
+                    dashboard.update(monitor.view())
+
             dashboard.start()
             try:
                 summary = follow(
-                    monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop,
-                    on_tick=lambda: dashboard.update(monitor.view()),
+                    monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop, on_tick=refresh,
                 )
             finally:
                 dashboard.stop()

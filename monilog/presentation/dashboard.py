@@ -528,7 +528,7 @@ class Dashboard:
     :meth:`stop`.
     """
 
-    def __init__(self, console: Optional[Console] = None, refresh_per_second: float = 4.0) -> None:
+    def __init__(self, console: Optional[Console] = None, refresh_per_second: float = 2.0) -> None:
         if refresh_per_second < 2:
             raise ValueError(f"refresh_per_second must be at least 2, not {refresh_per_second!r}")
         self._live = Live(
