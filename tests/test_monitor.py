@@ -204,7 +204,6 @@ class LiveClockTest(unittest.TestCase):
 
     def test_silence_keeps_reporting_and_recovers(self) -> None:
         monitor, rec = make(threshold=1, window=10, period=10)
-        wall = E0 + 0.5
         for second in range(0, 12):
             monitor.feed("a", traffic([second], 3), wall_now=E0 + second + 0.5)
             monitor.tick(E0 + second + 0.6)
@@ -216,7 +215,6 @@ class LiveClockTest(unittest.TestCase):
         self.assertEqual(int(rec.events[1].time.timestamp()) - E0, 19)
         self.assertGreaterEqual(len(rec.reports), 4)
         self.assertEqual([r.stats.hits for r in rec.reports[:4]], [30, 6, 0, 0])
-        del wall
 
     def test_log_clock_skewed_against_the_host(self) -> None:
         # the log says 12:00, the host says 15:00 (a misconfigured zone): reports and recovery still come
