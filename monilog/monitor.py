@@ -278,9 +278,7 @@ class Monitor:
             )
             self._periods[period] = stats
             for second, count in runs:  # what _add does, for ``count`` records at once
-                while self._report_start + self.period <= second:
-                    self._emit_events(alerter.advance(self._report_start + self.period))
-                    self._report(self._report_start, self._report_start + self.period)
+                self._close_periods_until(second)
                 events = alerter.observe(second, count)
                 self._tz = alerter.tz = zone
                 if events:
@@ -402,11 +400,7 @@ class Monitor:
             start is not None and clock is not None and alerter.pending is None
             and start + self.period <= epoch <= clock + alerter.max_jump
         ):
-            # The record will move the clock past period ends: close those periods first, so
-            # their reports show the alert state at their end and follow their alerts.
-            while self._report_start + self.period <= epoch:
-                self._emit_events(alerter.advance(self._report_start + self.period))
-                self._report(self._report_start, self._report_start + self.period)
+            self._close_periods_until(epoch)
         outliers = alerter.outlier_hits
         events = alerter.observe(epoch)
         self._resolve_held(outliers)
@@ -419,6 +413,13 @@ class Monitor:
         clock = alerter.clock
         if clock is not None and self._report_start is not None and clock >= self._report_start + self.period:
             self._flush_until(clock)
+
+    def _close_periods_until(self, epoch: int) -> None:
+        """A hit at ``epoch`` will move the clock past period ends: close those periods first, so
+        their reports show the alert state at their end and follow their alerts."""
+        while self._report_start is not None and self._report_start + self.period <= epoch:
+            self._emit_events(self.alerter.advance(self._report_start + self.period))
+            self._report(self._report_start, self._report_start + self.period)
 
     def _resolve_held(self, outliers_before: int) -> None:
         """Place the record the alerter held back, once the alerter has decided on it."""

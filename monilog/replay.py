@@ -478,33 +478,41 @@ class _Workers:
         """Hand ``task`` to the least busy worker; return the ticket for :meth:`result`."""
         ticket = self._tickets
         self._tickets += 1
-        alive = [index for index, connection in enumerate(self._connections) if connection is not None]
-        if not alive:
-            self._done[ticket] = _aggregate_safely(task)
+        while True:
+            alive = [index for index, connection in enumerate(self._connections) if connection is not None]
+            if not alive:
+                self._done[ticket] = _aggregate_safely(task)
+                return ticket
+            worker = min(alive, key=lambda index: len(self._queued[index]))
+            try:
+                self._connections[worker].send(task)
+            except OSError:
+                self._lose(worker)
+                continue
+            self._queued[worker].append(ticket)
+            self._worker_of[ticket] = worker
             return ticket
-        worker = min(alive, key=lambda index: len(self._queued[index]))
-        self._connections[worker].send(task)
-        self._queued[worker].append(ticket)
-        self._worker_of[ticket] = worker
-        return ticket
 
     def result(self, ticket: int) -> Union[ChunkAggregate, str]:
         """The aggregate (or reason) of a submitted task, waiting for it if needed."""
         while ticket not in self._done:
             worker = self._worker_of[ticket]
-            connection = self._connections[worker]
             try:
-                answer = connection.recv()
+                answer = self._connections[worker].recv()
             except (EOFError, OSError):
-                connection.close()
-                self._connections[worker] = None
-                for lost in self._queued[worker]:
-                    self._done[lost] = f"{WORKER_FAILURE}: the process ended"
-                self._queued[worker].clear()
+                self._lose(worker)
                 continue
             self._done[self._queued[worker].popleft()] = answer
         self._worker_of.pop(ticket, None)
         return self._done.pop(ticket)
+
+    def _lose(self, worker: int) -> None:
+        """Give up a worker that died: its queued chunks go through the reference path."""
+        self._connections[worker].close()
+        self._connections[worker] = None
+        for lost in self._queued[worker]:
+            self._done[lost] = f"{WORKER_FAILURE}: the process ended"
+        self._queued[worker].clear()
 
     def close(self) -> None:
         """Stop the workers (at once: any work still queued is abandoned)."""
@@ -551,8 +559,9 @@ def _chunk_results(
 
 def _ready(item: Tuple[int, int, Union[int, str]], workers: Optional[_Workers]) -> ChunkResult:
     start, end, ticket = item
-    if isinstance(ticket, str) or workers is None:
-        return start, end, str(ticket)
+    if isinstance(ticket, str):
+        return start, end, ticket
+    assert workers is not None  # tickets come from workers
     return start, end, workers.result(ticket)
 
 

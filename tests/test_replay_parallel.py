@@ -306,13 +306,17 @@ class ReplayEquivalenceTest(unittest.TestCase):
         def broken(*args: Any) -> None:
             raise RuntimeError("boom")
 
-        for count in (0, 2):
-            with self.subTest(workers=count), mock.patch.object(engine, "_aggregate_piece", broken):
+        def dying(connection: Any) -> None:
+            os._exit(3)
+
+        for count, patch, cause in ((0, mock.patch.object(engine, "_aggregate_piece", broken), "RuntimeError: boom"),
+                                    (2, mock.patch.object(engine, "_aggregate_piece", broken), "RuntimeError: boom"),
+                                    (2, mock.patch.object(engine, "_worker_main", dying), "the process ended")):
+            with self.subTest(workers=count, cause=cause), patch:
                 items, _, bulk = self.replay([path], reference=False, workers=count)
                 notices = [item for kind, item in items if kind == "notice"]
                 self.assertTrue(notices)
-                self.assertTrue(all("RuntimeError: boom" in notice for notice in notices), notices)
-                self.assertEqual(bulk, 0)
+                self.assertTrue(all(cause in notice for notice in notices), notices)
                 self.assertEqual([item for item in items if item[0] in ("report", "event")],
                                  [item for item in expected if item[0] in ("report", "event")])
                 self.assertEqual(items[-1][1].stats, expected[-1][1].stats)
