@@ -309,10 +309,12 @@ class ReplayEquivalenceTest(unittest.TestCase):
         def dying(connection: Any) -> None:
             os._exit(3)
 
+        # the patches reach the workers only if they are forked (the engine forks when it runs alone)
+        forking = mock.patch.object(engine.threading, "active_count", return_value=1)
         for count, patch, cause in ((0, mock.patch.object(engine, "_aggregate_piece", broken), "RuntimeError: boom"),
                                     (2, mock.patch.object(engine, "_aggregate_piece", broken), "RuntimeError: boom"),
                                     (2, mock.patch.object(engine, "_worker_main", dying), "the process ended")):
-            with self.subTest(workers=count, cause=cause), patch:
+            with self.subTest(workers=count, cause=cause), patch, forking:
                 items, _, bulk = self.replay([path], reference=False, workers=count)
                 notices = [item for kind, item in items if kind == "notice"]
                 self.assertTrue(notices)
