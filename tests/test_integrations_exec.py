@@ -109,6 +109,27 @@ class ExecSinkTest(unittest.TestCase):
         sink.event(hostile_event("x"))
         wait_for(lambda: problems.matching("killed after 0.5 s"), "the timeout to be reported")
 
+    def test_a_command_still_running_when_monitoring_ends_is_killed_and_reported(self) -> None:
+        problems = Problems()
+        pid_file = os.path.join(self.dir, "pid")
+        script = f"import os, time; open({pid_file!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+        sink = ExecSink(shlex.join([sys.executable, "-c", script]), on_problem=problems)
+        sink.event(hostile_event("x"))
+        wait_for(lambda: os.path.exists(pid_file) and os.path.getsize(pid_file), "the hook to start")
+        with open(pid_file, encoding="utf-8") as handle:
+            pid = int(handle.read())
+        sink.worker.close(drain=0.2)
+        self.assertTrue(problems.matching("monitoring ended before the command did"), problems.lines)
+
+        def gone() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_for(gone, "the hook to be killed")
+
     def test_unusable_commands_are_refused_at_start(self) -> None:
         for command in ("", "   ", "'unbalanced", "no-such-program-for-monilog --flag"):
             with self.subTest(command=command), self.assertRaises(ValueError):

@@ -34,13 +34,17 @@ import shutil
 import signal
 import subprocess
 import threading
-from typing import Callable, Dict, List
+import time
+from typing import Callable, Dict, List, Optional
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.outputs.sink import Sink
 from monilog.outputs.worker import DEFAULT_CAPACITY, BackgroundWorker, DeliveryError, report_problem
 from monilog.presentation.jsonlines import dumps, event_to_dict
 from monilog.presentation.sanitize import clean
+
+ABANDON_CHECK_SECONDS = 0.25
+"""How often a running command checks whether monitoring is ending without it."""
 
 TIMEOUT = 30.0
 """Seconds one run of the command may take before it is killed."""
@@ -84,8 +88,14 @@ def _last_line(output: bytes) -> str:
     return clean(lines[-1], 200) if lines else ""
 
 
-def run_command(argv: List[str], event: AlertEvent, *, timeout: float = TIMEOUT) -> None:
-    """Run ``argv`` once for ``event`` (JSON on stdin, ``MONILOG_*`` variables); raise :class:`DeliveryError` on failure."""
+def run_command(
+    argv: List[str], event: AlertEvent, *, timeout: float = TIMEOUT, abandoned: Optional[threading.Event] = None,
+) -> None:
+    """Run ``argv`` once for ``event`` (JSON on stdin, ``MONILOG_*`` variables); raise :class:`DeliveryError` on failure.
+
+    The command is killed (its whole process group) after ``timeout`` seconds, or as soon as
+    ``abandoned`` is set: monitoring is ending and will not wait for it.
+    """
     env = dict(os.environ)
     env.update(event_environment(event))
     stdin = (dumps(event_to_dict(event)) + "\n").encode("utf-8")
@@ -96,11 +106,20 @@ def run_command(argv: List[str], event: AlertEvent, *, timeout: float = TIMEOUT)
         )
     except OSError as error:
         raise DeliveryError(f"cannot run: {error.strerror or error}") from None
-    try:
-        _, errors = process.communicate(stdin, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        raise DeliveryError(f"killed after {timeout:g} s (timeout)") from None
+    deadline = time.monotonic() + timeout
+    send: Optional[bytes] = stdin  # communicate() takes the input on its first call only
+    while True:
+        try:
+            _, errors = process.communicate(send, timeout=min(ABANDON_CHECK_SECONDS, max(deadline - time.monotonic(), 0.01)))
+            break
+        except subprocess.TimeoutExpired:
+            send = None
+            if abandoned is not None and abandoned.is_set():
+                _kill_group(process)
+                raise DeliveryError("killed: monitoring ended before the command did") from None
+            if time.monotonic() >= deadline:
+                _kill_group(process)
+                raise DeliveryError(f"killed after {timeout:g} s (timeout)") from None
     if process.returncode:
         status = (f"killed by signal {-process.returncode}" if process.returncode < 0
                   else f"exited with status {process.returncode}")
@@ -145,7 +164,7 @@ class ExecSink(Sink):
         )
 
     def _run(self, event: AlertEvent, abandoned: threading.Event) -> None:
-        run_command(self.argv, event, timeout=self.timeout)
+        run_command(self.argv, event, timeout=self.timeout, abandoned=abandoned)
 
     def event(self, event: AlertEvent) -> None:
         self.worker.submit(event)
