@@ -95,8 +95,11 @@ MAX_CHUNK_BYTES = 64 << 20
 """A chunk longer than this (made of very long lines) is read line by line instead."""
 IN_PROCESS_BYTES = 8 << 20
 """Inputs smaller than this are aggregated without worker processes."""
+MERGED_CHUNK_BYTES = 2 << 20
+"""Largest chunk when files are merged: their counters are kept per second, so a chunk's
+aggregate is bigger and is kept smaller."""
 CHUNKS_IN_FLIGHT = 2
-"""Chunks submitted ahead per worker and file."""
+"""Chunks handed ahead to each worker (results outstanding at most, whatever the number of files)."""
 READ_BLOCK = 1 << 20
 SCAN_BLOCK = 8 << 10
 
@@ -408,7 +411,7 @@ def _next_line_start(stream: Any, position: int, size: int) -> int:
     return size
 
 
-def _chunk_bounds(path: str, size: int, workers: int) -> Iterator[Tuple[int, int]]:
+def _chunk_bounds(path: str, size: int, workers: int, largest: int) -> Iterator[Tuple[int, int]]:
     """``(start, end)`` of the chunks of a file of ``size`` bytes, cut at line starts."""
     with open(path, "rb", buffering=0) as stream:
         start, length = 0, FIRST_CHUNK_BYTES
@@ -416,8 +419,8 @@ def _chunk_bounds(path: str, size: int, workers: int) -> Iterator[Tuple[int, int
             end = _next_line_start(stream, start + length, size)
             yield start, end
             start = end
-            share = (size - start) // (2 * workers) if workers else CHUNK_BYTES
-            length = min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, share))
+            share = (size - start) // (2 * workers) if workers else largest
+            length = min(largest, max(MIN_CHUNK_BYTES, share))
 
 
 def _range_lines(path: str, start: int, end: Optional[int]) -> Iterator[bytes]:
@@ -458,9 +461,11 @@ class _Workers:
         self._queued: List[Deque[int]] = []
         self._done: Dict[int, Union[ChunkAggregate, str]] = {}
         self._worker_of: Dict[int, int] = {}
-        self._tickets = 0
+        self._tickets = self._taken = 0
         self.count = count
         """Number of worker processes."""
+        self.limit = CHUNKS_IN_FLIGHT * count
+        """How many results may be outstanding before chunks are only handed out when needed."""
         try:
             for _ in range(count):
                 mine, theirs = context.Pipe()
@@ -493,6 +498,11 @@ class _Workers:
             self._worker_of[ticket] = worker
             return ticket
 
+    @property
+    def outstanding(self) -> int:
+        """Tickets handed out whose result was not taken yet."""
+        return self._tickets - self._taken
+
     def result(self, ticket: int) -> Union[ChunkAggregate, str]:
         """The aggregate (or reason) of a submitted task, waiting for it if needed."""
         while ticket not in self._done:
@@ -504,6 +514,7 @@ class _Workers:
                 continue
             self._done[self._queued[worker].popleft()] = answer
         self._worker_of.pop(ticket, None)
+        self._taken += 1
         return self._done.pop(ticket)
 
     def _lose(self, worker: int) -> None:
@@ -538,31 +549,35 @@ def _worker_main(connection: Any) -> None:
         connection.send(_aggregate_safely(task))
 
 
-def _chunk_results(
-    task: _Task, size: int, workers: Optional[_Workers], ahead: int,
-) -> Iterator[ChunkResult]:
-    """Aggregates of a file's chunks in order, ``ahead`` chunks submitted in advance to ``workers``."""
-    pending: Deque[Tuple[int, int, Union[int, str]]] = deque()
-    for start, end in _chunk_bounds(task.path, size, workers.count if workers else 0):
-        if end - start > MAX_CHUNK_BYTES:
-            pending.append((start, end, "oversized chunk"))
-        elif workers is None:
-            yield start, end, _aggregate_safely(task._replace(start=start, end=end))
+def _chunk_results(task: _Task, size: int, workers: Optional[_Workers], largest: int) -> Iterator[ChunkResult]:
+    """Aggregates of a file's chunks (at most ``largest`` bytes) in order, computed ahead by ``workers``.
+
+    Chunks are handed to the workers ahead of need while fewer than :attr:`_Workers.limit`
+    results are outstanding in all, so several files merged cannot pile up results in memory.
+    """
+    pending: Deque[List[Any]] = deque()  # [start, end, ticket, or reason, or None before submission]
+    for start, end in _chunk_bounds(task.path, size, workers.count if workers else 0, largest):
+        oversized = "oversized chunk" if end - start > MAX_CHUNK_BYTES else None
+        if workers is None:
+            yield start, end, oversized or _aggregate_safely(task._replace(start=start, end=end))
             continue
-        else:
-            pending.append((start, end, workers.submit(task._replace(start=start, end=end))))
-        while len(pending) > ahead:
-            yield _ready(pending.popleft(), workers)
+        pending.append([start, end, oversized])
+        for entry in pending:
+            if entry[2] is None:
+                if workers.outstanding >= workers.limit:
+                    break
+                entry[2] = workers.submit(task._replace(start=entry[0], end=entry[1]))
+        while len(pending) > workers.limit:
+            yield _ready(pending.popleft(), task, workers)
     while pending:
-        yield _ready(pending.popleft(), workers)
+        yield _ready(pending.popleft(), task, workers)  # type: ignore[arg-type]
 
 
-def _ready(item: Tuple[int, int, Union[int, str]], workers: Optional[_Workers]) -> ChunkResult:
-    start, end, ticket = item
-    if isinstance(ticket, str):
-        return start, end, ticket
-    assert workers is not None  # tickets come from workers
-    return start, end, workers.result(ticket)
+def _ready(entry: List[Any], task: _Task, workers: _Workers) -> ChunkResult:
+    start, end, ticket = entry
+    if ticket is None:
+        ticket = workers.submit(task._replace(start=start, end=end))
+    return start, end, ticket if isinstance(ticket, str) else workers.result(ticket)
 
 
 def _file_items(monitor: Monitor, path: str, chunks: Iterator[ChunkResult]) -> Iterator[Union[Segment, LogRecord]]:
@@ -651,7 +666,7 @@ def replay(
                 streams.append(monitor.parse(path, read_lines(path)))
             else:
                 task = _Task(path, 0, 0, monitor.fmt, segment_seconds, monitor.alerter.max_jump, ordered)
-                chunks = _chunk_results(task, size, processes, CHUNKS_IN_FLIGHT * count)
+                chunks = _chunk_results(task, size, processes, CHUNK_BYTES if len(paths) == 1 else MERGED_CHUNK_BYTES)
                 streams.append(_file_items(monitor, path, chunks))
         items = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=attrgetter("epoch"))
         for item in items:

@@ -31,8 +31,8 @@ from monilog.outputs.console import JsonSink
 from monilog.outputs.sink import Sink
 
 START = datetime(2024, 5, 1, 12, 0, 3, tzinfo=timezone(timedelta(hours=2))).timestamp()
-SMALL_CHUNKS = dict(FIRST_CHUNK_BYTES=3000, CHUNK_BYTES=20_000, MIN_CHUNK_BYTES=20_000, PIECE_BYTES=6000,
-                    IN_PROCESS_BYTES=0)
+SMALL_CHUNKS = dict(FIRST_CHUNK_BYTES=3000, CHUNK_BYTES=20_000, MERGED_CHUNK_BYTES=20_000, MIN_CHUNK_BYTES=20_000,
+                    PIECE_BYTES=6000, IN_PROCESS_BYTES=0)
 
 
 class Recorder(Sink):
@@ -186,6 +186,22 @@ class ReplayEquivalenceTest(unittest.TestCase):
         self.assert_same([web1, web2, old], workers=(0, 2), threshold=20, window=60)
         self.assert_same([old, web1], threshold=20, window=60)
 
+    def test_many_merged_files_keep_few_results_waiting(self) -> None:
+        paths = [self.write(f"web{index}.log", generated(rates=(4,), durations=(300,), seed=20 + index,
+                                                          start=START + 7 * index))
+                 for index in range(8)]
+        waiting: List[int] = []
+        submit = engine._Workers.submit
+
+        def counting(workers: Any, task: Any) -> int:
+            waiting.append(workers.outstanding)
+            return submit(workers, task)
+
+        with mock.patch.object(engine._Workers, "submit", counting):
+            self.assert_same(paths, workers=(2,), threshold=20, window=30)
+        self.assertGreater(len(waiting), 3 * len(paths))
+        self.assertLessEqual(max(waiting), engine.CHUNKS_IN_FLIGHT * 2 + len(paths))
+
     def test_several_files_with_late_lines_and_garbage(self) -> None:
         lines = generated(rates=(15,), durations=(300,), seed=8)
         lines.insert(2000, lines[100])
@@ -211,7 +227,7 @@ class ReplayEquivalenceTest(unittest.TestCase):
         lines = generated(rates=(20,), durations=(300,), seed=11)
         path = self.write("back.log", lines)
         starts = self.line_starts(lines)
-        change = starts[[start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0)][4]]
+        change = starts[[start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0, engine.CHUNK_BYTES)][4]]
         back = lines[:change] + [in_zone(line, 0, earlier=4) for line in lines[change:]]  # same lengths
         other = self.write("other.log", generated(rates=(10,), durations=(300,), seed=12))
         self.assert_same([self.write("back.log", back), other], threshold=20, window=30)
@@ -251,7 +267,7 @@ class ReplayEquivalenceTest(unittest.TestCase):
     def test_a_directive_after_records_is_a_comment_whichever_path_read_them(self) -> None:
         lines = ["garbage"] * 500 + generated(rates=(20,), durations=(300,), seed=14)
         path = self.write("late-start.log", lines)
-        change = self.line_starts(lines)[[start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0)][3]]
+        change = self.line_starts(lines)[[start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0, engine.CHUNK_BYTES)][3]]
         late_start = lines[:change] + ["#Fields: date time cs-method cs-uri-stem sc-status"] + lines[change:]
         path = self.write("late-start.log", late_start)
         other = self.write("other.log", generated(rates=(10,), durations=(300,), seed=15))
@@ -272,7 +288,7 @@ class ReplayEquivalenceTest(unittest.TestCase):
     def test_offset_change_at_a_chunk_boundary(self) -> None:
         lines = generated(rates=(20,), durations=(300,))
         path = self.write("boundary.log", lines)
-        bounds = [start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0)]
+        bounds = [start for start, _ in engine._chunk_bounds(path, os.path.getsize(path), 0, engine.CHUNK_BYTES)]
         starts, offset = {}, 0
         for index, line in enumerate(lines):
             starts[offset] = index
