@@ -68,7 +68,7 @@ from collections import Counter, deque
 from datetime import tzinfo
 from itertools import groupby, islice
 from operator import attrgetter, le
-from typing import Any, Deque, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
@@ -626,8 +626,11 @@ def _worker_count() -> int:
 
 def replay(
     monitor: Monitor, paths: Sequence[str], *, reference: Optional[bool] = None, workers: Optional[int] = None,
+    stop: Optional[threading.Event] = None,
 ) -> RunSummary:
     """Feed whole files to ``monitor`` in timestamp order and return its summary.
+
+    Setting ``stop`` (from a signal handler) ends the replay early, with the summary of what was read.
 
     :param reference: replay record by record (the reference path); by default when the
         environment variable :data:`REFERENCE_ENV` is set to anything but ``0``.
@@ -637,7 +640,7 @@ def replay(
     if reference is None:
         reference = os.environ.get(REFERENCE_ENV, "") not in ("", "0")
     if reference or monitor.fmt not in FAST_FORMATS:
-        return reference_replay(monitor, paths)
+        return reference_replay(monitor, paths, stop)
 
     sizes: List[Optional[int]] = []
     for path in paths:
@@ -669,7 +672,7 @@ def replay(
                 chunks = _chunk_results(task, size, processes, CHUNK_BYTES if len(paths) == 1 else MERGED_CHUNK_BYTES)
                 streams.append(_file_items(monitor, path, chunks))
         items = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=attrgetter("epoch"))
-        for item in items:
+        for item in _until(stop, items):
             if type(item) is Segment:
                 monitor.add_aggregate(
                     item.runs, item.zone, section_status=item.section_status, section_bytes=item.section_bytes,
@@ -683,9 +686,23 @@ def replay(
     return monitor.finish()
 
 
-def reference_replay(monitor: Monitor, paths: Sequence[str]) -> RunSummary:
+def reference_replay(monitor: Monitor, paths: Sequence[str], stop: Optional[threading.Event] = None) -> RunSummary:
     """The reference path: every line parsed into a record, several files merged record by record."""
     streams: List[Iterator[LogRecord]] = [monitor.parse(path, read_lines(path)) for path in paths]
     records = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=attrgetter("epoch"))
-    monitor.add_records(records)
+    monitor.add_records(_until(stop, records))
     return monitor.finish()
+
+
+T = TypeVar("T")
+
+
+def _until(stop: Optional[threading.Event], items: Iterable[T]) -> Iterator[T]:
+    """``items`` until ``stop`` is set."""
+    if stop is None:
+        yield from items
+        return
+    for item in items:
+        if stop.is_set():
+            return
+        yield item

@@ -29,13 +29,13 @@ PRIME_SCAN_BYTES = 16 * 1024 * 1024
 """How far back from the end of a W3C file to look for its ``#Fields:`` directive."""
 
 
-def replay(monitor: Monitor, paths: Sequence[str]) -> RunSummary:
+def replay(monitor: Monitor, paths: Sequence[str], stop: Optional[threading.Event] = None) -> RunSummary:
     """Feed whole files to ``monitor`` in timestamp order and return its summary.
 
     Runs the fast engine of :mod:`monilog.replay` (``MONILOG_REFERENCE=1`` selects the
     record-by-record reference path, with identical results).
     """
-    return fast_replay(monitor, paths)
+    return fast_replay(monitor, paths, stop=stop)
 
 
 def last_fields_directive(path: str, limit: int = PRIME_SCAN_BYTES) -> Optional[bytes]:

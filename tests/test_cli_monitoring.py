@@ -153,6 +153,32 @@ class ReplayTest(Run):
         self.assertEqual(sorted(os.listdir(self.dir)), ["access.log"])
 
 
+class ReplaySignalTest(Run):
+    def test_sigterm_mid_replay_ends_with_a_consistent_summary(self) -> None:
+        path = os.path.join(self.dir, "big.log")
+        generated = subprocess.run(
+            [script("log_generator"), "--rates", "2000", "--durations", "200", "--no-sleep", "--seed", "4",
+             "--start", "2024-05-01T12:00:00+00:00", "--file", path, "--quiet"],
+            capture_output=True, text=True, timeout=120,
+        )
+        self.assertEqual(generated.returncode, 0, generated.stderr)
+        process = subprocess.Popen(
+            [script("monitoring"), "--replay", "--json", "--no-log-file", path], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, cwd=self.dir, stdin=subprocess.DEVNULL,
+            env={**os.environ, "MONILOG_REFERENCE": "1"},  # the slow path, so the signal comes mid-way
+        )
+        first = process.stdout.readline()  # type: ignore[union-attr]
+        process.send_signal(signal.SIGTERM)
+        rest, errors = process.communicate(timeout=120)
+        self.assertEqual(process.returncode, 0, errors)
+        self.assertNotIn("Traceback", errors)
+        objects = [json.loads(text) for text in (first + rest).splitlines()]
+        summary = objects[-1]
+        self.assertEqual(summary["type"], "summary")
+        self.assertEqual(sum(o["hits"] for o in objects if o["type"] == "report"), summary["parsed"])
+        self.assertLessEqual(summary["parsed"], 400_000)
+
+
 class ArgumentTest(Run):
     def assert_usage_error(self, *args: str, mentions: str) -> None:
         result = self.monitoring(*args)

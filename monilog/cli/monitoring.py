@@ -14,7 +14,8 @@ import stat
 import sys
 import threading
 import time
-from typing import List, Optional, Sequence
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Sequence
 
 from monilog import __version__
 from monilog.cli import integrations
@@ -163,23 +164,14 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 
 def _run_replay(monitor: Monitor, paths: Sequence[str]) -> None:
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        replay(monitor, paths)
-    except KeyboardInterrupt:
-        monitor.finish()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    stop = threading.Event()
+    with _signals_set(stop):
+        replay(monitor, paths, stop=stop)
 
 
 def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace, use_dashboard: bool) -> None:
     stop = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
+    with _signals_set(stop):
         if use_dashboard:
             from monilog.presentation.dashboard import Dashboard
 
@@ -202,6 +194,19 @@ def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace
             TextSink(sys.stdout, top=args.top).summary(summary)
         else:
             follow(monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop)
+
+
+@contextmanager
+def _signals_set(stop: threading.Event) -> Iterator[None]:
+    """While inside, Ctrl-C, SIGTERM and SIGHUP (a closed terminal) set ``stop``: the run ends
+    between two steps, never in the middle of one, and still gives its summary."""
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
