@@ -12,9 +12,10 @@ import time
 import unittest
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, List, NamedTuple, Optional, Sequence, TypeVar
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from monilog.accumulation.alerter import AlertEvent
+from monilog.accumulation.report import PeriodReport, RunSummary
 from monilog.outputs.sink import Sink
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
@@ -122,14 +123,31 @@ class RecordingServer:
         return [self.requests.get(timeout=DEADLINE) for _ in range(count)]
 
 
-class EventRecorder(Sink):
-    """Keeps the alert events a monitor hands to its sinks."""
+class Recorder(Sink):
+    """Keeps everything a monitor hands to its sinks, in order."""
 
     def __init__(self) -> None:
-        self.events: List[AlertEvent] = []
+        self.items: List[Tuple[str, Any]] = []
+
+    def report(self, report: PeriodReport) -> None:
+        self.items.append(("report", report))
 
     def event(self, event: AlertEvent) -> None:
-        self.events.append(event)
+        self.items.append(("event", event))
+
+    def notice(self, message: str) -> None:
+        self.items.append(("notice", message))
+
+    def summary(self, summary: RunSummary) -> None:
+        self.items.append(("summary", summary))
+
+    @property
+    def reports(self) -> List[PeriodReport]:
+        return [item for kind, item in self.items if kind == "report"]
+
+    @property
+    def events(self) -> List[AlertEvent]:
+        return [item for kind, item in self.items if kind == "event"]
 
 
 class Problems:

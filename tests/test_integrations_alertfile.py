@@ -14,7 +14,7 @@ from typing import Dict, List
 from monilog.monitor import Monitor
 from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
 from monilog.presentation.jsonlines import event_to_dict
-from tests.support import ALERT_TIMELINE, T0, EventRecorder, script, timeline
+from tests.support import ALERT_TIMELINE, T0, Recorder, script, timeline
 
 
 class AlertFileTest(unittest.TestCase):
@@ -24,7 +24,7 @@ class AlertFileTest(unittest.TestCase):
         self.path = os.path.join(self.dir, "alerts.jsonl")
 
     def run_monitor(self, rates: List[int], start=T0, history=()) -> Monitor:
-        recorder = EventRecorder()
+        recorder = Recorder()
         sink = AlertFileSink(self.path)
         monitor = Monitor(2, 10, 10, sinks=[recorder, sink], history=history)
         monitor.feed("access.log", timeline(rates, start))

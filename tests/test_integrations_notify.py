@@ -10,7 +10,7 @@ import unittest
 
 from monilog.monitor import Monitor
 from monilog.outputs.notify import NotifySink
-from tests.support import ALERT_TIMELINE, EventRecorder, Problems, RecordingServer, closed_port, timeline
+from tests.support import ALERT_TIMELINE, Recorder, Problems, RecordingServer, closed_port, timeline
 
 try:
     import apprise  # noqa: F401
@@ -42,7 +42,7 @@ class NotifySinkTest(unittest.TestCase):
         self.addCleanup(server.stop)
         problems = Problems()
         sink = NotifySink([server.url.replace("http://", "json://") + "/notify"], on_problem=problems)
-        recorder = EventRecorder()
+        recorder = Recorder()
         monitor = Monitor(2, 10, 10, sinks=[recorder, sink])
         monitor.feed("access.log", timeline(ALERT_TIMELINE))
         monitor.finish()

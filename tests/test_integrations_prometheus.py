@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 from monilog.monitor import Monitor
 from monilog.outputs.prometheus import MAX_SECTIONS, OTHER_SECTION, PrometheusSink, parse_listen_address
-from tests.support import DEADLINE, T0, EventRecorder, closed_port, line, script, wait_for
+from tests.support import DEADLINE, T0, Recorder, closed_port, line, script, wait_for
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -88,7 +88,7 @@ class ExporterTest(unittest.TestCase):
         # label) and a 404 on every fifth hit of /s0; 3 unparsable lines. Period 2: 60 hits of
         # a new section, which arrives when every label is taken.
         exporter = self.exporter()
-        recorder = EventRecorder()
+        recorder = Recorder()
         monitor = Monitor(5, 10, 10, sinks=[recorder, exporter])
         hits = {f"/s{i}": 30 - i for i in range(25)}
         lines = [line(T0 + timedelta(seconds=n % 10), f"{section}/x", status=404 if section == "/s0" and n % 5 == 0
@@ -125,7 +125,7 @@ class ExporterTest(unittest.TestCase):
 
     def test_gauges_follow_alert_events_between_reports(self) -> None:
         exporter = self.exporter()
-        recorder = EventRecorder()
+        recorder = Recorder()
         monitor = Monitor(2, 10, 3600, sinks=[recorder, exporter])  # no report for an hour
         monitor.feed("access.log", [line(T0 + timedelta(seconds=n // 3)) for n in range(30)])
         self.assertEqual([event.kind for event in recorder.events], ["alert"])

@@ -16,7 +16,7 @@ from monilog.outputs.webhook import WebhookSink, check_url, redact
 from monilog.outputs.worker import BackgroundWorker
 from monilog.presentation.jsonlines import event_to_dict
 from tests.support import (
-    ALERT_TIMELINE, DEADLINE, EventRecorder, Problems, RecordingServer, closed_port, script, timeline, wait_for,
+    ALERT_TIMELINE, DEADLINE, Recorder, Problems, RecordingServer, closed_port, script, timeline, wait_for,
 )
 
 
@@ -101,7 +101,7 @@ class WebhookSinkTest(unittest.TestCase):
         server = self.server()
         problems = Problems()
         webhook = WebhookSink([server.url + "/hook"], on_problem=problems)
-        recorder = EventRecorder()
+        recorder = Recorder()
         monitor = Monitor(2, 10, 10, sinks=[recorder, webhook])
         monitor.feed("access.log", timeline(ALERT_TIMELINE))
         monitor.finish()
@@ -116,7 +116,7 @@ class WebhookSinkTest(unittest.TestCase):
         server = self.server(503, 500)
         problems = Problems()
         webhook = WebhookSink([server.url], backoff=0.01, on_problem=problems)
-        recorder = EventRecorder()
+        recorder = Recorder()
         Monitor(2, 10, 10, sinks=[recorder, webhook]).feed("a.log", timeline([3] * 10))
         webhook.close()
         self.assertEqual(len(recorder.events), 1)
@@ -139,7 +139,7 @@ class WebhookSinkTest(unittest.TestCase):
         server = self.server()
         problems = Problems()
         webhook = WebhookSink([f"http://127.0.0.1:{closed_port()}/", server.url], backoff=0.01, on_problem=problems)
-        recorder = EventRecorder()
+        recorder = Recorder()
         monitor = Monitor(2, 10, 10, sinks=[recorder, webhook])
         monitor.feed("a.log", timeline(ALERT_TIMELINE))
         monitor.finish()

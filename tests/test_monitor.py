@@ -8,10 +8,10 @@ import unittest
 from datetime import datetime, timedelta, timezone
 from typing import List, Sequence, Tuple, Union
 
-from monilog.accumulation.alerter import AlertEvent
-from monilog.accumulation.report import PeriodReport, RunSummary
+from monilog.accumulation.report import PeriodReport
 from monilog.monitor import Monitor
 from monilog.outputs.sink import Sink
+from tests import support
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
 E0 = int(T0.timestamp())
@@ -23,28 +23,8 @@ def line(moment: Union[datetime, float], path: str = "/pages/a", status: int = 2
     return f'10.0.0.1 - - [{when.strftime("%d/%b/%Y:%H:%M:%S %z")}] "GET {path} HTTP/1.1" {status} 512'
 
 
-class Recorder(Sink):
-    """Keeps everything a monitor hands to its sinks, in order."""
-
-    def __init__(self) -> None:
-        self.items: List[Tuple[str, object]] = []
-
-    def report(self, report: PeriodReport) -> None:
-        self.items.append(("report", report))
-
-    def event(self, event: AlertEvent) -> None:
-        self.items.append(("event", event))
-
-    def summary(self, summary: RunSummary) -> None:
-        self.items.append(("summary", summary))
-
-    @property
-    def reports(self) -> List[PeriodReport]:
-        return [item for kind, item in self.items if kind == "report"]  # type: ignore[misc]
-
-    @property
-    def events(self) -> List[AlertEvent]:
-        return [item for kind, item in self.items if kind == "event"]  # type: ignore[misc]
+class Recorder(support.Recorder):
+    """Everything a monitor hands to its sinks, with a compact timeline of it."""
 
     def timeline(self) -> List[Tuple[str, int]]:
         """(kind, second after T0): report end times and event times, in emission order."""

@@ -23,35 +23,14 @@ from typing import Any, Dict, List, Sequence, Tuple
 from unittest import mock
 
 from monilog import replay as engine
-from monilog.accumulation.alerter import AlertEvent
-from monilog.accumulation.report import PeriodReport, RunSummary
 from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
-from monilog.outputs.sink import Sink
+from tests.support import Recorder
 
 START = datetime(2024, 5, 1, 12, 0, 3, tzinfo=timezone(timedelta(hours=2))).timestamp()
 SMALL_CHUNKS = dict(FIRST_CHUNK_BYTES=3000, CHUNK_BYTES=20_000, MERGED_CHUNK_BYTES=20_000, MIN_CHUNK_BYTES=20_000,
                     PIECE_BYTES=6000, IN_PROCESS_BYTES=0)
-
-
-class Recorder(Sink):
-    """Everything a monitor hands to its sinks, in order."""
-
-    def __init__(self) -> None:
-        self.items: List[Tuple[str, Any]] = []
-
-    def report(self, report: PeriodReport) -> None:
-        self.items.append(("report", report))
-
-    def event(self, event: AlertEvent) -> None:
-        self.items.append(("event", event))
-
-    def notice(self, message: str) -> None:
-        self.items.append(("notice", message))
-
-    def summary(self, summary: RunSummary) -> None:
-        self.items.append(("summary", summary))
 
 
 def generated(fmt: str = "combined", rates: Sequence[float] = (5, 40, 3), durations: Sequence[float] = (200, 200, 300),
