@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional, TextIO
+from typing import Callable, NamedTuple, Optional, TextIO
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.accumulation.report import PeriodReport, RunSummary
@@ -11,10 +11,35 @@ from monilog.outputs.sink import Sink
 from monilog.presentation import jsonlines, text
 
 
-class TextSink(Sink):
-    """Readable plain text: a block per report, one line per alert, recovery and notice."""
+class Presentation(NamedTuple):
+    """How each thing a monitor produces becomes one chunk of output text."""
 
-    def __init__(self, stream: Optional[TextIO] = None, top: int = 5) -> None:
+    report: Callable[[PeriodReport, int], str]
+    event: Callable[[AlertEvent], str]
+    notice: Callable[[str], str]
+    summary: Callable[[RunSummary, int], str]
+
+
+PLAIN = Presentation(text.format_report, text.format_event, text.format_notice, text.format_summary)
+"""Readable plain text: a block per report, one line per alert, recovery and notice."""
+
+JSON_LINES = Presentation(
+    lambda report, top: jsonlines.dumps(jsonlines.report_to_dict(report, top)),
+    lambda event: jsonlines.dumps(jsonlines.event_to_dict(event)),
+    lambda message: jsonlines.dumps(jsonlines.notice_to_dict(message)),
+    lambda summary, top: jsonlines.dumps(jsonlines.summary_to_dict(summary, top)),
+)
+"""One JSON object per line (schema: :mod:`monilog.presentation.jsonlines`)."""
+
+
+class StreamSink(Sink):
+    """Writes everything to a text stream in one presentation, one flushed write per item.
+
+    Reports list ``top`` sections, clients and codes; the summary at least 10.
+    """
+
+    def __init__(self, presentation: Presentation, stream: Optional[TextIO] = None, top: int = 5) -> None:
+        self.presentation = presentation
         self.stream = stream or sys.stdout
         self.top = top
 
@@ -23,40 +48,30 @@ class TextSink(Sink):
         self.stream.flush()
 
     def report(self, report: PeriodReport) -> None:
-        self._write(text.format_report(report, top=self.top))
+        self._write(self.presentation.report(report, self.top))
 
     def event(self, event: AlertEvent) -> None:
-        self._write(text.format_event(event))
+        self._write(self.presentation.event(event))
 
     def notice(self, message: str) -> None:
-        self._write(text.format_notice(message))
+        self._write(self.presentation.notice(message))
 
     def summary(self, summary: RunSummary) -> None:
-        self._write(text.format_summary(summary, top=max(self.top, 10)))
+        self._write(self.presentation.summary(summary, max(self.top, 10)))
 
 
-class JsonSink(Sink):
-    """JSON lines: one object per report, event, notice and the final summary (schema: :mod:`monilog.presentation.jsonlines`)."""
+class TextSink(StreamSink):
+    """Plain text on ``stream`` (standard output by default)."""
 
     def __init__(self, stream: Optional[TextIO] = None, top: int = 5) -> None:
-        self.stream = stream or sys.stdout
-        self.top = top
+        super().__init__(PLAIN, stream, top)
 
-    def _write(self, obj: dict) -> None:
-        self.stream.write(jsonlines.dumps(obj) + "\n")
-        self.stream.flush()
 
-    def report(self, report: PeriodReport) -> None:
-        self._write(jsonlines.report_to_dict(report, top=self.top))
+class JsonSink(StreamSink):
+    """JSON lines on ``stream`` (standard output by default)."""
 
-    def event(self, event: AlertEvent) -> None:
-        self._write(jsonlines.event_to_dict(event))
-
-    def notice(self, message: str) -> None:
-        self._write(jsonlines.notice_to_dict(message))
-
-    def summary(self, summary: RunSummary) -> None:
-        self._write(jsonlines.summary_to_dict(summary, top=max(self.top, 10)))
+    def __init__(self, stream: Optional[TextIO] = None, top: int = 5) -> None:
+        super().__init__(JSON_LINES, stream, top)
 
 
 class BellSink(Sink):
