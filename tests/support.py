@@ -6,6 +6,7 @@ import os
 import queue
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -121,6 +122,24 @@ class RecordingServer:
     def take(self, count: int) -> List[Request]:
         """The next ``count`` requests, waiting for each at most :data:`DEADLINE` seconds."""
         return [self.requests.get(timeout=DEADLINE) for _ in range(count)]
+
+
+WITHOUT_MODULE = """
+import sys
+sys.modules[sys.argv[1]] = None  # as if it were not installed
+from monilog.cli.monitoring import main
+sys.exit(main(["--replay", "--no-log-file", *sys.argv[3:], sys.argv[2]]))
+"""
+
+
+def assert_missing_extra_refused(test: unittest.TestCase, module: str, extra: str, *options: str) -> None:
+    """``monitoring --replay OPTIONS`` without ``module`` installed: one line naming the extra, exit 2."""
+    result = subprocess.run([sys.executable, "-c", WITHOUT_MODULE, module, __file__, *options],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    test.assertEqual(result.returncode, 2, result.stderr)
+    test.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+    test.assertIn(f"pip install 'monilog[{extra}]'", result.stderr)
+    test.assertEqual(result.stdout, "")
 
 
 class Recorder(Sink):

@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import unittest
 
 from monilog.monitor import Monitor
 from monilog.outputs.notify import NotifySink
-from tests.support import ALERT_TIMELINE, Recorder, Problems, RecordingServer, closed_port, timeline
+from tests.support import (
+    ALERT_TIMELINE, Problems, Recorder, RecordingServer, assert_missing_extra_refused, closed_port, timeline,
+)
 
 try:
     import apprise  # noqa: F401
 except ImportError:
     apprise = None
 
-WITHOUT_APPRISE = """
-import sys
-sys.modules["apprise"] = None  # as if it were not installed
-from monilog.cli.monitoring import main
-sys.exit(main(["--replay", "--no-log-file", "--notify", "json://127.0.0.1:9/", sys.argv[1]]))
-"""
 
 
 class MissingExtraTest(unittest.TestCase):
     def test_without_apprise_notify_is_a_one_line_error_naming_the_extra(self) -> None:
-        result = subprocess.run([sys.executable, "-c", WITHOUT_APPRISE, __file__], capture_output=True, text=True,
-                                timeout=60, stdin=subprocess.DEVNULL)
-        self.assertEqual(result.returncode, 2, result.stderr)
-        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
-        self.assertIn("pip install 'monilog[notify]'", result.stderr)
-        self.assertEqual(result.stdout, "")
+        assert_missing_extra_refused(self, "apprise", "notify", "--notify", "json://127.0.0.1:9/")
 
 
 @unittest.skipIf(apprise is None, "apprise is not installed (pip install 'monilog[notify]')")

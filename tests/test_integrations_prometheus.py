@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 from monilog.monitor import Monitor
 from monilog.outputs.prometheus import MAX_SECTIONS, OTHER_SECTION, PrometheusSink, parse_listen_address
-from tests.support import DEADLINE, T0, Recorder, closed_port, line, script, wait_for
+from tests.support import DEADLINE, T0, Recorder, assert_missing_extra_refused, closed_port, line, script, wait_for
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -30,13 +29,6 @@ NO_CLIENT = "prometheus-client is not installed (pip install 'monilog[prometheus
 
 RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "contrib", "prometheus",
                      "monilog.rules.yml")
-
-WITHOUT_CLIENT = """
-import sys
-sys.modules["prometheus_client"] = None  # as if it were not installed
-from monilog.cli.monitoring import main
-sys.exit(main(["--replay", "--no-log-file", "--prometheus", "0", sys.argv[1]]))
-"""
 
 Samples = Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]
 
@@ -69,11 +61,7 @@ class ListenAddressTest(unittest.TestCase):
 
 class MissingExtraTest(unittest.TestCase):
     def test_without_prometheus_client_the_option_is_a_one_line_error(self) -> None:
-        result = subprocess.run([sys.executable, "-c", WITHOUT_CLIENT, __file__], capture_output=True, text=True,
-                                timeout=60, stdin=subprocess.DEVNULL)
-        self.assertEqual(result.returncode, 2, result.stderr)
-        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
-        self.assertIn("pip install 'monilog[prometheus]'", result.stderr)
+        assert_missing_extra_refused(self, "prometheus_client", "prometheus", "--prometheus", "0")
 
 
 @unittest.skipIf(text_string_to_metric_families is None, NO_CLIENT)
