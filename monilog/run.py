@@ -18,7 +18,8 @@ from typing import Callable, List, Optional, Sequence
 
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
-from monilog.replay import replay as fast_replay
+from monilog.replay import ReplayTuning
+from monilog.replay import replay as replay_files
 from monilog.watcher import FileWatcher, WatchNotice, glob_matches
 
 TICK_SECONDS = 0.25
@@ -29,13 +30,12 @@ PRIME_SCAN_BYTES = 16 * 1024 * 1024
 """How far back from the end of a W3C file to look for its ``#Fields:`` directive."""
 
 
-def replay(monitor: Monitor, paths: Sequence[str], stop: Optional[threading.Event] = None) -> RunSummary:
-    """Feed whole files to ``monitor`` in timestamp order and return its summary.
-
-    Runs the fast engine of :mod:`monilog.replay` (``MONILOG_REFERENCE=1`` selects the
-    record-by-record reference path, with identical results).
-    """
-    return fast_replay(monitor, paths, stop=stop)
+def replay(
+    monitor: Monitor, paths: Sequence[str], stop: Optional[threading.Event] = None,
+    tuning: Optional[ReplayTuning] = None,
+) -> RunSummary:
+    """Feed whole files to ``monitor`` in timestamp order and return its summary (see :mod:`monilog.replay`)."""
+    return replay_files(monitor, paths, stop=stop, tuning=tuning)
 
 
 def last_fields_directive(path: str, limit: int = PRIME_SCAN_BYTES) -> Optional[bytes]:

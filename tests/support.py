@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import queue
 import shutil
 import socket
@@ -183,3 +184,16 @@ class Problems:
     def matching(self, text: str) -> List[str]:
         with self._lock:
             return [message for message in self.lines if text in message]
+
+
+def shuffled_within(seconds: List[int], lateness: int, rng: random.Random) -> List[int]:
+    """``seconds`` (sorted) reordered so that each is at most ``lateness`` behind the largest before it."""
+    out: List[int] = []
+    pool = list(seconds)
+    while pool:
+        newest = max(out, default=pool[0])
+        # any second that leaves the oldest one left within lateness of it may come next
+        candidates = [index for index, second in enumerate(pool) if second <= pool[0] + lateness][:8]
+        assert pool[0] >= newest - lateness
+        out.append(pool.pop(rng.choice(candidates)))
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import random
 import unittest
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional, Tuple
@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog import AlertEvent, Alerter
+from tests.support import shuffled_within
 
 T0 = 1_700_000_000  # a whole second, 2023-11-14 22:13:20 UTC
 
@@ -167,7 +168,7 @@ class ThresholdTest(unittest.TestCase):
             alerter.observe(float("nan"))
 
 
-class ClockTest(unittest.TestCase):
+class LateHitsTest(unittest.TestCase):
     def test_late_hits_inside_the_window_count_later(self) -> None:
         alerter = Alerter(threshold=1, window=10)
         alerter.observe(T0)
@@ -207,81 +208,12 @@ class ClockTest(unittest.TestCase):
         self.assertEqual(alerter.window_hits, 0)
         self.assertEqual(alerter.clock, T0 + 10 ** 9)
 
-    def test_replayed_gap_confirmed_by_the_next_line(self) -> None:
-        alerter = Alerter(threshold=1, window=10, max_jump=60)
-        steady(alerter, T0, 10, 5)
-        self.assertTrue(alerter.alerting)
-        # a real pause of an hour in the log, then traffic again
-        self.assertEqual(alerter.observe(T0 + 3600), [])  # held until confirmed
-        events = alerter.observe(T0 + 3601)
-        self.assertEqual([e.kind for e in events], ["recover"])
-        self.assertEqual(events[0].time.timestamp(), T0 + 18)
-        self.assertEqual(alerter.window_hits, 1)  # the confirmed hit, evaluated at T0+3601
-        self.assertEqual(alerter.outlier_hits, 0)
-
-    def test_absurd_future_line_does_not_derail_the_clock(self) -> None:
-        alerter = Alerter(threshold=1, window=10)
-        events = steady(alerter, T0, 5, 1)
-        events += alerter.observe(datetime(2099, 1, 1, tzinfo=timezone.utc))
-        events += steady(alerter, T0 + 5, 20, 3)
-        self.assertEqual(alerter.outlier_hits, 1)
-        self.assertEqual([e.kind for e in events], ["alert"])
-        self.assertLess(alerter.clock, T0 + 100)
-        # the alert comes at its real second: 5 + 3*(T-T0-5) > 10 from T0 + 7
-        self.assertEqual(events[0].time.timestamp(), T0 + 7)
-
-    def test_absurd_first_line_is_dropped(self) -> None:
-        alerter = Alerter(threshold=1, window=10)
-        events = alerter.observe(datetime(2099, 1, 1, tzinfo=timezone.utc))
-        events += steady(alerter, T0, 20, 3)
-        self.assertEqual(alerter.outlier_hits, 1)
-        self.assertEqual([e.kind for e in events], ["alert"])
-        self.assertEqual(events[0].time.timestamp(), T0 + 4)
-
-    def test_absurd_past_first_line_is_dropped(self) -> None:
-        alerter = Alerter(threshold=1, window=10)
-        events = alerter.observe(0)  # 1970 first: it must not set the clock
-        events += steady(alerter, T0, 20, 3)
-        self.assertEqual(alerter.outlier_hits, 1)
-        self.assertEqual([e.kind for e in events], ["alert"])
-        self.assertEqual(events[0].time.timestamp(), T0 + 4)
-        # a real first line followed by a 1970 line: the clock still ends up in the present
-        alerter = Alerter(threshold=1, window=10)
-        alerter.observe(T0)
-        alerter.observe(0)
-        steady(alerter, T0 + 1, 5, 1)
-        self.assertGreaterEqual(alerter.clock, T0 + 4)
-
-    def test_sparse_first_lines_are_not_outliers(self) -> None:
-        alerter = Alerter(threshold=1, window=10)
-        alerter.observe(T0)
-        alerter.observe(T0 + 300)  # a quiet site: five minutes between its first two requests
-        self.assertEqual(alerter.outlier_hits, 0)
-        self.assertEqual(alerter.clock, T0)  # the second is itself a jump, held in turn
-        alerter.observe(T0 + 301)
-        self.assertEqual((alerter.outlier_hits, alerter.clock), (0, T0 + 301))
-
     def test_absurd_past_line_is_late(self) -> None:
         alerter = Alerter(threshold=1, window=10)
         events = steady(alerter, T0, 3, 1)
         events += alerter.observe(0)  # 1970
         events += steady(alerter, T0 + 3, 20, 3)
         self.assertEqual(alerter.late_hits, 1)
-        self.assertEqual([e.kind for e in events], ["alert"])
-
-    def test_advance_drops_a_pending_line_far_ahead_of_the_trusted_clock(self) -> None:
-        alerter = Alerter(threshold=1, window=10)
-        steady(alerter, T0, 3, 1)
-        alerter.observe(T0 + 10_000)
-        alerter.advance(T0 + 4)
-        self.assertEqual(alerter.outlier_hits, 1)
-        self.assertEqual(alerter.clock, T0 + 4)
-
-    def test_advance_confirms_a_pending_line_it_reaches(self) -> None:
-        alerter = Alerter(threshold=1, window=10)
-        alerter.observe(T0, count=20)
-        self.assertIsNone(alerter.clock)
-        events = alerter.advance(T0 + 1)
         self.assertEqual([e.kind for e in events], ["alert"])
 
     def test_clock_never_moves_backwards(self) -> None:
@@ -330,7 +262,6 @@ def reference_events(ops: List[Tuple[str, int, int]], threshold: int, window: in
     """Brute force: replay the rule by rescanning every accepted hit at every crossed second."""
     hits: Dict[int, int] = {}
     clock: Optional[int] = None
-    pending: Optional[Tuple[int, int]] = None
     alerting = False
     out: List[Tuple[str, int, int]] = []
 
@@ -355,23 +286,9 @@ def reference_events(ops: List[Tuple[str, int, int]], threshold: int, window: in
         hits[second] = hits.get(second, 0) + count
 
     for op, second, count in ops:
+        move(second)
         if op == "observe":
-            if pending is not None:
-                if second >= pending[0] - window and (clock is not None or second <= pending[0] + 3600):
-                    move(pending[0])
-                    add(*pending)
-                pending = None
-            if clock is None:
-                pending = (second, count)
-                continue
-            move(second)
             add(second, count)
-        else:
-            if pending is not None:
-                move(pending[0])
-                add(*pending)
-                pending = None
-            move(second)
     return out
 
 
@@ -391,8 +308,7 @@ class PropertyTest(unittest.TestCase):
         ),
     )
     def test_matches_brute_force_reference(self, threshold: int, window: int, steps: List[Tuple[str, int, int]]) -> None:
-        # Timelines wander forwards with late hits; max_jump is infinite so every move is
-        # taken at once (the jump rule has its own tests above).
+        # Timelines wander forwards with late hits (the clock rules on jumps are tests/test_clock.py's).
         ops: List[Tuple[str, int, int]] = []
         now = T0
         for op, delta, count in steps:
@@ -402,13 +318,53 @@ class PropertyTest(unittest.TestCase):
             else:
                 second = now + delta  # a late hit (or a stale advance)
             ops.append((op, second, count))
-        alerter = Alerter(threshold=threshold, window=window, max_jump=math.inf)
+        alerter = Alerter(threshold=threshold, window=window)
         got: List[Tuple[str, int, int]] = []
         for op, second, count in ops:
             events = alerter.observe(second, count) if op == "observe" else alerter.advance(second)
             got += [(e.kind, int(e.time.timestamp()), e.hits) for e in events]
         self.assertEqual(got, reference_events(ops, threshold, window))
         self.assertEqual([(e.kind, int(e.time.timestamp()), e.hits) for e in alerter.history], got)
+
+
+class LatenessTest(unittest.TestCase):
+    def test_a_second_is_evaluated_lateness_seconds_later_at_its_own_time(self) -> None:
+        alerter = Alerter(threshold=1, window=10, lateness=5)
+        events = steady(alerter, T0, 11, 2)  # the window is above 10 hits from T0 + 6 on
+        self.assertEqual(events, [], "T0 + 6 waits for the clock to reach T0 + 11")
+        events = alerter.advance(T0 + 11)
+        self.assertEqual([(e.kind, e.time.timestamp()) for e in events], [("alert", T0 + 6)])
+        self.assertEqual(alerter.evaluated, T0 + 6)
+
+    def test_hits_up_to_lateness_behind_count_in_their_second(self) -> None:
+        alerter = Alerter(threshold=1, window=10, lateness=5)
+        alerter.observe(T0 + 10)
+        alerter.observe(T0 + 5, count=20)  # 5 s behind: not yet evaluated, counts in its window
+        self.assertEqual(alerter.late_hits, 0)
+        events = alerter.advance(T0 + 11)
+        self.assertEqual([(e.kind, e.time.timestamp(), e.hits) for e in events], [("alert", T0 + 6, 20)])
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        threshold=st.integers(min_value=1, max_value=3),
+        window=st.integers(min_value=1, max_value=8),
+        lateness=st.integers(min_value=0, max_value=6),
+        gaps=st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=60),
+        seed=st.integers(min_value=0, max_value=1000),
+    )
+    def test_shuffled_within_lateness_equals_sorted(self, threshold: int, window: int, lateness: int,
+                                                     gaps: List[int], seed: int) -> None:
+        seconds, now = [], T0
+        for gap in gaps:
+            now += gap
+            seconds.append(now)
+        shuffled = shuffled_within(seconds, lateness, random.Random(seed))
+        in_order, late = Alerter(threshold, window), Alerter(threshold, window, lateness=lateness)
+        expected = [e for second in seconds for e in in_order.observe(second)]
+        got = [e for second in shuffled for e in late.observe(second)]
+        got += late.advance(max(seconds) + lateness)
+        self.assertEqual(got, expected)
+        self.assertEqual((late.late_hits, late.window_hits), (0, in_order.window_hits))
 
 
 if __name__ == "__main__":

@@ -164,12 +164,13 @@ class ReplaySignalTest(Run):
         self.assertEqual(generated.returncode, 0, generated.stderr)
         process = subprocess.Popen(
             [script("monitoring"), "--replay", "--json", "--no-log-file", path], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, cwd=self.dir, stdin=subprocess.DEVNULL,
-            env={**os.environ, "MONILOG_REFERENCE": "1"},  # the slow path, so the signal comes mid-way
+            stderr=subprocess.PIPE, cwd=self.dir, stdin=subprocess.DEVNULL, bufsize=0,
         )
-        first = process.stdout.readline()  # type: ignore[union-attr]
+        # unbuffered, so that readline takes no more than the first line (communicate reads the rest)
+        first = process.stdout.readline().decode()  # type: ignore[union-attr]
         process.send_signal(signal.SIGTERM)
-        rest, errors = process.communicate(timeout=120)
+        output, error_bytes = process.communicate(timeout=120)
+        rest, errors = output.decode(), error_bytes.decode()
         self.assertEqual(process.returncode, 0, errors)
         self.assertNotIn("Traceback", errors)
         objects = [json.loads(text) for text in (first + rest).splitlines()]

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import random
 import unittest
 from datetime import datetime, timedelta, timezone
 from typing import List, Sequence, Tuple, Union
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monilog.accumulation.report import PeriodReport
 from monilog.monitor import Monitor
 from monilog.outputs.sink import Sink
 from tests import support
+from tests.support import shuffled_within
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
 E0 = int(T0.timestamp())
@@ -142,6 +147,28 @@ class RobustnessTest(unittest.TestCase):
         self.assertIn("output Broken failed and is turned off", stderr.getvalue())
         self.assertEqual(len(monitor.sinks), 1)
 
+    def test_two_outputs_failing_in_one_dispatch_and_a_closed_stderr(self) -> None:
+        class Full(Sink):  # standard output closed and the run log's disk full, at once
+            def report(self, report: PeriodReport) -> None:
+                raise OSError(28, "No space left on device")
+
+            def notice(self, message: str) -> None:
+                raise OSError(28, "No space left on device")
+
+        class ClosedStream(io.StringIO):
+            def write(self, text: str) -> int:
+                raise BrokenPipeError(32, "Broken pipe")
+
+        recorder = Recorder()
+        monitor = Monitor(1, 10, 10, sinks=[Full(), Full(), recorder])
+        with contextlib.redirect_stderr(ClosedStream()):
+            monitor.feed("a", traffic(range(0, 25), 3))
+            summary = monitor.finish()
+        self.assertEqual(monitor.sinks, [recorder])
+        self.assertEqual(summary.notices["output-failed"], 2)
+        self.assertEqual([r.stats.hits for r in recorder.reports], [30, 30, 15])
+        self.assertEqual(sum(1 for kind, _ in recorder.items if kind == "notice"), 2)
+
 
 class LiveClockTest(unittest.TestCase):
     def test_lines_far_ahead_of_the_host_clock_cannot_blind_alerting(self) -> None:
@@ -237,6 +264,68 @@ class LiveClockTest(unittest.TestCase):
         self.assertEqual(view.last_report.stats.hits, 20)  # type: ignore[union-attr]
         self.assertEqual(view.parsed, 26)
         self.assertAlmostEqual(view.current_rps, 2.0)
+
+
+def without_lateness(items: List[Tuple[str, object]]) -> List[Tuple[str, object]]:
+    """Sink items with the lateness taken out of the alert states (the one thing it changes)."""
+    out: List[Tuple[str, object]] = []
+    for kind, item in items:
+        if kind == "report":
+            item = item._replace(alert=item.alert._replace(lateness=0))  # type: ignore[attr-defined]
+        elif kind == "summary":
+            item = item._replace(alert=item.alert._replace(lateness=0))  # type: ignore[attr-defined]
+        out.append((kind, item))
+    return out
+
+
+class LatenessTest(unittest.TestCase):
+    def test_lines_late_by_up_to_the_lateness_count_in_their_own_second_and_period(self) -> None:
+        recorder = Recorder()
+        monitor = Monitor(1, 10, 10, sinks=[recorder], lateness=5)
+        monitor.feed("a", [line(9), line(12), line(8), line(7)])  # 8 and 7 arrive after 12
+        monitor.finish()
+        reports = [item.stats for kind, item in recorder.items if kind == "report"]
+        self.assertEqual([(r.hits, r.late) for r in reports], [(3, 0), (1, 0)])
+        self.assertEqual(reports[0].end.timestamp() - E0, 10)  # type: ignore[union-attr]
+        self.assertEqual(recorder.items[0][1].alert.lateness, 5)  # type: ignore[attr-defined]
+
+    def test_reports_and_alerts_wait_for_the_lateness(self) -> None:
+        recorder = Recorder()
+        monitor = Monitor(1, 10, 10, sinks=[recorder], lateness=5)
+        monitor.feed("a", traffic(range(0, 14), 3))
+        self.assertEqual(recorder.timeline(), [("alert", 4)], "evaluated up to 13 - 5 = 8; 10 + 5 not reached")
+        monitor.feed("a", [line(15)])
+        self.assertEqual(recorder.timeline(), [("alert", 4), ("report", 10)])
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        lateness=st.integers(min_value=1, max_value=12),
+        gaps=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=120),
+        statuses=st.lists(st.sampled_from([200, 404, 500]), min_size=1, max_size=5),
+        seed=st.integers(min_value=0, max_value=10_000),
+        batch=st.integers(min_value=1, max_value=40),
+    )
+    def test_shuffled_within_the_lateness_equals_sorted_without_it(
+        self, lateness: int, gaps: List[int], statuses: List[int], seed: int, batch: int,
+    ) -> None:
+        seconds, now = [], 0
+        for gap in gaps:
+            now += gap
+            seconds.append(now)
+        rng = random.Random(seed)
+        status_of = {second: statuses[second % len(statuses)] for second in seconds}
+        sorted_lines = [line(second, f"/s{second % 3}/x", status_of[second]) for second in seconds]
+        shuffled = [line(second, f"/s{second % 3}/x", status_of[second])
+                    for second in shuffled_within(seconds, lateness, rng)]
+        expected, got = Recorder(), Recorder()
+        in_order = Monitor(1, 8, 5, sinks=[expected])
+        in_order.feed("a", sorted_lines)
+        in_order.finish()
+        late = Monitor(1, 8, 5, sinks=[got], lateness=lateness)
+        for start in range(0, len(shuffled), batch):
+            late.feed("a", shuffled[start:start + batch])
+        late.finish()
+        self.assertEqual(without_lateness(got.items), without_lateness(expected.items))
 
 
 if __name__ == "__main__":

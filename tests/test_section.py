@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import unittest
 
 from hypothesis import given
@@ -74,6 +77,46 @@ class SectionTest(unittest.TestCase):
             target.startswith(section) or section == "-" or section == target.split("?")[0].split("#")[0] + "/",
             (target, section),
         )
+
+
+ONE_HOME = r"""
+import io, json, os, sys, tempfile
+import monilog.parsing.section as rule
+rule.section_of = lambda target: "/changed" if len(target) % 2 else "/unchanged"
+from monilog.generator import LogGenerator
+from monilog.monitor import Monitor
+from monilog.outputs.console import JsonSink
+from monilog.replay import ReplayTuning, replay
+
+lines = [line for _, line in LogGenerator([50], [200], seed=2, start=1_714_560_000).timeline()]
+lines.append('10.0.0.1 - - [01/May/2024:10:03:20 +0000] "GET http://x/pages/a HTTP/1.1" 200 5')  # reference parser
+path = os.path.join(tempfile.mkdtemp(), "access.log")
+with open(path, "w") as stream:
+    stream.write("\n".join(lines) + "\n")
+outputs = []
+for way in ("live", "replay"):
+    output = io.StringIO()
+    monitor = Monitor(10, 120, 10, sinks=[JsonSink(output, top=100)])
+    if way == "live":
+        for start in range(0, len(lines), 97):
+            monitor.feed(path, [line.encode() for line in lines[start:start + 97]])
+        monitor.finish()
+    else:
+        replay(monitor, [path], tuning=ReplayTuning(workers=2, in_process_bytes=0, chunk_bytes=100_000,
+                                                   min_chunk_bytes=100_000))
+    summary = json.loads(output.getvalue().splitlines()[-1])
+    outputs.append(sorted((entry["section"], entry["hits"]) for entry in summary["sections"]))
+print(json.dumps(outputs))
+"""
+
+
+class OneHomeTest(unittest.TestCase):
+    def test_changing_the_rule_in_its_module_changes_live_and_replay_alike(self) -> None:
+        done = subprocess.run([sys.executable, "-c", ONE_HOME], capture_output=True, text=True, timeout=120, check=False)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        live, replayed = json.loads(done.stdout)
+        self.assertEqual(live, replayed)
+        self.assertEqual({section for section, _ in live}, {"/changed", "/unchanged"})
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Iterable, List
 from hypothesis import given, settings, strategies as st
 
 from monilog.accumulation.statistics import (
+    Counts,
     CLIENTS, DIMENSIONS, MAX_KEY_LENGTH, SECTIONS, STATUS_CODES,
     SectionStats, Statistics, StatsSnapshot, status_class,
 )
@@ -62,14 +63,13 @@ def aggregate_into(stats: Statistics, records: List[LogRecord], late: int = 0) -
     section_bytes: Counter = Counter()
     for item in records:
         section_bytes[item.section] += item.size
-    stats.add_counts(
+    stats.add_counts(Counts(
         section_status=Counter((item.section, item.status) for item in records),
         section_bytes=section_bytes,
         methods=Counter(item.method for item in records),
         clients=Counter(item.host for item in records),
         users=Counter(item.user for item in records),
-        late=late,
-    )
+    ), late=late)
 
 
 class TotalsTest(unittest.TestCase):
@@ -411,9 +411,11 @@ class AddCountsTest(unittest.TestCase):
         stats = Statistics()
         for case in bad_cases:
             with self.subTest(case=case), self.assertRaises(ValueError):
-                stats.add_counts(**{**good, **case})  # type: ignore[arg-type]
+                fields = {**good, **case}
+                late = fields.pop("late", 0)
+                stats.add_counts(Counts(**fields), late=late)  # type: ignore[arg-type]
         self.assertEqual(stats.snapshot(), Statistics().snapshot())
-        stats.add_counts(**good)  # type: ignore[arg-type]
+        stats.add_counts(Counts(**good))  # type: ignore[arg-type]
         snap = stats.snapshot()
         self.assertEqual((snap.hits, snap.bytes_total, dict(snap.users)), (2, 10, {}))
         self.assertEqual((list(snap.sections), dict(snap.methods)), (["/a"], {"GET": 2}), "zero counts add no keys")

@@ -1,40 +1,40 @@
 """The high-traffic alert rule: one file, so changing the rule means changing this file only.
 
 An :class:`Alerter` is driven by plain calls carrying log times; it knows nothing about files,
-threads or the wall clock.
+threads or the wall clock. Which times are trusted (absurd timestamps, the first line, the host
+clock) is not its business: that is :mod:`monilog.accumulation.clock`.
 
 The rule
 --------
 * The *clock* is the largest time observed (:meth:`Alerter.observe`) or advanced to
   (:meth:`Alerter.advance`). It never moves backwards.
-* Each time the clock crosses a whole second ``T`` the alerter evaluates the last ``window``
-  whole seconds, ``[T - window, T - 1]``: ``hits`` is their total and ``average = hits / window``
-  (always the full window, also during the first minutes of a run).
+* Each whole second ``T`` is evaluated once the clock has reached ``T + lateness`` (``lateness``
+  is 0 by default: at once): the alerter sums the last ``window`` whole seconds before it,
+  ``[T - window, T - 1]``: ``hits`` is their total and ``average = hits / window`` (always the
+  full window, also during the first minutes of a run).
 * ``average > threshold`` while not alerting raises an ``alert`` event at ``T``;
   ``average <= threshold`` while alerting raises a ``recover`` event at ``T``. "Exceeds" is
-  strict: a window exactly at the threshold does not alert.
+  strict: a window exactly at the threshold does not alert. The event's time is ``T`` (log
+  time), whatever the lateness; it is raised ``lateness`` seconds of log time later.
 * The comparison is exact: the threshold is taken in decimal as the user wrote it (a float
   goes through its shortest ``repr``, so ``0.29`` means 29/100) and compared as the integer
   test ``hits > floor(threshold * window)``. Binary floating point gets such edges wrong.
-* Every crossed second is evaluated, so a crossing is caught at its exact second even when
-  lines are sparse. A jump longer than the window costs O(window): once the window is empty
-  no later evaluation can change the state.
+* Every second is evaluated, so a crossing is caught at its exact second even when lines are
+  sparse. A jump longer than the window costs O(window + lateness): once the window is empty no
+  later evaluation can change the state.
 
-Late and absurd timestamps
---------------------------
-* A hit behind the clock but inside the current window (``second > clock - window``) is added
-  to its second and counts in every later evaluation; evaluations already made are not
-  revisited. An older hit is counted in :attr:`Alerter.late_hits` and ignored.
-* A hit more than ``max_jump`` seconds ahead of the clock (and the very first hit) is held
-  back as *pending* instead of moving the clock at once. The next observation decides: if it
-  lies no more than one window before the pending time (for the very first hit, also no more
-  than an hour after it), the jump is confirmed (the clock moves there, evaluating the
-  seconds crossed, and the pending hits count); otherwise the pending hits were a lone outlier,
-  are counted in :attr:`Alerter.outlier_hits` and dropped. A trusted
-  :meth:`Alerter.advance` confirms a pending time it reaches within ``max_jump`` and drops one
-  further ahead. So one line stamped 2099 cannot drag the clock away and silence real alerts,
-  while a genuine gap in a replayed log costs nothing but a one-line delay. A line stamped
-  1970 is simply a late hit outside the window (or, as the very first line, an outlier).
+Late hits
+---------
+A hit at a second not yet evaluated, or evaluated less than a window ago (``second > T - window``
+for the last evaluated ``T``), is added to its second and counts in every evaluation still to
+come; evaluations already made are not revisited. An older hit is counted in
+:attr:`Alerter.late_hits` and ignored. With ``lateness = L``, hits at most ``L`` seconds behind
+the clock therefore count exactly as if they had come in time order.
+
+History
+-------
+:attr:`Alerter.history` keeps the last ``max_history`` events (a run of weeks must not grow
+without bound); :attr:`Alerter.dropped_events` counts the older ones it let go.
 
 Threads
 -------
@@ -55,13 +55,15 @@ Timestamp = Union[datetime, int, float]
 """A log time: a timezone-aware datetime, or seconds since the Unix epoch."""
 
 ALERT = "alert"
+"""The kind of an event raised when the window's average exceeds the threshold."""
 RECOVER = "recover"
-
-FIRST_HIT_CONFIRMATION = 3600.0
-"""The second hit confirms the time of the very first one if it comes at most this long after it."""
+"""The kind of an event raised when an alert's window falls back to the threshold or below."""
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 """How event times are written in messages: date, time and UTC offset."""
+
+MAX_HISTORY = 1000
+"""Events an alerter keeps in :attr:`Alerter.history` by default."""
 
 
 def format_duration(seconds: float) -> str:
@@ -129,16 +131,24 @@ def _decimal_threshold(threshold: Union[float, int, str, Decimal]) -> Decimal:
     return value
 
 
+def _whole_seconds(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        qualifier = "positive" if minimum > 0 else "non-negative"
+        raise ValueError(f"{name} must be a {qualifier} whole number of seconds, not {value!r}")
+    return value
+
+
 class Alerter:
     """Raises an alert when the average traffic over ``window`` seconds exceeds ``threshold``.
 
     :param threshold: average requests per second that must be exceeded (float, int, str or
         Decimal; compared exactly in decimal).
     :param window: length of the averaging window, in whole seconds.
-    :param max_jump: how far ahead of the clock (seconds) a single hit may move it without
-        confirmation by the next observation.
+    :param lateness: whole seconds of log time a second waits, after the clock reached it, before
+        it is evaluated (hits that far behind the clock still count).
     :param tz: timezone for event times, fixed; by default :attr:`tz` follows the offset of the
-        latest observed datetime (UTC until one is seen).
+        latest observed datetime or ``tz`` argument (UTC until one is seen).
+    :param max_history: how many events :attr:`history` keeps.
     """
 
     def __init__(
@@ -146,33 +156,34 @@ class Alerter:
         threshold: Union[float, int, str, Decimal] = 10.0,
         window: int = 120,
         *,
-        max_jump: float = 60.0,
+        lateness: int = 0,
         tz: Optional[tzinfo] = None,
+        max_history: int = MAX_HISTORY,
     ) -> None:
-        if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
-            raise ValueError(f"window must be a positive whole number of seconds, not {window!r}")
-        if max_jump <= 0:
-            raise ValueError(f"max_jump must be positive, not {max_jump!r}")
+        self.window: int = _whole_seconds("window", window, 1)
+        self.lateness: int = _whole_seconds("lateness", lateness, 0)
+        if isinstance(max_history, bool) or not isinstance(max_history, int) or max_history < 1:
+            raise ValueError(f"max_history must be a positive int, not {max_history!r}")
         exact = _decimal_threshold(threshold)
         self.threshold: float = float(exact)
-        self.window: int = window
-        self.max_jump: float = max_jump
         self._limit: int = math.floor(exact * window)
         self._fixed_tz = tz
         self.tz: tzinfo = tz or timezone.utc
-        """Timezone of event times. Callers observing epoch seconds may set it to the log's offset."""
-        self._buckets: List[int] = [0] * window
-        self._sum = 0  # hits of the seconds kept, [clock second - window + 1, clock second]
-        self._evaluated = 0
-        self._second: Optional[int] = None  # whole second the clock is in
+        """Timezone of event times."""
+        self._max_history = max_history
+        self._slots = window + self.lateness
+        self._buckets: List[int] = [0] * self._slots  # hits of [evaluated - window + 1, evaluated + lateness]
+        self._sum = 0  # hits of the window [evaluated - window + 1, evaluated]
+        self._evaluated_hits = 0
+        self._evaluated: Optional[int] = None  # the last second evaluated
         self._clock: Optional[float] = None
-        self._pending: Optional[Tuple[float, int]] = None
         self._alert_start: Optional[datetime] = None
         self._peak = 0
         self.alerting: bool = False
         self.history: Tuple[AlertEvent, ...] = ()
+        self.dropped_events: int = 0
+        """Events older than the last ``max_history``, no longer in :attr:`history`."""
         self.late_hits: int = 0
-        self.outlier_hits: int = 0
 
     # -- public API -------------------------------------------------------------------------
 
@@ -182,9 +193,9 @@ class Alerter:
         return self._clock
 
     @property
-    def pending(self) -> Optional[float]:
-        """Time of the observation held back until the next one confirms or refutes it, if any."""
-        return None if self._pending is None else self._pending[0]
+    def evaluated(self) -> Optional[int]:
+        """The last second evaluated (the clock's second minus the lateness), None before any time."""
+        return self._evaluated
 
     @property
     def peak_hits(self) -> Optional[int]:
@@ -193,109 +204,99 @@ class Alerter:
 
     @property
     def window_hits(self) -> int:
-        """Hits of the window evaluated last, ``[T - window, T - 1]`` for the last second ``T`` crossed."""
-        return self._evaluated
+        """Hits of the window evaluated last, ``[T - window, T - 1]`` for the last second ``T`` evaluated."""
+        return self._evaluated_hits
 
     @property
     def average(self) -> float:
         """``window_hits`` divided by the window: the figure last compared with the threshold."""
-        return self._evaluated / self.window
+        return self._evaluated_hits / self.window
 
     def per_second(self) -> List[int]:
-        """Hits of each second of the current window, oldest first (for sparklines)."""
-        if self._second is None:
+        """Hits of each second of the window ending at the last evaluated second, oldest first."""
+        if self._evaluated is None:
             return [0] * self.window
-        start = self._second + 1
-        return [self._buckets[(start + i) % self.window] for i in range(self.window)]
+        start = self._evaluated - self.window + 1
+        return [self._buckets[(start + i) % self._slots] for i in range(self.window)]
 
-    def observe(self, timestamp: Timestamp, count: int = 1) -> List[AlertEvent]:
-        """Record ``count`` hits at a log time; return the events the move of the clock raised."""
-        if count < 0:
-            raise ValueError(f"count must not be negative, not {count}")
-        moment = self._epoch(timestamp)
+    def observe(self, timestamp: Timestamp, count: int = 1, tz: Optional[tzinfo] = None) -> List[AlertEvent]:
+        """Record ``count`` hits at a log time; return the events the move of the clock raised.
+
+        ``tz`` (or a datetime's own offset) becomes the zone of event times, unless fixed.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be a non-negative int, not {count!r}")
+        moment = self._epoch(timestamp, tz)
         events: List[AlertEvent] = []
-        pending = self._pending
-        if pending is not None:
-            self._pending = None
-            behind = pending[0] - moment
-            if behind <= self.window and (self._clock is not None or -behind <= FIRST_HIT_CONFIRMATION):
-                self._move_to(pending[0], events)
-                self._add(pending[0], pending[1])
-            else:
-                self.outlier_hits += pending[1]
-        if self._clock is None or moment > self._clock + self.max_jump:
-            self._pending = (moment, count)
-            return events
         self._move_to(moment, events)
-        self._add(moment, count)
+        second = math.floor(moment)
+        evaluated = self._evaluated
+        assert evaluated is not None  # _move_to set it
+        if second <= evaluated - self.window:
+            self.late_hits += count
+        else:
+            self._buckets[second % self._slots] += count
+            if second <= evaluated:
+                self._sum += count
         return events
 
-    def advance(self, now: Timestamp) -> List[AlertEvent]:
+    def advance(self, now: Timestamp, tz: Optional[tzinfo] = None) -> List[AlertEvent]:
         """Move the clock to ``now`` without hits (trusted time, e.g. the wall clock).
 
         This is how an alert recovers when traffic stops entirely.
         """
-        moment = self._epoch(now)
         events: List[AlertEvent] = []
-        pending = self._pending
-        if pending is not None:
-            self._pending = None
-            if pending[0] <= moment + self.max_jump:
-                self._move_to(pending[0], events)
-                self._add(pending[0], pending[1])
-            else:
-                self.outlier_hits += pending[1]
-        self._move_to(moment, events)
+        self._move_to(self._epoch(now, tz), events)
         return events
 
     # -- internals --------------------------------------------------------------------------
 
-    def _epoch(self, timestamp: Timestamp) -> float:
+    def _epoch(self, timestamp: Timestamp, tz: Optional[tzinfo]) -> float:
         if isinstance(timestamp, datetime):
             if timestamp.tzinfo is None or timestamp.utcoffset() is None:
                 raise ValueError("timestamps must be timezone-aware datetimes or epoch seconds")
-            if self._fixed_tz is None:
-                self.tz = timestamp.tzinfo
-            return timestamp.timestamp()
-        if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
+            tz = tz or timestamp.tzinfo
+            moment = timestamp.timestamp()
+        elif isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
             raise ValueError(f"not a timestamp: {timestamp!r}")
-        return float(timestamp)
-
-    def _add(self, moment: float, count: int) -> None:
-        second = math.floor(moment)
-        current = self._second
-        if current is not None and second <= current - self.window:
-            self.late_hits += count
-            return
-        self._buckets[second % self.window] += count
-        self._sum += count
+        else:
+            moment = float(timestamp)
+        if tz is not None and self._fixed_tz is None:
+            self.tz = tz
+        return moment
 
     def _move_to(self, moment: float, events: List[AlertEvent]) -> None:
-        """Advance the clock to ``moment``, evaluating every whole second crossed."""
+        """Advance the clock to ``moment``, evaluating every whole second it makes due."""
         if self._clock is None:
             self._clock = moment
-            self._second = math.floor(moment)
+            self._evaluated = math.floor(moment) - self.lateness
             return
         if moment <= self._clock:
             return
         self._clock = moment
-        target = math.floor(moment)
-        second = self._second
+        target = math.floor(moment) - self.lateness
+        second = self._evaluated
         assert second is not None
-        last_useful = min(target, second + self.window + 1)
-        buckets, window = self._buckets, self.window
+        if target <= second:
+            return
+        last_useful = min(target, second + self._slots + 1)
+        buckets, window, slots = self._buckets, self.window, self._slots
         while second < last_useful:
             second += 1
             self._evaluate(second, events)
-            slot = second % window
-            self._sum -= buckets[slot]
-            buckets[slot] = 0
+            old = (second - window) % slots  # the slot of ``second`` itself when lateness is 0
+            self._sum -= buckets[old]
+            buckets[old] = 0
+            self._sum += buckets[second % slots]
         if target > last_useful:
-            self._evaluated = 0
-        self._second = target
+            self._evaluated_hits = 0
+            self._sum = 0
+            for index in range(slots):
+                buckets[index] = 0
+        self._evaluated = target
 
     def _evaluate(self, second: int, events: List[AlertEvent]) -> None:
-        hits = self._evaluated = self._sum
+        hits = self._evaluated_hits = self._sum
         if self.alerting:
             if hits > self._peak:
                 self._peak = hits
@@ -319,4 +320,8 @@ class Alerter:
             self.alerting = False
             self._alert_start = None
         events.append(event)
-        self.history = self.history + (event,)
+        history = self.history + (event,)
+        if len(history) > self._max_history:
+            self.dropped_events += len(history) - self._max_history
+            history = history[-self._max_history:]
+        self.history = history

@@ -26,6 +26,8 @@ class AlertState(NamedTuple):
     window: int
     peak_hits: Optional[int] = None
     """Highest window total of the ongoing alert so far (None when not alerting)."""
+    lateness: int = 0
+    """Seconds of log time each second waits before it is evaluated (alerts come that much later)."""
 
 
 class PeriodReport(NamedTuple):

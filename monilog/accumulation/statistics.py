@@ -50,12 +50,12 @@ time. This is exact for merges of periods in any order as long as a span holding
 merged with one overlapping that gap (its inner gaps are not recorded; the result then
 undercounts). An unknown duration on either side makes the merged one unknown.
 
-Bulk input
-----------
-:meth:`Statistics.add_counts` takes counters aggregated by a fast parser (for example
-``collections.Counter(zip(sections, statuses))``) and gives the same statistics as adding the
-records one by one; within a period only the choice of which keys are kept after an overflow may
-differ.
+Input
+-----
+:meth:`Statistics.add_counts` takes the :class:`Counts` of many records at once (the engine's
+batches, :mod:`monilog.accumulation.aggregate`); :meth:`Statistics.add` is the same for one
+record. Counters keep keys in first-seen order, so the keys kept after an overflow are the first
+seen, however the records were grouped.
 
 Threads
 -------
@@ -100,6 +100,37 @@ class SectionStats(NamedTuple):
 
 
 NO_SECTION_STATS = SectionStats(0, 0, 0)
+
+
+class Counts(NamedTuple):
+    """Counters of a set of records: what :meth:`Statistics.add_counts` takes.
+
+    Keys are in the order they were first seen (statistics capped at ``max_keys`` keep the first).
+    """
+
+    section_status: Dict[Tuple[str, int], int]
+    """``(section, status) → hits``: defines the hits."""
+    section_bytes: Dict[str, int]
+    """``section → bytes`` sent (sections without bytes may be absent)."""
+    methods: Dict[str, int]
+    """``method → hits``; adds up to the hits."""
+    clients: Dict[str, int]
+    """``host → hits``; adds up to the hits."""
+    users: Dict[str, int]
+    """``user → hits``; the empty user (no user logged) may be absent."""
+
+    @property
+    def hits(self) -> int:
+        """How many records these are."""
+        return sum(self.section_status.values())
+
+    @classmethod
+    def of_record(cls, record: LogRecord) -> Counts:
+        """The counters of one record."""
+        return cls(
+            {(record.section, record.status): 1}, {record.section: record.size}, {record.method: 1},
+            {record.host: 1}, {record.user: 1} if record.user else {},
+        )
 
 
 def status_class(code: int) -> str:
@@ -376,63 +407,21 @@ class Statistics:
 
     def add(self, record: LogRecord, late: bool = False) -> None:
         """Count one request; ``late`` marks a record whose own period was already reported."""
-        host, _, user, _, method, _, _, status, size, _, _, section, _ = record
-        entry = self._sections.get(section)
-        if entry is None:
-            entry = self._section_entry(section)
-        entry[0] += 1
-        entry[2] += size
-        if 400 <= status <= 599:
-            entry[1] += 1
-        counts = self._status_codes
-        try:
-            counts[status] += 1
-        except KeyError:
-            self._count_new(STATUS_CODES, counts, status, 1)
-        counts = self._methods
-        try:
-            counts[method] += 1
-        except KeyError:
-            self._count_new(METHODS, counts, method, 1)
-        counts = self._clients
-        try:
-            counts[host] += 1
-        except KeyError:
-            self._count_new(CLIENTS, counts, host, 1)
-        if user:
-            counts = self._users
-            try:
-                counts[user] += 1
-            except KeyError:
-                self._count_new(USERS, counts, user, 1)
-        if late:
-            self._late += 1
+        self.add_counts(Counts.of_record(record), late=1 if late else 0)
 
-    def add_counts(
-        self,
-        *,
-        section_status: Mapping[Tuple[str, int], int],
-        section_bytes: Mapping[str, int],
-        methods: Mapping[str, int],
-        clients: Mapping[str, int],
-        users: Mapping[str, int],
-        late: int = 0,
-    ) -> None:
-        """Count many requests at once from pre-aggregated counters (the fast path's entry).
+    def add_counts(self, counts: Counts, late: int = 0) -> None:
+        """Count many requests at once from their counters (what the engine's batches carry).
 
-        :param section_status: ``(section, status) → hits``; defines the hits added.
-        :param section_bytes: ``section → bytes`` sent (sections without bytes may be absent).
-        :param methods: ``method → hits``; must add up to the hits.
-        :param clients: ``host → hits``; must add up to the hits.
-        :param users: ``user → hits``; the empty user is ignored, as in :meth:`add`.
+        :param counts: the requests' counters (see :class:`Counts`).
         :param late: how many of these hits arrived after their period was reported.
         :raises ValueError: when a count is negative or not an int, the counters disagree on
             the number of hits, or bytes are given for a section without hits. Nothing is
             counted then.
         """
+        section_status, section_bytes, methods, clients, users = counts
         hits = _check_counts("section_status", section_status)
-        for name, counts in (("methods", methods), ("clients", clients)):
-            total = _check_counts(name, counts)
+        for name, part in (("methods", methods), ("clients", clients)):
+            total = _check_counts(name, part)
             if total != hits:
                 raise ValueError(f"{name} add up to {total} hits, section_status to {hits}")
         if _check_counts("users", users) - users.get("", 0) > hits:

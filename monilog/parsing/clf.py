@@ -34,7 +34,7 @@ import re
 from typing import Optional
 
 from monilog.parsing.record import LogRecord, ParseError
-from monilog.parsing.section import section_of
+from monilog.parsing import section
 from monilog.parsing.timestamps import clf_timestamp
 
 STATUS_CODES = {str(code): code for code in range(100, 1000)}
@@ -106,5 +106,5 @@ def parse_clf(line: str, pattern: re.Pattern[str] = CLF_AUTO) -> LogRecord:
     return _new_record(
         LogRecord,
         (host, ident, user, moment, method, target, protocol, code, nbytes, referer, agent,
-         section_of(target), epoch),
+         section.section_of(target), epoch),
     )

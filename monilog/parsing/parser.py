@@ -64,7 +64,9 @@ class LogParser:
         self._w3c = fmt == "w3c"
         self._layout: Optional[W3CLayout] = None
         self._date = "-"
-        self._clf_seen = False
+        self.clf_seen = False
+        """Whether a Common/Combined record was read (then ``#`` lines are comments). The block
+        parser, which reads most such records without this parser, sets it too."""
 
     @property
     def fields(self) -> Optional[Tuple[str, ...]]:
@@ -128,12 +130,12 @@ class LogParser:
                 raise ParseError("no #Fields directive", line)
             return parse_w3c(line, self._layout, self._date)
         record = parse_clf(line, self._clf_pattern)
-        self._clf_seen = True
+        self.clf_seen = True
         return record
 
     def _directive(self, line: str) -> None:
         """Take in a ``#`` line: W3C directives update the state, other comments are ignored."""
-        if self._clf_seen:
+        if self.clf_seen:
             return  # a Common/Combined log: '#' lines are comments
         name, colon, value = line[1:].partition(":")
         name = name.strip().lower()

@@ -32,7 +32,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from monilog.parsing.clf import STATUS_CODES, parse_size
 from monilog.parsing.record import LogRecord, ParseError
-from monilog.parsing.section import section_of
+from monilog.parsing import section
 from monilog.parsing.timestamps import w3c_timestamp
 
 _SEPARATORS = re.compile(r"[ \t]+")
@@ -116,5 +116,5 @@ def parse_w3c(line: str, layout: W3CLayout, directive_date: str = "-") -> LogRec
     return _new_record(
         LogRecord,
         (host, "", user, moment, method, target, protocol, code, nbytes, referer,
-         agent.replace("+", " "), section_of(target), epoch),
+         agent.replace("+", " "), section.section_of(target), epoch),
     )

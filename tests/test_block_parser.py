@@ -1,4 +1,4 @@
-"""The fast block parser gives, line for line, what the reference LogParser gives.
+"""The block parser gives, line for line, what the reference LogParser gives.
 
 Every comparison runs a block through :func:`parse_block` and the same lines one by one through
 :class:`LogParser`, and checks the same records (host, user, method, section, status, size,
@@ -20,7 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.generator import LogGenerator
-from monilog.parsing.fast import FAST_FORMATS, ParsedBlock, count_lines, fields, parse_block
+from monilog.parsing.block import (
+    FAST_FORMATS, ParsedBlock, count_lines, decode_request, decode_sizes, decode_stamp, decode_status, decode_who,
+    parse_block,
+)
 from monilog.parsing.parser import MAX_LINE_LENGTH, LogParser
 from monilog.parsing.record import ParseError
 from tests.test_parser import APACHE_COMBINED, APACHE_COMMON, NGINX_COMBINED, format_line, log_fields
@@ -59,9 +62,17 @@ def fast_outcome(parsed: ParsedBlock) -> Outcome:
     return records, list(parsed.skipped)
 
 
+def fields(parsed: ParsedBlock, index: int) -> tuple:
+    """The decoded fields of record ``index``: host, user, method, section, status, size, epoch, zone."""
+    host, user = decode_who(parsed.who[index])
+    method, section = decode_request(parsed.requests[index])
+    epoch, zone = decode_stamp(parsed.stamps[index])
+    return (host, user, method, section, decode_status(parsed.statuses[index]),
+            decode_sizes([parsed.sizes[index]])[0], epoch, zone)
+
+
 def assert_same_outcome(test: unittest.TestCase, block: bytes, fmt: str) -> None:
-    parsed = parse_block(block, fmt)
-    test.assertFalse(parsed.directives)
+    parsed = parse_block(block, LogParser(fmt))
     test.assertEqual(parsed.lines, count_lines(block))
     test.assertEqual(fast_outcome(parsed), reference_outcome(block, fmt))
 
@@ -136,7 +147,7 @@ HANDMADE_BYTES = [
 ]
 
 
-class FastParserTest(unittest.TestCase):
+class BlockParserTest(unittest.TestCase):
     def assert_same(self, lines: Sequence[Union[str, bytes]], formats: Sequence[str] = FAST_FORMATS) -> None:
         block = b"\n".join(as_bytes(line) for line in lines)
         for fmt in formats:
@@ -175,18 +186,28 @@ class FastParserTest(unittest.TestCase):
         self.assert_same([APACHE_COMBINED, broken, APACHE_COMBINED, broken, 'closing" "quote"'])
 
     def test_empty_block_and_blank_lines(self) -> None:
-        self.assertEqual(parse_block(b"", "combined").lines, 0)
+        self.assertEqual(parse_block(b"", LogParser("combined")).lines, 0)
         self.assert_same([b"", b"", b""])
         self.assert_same([APACHE_COMMON, b"", APACHE_COMMON, b""])
 
-    def test_directive_lines_are_reported_not_parsed(self) -> None:
-        for lines in ([b"#Fields: date time", APACHE_COMMON], [APACHE_COMMON, b"# comment"]):
-            parsed = parse_block(b"\n".join(as_bytes(line) for line in lines), "auto")
-            self.assertTrue(parsed.directives)
+    def test_directives_go_through_the_sources_parser(self) -> None:
+        w3c_line = "2024-05-01 12:00:00 GET /a/b 200"
+        for lines in (
+            [b"#Fields: date time cs-method cs-uri-stem sc-status", w3c_line, APACHE_COMMON],  # switches to W3C
+            [APACHE_COMMON, b"#Fields: date time cs-method cs-uri-stem sc-status", APACHE_COMMON],  # a comment
+            [b"# comment", APACHE_COMMON, w3c_line],
+        ):
+            self.assert_same(lines, ["auto"])
+        parser = LogParser("auto")
+        parse_block(b"#Fields: date time cs-method cs-uri-stem sc-status\n", parser)
+        self.assertEqual(parser.detected, "w3c", "the directive reached the source's parser")
+        parsed = parse_block(w3c_line.encode() + b"\n" + as_bytes(APACHE_COMMON) + b"\n", parser)
+        self.assertEqual((len(parsed.stamps), parsed.skipped), (1, [(1, "field count mismatch")]))
 
-    def test_w3c_is_not_a_fast_format(self) -> None:
-        with self.assertRaises(ValueError):
-            parse_block(b"", "w3c")
+    def test_w3c_and_fast_formats_alike(self) -> None:
+        lines = [b"#Fields: date time cs-method cs-uri-stem sc-status sc-bytes", "2024-05-01 12:00:00 GET /a/b 200 5",
+                 "2024-05-01 12:00:01 GET /c 404 -", "garbage"]
+        self.assert_same(lines, ["w3c", "auto"])
 
     def test_generated_traffic_in_each_format(self) -> None:
         for fmt in ("common", "combined"):
@@ -220,7 +241,7 @@ def corrupted_line(draw) -> str:
     return line
 
 
-class FastParserPropertyTest(unittest.TestCase):
+class BlockParserPropertyTest(unittest.TestCase):
     @settings(max_examples=300, deadline=None)
     @given(st.lists(st.one_of(st.builds(format_line, log_fields()), corrupted_line()), min_size=1, max_size=8))
     def test_random_lines(self, lines: List[str]) -> None:
@@ -243,14 +264,14 @@ class FastParserPropertyTest(unittest.TestCase):
 
 class DecodingTest(unittest.TestCase):
     def test_fields_of_a_combined_line(self) -> None:
-        parsed = parse_block(as_bytes(APACHE_COMBINED), "combined")
+        parsed = parse_block(as_bytes(APACHE_COMBINED), LogParser("combined"))
         host, user, method, section, status, size, epoch, zone = fields(parsed, 0)
         self.assertEqual((host, user, method, section, status, size), ("127.0.0.1", "frank", "GET", "/apache_pb.gif", 200, 2326))
         self.assertEqual(zone.utcoffset(None), timedelta(hours=-7))
         self.assertEqual(epoch, 971211336)
 
     def test_dashes_are_empty(self) -> None:
-        parsed = parse_block(b'- - - [10/Oct/2000:13:55:36 +0000] "GET /a/b HTTP/1.1" 304 -', "auto")
+        parsed = parse_block(b'- - - [10/Oct/2000:13:55:36 +0000] "GET /a/b HTTP/1.1" 304 -', LogParser("auto"))
         self.assertEqual(fields(parsed, 0)[:6], ("", "", "GET", "/a", 304, 0))
 
 

@@ -1,0 +1,223 @@
+"""Columns of parsed lines to what the monitor applies: per-second runs and per-period counters.
+
+This is the middle of the one engine (:mod:`monilog.monitor` has the whole picture)::
+
+    lines → parse_block (columns) → aggregate (Batch of Segments) → Monitor.apply → Statistics, Alerter
+
+A :class:`Batch` holds the records of a block of lines as :class:`Segment` s: consecutive records
+whose seconds fall in one aligned span (a report period; one second when files are merged) and
+share a UTC offset. A segment keeps its records' seconds as *runs* (``(second, hits)`` of
+consecutive records with the same second, in line order, which is all the clock and alert rules
+need) and its counters as :class:`Counts`, ready for :meth:`Statistics.add_counts
+<monilog.accumulation.statistics.Statistics.add_counts>`. Lines skipped between records are kept
+with the run they come before, so they reach the same report as line by line.
+
+Nothing here depends on the monitor's state: a batch can be made in a worker process and applied
+later. When the monitor needs the counters of a part of a segment (a line held back by the clock
+rules, a run refused), :meth:`Batch.counts` counts any range of records again from the columns,
+which a batch made elsewhere loads again on demand (:attr:`Batch.loader`).
+
+Counters keep the order in which keys were first seen, so statistics capped at ``max_keys`` keep
+the same keys whichever way their records were grouped.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from datetime import tzinfo
+from itertools import groupby
+from operator import le
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+
+from monilog.accumulation.statistics import Counts
+from monilog.parsing.block import ParsedBlock, decode_request, decode_sizes, decode_stamp, decode_status, decode_who
+
+DECODE_CACHE_LIMIT = 1 << 16
+"""Distinct keys decoded and kept per kind; the caches start afresh past this (hostile cardinality)."""
+
+
+class Segment(NamedTuple):
+    """Consecutive records of a batch in one aligned span of time with one UTC offset."""
+
+    epoch: int
+    """Second of the first record (the merge key, as a record's ``epoch``)."""
+    span: int
+    """Start of the aligned span of time the segment's seconds fall in."""
+    runs: List[Tuple[int, int]]
+    """``(second, hits)`` of consecutive records with the same second, in line order."""
+    zone: tzinfo
+    counts: Counts
+    skips: List[Tuple[int, str]]
+    """``(run index, reason)`` of each line skipped before that run (after the run before it began)."""
+    first: int
+    """Index of the segment's first record in the batch."""
+
+
+class Batch:
+    """The records of a block of lines of one source, aggregated; see the module documentation."""
+
+    __slots__ = ("segments", "skipped_after", "lines", "records", "columns", "loader")
+
+    def __init__(self, segments: List[Segment], skipped_after: List[str], lines: int, records: int,
+                 columns: Optional[ParsedBlock]) -> None:
+        self.segments = segments
+        self.skipped_after = skipped_after
+        """Reasons of the lines skipped after the last record's run began."""
+        self.lines = lines
+        """Lines read, records and blank, directive and skipped lines alike."""
+        self.records = records
+        """Records in the batch."""
+        self.columns = columns
+        """The parsed columns, or None for a batch made elsewhere (see :attr:`loader`)."""
+        self.loader: Optional[Callable[[], ParsedBlock]] = None
+        """Parses the batch's lines again, for a batch whose columns were not kept."""
+
+    def counts(self, start: int, end: int) -> Counts:
+        """The counters of records ``start`` to ``end`` (batch indices)."""
+        columns = self.columns
+        if columns is None:
+            if self.loader is None:
+                raise ValueError("this batch has neither its columns nor a way to load them")
+            columns = self.columns = self.loader()
+            if len(columns.stamps) != self.records:
+                raise ValueError("the lines read again are not the ones aggregated")
+        return count_records(columns, start, end)
+
+    def extend(self, other: Batch) -> None:
+        """Append the batch of the lines that follow this one's (a worker joins a chunk's pieces)."""
+        segments = [segment._replace(first=segment.first + self.records) for segment in other.segments]
+        carried = self.skipped_after  # skipped after our last run began: before the next run
+        self.skipped_after = []
+        if segments:
+            head = segments[0]
+            head = segments[0] = head._replace(skips=[(0, reason) for reason in carried] + head.skips)
+            carried = []
+            if self.segments and self.segments[-1].zone == head.zone and self.segments[-1].span == head.span:
+                segments.pop(0)
+                last = self.segments[-1]
+                runs, before = last.runs, len(last.runs)
+                joined = runs[-1][0] == head.epoch  # one run across the two pieces
+                if joined:
+                    runs[-1] = (head.epoch, runs[-1][1] + head.runs[0][1])
+                    runs.extend(head.runs[1:])
+                else:
+                    runs.extend(head.runs)
+                for index, reason in head.skips:
+                    # a line skipped before the joined run came after its start: before the next run
+                    index = before if joined and index == 0 else index + before - joined
+                    if index < len(runs):
+                        last.skips.append((index, reason))
+                    else:
+                        carried.append(reason)
+                for mine, theirs in zip(last.counts, head.counts):
+                    _add_to(mine, theirs)
+        if carried and segments:
+            segments[0] = segments[0]._replace(skips=[(0, reason) for reason in carried] + segments[0].skips)
+            carried = []
+        self.segments.extend(segments)
+        self.skipped_after = carried + other.skipped_after
+        self.lines += other.lines
+        self.records += other.records
+
+
+def _add_to(counts: Dict[Any, int], more: Dict[Any, int]) -> None:
+    """Add ``more`` into ``counts``; keys new to ``counts`` go last, in their order."""
+    for key, count in more.items():
+        counts[key] = counts.get(key, 0) + count
+
+
+def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
+    """The batch of a parsed block: segments of at most one aligned span of ``span_seconds``."""
+    stamps = parsed.stamps
+    records = len(stamps)
+    if not records:
+        return Batch([], [reason for _, reason in parsed.skipped], parsed.lines, 0, parsed)
+    moments = {key: decode_stamp(key) for key in set(stamps)}
+    zones = {zone for _, zone in moments.values()}
+    if len(zones) == 1:
+        epoch_of = {key: epoch for key, (epoch, _) in moments.items()}
+        epochs = list(map(epoch_of.__getitem__, stamps))
+        if all(map(le, epochs, epochs[1:])):
+            runs = list(Counter(epochs).items())  # in time order, since the epochs are
+        else:
+            runs = [(second, sum(1 for _ in group)) for second, group in groupby(epochs)]
+        run_zones = [next(iter(zones))] * len(runs)
+    else:
+        runs, run_zones = [], []
+        for (second, zone), group in groupby(map(moments.__getitem__, stamps)):
+            runs.append((second, sum(1 for _ in group)))
+            run_zones.append(zone)
+
+    starts: List[int] = []  # first record of each run
+    record = 0
+    for _, hits in runs:
+        starts.append(record)
+        record += hits
+    skips_before: Dict[int, List[str]] = {}
+    skipped_after: List[str] = []
+    for next_record, reason in parsed.skipped:
+        index = bisect_left(starts, next_record)
+        if index == len(runs):
+            skipped_after.append(reason)
+        else:
+            skips_before.setdefault(index, []).append(reason)
+
+    segments: List[Segment] = []
+    begin = 0
+    while begin < len(runs):
+        second, zone = runs[begin][0], run_zones[begin]
+        span = second - second % span_seconds
+        end = begin + 1
+        while end < len(runs) and run_zones[end] == zone and runs[end][0] - span < span_seconds and runs[end][0] >= span:
+            end += 1
+        first, last = starts[begin], starts[end] if end < len(runs) else records
+        skips = [(index - begin, reason) for index in range(begin, end) for reason in skips_before.get(index, ())]
+        segments.append(Segment(second, span, runs[begin:end], zone, count_records(parsed, first, last), skips, first))
+        begin = end
+    return Batch(segments, skipped_after, parsed.lines, records, parsed)
+
+
+_who_cache: Dict[Any, Tuple[str, str]] = {}
+_request_cache: Dict[Any, Tuple[str, str]] = {}
+
+
+def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
+    """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order."""
+    if len(_who_cache) > DECODE_CACHE_LIMIT:
+        _who_cache.clear()
+    if len(_request_cache) > DECODE_CACHE_LIMIT:
+        _request_cache.clear()
+    clients: Dict[str, int] = {}
+    users: Dict[str, int] = {}
+    for key, count in Counter(parsed.who[start:end]).items():
+        decoded = _who_cache.get(key)
+        if decoded is None:
+            decoded = _who_cache[key] = decode_who(key)
+        host, user = decoded
+        clients[host] = clients.get(host, 0) + count
+        if user:
+            users[user] = users.get(user, 0) + count
+
+    requests = parsed.requests[start:end]
+    section_status: Dict[Tuple[str, int], int] = {}
+    methods: Dict[str, int] = {}
+    decoded_requests: Dict[Any, Tuple[str, str]] = {}
+    for (request, status), count in Counter(zip(requests, parsed.statuses[start:end])).items():
+        decoded = _request_cache.get(request)
+        if decoded is None:
+            decoded = _request_cache[request] = decode_request(request)
+        method, section = decoded_requests[request] = decoded
+        pair = (section, decode_status(status))
+        section_status[pair] = section_status.get(pair, 0) + count
+        methods[method] = methods.get(method, 0) + count
+
+    by_request: Dict[Any, int] = {}
+    get = by_request.get
+    for request, size in zip(requests, decode_sizes(parsed.sizes[start:end])):
+        by_request[request] = get(request, 0) + size
+    section_bytes: Dict[str, int] = {}
+    for request, total in by_request.items():
+        section = decoded_requests[request][1]
+        section_bytes[section] = section_bytes.get(section, 0) + total
+    return Counts(section_status, section_bytes, methods, clients, users)

@@ -1,0 +1,179 @@
+"""The clock rules: which log times move the monitor's clock, in one module.
+
+A log line carries the time its server wrote, and a monitor's clock is log time: the newest time
+accepted so far. Not every time deserves to move it: a line stamped 2099 (a broken backend, a
+forged line) would drag the clock a century ahead and silence every alert. A :class:`LogClock`
+decides, for each run of lines of one second, what their time is worth, and says so with a
+:class:`Decision`; the caller (:class:`~monilog.monitor.Monitor`) counts the lines accordingly.
+Like the rest of the core it reads no clock of its own: live callers pass the host time.
+
+The rules
+---------
+* ``ACCEPTED``: the time is trusted and moves the clock (if newer).
+* ``HELD``: a line more than ``max_jump`` seconds ahead of the clock, or the very first line, is
+  held back instead of moving the clock at once. The next line of another decision decides:
+  ``CONFIRMED`` if it lies no more than one ``window`` before the held time (for the very first
+  line, also no more than :data:`FIRST_LINE_CONFIRMATION` after it), else ``OUTLIER`` (a lone
+  absurd line: counted, but its time is ignored). A second line of the same second confirms at
+  once, so only a lone line is ever held. :meth:`LogClock.advance` (trusted time: the host clock,
+  the end of a replay) confirms a held time it reaches within ``max_jump`` and drops one further
+  ahead. So one line stamped 2099 cannot derail the clock, while a genuine gap in a replayed log
+  costs nothing but a one-line delay. A line stamped 1970 is simply behind the clock.
+* ``REFUSED`` (live only, once the log/host offset is known): a line stamped more than
+  ``max_jump`` beyond the expected log time (host time plus the learnt offset) is kept away from
+  the clock, even in bursts, unless every line is so for :data:`CLOCK_STEP_SECONDS` of host
+  time: then the log's clock was set forward, the offset is learnt anew and the clock follows.
+* The offset between log and host time is learnt from every live batch that moves the clock
+  (:meth:`LogClock.learn`); before it is known, a lone held first line within
+  :data:`FIRST_LINE_TRUST` of the host time is trusted without waiting for a second line.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import List, NamedTuple, Optional
+
+FIRST_LINE_CONFIRMATION = 3600.0
+"""The second line confirms the time of the very first one if it comes at most this long after it."""
+
+CLOCK_STEP_SECONDS = 30.0
+"""Following live, lines stamped beyond the expected log time (host clock + learnt offset +
+``max_jump``) are refused, unless every line for this long is so: then the log's clock was
+stepped forward and is followed."""
+
+FIRST_LINE_TRUST = 86_400.0
+"""Following live, a lone first line within this many seconds of the host clock is accepted
+without waiting for a second line to confirm its time."""
+
+MAX_JUMP = 60.0
+"""How far ahead of the clock (seconds) a line may move it without confirmation by the next one."""
+
+
+class Decision(Enum):
+    """What a run of lines' time is worth; see the module documentation."""
+
+    ACCEPTED = "accepted"
+    HELD = "held"
+    CONFIRMED = "confirmed"
+    OUTLIER = "outlier"
+    REFUSED = "refused"
+
+
+class Ruling(NamedTuple):
+    """A decision on ``count`` lines stamped ``second``."""
+
+    decision: Decision
+    second: int
+    count: int
+
+
+class LogClock:
+    """Decides which log times move the clock; see the module documentation.
+
+    :param window: the alert window: a held time is confirmed by a line at most this far behind it.
+    :param max_jump: how far ahead of the clock a line may move it without confirmation.
+    """
+
+    def __init__(self, window: int, max_jump: float = MAX_JUMP) -> None:
+        if not max_jump > 0:
+            raise ValueError(f"max_jump must be positive, not {max_jump!r}")
+        self.window = window
+        self.max_jump = max_jump
+        self.latest: Optional[int] = None
+        """The newest accepted second, None before any."""
+        self.held: Optional[int] = None
+        """The second of the line held back, if any."""
+        self.offset: Optional[float] = None
+        """Log time minus host time, learnt from live lines; None until known."""
+        self.outliers = 0
+        """Lines whose time was refuted, held and then dropped."""
+        self.refused = 0
+        """Live lines refused for being stamped too far beyond the expected log time."""
+        self._ahead_since: Optional[float] = None
+
+    def admit(self, second: int, count: int, host: Optional[float] = None) -> List[Ruling]:
+        """Decide on ``count`` lines stamped ``second``, arrived live at ``host`` time (None: replay).
+
+        Returns the rulings in order: first the fate of a line held before, if these lines decide
+        it, then these lines' own (a held line and, when more came in the same second, its
+        confirmation by them).
+        """
+        rulings: List[Ruling] = []
+        if host is not None and self.offset is not None:
+            if second > host + self.offset + self.max_jump:
+                if self._ahead_since is None:
+                    self._ahead_since = host
+                if host - self._ahead_since < CLOCK_STEP_SECONDS:
+                    self.refused += count
+                    return [Ruling(Decision.REFUSED, second, count)]
+                self.offset = second - host  # the log's clock was set forward: follow it
+                self._ahead_since = None
+                self._resolve_held(second, rulings, trusted=True)
+                self._accept(second)
+            else:
+                self._ahead_since = None
+        if self.held is not None:
+            self._resolve_held(second, rulings, trusted=False)
+        if self.latest is None or second > self.latest + self.max_jump:
+            self.held = second
+            rulings.append(Ruling(Decision.HELD, second, 1))
+            count -= 1
+            if not count:
+                return rulings
+            self.held = None
+            rulings.append(Ruling(Decision.CONFIRMED, second, 1))
+            self._accept(second)
+        rulings.append(Ruling(Decision.ACCEPTED, second, count))
+        self._accept(second)
+        return rulings
+
+    def advance(self, moment: float) -> List[Ruling]:
+        """Trusted time reached ``moment``: decide on a held line (confirmed when ``moment`` is at
+        most ``max_jump`` before it, else an outlier)."""
+        rulings: List[Ruling] = []
+        self._resolve_held(moment, rulings, trusted=True)
+        return rulings
+
+    def release(self) -> List[Ruling]:
+        """The input ended with a line still held: nothing came to refute it, so it is confirmed."""
+        held = self.held
+        return [] if held is None else self.advance(held)
+
+    def learn(self, host: float, moved: bool) -> None:
+        """Live lines arrived at ``host`` time; ``moved`` says whether they moved the clock, which
+        then tells the offset between the log's clock and the host's."""
+        if moved and self.latest is not None:
+            self.offset = self.latest - host
+
+    def expected(self, host: float) -> Optional[float]:
+        """The log time it is at ``host`` time, as far as is known (None before the offset is).
+
+        Before the offset is learnt, a held first line near the host time is trusted.
+        """
+        if self.offset is None:
+            held = self.held
+            if held is None or abs(held - host) > FIRST_LINE_TRUST:
+                return None
+            self.offset = held - host
+        return host + self.offset
+
+    def _accept(self, second: int) -> None:
+        if self.latest is None or second > self.latest:
+            self.latest = second
+
+    def _resolve_held(self, moment: float, rulings: List[Ruling], trusted: bool) -> None:
+        held = self.held
+        if held is None:
+            return
+        if trusted:
+            confirmed = held <= moment + self.max_jump
+        else:
+            behind = held - moment
+            confirmed = behind <= self.window and (self.latest is not None or -behind <= FIRST_LINE_CONFIRMATION)
+        self.held = None
+        if confirmed:
+            rulings.append(Ruling(Decision.CONFIRMED, held, 1))
+            self._accept(held)
+        else:
+            self.outliers += 1
+            rulings.append(Ruling(Decision.OUTLIER, held, 1))

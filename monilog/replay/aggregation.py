@@ -1,0 +1,78 @@
+"""A chunk of a file aggregated on its own (in a worker process, or in this one), or why not.
+
+A chunk is aggregated with a fresh parser of the replay's format: that gives the source's own
+parser's results unless the chunk holds a ``#`` line (a W3C directive may change how the lines
+after it read) or the source's parser already reads W3C (the caller checks that). Its lines are
+parsed in pieces of whole lines and the pieces' batches joined, so a worker's memory stays small
+whatever the chunk's size.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Iterable, NamedTuple, Union
+
+from monilog.accumulation.aggregate import Batch, aggregate
+from monilog.parsing.block import ParsedBlock, parse_block
+from monilog.parsing.parser import LogParser
+from monilog.replay.chunks import ChunkChanged, file_pieces, read_range
+
+
+class ChunkTask(NamedTuple):
+    """One chunk to aggregate: bytes ``start`` to ``end`` of ``path``."""
+
+    path: str
+    start: int
+    end: int
+    fmt: str
+    span_seconds: int
+    piece_bytes: int
+
+
+class Refusal(NamedTuple):
+    """Why a chunk was not aggregated; its lines are then read by the main process."""
+
+    reason: str
+    failure: bool = False
+    """Whether it is a failure worth a notice (a worker that died or raised), not a property of the lines."""
+
+
+ChunkResult = Union[Batch, Refusal]
+
+
+def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int) -> ChunkResult:
+    """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line)."""
+    parser = LogParser(fmt)
+    total = None
+    for block in pieces:
+        if block.startswith(b"#") or b"\n#" in block:
+            return Refusal("directive line")
+        batch = aggregate(parse_block(block, parser), span_seconds)
+        batch.columns = None  # a batch travels without its columns; see reparse
+        if total is None:
+            total = batch
+        else:
+            total.extend(batch)
+    return total if total is not None else Batch([], [], 0, 0, None)
+
+
+def aggregate_chunk(task: ChunkTask) -> ChunkResult:
+    """Read and aggregate one chunk; an unexpected error becomes a refusal, never an exception."""
+    collecting = gc.isenabled()
+    gc.disable()  # aggregation makes no reference cycles, only many short-lived tuples
+    try:
+        with open(task.path, "rb", buffering=0) as stream:
+            return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
+                                    task.fmt, task.span_seconds)
+    except ChunkChanged:
+        return Refusal("the file shrank", failure=True)
+    except Exception as error:  # noqa: BLE001 - the chunk is read by the main process, a notice says why
+        return Refusal(f"a replay worker failed: {type(error).__name__}: {error}", failure=True)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def reparse(task: ChunkTask) -> ParsedBlock:
+    """The columns of a chunk aggregated earlier, parsed again as :func:`aggregate_chunk` parsed them."""
+    return parse_block(read_range(task.path, task.start, task.end), LogParser(task.fmt))

@@ -1,0 +1,96 @@
+"""Files cut at line starts, and read back as pieces of whole lines or as lines."""
+
+from __future__ import annotations
+
+import os
+from typing import BinaryIO, Iterator, Optional, Tuple
+
+from monilog.watcher import LineSplitter
+
+READ_BLOCK = 1 << 20
+SCAN_BLOCK = 8 << 10
+
+
+class ChunkChanged(Exception):
+    """The file no longer has the bytes its chunk was planned on (it shrank or was truncated)."""
+
+
+def next_line_start(stream: BinaryIO, position: int, size: int) -> int:
+    """The first line start at or after ``position`` (``size`` when there is none)."""
+    if position >= size:
+        return size
+    stream.seek(position - 1)
+    offset = position - 1
+    while offset < size:
+        block = stream.read(min(SCAN_BLOCK, size - offset))
+        if not block:
+            break
+        newline = block.find(b"\n")
+        if newline >= 0:
+            return offset + newline + 1
+        offset += len(block)
+    return size
+
+
+def chunk_bounds(path: str, size: int, first: int, smallest: int, largest: int, workers: int) -> Iterator[Tuple[int, int]]:
+    """``(start, end)`` of the chunks of a file of ``size`` bytes, cut at line starts.
+
+    The first chunk is about ``first`` bytes; with ``workers``, later ones are a share of what is
+    left (half of it divided by the workers) between ``smallest`` and ``largest``, so the last
+    chunks keep every worker busy.
+    """
+    with open(path, "rb", buffering=0) as stream:
+        start, length = 0, first
+        while start < size:
+            end = next_line_start(stream, start + length, size)  # type: ignore[arg-type]
+            yield start, end
+            start = end
+            share = (size - start) // (2 * workers) if workers else largest
+            length = min(largest, max(smallest, share))
+
+
+def file_pieces(descriptor: int, start: int, end: int, piece: int) -> Iterator[bytes]:
+    """Bytes ``start`` to ``end`` of a file in blocks of whole lines of about ``piece`` bytes.
+
+    Each read starts at a line start: the partial line at the end of a read is read again.
+
+    :raises ChunkChanged: when the file holds fewer bytes than planned.
+    """
+    while start < end:
+        size = min(piece, end - start)
+        while True:
+            data = os.pread(descriptor, size, start)
+            if len(data) < size:
+                raise ChunkChanged
+            if start + size >= end:
+                break
+            newline = data.rfind(b"\n")
+            if newline >= 0:
+                data = data[:newline + 1]
+                break
+            size = min(2 * size, end - start)  # a line longer than a piece
+        yield data
+        start += len(data)
+
+
+def read_range(path: str, start: int, end: int) -> bytes:
+    """Bytes ``start`` to ``end`` of a file (fewer if it shrank)."""
+    with open(path, "rb", buffering=0) as stream:
+        return os.pread(stream.fileno(), end - start, start)
+
+
+def range_lines(path: str, start: int = 0, end: Optional[int] = None) -> Iterator[bytes]:
+    """The lines of bytes ``start`` to ``end`` (None: the end) of a file, split as the watcher
+    splits them (lines over its cap are cut, see :class:`~monilog.watcher.LineSplitter`)."""
+    splitter = LineSplitter()
+    with open(path, "rb", buffering=0) as stream:
+        stream.seek(start)
+        while end is None or start < end:
+            block = stream.read(READ_BLOCK if end is None else min(READ_BLOCK, end - start))
+            if not block:
+                break
+            start += len(block)
+            yield from splitter.feed(block)
+    last = splitter.flush()
+    if last is not None:
+        yield last

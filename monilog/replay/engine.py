@@ -1,0 +1,215 @@
+"""Replay whole files: chunks aggregated in parallel, applied to the monitor in file and time order.
+
+:func:`replay` is what ``monitoring --replay`` runs. It goes through the one engine of
+:mod:`monilog.monitor` like following live does; only where the lines come from differs:
+
+* Each regular file is cut at line starts into chunks (:class:`~monilog.replay.tuning.ReplayTuning`
+  sizes them). Worker processes read their chunk themselves and aggregate it into a
+  :class:`~monilog.accumulation.aggregate.Batch` (:mod:`monilog.replay.aggregation`); the main
+  process applies the batches of each file in order with :meth:`Monitor.apply
+  <monilog.monitor.Monitor.apply>`. A few chunks are in flight per file, so memory does not grow
+  with the file.
+* A chunk a worker refuses (a ``#`` directive line, a file that shrank, a worker that failed),
+  every chunk of a file whose parser reads W3C, anything that is not a regular file (a pipe), and
+  a chunk of pathologically long lines are read by the main process and fed line by line in
+  batches: the same parser and the same apply step, so the same results.
+* Several files are merged in time order as one server's traffic: their batches are cut per second
+  and merged with :func:`heapq.merge` on the second, as records of one second stay together. Lines
+  skipped in a file count just before the next record of that file (or after its last one).
+
+Decisions: files are read up to the size they had when the replay started (a file that shrinks
+meanwhile gets a notice). There is one worker process per available core; on Linux they are forked
+when the calling process has a single thread (else started by a ``forkserver``), elsewhere started
+the platform's default way. Small inputs, a single core, or a process that may not start others
+(a daemon) aggregate in the calling process. Setting ``stop`` ends the replay between two batches:
+the summary then adds up over what was applied.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import stat
+import threading
+from collections import deque
+from functools import partial
+from itertools import islice
+from operator import attrgetter
+from typing import Deque, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
+
+from monilog.accumulation.aggregate import Batch
+from monilog.accumulation.report import RunSummary
+from monilog.monitor import Monitor
+from monilog.replay.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse
+from monilog.replay.chunks import chunk_bounds, range_lines
+from monilog.replay.tuning import ReplayTuning
+from monilog.replay.workers import WorkerPool
+from monilog.watcher import read_lines
+
+T = TypeVar("T")
+
+
+class _Part(NamedTuple):
+    """One second of one file's batch, for merging files (a batch of one segment, or of none)."""
+
+    epoch: int
+    batch: Batch
+
+
+def replay(
+    monitor: Monitor, paths: Sequence[str], *, tuning: Optional[ReplayTuning] = None,
+    stop: Optional[threading.Event] = None,
+) -> RunSummary:
+    """Feed whole files to ``monitor`` in timestamp order and return its summary.
+
+    Setting ``stop`` (from a signal handler) ends the replay early, with the summary of what was read.
+    """
+    tuning = tuning or ReplayTuning()
+    sizes: List[Optional[int]] = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            info = None
+        sizes.append(info.st_size if info is not None and stat.S_ISREG(info.st_mode) else None)
+    count = tuning.workers or _worker_count()
+    if count < 2 or sum(size or 0 for size in sizes) < tuning.in_process_bytes:
+        count = 0
+    merged = len(paths) > 1
+    span = 1 if merged else monitor.period
+    pool = None
+    if count:
+        try:
+            pool = WorkerPool(count, tuning.chunks_in_flight)
+        except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
+            pool = None
+    try:
+        streams = [_file_batches(monitor, path, size, span, pool, tuning) for path, size in zip(paths, sizes)]
+        if not merged:
+            for batch in _until(stop, streams[0]):
+                monitor.apply(batch)
+        else:
+            parts = heapq.merge(*(_seconds(stream) for stream in streams), key=attrgetter("epoch"))
+            for part in _until(stop, parts):
+                monitor.apply(part.batch)
+    finally:
+        if pool is not None:
+            pool.close()
+    return monitor.finish()
+
+
+def _file_batches(
+    monitor: Monitor, path: str, size: Optional[int], span: int, pool: Optional[WorkerPool], tuning: ReplayTuning,
+) -> Iterator[Batch]:
+    """The batches of one file, in file order."""
+    if size is None or _starts_with_directive(path):
+        yield from _line_batches(monitor, path, read_lines(path), span, tuning)
+        return
+    largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
+    parser = monitor.parser_for(path)
+    task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes)
+    bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
+                          pool.count if pool else 0)
+    for start, end, result in _chunk_results(task, bounds, pool, tuning):
+        if isinstance(result, Batch) and parser.detected != "w3c":
+            result.loader = partial(reparse, task._replace(start=start, end=end))
+            yield result
+            if result.records:
+                parser.clf_seen = True  # later '#' lines of the file are comments
+            continue
+        if isinstance(result, Refusal) and result.failure:
+            monitor.notice(f"{path}: bytes {start}-{end} read by the main process after {result.reason}",
+                           kind="replay")
+        yield from _line_batches(monitor, path, range_lines(path, start, end), span, tuning)
+
+
+def _line_batches(monitor: Monitor, path: str, lines: Iterable[bytes], span: int, tuning: ReplayTuning) -> Iterator[Batch]:
+    """Lines read by this process, parsed and aggregated in batches by the source's own parser."""
+    lines = iter(lines)
+    while True:
+        block = list(islice(lines, tuning.lines_per_batch))
+        if not block:
+            return
+        yield monitor.batch(path, b"\n".join(block) + b"\n", span)
+
+
+def _chunk_results(
+    task: ChunkTask, bounds: Iterable[Tuple[int, int]], pool: Optional[WorkerPool], tuning: ReplayTuning,
+) -> Iterator[Tuple[int, int, ChunkResult]]:
+    """Results of a file's chunks in order, computed ahead by ``pool``.
+
+    Chunks are handed to the workers ahead of need while fewer than :attr:`WorkerPool.limit`
+    results are outstanding in all, so several files merged cannot pile up results in memory.
+    """
+    pending: Deque[List[object]] = deque()  # [start, end, ticket, or a refusal, or None before submission]
+    for start, end in bounds:
+        oversized = Refusal("oversized chunk") if end - start > tuning.max_chunk_bytes else None
+        if pool is None:
+            yield start, end, oversized or aggregate_chunk(task._replace(start=start, end=end))
+            continue
+        pending.append([start, end, oversized])
+        for entry in pending:
+            if entry[2] is None:
+                if pool.outstanding >= pool.limit:
+                    break
+                entry[2] = pool.submit(task._replace(start=entry[0], end=entry[1]))
+        while len(pending) > pool.limit:
+            yield _ready(pending.popleft(), task, pool)
+    while pending:
+        yield _ready(pending.popleft(), task, pool)  # type: ignore[arg-type]
+
+
+def _ready(entry: List[object], task: ChunkTask, pool: WorkerPool) -> Tuple[int, int, ChunkResult]:
+    start, end, ticket = entry
+    assert isinstance(start, int) and isinstance(end, int)
+    if ticket is None:
+        ticket = pool.submit(task._replace(start=start, end=end))
+    if isinstance(ticket, Refusal):
+        return start, end, ticket
+    assert isinstance(ticket, int)
+    return start, end, pool.result(ticket)
+
+
+def _seconds(batches: Iterator[Batch]) -> Iterator[_Part]:
+    """One file's batches cut per segment (one second each), for merging; lines skipped after a
+    batch's last record go with the file's next record."""
+    carried: List[str] = []
+    lines = 0
+    epoch = 0
+    for batch in batches:
+        lines += batch.lines
+        for segment in batch.segments:
+            if carried:
+                segment = segment._replace(skips=[(0, reason) for reason in carried] + segment.skips)
+                carried = []
+            part = Batch([segment], [], lines, batch.records, batch.columns)
+            part.loader = batch.loader
+            lines, epoch = 0, segment.epoch
+            yield _Part(epoch, part)
+        carried.extend(batch.skipped_after)
+    if carried or lines:
+        yield _Part(epoch, Batch([], carried, lines, 0, None))
+
+
+def _starts_with_directive(path: str) -> bool:
+    """Whether a file starts with a ``#`` line, as W3C logs do (read by this process's parser)."""
+    with open(path, "rb") as stream:
+        return stream.read(1) == b"#"
+
+
+def _worker_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _until(stop: Optional[threading.Event], items: Iterable[T]) -> Iterator[T]:
+    """``items`` until ``stop`` is set."""
+    if stop is None:
+        yield from items
+        return
+    for item in items:
+        if stop.is_set():
+            return
+        yield item

@@ -1,0 +1,120 @@
+"""Worker processes aggregating chunks, each fed through its own pipe."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import signal
+import sys
+import threading
+from collections import deque
+from typing import Any, Deque, Dict, List
+
+from monilog.replay.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk
+
+
+class WorkerPool:
+    """Worker processes aggregating chunks, each fed through its own pipe.
+
+    No helper thread runs in this process (a :class:`multiprocessing.pool.Pool` has three, and
+    they compete with the replay for the interpreter lock). Each worker answers its tasks in
+    order; a worker that dies leaves its chunks to the main process.
+    """
+
+    def __init__(self, count: int, in_flight: int) -> None:
+        if sys.platform.startswith("linux"):
+            # fork is the fastest start, and safe while this process has a single thread
+            context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
+        else:
+            context = multiprocessing.get_context()
+        self._connections: List[Any] = []
+        self._processes: List[Any] = []
+        self._queued: List[Deque[int]] = []
+        self._done: Dict[int, ChunkResult] = {}
+        self._worker_of: Dict[int, int] = {}
+        self._tickets = self._taken = 0
+        self.count = count
+        """Number of worker processes."""
+        self.limit = in_flight * count
+        """How many results may be outstanding before chunks are only handed out when needed."""
+        try:
+            for _ in range(count):
+                mine, theirs = context.Pipe()
+                process = context.Process(target=_worker_main, args=(theirs,), daemon=True)
+                self._connections.append(mine)
+                self._queued.append(deque())
+                process.start()
+                self._processes.append(process)
+                theirs.close()
+        except BaseException:
+            self.close()
+            raise
+
+    def submit(self, task: ChunkTask) -> int:
+        """Hand ``task`` to the least busy worker; return the ticket for :meth:`result`."""
+        ticket = self._tickets
+        self._tickets += 1
+        while True:
+            alive = [index for index, connection in enumerate(self._connections) if connection is not None]
+            if not alive:
+                self._done[ticket] = aggregate_chunk(task)
+                return ticket
+            worker = min(alive, key=lambda index: len(self._queued[index]))
+            try:
+                self._connections[worker].send(task)
+            except OSError:
+                self._lose(worker)
+                continue
+            self._queued[worker].append(ticket)
+            self._worker_of[ticket] = worker
+            return ticket
+
+    @property
+    def outstanding(self) -> int:
+        """Tickets handed out whose result was not taken yet."""
+        return self._tickets - self._taken
+
+    def result(self, ticket: int) -> ChunkResult:
+        """The aggregate (or reason) of a submitted task, waiting for it if needed."""
+        while ticket not in self._done:
+            worker = self._worker_of[ticket]
+            try:
+                answer = self._connections[worker].recv()
+            except (EOFError, OSError):
+                self._lose(worker)
+                continue
+            self._done[self._queued[worker].popleft()] = answer
+        self._worker_of.pop(ticket, None)
+        self._taken += 1
+        return self._done.pop(ticket)
+
+    def _lose(self, worker: int) -> None:
+        """Give up a worker that died: its queued chunks go through the reference path."""
+        self._connections[worker].close()
+        self._connections[worker] = None
+        for lost in self._queued[worker]:
+            self._done[lost] = Refusal("a replay worker failed: the process ended", failure=True)
+        self._queued[worker].clear()
+
+    def close(self) -> None:
+        """Stop the workers (at once: any work still queued is abandoned)."""
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            process.join()
+        for connection in self._connections:
+            if connection is not None:
+                connection.close()
+
+
+def _worker_main(connection: Any) -> None:
+    """A worker process: aggregate each task received, until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's business
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a handler inherited from the caller would not do
+    gc.disable()  # aggregation makes no reference cycles, only many short-lived tuples
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):
+            return
+        connection.send(aggregate_chunk(task))
