@@ -57,6 +57,28 @@ class ReplayTest(Run):
         self.assertEqual(result.returncode, 0, result.stderr)
         return [json.loads(line) for line in result.stdout.splitlines()]
 
+    def test_lateness_counts_out_of_order_lines_in_their_own_periods(self) -> None:
+        lines = timeline(support.ALERT_TIMELINE)
+        # reversed in blocks of 15 lines: at most 15 s behind the newest line (the rate is 1/s or more)
+        shuffled = [line for index in range(0, len(lines), 15) for line in reversed(lines[index:index + 15])]
+        sorted_run = self.replay_json("--threshold", "2", "--window", "10", self.write("sorted.log", lines))
+        late_run = self.replay_json("--threshold", "2", "--window", "10", "--lateness", "20",
+                                    self.write("shuffled.log", shuffled))
+        plain_run = self.replay_json("--threshold", "2", "--window", "10", self.write("again.log", shuffled))
+        self.assertGreater(sum(o["late"] for o in plain_run if o["type"] == "report"), 0)
+        for run in (sorted_run, late_run):
+            self.assertEqual(sum(o["late"] for o in run if o["type"] == "report"), 0)
+        events = [[(o["type"], o["time"]) for o in run if o["type"] in ("alert", "recover")] for run in (sorted_run, late_run)]
+        self.assertEqual(events[1], events[0])
+        self.assertEqual([o["hits"] for o in late_run if o["type"] == "report"],
+                         [o["hits"] for o in sorted_run if o["type"] == "report"])
+        self.assertTrue(all(o["lateness"] == 20 for o in late_run if o["type"] == "report"))
+        self.assertNotIn("lateness", sorted_run[0])
+        text = self.monitoring("--replay", "--plain", "--no-log-file", "--lateness", "20", os.path.join(self.dir, "shuffled.log"))
+        self.assertIn("lateness 20s (alerts 20s later)", text.stdout)
+        refused = self.monitoring("--replay", "--lateness", "-1", os.path.join(self.dir, "shuffled.log"))
+        self.assertEqual((refused.returncode, refused.stderr.count("\n")), (2, 1), refused.stderr)
+
     def test_known_timeline_reports_and_alert_times(self) -> None:
         # 3 hits/s for 30 s, then 1/s for 40 s: with threshold 2 over a 10 s window the alert
         # comes at T0+7 (window [T0-3, T0+6]: 21 hits > 20) and the recovery at T0+35 (window

@@ -46,16 +46,16 @@ def number(what: str, check: Callable[[float], bool], rule: str) -> Callable[[st
     return convert
 
 
-def count(what: str, most: Optional[int] = None) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least 1 (and at most ``most``)."""
+def count(what: str, most: Optional[int] = None, least: int = 1) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least`` (and at most ``most``)."""
 
     def convert(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} must be a whole number, not {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{what} must be at least 1, not {value}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{what} must be at least {least}, not {value}")
         if most is not None and value > most:
             raise argparse.ArgumentTypeError(f"{what} must be at most {most}, not {value}")
         return value

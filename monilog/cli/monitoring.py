@@ -34,6 +34,9 @@ DASHBOARD_SECONDS = 0.5
 MAX_WINDOW = 7 * 24 * 3600
 """The longest alert window accepted (a week): the alerter keeps one counter per second."""
 
+MAX_LATENESS = 3600
+"""The longest lateness accepted (an hour): the alerter keeps one counter per second of it too."""
+
 PROG = "monitoring"
 
 
@@ -51,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-t", "--threshold", type=number("threshold", lambda v: v > 0, "positive"), default=10.0, help="alert when the average requests/s over the window exceeds this (default 10)")
     parser.add_argument("-w", "--window", type=count("window", most=MAX_WINDOW), default=120, help="alert window in seconds (default 120)")
     parser.add_argument("-p", "--period", type=count("period"), default=10, help="report interval in seconds (default 10)")
+    parser.add_argument("--lateness", type=count("lateness", least=0, most=MAX_LATENESS), default=0, metavar="SECONDS", help="lines may arrive up to this many seconds behind the newest time seen and still count in their own second and period; alerts and reports come that much later (default 0)")
     parser.add_argument("--top", type=count("top"), default=5, help="sections, clients and codes shown per report (default 5)")
     parser.add_argument("--format", choices=FORMATS, default="auto", help="log format (default auto: Common, Combined or W3C detected per file)")
     parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
@@ -149,7 +153,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
     monitor = Monitor(
         args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
-        history=extra.history,
+        history=extra.history, lateness=args.lateness,
     )
     extra.start(monitor)
     try:

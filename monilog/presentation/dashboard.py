@@ -59,6 +59,7 @@ from monilog.presentation.sanitize import clean, clean_text
 from monilog.presentation.text import (
     AlertPeriod,
     alert_periods,
+    describe_rule,
     format_bytes,
     format_rate,
     format_share,
@@ -323,7 +324,7 @@ def _short_time(moment: datetime, reference: Optional[datetime]) -> str:
 
 def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[datetime], rows: int,
             wide: bool) -> RenderableType:
-    rule = f"avg over {format_duration(view.alert.window)} > {format_threshold(view.alert.threshold)} req/s"
+    rule = describe_rule(view.alert, short=True)
     if not periods:
         return _panel(_empty("no alerts so far"), "Alerts", rule)
     shown = list(reversed(periods))[:rows]

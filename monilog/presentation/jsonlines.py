@@ -126,13 +126,16 @@ def _traffic(stats: StatsSnapshot, top: int) -> Dict[str, Any]:
 
 
 def _alert_state(alert: AlertState) -> Dict[str, Any]:
-    return {
+    state = {
         "alerting": alert.alerting,
         "window_hits": alert.window_hits,
         "window_average": _number(alert.average),
         "threshold": alert.threshold,
         "window": alert.window,
     }
+    if alert.lateness:
+        state["lateness"] = alert.lateness
+    return state
 
 
 def report_to_dict(report: PeriodReport, top: int = 10) -> Dict[str, Any]:

@@ -115,6 +115,15 @@ def describe_alert_state(alert: AlertState) -> str:
     )
 
 
+def describe_rule(alert: AlertState, short: bool = False) -> str:
+    """The alert rule in force: ``average over 2m00s > 10 req/s`` (``avg ...`` when ``short``),
+    with the lateness and what it costs when the run has one."""
+    rule = f"{'avg' if short else 'average'} over {format_duration(alert.window)} > {format_threshold(alert.threshold)} req/s"
+    if alert.lateness:
+        rule += f", lateness {format_duration(alert.lateness)} (alerts {format_duration(alert.lateness)} later)"
+    return rule
+
+
 # -- alert history ------------------------------------------------------------------------------
 
 
@@ -376,7 +385,7 @@ def format_summary(summary: RunSummary, top: int = 10) -> str:
         lines += _flow("notices ", _counts(sorted(summary.notices.items())))
     alert = summary.alert
     periods = alert_periods(summary.alerts, summary.earlier_alerts, alert.peak_hits)
-    rule = f"average over {format_duration(alert.window)} > {format_threshold(alert.threshold)} req/s"
+    rule = describe_rule(alert)
     if periods:
         lines.append(f"alerts  {len(periods)} ({rule})")
         lines += _history_lines(periods, alert.alerting, last)
