@@ -7,41 +7,113 @@ The data flows through one package per step::
 The core, a parser (:class:`LogParser`, :func:`parse_line`) turning lines into
 :class:`LogRecord`, a :class:`Statistics` accumulator and an :class:`Alerter`, is driven by plain
 calls with timestamps, so it can be used from any Python code. :class:`Monitor` wires the core
-to outputs, :class:`FileWatcher` follows live files, :class:`LogGenerator` makes traffic.
+to outputs (:class:`Sink`), :func:`follow` follows live files with a :class:`FileWatcher`,
+:func:`replay` reads whole files fast, :class:`LogGenerator` makes traffic.
+
+Names are imported on first use (PEP 562): ``from monilog import Alerter`` loads the alert rule
+and nothing else (no terminal library, no threads).
 """
 
-__version__ = "0.2.0"
+from __future__ import annotations
 
-from monilog.accumulation.alerter import AlertEvent, Alerter
-from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
-from monilog.accumulation.statistics import SectionStats, Statistics, StatsSnapshot
-from monilog.generator import LogGenerator
-from monilog.monitor import Monitor
-from monilog.parsing.parser import FORMATS, LogParser, parse_line
-from monilog.parsing.record import SKIP_REASONS, LogRecord, ParseError
-from monilog.parsing.section import section_of
-from monilog.watcher import FileWatcher, WatchNotice
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
+from monilog.version import __version__
+
+_HOMES: Dict[str, str] = {
+    "ALERT": "monilog.accumulation.alerter",
+    "RECOVER": "monilog.accumulation.alerter",
+    "AlertEvent": "monilog.accumulation.alerter",
+    "Alerter": "monilog.accumulation.alerter",
+    "AlertState": "monilog.accumulation.report",
+    "LiveView": "monilog.accumulation.report",
+    "PeriodReport": "monilog.accumulation.report",
+    "RunSummary": "monilog.accumulation.report",
+    "Counts": "monilog.accumulation.statistics",
+    "SectionStats": "monilog.accumulation.statistics",
+    "Statistics": "monilog.accumulation.statistics",
+    "StatsSnapshot": "monilog.accumulation.statistics",
+    "Decision": "monilog.accumulation.clock",
+    "LogClock": "monilog.accumulation.clock",
+    "Batch": "monilog.accumulation.aggregate",
+    "LogGenerator": "monilog.generator",
+    "Monitor": "monilog.monitor",
+    "Sink": "monilog.outputs.sink",
+    "FORMATS": "monilog.parsing.parser",
+    "LogParser": "monilog.parsing.parser",
+    "parse_line": "monilog.parsing.parser",
+    "SKIP_REASONS": "monilog.parsing.record",
+    "LogRecord": "monilog.parsing.record",
+    "ParseError": "monilog.parsing.record",
+    "section_of": "monilog.parsing.section",
+    "ReplayTuning": "monilog.replayer",
+    "replay": "monilog.replayer",
+    "follow": "monilog.run",
+    "FileWatcher": "monilog.watcher",
+    "WatchNotice": "monilog.watcher",
+}
 
 __all__ = [
-    "FORMATS",
-    "SKIP_REASONS",
+    "ALERT",
     "AlertEvent",
     "AlertState",
     "Alerter",
+    "Batch",
+    "Counts",
+    "Decision",
+    "FORMATS",
     "FileWatcher",
     "LiveView",
+    "LogClock",
     "LogGenerator",
     "LogParser",
     "LogRecord",
     "Monitor",
     "ParseError",
     "PeriodReport",
+    "RECOVER",
+    "ReplayTuning",
     "RunSummary",
+    "SKIP_REASONS",
     "SectionStats",
+    "Sink",
     "Statistics",
     "StatsSnapshot",
     "WatchNotice",
-    "__version__",
+    "follow",
     "parse_line",
+    "replay",
     "section_of",
+    "__version__",
 ]
+
+if TYPE_CHECKING:
+    from monilog.accumulation.aggregate import Batch
+    from monilog.accumulation.alerter import ALERT, RECOVER, AlertEvent, Alerter
+    from monilog.accumulation.clock import Decision, LogClock
+    from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
+    from monilog.accumulation.statistics import Counts, SectionStats, Statistics, StatsSnapshot
+    from monilog.generator import LogGenerator
+    from monilog.monitor import Monitor
+    from monilog.outputs.sink import Sink
+    from monilog.parsing.parser import FORMATS, LogParser, parse_line
+    from monilog.parsing.record import SKIP_REASONS, LogRecord, ParseError
+    from monilog.parsing.section import section_of
+    from monilog.replayer import ReplayTuning, replay
+    from monilog.run import follow
+    from monilog.watcher import FileWatcher, WatchNotice
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'monilog' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return __all__

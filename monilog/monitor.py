@@ -5,7 +5,7 @@ the same way: hand it lines (:meth:`Monitor.feed`), records (:meth:`Monitor.add_
 batches aggregated elsewhere (:meth:`Monitor.apply`), move its clock (:meth:`Monitor.tick`), and
 end it (:meth:`Monitor.finish`). It owns no thread and reads no file: :mod:`monilog.run` connects
 it to the watcher (following live: each batch of lines the watcher delivers) and
-:mod:`monilog.replay` to files (chunks aggregated in worker processes). Both go through the same
+:mod:`monilog.replayer` to files (chunks aggregated in worker processes). Both go through the same
 steps; only where the lines come from differs::
 
     lines ──parse_block──▶ columns ──aggregate──▶ Batch ──apply──▶ periods (Statistics) + Alerter ──▶ sinks

@@ -1,8 +1,7 @@
-"""Connect a :class:`~monilog.monitor.Monitor` to its inputs: a replay of files, or live following.
+"""Following live files: a :class:`~monilog.watcher.FileWatcher` feeding a :class:`~monilog.monitor.Monitor`.
 
-* :func:`replay` reads files from the start as fast as possible, log time being the only clock.
-  Several files are merged in timestamp order, as one server's traffic (each file is expected
-  to be in time order already, as access logs are; the merge is streaming, so memory stays flat).
+(Replaying whole files is :func:`monilog.replayer.replay`.)
+
 * :func:`follow` runs a :class:`~monilog.watcher.FileWatcher` thread feeding the monitor while
   the calling thread ticks the clock, refreshes an optional live display, and stops on request,
   on ``max_idle`` or when a signal sets ``stop``.
@@ -18,8 +17,6 @@ from typing import Callable, List, Optional, Sequence
 
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
-from monilog.replay import ReplayTuning
-from monilog.replay import replay as replay_files
 from monilog.watcher import FileWatcher, WatchNotice, glob_matches
 
 TICK_SECONDS = 0.25
@@ -28,14 +25,6 @@ TICK_SECONDS = 0.25
 PRIME_BLOCK = 64 * 1024
 PRIME_SCAN_BYTES = 16 * 1024 * 1024
 """How far back from the end of a W3C file to look for its ``#Fields:`` directive."""
-
-
-def replay(
-    monitor: Monitor, paths: Sequence[str], stop: Optional[threading.Event] = None,
-    tuning: Optional[ReplayTuning] = None,
-) -> RunSummary:
-    """Feed whole files to ``monitor`` in timestamp order and return its summary (see :mod:`monilog.replay`)."""
-    return replay_files(monitor, paths, stop=stop, tuning=tuning)
 
 
 def last_fields_directive(path: str, limit: int = PRIME_SCAN_BYTES) -> Optional[bytes]:

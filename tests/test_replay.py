@@ -30,8 +30,8 @@ from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import ParseError
-from monilog.replay import ReplayTuning, aggregation, replay, workers
-from monilog.replay.chunks import chunk_bounds, range_lines
+from monilog.replayer import ReplayTuning, aggregation, replay, workers
+from monilog.replayer.chunks import chunk_bounds, range_lines
 from tests.support import Recorder
 
 START = datetime(2024, 5, 1, 12, 0, 3, tzinfo=timezone(timedelta(hours=2))).timestamp()

@@ -14,7 +14,8 @@ from typing import Callable, List
 from monilog.accumulation.report import PeriodReport, RunSummary
 from monilog.monitor import Monitor
 from monilog.outputs.sink import Sink
-from monilog.run import follow, last_fields_directive, replay
+from monilog.replayer import replay
+from monilog.run import follow, last_fields_directive
 
 W3C_HEADER = (
     "#Software: Microsoft Internet Information Services 10.0\n"

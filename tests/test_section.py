@@ -86,7 +86,7 @@ rule.section_of = lambda target: "/changed" if len(target) % 2 else "/unchanged"
 from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
-from monilog.replay import ReplayTuning, replay
+from monilog.replayer import ReplayTuning, replay
 
 lines = [line for _, line in LogGenerator([50], [200], seed=2, start=1_714_560_000).timeline()]
 lines.append('10.0.0.1 - - [01/May/2024:10:03:20 +0000] "GET http://x/pages/a HTTP/1.1" 200 5')  # reference parser

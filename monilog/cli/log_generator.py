@@ -30,11 +30,11 @@ from typing import Callable, Iterator, Optional, Sequence
 
 from dateutil import parser as dateparser
 
-from monilog import __version__
+from monilog.version import __version__
 from monilog.accumulation.alerter import format_duration
 from monilog.generator.generator import DEFAULT_KEEP, LogGenerator, epoch_of
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
-from monilog.generator.traffic import FORMATS
+from monilog.generator.traffic import WRITTEN_FORMATS
 
 PROG = "log_generator"
 DEFAULT_RATES = (9.0, 11.0, 8.0)
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_STEP_SECONDS:g} each)")
     parser.add_argument("-f", "--file", default=DEFAULT_FILE, metavar="PATH",
                         help=f"log file to write, - for standard output (default {DEFAULT_FILE})")
-    parser.add_argument("--format", choices=FORMATS, default="combined",
+    parser.add_argument("--format", choices=WRITTEN_FORMATS, default="combined",
                         help="log format (default combined; w3c files start with their #Fields header)")
     parser.add_argument("--seed", type=int, help="random seed: same seed and arguments, same output (default: random)")
     parser.add_argument("--no-sleep", action="store_true",

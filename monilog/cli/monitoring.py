@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence
 
-from monilog import __version__
+from monilog.version import __version__
 from monilog.cli import integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.monitor import Monitor
@@ -25,7 +25,8 @@ from monilog.outputs.console import BellSink, JsonSink, TextSink
 from monilog.outputs.runlog import RunLogSink
 from monilog.outputs.sink import Sink
 from monilog.parsing.parser import FORMATS
-from monilog.run import follow, replay
+from monilog.replayer import replay
+from monilog.run import follow
 from monilog.watcher import glob_matches
 
 DASHBOARD_SECONDS = 0.5

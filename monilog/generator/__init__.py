@@ -7,6 +7,6 @@ See :mod:`monilog.generator.generator` for the timeline and the writer, and
 from __future__ import annotations
 
 from monilog.generator.generator import LogGenerator
-from monilog.generator.traffic import FORMATS
+from monilog.generator.traffic import WRITTEN_FORMATS
 
-__all__ = ["FORMATS", "LogGenerator"]
+__all__ = ["WRITTEN_FORMATS", "LogGenerator"]

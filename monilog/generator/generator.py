@@ -47,8 +47,8 @@ from datetime import datetime
 from random import Random
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from monilog import __version__
-from monilog.generator.traffic import FORMATS, W3C_FIELDS, TrafficModel, w3c_timestamp
+from monilog.version import __version__
+from monilog.generator.traffic import WRITTEN_FORMATS, W3C_FIELDS, TrafficModel, w3c_timestamp
 
 StartTime = Union[datetime, float, int, None]
 """When the timeline starts: an aware datetime, a naive one (local time), epoch seconds, or
@@ -122,8 +122,8 @@ class LogGenerator:
         for duration in self.durations:
             if not (math.isfinite(duration) and duration > 0):
                 raise ValueError(f"durations must be finite and > 0, not {duration:g}")
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown log format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        if fmt not in WRITTEN_FORMATS:
+            raise ValueError(f"unknown log format {fmt!r}: expected one of {', '.join(WRITTEN_FORMATS)}")
         self.fmt = fmt
         self.seed: int = random.SystemRandom().getrandbits(63) if seed is None else int(seed)
         """The seed in use: the given one, or the one drawn at random."""

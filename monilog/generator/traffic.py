@@ -44,8 +44,8 @@ from datetime import datetime, timezone
 from random import Random
 from typing import Callable, Dict, List, Sequence, Tuple
 
-FORMATS = ("common", "combined", "w3c")
-"""The log formats the generator writes."""
+WRITTEN_FORMATS = ("common", "combined", "w3c")
+"""The formats the generator writes (the parser reads more: :data:`monilog.parsing.parser.FORMATS`)."""
 
 W3C_FIELDS = (
     "date time c-ip cs-username cs-method cs-uri-stem cs-uri-query sc-status sc-bytes "
@@ -262,8 +262,8 @@ class TrafficModel:
 
         ``times`` are seconds since the epoch in ascending order; lines have no newline.
         """
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown log format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        if fmt not in WRITTEN_FORMATS:
+            raise ValueError(f"unknown log format {fmt!r}: expected one of {', '.join(WRITTEN_FORMATS)}")
         return getattr(self, f"_{fmt}_lines")
 
     def _draw(self, rng: Random, count: int) -> Tuple[list, list, list, list, List[float]]:

@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 from typing import Callable, List, Optional, Sequence
 
-from monilog import __version__
+from monilog.version import __version__
 from monilog.accumulation.alerter import AlertEvent
 from monilog.outputs.sink import Sink
 from monilog.outputs.worker import DEFAULT_CAPACITY, DEFAULT_DRAIN_SECONDS, BackgroundWorker, DeliveryError, report_problem

@@ -3,9 +3,9 @@
 :func:`replay` is what ``monitoring --replay`` runs. It goes through the one engine of
 :mod:`monilog.monitor` like following live does; only where the lines come from differs:
 
-* Each regular file is cut at line starts into chunks (:class:`~monilog.replay.tuning.ReplayTuning`
+* Each regular file is cut at line starts into chunks (:class:`~monilog.replayer.tuning.ReplayTuning`
   sizes them). Worker processes read their chunk themselves and aggregate it into a
-  :class:`~monilog.accumulation.aggregate.Batch` (:mod:`monilog.replay.aggregation`); the main
+  :class:`~monilog.accumulation.aggregate.Batch` (:mod:`monilog.replayer.aggregation`); the main
   process applies the batches of each file in order with :meth:`Monitor.apply
   <monilog.monitor.Monitor.apply>`. A few chunks are in flight per file, so memory does not grow
   with the file.
@@ -40,10 +40,10 @@ from typing import Deque, Iterable, Iterator, List, NamedTuple, Optional, Sequen
 from monilog.accumulation.aggregate import Batch
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
-from monilog.replay.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse
-from monilog.replay.chunks import chunk_bounds, range_lines
-from monilog.replay.tuning import ReplayTuning
-from monilog.replay.workers import WorkerPool
+from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse
+from monilog.replayer.chunks import chunk_bounds, range_lines
+from monilog.replayer.tuning import ReplayTuning
+from monilog.replayer.workers import WorkerPool
 from monilog.watcher import read_lines
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from typing import Any, Deque, Dict, List
 
-from monilog.replay.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk
+from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk
 
 
 class WorkerPool:

@@ -15,7 +15,7 @@ from typing import Iterable, NamedTuple, Union
 from monilog.accumulation.aggregate import Batch, aggregate
 from monilog.parsing.block import ParsedBlock, parse_block
 from monilog.parsing.parser import LogParser
-from monilog.replay.chunks import ChunkChanged, file_pieces, read_range
+from monilog.replayer.chunks import ChunkChanged, file_pieces, read_range
 
 
 class ChunkTask(NamedTuple):

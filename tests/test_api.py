@@ -1,0 +1,49 @@
+"""The public API: every documented name importable from ``monilog``, and the import is light."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import unittest
+
+import monilog
+
+
+class PublicApiTest(unittest.TestCase):
+    def test_every_public_name_is_importable_from_the_package(self) -> None:
+        self.assertIn("Alerter", dir(monilog))
+        for name in monilog.__all__:
+            with self.subTest(name=name):
+                self.assertIsNotNone(getattr(monilog, name))
+        self.assertEqual(set(monilog.__all__), set(monilog._HOMES) | {"__version__"})
+        with self.assertRaises(AttributeError):
+            monilog.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+
+    def test_names_are_the_objects_of_their_home_modules(self) -> None:
+        from monilog.accumulation.alerter import ALERT, RECOVER, Alerter
+        from monilog.outputs.sink import Sink
+        from monilog.replayer import replay
+        from monilog.run import follow
+
+        self.assertIs(monilog.Alerter, Alerter)
+        self.assertIs(monilog.Sink, Sink)
+        self.assertIs(monilog.replay, replay)
+        self.assertIs(monilog.follow, follow)
+        self.assertEqual((monilog.ALERT, monilog.RECOVER), (ALERT, RECOVER))
+
+    def test_importing_the_alert_rule_loads_no_terminal_library_or_threads(self) -> None:
+        code = ("import sys; from monilog import Alerter; Alerter(10, 120).observe(0); "
+                "print(sorted(m for m in ('rich', 'threading', 'monilog.monitor', 'dateutil') if m in sys.modules))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+        self.assertEqual(done.stdout.strip(), "[]")
+
+    def test_version_has_its_own_module_and_the_package_is_typed(self) -> None:
+        version = importlib.import_module("monilog.version")
+        self.assertEqual(monilog.__version__, version.__version__)
+        self.assertTrue(os.path.exists(os.path.join(os.path.dirname(monilog.__file__), "py.typed")))
+
+
+if __name__ == "__main__":
+    unittest.main()
