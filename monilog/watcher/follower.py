@@ -8,6 +8,9 @@ is replaced when the path names another inode (rename + create, delete + re-crea
 retargeted); the previous one is *retired*: it stays open and keeps being read, before the new one,
 until it has been idle for the rotation grace period, so lines still written to it after the rename
 are not lost. Its unterminated last line is then delivered, and it is closed.
+
+A generation whose first bytes (:data:`HEAD_LENGTH`) are not text (:func:`text_problem`) is not
+read.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ import stat
 import time
 from typing import Dict, List, Optional, Protocol, Set, Tuple
 
-from .lines import LineSplitter
+from .lines import LineSplitter, text_problem
 
 READ_BLOCK = 256 * 1024
 """Bytes read per system call: big enough for throughput, small enough for short batches."""
 
 FINGERPRINT_LENGTH = 64
 """How many of the last bytes read are compared again before reading on (truncation detection)."""
+
+HEAD_LENGTH = 1024
+"""How many first bytes of a file tell whether it is text."""
 
 Identity = Tuple[int, int]
 """(st_dev, st_ino): which file a path names."""
@@ -70,24 +76,41 @@ class OpenFile:
         self.last_data = time.monotonic()
         self.at_eof = False
         self.ended = False
+        self.head = b""
+        """Its first bytes (up to :data:`HEAD_LENGTH`), as far as seen."""
+        self.problem: Optional[str] = None
+        """Why it is not a text log (:func:`text_problem` of its first bytes), if it is not."""
+        self.problem_reported = False
+        """True once :attr:`problem` was reported."""
         self._fingerprint = b""
         self._poller = None if self.seekable else select.poll()
         if self._poller is not None:
             self._poller.register(fd, select.POLLIN)
-        if self.seekable and offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
-            self.splitter.skip_to_newline()
+        if self.seekable:
+            self._grow_head(status.st_size)
+            if offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
+                self.splitter.skip_to_newline()
 
     def read_block(self) -> Tuple[bytes, bool]:
         """Read what comes next: (data, truncated). Empty data means nothing more for now."""
         if not self.seekable:
-            return self._read_stream(), False
+            data = self._read_stream()
+            if data and len(self.head) < HEAD_LENGTH:
+                self.head += data[:HEAD_LENGTH - len(self.head)]
+                self.problem = self.problem or text_problem(self.head)
+            return data, False
+        if self.problem is not None:
+            return b"", False
         size = os.fstat(self.fd).st_size
         if size == self.offset:
             return b"", False
         truncated = size < self.offset or not self._fingerprint_matches()
         if truncated:
             self.offset = 0
-            self._fingerprint = b""
+            self._fingerprint = self.head = b""
+        self._grow_head(size)
+        if self.problem is not None:
+            return b"", truncated
         data = os.pread(self.fd, READ_BLOCK, self.offset)
         self.offset += len(data)
         self._fingerprint = (self._fingerprint + data[-FINGERPRINT_LENGTH:])[-FINGERPRINT_LENGTH:]
@@ -97,6 +120,12 @@ class OpenFile:
         """Close the descriptor if this object opened it."""
         if self.owns_fd:
             os.close(self.fd)
+
+    def _grow_head(self, size: int) -> None:
+        """Read its first bytes again if there are more of them, and judge whether they are text."""
+        if len(self.head) < min(size, HEAD_LENGTH):
+            self.head = os.pread(self.fd, HEAD_LENGTH, 0)
+            self.problem = self.problem or text_problem(self.head)
 
     def _fingerprint_matches(self) -> bool:
         """Whether the last bytes read are still there (else the file was truncated and refilled)."""
@@ -237,6 +266,12 @@ class Follower:
                 return False
             if truncated:
                 self._truncated(handle)
+            if handle.problem is not None:
+                self._refuse(handle)
+                if not data:
+                    return False
+                self._sink.count(self.path, "bytes", len(data))  # a stream is read on, unused,
+                continue  # to its end: its writer must not block
             if not data:
                 handle.at_eof = True
                 return False
@@ -271,6 +306,13 @@ class Follower:
         detail = f"; {dropped} bytes of an unterminated line before it dropped" if dropped else ""
         self._sink.notice("warning", self.path, "truncated",
                           f"truncated (copytruncate?): reading it again from the start{detail}")
+
+    def _refuse(self, handle: OpenFile) -> None:
+        """Report, once, that a generation is not text and is not read."""
+        if not handle.problem_reported:
+            handle.problem_reported = True
+            self._sink.notice("error", self.path, "not-text", f"{handle.problem}: its lines are "
+                              "not read (following the other files)")
 
     def _retire_current(self) -> None:
         """Keep the current generation open as a retired one, to drain what is still written to it."""

@@ -29,6 +29,10 @@ Decisions:
   The race is unavoidable: lines written between the last read and the truncation are only in the
   copy, which is not read, so they are lost (at most one poll interval's worth), and the
   unterminated line read before the truncation is dropped (its end went to the copy).
+* Not text: a file whose first bytes say it is UTF-16, UTF-32 or compressed
+  (:func:`~monilog.watcher.text_problem`) is reported once and not read, while the others are
+  followed (a stream is read on to its end, unused, so that its writer does not block); the path
+  is read again when it names another file.
 * A file whose name a glob matches again after rotation (``access.log*`` matching
   ``access.log.1``) is handed over to its new name, not read twice; the same file named twice (a
   symlink and its target) is read once. Compressed files (``.gz``, ``.bz2``, ...) matched by a
@@ -90,8 +94,8 @@ class WatchNotice(NamedTuple):
     """What happened, in words, without the path."""
     kind: str
     """Stable machine-readable category: ``missing``, ``appeared``, ``removed``, ``rotated``,
-    ``truncated``, ``cut``, ``permission``, ``unreadable``, ``readable``, ``duplicate``,
-    ``closed``."""
+    ``truncated``, ``not-text``, ``cut``, ``permission``, ``unreadable``, ``readable``,
+    ``duplicate``, ``closed``."""
 
 
 @dataclass
