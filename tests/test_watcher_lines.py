@@ -82,7 +82,9 @@ class LineSplitterTest(unittest.TestCase):
     def test_skip_to_newline_drops_the_partial_first_line(self):
         splitter = LineSplitter()
         splitter.skip_to_newline()
+        self.assertTrue(splitter.discarding)
         self.assertEqual(splitter.feed(b"end of a line\nwhole\n"), [b"whole"])
+        self.assertFalse(splitter.discarding)
 
     def test_reset_forgets_the_remainder(self):
         splitter = LineSplitter()

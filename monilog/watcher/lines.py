@@ -102,6 +102,11 @@ class LineSplitter:
         """Number of bytes of the unterminated line kept so far."""
         return len(self._pending)
 
+    @property
+    def discarding(self) -> bool:
+        """True while the rest of a cut (or skipped) line is discarded up to its newline."""
+        return self._discarding
+
     def feed(self, data: bytes) -> list[bytes]:
         """Add a chunk and return the lines it completes, in order, without their newlines."""
         if self._discarding:
