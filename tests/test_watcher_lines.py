@@ -1,7 +1,10 @@
-"""Line splitting shared by the watcher and whole-file reading: completeness, order, the length cap."""
+"""Shared by the watcher and whole-file reading: line splitting (completeness, order, the length
+cap) and the test of whether a file is text."""
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import os
 import shutil
 import tempfile
@@ -11,7 +14,7 @@ import unittest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monilog.watcher import LineSplitter, read_lines
+from monilog.watcher import LineSplitter, read_lines, text_problem
 
 
 def expected_lines(data: bytes, cap: int) -> list:
@@ -79,7 +82,9 @@ class LineSplitterTest(unittest.TestCase):
     def test_skip_to_newline_drops_the_partial_first_line(self):
         splitter = LineSplitter()
         splitter.skip_to_newline()
+        self.assertTrue(splitter.discarding)
         self.assertEqual(splitter.feed(b"end of a line\nwhole\n"), [b"whole"])
+        self.assertFalse(splitter.discarding)
 
     def test_reset_forgets_the_remainder(self):
         splitter = LineSplitter()
@@ -142,6 +147,43 @@ class ReadLinesTest(unittest.TestCase):
     def test_missing_file_raises(self):
         with self.assertRaises(FileNotFoundError):
             list(read_lines(os.path.join(self.directory, "absent.log")))
+
+
+class TextProblemTest(unittest.TestCase):
+    def test_encodings_and_compression_are_named(self):
+        text = "GET /index.html 200\n" * 60
+        cases = {
+            codecs.BOM_UTF16_LE + text.encode("utf-16-le"): "UTF-16",
+            codecs.BOM_UTF16_BE + text.encode("utf-16-be"): "UTF-16",
+            text.encode("utf-16-le"): "UTF-16",
+            text.encode("utf-16-be"): "UTF-16",
+            text.encode("utf-32"): "UTF-32",
+            text.encode("utf-32-be"): "UTF-32",
+            text.encode("utf-32-le"): "UTF-32",
+            gzip.compress(text.encode()): "gzip-compressed",
+            b"BZh91AY&SY" + bytes(range(40)): "bzip2-compressed",
+            b"\xfd7zXZ\x00\x00\x04": "xz-compressed",
+            b"\x28\xb5\x2f\xfd\x04\x00": "zstd-compressed",
+            b"PK\x03\x04\x14\x00": "zip-compressed",
+        }
+        for first_bytes, name in cases.items():
+            with self.subTest(first_bytes=first_bytes[:12]):
+                self.assertEqual(text_problem(first_bytes[:1024]), f"not a text access log ({name}?)")
+
+    def test_text_is_not_a_problem(self):
+        for first_bytes in (
+            b"",
+            b"a",
+            b"10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] \"GET / HTTP/1.1\" 200 5\n" * 20,
+            codecs.BOM_UTF8 + "José → café\n".encode() * 40,
+            b"#Software: IIS\n#Fields: date time\n",
+            b"a\x00",  # too short to judge by its NUL bytes
+            b"\x00" * 4096 + b"a line after a hole\n",  # a writer kept its offset after a truncation
+            b"line\n" + b"\x00" * 300 + b"more lines\n" * 10,
+            b"BZh is not bzip2 without its block header\n",
+        ):
+            with self.subTest(first_bytes=first_bytes[:20]):
+                self.assertIsNone(text_problem(first_bytes))
 
 
 if __name__ == "__main__":

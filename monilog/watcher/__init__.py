@@ -2,12 +2,13 @@
 
 :class:`FileWatcher` follows files, glob patterns, named pipes and standard input, surviving
 rotation and truncation, and hands complete lines to a callback. :class:`LineSplitter` and
-:func:`read_lines` are the line splitting it uses, for reading whole files (replay).
+:func:`read_lines` are the line splitting it uses, and :func:`text_problem` its test of whether a
+file is text at all, for reading whole files too (replay).
 """
 
 from __future__ import annotations
 
-from .lines import DEFAULT_MAX_LINE_LENGTH, LineSplitter, read_lines
+from .lines import DEFAULT_MAX_LINE_LENGTH, LineSplitter, read_lines, text_problem
 from .watcher import FileStats, FileWatcher, WatchNotice, WatchStats, glob_matches
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "WatchStats",
     "glob_matches",
     "read_lines",
+    "text_problem",
 ]

@@ -8,6 +8,11 @@ is replaced when the path names another inode (rename + create, delete + re-crea
 retargeted); the previous one is *retired*: it stays open and keeps being read, before the new one,
 until it has been idle for the rotation grace period, so lines still written to it after the rename
 are not lost. Its unterminated last line is then delivered, and it is closed.
+
+A generation that appears while following is first compared with what was read of the others, by
+their first bytes (:data:`HEAD_LENGTH`): a copy of one of them (copytruncate under a glob) only
+has what was not read from the original read, once the original's reading has ended (see
+:class:`ReadMark`). A generation whose first bytes are not text (:func:`text_problem`) is not read.
 """
 
 from __future__ import annotations
@@ -16,15 +21,18 @@ import os
 import select
 import stat
 import time
-from typing import Dict, List, Optional, Protocol, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Protocol, Set, Tuple
 
-from .lines import LineSplitter
+from .lines import LineSplitter, text_problem
 
 READ_BLOCK = 256 * 1024
 """Bytes read per system call: big enough for throughput, small enough for short batches."""
 
-FINGERPRINT_LENGTH = 64
+TAIL_LENGTH = 64
 """How many of the last bytes read are compared again before reading on (truncation detection)."""
+
+HEAD_LENGTH = 1024
+"""How many first bytes of a file identify its content (copies) and tell whether it is text."""
 
 Identity = Tuple[int, int]
 """(st_dev, st_ino): which file a path names."""
@@ -46,6 +54,37 @@ class Sink(Protocol):
 
     def count(self, source: str, field: str, amount: int = 1) -> None:
         """Add ``amount`` to the ``field`` counter of ``source``."""
+
+
+class ReadMark(NamedTuple):
+    """How far a file's content was read: a copy of it is read on from there."""
+
+    head: bytes
+    """Its first bytes (up to :data:`HEAD_LENGTH`)."""
+    offset: int
+    """How many bytes of it were read."""
+    tail: bytes
+    """The last bytes read, up to ``offset`` (up to :data:`TAIL_LENGTH`)."""
+    pending: int
+    """Bytes of an unterminated line just before ``offset``, not delivered."""
+    discarding: bool
+    """True if the line at ``offset`` was being discarded (cut, or started inside)."""
+    path: str
+    """The source it was read as."""
+
+
+def same_start(head: bytes, known: bytes) -> Optional[bool]:
+    """Whether a file starting with ``head`` starts like one starting with ``known``.
+
+    ``None`` while it cannot tell: ``head`` is shorter than ``known`` and a start of it (a copy
+    still being written, or a new file that has not differed yet). An empty ``known`` matches
+    nothing.
+    """
+    if not known:
+        return False
+    if len(head) >= len(known):
+        return head.startswith(known)
+    return None if known.startswith(head) else False
 
 
 class OpenFile:
@@ -70,40 +109,148 @@ class OpenFile:
         self.last_data = time.monotonic()
         self.at_eof = False
         self.ended = False
-        self._fingerprint = b""
+        self.head = b""
+        """Its first bytes (up to :data:`HEAD_LENGTH`), as far as seen."""
+        self.problem: Optional[str] = None
+        """Why it is not a text log (:func:`text_problem` of its first bytes), if it is not."""
+        self.problem_reported = False
+        """True once :attr:`problem` was reported."""
+        self.sniffing = False
+        """True while it is not known whether it is a copy of a file already read."""
+        self.source: Optional[OpenFile] = None
+        """The file it is a copy of, while that one is still read."""
+        self.resume: Optional[ReadMark] = None
+        """How far the file it is a copy of was read, until it is read on from there."""
+        self.previous: Optional[ReadMark] = None
+        """How far it was read before it was last truncated."""
+        self.copies: List[OpenFile] = []
+        """Copies of it waiting for its reading to end."""
+        self._tail = b""
         self._poller = None if self.seekable else select.poll()
         if self._poller is not None:
             self._poller.register(fd, select.POLLIN)
-        if self.seekable and offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
+        if self.seekable:
+            self._grow_head(status.st_size)
+            if offset > 0:
+                self._tail = self._bytes_before(offset)
+                if not self._tail.endswith(b"\n"):
+                    self.splitter.skip_to_newline()
+
+    @property
+    def reading(self) -> bool:
+        """True if its content is read: it is text, and not a copy waiting for its original."""
+        return (not self.sniffing and self.source is None and self.resume is None
+                and self.problem is None)
+
+    def look(self) -> int:
+        """Its size now, learning its first bytes while they are fewer than :data:`HEAD_LENGTH`.
+
+        For a generation not read (:attr:`reading`): :meth:`read_block` learns them otherwise.
+        """
+        size = os.fstat(self.fd).st_size
+        self._grow_head(size)
+        return size
+
+    def truncated(self, size: int) -> bool:
+        """Whether it was truncated since it was last read, ``size`` being its size now.
+
+        It was if it is shorter than what was read, or no longer holds the last bytes read there
+        (truncated and refilled between two reads).
+        """
+        return size < self.offset or self._bytes_before(self.offset) != self._tail
+
+    def current_head(self) -> Optional[bytes]:
+        """Its first bytes as they are now; ``None`` if it was truncated since it was last read."""
+        size = os.fstat(self.fd).st_size
+        if self.truncated(size):
+            return None
+        if len(self.head) < min(size, HEAD_LENGTH):
+            return os.pread(self.fd, HEAD_LENGTH, 0)
+        return self.head
+
+    def mark(self) -> ReadMark:
+        """How far it was read, now."""
+        return ReadMark(self.head, self.offset, self._tail, self.splitter.pending,
+                        self.splitter.discarding, self.owner.path if self.owner else "")
+
+    def wait_for(self, source: OpenFile) -> None:
+        """Take it for a copy of ``source``: read it once ``source`` is no longer read."""
+        self.source = source
+        source.copies.append(self)
+
+    def detach(self) -> None:
+        """No longer take it for a copy of the file it waits for."""
+        if self.source is not None:
+            self.source.copies.remove(self)
+            self.source = None
+
+    def read_on_from(self, mark: ReadMark) -> bool:
+        """Read it on from where its original's reading ended, if it holds what was read there.
+
+        Call it once it is at least ``mark.offset`` long. A partial line before ``mark.offset`` is
+        read again, whole, from this copy. False (and read from its start) if it differs.
+        """
+        self.resume = None
+        if self._bytes_before(mark.offset) != mark.tail:
+            return False
+        self.offset = mark.offset - mark.pending
+        self._tail = self._bytes_before(self.offset)
+        if mark.discarding:
             self.splitter.skip_to_newline()
+        return True
+
+    def end_reading(self) -> ReadMark:
+        """Its content is no longer read (truncated, closed): the copies waiting read on."""
+        mark = self.mark()
+        for copy in self.copies:
+            copy.source = None
+            copy.resume = mark
+        self.copies.clear()
+        return mark
 
     def read_block(self) -> Tuple[bytes, bool]:
         """Read what comes next: (data, truncated). Empty data means nothing more for now."""
         if not self.seekable:
-            return self._read_stream(), False
+            data = self._read_stream()
+            if data and len(self.head) < HEAD_LENGTH:
+                self.head += data[:HEAD_LENGTH - len(self.head)]
+                self.problem = self.problem or text_problem(self.head)
+            return data, False
+        if not self.reading:
+            return b"", False
         size = os.fstat(self.fd).st_size
         if size == self.offset:
             return b"", False
-        truncated = size < self.offset or not self._fingerprint_matches()
+        truncated = self.truncated(size)
         if truncated:
+            self.previous = self.end_reading()
             self.offset = 0
-            self._fingerprint = b""
+            self._tail = self.head = b""
+        self._grow_head(size)
+        if self.problem is not None:
+            return b"", truncated
         data = os.pread(self.fd, READ_BLOCK, self.offset)
         self.offset += len(data)
-        self._fingerprint = (self._fingerprint + data[-FINGERPRINT_LENGTH:])[-FINGERPRINT_LENGTH:]
+        self._tail = (self._tail + data[-TAIL_LENGTH:])[-TAIL_LENGTH:]
         return data, truncated
 
     def close(self) -> None:
-        """Close the descriptor if this object opened it."""
+        """Close the descriptor if this object opened it; copies waiting for it read on."""
+        self.end_reading()
+        self.detach()
         if self.owns_fd:
             os.close(self.fd)
 
-    def _fingerprint_matches(self) -> bool:
-        """Whether the last bytes read are still there (else the file was truncated and refilled)."""
-        if not self._fingerprint:
-            return True
-        start = self.offset - len(self._fingerprint)
-        return os.pread(self.fd, len(self._fingerprint), start) == self._fingerprint
+    def _grow_head(self, size: int) -> None:
+        """Read its first bytes again if there are more of them, and judge whether they are text."""
+        if len(self.head) < min(size, HEAD_LENGTH):
+            self.head = os.pread(self.fd, HEAD_LENGTH, 0)
+            self.problem = self.problem or text_problem(self.head)
+
+    def _bytes_before(self, offset: int) -> bytes:
+        """The :data:`TAIL_LENGTH` bytes (or fewer, near the start) before ``offset``."""
+        start = max(0, offset - TAIL_LENGTH)
+        return os.pread(self.fd, offset - start, start)
 
     def _read_stream(self) -> bytes:
         """Read what a pipe, terminal or standard input has ready, without blocking."""
@@ -163,7 +310,7 @@ class Follower:
             return
         if stat.S_ISREG(status.st_mode) and not from_start:
             self._start_mark = (identity_of(status), status.st_size)
-        self._open(status)
+        self._open(status, appeared=False)
 
     def check(self) -> None:
         """See which file the path names now; retire the current one if it changed, open the new."""
@@ -182,7 +329,7 @@ class Follower:
             if self.current.identity == identity_of(status):
                 return
             self._retire_current()
-        self._open(status)
+        self._open(status, appeared=True)
 
     def read(self, blocks: int) -> bool:
         """Read up to ``blocks`` blocks per open generation, oldest first; True if more is waiting.
@@ -231,12 +378,20 @@ class Follower:
         """Read up to ``blocks`` blocks of one generation and deliver its lines; True if more waits."""
         for _ in range(blocks):
             try:
+                if not handle.reading and handle.problem is None:
+                    self._settle(handle)
                 data, truncated = handle.read_block()
             except OSError as error:
                 self._report_error(error)
                 return False
             if truncated:
                 self._truncated(handle)
+            if handle.problem is not None:
+                self._refuse(handle)
+                if not data:
+                    return False
+                self._sink.count(self.path, "bytes", len(data))  # a stream is read on, unused,
+                continue  # to its end: its writer must not block
             if not data:
                 handle.at_eof = True
                 return False
@@ -268,9 +423,88 @@ class Follower:
         """Count and report a truncation; drop the partial line that preceded it."""
         dropped = handle.splitter.reset()
         self._sink.count(self.path, "truncations")
-        detail = f"; {dropped} bytes of an unterminated line before it dropped" if dropped else ""
+        detail = (f"; an unterminated line before it ({dropped} bytes) is dropped here, its end "
+                  "went to the copy") if dropped else ""
         self._sink.notice("warning", self.path, "truncated",
                           f"truncated (copytruncate?): reading it again from the start{detail}")
+
+    def _settle(self, handle: OpenFile) -> None:
+        """Find out what is to be read of a generation that appeared, before reading it.
+
+        It may be a copy of a generation read (copytruncate under a glob): its first bytes say so,
+        and it is then read only from where the original's reading ended, once it ended.
+        """
+        if handle.sniffing:
+            self._identify(handle)
+        elif handle.source is not None:
+            self._check_copy(handle, handle.source)
+        if handle.resume is not None:
+            self._resume(handle, handle.resume)
+
+    def _identify(self, handle: OpenFile) -> None:
+        """Compare a generation's first bytes with those of every generation read, as they are now
+        and as they were before it was last truncated: take it for a copy of one, for none, or
+        leave it undecided (unread: a copy still being written, or a new file not different yet)."""
+        handle.look()
+        if handle.problem is not None:
+            return
+        handle.sniffing = True
+        if not handle.head:  # nothing to compare, nor to read
+            return
+        undecided = False
+        for other in list(self._registry.values()):
+            if other is handle or not (other.seekable and other.reading):
+                continue
+            candidates: List[Tuple[Optional[bytes], Optional[ReadMark]]] = [
+                (other.current_head(), None)]
+            if other.previous is not None:
+                candidates.append((other.previous.head, other.previous))
+            for known, mark in candidates:
+                verdict = None if known is None else same_start(handle.head, known)
+                if verdict is None:  # including a truncation of ``other`` not noticed yet
+                    undecided = True
+                elif verdict:
+                    handle.sniffing = False
+                    if mark is None:
+                        handle.wait_for(other)
+                    else:
+                        handle.resume = mark
+                    self._sink.notice("info", self.path, "copy",
+                                      f"copy of {(mark or other.mark()).path} (copytruncate?): "
+                                      "reading only what was not read from it")
+                    return
+        handle.sniffing = undecided
+
+    def _check_copy(self, handle: OpenFile, source: OpenFile) -> None:
+        """Keep a generation for a copy of one still read only while both start alike."""
+        if len(handle.head) == HEAD_LENGTH and handle.head == source.head:
+            return
+        handle.look()
+        current = source.current_head()
+        if current is None:  # truncated: its next read ends its reading, and the copy's wait
+            return
+        common = min(len(handle.head), len(current))
+        if handle.head[:common] != current[:common]:
+            handle.detach()
+            self._not_a_copy(source.mark().path)
+
+    def _resume(self, handle: OpenFile, mark: ReadMark) -> None:
+        """Read a copy on from where its original's reading ended, once it is that long."""
+        if handle.look() >= mark.offset and not handle.read_on_from(mark):
+            self._not_a_copy(mark.path)
+
+    def _not_a_copy(self, original: str) -> None:
+        """Report that a generation taken for a copy of ``original`` differs: it is read whole."""
+        self._sink.notice("warning", self.path, "copy",
+                          f"not a copy of {original} after all (it differs further on): "
+                          "reading it from its start")
+
+    def _refuse(self, handle: OpenFile) -> None:
+        """Report, once, that a generation is not text and is not read."""
+        if not handle.problem_reported:
+            handle.problem_reported = True
+            self._sink.notice("error", self.path, "not-text", f"{handle.problem}: its lines are "
+                              "not read (following the other files)")
 
     def _retire_current(self) -> None:
         """Keep the current generation open as a retired one, to drain what is still written to it."""
@@ -279,8 +513,12 @@ class Follower:
         self.retired.append(self.current)
         self.current = None
 
-    def _open(self, status: os.stat_result) -> None:
-        """Start reading the file the path names now (``status`` from stat of the path)."""
+    def _open(self, status: os.stat_result, appeared: bool) -> None:
+        """Start reading the file the path names now (``status`` from stat of the path).
+
+        A file that ``appeared`` after start-up and is read from its start may be a copy of one
+        already read: it is identified first.
+        """
         if stat.S_ISDIR(status.st_mode):
             if self.explicit:
                 self._report_once("error", "unreadable", "is a directory, not a file; skipped")
@@ -319,6 +557,8 @@ class Follower:
             self._sink.notice("info", self.path, "readable", "readable now: following it")
         self._had_generation = True
         self._reported.clear()
+        if appeared and handle.seekable and handle.offset == 0:
+            self._identify(handle)
 
     def _adopt(self, known: OpenFile) -> None:
         """The path names a file already open: take it over if it was retired, else skip it."""

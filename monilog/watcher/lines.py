@@ -1,7 +1,7 @@
-"""Split a byte stream into complete lines, with a cap on line length.
+"""Split a byte stream into complete lines, with a cap on line length; tell files that are not text.
 
 Shared by the live :class:`~monilog.watcher.FileWatcher` and by anything that reads a whole file
-from its start (replay): both must agree on what a line is.
+from its start (replay): both must agree on what a line is, and on what is not a text log.
 
 Decisions:
 
@@ -15,18 +15,66 @@ Decisions:
   without a newline included).
 * The unterminated remainder is kept until its newline arrives; :meth:`LineSplitter.flush` hands
   it out when the caller knows the stream has ended (end of file, shutdown).
+* :func:`text_problem` judges a file by its first bytes only: a byte order mark of UTF-16 or
+  UTF-32, the signature of a compressed file, or NUL bytes making up a quarter of the bytes
+  (ASCII text in UTF-16 is half NULs, in UTF-32 three quarters). Runs of 8 NULs or more do not
+  count: they are the hole a writer without ``O_APPEND`` leaves when it keeps writing at its old
+  offset after a copytruncate, in front of text. Anything else is text, however odd (invalid
+  UTF-8, a UTF-8 byte order mark, binary noise): lines pass through to the parser, which counts
+  what it cannot parse.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Iterator, Optional, Union
+import re
+from typing import Iterator, Optional, Tuple, Union
 
 DEFAULT_MAX_LINE_LENGTH = 1 << 20
 """Default cap on a line's length in bytes (1 MiB): longer lines are cut."""
 
 DEFAULT_BLOCK_SIZE = 1 << 20
 """Default read size of :func:`read_lines` (1 MiB)."""
+
+_SIGNATURES: Tuple[Tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),  # before UTF-16 LE, whose byte order mark it starts with
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+    (b"\x1f\x8b", "gzip-compressed"),
+    (b"\xfd7zXZ\x00", "xz-compressed"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed"),
+    (b"PK\x03\x04", "zip-compressed"),
+)
+"""First bytes that no text access log starts with, and what they are the start of."""
+
+_BZIP2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
+"""A bzip2 stream: its magic, block size and first block (or end of stream) header."""
+
+_HOLE = re.compile(rb"\x00{8,}")
+"""A run of NUL bytes too long to be UTF-16 or UTF-32 text: a hole in a sparse file."""
+
+_MIN_NUL_SAMPLE = 16
+"""Bytes (holes left out) needed before the share of NUL bytes says anything."""
+
+
+def text_problem(first_bytes: bytes) -> Optional[str]:
+    """Why a file starting with ``first_bytes`` is not a text access log, or ``None`` if it may be.
+
+    Pass the file's first bytes: a KiB or so (fewer than 16 bytes are judged only by their
+    signature). The answer reads like ``"not a text access log (UTF-16?)"``, to be reported as is.
+    """
+    kind = next((name for signature, name in _SIGNATURES if first_bytes.startswith(signature)),
+                None)
+    if kind is None and _BZIP2.match(first_bytes):
+        kind = "bzip2-compressed"
+    if kind is None:
+        sample = _HOLE.sub(b"", first_bytes)
+        nuls = sample.count(0)
+        if len(sample) >= _MIN_NUL_SAMPLE and 4 * nuls >= len(sample):
+            kind = "UTF-32" if 5 * nuls >= 3 * len(sample) else "UTF-16"
+    return None if kind is None else f"not a text access log ({kind}?)"
 
 
 class LineSplitter:
@@ -53,6 +101,11 @@ class LineSplitter:
     def pending(self) -> int:
         """Number of bytes of the unterminated line kept so far."""
         return len(self._pending)
+
+    @property
+    def discarding(self) -> bool:
+        """True while the rest of a cut (or skipped) line is discarded up to its newline."""
+        return self._discarding
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add a chunk and return the lines it completes, in order, without their newlines."""

@@ -19,16 +19,44 @@ Decisions:
 * Start position: existing files are followed from their end as it was when :meth:`start` was
   called (``from_start`` reads them from the beginning). If that end falls inside a line, the rest
   of that line is skipped. Files that appear later (created, re-created, newly matching a glob,
-  a symlink's new target) are read from their start: everything in them is new.
+  a symlink's new target) are read from their start: everything in them is new, unless they are a
+  copy of a file already read (below).
 * Rotation (the path names another file): the previous file stays open and is read to its end
   before the new one is read, then kept open until it has been idle for ``rotation_grace``
   seconds (at least two polls), so lines a writer adds to it after the rename (until it reopens
   its log) are not lost; then its unterminated last line is delivered and it is closed.
 * copytruncate: a file that became shorter than the read offset, or whose last bytes read are no
   longer what was read there (truncated and refilled between two polls), is read again from 0.
-  The race is unavoidable: lines written between the last read and the truncation are only in the
-  copy, which is not read, so they are lost (at most one poll interval's worth), and the
-  unterminated line read before the truncation is dropped (its end went to the copy).
+  Lines written after the last read are then only in the copy: if the copy is not followed, they
+  are lost (a poll interval's worth, more when reading is behind a slow consumer), and so is the
+  unterminated line read before the truncation (its end went to the copy).
+* Copies (copytruncate under a glob: ``access.log*`` sees ``access.log.1`` appear, a copy of
+  ``access.log``): like log shippers (Filebeat, Fluent Bit, Vector), the watcher knows a file's
+  content by its first bytes (1 KiB) and remembers how far it read each open file, and how far it
+  had read it before its last truncation. A file that appears while following and starts with the
+  same bytes as one read (all of them, if that one is shorter than 1 KiB) is its copy: it is read
+  only from where the original's reading ended, once it has (the original found truncated, or
+  closed), and only if it holds the bytes read just before that point (else it is read whole,
+  with a warning). So the lines the truncation took from the original are read from the copy,
+  once, a partial line read before the truncation is read again whole from there, and a copy of
+  a file read up to the truncation is not read at all.
+
+  - Short files: a file shorter than the first bytes it could be a copy of, and equal to their
+    start, waits unread until it is longer or differs (a copy being written; a new file with
+    nothing of its own yet, like the empty one logrotate's ``create`` leaves). While its original
+    is still read, a copy is kept only as long as both start alike: a new file with the same
+    header as a log shorter than 1 KiB is read whole as soon as the two differ.
+  - Remaining races: lines written between the copy and the truncation are in neither file
+    (logrotate's own copytruncate race); lines read from the copy are delivered under its name,
+    possibly after the first lines written after the truncation; a new file starting exactly like
+    a file read (its first KiB) waits unread as long as that one is read, so two identical files
+    are read once; a copy of a file no longer open (closed after a rotation) is read whole; files
+    existing at start-up are not compared.
+
+* Not text: a file whose first bytes say it is UTF-16, UTF-32 or compressed
+  (:func:`~monilog.watcher.text_problem`) is reported once and not read, while the others are
+  followed (a stream is read on to its end, unused, so that its writer does not block); the path
+  is read again when it names another file.
 * A file whose name a glob matches again after rotation (``access.log*`` matching
   ``access.log.1``) is handed over to its new name, not read twice; the same file named twice (a
   symlink and its target) is read once. Compressed files (``.gz``, ``.bz2``, ...) matched by a
@@ -90,8 +118,8 @@ class WatchNotice(NamedTuple):
     """What happened, in words, without the path."""
     kind: str
     """Stable machine-readable category: ``missing``, ``appeared``, ``removed``, ``rotated``,
-    ``truncated``, ``cut``, ``permission``, ``unreadable``, ``readable``, ``duplicate``,
-    ``closed``."""
+    ``truncated``, ``copy``, ``not-text``, ``cut``, ``permission``, ``unreadable``, ``readable``,
+    ``duplicate``, ``closed``."""
 
 
 @dataclass
