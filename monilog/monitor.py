@@ -128,7 +128,8 @@ class Monitor:
             raise ValueError(f"period must be a positive whole number of seconds, not {period!r}")
         LogParser(fmt)  # refuses an unknown format now rather than at the first line
         self.alerter = alerter if alerter is not None else Alerter(threshold, window, lateness=lateness)
-        self.clock = LogClock(self.alerter.window)
+        # a held line is confirmed by the next line up to a window behind it, or the lateness
+        self.clock = LogClock(max(self.alerter.window, self.alerter.lateness))
         self.period = period
         self.fmt = fmt
         self.top = top
@@ -145,12 +146,12 @@ class Monitor:
         self._start_from_wall = False
         self._held: Optional[Tuple[Counts, tzinfo]] = None  # counters of the line the clock holds
         self._orphans: List[Tuple[Counts, tzinfo]] = []  # late lines before the periods are aligned
-        self._skipped: Counter = Counter()
+        self._skipped: Counter[str] = Counter()
         self._total: Optional[StatsSnapshot] = None  # all reported periods
         self._last_report: Optional[PeriodReport] = None
         self._tz: tzinfo = timezone.utc
         self._started = time.monotonic()
-        self._notices: Counter = Counter()
+        self._notices: Counter[str] = Counter()
 
     @property
     def lateness(self) -> int:
@@ -436,6 +437,7 @@ class Monitor:
         stats = self._periods.get(start) if start is not None else None
         if stats is None:
             return Statistics(self.max_keys).snapshot()
+        assert start is not None  # stats of a period in progress
         clock = self.alerter.clock
         end = start + self.period if clock is None else min(start + self.period, max(clock, start + 1))
         return stats.snapshot(self._datetime(start), self._datetime(end))

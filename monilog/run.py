@@ -86,7 +86,7 @@ def follow(
         # files read from their end (explicit paths, and glob matches existing now) need the
         # field list their W3C header gave; files appearing later are read from their start
         for path in paths:
-            for source in glob_matches(path) if glob.has_magic(path) else [path]:  # type: ignore[attr-defined]
+            for source in glob_matches(path) if glob.has_magic(path) else [path]:
                 if source != "-" and os.path.isfile(source):
                     directive = last_fields_directive(source)
                     if directive is not None:

@@ -328,6 +328,17 @@ class ReplayEquivalenceTest(unittest.TestCase):
             with self.subTest(name=name):
                 self.assert_same([self.write(name, lines, final_newline=final)])
 
+    def test_a_file_that_is_not_text_is_one_notice(self) -> None:
+        utf16 = os.path.join(self.directory, "utf16.log")
+        with open(utf16, "wb") as stream:
+            stream.write("\ufeff".encode("utf-16-le") + ("\n".join(generated(rates=(20,), durations=(100,))) + "\n").encode("utf-16-le"))
+        good = self.write("good.log", generated(rates=(5,), durations=(100,)))
+        items, _ = self.replay([utf16, good], reference=False, workers=2)
+        notices = [item for kind, item in items if kind == "notice"]
+        self.assertEqual(notices, [f"{utf16}: not a text access log (UTF-16?): not replayed"])
+        summary = items[-1][1]
+        self.assertEqual((summary.parsed, sum(summary.stats.skipped.values())), (500, 0))
+
     def test_periods_and_windows(self) -> None:
         path = self.write("steps.log", generated(rates=(3, 12, 1), durations=(100, 100, 100)))
         for period, window in ((1, 1), (7, 7), (60, 120), (10, 3)):

@@ -111,7 +111,7 @@ class Batch:
                     else:
                         carried.append(reason)
                 for mine, theirs in zip(last.counts, head.counts):
-                    _add_to(mine, theirs)
+                    _add_to(mine, theirs)  # type: ignore[arg-type]  # every field of Counts is a dict
         if carried and segments:
             segments[0] = segments[0]._replace(skips=[(0, reason) for reason in carried] + segments[0].skips)
             carried = []

@@ -60,11 +60,11 @@ class Decision(Enum):
 
 
 class Ruling(NamedTuple):
-    """A decision on ``count`` lines stamped ``second``."""
+    """A decision on ``lines`` lines stamped ``second``."""
 
     decision: Decision
     second: int
-    count: int
+    lines: int
 
 
 class LogClock:

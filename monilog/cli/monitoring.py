@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _has_magic(path: str) -> bool:
-    return glob.has_magic(path)  # type: ignore[attr-defined]
+    return glob.has_magic(path)
 
 
 def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timezone
 from random import Random
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 WRITTEN_FORMATS = ("common", "combined", "w3c")
 """The formats the generator writes (the parser reads more: :data:`monilog.parsing.parser.FORMATS`)."""
@@ -264,9 +264,10 @@ class TrafficModel:
         """
         if fmt not in WRITTEN_FORMATS:
             raise ValueError(f"unknown log format {fmt!r}: expected one of {', '.join(WRITTEN_FORMATS)}")
-        return getattr(self, f"_{fmt}_lines")
+        writer: Callable[[Random, Sequence[float]], List[str]] = getattr(self, f"_{fmt}_lines")
+        return writer
 
-    def _draw(self, rng: Random, count: int) -> Tuple[list, list, list, list, List[float]]:
+    def _draw(self, rng: Random, count: int) -> Tuple[List[Any], List[Any], List[Any], List[Any], List[float]]:
         """``count`` clients, pages, outcomes, referers and size draws."""
         return (
             rng.choices(self._clients, cum_weights=self._client_weights, k=count),

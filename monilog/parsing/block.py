@@ -74,7 +74,9 @@ class ParsedBlock(NamedTuple):
 
 
 def _pattern(combined: bool, strict: bool) -> "re.Pattern[bytes]":
-    not_in = (lambda chars: b"[^" + chars + b"\\n]") if strict else (lambda chars: b"[^" + chars + b"]")
+    def not_in(chars: bytes) -> bytes:
+        return b"[^" + chars + (b"\\n]" if strict else b"]")
+
     quoted = b'"' + not_in(b'"\\\\' if strict else b'"') + b'{0,8192}"'
     if combined:
         end = b" " + quoted + b" " + quoted + b"[^\\n]{0,16384}$"
@@ -138,8 +140,10 @@ def parse_records(records: Iterable[LogRecord]) -> ParsedBlock:
 
 
 def _record_row(record: LogRecord) -> Tuple[WhoKey, StampKey, RequestKey, bytes, bytes]:
+    zone = record.time.tzinfo
+    assert zone is not None  # records carry their line's UTC offset
     return (
-        (record.host, record.user), (record.epoch, record.time.tzinfo),  # type: ignore[arg-type]
+        (record.host, record.user), (record.epoch, zone),
         (record.method, record.section), b"%d" % record.status, b"%d" % record.size,
     )
 
@@ -148,7 +152,7 @@ class _Rows:
     """Rows and skipped lines collected by the careful paths."""
 
     def __init__(self) -> None:
-        self.rows: List[tuple] = []
+        self.rows: List[Tuple[WhoKey, StampKey, RequestKey, bytes, bytes]] = []
         self.skipped: List[Tuple[int, str]] = []
 
     def reference(self, parser: LogParser, lines: Iterable[bytes]) -> None:
@@ -194,7 +198,7 @@ def _parse_lines(block: bytes, parser: LogParser, lines: int) -> ParsedBlock:
                 break
         if match is None:
             break
-        row = match.groups()
+        row: Tuple[bytes, bytes, bytes, bytes, bytes] = match.groups()  # type: ignore[assignment]  # five groups
         stamp = row[1]
         valid = stamp_ok.get(stamp)
         if valid is None:

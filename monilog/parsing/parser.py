@@ -129,6 +129,7 @@ class LogParser:
             if self._layout is None:
                 raise ParseError("no #Fields directive", line)
             return parse_w3c(line, self._layout, self._date)
+        assert self._clf_pattern is not None  # every format but w3c has one
         record = parse_clf(line, self._clf_pattern)
         self.clf_seen = True
         return record

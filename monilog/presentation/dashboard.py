@@ -279,7 +279,7 @@ def _sections(view: LiveView, rows: int, wide: bool) -> RenderableType:
         columns.append(("since start", "right"))
     table = _table(*columns)
     for name, section, share in stats.top_sections(min(view.top, rows)):
-        cells = [clean_text(name), str(section.hits), format_share(share),
+        cells: List[RenderableType] = [clean_text(name), str(section.hits), format_share(share),
                  Text(str(section.errors), "red" if section.errors else "dim")]
         if wide:
             total = view.total.sections.get(name)

@@ -42,7 +42,7 @@ def chunk_bounds(path: str, size: int, first: int, smallest: int, largest: int, 
     with open(path, "rb", buffering=0) as stream:
         start, length = 0, first
         while start < size:
-            end = next_line_start(stream, start + length, size)  # type: ignore[arg-type]
+            end = next_line_start(stream, start + length, size)
             yield start, end
             start = end
             share = (size - start) // (2 * workers) if workers else largest

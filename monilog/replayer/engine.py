@@ -18,7 +18,8 @@
   skipped in a file count just before the next record of that file (or after its last one).
 
 Decisions: files are read up to the size they had when the replay started (a file that shrinks
-meanwhile gets a notice). There is one worker process per available core; on Linux they are forked
+meanwhile gets a notice). A file that is not text (UTF-16, compressed: see
+:func:`~monilog.watcher.text_problem`) is not read, and one notice says so. There is one worker process per available core; on Linux they are forked
 when the calling process has a single thread (else started by a ``forkserver``), elsewhere started
 the platform's default way. Small inputs, a single core, or a process that may not start others
 (a daemon) aggregate in the calling process. Setting ``stop`` ends the replay between two batches:
@@ -35,7 +36,7 @@ from collections import deque
 from functools import partial
 from itertools import islice
 from operator import attrgetter
-from typing import Deque, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
+from typing import Deque, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 from monilog.accumulation.aggregate import Batch
 from monilog.accumulation.report import RunSummary
@@ -44,7 +45,10 @@ from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggreg
 from monilog.replayer.chunks import chunk_bounds, range_lines
 from monilog.replayer.tuning import ReplayTuning
 from monilog.replayer.workers import WorkerPool
-from monilog.watcher import read_lines
+from monilog.watcher import read_lines, text_problem
+
+TEXT_SAMPLE_BYTES = 1024
+"""How many first bytes of a file tell whether it is a text log."""
 
 T = TypeVar("T")
 
@@ -101,7 +105,13 @@ def replay(
 def _file_batches(
     monitor: Monitor, path: str, size: Optional[int], span: int, pool: Optional[WorkerPool], tuning: ReplayTuning,
 ) -> Iterator[Batch]:
-    """The batches of one file, in file order."""
+    """The batches of one file, in file order (none for a file that is not text: a notice says so)."""
+    if size is not None:
+        with open(path, "rb") as stream:
+            problem = text_problem(stream.read(TEXT_SAMPLE_BYTES))
+        if problem is not None:
+            monitor.notice(f"{path}: {problem}: not replayed", kind="not-text")
+            return
     if size is None or _starts_with_directive(path):
         yield from _line_batches(monitor, path, read_lines(path), span, tuning)
         return
@@ -141,33 +151,39 @@ def _chunk_results(
     Chunks are handed to the workers ahead of need while fewer than :attr:`WorkerPool.limit`
     results are outstanding in all, so several files merged cannot pile up results in memory.
     """
-    pending: Deque[List[object]] = deque()  # [start, end, ticket, or a refusal, or None before submission]
+    pending: Deque[_Pending] = deque()
     for start, end in bounds:
         oversized = Refusal("oversized chunk") if end - start > tuning.max_chunk_bytes else None
         if pool is None:
             yield start, end, oversized or aggregate_chunk(task._replace(start=start, end=end))
             continue
-        pending.append([start, end, oversized])
+        pending.append(_Pending(start, end, oversized))
         for entry in pending:
-            if entry[2] is None:
+            if entry.ticket is None:
                 if pool.outstanding >= pool.limit:
                     break
-                entry[2] = pool.submit(task._replace(start=entry[0], end=entry[1]))
+                entry.ticket = pool.submit(task._replace(start=entry.start, end=entry.end))
         while len(pending) > pool.limit:
-            yield _ready(pending.popleft(), task, pool)
-    while pending:
-        yield _ready(pending.popleft(), task, pool)  # type: ignore[arg-type]
+            yield pending.popleft().result(task, pool)
+    while pool is not None and pending:
+        yield pending.popleft().result(task, pool)
 
 
-def _ready(entry: List[object], task: ChunkTask, pool: WorkerPool) -> Tuple[int, int, ChunkResult]:
-    start, end, ticket = entry
-    assert isinstance(start, int) and isinstance(end, int)
-    if ticket is None:
-        ticket = pool.submit(task._replace(start=start, end=end))
-    if isinstance(ticket, Refusal):
-        return start, end, ticket
-    assert isinstance(ticket, int)
-    return start, end, pool.result(ticket)
+class _Pending:
+    """A chunk handed to the workers (or not yet, or refused before)."""
+
+    __slots__ = ("end", "start", "ticket")
+
+    def __init__(self, start: int, end: int, ticket: Union[int, Refusal, None]) -> None:
+        self.start, self.end, self.ticket = start, end, ticket
+
+    def result(self, task: ChunkTask, pool: WorkerPool) -> Tuple[int, int, ChunkResult]:
+        ticket = self.ticket
+        if ticket is None:
+            ticket = pool.submit(task._replace(start=self.start, end=self.end))
+        if isinstance(ticket, Refusal):
+            return self.start, self.end, ticket
+        return self.start, self.end, pool.result(ticket)
 
 
 def _seconds(batches: Iterator[Batch]) -> Iterator[_Part]:

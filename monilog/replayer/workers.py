@@ -40,7 +40,7 @@ class WorkerPool:
         try:
             for _ in range(count):
                 mine, theirs = context.Pipe()
-                process = context.Process(target=_worker_main, args=(theirs,), daemon=True)
+                process = context.Process(target=_worker_main, args=(theirs,), daemon=True)  # type: ignore[attr-defined]
                 self._connections.append(mine)
                 self._queued.append(deque())
                 process.start()

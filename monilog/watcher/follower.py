@@ -1,7 +1,7 @@
 """One followed path: its open file generations, rotation, truncation, errors, and standard input.
 
 Internal to :mod:`monilog.watcher`: :class:`~monilog.watcher.FileWatcher` drives these objects from
-its thread in three steps per poll (see there), and they report through a :class:`Sink`.
+its thread in three steps per poll (see there), and they report through a :class:`FollowerReport`.
 
 A *generation* (:class:`OpenFile`) is one opened inode, or one stream. A path's current generation
 is replaced when the path names another inode (rename + create, delete + re-create, symlink
@@ -43,7 +43,7 @@ def identity_of(status: os.stat_result) -> Identity:
     return status.st_dev, status.st_ino
 
 
-class Sink(Protocol):
+class FollowerReport(Protocol):
     """Where followers send lines, notices and counts (the watcher)."""
 
     def deliver(self, source: str, lines: List[bytes]) -> None:
@@ -269,7 +269,7 @@ class OpenFile:
 class Follower:
     """The state machine of one followed path: open, rotate, drain, truncate, report errors."""
 
-    def __init__(self, path: str, sink: Sink, registry: Dict[Identity, OpenFile], *,
+    def __init__(self, path: str, sink: FollowerReport, registry: Dict[Identity, OpenFile], *,
                  max_line_length: int, rotation_grace: float, explicit: bool) -> None:
         """Follow ``path``, reporting to ``sink``.
 
@@ -605,7 +605,7 @@ class Follower:
 class StdinFollower(Follower):
     """Standard input (``-``): one stream, read as it comes, finished at its end of file."""
 
-    def __init__(self, sink: Sink, *, max_line_length: int) -> None:
+    def __init__(self, sink: FollowerReport, *, max_line_length: int) -> None:
         """Follow file descriptor 0, reported under the name ``-``."""
         super().__init__("-", sink, {}, max_line_length=max_line_length, rotation_grace=0.0,
                          explicit=True)

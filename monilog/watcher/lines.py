@@ -171,7 +171,7 @@ class LineSplitter:
 
 
 def read_lines(
-    source: Union[str, os.PathLike, int],
+    source: Union[str, "os.PathLike[str]", int],
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     splitter: Optional[LineSplitter] = None,

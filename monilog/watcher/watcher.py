@@ -160,7 +160,7 @@ class FileWatcher:
 
     def __init__(
         self,
-        paths: Sequence[Union[str, os.PathLike]],
+        paths: Sequence[Union[str, "os.PathLike[str]"]],
         on_lines: Callable[[str, List[bytes]], None],
         *,
         from_start: bool = False,
@@ -292,7 +292,7 @@ class FileWatcher:
         """Stop following."""
         self.stop()
 
-    # Sink interface, called by the followers in the watcher thread (and by start()).
+    # FollowerReport interface, called by the followers in the watcher thread (and by start()).
 
     def deliver(self, source: str, lines: List[bytes]) -> None:
         """Hand a batch of lines to the consumer."""
