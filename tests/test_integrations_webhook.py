@@ -9,14 +9,16 @@ import subprocess
 import tempfile
 import threading
 import unittest
-from typing import List
+from typing import Callable, List, Tuple
 
+from monilog.accumulation.alerter import AlertEvent
 from monilog.monitor import Monitor
-from monilog.outputs.webhook import WebhookSink, check_url, redact
+from monilog.outputs.webhook import MAX_REDIRECTS, WebhookSink, check_url, redact
 from monilog.outputs.worker import BackgroundWorker
 from monilog.presentation.jsonlines import event_to_dict
 from tests.support import (
-    ALERT_TIMELINE, DEADLINE, Recorder, Problems, RecordingServer, closed_port, script, timeline, wait_for,
+    ALERT_TIMELINE, DEADLINE, T0, Answer, Problems, Recorder, RecordingServer, Request, closed_port, script,
+    timeline, wait_for,
 )
 
 
@@ -146,6 +148,62 @@ class WebhookSinkTest(unittest.TestCase):
         webhook.close()
         self.assertEqual(len(server.received), len(recorder.events))
         self.assertEqual(len(problems.matching("POST failed")), len(recorder.events))
+
+
+ALERT = AlertEvent("alert", 21, 2.1, T0, 2.0, 10)
+
+
+def redirecting(code: int, location: str) -> Callable[[Request], Answer]:
+    """A server script: POSTs to ``/old`` are answered ``code`` to ``location``, the rest 200."""
+    return lambda request: (code, {"Location": location}) if request.path == "/old" else (200, {})
+
+
+class RedirectTest(unittest.TestCase):
+    """A 307 / 308 is followed with the same POST; a 301 / 302 / 303 (POST turned into GET) is refused."""
+
+    def deliver(self, respond: Callable[[Request], Answer]) -> Tuple[RecordingServer, WebhookSink, Problems]:
+        server = RecordingServer(respond=respond).start()
+        self.addCleanup(server.stop)
+        problems = Problems()
+        webhook = WebhookSink([server.url + "/old"], backoff=0.01, on_problem=problems)
+        webhook.event(ALERT)
+        webhook.close()
+        return server, webhook, problems
+
+    def test_307_and_308_post_the_same_body_and_headers_again(self) -> None:
+        for code in (307, 308):
+            with self.subTest(code=code):
+                server, webhook, problems = self.deliver(redirecting(code, "/new"))
+                self.assertEqual([(r.method, r.path) for r in server.received], [("POST", "/old"), ("POST", "/new")])
+                first, second = server.received
+                self.assertEqual(first.body, second.body)
+                self.assertEqual(json.loads(second.body)["type"], "alert")
+                for header in ("Content-Type", "User-Agent"):
+                    self.assertEqual(first.headers[header], second.headers[header])
+                self.assertEqual((webhook.workers[0].delivered, webhook.workers[0].failed), (1, 0))
+                self.assertEqual(problems.lines, [])
+
+    def test_301_302_303_fail_naming_the_new_location(self) -> None:
+        for code in (301, 302, 303):
+            with self.subTest(code=code):
+                server, webhook, problems = self.deliver(redirecting(code, "/services/SECRET"))
+                self.assertEqual([(r.method, r.path) for r in server.received], [("POST", "/old")])  # no GET
+                self.assertEqual((webhook.workers[0].delivered, webhook.workers[0].failed), (0, 1))
+                self.assertEqual(len(problems.lines), 1, problems.lines)
+                self.assertIn(f"HTTP {code}", problems.lines[0])
+                self.assertIn(f"moved to {server.url}/...", problems.lines[0])
+                self.assertNotIn("SECRET", problems.lines[0])
+
+    def test_redirects_are_bounded(self) -> None:
+        server, webhook, problems = self.deliver(lambda request: (307, {"Location": request.path}))
+        self.assertEqual(len(server.received), MAX_REDIRECTS + 1)
+        self.assertEqual(webhook.workers[0].failed, 1)
+        self.assertEqual(len(problems.matching(f"more than {MAX_REDIRECTS} redirects")), 1, problems.lines)
+
+    def test_redirect_away_from_http_is_refused(self) -> None:
+        server, _, problems = self.deliver(redirecting(308, "ftp://127.0.0.1/x"))
+        self.assertEqual(len(server.received), 1)
+        self.assertEqual(len(problems.matching("not http(s)")), 1, problems.lines)
 
 
 class WebhookCommandTest(unittest.TestCase):

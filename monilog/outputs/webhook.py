@@ -11,7 +11,11 @@ Decisions:
 * A delivery is tried :data:`ATTEMPTS` times, each with a :data:`TIMEOUT` seconds timeout,
   waiting ``BACKOFF * 2**n`` seconds between tries. It is retried after a connection failure,
   a timeout, a 5xx, 408 or 429 answer; another 4xx answer is final (retrying would not help).
-  Any 2xx answer is a success; redirects are followed as urllib does.
+  Any 2xx answer is a success.
+* Redirects: a 307 or 308 answer is followed by POSTing the same body with the same headers to
+  its ``Location`` (at most :data:`MAX_REDIRECTS` times per try). A 301, 302 or 303 is refused
+  as a failed delivery whose report names the new location (redacted, as every URL is): clients
+  turn the POST into a bodiless GET there, which would count as delivered while nothing was.
 * A failed delivery is reported in one line (standard error by default) and monitoring goes on.
   Reports show only the scheme, host and port of a URL: a path or query often holds a secret
   token (chat and incident webhooks do).
@@ -26,7 +30,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Callable, List, Optional, Sequence
+from email.message import Message
+from typing import IO, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 from monilog import __version__
 from monilog.accumulation.alerter import AlertEvent
@@ -45,6 +50,25 @@ BACKOFF = 1.0
 
 RETRY_STATUSES = frozenset({408, 429})
 """4xx answers worth retrying (besides every 5xx)."""
+
+MAX_REDIRECTS = 5
+"""307 / 308 redirects followed per try."""
+
+REFUSED_REDIRECTS = frozenset({301, 302, 303})
+"""Redirects that would turn the POST into a GET: refused."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Leaves every 3xx answer to :func:`post_json` (as an :class:`~urllib.error.HTTPError`)."""
+
+    def http_error_302(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                       headers: Message) -> None:
+        return None
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def check_url(url: str) -> str:
@@ -71,27 +95,53 @@ def post_json(url: str, body: bytes, *, timeout: float = TIMEOUT, attempts: int 
 
     ``abandoned`` cuts the waits between retries short (the worker is closing).
     """
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": f"monilog/{__version__}",
-    })
+    headers = {"Content-Type": "application/json", "User-Agent": f"monilog/{__version__}"}
     stop = abandoned or threading.Event()
     problem, tries = "", 0
     for attempt in range(attempts):
         if attempt and stop.wait(backoff * 2 ** (attempt - 1)):
             break
         tries += 1
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                response.read()
+        failure = _try_once(url, body, headers, timeout)
+        if failure is None:
             return
+        problem = failure.problem
+        if not failure.retry:
+            break
+    raise DeliveryError(f"POST failed: {problem} (after {tries} attempt{'s' if tries != 1 else ''})")
+
+
+class _Failure(NamedTuple):
+    problem: str
+    retry: bool
+
+
+def _try_once(url: str, body: bytes, headers: Dict[str, str], timeout: float) -> Optional[_Failure]:
+    """POST once, following 307 / 308 redirects: None when answered 2xx, else what went wrong."""
+    for _ in range(MAX_REDIRECTS + 1):
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+        try:
+            with _OPENER.open(request, timeout=timeout) as response:
+                response.read()
+            return None
         except urllib.error.HTTPError as error:
             error.close()
-            problem = f"HTTP {error.code} {error.reason}"
-            if error.code < 500 and error.code not in RETRY_STATUSES:
-                break
+            status = f"HTTP {error.code} {error.reason}"
+            location = error.headers.get("Location") if error.headers is not None else None
+            target = urllib.parse.urljoin(url, location) if location else None
+            if error.code in (307, 308) and target is not None:
+                try:
+                    url = check_url(target)
+                except ValueError:
+                    return _Failure(f"{status}: redirected to a location that is not http(s)", retry=False)
+                continue
+            if error.code in REFUSED_REDIRECTS and target is not None:
+                return _Failure(f"{status}: the endpoint moved to {redact(target)}; not followed (a {error.code} "
+                                "turns the POST into a bodiless GET): use the new URL", retry=False)
+            return _Failure(status, retry=error.code >= 500 or error.code in RETRY_STATUSES)
         except (OSError, http.client.HTTPException) as error:  # refused, timeout, TLS, garbled answer...
-            problem = str(getattr(error, "reason", None) or error) or type(error).__name__
-    raise DeliveryError(f"POST failed: {problem} (after {tries} attempt{'s' if tries != 1 else ''})")
+            return _Failure(str(getattr(error, "reason", None) or error) or type(error).__name__, retry=True)
+    return _Failure(f"more than {MAX_REDIRECTS} redirects", retry=False)
 
 
 class WebhookSink(Sink):
