@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -109,8 +110,11 @@ class WebhookSinkTest(unittest.TestCase):
         monitor.finish()
         webhook.close()  # drains: every event is delivered before close returns
         self.assertEqual([event.kind for event in recorder.events], ["alert", "recover"])
-        self.assertEqual([json.loads(request.body) for request in server.received],
-                         [event_to_dict(event) for event in recorder.events])
+        bodies = [json.loads(request.body) for request in server.received]
+        ids = [body.pop("id") for body in bodies]
+        self.assertEqual(bodies, [event_to_dict(event) for event in recorder.events])  # the schema, plus "id"
+        self.assertEqual(ids, [request.headers["Idempotency-Key"] for request in server.received])
+        self.assertEqual(len(set(ids)), 2)
         self.assertTrue(all(r.path == "/hook" and r.content_type == "application/json" for r in server.received))
         self.assertEqual(problems.lines, [])
 
@@ -124,6 +128,7 @@ class WebhookSinkTest(unittest.TestCase):
         self.assertEqual(len(recorder.events), 1)
         self.assertEqual(len(server.received), 3)  # 503, 500, then 200
         self.assertEqual(len({request.body for request in server.received}), 1)
+        self.assertEqual(len({request.headers["Idempotency-Key"] for request in server.received}), 1)
         self.assertEqual(problems.lines, [])
 
     def test_client_error_is_final_and_reported(self) -> None:
@@ -156,6 +161,53 @@ ALERT = AlertEvent("alert", 21, 2.1, T0, 2.0, 10)
 def redirecting(code: int, location: str) -> Callable[[Request], Answer]:
     """A server script: POSTs to ``/old`` are answered ``code`` to ``location``, the rest 200."""
     return lambda request: (code, {"Location": location}) if request.path == "/old" else (200, {})
+
+
+class SlowEndpointTest(unittest.TestCase):
+    """An endpoint slower than the timeout: retried with the same id, its late answer still counts."""
+
+    def slow_server(self, late: bool) -> RecordingServer:
+        """Answers 200 at the end of the test, except (when ``late``) the first request: once a retry came."""
+        retried, release = threading.Event(), threading.Event()
+        requests = itertools.count()
+
+        def respond(request: Request) -> Answer:
+            if next(requests) == 0 and late:
+                retried.wait(DEADLINE)
+            else:
+                retried.set()
+                release.wait(DEADLINE)
+            return 200, {}
+
+        server = RecordingServer(respond=respond).start()
+        self.addCleanup(server.stop)
+        self.addCleanup(release.set)
+        return server
+
+    def test_a_late_answer_to_an_earlier_try_counts_as_delivered(self) -> None:
+        server = self.slow_server(late=True)
+        problems = Problems()
+        # the first try is answered as the second arrives; the delivery listens for 4 more timeouts
+        webhook = WebhookSink([server.url], timeout=0.5, attempts=5, backoff=0.01, on_problem=problems)
+        webhook.event(ALERT)
+        webhook.close()
+        worker = webhook.workers[0]
+        self.assertEqual((worker.delivered, worker.failed), (1, 0), problems.lines)
+        self.assertEqual(problems.lines, [])
+        self.assertGreaterEqual(len(server.received), 2)
+        self.assertEqual(len({request.body for request in server.received}), 1)
+        key = json.loads(server.received[0].body)["id"]
+        self.assertEqual({request.headers["Idempotency-Key"] for request in server.received}, {key})
+
+    def test_no_answer_at_all_fails_after_every_try(self) -> None:
+        server = self.slow_server(late=False)
+        problems = Problems()
+        webhook = WebhookSink([server.url], timeout=0.1, attempts=2, backoff=0.01, on_problem=problems)
+        webhook.event(ALERT)
+        webhook.close()
+        self.assertEqual(webhook.workers[0].failed, 1)
+        self.assertEqual(problems.lines, [f"webhook {server.url}: POST failed: no answer within 0.1 s (after 2 attempts)"])
+        wait_for(lambda: len(server.received) == 2, "both tries to reach the server")
 
 
 class RedirectTest(unittest.TestCase):
@@ -229,15 +281,19 @@ class WebhookCommandTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         events = [obj for obj in map(json.loads, result.stdout.splitlines()) if obj["type"] in ("alert", "recover")]
         self.assertEqual(len(events), 2)
-        for path in ("/a", "/b"):
-            self.assertEqual([json.loads(r.body) for r in server.received if r.path == path], events)
+        bodies = {path: [json.loads(r.body) for r in server.received if r.path == path] for path in ("/a", "/b")}
+        self.assertEqual([body["id"] for body in bodies["/a"]], [body["id"] for body in bodies["/b"]])  # per event
+        for posted in bodies.values():
+            self.assertEqual([{key: value for key, value in body.items() if key != "id"} for body in posted], events)
         self.assertEqual(len(server.received), 4)
 
     def test_dead_endpoint_does_not_stop_monitoring(self) -> None:
+        with open(self.log, "w", encoding="utf-8") as handle:  # one alert: one delivery of 3 tries, 3 s of backoff
+            handle.writelines(timeline([3] * 20))
         result = self.replay("--webhook", f"http://127.0.0.1:{closed_port()}/hook")
         self.assertEqual(result.returncode, 0, result.stderr)
         types = [json.loads(text)["type"] for text in result.stdout.splitlines()]
-        self.assertEqual(types.count("report"), 7)
+        self.assertEqual((types.count("report"), types.count("alert")), (2, 1))
         self.assertEqual(types[-1], "summary")
         self.assertIn("POST failed", result.stderr + result.stdout)  # a notice while running, else stderr
         self.assertNotIn("Traceback", result.stderr)

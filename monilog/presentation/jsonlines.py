@@ -42,6 +42,8 @@ thousands of keys); ``window_*`` describe the alert window last evaluated at the
 
 plus, on ``recover``: ``"started": time, "duration_seconds": number, "peak_hits": int``.
 ``hits`` is the window total that changed the state and ``average`` that total over the window.
+In a webhook body (``--webhook``) the object also has ``"id": str``, a UUID made once per event
+and repeated in every retry (and in the ``Idempotency-Key`` header), to drop duplicates by.
 
 ``notice`` (watcher events: rotation, truncation...)::
 
