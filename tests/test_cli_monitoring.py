@@ -20,6 +20,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Sequence
 
 from monilog.cli.monitoring import main as monitoring_main
+from monilog.outputs.alertfile import AlertFileSink
+from monilog.outputs.execute import ExecSink
+from monilog.outputs.runlog import RunLogSink
+from monilog.outputs.sink import Sink, close_all
 from tests import support
 from tests.support import line, script
 
@@ -151,6 +155,66 @@ class ReplayTest(Run):
         result = self.monitoring("--replay", "--plain", "--no-log-file", path)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(sorted(os.listdir(self.dir)), ["access.log"])
+
+
+class FullDiskRunLog(RunLogSink):
+    """A run log on a full disk: it writes to /dev/full, where every write fails with ENOSPC."""
+
+    def __init__(self, directory: str, top: int = 5) -> None:
+        super().__init__(directory, top)
+        self.stream.close()
+        self.stream = open("/dev/full", "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - the sink closes it
+
+
+class ClosingTest(Run):
+    def test_every_sink_is_closed_whatever_another_raises(self) -> None:
+        class Full(Sink):
+            def close(self) -> None:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        class Closed(Sink):
+            closed = False
+
+            def close(self) -> None:
+                self.closed = True
+
+        problems, later = support.Problems(), Closed()
+        close_all([Full(), later, Full()], problems)
+        self.assertTrue(later.closed)
+        self.assertEqual(problems.lines, ["output Full failed to close: OSError: [Errno 28] No space left on device"] * 2)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "needs /dev/full")
+    def test_a_run_log_on_a_full_disk_costs_a_line_not_the_run_nor_the_other_outputs(self) -> None:
+        path = self.write("access.log", timeline([3] * 30 + [1] * 40))
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with mock.patch("monilog.cli.monitoring.RunLogSink", FullDiskRunLog), \
+                mock.patch.object(ExecSink, "close", autospec=True, side_effect=ExecSink.close) as exec_closed, \
+                contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            status = monitoring_main(["--replay", "--json", "-t", "2", "-w", "10", "--log-dir", self.dir,
+                                      "--exec", "true", path])
+        self.assertEqual(status, 0, stderr.getvalue())
+        problems = stderr.getvalue().splitlines()
+        self.assertTrue(all(problem.startswith("monilog: ") for problem in problems), problems)  # no error exit
+        self.assertEqual(len([p for p in problems if "failed to close" in p and "No space left on device" in p]), 1,
+                         problems)
+        exec_closed.assert_called_once()  # closed after the run log failed to: its worker and process stopped
+        self.assertEqual(json.loads(stdout.getvalue().splitlines()[-1])["type"], "summary")
+
+    def test_ctrl_c_while_closing_still_closes_every_output_and_exits_0(self) -> None:
+        path = self.write("access.log", timeline([3] * 30))
+
+        def interrupted_close(sink: AlertFileSink) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C again while monitoring ends
+            original_close(sink)
+
+        original_close = AlertFileSink.close
+        with mock.patch.object(AlertFileSink, "close", autospec=True, side_effect=interrupted_close), \
+                mock.patch.object(ExecSink, "close", autospec=True, side_effect=ExecSink.close) as exec_closed, \
+                contextlib.redirect_stdout(io.StringIO()):
+            status = monitoring_main(["--replay", "--json", "--no-log-file", "-t", "2", "-w", "10", "--alert-file",
+                                      os.path.join(self.dir, "alerts.jsonl"), "--exec", "true", path])
+        self.assertEqual(status, 0)
+        exec_closed.assert_called_once()  # the output after the interrupted one
 
 
 class ReplaySignalTest(Run):

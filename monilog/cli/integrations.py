@@ -26,7 +26,7 @@ from monilog.outputs.alertfile import AlertFileSink, describe_history, read_aler
 from monilog.outputs.execute import ExecSink, parse_command
 from monilog.outputs.notify import NotifySink, load_apprise
 from monilog.outputs.prometheus import PrometheusSink, load_prometheus_client, parse_listen_address
-from monilog.outputs.sink import Sink
+from monilog.outputs.sink import Sink, close_all
 from monilog.outputs.webhook import MAX_TIMEOUT, TIMEOUT, WebhookSink, check_url
 from monilog.outputs.worker import report_problem
 
@@ -140,8 +140,7 @@ def build(args: argparse.Namespace) -> Integrations:
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host
             notices.append((f"Prometheus metrics on http://{shown}:{bound_port}/metrics", "prometheus"))
     except ValueError:
-        for sink in sinks:
-            sink.close()
+        close_all(sinks)
         raise
     return Integrations(sinks, history, notices, router)
 
