@@ -11,13 +11,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 from datetime import datetime, timezone
 from typing import Dict, List, Optional, Sequence
 
 from monilog import LogGenerator
 from monilog.parsing import LogParser, LogRecord
+from tests.support import wait_for
 
 START = 1_714_564_800  # 2024-05-01 12:00:00 UTC, a whole second
 FORMATS = ("common", "combined", "w3c")
@@ -33,6 +33,13 @@ def script_command() -> List[str]:
 def run_script(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     return subprocess.run(script_command() + list(args), capture_output=True, text=True, timeout=120,
                           env=None if env is None else {**os.environ, **env})
+
+
+def default_signals() -> None:
+    """In the child before it starts: Ctrl-C and SIGTERM do what they do by default, also when
+    the tests run with SIGINT ignored (``nohup``, a background job), which children inherit."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def parse_all(lines: Sequence[str], fmt: str) -> List[LogRecord]:
@@ -382,12 +389,10 @@ class ProcessTest(TempDirTest):
                 process = subprocess.Popen(
                     script_command() + ["--file", self.path, "--rates", "50", "--durations", "600"],
                     stderr=subprocess.PIPE, text=True,
+                    preexec_fn=default_signals,  # noqa: PLW1509 - only signal.signal, which takes no lock
                 )
                 self.addCleanup(process.kill)
-                deadline = time.monotonic() + 20
-                while not (os.path.exists(self.path) and os.path.getsize(self.path) > 0):
-                    self.assertLess(time.monotonic(), deadline, "no line was written")
-                    time.sleep(0.05)
+                wait_for(lambda: os.path.exists(self.path) and os.path.getsize(self.path) > 0, "a first line")
                 process.send_signal(stop)
                 _, stderr = process.communicate(timeout=20)
                 self.assertEqual(process.returncode, 0, stderr)
