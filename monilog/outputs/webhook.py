@@ -16,8 +16,9 @@ Decisions:
   (retrying would not help). Any 2xx answer is a success, also a late one: a try that was
   retried keeps waiting for its answer until the delivery ends, ``timeout`` seconds after the
   last try, so a slow endpoint's events count as delivered, not as failed.
-* At exit, events still waiting get ``max(5 s, timeout)`` to be delivered
-  (:data:`~monilog.outputs.worker.DEFAULT_DRAIN_SECONDS`), then are reported as not delivered.
+* At exit, events still waiting get the timeout to be delivered, at least 5 s
+  (:data:`~monilog.outputs.worker.DEFAULT_DRAIN_SECONDS`) and at most :data:`MAX_DRAIN_SECONDS`
+  (Ctrl-C must not wait for an hour-long timeout), then are reported as not delivered.
 * Redirects: a 307 or 308 answer is followed by POSTing the same body with the same headers to
   its ``Location`` (at most :data:`MAX_REDIRECTS` times per try). A 301, 302 or 303 is refused
   as a failed delivery whose report names the new location (redacted, as every URL is): clients
@@ -54,6 +55,9 @@ TIMEOUT = 10.0
 
 MAX_TIMEOUT = 3600.0
 """The longest ``--webhook-timeout`` accepted."""
+
+MAX_DRAIN_SECONDS = 30.0
+"""The longest the end of a run waits for a slow endpoint."""
 
 ATTEMPTS = 3
 """Tries per delivery (the first and two retries)."""
@@ -238,8 +242,8 @@ class WebhookSink(Sink):
             worker.submit(delivery)
 
     def close(self) -> None:
-        # shared: endpoints drain side by side; a try in flight gets its whole timeout
-        deadline = time.monotonic() + max(DEFAULT_DRAIN_SECONDS, self.timeout)
+        # shared: endpoints drain side by side; a try in flight gets its timeout, within bounds
+        deadline = time.monotonic() + min(max(DEFAULT_DRAIN_SECONDS, self.timeout), MAX_DRAIN_SECONDS)
         for worker in self.workers:
             worker.stop()
         for worker in self.workers:
