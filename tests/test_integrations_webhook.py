@@ -230,7 +230,7 @@ class RedirectTest(unittest.TestCase):
                 first, second = server.received
                 self.assertEqual(first.body, second.body)
                 self.assertEqual(json.loads(second.body)["type"], "alert")
-                for header in ("Content-Type", "User-Agent"):
+                for header in ("Content-Type", "User-Agent", "Idempotency-Key"):
                     self.assertEqual(first.headers[header], second.headers[header])
                 self.assertEqual((webhook.workers[0].delivered, webhook.workers[0].failed), (1, 0))
                 self.assertEqual(problems.lines, [])

@@ -164,7 +164,7 @@ class _Failure(NamedTuple):
 
 
 class Delivery(NamedTuple):
-    """One event for one endpoint."""
+    """One event to deliver, the same to every endpoint."""
 
     id: str
     """The event's id: the body's ``"id"`` and every try's ``Idempotency-Key``."""
