@@ -3,32 +3,36 @@
 #
 #   ./simulate.sh          the real 2-minute alert window: about 6 minutes
 #   ./simulate.sh --quick  a 20-second window: about 1 minute
+#   ./simulate.sh --test   the quick traffic written at once and replayed: a few seconds
 #
 # log_generator writes traffic that crosses the 10 req/s threshold and falls back into a
-# fresh temporary access log, and `monitoring --plain` follows it. The run stops once the
-# recovery is shown. Needs the console scripts of `pip install -e .` on PATH.
+# fresh temporary access log, and `monitoring --plain` follows it (--test: replays it, log
+# time being the only clock). The run stops once the recovery is shown. Needs the console
+# scripts of `pip install -e .` on PATH.
 # Exit status: 0 when an alert and then a recovery appeared, 1 when not, 2 for bad usage.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 
 mode=full
 case "${1:-}" in
     "") ;;
     --quick) mode=quick ;;
+    --test) mode=test ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "simulate.sh: unknown option '$1' (expected --quick or nothing; see --help)" >&2; exit 2 ;;
+    *) echo "simulate.sh: unknown option '$1' (expected --quick, --test or nothing; see --help)" >&2; exit 2 ;;
 esac
 [ $# -le 1 ] || { echo "simulate.sh: too many arguments (see --help)" >&2; exit 2; }
 
 threshold=10
-if [ "$mode" = quick ]; then
-    window=20 period=5 rates=(2 20 2) durations=(20 20 20)
-    expect="an alert about 30 s in and a recovery about 52 s in"
-else
+if [ "$mode" = full ]; then
     window=120 period=10 rates=(5 15 5) durations=(150 150 150)
     expect="an alert about 3m30s in and a recovery about 6m00s in"
+else
+    window=20 period=5 rates=(2 20 2) durations=(20 20 20)
+    expect="an alert about 30 s in and a recovery about 52 s in"
 fi
+[ "$mode" = test ] && expect+=" (in log time: the whole log is written first, then replayed at once)"
 total=0
 for duration in "${durations[@]}"; do total=$((total + duration)); done
 
@@ -41,11 +45,12 @@ done
 
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/monilog-simulate.XXXXXX")
 log="$workdir/access.log"
-pids=()
 cleanup() {
-    local pid
-    for pid in ${pids[@]+"${pids[@]}"}; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" 2>/dev/null || true; done
+    # every background job, also one whose pid a signal kept us from noting when it started;
+    # IFS reset: a signal during `IFS= read` runs this with the empty IFS still in effect
+    local pid IFS=$' \t\n'
+    for pid in $(jobs -p); do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
     rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -56,7 +61,7 @@ steps=""
 for i in "${!rates[@]}"; do steps+="${steps:+, then }${rates[$i]} req/s for ${durations[$i]} s"; done
 cat <<EOF
 == monilog simulation ($mode mode) ==
-Alert rule: average traffic over the last ${window} s above ${threshold} req/s$([ "$mode" = quick ] && echo " (quick mode: the real window is 120 s)").
+Alert rule: average traffic over the last ${window} s above ${threshold} req/s$([ "$mode" = full ] || echo " ($mode mode: the real window is 120 s)").
 Reports every ${period} s. Traffic: ${steps}.
 Expect ${expect}.
 
@@ -64,21 +69,24 @@ EOF
 
 : >"$log"
 mkfifo "$workdir/output"
-PYTHONUNBUFFERED=1 monitoring --file "$log" --from-start --threshold "$threshold" --window "$window" \
-    --period "$period" --plain --no-log-file --max-idle 30 >"$workdir/output" 2>&1 &
-monitor=$!
-pids+=("$monitor")
-log_generator --file "$log" --rates "${rates[@]}" --durations "${durations[@]}" --seed 2024 --quiet &
-pids+=("$!")
+generate=(log_generator --file "$log" --rates "${rates[@]}" --durations "${durations[@]}" --seed 2024 --quiet)
+watch=(monitoring --file "$log" --threshold "$threshold" --window "$window" --period "$period" --plain --no-log-file)
+if [ "$mode" = test ]; then
+    "${generate[@]}" --no-sleep
+    PYTHONUNBUFFERED=1 "${watch[@]}" --replay >"$workdir/output" 2>&1 &
+    monitor=$!
+else
+    PYTHONUNBUFFERED=1 "${watch[@]}" --from-start --max-idle 30 >"$workdir/output" 2>&1 &
+    monitor=$!
+    "${generate[@]}" &
+fi
 # Safety net: stop monitoring if the recovery has not come well after the traffic ended.
 (
-    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM # the sleep, even if its pid was not noted yet
     sleep $((total + 60)) &
-    sleeper=$!
-    wait "$sleeper"
+    wait
     kill -TERM "$monitor" 2>/dev/null
 ) &
-pids+=("$!")
 
 alerted=no recovered=no
 while IFS= read -r line; do

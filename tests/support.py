@@ -14,7 +14,17 @@ import time
 import unittest
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.accumulation.report import PeriodReport, RunSummary
@@ -78,16 +88,23 @@ class Request(NamedTuple):
     path: str
     content_type: str
     body: bytes
+    headers: Mapping[str, str]
+
+
+Answer = Tuple[int, Mapping[str, str]]
+"""A status and the headers to send with it."""
 
 
 class RecordingServer:
-    """An HTTP server on 127.0.0.1 (free port) recording every request, answering from a script.
+    """An HTTP server on 127.0.0.1 (free port) recording every POST and GET, answering from a script.
 
-    ``statuses`` are answered in order to successive requests, then 200 forever.
+    ``statuses`` are answered in order to successive requests, then 200 forever. ``respond``,
+    when given, is called (on the server's thread for that request) with each request and
+    decides the answer instead; it may block to make the server slow.
     Use :meth:`start` with ``TestCase.addCleanup(server.stop)``.
     """
 
-    def __init__(self, statuses: Sequence[int] = ()) -> None:
+    def __init__(self, statuses: Sequence[int] = (), respond: Optional[Callable[[Request], Answer]] = None) -> None:
         self.requests: "queue.Queue[Request]" = queue.Queue()
         self.received: List[Request] = []
         statuses_left = list(statuses)
@@ -96,20 +113,32 @@ class RecordingServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = Request("POST", self.path, self.headers.get("Content-Type", ""), body)
+                request = Request(self.command, self.path, self.headers.get("Content-Type", ""), body,
+                                  dict(self.headers.items()))
                 recorder.received.append(request)
                 recorder.requests.put(request)
-                status = statuses_left.pop(0) if statuses_left else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                if respond is not None:
+                    status, headers = respond(request)
+                else:
+                    status, headers = (statuses_left.pop(0) if statuses_left else 200), {}
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the client stopped waiting for this answer
+                    pass
+
+            do_GET = do_POST  # recorded, to show when a POST was turned into a GET
 
             def log_message(self, format: str, *args: object) -> None:  # keep test output clean
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll interval: stop() waits for the serving loop to notice
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
 
     def start(self) -> "RecordingServer":
         self._thread.start()

@@ -4,6 +4,8 @@ reproducibility, rotation, local UTC offsets, torn lines and clean interruption.
 from __future__ import annotations
 
 import collections
+import contextlib
+import io
 import math
 import os
 import shutil
@@ -11,13 +13,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 from datetime import datetime, timezone
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from monilog import LogGenerator
+from monilog.cli import log_generator
 from monilog.parsing import LogParser, LogRecord
+from tests.support import wait_for
 
 START = 1_714_564_800  # 2024-05-01 12:00:00 UTC, a whole second
 FORMATS = ("common", "combined", "w3c")
@@ -31,8 +34,25 @@ def script_command() -> List[str]:
 
 
 def run_script(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    """The console script in a subprocess: what a user runs."""
     return subprocess.run(script_command() + list(args), capture_output=True, text=True, timeout=120,
                           env=None if env is None else {**os.environ, **env})
+
+
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    """The same command line through ``log_generator``'s ``main`` in this process, without the
+    interpreter's start-up: for files (standard output is written to file descriptor 1)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = log_generator.main(list(args))
+    return subprocess.CompletedProcess(["log_generator", *args], status, stdout.getvalue(), stderr.getvalue())
+
+
+def default_signals() -> None:
+    """In the child before it starts: Ctrl-C and SIGTERM do what they do by default, also when
+    the tests run with SIGINT ignored (``nohup``, a background job), which children inherit."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def parse_all(lines: Sequence[str], fmt: str) -> List[LogRecord]:
@@ -55,7 +75,7 @@ class TempDirTest(unittest.TestCase):
 
 class ValidationTest(TempDirTest):
     def assert_usage_error(self, *args: str, mentions: str) -> None:
-        result = run_script("--file", self.path, "--no-sleep", *args)
+        result = run_main("--file", self.path, "--no-sleep", *args)
         self.assertEqual(result.returncode, 2, result.stderr)
         self.assertEqual(result.stdout, "")
         error_lines = result.stderr.splitlines()
@@ -156,7 +176,7 @@ class TimelineTest(TempDirTest):
             self.assertEqual([record.epoch for record in records], [int(moment) for moment in moments])
 
     def test_realtime_writes_the_same_lines_as_no_sleep(self) -> None:
-        quick = LogGenerator([40], [0.5], seed=5, start=START)
+        quick = LogGenerator([80], [0.25], seed=5, start=START)
         quick.write(self.path, realtime=True)
         realtime_lines = self.read_lines()
         os.remove(self.path)
@@ -168,7 +188,7 @@ class TimelineTest(TempDirTest):
 class LinesTest(TempDirTest):
     def test_every_line_parses_in_its_format_and_auto(self) -> None:
         for fmt in FORMATS:
-            result = run_script("--file", self.path, "--truncate", "--no-sleep", "--start", str(START),
+            result = run_main("--file", self.path, "--truncate", "--no-sleep", "--start", str(START),
                                 "--format", fmt, "--rates", "30", "--durations", "200", "--seed", "11")
             self.assertEqual(result.returncode, 0, result.stderr)
             lines = self.read_lines()
@@ -181,7 +201,7 @@ class LinesTest(TempDirTest):
                     self.assertTrue(all(record.target.startswith(record.section + "/") for record in records))
 
     def test_w3c_file_starts_with_its_header(self) -> None:
-        run_script("--file", self.path, "--no-sleep", "--start", str(START), "--format", "w3c",
+        run_main("--file", self.path, "--no-sleep", "--start", str(START), "--format", "w3c",
                    "--rates", "2", "--durations", "5")
         lines = self.read_lines()
         self.assertEqual([line.split(":")[0] for line in lines[:4]], ["#Software", "#Version", "#Date", "#Fields"])
@@ -213,9 +233,10 @@ class LinesTest(TempDirTest):
 
 
 class SeedTest(TempDirTest):
-    def generate(self, name: str, seed: str, fmt: str = "combined") -> bytes:
+    def generate(self, name: str, seed: str, fmt: str = "combined",
+                 run: Callable[..., subprocess.CompletedProcess] = run_main) -> bytes:
         path = os.path.join(self.directory, name)
-        result = run_script("--file", path, "--no-sleep", "--start", "2024-05-01T12:00:00+02:00",
+        result = run("--file", path, "--no-sleep", "--start", "2024-05-01T12:00:00+02:00",
                             "--seed", seed, "--format", fmt, "--rates", "50", "7", "--durations", "20", "30")
         self.assertEqual(result.returncode, 0, result.stderr)
         with open(path, "rb") as log:
@@ -232,7 +253,7 @@ class SeedTest(TempDirTest):
         generator = LogGenerator([50, 7], [20, 30], seed=42,
                                  start=datetime(2024, 5, 1, 10, tzinfo=timezone.utc))
         lines = [line for _, line in generator.timeline()]
-        self.assertEqual(self.generate("cli.log", "42").decode().splitlines(), lines)
+        self.assertEqual(self.generate("cli.log", "42", run=run_script).decode().splitlines(), lines)
 
     def test_random_seed_is_kept(self) -> None:
         generator = LogGenerator([5], [10], start=START)
@@ -243,10 +264,10 @@ class SeedTest(TempDirTest):
 class AppendTest(TempDirTest):
     def test_append_by_default_truncate_on_request(self) -> None:
         args = ("--file", self.path, "--no-sleep", "--start", str(START), "--rates", "3", "--durations", "10")
-        run_script(*args)
-        run_script(*args)
+        run_main(*args)
+        run_main(*args)
         self.assertEqual(len(self.read_lines()), 60)
-        run_script(*args, "--truncate")
+        run_main(*args, "--truncate")
         self.assertEqual(len(self.read_lines()), 30)
 
     def test_w3c_header_only_when_the_file_starts(self) -> None:
@@ -278,7 +299,7 @@ class RotationTest(TempDirTest):
             with self.subTest(realtime=realtime):
                 for name in os.listdir(self.directory):
                     os.remove(os.path.join(self.directory, name))
-                generator = LogGenerator([1050 if realtime else 35], [1 if realtime else 30], seed=4, start=START)
+                generator = LogGenerator([2100 if realtime else 35], [0.5 if realtime else 30], seed=4, start=START)
                 written = generator.write(self.path, realtime=realtime, rotate_every=100, keep=20)
                 self.assertEqual(written, 1050)
                 names = ["access.log"] + [f"access.log.{number}" for number in range(1, 11)]
@@ -291,7 +312,7 @@ class RotationTest(TempDirTest):
                 self.assertEqual(joined, [line for _, line in generator.timeline()])
 
     def test_rotation_drops_files_beyond_keep(self) -> None:
-        result = run_script("--file", self.path, "--no-sleep", "--start", str(START), "--seed", "9",
+        result = run_main("--file", self.path, "--no-sleep", "--start", str(START), "--seed", "9",
                             "--rates", "10", "--durations", "100", "--rotate-every", "150", "--keep", "3")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(self.rotated_files(), ["access.log", "access.log.1", "access.log.2", "access.log.3"])
@@ -382,12 +403,10 @@ class ProcessTest(TempDirTest):
                 process = subprocess.Popen(
                     script_command() + ["--file", self.path, "--rates", "50", "--durations", "600"],
                     stderr=subprocess.PIPE, text=True,
+                    preexec_fn=default_signals,  # noqa: PLW1509 - only signal.signal, which takes no lock
                 )
                 self.addCleanup(process.kill)
-                deadline = time.monotonic() + 20
-                while not (os.path.exists(self.path) and os.path.getsize(self.path) > 0):
-                    self.assertLess(time.monotonic(), deadline, "no line was written")
-                    time.sleep(0.05)
+                wait_for(lambda: os.path.exists(self.path) and os.path.getsize(self.path) > 0, "a first line")
                 process.send_signal(stop)
                 _, stderr = process.communicate(timeout=20)
                 self.assertEqual(process.returncode, 0, stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -11,8 +13,15 @@ import unittest
 from datetime import timedelta
 from typing import Dict, List
 
+from monilog.accumulation.alerter import AlertEvent
+from monilog.cli.monitoring import main as monitoring_main
 from monilog.monitor import Monitor
-from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
+from monilog.outputs.alertfile import (
+    MAX_LINE_BYTES,
+    AlertFileSink,
+    describe_history,
+    read_alert_file,
+)
 from monilog.presentation.jsonlines import event_to_dict
 from tests.support import ALERT_TIMELINE, T0, Recorder, script, timeline
 
@@ -74,6 +83,36 @@ class AlertFileTest(unittest.TestCase):
         history = read_alert_file(self.path)
         self.assertEqual((len(history.events), history.bad_lines), (2, len(garbage)))
 
+    def test_hostile_lines_are_skipped_and_counted_never_fatal(self) -> None:
+        self.run_monitor(ALERT_TIMELINE)
+        with open(self.path, encoding="utf-8") as handle:
+            alert, recover = map(json.loads, handle)
+        huge = int("9" * 400)
+        hostile = [json.dumps(obj) for obj in (
+            {**alert, "hits": huge}, {**alert, "threshold": huge}, {**alert, "window": huge},
+            {**recover, "peak_hits": huge}, {**alert, "hits": 2 ** 63},
+            {**alert, "hits": 21.0}, {**alert, "hits": -1}, {**alert, "hits": True}, {**alert, "hits": None},
+            {**alert, "threshold": "2"}, {**alert, "threshold": 0}, {**alert, "threshold": False},
+            {**alert, "window": [10]}, {**alert, "time": 1714557607}, {**alert, "time": None},
+            {**alert, "time": "0001-01-01T00:00:00+01:00"}, {**alert, "time": "9999-12-31T23:59:59-01:00"},
+            {**recover, "started": recover["time"], "time": alert["time"]},  # ends before it starts
+            {**recover, "started": "soon"}, {**alert, "type": "notice"}, {**alert, "type": None},
+            {key: value for key, value in alert.items() if key != "type"}, "alert", None, 21,
+        )] + [
+            line.replace('"threshold":2', f'"threshold":{number}') for number in ("NaN", "Infinity", "-Infinity", "1e999")
+            for line in [json.dumps(alert, separators=(",", ":"))]
+        ] + [
+            '{"hits": ' + "9" * 5000 + "}",  # past Python's limit on digits
+            "[" * 100_000 + "]" * 100_000,  # nested too deep for the decoder
+            json.dumps({**alert, "padding": "x" * MAX_LINE_BYTES}),  # too long to read back
+            "\x00\x1b[2J",
+        ]
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write("\n".join(hostile) + "\n")
+        history = read_alert_file(self.path)
+        self.assertEqual(history.events, tuple(self.recorded))
+        self.assertEqual((history.total, history.bad_lines), (2, len(hostile)))
+
     def test_only_the_last_events_are_kept(self) -> None:
         self.run_monitor(ALERT_TIMELINE)
         history = read_alert_file(self.path, limit=1)
@@ -128,6 +167,23 @@ class AlertFileCommandTest(unittest.TestCase):
         self.assertEqual(summary["notices"].get("alert-file"), 1)
         self.assertEqual([event_to_dict(event) for event in read_alert_file(alerts).events],
                          first_events + second_events)
+
+    def test_an_absurd_number_costs_a_notice_not_the_start(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-alerts-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        alerts, log = os.path.join(directory, "alerts.jsonl"), os.path.join(directory, "access.log")
+        open(log, "w").close()
+        alert = event_to_dict(AlertEvent("alert", 21, 2.1, T0, 2.0, 10))
+        with open(alerts, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(obj) + "\n" for obj in (alert, {**alert, "hits": int("9" * 400)}, "x"))
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            status = monitoring_main(["--replay", "--json", "--no-log-file", "--alert-file", alerts, log])
+        self.assertEqual((status, stderr.getvalue()), (0, ""))
+        objects = [json.loads(text) for text in stdout.getvalue().splitlines()]
+        self.assertEqual([obj["message"] for obj in objects if obj["type"] == "notice"],
+                         [f"alert file {alerts}: 2 unreadable lines skipped"])
+        self.assertEqual(objects[-1]["earlier_alerts"], 1)
 
     def test_unreadable_alert_file_is_refused_at_start(self) -> None:
         directory = tempfile.mkdtemp(prefix="monilog-alerts-")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shlex
 import shutil
@@ -12,8 +14,10 @@ from typing import List
 
 from monilog.cli import integrations
 from monilog.cli.monitoring import build_parser
+from monilog.cli.monitoring import main as monitoring_main
 from monilog.monitor import Monitor
 from monilog.outputs.sink import Sink
+from monilog.outputs.webhook import TIMEOUT, WebhookSink
 from tests.support import ALERT_TIMELINE, timeline, wait_for
 
 
@@ -23,6 +27,29 @@ class NoticeRecorder(Sink):
 
     def notice(self, message: str) -> None:
         self.notices.append(message)
+
+
+class WebhookTimeoutTest(unittest.TestCase):
+    def test_the_timeout_reaches_the_webhook(self) -> None:
+        for argv, timeout in ((["--webhook-timeout", "0.25"], 0.25), ([], TIMEOUT)):
+            with self.subTest(argv=argv):
+                extra = integrations.build(build_parser().parse_args(["--webhook", "http://127.0.0.1:9/", *argv]))
+                for sink in extra.sinks:
+                    self.addCleanup(sink.close)
+                [webhook] = [sink for sink in extra.sinks if isinstance(sink, WebhookSink)]
+                self.assertEqual(webhook.timeout, timeout)
+
+    def test_bad_values_are_one_line_and_exit_2(self) -> None:
+        hook = ["--webhook", "http://127.0.0.1:9/"]
+        cases = [[*hook, "--webhook-timeout", bad] for bad in ("0", "-1", "soon", "nan", "inf", "3601")]
+        for options in [*cases, ["--webhook-timeout", "5"]]:  # the last: no webhook to time out
+            with self.subTest(options=options):
+                stderr = io.StringIO()
+                with contextlib.redirect_stderr(stderr):
+                    status = monitoring_main(["--replay", "--no-log-file", *options, __file__])
+                self.assertEqual(status, 2)
+                self.assertEqual(len(stderr.getvalue().splitlines()), 1, stderr.getvalue())
+                self.assertIn("webhook-timeout", stderr.getvalue())
 
 
 class BuildTest(unittest.TestCase):

@@ -20,13 +20,14 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.accumulation.report import RunSummary
+from monilog.cli.command import number
 from monilog.monitor import Monitor
 from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
 from monilog.outputs.execute import ExecSink, parse_command
 from monilog.outputs.notify import NotifySink, load_apprise
 from monilog.outputs.prometheus import PrometheusSink, load_prometheus_client, parse_listen_address
-from monilog.outputs.sink import Sink
-from monilog.outputs.webhook import WebhookSink, check_url
+from monilog.outputs.sink import Sink, close_all
+from monilog.outputs.webhook import MAX_TIMEOUT, TIMEOUT, WebhookSink, check_url
 from monilog.outputs.worker import report_problem
 
 PROBLEM_KIND = "integration"
@@ -76,6 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("integrations", "send alerts elsewhere and export metrics")
     group.add_argument("--webhook", action="append", default=[], metavar="URL",
                        help="POST every alert and recovery as JSON to this URL (repeatable)")
+    group.add_argument("--webhook-timeout", metavar="SECONDS",
+                       type=number("webhook-timeout", lambda v: 0 < v <= MAX_TIMEOUT, f"positive and at most {MAX_TIMEOUT:g}"),
+                       help=f"seconds to wait for a webhook's answer before trying again (default {TIMEOUT:g}; "
+                       "a late answer still counts)")
     group.add_argument("--exec", action="append", default=[], metavar="CMD", dest="exec_commands",
                        help="run CMD (no shell) for every alert and recovery, the event as JSON on stdin "
                        "and in MONILOG_* environment variables (repeatable)")
@@ -96,6 +101,8 @@ def build(args: argparse.Namespace) -> Integrations:
     # check first, so nothing starts when an option cannot work
     for url in args.webhook:
         _check("--webhook", check_url, url)
+    if args.webhook_timeout is not None and not args.webhook:
+        raise ValueError("--webhook-timeout: needs --webhook")
     for command in args.exec_commands:
         _check("--exec", parse_command, command)
     address = None
@@ -122,7 +129,7 @@ def build(args: argparse.Namespace) -> Integrations:
         for command in args.exec_commands:
             sinks.append(_check("--exec", ExecSink, command, on_problem=router))
         if args.webhook:
-            sinks.append(WebhookSink(args.webhook, on_problem=router))
+            sinks.append(WebhookSink(args.webhook, timeout=args.webhook_timeout or TIMEOUT, on_problem=router))
         if args.notify:
             sinks.append(_check("--notify", NotifySink, args.notify, on_problem=router))
         if address is not None:
@@ -133,8 +140,7 @@ def build(args: argparse.Namespace) -> Integrations:
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host
             notices.append((f"Prometheus metrics on http://{shown}:{bound_port}/metrics", "prometheus"))
     except ValueError:
-        for sink in sinks:
-            sink.close()
+        close_all(sinks)
         raise
     return Integrations(sinks, history, notices, router)
 

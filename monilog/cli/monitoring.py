@@ -2,6 +2,8 @@
 
 Exit status (see :mod:`monilog.cli.command`): 0 after a normal end (end of replay, Ctrl-C,
 SIGTERM, ``--max-idle``), 2 for bad arguments or an input that cannot be read at start.
+Every output is closed at the end, whatever another one raises when closed (a run log on a
+full disk): such a failure is one line on standard error, not an error exit.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count,
 from monilog.monitor import Monitor
 from monilog.outputs.console import BellSink, JsonSink, TextSink
 from monilog.outputs.runlog import RunLogSink
-from monilog.outputs.sink import Sink
+from monilog.outputs.sink import Sink, close_all
 from monilog.parsing.parser import FORMATS
 from monilog.replayer import replay
 from monilog.run import follow
@@ -149,6 +151,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         try:
             sinks.append(RunLogSink(args.log_dir, top=args.top))
         except OSError as error:
+            close_all(extra.sinks)
             raise UsageError(f"cannot write the run log in {args.log_dir}: {error.strerror or error}") from None
     sinks.extend(extra.sinks)
 
@@ -157,48 +160,42 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         history=extra.history, lateness=args.lateness,
     )
     extra.start(monitor)
-    try:
-        if args.replay:
-            _run_replay(monitor, paths)
-        else:
-            _run_follow(monitor, paths, args, use_dashboard)
-    finally:
-        for sink in sinks:
-            sink.close()
+    stop = threading.Event()
+    with _signals_set(stop):  # until every sink is closed: a second Ctrl-C cannot leave one open
+        try:
+            if args.replay:
+                replay(monitor, paths, stop=stop)
+            else:
+                _run_follow(monitor, paths, args, use_dashboard, stop)
+        finally:
+            close_all(sinks)
     return 0
 
 
-def _run_replay(monitor: Monitor, paths: Sequence[str]) -> None:
-    stop = threading.Event()
-    with _signals_set(stop):
-        replay(monitor, paths, stop=stop)
+def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace, use_dashboard: bool,
+                stop: threading.Event) -> None:
+    if use_dashboard:
+        from monilog.presentation.dashboard import Dashboard
 
+        dashboard = Dashboard()
+        shown = [0.0]
 
-def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace, use_dashboard: bool) -> None:
-    stop = threading.Event()
-    with _signals_set(stop):
-        if use_dashboard:
-            from monilog.presentation.dashboard import Dashboard
+        def refresh() -> None:  # a new view for each redraw of the dashboard, not each tick
+            now = time.monotonic()
+            if now - shown[0] >= DASHBOARD_SECONDS:
+                shown[0] = now
+                dashboard.update(monitor.view())
 
-            dashboard = Dashboard()
-            shown = [0.0]
-
-            def refresh() -> None:  # a new view for each redraw of the dashboard, not each tick
-                now = time.monotonic()
-                if now - shown[0] >= DASHBOARD_SECONDS:
-                    shown[0] = now
-                    dashboard.update(monitor.view())
-
-            dashboard.start()
-            try:
-                summary = follow(
-                    monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop, on_tick=refresh,
-                )
-            finally:
-                dashboard.stop()
-            TextSink(sys.stdout, top=args.top).summary(summary)
-        else:
-            follow(monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop)
+        dashboard.start()
+        try:
+            summary = follow(
+                monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop, on_tick=refresh,
+            )
+        finally:
+            dashboard.stop()
+        TextSink(sys.stdout, top=args.top).summary(summary)
+    else:
+        follow(monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop)
 
 
 @contextmanager

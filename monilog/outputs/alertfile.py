@@ -8,7 +8,9 @@ events as earlier alerts (``Monitor(history=...)``).
 Decisions:
 
 * A line that cannot be read back (cut by a crash in the middle of a write, edited by hand, not
-  UTF-8) is skipped and counted, never fatal. Before appending, a file whose last line is
+  UTF-8, not JSON, another kind of object, wrong types, NaN, a count of hundreds of digits, a
+  time out of range, longer than :data:`MAX_LINE_BYTES`) is skipped and counted, never fatal:
+  the count is given once, as a notice at start. Before appending, a file whose last line is
   unterminated gets a newline, so the next event is not glued to the broken line.
 * Only the last :data:`MAX_HISTORY` events are read back (the file is read as a stream, so a
   huge file costs time, not memory): the history shown stays readable. The file itself is
@@ -29,9 +31,13 @@ from monilog.accumulation.alerter import AlertEvent
 from monilog.outputs.sink import Sink
 from monilog.outputs.worker import report_problem
 from monilog.presentation.jsonlines import dumps, event_from_dict, event_to_dict
+from monilog.watcher.lines import LineSplitter, read_lines
 
 MAX_HISTORY = 200
 """Events read back at start: the last hundred alerts with their recoveries."""
+
+MAX_LINE_BYTES = 64 * 1024
+"""Longer lines are unreadable (an event takes a few hundred bytes): memory stays bounded."""
 
 
 class AlertHistory(NamedTuple):
@@ -53,20 +59,18 @@ def read_alert_file(path: str, limit: int = MAX_HISTORY) -> AlertHistory:
     events: Deque[AlertEvent] = collections.deque(maxlen=limit)
     total = bad = 0
     try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        return AlertHistory((), 0, 0)
-    with handle:
-        for raw in handle:
+        for raw in read_lines(path, splitter=LineSplitter(MAX_LINE_BYTES)):  # a longer line is cut: unreadable
             if not raw.strip():
                 continue
             try:
                 event = event_from_dict(json.loads(raw.decode("utf-8")))
-            except (UnicodeDecodeError, ValueError):  # JSONDecodeError is a ValueError
+            except (ValueError, RecursionError):  # bad UTF-8, JSON or event; JSON nested thousands deep
                 bad += 1
                 continue
             events.append(event)
             total += 1
+    except FileNotFoundError:
+        return AlertHistory((), 0, 0)
     return AlertHistory(tuple(events), total, bad)
 
 

@@ -39,12 +39,9 @@ from typing import Callable, Dict, List, Optional
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.outputs.sink import Sink
-from monilog.outputs.worker import DEFAULT_CAPACITY, BackgroundWorker, DeliveryError, report_problem
+from monilog.outputs.worker import ABANDON_CHECK_SECONDS, DEFAULT_CAPACITY, BackgroundWorker, DeliveryError, report_problem
 from monilog.presentation.jsonlines import dumps, event_to_dict
 from monilog.presentation.sanitize import clean
-
-ABANDON_CHECK_SECONDS = 0.25
-"""How often a running command checks whether monitoring is ending without it."""
 
 TIMEOUT = 30.0
 """Seconds one run of the command may take before it is killed."""

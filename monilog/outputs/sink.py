@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 from monilog.accumulation.alerter import AlertEvent
 from monilog.accumulation.report import PeriodReport, RunSummary
+from monilog.outputs.worker import report_problem
 
 
 class Sink:
@@ -29,3 +32,14 @@ class Sink:
 
     def close(self) -> None:
         """Release what the sink holds (files, threads, sockets)."""
+
+
+def close_all(sinks: Iterable[Sink], on_problem: Callable[[str], None] = report_problem) -> None:
+    """Close every sink, whatever another one raises (a run log's last flush on a full disk...):
+    a sink left open may leave a hook's process or a delivery thread behind. A failure is
+    reported in one line through ``on_problem``, never raised."""
+    for sink in sinks:
+        try:
+            sink.close()
+        except Exception as error:  # noqa: BLE001 - the other sinks must still be closed
+            on_problem(f"output {type(sink).__name__} failed to close: {type(error).__name__}: {error}")

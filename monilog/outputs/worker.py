@@ -30,6 +30,9 @@ DEFAULT_CAPACITY = 100
 DEFAULT_DRAIN_SECONDS = 5.0
 """How long :meth:`BackgroundWorker.close` waits for waiting items to be delivered."""
 
+ABANDON_CHECK_SECONDS = 0.25
+"""How often a delivery that waits checks :attr:`BackgroundWorker.abandoned`."""
+
 
 def report_problem(message: str) -> None:
     """The default way outputs report a failed delivery: one line on standard error, sanitised

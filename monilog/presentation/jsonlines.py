@@ -42,6 +42,8 @@ thousands of keys); ``window_*`` describe the alert window last evaluated at the
 
 plus, on ``recover``: ``"started": time, "duration_seconds": number, "peak_hits": int``.
 ``hits`` is the window total that changed the state and ``average`` that total over the window.
+In a webhook body (``--webhook``) the object also has ``"id": str``, a UUID made once per event
+and repeated in every retry (and in the ``Idempotency-Key`` header), to drop duplicates by.
 
 ``notice`` (watcher events: rotation, truncation...)::
 
@@ -217,6 +219,9 @@ def dumps(obj: Dict[str, Any]) -> str:
     return UNSAFE_CHARACTERS.sub(_escape, text)
 
 
+MAX_COUNT = 2 ** 63 - 1
+"""The largest count read back (a 64-bit counter): past it, a count is taken for garbage."""
+
 
 def _parse_time(value: Any, key: str) -> datetime:
     if not isinstance(value, str):
@@ -224,34 +229,52 @@ def _parse_time(value: Any, key: str) -> datetime:
     moment = datetime.fromisoformat(value)
     if moment.utcoffset() is None:
         raise ValueError(f"{key!r} has no UTC offset")
+    try:
+        moment.astimezone(timezone.utc)
+    except OverflowError:  # year 1 or 9999 pushed out of range by its offset
+        raise ValueError(f"{key!r} is out of range") from None
     return moment
 
 
 def _parse_int(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{key!r} must be a non-negative whole number")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"{key!r} must be a whole number from 0 to {MAX_COUNT}")
     return value
 
 
-def event_from_dict(data: Dict[str, Any]) -> AlertEvent:
+def _parse_threshold(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("'threshold' must be a number")
+    try:
+        threshold = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        threshold = math.inf
+    if not 0 < threshold < math.inf:  # NaN fails too
+        raise ValueError("'threshold' must be a positive finite number")
+    return threshold
+
+
+def event_from_dict(data: Any) -> AlertEvent:
     """The :class:`AlertEvent` an ``alert`` or ``recover`` object describes (the reverse of :func:`event_to_dict`).
 
-    :raises ValueError: not such an object, or a key missing or of the wrong type.
+    Anything else JSON can hold (another object, a key missing or of the wrong type, a count
+    beyond :data:`MAX_COUNT`, NaN, a time out of range, a recovery ending before it started)
+    raises :class:`ValueError`, never another exception.
     """
     if not isinstance(data, dict) or data.get("type") not in ("alert", "recover"):
         raise ValueError("not an alert or recover object")
-    threshold = data.get("threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < math.inf:
-        raise ValueError("'threshold' must be a positive number")
+    threshold = _parse_threshold(data.get("threshold"))
     window = _parse_int(data.get("window"), "window")
     if not window:
         raise ValueError("'window' must be positive")
     hits = _parse_int(data.get("hits"), "hits")
+    time = _parse_time(data.get("time"), "time")
     started = peak_hits = None
     if data["type"] == "recover":
         if data.get("started") is not None:
             started = _parse_time(data["started"], "started")
+            if started > time:
+                raise ValueError("'started' is after 'time'")
         if data.get("peak_hits") is not None:
             peak_hits = _parse_int(data["peak_hits"], "peak_hits")
-    return AlertEvent(data["type"], hits, hits / window, _parse_time(data.get("time"), "time"),
-                      float(threshold), window, started=started, peak_hits=peak_hits)
+    return AlertEvent(data["type"], hits, hits / window, time, threshold, window, started=started, peak_hits=peak_hits)
