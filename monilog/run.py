@@ -59,6 +59,30 @@ def last_fields_directive(path: str, limit: int = PRIME_SCAN_BYTES) -> Optional[
     return None
 
 
+class HostClock:
+    """The host's time as the monitor sees it: epoch seconds that move with :func:`time.monotonic`.
+
+    The wall clock is read once, at creation; after that only elapsed monotonic time counts, so
+    an NTP step or a manual change of the host's clock cannot move the monitor's clock by an
+    hour (the offset between the log and the host is learnt anew from the lines anyway, which
+    also absorbs the slow drift between the two clocks). Tests pass their own ``wall`` and
+    ``monotonic`` functions.
+    """
+
+    def __init__(self, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._anchor = monotonic()
+        self._epoch = wall()
+
+    def now(self) -> float:
+        """The host's time now."""
+        return self.at(self._monotonic())
+
+    def at(self, monotonic: float) -> float:
+        """The host's time when :func:`time.monotonic` (or the clock's own) read ``monotonic``."""
+        return self._epoch + (monotonic - self._anchor)
+
+
 def follow(
     monitor: Monitor,
     paths: Sequence[str],
@@ -68,16 +92,23 @@ def follow(
     stop: Optional[threading.Event] = None,
     on_tick: Optional[Callable[[], None]] = None,
     poll_interval: float = 0.2,
+    clock: Optional[HostClock] = None,
 ) -> RunSummary:
     """Follow ``paths`` live until ``stop`` is set, nothing arrived for ``max_idle`` seconds, or
     the only input, standard input, has ended.
 
     ``on_tick`` is called from this thread after every clock tick (to refresh a dashboard).
+
+    The monitor's clock moves with the host's (``clock``) only up to the last moment the watcher
+    had read every input to its end: after a stall (the process stopped, a VM paused, a watcher
+    behind on an overloaded machine) the backlog is read first, in log time, so a pause neither
+    makes a false recovery nor turns the lines written meanwhile into late ones.
     """
     stop = stop or threading.Event()
+    clock = clock or HostClock()
 
     def on_lines(source: str, lines: List[bytes]) -> None:
-        monitor.feed(source, lines, wall_now=time.time())
+        monitor.feed(source, lines, wall_now=clock.now())
 
     def on_notice(notice: WatchNotice) -> None:
         monitor.notice(f"{notice.path}: {notice.message}", kind=notice.kind)
@@ -95,7 +126,9 @@ def follow(
     watcher.start()
     try:
         while not stop.wait(TICK_SECONDS):
-            monitor.tick()
+            caught_up = watcher.caught_up_at
+            if caught_up is not None:
+                monitor.tick(clock.at(caught_up))
             if on_tick is not None:
                 on_tick()
             if max_idle is not None and time.monotonic() - watcher.last_activity >= max_idle:
@@ -108,5 +141,5 @@ def follow(
             watcher.stop()  # flushes an unterminated last line into the monitor
         except Exception as error:  # noqa: BLE001 - the run still ends with its summary
             monitor.notice(f"file watcher stopped by an error: {type(error).__name__}: {error}", kind="watcher-error")
-    monitor.tick()
+    monitor.tick(clock.now())  # stop() read every input to its end
     return monitor.finish()

@@ -242,7 +242,7 @@ def corrupted_line(draw) -> str:
 
 
 class BlockParserPropertyTest(unittest.TestCase):
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=120, deadline=None)
     @given(st.lists(st.one_of(st.builds(format_line, log_fields()), corrupted_line()), min_size=1, max_size=8))
     def test_random_lines(self, lines: List[str]) -> None:
         lines = [line.replace("\n", " ") for line in lines]
@@ -250,7 +250,7 @@ class BlockParserPropertyTest(unittest.TestCase):
         for fmt in FAST_FORMATS:
             assert_same_outcome(self, block, fmt)
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(st.lists(st.binary(max_size=60), max_size=5), st.sampled_from([APACHE_COMMON, NGINX_COMBINED]))
     def test_random_bytes_around_good_lines(self, junk: List[bytes], good: str) -> None:
         lines: List[Union[str, bytes]] = []

@@ -206,6 +206,9 @@ class FileWatcher:
         self._error: Optional[BaseException] = None
         self.last_activity = time.monotonic()
         """:func:`time.monotonic` time of the last delivered line (of :meth:`start` before any)."""
+        self.caught_up_at: Optional[float] = None
+        """:func:`time.monotonic` time at which a poll began that then found every input read to
+        its end: everything written before it has been delivered (None before such a poll)."""
         for name in names:
             if name == STDIN:
                 self._add(STDIN, StdinFollower(self, max_line_length=max_line_length))
@@ -322,7 +325,9 @@ class FileWatcher:
                 self._emit(notice)
             self._early_notices.clear()
             while not self._stopping.is_set() and not self._exhausted():
+                began = time.monotonic()
                 if not self._poll():
+                    self.caught_up_at = began
                     self._stopping.wait(self._poll_interval)
             for follower in list(self._followers.values()):
                 follower.read(BLOCKS_PER_TURN)
