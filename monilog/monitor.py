@@ -177,8 +177,14 @@ class Monitor:
         ``wall_now`` (epoch seconds) says the lines arrived live at that host time: the clock
         rules then learn the offset between the log clock and the host clock from them.
         """
-        encoded = [line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape") for line in lines]
-        block = b"\n".join(encoded) + b"\n" if encoded else b""
+        lines = list(lines)
+        try:
+            block = b"\n".join(lines)  # type: ignore[arg-type]  # the watcher's lines are bytes
+        except TypeError:  # text lines, from a program
+            block = b"\n".join(line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+                               for line in lines)
+        if lines:
+            block += b"\n"
         with self._lock:
             self.apply(self.batch(source, block), host=wall_now)
 

@@ -59,7 +59,7 @@ class StallTest(unittest.TestCase):
     def test_a_stopped_process_reads_its_backlog_in_log_time_no_false_recovery(self) -> None:
         writer = Writer(self.path, rate=30)
         process = subprocess.Popen(
-            [script("monitoring"), "--json", "--no-log-file", "--from-start", "--threshold", "10", "--window", "4", "--period", "2",
+            [script("monitoring"), "--json", "--no-log-file", "--from-start", "--threshold", "10", "--window", "2", "--period", "1",
              self.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.dir,
             stdin=subprocess.DEVNULL,
         )
@@ -73,9 +73,9 @@ class StallTest(unittest.TestCase):
         wait_for(lambda: any(o["type"] == "alert" for o in objects), "the alert", deadline=30)
         process.send_signal(signal.SIGSTOP)
         paused = time.time()
-        time.sleep(6)  # the stall itself: longer than the window, so a clock moved by the host alone recovers
+        time.sleep(4)  # the stall itself: longer than the window, so a clock moved by the host alone recovers
         process.send_signal(signal.SIGCONT)
-        wait_for(lambda: any(o["type"] == "report" and datetime.fromisoformat(o["start"]).timestamp() > paused + 8
+        wait_for(lambda: any(o["type"] == "report" and datetime.fromisoformat(o["start"]).timestamp() > paused + 5
                              for o in objects), "a report after the stall", deadline=30)
         writer.stop()
         stopped = time.time()

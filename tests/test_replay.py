@@ -86,7 +86,7 @@ def reference_replay(monitor: Monitor, paths: Sequence[str]) -> None:
         monitor.count_skipped(reason)
 
 
-def generated(fmt: str = "combined", rates: Sequence[float] = (5, 40, 3), durations: Sequence[float] = (200, 200, 300),
+def generated(fmt: str = "combined", rates: Sequence[float] = (5, 40, 3), durations: Sequence[float] = (80, 80, 120),
               seed: int = 1, start: float = START, **options: Any) -> List[str]:
     generator = LogGenerator(rates, durations, fmt=fmt, seed=seed, start=start, **options)
     return [line for _, line in generator.timeline()]
@@ -151,17 +151,17 @@ class ReplayEquivalenceTest(unittest.TestCase):
         self.assertEqual(kinds, ["alert", "recover"])
 
     def test_common_format_read_as_common_and_auto(self) -> None:
-        path = self.write("common.log", generated("common", rates=(20,), durations=(300,)))
+        path = self.write("common.log", generated("common", rates=(20,), durations=(120,)))
         for fmt in ("common", "auto"):
             with self.subTest(fmt=fmt):
                 self.assert_same([path], fmt=fmt, threshold=15, window=30)
 
     def test_combined_format_read_as_combined(self) -> None:
-        path = self.write("combined.log", generated(rates=(20,), durations=(300,)))
+        path = self.write("combined.log", generated(rates=(20,), durations=(120,)))
         self.assert_same([path], fmt="combined", threshold=15, window=30)
 
     def test_late_lines_inside_and_outside_the_window(self) -> None:
-        lines = generated(rates=(30,), durations=(400,))
+        lines = generated(rates=(30,), durations=(160,))
         rng = random.Random(4)
         for index in range(len(lines) - 1, 1000, -700):
             lines.insert(index, lines[index - rng.choice([5, 60, 400, 3000])])
@@ -172,24 +172,24 @@ class ReplayEquivalenceTest(unittest.TestCase):
         # Apache's %t is when the request arrived, the line is written when it ends: slightly out of order
         rng = random.Random(7)
         lines = [in_zone(line, 2, earlier=rng.choice([0, 0, 0, 0.5, 1, 2, 3, 12]))
-                 for line in generated(rates=(40,), durations=(400,))]
+                 for line in generated(rates=(40,), durations=(160,))]
         path = self.write("apache.log", lines)
         self.assert_same([path], workers=(1, 2), threshold=35, window=30)
         self.assert_same([path], threshold=35, window=5, period=1)
 
     def test_outlier_timestamps(self) -> None:
-        lines = generated(rates=(20,), durations=(300,))
+        lines = generated(rates=(20,), durations=(120,))
         outlier = lines[100].replace("/2024:", "/2099:")
         ancient = lines[100].replace("/2024:", "/1970:")
-        for index in (4000, 2500, 2507, 900):
+        for index in (1600, 1000, 1007, 360):
             lines.insert(index, outlier)
-        lines.insert(3000, ancient)
+        lines.insert(1200, ancient)
         for variant, name in ((lines, "middle.log"), ([outlier] + lines, "first.log"), (lines + [outlier], "last.log")):
             with self.subTest(name=name):
                 self.assert_same([self.write(name, variant)], threshold=15, window=30)
 
     def test_malformed_blank_and_overlong_lines(self) -> None:
-        lines = generated(rates=(20,), durations=(300,))
+        lines = generated(rates=(20,), durations=(120,))
         rng = random.Random(5)
         bad = ["garbage", "", "   ", lines[7][:40], lines[7].replace("/2024:", "/Foo/2024:"),
                lines[7].replace("May/2024", "31/Feb/2024").replace("[01/", "["), lines[7].replace('" 200 ', '" 2000 '),
@@ -202,19 +202,19 @@ class ReplayEquivalenceTest(unittest.TestCase):
         self.assert_same([self.write("crlf.log", lines, ending="\r\n", final_newline=False)], threshold=15, window=30)
 
     def test_a_line_longer_than_a_chunk(self) -> None:
-        lines = generated(rates=(20,), durations=(100,))
+        lines = generated(rates=(20,), durations=(40,))
         lines.insert(700, "y" * 3_000_000)
         self.assert_same([self.write("huge.log", lines)], tuning=dict(max_chunk_bytes=1_000_000), threshold=15, window=30)
 
     def test_several_files_merged(self) -> None:
-        web1 = self.write("web1.log", generated(rates=(10, 30), durations=(200, 200), seed=2))
-        web2 = self.write("web2.log", generated(rates=(5,), durations=(500,), seed=3, start=START + 50))
-        old = self.write("old.log", generated(rates=(8,), durations=(300,), seed=4, start=START - 1000))
+        web1 = self.write("web1.log", generated(rates=(10, 30), durations=(80, 80), seed=2))
+        web2 = self.write("web2.log", generated(rates=(5,), durations=(200,), seed=3, start=START + 50))
+        old = self.write("old.log", generated(rates=(8,), durations=(120,), seed=4, start=START - 1000))
         self.assert_same([web1, web2, old], workers=(1, 2), threshold=20, window=60)
         self.assert_same([old, web1], threshold=20, window=60)
 
     def test_many_merged_files_keep_few_results_waiting(self) -> None:
-        paths = [self.write(f"web{index}.log", generated(rates=(4,), durations=(300,), seed=20 + index,
+        paths = [self.write(f"web{index}.log", generated(rates=(4,), durations=(120,), seed=20 + index,
                                                           start=START + 7 * index))
                  for index in range(8)]
         waiting: List[int] = []
@@ -230,15 +230,15 @@ class ReplayEquivalenceTest(unittest.TestCase):
         self.assertLessEqual(max(waiting), TUNING.chunks_in_flight * 2 + len(paths))
 
     def test_several_files_with_late_lines_and_garbage(self) -> None:
-        lines = generated(rates=(15,), durations=(300,), seed=8)
-        lines.insert(2000, lines[100])
+        lines = generated(rates=(15,), durations=(120,), seed=8)
+        lines.insert(1500, lines[100])
         lines.insert(1000, "garbage")
         first = self.write("a.log", lines)
-        second = self.write("b.log", generated(rates=(15,), durations=(300,), seed=9, start=START + 20) + ["junk"])
+        second = self.write("b.log", generated(rates=(15,), durations=(120,), seed=9, start=START + 20) + ["junk"])
         self.assert_same([first, second], threshold=20, window=30)
         rng = random.Random(3)
         jittered = self.write("c.log", [in_zone(line, 0, earlier=rng.choice([0, 0, 1, 3, 11]))
-                                        for line in generated(rates=(25,), durations=(300,), seed=10)])
+                                        for line in generated(rates=(25,), durations=(120,), seed=10)])
         self.assert_same([jittered, second], threshold=20, window=30)
         self.assert_same([second, jittered], threshold=20, window=30, period=1)
 
@@ -251,24 +251,24 @@ class ReplayEquivalenceTest(unittest.TestCase):
         return starts
 
     def test_merged_file_going_back_in_time_at_a_chunk_boundary(self) -> None:
-        lines = generated(rates=(20,), durations=(300,), seed=11)
+        lines = generated(rates=(20,), durations=(120,), seed=11)
         path = self.write("back.log", lines)
         starts = self.line_starts(lines)
         change = starts[chunk_starts(path)[4]]
         back = lines[:change] + [in_zone(line, 0, earlier=4) for line in lines[change:]]  # same lengths
-        other = self.write("other.log", generated(rates=(10,), durations=(300,), seed=12))
+        other = self.write("other.log", generated(rates=(10,), durations=(120,), seed=12))
         self.assert_same([self.write("back.log", back), other], threshold=20, window=30)
 
     def test_merged_file_going_back_in_time_at_a_piece_boundary(self) -> None:
-        lines = generated(rates=(20,), durations=(100,), seed=13)
+        lines = generated(rates=(20,), durations=(40,), seed=13)
         change = len(lines) // 2  # the files cross many pieces and chunks, so one is cut at the step
         stepped = lines[:change] + [in_zone(line, 0, earlier=4) for line in lines[change:]]
-        other = self.write("other.log", generated(rates=(10,), durations=(100,), seed=12))
+        other = self.write("other.log", generated(rates=(10,), durations=(40,), seed=12))
         self.assert_same([self.write("stepped.log", stepped), other], threshold=20, window=30)
 
     def test_statistics_capped_at_max_keys_keep_the_same_keys(self) -> None:
-        single = self.write("many.log", generated(rates=(30,), durations=(300,), clients=400, sections=40, paths=3))
-        other = self.write("more.log", generated(rates=(20,), durations=(300,), clients=400, seed=6, start=START + 7))
+        single = self.write("many.log", generated(rates=(30,), durations=(120,), clients=400, sections=40, paths=3))
+        other = self.write("more.log", generated(rates=(20,), durations=(120,), clients=400, seed=6, start=START + 7))
         items = self.assert_same([single], max_keys=12, threshold=20, window=30)
         folded = [item.stats.folded for kind, item in items if kind == "report"]
         self.assertTrue(any(counts.get("clients") for counts in folded))
@@ -279,36 +279,36 @@ class ReplayEquivalenceTest(unittest.TestCase):
         path = self.write("iis.log", [w3c.header(START).rstrip("\n")] + [line for _, line in w3c.timeline()])
         self.assert_same([path])
         self.assert_same([path], fmt="w3c")
-        lines = generated(rates=(20,), durations=(300,))
+        lines = generated(rates=(20,), durations=(120,))
         lines.insert(3000, "# a comment in the middle")
         self.assert_same([self.write("commented.log", lines)], threshold=15)
-        switching = generated(rates=(20,), durations=(300,))
+        switching = generated(rates=(20,), durations=(120,))
         switching.insert(3000, "#Fields: date time cs-method cs-uri-stem sc-status")
         self.assert_same([self.write("switching.log", switching)], threshold=15)
 
     def test_a_directive_after_records_is_a_comment_whichever_path_read_them(self) -> None:
-        lines = ["garbage"] * 500 + generated(rates=(20,), durations=(300,), seed=14)
+        lines = ["garbage"] * 500 + generated(rates=(20,), durations=(120,), seed=14)
         path = self.write("late-start.log", lines)
         change = self.line_starts(lines)[chunk_starts(path)[3]]
         late_start = lines[:change] + ["#Fields: date time cs-method cs-uri-stem sc-status"] + lines[change:]
         path = self.write("late-start.log", late_start)
-        other = self.write("other.log", generated(rates=(10,), durations=(300,), seed=15))
+        other = self.write("other.log", generated(rates=(10,), durations=(120,), seed=15))
         self.assert_same([path, other], threshold=20, window=30)
         # a monitor that already has a clock could take the file's first records in bulk
         self.assert_same([path], threshold=20, window=30, earlier=lines[500:520])
 
     def test_utc_offsets_and_an_offset_change_mid_file(self) -> None:
-        summer = [in_zone(line, 2) for line in generated(rates=(20,), durations=(200,), seed=1)]
-        winter = [in_zone(line, 1) for line in generated(rates=(20,), durations=(200,), seed=2, start=START + 200)]
+        summer = [in_zone(line, 2) for line in generated(rates=(20,), durations=(80,), seed=1)]
+        winter = [in_zone(line, 1) for line in generated(rates=(20,), durations=(80,), seed=2, start=START + 200)]
         self.assertIn("+0200]", summer[0])
         self.assertIn("+0100]", winter[0])
         for period in (10, 1):
             self.assert_same([self.write("dst.log", summer + winter)], threshold=15, window=30, period=period)
-        west = [in_zone(line, -9.5) for line in generated(rates=(20,), durations=(200,), seed=3)]
+        west = [in_zone(line, -9.5) for line in generated(rates=(20,), durations=(80,), seed=3)]
         self.assert_same([self.write("west.log", west)], threshold=15, window=30)
 
     def test_offset_change_at_a_chunk_boundary(self) -> None:
-        lines = generated(rates=(20,), durations=(300,))
+        lines = generated(rates=(20,), durations=(120,))
         path = self.write("boundary.log", lines)
         bounds = chunk_starts(path)
         starts, offset = {}, 0
@@ -343,13 +343,13 @@ class ReplayEquivalenceTest(unittest.TestCase):
         self.assertEqual((summary.parsed, sum(summary.stats.skipped.values())), (500, 0))
 
     def test_periods_and_windows(self) -> None:
-        path = self.write("steps.log", generated(rates=(3, 12, 1), durations=(100, 100, 100)))
+        path = self.write("steps.log", generated(rates=(3, 12, 1), durations=(40, 40, 40)))
         for period, window in ((1, 1), (7, 7), (60, 120), (10, 3)):
             with self.subTest(period=period, window=window):
                 self.assert_same([path], period=period, window=window, threshold=5)
 
     def test_a_failing_worker_costs_speed_not_results(self) -> None:
-        path = self.write("access.log", generated(rates=(20,), durations=(300,)))
+        path = self.write("access.log", generated(rates=(20,), durations=(120,)))
         expected, _ = self.replay([path], reference=True)
 
         def broken(*args: Any) -> None:

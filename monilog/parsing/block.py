@@ -250,5 +250,5 @@ def decode_sizes(keys: Sequence[bytes]) -> List[int]:
     """The byte counts of size keys (``-`` is 0)."""
     try:
         return list(map(int, keys))
-    except ValueError:
-        return [0 if key == _DASH else int(key) for key in keys]
+    except ValueError:  # some are "-": turn them into 0 in one pass over joined bytes
+        return list(map(int, b" ".join(keys).replace(b"-", b"0").split(b" ")))
