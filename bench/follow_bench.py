@@ -40,7 +40,7 @@ from typing import List, NamedTuple, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import cpu_seconds, descendants, load_average, machine, table, write_results  # noqa: E402
+from benchlib import cpu_seconds, descendants, load_average, machine, table, write_results
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "follow.txt")
 MAX_IDLE = 3.0

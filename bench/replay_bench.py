@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import Run, load_average, machine, run, table, write_results  # noqa: E402
+from benchlib import Run, load_average, machine, run, table, write_results
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "replay.txt")
 START = "2024-05-01 12:00:00+00:00"

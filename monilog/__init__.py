@@ -56,13 +56,15 @@ _HOMES: Dict[str, str] = {
 
 __all__ = [
     "ALERT",
+    "FORMATS",
+    "RECOVER",
+    "SKIP_REASONS",
     "AlertEvent",
     "AlertState",
     "Alerter",
     "Batch",
     "Counts",
     "Decision",
-    "FORMATS",
     "FileWatcher",
     "LiveView",
     "LogClock",
@@ -72,25 +74,23 @@ __all__ = [
     "Monitor",
     "ParseError",
     "PeriodReport",
-    "RECOVER",
     "ReplayTuning",
     "RunSummary",
-    "SKIP_REASONS",
     "SectionStats",
     "Sink",
     "Statistics",
     "StatsSnapshot",
     "WatchNotice",
+    "__version__",
     "follow",
     "parse_line",
     "replay",
     "section_of",
-    "__version__",
 ]
 
 if TYPE_CHECKING:
     from monilog.accumulation.aggregate import Batch
-    from monilog.accumulation.alerter import ALERT, RECOVER, AlertEvent, Alerter
+    from monilog.accumulation.alerter import ALERT, RECOVER, Alerter, AlertEvent
     from monilog.accumulation.clock import Decision, LogClock
     from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
     from monilog.accumulation.statistics import Counts, SectionStats, Statistics, StatsSnapshot

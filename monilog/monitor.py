@@ -64,7 +64,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from monilog.accumulation.aggregate import Batch, Segment, aggregate
-from monilog.accumulation.alerter import AlertEvent, Alerter
+from monilog.accumulation.alerter import Alerter, AlertEvent
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot
@@ -450,7 +450,7 @@ class Monitor:
 
     def _emit_events(self, events: Sequence[AlertEvent]) -> None:
         for event in events:
-            self._to_sinks(lambda sink: sink.event(event))
+            self._to_sinks(lambda sink, event=event: sink.event(event))  # type: ignore[misc]
 
     def _to_sinks(self, call: Callable[[Sink], None]) -> None:
         """Hand something to every sink; a sink that fails is turned off, the others go on."""
@@ -459,7 +459,7 @@ class Monitor:
                 continue  # turned off while this call went round
             try:
                 call(sink)
-            except Exception as error:  # noqa: BLE001 - one broken output must not end monitoring
+            except Exception as error:
                 self._turn_off(sink, error)
 
     def _turn_off(self, sink: Sink, error: Exception) -> None:

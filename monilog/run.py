@@ -139,7 +139,7 @@ def follow(
     finally:
         try:
             watcher.stop()  # flushes an unterminated last line into the monitor
-        except Exception as error:  # noqa: BLE001 - the run still ends with its summary
+        except Exception as error:
             monitor.notice(f"file watcher stopped by an error: {type(error).__name__}: {error}", kind="watcher-error")
     monitor.tick(clock.now())  # stop() read every input to its end
     return monitor.finish()

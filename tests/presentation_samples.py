@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from monilog.accumulation.alerter import AlertEvent, Alerter
+from monilog.accumulation.alerter import Alerter, AlertEvent
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.statistics import Statistics, StatsSnapshot
 from monilog.parsing.record import LogRecord

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import random
 import queue
+import random
 import shutil
 import socket
 import subprocess
@@ -111,7 +111,7 @@ class RecordingServer:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 request = Request(self.command, self.path, self.headers.get("Content-Type", ""), body,
                                   dict(self.headers.items()))

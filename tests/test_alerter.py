@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monilog import AlertEvent, Alerter
+from monilog import Alerter, AlertEvent
 from tests.support import shuffled_within
 
 T0 = 1_700_000_000  # a whole second, 2023-11-14 22:13:20 UTC

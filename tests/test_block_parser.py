@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 
 from monilog.generator import LogGenerator
 from monilog.parsing.block import (
-    FAST_FORMATS, ParsedBlock, count_lines, decode_request, decode_sizes, decode_stamp, decode_status, decode_who,
+    FAST_FORMATS,
+    ParsedBlock,
+    count_lines,
+    decode_request,
+    decode_sizes,
+    decode_stamp,
+    decode_status,
+    decode_who,
     parse_block,
 )
 from monilog.parsing.parser import MAX_LINE_LENGTH, LogParser

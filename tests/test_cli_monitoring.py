@@ -15,9 +15,9 @@ import tempfile
 import threading
 import time
 import unittest
-from unittest import mock
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Sequence
+from unittest import mock
 
 from monilog import LogGenerator
 from monilog.cli.monitoring import main as monitoring_main
@@ -186,7 +186,7 @@ class FullDiskRunLog(RunLogSink):
     def __init__(self, directory: str, top: int = 5) -> None:
         super().__init__(directory, top)
         self.stream.close()
-        self.stream = open("/dev/full", "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - the sink closes it
+        self.stream = open("/dev/full", "w", encoding="utf-8", buffering=1)
 
 
 class ClosingTest(Run):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unittest
 from datetime import datetime, timezone
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from monilog.accumulation.clock import CLOCK_STEP_SECONDS, Decision, LogClock
 from monilog.monitor import Monitor
@@ -17,10 +17,10 @@ from tests.support import Recorder
 T0 = 1_700_000_000  # a whole second, 2023-11-14 22:13:20 UTC
 Y2099 = int(datetime(2099, 1, 1, tzinfo=timezone.utc).timestamp())
 
-A, H, C, O, R = Decision.ACCEPTED, Decision.HELD, Decision.CONFIRMED, Decision.OUTLIER, Decision.REFUSED
+A, H, C, OUT, R = Decision.ACCEPTED, Decision.HELD, Decision.CONFIRMED, Decision.OUTLIER, Decision.REFUSED
 
 
-def rulings(clock: LogClock, second: int, count: int = 1, host: float = None) -> List[Tuple[Decision, int, int]]:  # type: ignore[assignment]
+def rulings(clock: LogClock, second: int, count: int = 1, host: Optional[float] = None) -> List[Tuple[Decision, int, int]]:
     return [tuple(ruling) for ruling in clock.admit(second, count, host)]  # type: ignore[misc]
 
 
@@ -48,7 +48,7 @@ class HeldLinesTest(unittest.TestCase):
         clock = LogClock(window=10)
         rulings(clock, T0, 3)
         self.assertEqual(rulings(clock, Y2099), [(H, Y2099, 1)])
-        self.assertEqual(rulings(clock, T0 + 1), [(O, Y2099, 1), (A, T0 + 1, 1)])
+        self.assertEqual(rulings(clock, T0 + 1), [(OUT, Y2099, 1), (A, T0 + 1, 1)])
         self.assertEqual((clock.outliers, clock.latest), (1, T0 + 1))
 
     def test_absurd_first_lines_are_outliers(self) -> None:
@@ -56,7 +56,7 @@ class HeldLinesTest(unittest.TestCase):
             with self.subTest(first=first):
                 clock = LogClock(window=10)
                 rulings(clock, first)
-                self.assertEqual(rulings(clock, T0)[0], (O, first, 1))
+                self.assertEqual(rulings(clock, T0)[0], (OUT, first, 1))
                 self.assertEqual(clock.outliers, 1)
 
     def test_a_1970_line_after_the_first_is_simply_behind(self) -> None:
@@ -76,7 +76,7 @@ class HeldLinesTest(unittest.TestCase):
         clock = LogClock(window=10)
         rulings(clock, T0, 2)
         rulings(clock, T0 + 10_000)
-        self.assertEqual([tuple(r) for r in clock.advance(T0 + 4)], [(O, T0 + 10_000, 1)])
+        self.assertEqual([tuple(r) for r in clock.advance(T0 + 4)], [(OUT, T0 + 10_000, 1)])
         clock = LogClock(window=10)
         rulings(clock, T0)
         self.assertEqual([tuple(r) for r in clock.advance(T0 + 1)], [(C, T0, 1)])

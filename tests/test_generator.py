@@ -403,7 +403,7 @@ class ProcessTest(TempDirTest):
                 process = subprocess.Popen(
                     script_command() + ["--file", self.path, "--rates", "50", "--durations", "600"],
                     stderr=subprocess.PIPE, text=True,
-                    preexec_fn=default_signals,  # noqa: PLW1509 - only signal.signal, which takes no lock
+                    preexec_fn=default_signals,
                 )
                 self.addCleanup(process.kill)
                 wait_for(lambda: os.path.exists(self.path) and os.path.getsize(self.path) > 0, "a first line")

@@ -9,11 +9,17 @@ import unittest
 from monilog.monitor import Monitor
 from monilog.outputs.notify import NotifySink
 from tests.support import (
-    ALERT_TIMELINE, Problems, Recorder, RecordingServer, assert_missing_extra_refused, closed_port, timeline,
+    ALERT_TIMELINE,
+    Problems,
+    Recorder,
+    RecordingServer,
+    assert_missing_extra_refused,
+    closed_port,
+    timeline,
 )
 
 try:
-    import apprise  # noqa: F401
+    import apprise
 except ImportError:
     apprise = None
 

@@ -18,8 +18,18 @@ from monilog.outputs.webhook import MAX_REDIRECTS, WebhookSink, check_url, redac
 from monilog.outputs.worker import BackgroundWorker
 from monilog.presentation.jsonlines import event_to_dict
 from tests.support import (
-    ALERT_TIMELINE, DEADLINE, T0, Answer, Problems, Recorder, RecordingServer, Request, closed_port, script,
-    timeline, wait_for,
+    ALERT_TIMELINE,
+    DEADLINE,
+    T0,
+    Answer,
+    Problems,
+    Recorder,
+    RecordingServer,
+    Request,
+    closed_port,
+    script,
+    timeline,
+    wait_for,
 )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from rich.cells import cell_len
 
-from monilog.accumulation.alerter import AlertEvent, Alerter
+from monilog.accumulation.alerter import Alerter, AlertEvent
 from monilog.accumulation.statistics import Statistics
 from monilog.presentation.text import (
     WIDTH,

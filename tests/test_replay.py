@@ -22,7 +22,7 @@ import sys
 import tempfile
 import unittest
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from unittest import mock
 
 from monilog.generator import LogGenerator
@@ -113,7 +113,7 @@ class ReplayEquivalenceTest(unittest.TestCase):
             stream.write(text.encode("utf-8", "surrogateescape"))
         return path
 
-    def replay(self, paths: Sequence[str], reference: bool, workers: int = 1, tuning: Dict[str, int] = {},
+    def replay(self, paths: Sequence[str], reference: bool, workers: int = 1, tuning: Optional[Dict[str, int]] = None,
                **settings: Any) -> Tuple[List[Tuple[str, Any]], str]:
         """Replay ``paths``; return what the sinks got and the JSON output."""
         recorder, output = Recorder(), io.StringIO()
@@ -128,10 +128,10 @@ class ReplayEquivalenceTest(unittest.TestCase):
             reference_replay(monitor, paths)
             monitor.finish()
         else:
-            replay(monitor, paths, tuning=ReplayTuning(**dict(SMALL_CHUNKS, workers=workers, **tuning)))
+            replay(monitor, paths, tuning=ReplayTuning(**dict(SMALL_CHUNKS, workers=workers, **(tuning or {}))))
         return recorder.items, output.getvalue()
 
-    def assert_same(self, paths: Sequence[str], workers: Sequence[int] = (1,), tuning: Dict[str, int] = {},
+    def assert_same(self, paths: Sequence[str], workers: Sequence[int] = (1,), tuning: Optional[Dict[str, int]] = None,
                     **settings: Any) -> List[Tuple[str, Any]]:
         expected, expected_json = self.replay(paths, reference=True, **settings)
         self.assertTrue(expected_json)

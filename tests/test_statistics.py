@@ -10,12 +10,20 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, List
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monilog.accumulation.statistics import (
+    CLIENTS,
+    DIMENSIONS,
+    MAX_KEY_LENGTH,
+    SECTIONS,
+    STATUS_CODES,
     Counts,
-    CLIENTS, DIMENSIONS, MAX_KEY_LENGTH, SECTIONS, STATUS_CODES,
-    SectionStats, Statistics, StatsSnapshot, status_class,
+    SectionStats,
+    Statistics,
+    StatsSnapshot,
+    status_class,
 )
 from monilog.parsing.record import LogRecord
 

@@ -84,7 +84,7 @@ class WatcherTestCase(unittest.TestCase):
         for number in range(3):
             marker = b"marker %d" % number
             append(source, marker + b"\n")
-            self.wait_until(lambda: marker in self.lines(), "a marker line")
+            self.wait_until(lambda marker=marker: marker in self.lines(), "a marker line")  # type: ignore[misc]
 
     def kinds(self, path: Optional[str] = None) -> List[str]:
         return [notice.kind for notice in list(self.notices) if path is None or notice.path == path]

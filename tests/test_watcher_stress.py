@@ -74,7 +74,7 @@ class RotationStressTest(unittest.TestCase):
                 # The writer has not reopened its log yet: it keeps writing to the renamed file.
                 self.write_generation(stream, generation, range(main_part // 2, main_part))
                 new_stream = open(self.log, "ab")
-                self.wait_until(lambda: watcher.stats.total.rotations == generation + 1,
+                self.wait_until(lambda generation=generation: watcher.stats.total.rotations == generation + 1,  # type: ignore[misc]
                                 f"rotation {generation + 1} to be noticed")
                 self.write_generation(stream, generation, range(main_part, LINES_PER_GENERATION))
                 stream.close()

@@ -57,7 +57,7 @@ class Segment(NamedTuple):
 class Batch:
     """The records of a block of lines of one source, aggregated; see the module documentation."""
 
-    __slots__ = ("segments", "skipped_after", "lines", "records", "columns", "loader")
+    __slots__ = ("columns", "lines", "loader", "records", "segments", "skipped_after")
 
     def __init__(self, segments: List[Segment], skipped_after: List[str], lines: int, records: int,
                  columns: Optional[ParsedBlock]) -> None:

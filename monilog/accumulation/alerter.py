@@ -68,7 +68,7 @@ MAX_HISTORY = 1000
 
 def format_duration(seconds: float) -> str:
     """Render a duration as ``1h02m03s``, ``2m05s`` or ``42s``."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -81,7 +81,7 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
     except OSError as error:
         print(f"{prog}: error: {clean(str(error.filename or 'I/O'))}: {clean(str(error.strerror or error))}", file=sys.stderr)
         return 1
-    except Exception as error:  # noqa: BLE001 - the last resort: one line, never a traceback
+    except Exception as error:
         if os.environ.get("MONILOG_DEBUG"):
             raise
         print(f"{prog}: internal error: {type(error).__name__}: {clean(str(error))}", file=sys.stderr)

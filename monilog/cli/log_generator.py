@@ -30,11 +30,11 @@ from typing import Callable, Iterator, Optional, Sequence
 
 from dateutil import parser as dateparser
 
-from monilog.version import __version__
 from monilog.accumulation.alerter import format_duration
-from monilog.generator.generator import DEFAULT_KEEP, LogGenerator, epoch_of
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
+from monilog.generator.generator import DEFAULT_KEEP, LogGenerator, epoch_of
 from monilog.generator.traffic import WRITTEN_FORMATS
+from monilog.version import __version__
 
 PROG = "log_generator"
 DEFAULT_RATES = (9.0, 11.0, 8.0)

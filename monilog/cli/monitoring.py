@@ -19,7 +19,6 @@ import time
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence
 
-from monilog.version import __version__
 from monilog.cli import integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.monitor import Monitor
@@ -29,6 +28,7 @@ from monilog.outputs.sink import Sink, close_all
 from monilog.parsing.parser import FORMATS
 from monilog.replayer import replay
 from monilog.run import follow
+from monilog.version import __version__
 from monilog.watcher import glob_matches
 
 DASHBOARD_SECONDS = 0.5

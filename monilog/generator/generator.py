@@ -47,8 +47,8 @@ from datetime import datetime
 from random import Random
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from monilog.generator.traffic import W3C_FIELDS, WRITTEN_FORMATS, TrafficModel, w3c_timestamp
 from monilog.version import __version__
-from monilog.generator.traffic import WRITTEN_FORMATS, W3C_FIELDS, TrafficModel, w3c_timestamp
 
 StartTime = Union[datetime, float, int, None]
 """When the timeline starts: an aware datetime, a naive one (local time), epoch seconds, or

@@ -39,7 +39,13 @@ from typing import Callable, Dict, List, Optional
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.outputs.sink import Sink
-from monilog.outputs.worker import ABANDON_CHECK_SECONDS, DEFAULT_CAPACITY, BackgroundWorker, DeliveryError, report_problem
+from monilog.outputs.worker import (
+    ABANDON_CHECK_SECONDS,
+    DEFAULT_CAPACITY,
+    BackgroundWorker,
+    DeliveryError,
+    report_problem,
+)
 from monilog.presentation.jsonlines import dumps, event_to_dict
 from monilog.presentation.sanitize import clean
 

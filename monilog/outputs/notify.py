@@ -23,7 +23,6 @@ from monilog.outputs.sink import Sink
 from monilog.outputs.worker import DEFAULT_CAPACITY, BackgroundWorker, DeliveryError, report_problem
 
 
-
 def load_apprise() -> Any:
     """The apprise module; :class:`ImportError` with the install command when it is missing."""
     return optional_module("apprise", "apprise", "notify")

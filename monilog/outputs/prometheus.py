@@ -46,7 +46,6 @@ from monilog.accumulation.report import AlertState, PeriodReport
 from monilog.outputs.optional import optional_module
 from monilog.outputs.sink import Sink
 
-
 MAX_SECTIONS = 20
 """Sections with a label value of their own; the others count as ``other``."""
 

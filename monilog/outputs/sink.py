@@ -41,5 +41,5 @@ def close_all(sinks: Iterable[Sink], on_problem: Callable[[str], None] = report_
     for sink in sinks:
         try:
             sink.close()
-        except Exception as error:  # noqa: BLE001 - the other sinks must still be closed
+        except Exception as error:
             on_problem(f"output {type(sink).__name__} failed to close: {type(error).__name__}: {error}")

@@ -35,20 +35,25 @@ import http.client
 import queue
 import threading
 import time
-import uuid
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from email.message import Message
 from typing import IO, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from monilog.version import __version__
 from monilog.accumulation.alerter import AlertEvent
 from monilog.outputs.sink import Sink
 from monilog.outputs.worker import (
-    ABANDON_CHECK_SECONDS, DEFAULT_CAPACITY, DEFAULT_DRAIN_SECONDS, BackgroundWorker, DeliveryError, report_problem,
+    ABANDON_CHECK_SECONDS,
+    DEFAULT_CAPACITY,
+    DEFAULT_DRAIN_SECONDS,
+    BackgroundWorker,
+    DeliveryError,
+    report_problem,
 )
 from monilog.presentation.jsonlines import dumps, event_to_dict
+from monilog.version import __version__
 
 TIMEOUT = 10.0
 """Seconds to wait for an answer before trying again."""

@@ -129,7 +129,7 @@ class BackgroundWorker(Generic[T]):
             try:
                 self._deliver(item, self.abandoned)  # type: ignore[arg-type]
                 self.delivered += 1
-            except Exception as error:  # noqa: BLE001 - a delivery failure is reported, never fatal
+            except Exception as error:
                 self.failed += 1
                 detail = str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
                 self.on_problem(f"{self.name}: {detail}")

@@ -37,10 +37,10 @@ import re
 from datetime import tzinfo
 from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple, Union
 
+from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import LogRecord, ParseError
-from monilog.parsing import section
 from monilog.parsing.timestamps import clf_timestamp
 
 FAST_FORMATS = ("auto", "common", "combined")

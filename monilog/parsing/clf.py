@@ -33,8 +33,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing import section
+from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import clf_timestamp
 
 STATUS_CODES = {str(code): code for code in range(100, 1000)}

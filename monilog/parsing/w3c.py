@@ -30,9 +30,9 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional, Sequence, Tuple
 
+from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES, parse_size
 from monilog.parsing.record import LogRecord, ParseError
-from monilog.parsing import section
 from monilog.parsing.timestamps import w3c_timestamp
 
 _SEPARATORS = re.compile(r"[ \t]+")
@@ -47,8 +47,22 @@ class W3CLayout:
     per-line code needs no test for missing fields.
     """
 
-    __slots__ = ("names", "count", "date", "time", "host", "user", "method", "stem", "query",
-                 "protocol", "status", "size", "referer", "agent")
+    __slots__ = (
+        "agent",
+        "count",
+        "date",
+        "host",
+        "method",
+        "names",
+        "protocol",
+        "query",
+        "referer",
+        "size",
+        "status",
+        "stem",
+        "time",
+        "user",
+    )
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names: Tuple[str, ...] = tuple(names)

@@ -38,9 +38,9 @@ log line can act on the terminal.
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone, tzinfo
 from itertools import groupby
 from operator import itemgetter
-from datetime import datetime, timezone, tzinfo
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from rich import box

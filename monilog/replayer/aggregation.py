@@ -66,7 +66,7 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
                                     task.fmt, task.span_seconds)
     except ChunkChanged:
         return Refusal("the file shrank", failure=True)
-    except Exception as error:  # noqa: BLE001 - the chunk is read by the main process, a notice says why
+    except Exception as error:
         return Refusal(f"a replay worker failed: {type(error).__name__}: {error}", failure=True)
     finally:
         if collecting:

@@ -19,10 +19,11 @@
 
 Decisions: files are read up to the size they had when the replay started (a file that shrinks
 meanwhile gets a notice). A file that is not text (UTF-16, compressed: see
-:func:`~monilog.watcher.text_problem`) is not read, and one notice says so. There is one worker process per available core; on Linux they are forked
-when the calling process has a single thread (else started by a ``forkserver``), elsewhere started
-the platform's default way. Small inputs, a single core, or a process that may not start others
-(a daemon) aggregate in the calling process. Setting ``stop`` ends the replay between two batches:
+:func:`~monilog.watcher.text_problem`) is not read, and one notice says so. There is one worker
+process per available core; on Linux they are forked when the calling process has a single
+thread (else started by a ``forkserver``), elsewhere started the platform's default way. Small
+inputs, a single core, or a process that may not start others (a daemon) aggregate in the
+calling process. Setting ``stop`` ends the replay between two batches:
 the summary then adds up over what was applied.
 """
 
