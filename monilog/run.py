@@ -17,47 +17,11 @@ from typing import Callable, List, Optional, Sequence
 
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
+from monilog.parsing.w3c import last_fields_directive
 from monilog.watcher import FileWatcher, WatchNotice, glob_matches
 
 TICK_SECONDS = 0.25
 """How often follow mode moves the clock and refreshes the display."""
-
-PRIME_BLOCK = 64 * 1024
-PRIME_SCAN_BYTES = 16 * 1024 * 1024
-"""How far back from the end of a W3C file to look for its ``#Fields:`` directive."""
-
-
-def last_fields_directive(path: str, limit: int = PRIME_SCAN_BYTES) -> Optional[bytes]:
-    """The last W3C ``#Fields:`` line of a file, searching backwards from its end (at most ``limit`` bytes).
-
-    Following a W3C log from its end, the parser needs the field list written earlier in the
-    file. A file that does not start with a ``#`` directive is not a W3C log and is not searched.
-    """
-    marker = b"\n#Fields:"
-    try:
-        with open(path, "rb") as handle:
-            if handle.read(1) != b"#":
-                return None
-            position = handle.seek(0, os.SEEK_END)
-            stop = max(0, position - limit)
-            carry = b""
-            while position > stop:
-                step = min(PRIME_BLOCK, position - stop)
-                position -= step
-                handle.seek(position)
-                block = handle.read(step) + carry
-                found = block.rfind(marker)
-                if found < 0 and position == 0 and block.startswith(marker[1:]):
-                    found = -1
-                elif found < 0:
-                    carry = block[:len(marker)]
-                    continue
-                handle.seek(position + found + 1)
-                return handle.readline(PRIME_BLOCK).rstrip(b"\r\n")
-    except OSError:
-        return None  # the watcher reports unreadable files
-    return None
-
 
 class HostClock:
     """The host's time as the monitor sees it: epoch seconds that move with :func:`time.monotonic`.
@@ -119,7 +83,11 @@ def follow(
         for path in paths:
             for source in glob_matches(path) if glob.has_magic(path) else [path]:
                 if source != "-" and os.path.isfile(source):
-                    directive = last_fields_directive(source)
+                    try:
+                        with open(source, "rb") as handle:
+                            directive = last_fields_directive(handle)
+                    except OSError:
+                        continue  # the watcher reports unreadable files
                     if directive is not None:
                         monitor.parser_for(source).parse(directive)
     watcher = FileWatcher(paths, on_lines, from_start=from_start, poll_interval=poll_interval, on_notice=on_notice)

@@ -14,8 +14,9 @@ from typing import Callable, List
 from monilog.accumulation.report import PeriodReport, RunSummary
 from monilog.monitor import Monitor
 from monilog.outputs.sink import Sink
+from monilog.parsing.w3c import last_fields_directive
 from monilog.replayer import replay
-from monilog.run import follow, last_fields_directive
+from monilog.run import follow
 
 W3C_HEADER = (
     "#Software: Microsoft Internet Information Services 10.0\n"
@@ -56,8 +57,10 @@ class RunTest(unittest.TestCase):
     def test_last_fields_directive_is_found_from_the_end(self) -> None:
         body = "".join(f"2024-05-01 00:00:{i % 60:02d} 10.0.0.1 GET /a/{i} 200\n" for i in range(20_000))
         path = self.path("u_ex.log", W3C_HEADER + body + "#Fields: date time cs-method sc-status\n" + body[:200])
-        self.assertEqual(last_fields_directive(path), b"#Fields: date time cs-method sc-status")
-        self.assertEqual(last_fields_directive(self.path("plain.log", body)), None)
+        with open(path, "rb") as handle:
+            self.assertEqual(last_fields_directive(handle), b"#Fields: date time cs-method sc-status")
+        with open(self.path("plain.log", body), "rb") as handle:
+            self.assertIsNone(last_fields_directive(handle))
 
     def test_following_a_w3c_log_from_its_end_knows_its_fields(self) -> None:
         path = self.path("u_ex.log", W3C_HEADER + "2024-05-01 00:00:01 10.0.0.1 GET /old/x 200\n")

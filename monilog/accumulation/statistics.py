@@ -133,6 +133,11 @@ class Counts(NamedTuple):
         )
 
 
+def is_error(code: int) -> bool:
+    """The error rule: a 4xx or 5xx response (400–599)."""
+    return 400 <= code <= 599
+
+
 def status_class(code: int) -> str:
     """The class of a status code: ``"1xx"`` to ``"5xx"``, or ``"other"`` outside 100–599."""
     return f"{code // 100}xx" if 100 <= code <= 599 else OTHER_STATUS_CLASS
@@ -443,7 +448,7 @@ class Statistics:
             if entry is None:
                 entry = self._section_entry(section)
             entry[0] += count
-            if 400 <= status <= 599:
+            if is_error(status):
                 entry[1] += count
             if status in status_codes:
                 status_codes[status] += count

@@ -28,7 +28,7 @@ How a record is filled:
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Sequence, Tuple
+from typing import BinaryIO, Dict, Optional, Sequence, Tuple
 
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES, parse_size
@@ -132,3 +132,38 @@ def parse_w3c(line: str, layout: W3CLayout, directive_date: str = "-") -> LogRec
         (host, "", user, moment, method, target, protocol, code, nbytes, referer,
          agent.replace("+", " "), section.section_of(target), epoch),
     )
+
+
+PRIME_BLOCK = 64 * 1024
+PRIME_SCAN_BYTES = 16 * 1024 * 1024
+"""How far back from the end of a W3C file to look for its ``#Fields:`` directive."""
+
+
+def last_fields_directive(handle: BinaryIO, limit: int = PRIME_SCAN_BYTES) -> Optional[bytes]:
+    """The last W3C ``#Fields:`` line of a seekable binary stream, searching backwards from its
+    end (at most ``limit`` bytes).
+
+    Following a W3C log from its end, the parser needs the field list written earlier in the
+    file. A stream that does not start with a ``#`` directive is not a W3C log and is not searched.
+    """
+    marker = b"\n#Fields:"
+    handle.seek(0)
+    if handle.read(1) != b"#":
+        return None
+    position = handle.seek(0, 2)
+    stop = max(0, position - limit)
+    carry = b""
+    while position > stop:
+        step = min(PRIME_BLOCK, position - stop)
+        position -= step
+        handle.seek(position)
+        block = handle.read(step) + carry
+        found = block.rfind(marker)
+        if found < 0 and position == 0 and block.startswith(marker[1:]):
+            found = -1
+        elif found < 0:
+            carry = block[:len(marker)]
+            continue
+        handle.seek(position + found + 1)
+        return handle.readline(PRIME_BLOCK).rstrip(b"\r\n")
+    return None
