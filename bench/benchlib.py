@@ -14,9 +14,39 @@ import platform
 import subprocess
 import threading
 import time
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+WRITER = r"""
+import sys, time
+from monilog.generator import LogGenerator
+path, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+pool = [line for _, line in LogGenerator([1000], [2], fmt="combined", seed=7, start=0).timeline()]
+parts = [(line[:line.index("[") + 1], line[line.index("]"):] + "\n") for line in pool]
+tick, per_tick = 0.01, max(1, round(rate * 0.01))
+written, second, block, offset = 0, None, b"", 0
+start = time.monotonic()
+with open(path, "ab", buffering=0) as stream:
+    ticks = 0
+    while ticks * tick < seconds:
+        now = int(time.time())
+        if now != second:
+            second = now
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+            lines = [(head + stamp + tail).encode() for head, tail in parts]
+        chunk = [lines[(offset + i) % len(lines)] for i in range(per_tick)]
+        offset += per_tick
+        stream.write(b"".join(chunk))
+        written += per_tick
+        ticks += 1
+        time.sleep(max(0.0, start + ticks * tick - time.monotonic()))
+print(written)
+"""
+"""Source of the writer process (``python -c WRITER PATH RATE SECONDS``): appends ``RATE`` Combined
+lines per second from the traffic generator, stamped with the current time, every 10 ms, for
+``SECONDS``, then prints how many lines it wrote."""
 
 
 class Run(NamedTuple):
@@ -33,7 +63,7 @@ class Run(NamedTuple):
     returncode: int
 
 
-def descendants(pid: int) -> List[int]:
+def descendants(pid: int) -> list[int]:
     """``pid`` and every process below it, from ``/proc/*/task/*/children``."""
     found, queue = [], [pid]
     while queue:
@@ -67,7 +97,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def run(command: Sequence[str], stdout_path: str = os.devnull, env: Optional[Dict[str, str]] = None,
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and every live process below it, each with the
+    children it has already waited for (``/proc/PID/stat`` fields 14 to 17): the same total that
+    ``wait4`` gives for the whole tree once it has exited."""
+    total = 0.0
+    for member in descendants(pid):
+        try:
+            with open(f"/proc/{member}/stat") as stream:
+                fields = stream.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(field) for field in fields[11:15]) / TICKS
+    return total
+
+
+def run(command: Sequence[str], stdout_path: str = os.devnull, env: dict[str, str] | None = None,
         sample_interval: float = 0.005, quiet: bool = False) -> Run:
     """Run ``command`` with its output to ``stdout_path`` (and its errors to nowhere when ``quiet``);
     measure time, CPU and memory."""
@@ -126,6 +171,6 @@ def write_results(path: str, text: str) -> None:
         stream.write(text + "\n")
 
 
-def load_average() -> Tuple[float, float, float]:
+def load_average() -> tuple[float, float, float]:
     """The system load averages (other work on the machine skews timings)."""
     return os.getloadavg()

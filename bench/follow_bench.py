@@ -36,40 +36,14 @@ import tempfile
 import threading
 import time
 from datetime import datetime
-from typing import List, NamedTuple, Optional
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import cpu_seconds, descendants, load_average, machine, table, write_results
+from benchlib import WRITER, load_average, machine, table, tree_cpu, write_results
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "follow.txt")
 MAX_IDLE = 3.0
-
-WRITER = r"""
-import sys, time
-from monilog.generator import LogGenerator
-path, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-pool = [line for _, line in LogGenerator([1000], [2], fmt="combined", seed=7, start=0).timeline()]
-parts = [(line[:line.index("[") + 1], line[line.index("]"):] + "\n") for line in pool]
-tick, per_tick = 0.01, max(1, round(rate * 0.01))
-written, second, block, offset = 0, None, b"", 0
-start = time.monotonic()
-with open(path, "ab", buffering=0) as stream:
-    ticks = 0
-    while ticks * tick < seconds:
-        now = int(time.time())
-        if now != second:
-            second = now
-            stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
-            lines = [(head + stamp + tail).encode() for head, tail in parts]
-        chunk = [lines[(offset + i) % len(lines)] for i in range(per_tick)]
-        offset += per_tick
-        stream.write(b"".join(chunk))
-        written += per_tick
-        ticks += 1
-        time.sleep(max(0.0, start + ticks * tick - time.monotonic()))
-print(written)
-"""
 
 
 class RateResult(NamedTuple):
@@ -80,10 +54,10 @@ class RateResult(NamedTuple):
     """Seconds between the writer's end plus the idle time and the summary."""
     cpu: float
     """CPU of the monitoring process during the run, % of one core."""
-    latencies: List[float]
+    latencies: list[float]
 
 
-def monitoring(path: str, period: int, max_idle: Optional[float]) -> subprocess.Popen:
+def monitoring(path: str, period: int, max_idle: float | None) -> subprocess.Popen:
     command = [sys.executable, "-m", "monilog.cli.monitoring", "--json", "--no-log-file", "--period", str(period),
                "--threshold", "1000000000", path]
     if max_idle is not None:
@@ -91,23 +65,13 @@ def monitoring(path: str, period: int, max_idle: Optional[float]) -> subprocess.
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-def tree_cpu(pid: int) -> float:
-    total = 0.0
-    for member in descendants(pid):
-        try:
-            total += cpu_seconds(member)
-        except OSError:
-            pass
-    return total
-
-
 def measure_rate(directory: str, rate: int, seconds: float, period: int) -> RateResult:
     """Follow a file while a writer appends ``rate`` lines/s for ``seconds``."""
     path = os.path.join(directory, f"follow-{rate}.log")
     open(path, "wb").close()
     process = monitoring(path, period, MAX_IDLE)
-    latencies: List[float] = []
-    summary: List[dict] = []
+    latencies: list[float] = []
+    summary: list[dict] = []
     finished = threading.Event()
     writing = threading.Event()
 

@@ -5,6 +5,7 @@ Run from the repository root (a benchmark, not a test)::
     python bench/replay_bench.py                 # 1M-line Combined and Common logs, a few minutes
     python bench/replay_bench.py --runs 3 --no-goaccess
     python bench/replay_bench.py --big           # adds a 10M-line run (about 2.2 GB of log) for the memory bound
+    python bench/replay_bench.py --one-core      # monitoring and GoAccess pinned to one CPU (taskset -c 0)
 
 The logs come from ``log_generator`` with a fixed seed at a busy server's 1000 requests/s
 (1M lines = 1000 s of traffic, 300 clients, 10 sections of 20 paths, 5 % errors), so every
@@ -12,12 +13,14 @@ The logs come from ``log_generator`` with a fixed seed at a busy server's 1000 r
 ``--workdir`` and reused.
 
 For each log the command ``monitoring --replay --json --no-log-file LOG`` (full statistics,
-alerting, JSON output to a file) runs ``--runs`` times through the fast engine and once through
-the reference path (``MONILOG_REFERENCE=1``); the table shows medians (``wall s``, ``CPU s``:
-user + system of all processes, ``lines/s``) and the best run. The two JSON outputs
-must be identical, byte for byte: the bench fails otherwise. When ``goaccess`` is installed
+alerting, JSON output to a file) runs ``--runs`` times with worker processes and once in one
+process (``taskset -c 0``: one CPU, so no workers; the same engine with other batch
+boundaries); the table shows medians (``wall s``, ``CPU s``: user + system of all processes,
+``lines/s``) and the best run. The two JSON outputs must be identical, byte for byte: the bench
+fails otherwise. When ``goaccess`` is installed
 (Debian package ``goaccess``) it processes the same file to a JSON report in the same session,
-and the table shows how many times faster monilog is.
+and the table shows how many times faster monilog is. ``--one-core`` runs every command under
+``taskset -c 0``: the fast replay's worker processes then share one CPU, as on a one-core host.
 
 Memory: ``RSS max`` is the peak resident set of the largest process (as ``/usr/bin/time`` shows
 it); ``PSS all`` the peak of the summed proportional set sizes of the process and its worker
@@ -36,7 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,12 +63,12 @@ def generate(workdir: str, fmt: str, lines: int, rate: int) -> str:
     return path
 
 
-def monitoring(path: str) -> List[str]:
-    return [sys.executable, "-m", "monilog.cli.monitoring", "--replay", "--json", "--no-log-file", path]
+def monitoring(path: str, pin: Sequence[str] = ()) -> list[str]:
+    return [*pin, sys.executable, "-m", "monilog.cli.monitoring", "--replay", "--json", "--no-log-file", path]
 
 
-def measure(command: List[str], runs: int, output: str, env: Optional[Dict[str, str]] = None,
-            quiet: bool = False) -> List[Run]:
+def measure(command: list[str], runs: int, output: str, env: dict[str, str] | None = None,
+            quiet: bool = False) -> list[Run]:
     results = []
     for _ in range(runs):
         result = run(command, output, env, quiet=quiet)
@@ -75,7 +78,7 @@ def measure(command: List[str], runs: int, output: str, env: Optional[Dict[str, 
     return results
 
 
-def row(name: str, engine: str, lines: int, results: Sequence[Run], goaccess: Optional[float]) -> List[str]:
+def row(name: str, engine: str, lines: int, results: Sequence[Run], goaccess: float | None) -> list[str]:
     wall = statistics.median(result.wall for result in results)
     best = min(result.wall for result in results)
     cpu = statistics.median(result.cpu for result in results)
@@ -93,53 +96,62 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs of the fast engine and of GoAccess per log")
     parser.add_argument("--big", action="store_true", help="also replay a 10M-line Combined log (memory bound)")
     parser.add_argument("--no-goaccess", action="store_true", help="skip GoAccess even when installed")
+    parser.add_argument("--one-core", action="store_true",
+                        help="run monitoring and GoAccess pinned to CPU 0 (taskset -c 0)")
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "monilog-bench"),
                         help="where the generated logs are kept between runs")
     parser.add_argument("--output", default=RESULTS)
     options = parser.parse_args()
 
     os.makedirs(options.workdir, exist_ok=True)
+    pin: list[str] = []
+    if options.one_core:
+        taskset = shutil.which("taskset")
+        if taskset is None:
+            raise SystemExit("--one-core needs taskset (Debian package util-linux)")
+        pin = [taskset, "-c", "0"]
     goaccess = None if options.no_goaccess else shutil.which("goaccess")
     plan = [("combined", options.lines), ("common", options.lines)]
     if options.big:
         plan.append(("combined", 10 * options.lines))
 
-    rows: List[List[str]] = []
+    rows: list[list[str]] = []
     identical = True
     load_before = load_average()
     for fmt, lines in plan:
         path = generate(options.workdir, fmt, lines, options.rate)
         name = f"{fmt} {lines / 1e6:g}M ({os.path.getsize(path) / MB:,.0f} MB)"
         fast_json = os.path.join(options.workdir, "fast.json")
-        reference_json = os.path.join(options.workdir, "reference.json")
+        single_json = os.path.join(options.workdir, "single.json")
         runs = 1 if lines > options.lines else options.runs
-        fast = measure(monitoring(path), runs, fast_json)
-        reference = measure(monitoring(path), 1, reference_json, dict(os.environ, MONILOG_REFERENCE="1"))
-        same = filecmp.cmp(fast_json, reference_json, shallow=False)
+        fast = measure(monitoring(path, pin), runs, fast_json)
+        single = measure(monitoring(path, ["taskset", "-c", "0"]), 1, single_json)
+        same = filecmp.cmp(fast_json, single_json, shallow=False)
         identical = identical and same
         ga_wall = None
         if goaccess is not None and lines == options.lines:
-            ga_runs = measure([goaccess, path, f"--log-format={fmt.upper()}", "-o",
+            ga_runs = measure([*pin, goaccess, path, f"--log-format={fmt.upper()}", "-o",
                                os.path.join(options.workdir, "goaccess.json")], runs, os.devnull, quiet=True)
             ga_wall = statistics.median(result.wall for result in ga_runs)
             rows.append(row(name, "GoAccess 1.7" if "1.7" in _version(goaccess) else "GoAccess", lines, ga_runs, ga_wall))
-        rows.append(row(name, "monilog fast" + ("" if same else " (DIFFERS)"), lines, fast, ga_wall))
-        rows.append(row(name, "monilog reference", lines, reference, ga_wall))
+        rows.append(row(name, "monilog" + ("" if same else " (DIFFERS)"), lines, fast, ga_wall))
+        rows.append(row(name, "monilog, one process", lines, single, ga_wall))
         print("\n".join("  ".join(cells) for cells in rows[-3 if ga_wall else -2:]), file=sys.stderr, flush=True)
 
     header = ["log", "engine", "runs", "wall s", "best s", "CPU s", "lines/s", "best lines/s", "RSS max MB",
               "PSS all MB", "vs GoAccess"]
+    pinned = " (monitoring and GoAccess pinned to CPU 0: taskset -c 0)" if pin else ""
     text = "\n".join([
-        f"monitoring --replay --json --no-log-file: {machine()}",
-        f"generated at {options.rate} req/s, seed {SEED}; load average before {load_before[0]:.2f}, "
-        f"after {load_average()[0]:.2f}",
+        f"monitoring --replay --json --no-log-file{pinned}: {machine()}",
+        (f"generated at {options.rate} req/s, seed {SEED}; load average before {load_before[0]:.2f}, "
+         f"after {load_average()[0]:.2f}"),
         table(rows, header),
-        "fast and reference outputs identical: " + ("yes" if identical else "NO"),
+        "outputs with workers and in one process identical: " + ("yes" if identical else "NO"),
     ])
     print(text)
     write_results(options.output, text)
     if not identical:
-        raise SystemExit("the fast replay's output differs from the reference path's")
+        raise SystemExit("the replay's output with workers differs from its output in one process")
 
 
 def _version(executable: str) -> str:
