@@ -327,6 +327,18 @@ class PropertyTest(unittest.TestCase):
         self.assertEqual([(e.kind, int(e.time.timestamp()), e.hits) for e in alerter.history], got)
 
 
+class HistoryTest(unittest.TestCase):
+    def test_history_keeps_the_last_events_and_counts_the_others(self) -> None:
+        alerter = Alerter(threshold=1, window=1, max_history=4)
+        for second in range(0, 20, 2):  # a burst every other second: alert, recover, alert...
+            alerter.observe(T0 + second, count=5)
+        alerter.advance(T0 + 30)
+        self.assertEqual(len(alerter.history), 4)
+        self.assertEqual(alerter.dropped_events, 16)
+        self.assertEqual(alerter.history[-1].kind, "recover")
+        self.assertEqual(alerter.history[-1].time.timestamp(), T0 + 20)
+
+
 class LatenessTest(unittest.TestCase):
     def test_a_second_is_evaluated_lateness_seconds_later_at_its_own_time(self) -> None:
         alerter = Alerter(threshold=1, window=10, lateness=5)

@@ -278,6 +278,20 @@ def without_lateness(items: List[Tuple[str, object]]) -> List[Tuple[str, object]
     return out
 
 
+class CallerAlerterTest(unittest.TestCase):
+    def test_the_monitor_uses_the_alerter_it_is_given(self) -> None:
+        from monilog.accumulation.alerter import Alerter
+
+        alerter = Alerter(threshold=100, window=10)
+        recorder = Recorder()
+        monitor = Monitor(1, 10, 10, sinks=[recorder], alerter=alerter)
+        monitor.feed("a", traffic(range(0, 25), 3))  # above 1/s, far below 100/s
+        monitor.finish()
+        self.assertIs(monitor.alerter, alerter)
+        self.assertEqual(recorder.events, [])
+        self.assertEqual(recorder.reports[0].alert.threshold, 100)
+
+
 class LatenessTest(unittest.TestCase):
     def test_lines_late_by_up_to_the_lateness_count_in_their_own_second_and_period(self) -> None:
         recorder = Recorder()
