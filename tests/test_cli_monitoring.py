@@ -311,6 +311,25 @@ class ArgumentTest(Run):
         self.assertEqual((status, stderr.getvalue().strip()), (2, expected))
 
 
+class ClosedPipeTest(Run):
+    def test_following_into_head_goes_on_and_the_run_log_keeps_everything(self) -> None:
+        path = self.write("access.log", timeline([3] * 100))  # 300 lines over 100 s of log time
+        logs = os.path.join(self.dir, "logs")
+        os.mkdir(logs)
+        # `monitoring ... 2>&1 | head -1`: standard output and standard error close after one line
+        done = subprocess.run(
+            f"'{script('monitoring')}' --plain --from-start --max-idle 2 --log-dir '{logs}' '{path}' 2>&1 | head -1",
+            shell=True, capture_output=True, text=True, timeout=120, cwd=self.dir, stdin=subprocess.DEVNULL,
+        )
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(len(done.stdout.splitlines()), 1)
+        (run_log,) = os.listdir(logs)
+        with open(os.path.join(logs, run_log), encoding="utf-8") as stream:
+            content = stream.read()
+        self.assertIn("lines   300 read, 300 parsed", content)
+        self.assertIn("output TextSink failed and is turned off", content)
+
+
 class FollowTest(Run):
     """Follow mode against a live writer: alert, then recovery in silence, then SIGINT."""
 
