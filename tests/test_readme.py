@@ -28,7 +28,9 @@ class ReadmeTest(unittest.TestCase):
         self.assertEqual(output.getvalue(), expected)
 
     def test_ci_runs_exactly_the_readme_test_command(self) -> None:
-        command = "nosetests --with-coverage --cover-package=monilog"
-        self.assertIn(f"pip install -e '.[test]' && {command}", read("README.md"))
+        match = re.search(r"pip install -e '\.\[test\]' && (nosetests[^\n`]*)", read("README.md"))
+        self.assertIsNotNone(match, "the README gives no nosetests command")
+        command = match.group(1).strip()  # type: ignore[union-attr]
+        self.assertIn("--with-coverage --cover-package=monilog", command)
         ci_lines = [line.strip() for line in read(".ci/run").splitlines()]
         self.assertIn(command, ci_lines)
