@@ -65,10 +65,11 @@ immutable and may be handed to any thread; they pickle, so worker processes can 
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
+from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 from monilog.parsing.record import LogRecord
 
@@ -89,6 +90,7 @@ MAX_KEY_LENGTH = 256
 DEFAULT_MAX_KEYS = 10_000
 
 K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 
 class SectionStats(NamedTuple):
@@ -155,8 +157,16 @@ def _cut(key: K) -> K:
 
 def _ranked(counts: Mapping[K, int], n: Optional[int]) -> List[Tuple[K, int]]:
     """``(key, hits)`` pairs, most hits first, ties by key; the first ``n`` (all when None)."""
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return ranked if n is None else ranked[: max(n, 0)]
+    return _first(counts.items(), n, lambda item: (-item[1], item[0]))
+
+
+def _first(items: Collection[T], n: Optional[int], key: Callable[[T], Any]) -> List[T]:
+    """``items`` sorted by ``key``, or only the first ``n`` of them (from a heap when they are few:
+    a report asks for five of maybe ten thousand keys)."""
+    if n is None or 8 * n >= len(items):
+        ranked = sorted(items, key=key)
+        return ranked if n is None else ranked[: max(n, 0)]
+    return heapq.nsmallest(max(n, 0), items, key=key)
 
 
 def _sum_counts(first: Mapping[K, int], second: Mapping[K, int]) -> Dict[K, int]:
@@ -272,9 +282,7 @@ class StatsSnapshot:
 
     def top_sections(self, n: Optional[int] = None) -> List[Tuple[str, SectionStats, float]]:
         """``(section, stats, share of all hits)``, most hits first, ties by name."""
-        ranked = sorted(self.sections.items(), key=lambda item: (-item[1].hits, item[0]))
-        if n is not None:
-            ranked = ranked[: max(n, 0)]
+        ranked = _first(self.sections.items(), n, lambda item: (-item[1].hits, item[0]))
         return [(section, stats, _share(stats.hits, self.hits)) for section, stats in ranked]
 
     def top_status_codes(self, n: Optional[int] = None) -> List[Tuple[int, int, float]]:
