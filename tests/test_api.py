@@ -52,6 +52,12 @@ class PublicApiTest(unittest.TestCase):
         self.assertEqual((done.returncode, done.stderr), (0, ""))
         self.assertEqual(done.stdout.strip(), "[]")
 
+    def test_the_log_generator_command_line_is_read_without_loading_dateutil(self) -> None:
+        code = ("import sys; from monilog.cli.log_generator import build_parser; build_parser(); "
+                "print(sorted(m for m in ('dateutil', 'monilog.accumulation.alerter', 'rich') if m in sys.modules))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+        self.assertEqual(done.stdout.strip(), "[]")
+
     def test_version_has_its_own_module_and_the_package_is_typed(self) -> None:
         version = importlib.import_module("monilog.version")
         self.assertEqual(monilog.__version__, version.__version__)
