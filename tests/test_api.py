@@ -42,7 +42,7 @@ class PublicApiTest(unittest.TestCase):
     def test_the_monitoring_command_line_is_read_without_loading_the_monitor_or_its_outputs(self) -> None:
         # --version, --help and argument errors must start fast: nothing heavy before parse_args
         heavy = ("monilog.monitor", "monilog.replayer", "monilog.watcher", "monilog.run", "monilog.outputs.webhook",
-                 "http.client", "ssl", "rich")
+                 "monilog.parsing.parser", "http.client", "ssl", "rich")
         code = ("import contextlib, io, sys; from monilog.cli.monitoring import build_parser, main; build_parser(); "
                 "error = io.StringIO()\n"
                 "with contextlib.redirect_stderr(error): status = main(['--window', '0'])\n"

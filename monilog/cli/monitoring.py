@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence
 from monilog.cli import integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.outputs.sink import Sink, close_all
-from monilog.parsing.parser import FORMATS
+from monilog.parsing.formats import FORMATS
 from monilog.version import __version__
 
 if TYPE_CHECKING:
