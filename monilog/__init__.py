@@ -40,7 +40,7 @@ _HOMES: Dict[str, str] = {
     "LogGenerator": "monilog.generator",
     "Monitor": "monilog.monitor",
     "Sink": "monilog.outputs.sink",
-    "FORMATS": "monilog.parsing.parser",
+    "FORMATS": "monilog.parsing.formats",
     "LogParser": "monilog.parsing.parser",
     "parse_line": "monilog.parsing.parser",
     "SKIP_REASONS": "monilog.parsing.record",
@@ -97,7 +97,8 @@ if TYPE_CHECKING:
     from monilog.generator import LogGenerator
     from monilog.monitor import Monitor
     from monilog.outputs.sink import Sink
-    from monilog.parsing.parser import FORMATS, LogParser, parse_line
+    from monilog.parsing.formats import FORMATS
+    from monilog.parsing.parser import LogParser, parse_line
     from monilog.parsing.record import SKIP_REASONS, LogRecord, ParseError
     from monilog.parsing.section import section_of
     from monilog.replayer import ReplayTuning, replay

@@ -39,6 +39,25 @@ class PublicApiTest(unittest.TestCase):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
         self.assertEqual(done.stdout.strip(), "[]")
 
+    def test_the_monitoring_command_line_is_read_without_loading_the_monitor_or_its_outputs(self) -> None:
+        # --version, --help and argument errors must start fast: nothing heavy before parse_args
+        heavy = ("monilog.monitor", "monilog.replayer", "monilog.watcher", "monilog.run", "monilog.outputs.webhook",
+                 "monilog.parsing.parser", "http.client", "ssl", "rich")
+        code = ("import contextlib, io, sys; from monilog.cli.monitoring import build_parser, main; build_parser(); "
+                "error = io.StringIO()\n"
+                "with contextlib.redirect_stderr(error): status = main(['--window', '0'])\n"
+                "assert status == 2 and error.getvalue().count('\\n') == 1, (status, error.getvalue())\n"
+                f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        self.assertEqual(done.stdout.strip(), "[]")
+
+    def test_the_log_generator_command_line_is_read_without_loading_dateutil(self) -> None:
+        code = ("import sys; from monilog.cli.log_generator import build_parser; build_parser(); "
+                "print(sorted(m for m in ('dateutil', 'monilog.accumulation.alerter', 'rich') if m in sys.modules))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+        self.assertEqual(done.stdout.strip(), "[]")
+
     def test_version_has_its_own_module_and_the_package_is_typed(self) -> None:
         version = importlib.import_module("monilog.version")
         self.assertEqual(monilog.__version__, version.__version__)

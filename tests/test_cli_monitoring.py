@@ -210,7 +210,7 @@ class ClosingTest(Run):
     def test_a_run_log_on_a_full_disk_costs_a_line_not_the_run_nor_the_other_outputs(self) -> None:
         path = self.write("access.log", timeline([3] * 30 + [1] * 40))
         stdout, stderr = io.StringIO(), io.StringIO()
-        with mock.patch("monilog.cli.monitoring.RunLogSink", FullDiskRunLog), \
+        with mock.patch("monilog.outputs.runlog.RunLogSink", FullDiskRunLog), \
                 mock.patch.object(ExecSink, "close", autospec=True, side_effect=ExecSink.close) as exec_closed, \
                 contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             status = monitoring_main(["--replay", "--json", "-t", "2", "-w", "10", "--log-dir", self.dir,

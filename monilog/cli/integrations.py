@@ -16,19 +16,17 @@ while the summary is being written may follow it.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
-from monilog.accumulation.alerter import AlertEvent
-from monilog.accumulation.report import RunSummary
 from monilog.cli.command import number
-from monilog.monitor import Monitor
-from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
-from monilog.outputs.execute import ExecSink, parse_command
-from monilog.outputs.notify import NotifySink, load_apprise
-from monilog.outputs.prometheus import PrometheusSink, load_prometheus_client, parse_listen_address
 from monilog.outputs.sink import Sink, close_all
-from monilog.outputs.webhook import MAX_TIMEOUT, TIMEOUT, WebhookSink, check_url
+from monilog.outputs.webhooktimes import MAX_TIMEOUT, TIMEOUT
 from monilog.outputs.worker import report_problem
+
+if TYPE_CHECKING:
+    from monilog.accumulation.alerter import AlertEvent
+    from monilog.accumulation.report import RunSummary
+    from monilog.monitor import Monitor
 
 PROBLEM_KIND = "integration"
 """The notice kind of failed deliveries."""
@@ -98,6 +96,13 @@ def build(args: argparse.Namespace) -> Integrations:
 
     :raises ValueError: an option that cannot work, with a one-line reason.
     """
+    # imported here, not at the top: --help, --version and a bad argument load none of them
+    from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
+    from monilog.outputs.execute import ExecSink, parse_command
+    from monilog.outputs.notify import NotifySink, load_apprise
+    from monilog.outputs.prometheus import PrometheusSink, load_prometheus_client, parse_listen_address
+    from monilog.outputs.webhook import WebhookSink, check_url
+
     # check first, so nothing starts when an option cannot work
     for url in args.webhook:
         _check("--webhook", check_url, url)

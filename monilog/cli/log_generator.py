@@ -15,6 +15,9 @@ Messages go to standard error (``--quiet`` silences them), so ``--file -`` can s
 on standard output. Exit status: 0 when the timeline is written or on Ctrl-C / SIGTERM (no
 traceback), 2 for bad arguments or a file that cannot be opened (one line on stderr), 1 for a
 write error during the run.
+
+dateutil and the alert rule's duration formatting are imported where they are used, so
+``--help``, ``--version`` and a bad argument start fast.
 """
 
 from __future__ import annotations
@@ -28,9 +31,6 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional, Sequence
 
-from dateutil import parser as dateparser
-
-from monilog.accumulation.alerter import format_duration
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.generator.generator import DEFAULT_KEEP, LogGenerator, epoch_of
 from monilog.generator.traffic import WRITTEN_FORMATS
@@ -44,6 +44,8 @@ DEFAULT_STEP_SECONDS = 150.0
 def parse_time(text: str) -> float:
     """Epoch seconds of ``text``: epoch seconds themselves, or a time dateutil understands
     (a time without UTC offset is local time)."""
+    from dateutil import parser as dateparser  # here: only --start needs it, and it is slow to import
+
     try:
         return float(text) if text.replace(".", "", 1).isdigit() else epoch_of(dateparser.parse(text))  # type: ignore[return-value]
     except (ValueError, OverflowError):
@@ -111,6 +113,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
+    from monilog.accumulation.alerter import format_duration
+
     durations = args.durations or [DEFAULT_STEP_SECONDS] * len(args.rates)
     if len(durations) != len(args.rates):
         raise UsageError(f"--rates and --durations need as many values each "

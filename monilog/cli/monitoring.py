@@ -4,6 +4,10 @@ Exit status (see :mod:`monilog.cli.command`): 0 after a normal end (end of repla
 SIGTERM, ``--max-idle``), 2 for bad arguments or an input that cannot be read at start.
 Every output is closed at the end, whatever another one raises when closed (a run log on a
 full disk): such a failure is one line on standard error, not an error exit.
+
+The monitor, the replayer, the watcher and the outputs are imported by the functions that use
+them, after the arguments are parsed: ``--help``, ``--version`` and a bad argument load none of
+them and start fast.
 """
 
 from __future__ import annotations
@@ -17,19 +21,16 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence
 
 from monilog.cli import integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
-from monilog.monitor import Monitor
-from monilog.outputs.console import BellSink, JsonSink, TextSink
-from monilog.outputs.runlog import RunLogSink
 from monilog.outputs.sink import Sink, close_all
-from monilog.parsing.parser import FORMATS
-from monilog.replayer import replay
-from monilog.run import follow
+from monilog.parsing.formats import FORMATS
 from monilog.version import __version__
-from monilog.watcher import glob_matches
+
+if TYPE_CHECKING:
+    from monilog.monitor import Monitor
 
 DASHBOARD_SECONDS = 0.5
 """How often the dashboard gets a new view (it redraws twice a second)."""
@@ -81,6 +82,8 @@ def _has_magic(path: str) -> bool:
 def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
     """Refuse, before starting, inputs that cannot work: unreadable files, directories, and
     (in a replay) missing files or standard input."""
+    from monilog.watcher import glob_matches
+
     for path in paths:
         if path == "-":
             if replay_mode:
@@ -111,6 +114,8 @@ def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
 def replay_files(paths: Sequence[str]) -> List[str]:
     """The files a replay reads: globs expanded (compressed rotations left out), each file once
     even when named twice or through a link."""
+    from monilog.watcher import glob_matches
+
     files: List[str] = []
     seen = set()
     for path in paths:
@@ -129,6 +134,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
+    from monilog.monitor import Monitor
+    from monilog.outputs.console import BellSink, JsonSink, TextSink
+    from monilog.outputs.runlog import RunLogSink
+    from monilog.replayer import replay
+
     paths: List[str] = list(args.file) + list(args.paths) or [DEFAULT_FILE]
     check_inputs(paths, args.replay)
     if args.replay:
@@ -174,6 +184,9 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace, use_dashboard: bool,
                 stop: threading.Event) -> None:
+    from monilog.outputs.console import TextSink
+    from monilog.run import follow
+
     if use_dashboard:
         from monilog.presentation.dashboard import Dashboard
 

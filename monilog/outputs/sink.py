@@ -1,12 +1,18 @@
-"""The interface every output implements: the monitor calls it, outputs decide what to do."""
+"""The interface every output implements: the monitor calls it, outputs decide what to do.
+
+The report types are imported for annotations only: an output can be declared (the console
+scripts' command line does) without loading the accumulation machinery.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from monilog.accumulation.alerter import AlertEvent
-from monilog.accumulation.report import PeriodReport, RunSummary
 from monilog.outputs.worker import report_problem
+
+if TYPE_CHECKING:
+    from monilog.accumulation.alerter import AlertEvent
+    from monilog.accumulation.report import PeriodReport, RunSummary
 
 
 class Sink:

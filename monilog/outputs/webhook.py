@@ -12,7 +12,7 @@ Decisions:
   neither stalls monitoring nor delays the other endpoints; events reach each endpoint in order.
 * A delivery is tried up to :data:`ATTEMPTS` times, waiting ``BACKOFF * 2**n`` seconds between
   tries. It is retried after a connection failure, a 5xx, 408 or 429 answer, or no answer within
-  ``timeout`` seconds (:data:`TIMEOUT`, ``--webhook-timeout``); another 4xx answer is final
+  ``timeout`` seconds (:data:`~monilog.outputs.webhooktimes.TIMEOUT`, ``--webhook-timeout``); another 4xx answer is final
   (retrying would not help). Any 2xx answer is a success, also a late one: a try that was
   retried keeps waiting for its answer until the delivery ends, ``timeout`` seconds after the
   last try, so a slow endpoint's events count as delivered, not as failed.
@@ -44,6 +44,7 @@ from typing import IO, Callable, Dict, List, NamedTuple, Optional, Sequence, Tup
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.outputs.sink import Sink
+from monilog.outputs.webhooktimes import TIMEOUT
 from monilog.outputs.worker import (
     ABANDON_CHECK_SECONDS,
     DEFAULT_CAPACITY,
@@ -54,12 +55,6 @@ from monilog.outputs.worker import (
 )
 from monilog.presentation.jsonlines import dumps, event_to_dict
 from monilog.version import __version__
-
-TIMEOUT = 10.0
-"""Seconds to wait for an answer before trying again."""
-
-MAX_TIMEOUT = 3600.0
-"""The longest ``--webhook-timeout`` accepted."""
 
 MAX_DRAIN_SECONDS = 30.0
 """The longest the end of a run waits for a slow endpoint."""

@@ -1,10 +1,24 @@
-"""Access-log lines to :class:`LogRecord`: Common, Combined and W3C Extended formats."""
+"""Access-log lines to :class:`LogRecord`: Common, Combined and W3C Extended formats.
+
+Names are imported from their modules on first use (PEP 562), so that reading
+:data:`~monilog.parsing.formats.FORMATS` does not load the parser and its patterns.
+"""
 
 from __future__ import annotations
 
-from monilog.parsing.parser import FORMATS, MAX_LINE_LENGTH, LogParser, parse_line
-from monilog.parsing.record import SKIP_REASONS, LogRecord, ParseError
-from monilog.parsing.section import section_of
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
+_HOMES: Dict[str, str] = {
+    "FORMATS": "monilog.parsing.formats",
+    "MAX_LINE_LENGTH": "monilog.parsing.parser",
+    "LogParser": "monilog.parsing.parser",
+    "parse_line": "monilog.parsing.parser",
+    "SKIP_REASONS": "monilog.parsing.record",
+    "LogRecord": "monilog.parsing.record",
+    "ParseError": "monilog.parsing.record",
+    "section_of": "monilog.parsing.section",
+}
 
 __all__ = [
     "FORMATS",
@@ -16,3 +30,23 @@ __all__ = [
     "parse_line",
     "section_of",
 ]
+
+if TYPE_CHECKING:
+    from monilog.parsing.formats import FORMATS
+    from monilog.parsing.parser import MAX_LINE_LENGTH, LogParser, parse_line
+    from monilog.parsing.record import SKIP_REASONS, LogRecord, ParseError
+    from monilog.parsing.section import section_of
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'monilog.parsing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return __all__

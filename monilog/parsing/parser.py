@@ -33,11 +33,9 @@ from __future__ import annotations
 from typing import Iterable, Optional, Tuple, Union
 
 from monilog.parsing.clf import CLF_AUTO, COMBINED, COMMON, parse_clf
+from monilog.parsing.formats import FORMATS as FORMATS
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.w3c import W3CLayout, parse_w3c
-
-FORMATS = ("auto", "common", "combined", "w3c")
-"""The accepted values of ``fmt``."""
 
 MAX_LINE_LENGTH = 64 * 1024
 """Default cap on a line's length; longer lines are skipped as ``line too long``."""

@@ -29,15 +29,18 @@ Decisions
   after escaping, so the result never exceeds ``max_length`` cells.
 * :func:`clean_text` returns a :class:`rich.text.Text`, which rich never parses as markup:
   ``[bold red]`` in a path stays literal text.
+* rich is imported only when a string is cut or a :class:`~rich.text.Text` is made, so that
+  :func:`clean` without ``max_length`` (the console scripts' error messages) loads no terminal
+  library.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from rich.cells import cell_len, get_character_cell_size
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 ELLIPSIS = "…"
 
@@ -75,6 +78,8 @@ def _escape(match: re.Match[str]) -> str:
 
 def _cut(text: str, max_length: int) -> str:
     """``text`` cut to at most ``max_length`` terminal cells, ending in an ellipsis when cut."""
+    from rich.cells import cell_len, get_character_cell_size
+
     if cell_len(text) <= max_length:
         return text
     budget = max_length - 1
@@ -102,4 +107,6 @@ def clean(text: str, max_length: Optional[int] = None) -> str:
 
 def clean_text(text: str, max_length: Optional[int] = None, style: str = "") -> Text:
     """:func:`clean` as a rich :class:`~rich.text.Text` in ``style``: never read as markup."""
+    from rich.text import Text
+
     return Text(clean(text, max_length), style=style, no_wrap=True, overflow="ellipsis")
