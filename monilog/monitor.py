@@ -248,6 +248,8 @@ class Monitor:
         skip = next(skips, None)
         uniform: Optional[str] = None  # the fate of every run so far, while the segment counts as a whole
         starts: List[int] = []  # first record of each run, once runs are counted one by one
+        # before the first report, lateness may move where reports start, record by record's time
+        whole = not (self.lateness and self._total is None)
         for index, (second, count) in enumerate(runs):
             while skip is not None and skip[0] == index:
                 self._skipped[skip[1]] += 1
@@ -255,7 +257,7 @@ class Monitor:
             rulings = self.clock.admit(second, count, host)
             fate = _fate(rulings)
             if not starts:
-                if fate == (uniform or fate) and fate != _HELD:
+                if whole and fate == (uniform or fate) and fate != _HELD:
                     uniform = fate
                     self._act(rulings, zone)
                     continue

@@ -303,6 +303,20 @@ class LatenessTest(unittest.TestCase):
         self.assertEqual(reports[0].end.timestamp() - E0, 10)  # type: ignore[union-attr]
         self.assertEqual(recorder.items[0][1].alert.lateness, 5)  # type: ignore[attr-defined]
 
+    def test_the_first_reports_start_alike_for_any_batch_boundaries(self) -> None:
+        lines = [line(6), line(7), line(-20), line(-1)]  # 11:59:59 is within the lateness of 12:00:07
+        outputs = []
+        for batches in ([lines], [[one] for one in lines]):
+            recorder = Recorder()
+            monitor = Monitor(0.5, 10, 60, sinks=[recorder], lateness=20)
+            for batch in batches:
+                monitor.feed("a", batch)
+            monitor.finish()
+            outputs.append(recorder.items)
+        self.assertEqual(outputs[0], outputs[1])
+        first = outputs[0][0][1].stats  # type: ignore[attr-defined]
+        self.assertEqual((int(first.start.timestamp()) - E0, first.hits), (-60, 1))
+
     def test_reports_and_alerts_wait_for_the_lateness(self) -> None:
         recorder = Recorder()
         monitor = Monitor(1, 10, 10, sinks=[recorder], lateness=5)
