@@ -16,9 +16,9 @@ and nothing else (no terminal library, no threads).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Dict, List
 
+from monilog.lazy import load
 from monilog.version import __version__
 
 _HOMES: Dict[str, str] = {
@@ -108,12 +108,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """Import a public name from its home on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'monilog' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+    return load(__name__, _HOMES, globals(), name)
 
 
 def __dir__() -> List[str]:

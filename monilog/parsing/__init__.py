@@ -6,8 +6,9 @@ Names are imported from their modules on first use (PEP 562), so that reading
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Dict, List
+
+from monilog.lazy import load
 
 _HOMES: Dict[str, str] = {
     "FORMATS": "monilog.parsing.formats",
@@ -40,12 +41,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """Import a public name from its home on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'monilog.parsing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+    return load(__name__, _HOMES, globals(), name)
 
 
 def __dir__() -> List[str]:
