@@ -109,6 +109,8 @@ HANDMADE = [
     "  " + APACHE_COMMON, APACHE_COMMON.replace(" - ", "  -  "),
     '10.1.1.1 - "john doe" [10/Oct/2000:13:55:36 +0000] "GET /x HTTP/1.1" 200 1 "-" "-"',
     '10.1.1.1 - "-" [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1',
+    '127.0.0.1 - john doe [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.0" 200 263 "-" "ab"',
+    '127.0.0.1 - john  doe  [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.0" 200 263',
     '10.1.1.1 - a"b [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1',
     HEAD + '"-" 408 0 "-" "-"', HEAD + '"GET /index.html" 200 100', HEAD + '"GET /my docs/a b HTTP/1.1" 400 0',
     HEAD + '"GET  /x HTTP/1.1" 200 1', HEAD + '"GET /x  HTTP/1.1" 200 1', HEAD + '"GET /x HTTP/1.1 " 200 1',

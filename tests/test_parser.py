@@ -150,6 +150,15 @@ class ToleranceTest(unittest.TestCase):
         self.assertEqual(record.user, "john doe")
         self.assertEqual(self.parse('10.1.1.1 - "-" [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1').user, "")
 
+    def test_unquoted_user_with_spaces(self) -> None:
+        # nginx logs $remote_user from any client's Authorization header: `ab -H 'Authorization:
+        # Basic am9obiBkb2U6eA=='` makes every line of a flood carry "john doe"
+        line = '127.0.0.1 - john doe [01/Dec/2026:18:46:36 +0000] "GET /a/b HTTP/1.0" 200 263 "-" "ab"'
+        record = self.parse(line)
+        self.assertEqual((record.host, record.user, record.section, record.size), ("127.0.0.1", "john doe", "/a", 263))
+        record = self.parse('::1 - a  b\x1b[2J c  [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.0" 200 1')
+        self.assertEqual((record.host, record.user), ("::1", "a  b\x1b[2J c"))
+
     def test_dash_request_counts_as_a_record(self) -> None:
         # what nginx and Apache log when a client connects and sends nothing
         record = self.parse('10.1.1.1 - - [10/Oct/2000:13:55:36 +0000] "-" 408 0 "-" "-"')

@@ -9,7 +9,8 @@ a megabyte of spaces).
 Tolerated, as real servers and proxies write them:
 
 - runs of spaces between fields, and leading spaces;
-- a quoted user with spaces (``"john doe"``, quotes removed);
+- a user with spaces, quoted (``"john doe"``, quotes removed) or not (``john doe``: nginx logs
+  whatever a client's ``Authorization`` header says);
 - escaped quotes inside quoted fields (Apache's ``\\"``; nginx writes ``\\x22``);
 - trailing fields after the size (Common) or after the user agent (Combined), as
   appended by ``%D``, ``$request_time`` or ``$http_x_forwarded_for``: ignored;
@@ -41,7 +42,10 @@ STATUS_CODES = {str(code): code for code in range(100, 1000)}
 """Every valid status text → its code: one lookup both checks and converts."""
 
 _QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
-_HEAD = r' *(\S+) +(\S+) +("[^"]*"|\S+) +\[([^\]]*)\] +' + _QUOTED + r" +(\S+) +(\S+)"
+_USER = r'("[^"]*"|[^ ](?:[^ ]| +[^ \[])*)'
+"""A quoted user, or anything up to the timestamp's bracket: nginx logs ``$remote_user`` from any
+client's ``Authorization`` header, so ``john doe`` is a real user (and a flood must not hide in it)."""
+_HEAD = r' *(\S+) +(\S+) +' + _USER + r' +\[([^\]]{0,64})\] +' + _QUOTED + r" +(\S+) +(\S+)"
 _TAIL = " +" + _QUOTED + " +" + _QUOTED
 
 COMMON = re.compile(_HEAD + "()()", re.ASCII)
