@@ -31,10 +31,8 @@ from operator import le
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from monilog.accumulation.statistics import Counts
-from monilog.parsing.block import ParsedBlock, decode_request, decode_sizes, decode_stamp, decode_status, decode_who
-
-DECODE_CACHE_LIMIT = 1 << 16
-"""Distinct keys decoded and kept per kind; the caches start afresh past this (hostile cardinality)."""
+from monilog.parsing.block import decode_status
+from monilog.parsing.columns import ParsedBlock
 
 
 class Segment(NamedTuple):
@@ -133,6 +131,7 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
     records = len(stamps)
     if not records:
         return Batch([], [reason for _, reason in parsed.skipped], parsed.lines, 0, parsed)
+    decode_stamp = parsed.keys.stamp
     moments = {key: decode_stamp(key) for key in set(stamps)}
     zones = {zone for _, zone in moments.values()}
     if len(zones) == 1:
@@ -178,22 +177,17 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
     return Batch(segments, skipped_after, parsed.lines, records, parsed)
 
 
-_who_cache: Dict[Any, Tuple[str, str]] = {}
-_request_cache: Dict[Any, Tuple[str, str]] = {}
-
-
 def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order."""
-    if len(_who_cache) > DECODE_CACHE_LIMIT:
-        _who_cache.clear()
-    if len(_request_cache) > DECODE_CACHE_LIMIT:
-        _request_cache.clear()
+    keys = parsed.keys
+    keys.limit_caches()
+    who_cache, request_cache, decode_who, decode_request = keys.who_cache, keys.request_cache, keys.who, keys.request
     clients: Dict[str, int] = {}
     users: Dict[str, int] = {}
     for key, count in Counter(parsed.who[start:end]).items():
-        decoded = _who_cache.get(key)
+        decoded = who_cache.get(key)
         if decoded is None:
-            decoded = _who_cache[key] = decode_who(key)
+            decoded = who_cache[key] = decode_who(key)
         host, user = decoded
         clients[host] = clients.get(host, 0) + count
         if user:
@@ -204,9 +198,9 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     methods: Dict[str, int] = {}
     decoded_requests: Dict[Any, Tuple[str, str]] = {}
     for (request, status), count in Counter(zip(requests, parsed.statuses[start:end])).items():
-        decoded = _request_cache.get(request)
+        decoded = request_cache.get(request)
         if decoded is None:
-            decoded = _request_cache[request] = decode_request(request)
+            decoded = request_cache[request] = decode_request(request)
         method, section = decoded_requests[request] = decoded
         pair = (section, decode_status(status))
         section_status[pair] = section_status.get(pair, 0) + count
@@ -214,7 +208,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
 
     by_request: Dict[Any, int] = {}
     get = by_request.get
-    for request, size in zip(requests, decode_sizes(parsed.sizes[start:end])):
+    for request, size in zip(requests, keys.sizes(parsed.sizes[start:end])):
         by_request[request] = get(request, 0) + size
     section_bytes: Dict[str, int] = {}
     for request, total in by_request.items():

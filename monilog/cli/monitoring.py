@@ -27,6 +27,7 @@ from monilog.cli import integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.outputs.sink import Sink, close_all
 from monilog.parsing.formats import FORMATS
+from monilog.parsing.logformat import ALIASES, PRESETS, FormatError, compile_format
 from monilog.version import __version__
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-p", "--period", type=count("period"), default=10, help="report interval in seconds (default 10)")
     parser.add_argument("--lateness", type=count("lateness", least=0, most=MAX_LATENESS), default=0, metavar="SECONDS", help="lines may arrive up to this many seconds behind the newest time seen and still count in their own second and period; alerts and reports come that much later (default 0)")
     parser.add_argument("--top", type=count("top"), default=5, help="sections, clients and codes shown per report (default 5)")
-    parser.add_argument("--format", choices=FORMATS, default="auto", help="log format (default auto: Common, Combined or W3C detected per file)")
+    parser.add_argument("--log-format", "--format", dest="format", type=log_format, default="auto", metavar="FORMAT",
+                        help=f"log format: a preset ({', '.join(FORMATS + tuple(PRESETS) + tuple(ALIASES))}) or a format string "
+                             "copied from nginx's log_format or Apache's LogFormat (default auto: Common, Combined, "
+                             "vhost_combined or W3C, detected per file)")
     parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
     parser.add_argument("--max-idle", type=number("max-idle", lambda v: v > 0, "positive"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
     parser.add_argument("--replay", action="store_true", help="read the files from the start as fast as possible, log time as the only clock, then print a summary and exit")
@@ -125,6 +129,16 @@ def replay_files(paths: Sequence[str]) -> List[str]:
                 seen.add((status.st_dev, status.st_ino))
                 files.append(name)
     return files
+
+
+def log_format(text: str) -> str:
+    """A ``--log-format`` value, checked: a built-in format, a preset, or a format string that compiles."""
+    if text not in FORMATS:
+        try:
+            compile_format(text)
+        except FormatError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -35,17 +35,21 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
-from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES
+from monilog.parsing.columns import KeyDecoder, ParsedBlock, count_lines
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import clf_timestamp
 
 FAST_FORMATS = ("auto", "common", "combined")
-"""Formats the fast pattern reads (``auto`` as Common with an optional Combined tail); lines of
-other formats go through the source's parser, one by one."""
+"""Formats the fast pattern reads (``auto`` as Common with an optional Combined tail); W3C lines
+go through the source's parser, one by one, and compiled formats (:mod:`monilog.parsing.logformat`)
+through their own pattern."""
+FAST_DETECTED = ("clf", "common", "combined")
+"""What :attr:`LogParser.detected` says while the fast pattern applies."""
 
 WhoKey = Union[bytes, Tuple[str, str]]
 """``b"host ident user"`` as logged, or ``(host, user)`` from the reference parser."""
@@ -53,24 +57,6 @@ RequestKey = Union[bytes, Tuple[str, str]]
 """``b"METHOD /target"`` as logged, or ``(method, section)`` from the reference parser."""
 StampKey = Union[bytes, Tuple[int, tzinfo]]
 """The timestamp text as logged, or ``(epoch second, zone)`` from the reference parser."""
-
-
-class ParsedBlock(NamedTuple):
-    """The records of a block of lines as five parallel columns, plus what was not a record.
-
-    The column entries are keys to decode with :func:`decode_who`, :func:`decode_request`,
-    :func:`decode_stamp`, :func:`decode_status` and :func:`decode_sizes`.
-    """
-
-    lines: int
-    """Lines in the block (records, skipped, blank and ``#`` lines)."""
-    who: Sequence[WhoKey]
-    stamps: Sequence[StampKey]
-    requests: Sequence[RequestKey]
-    statuses: Sequence[bytes]
-    sizes: Sequence[bytes]
-    skipped: List[Tuple[int, str]]
-    """``(index of the next record, reason)`` of each skipped line, in order."""
 
 
 def _pattern(combined: bool, strict: bool) -> "re.Pattern[bytes]":
@@ -99,11 +85,6 @@ _STATUS_CODES = {text.encode(): code for text, code in STATUS_CODES.items()}
 _DASH = b"-"
 
 
-def count_lines(block: bytes) -> int:
-    """Lines in ``block``: its newlines, plus an unterminated last line."""
-    return block.count(b"\n") + (1 if block and not block.endswith(b"\n") else 0)
-
-
 def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     """Parse a block of whole lines (split at ``\\n``, like :mod:`monilog.watcher.lines`) of one source.
 
@@ -114,6 +95,10 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     """
     lines = count_lines(block)
     fmt = parser.fmt
+    parser.detect(_first_line(block))
+    compiled = parser.compiled
+    if compiled is not None:
+        return compiled.parse_block(block, parser.max_line_length)
     if fmt not in FAST_FORMATS or parser.detected == "w3c":
         return _parse_with(parser, block.split(b"\n") if block else [], lines)
     if b"\\" not in block and not block.startswith(b"#") and b"\n#" not in block:
@@ -128,15 +113,24 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
             else:
                 if rows:
                     parser.clf_seen = True
-                return ParsedBlock(lines, who, stamps, requests, statuses, sizes, [])
+                return ParsedBlock(lines, who, stamps, requests, statuses, sizes, [], LINE_KEYS)
     return _parse_lines(block, parser, lines)
+
+
+def _first_line(block: bytes) -> bytes:
+    """The first line of a block that is not blank or a ``#`` line (empty if there is none)."""
+    for line in block[:65536].split(b"\n"):
+        if line.strip() and not line.startswith(b"#"):
+            return line
+    return b""
 
 
 def parse_records(records: Iterable[LogRecord]) -> ParsedBlock:
     """The columns of records parsed elsewhere (by a :class:`LogParser`, or made by a program)."""
-    rows = [_record_row(record) for record in records]
-    who, stamps, requests, statuses, sizes = zip(*rows) if rows else ((),) * 5
-    return ParsedBlock(len(rows), who, stamps, requests, statuses, sizes, [])
+    collected = _Rows()
+    for record in records:
+        collected.add(record)
+    return collected.block(len(collected.rows))
 
 
 def _record_row(record: LogRecord) -> Tuple[WhoKey, StampKey, RequestKey, bytes, bytes]:
@@ -154,22 +148,35 @@ class _Rows:
     def __init__(self) -> None:
         self.rows: List[Tuple[WhoKey, StampKey, RequestKey, bytes, bytes]] = []
         self.skipped: List[Tuple[int, str]] = []
+        self.extras: Dict[int, Tuple[str, Optional[float], Optional[float]]] = {}
+        """``(vhost, duration, upstream)`` of the records that have any, by row."""
+
+    def add(self, record: LogRecord) -> None:
+        """Add a record parsed elsewhere."""
+        if record.vhost or record.duration is not None or record.upstream is not None:
+            self.extras[len(self.rows)] = (record.vhost, record.duration, record.upstream)
+        self.rows.append(_record_row(record))
 
     def reference(self, parser: LogParser, lines: Iterable[bytes]) -> None:
         """Parse ``lines`` with the source's parser."""
-        rows, skipped, parse = self.rows, self.skipped, parser.parse
+        skipped, parse = self.skipped, parser.parse
         for line in lines:
             try:
                 record = parse(line)
             except ParseError as error:
-                skipped.append((len(rows), error.reason))
+                skipped.append((len(self.rows), error.reason))
                 continue
             if record is not None:
-                rows.append(_record_row(record))
+                self.add(record)
 
     def block(self, lines: int) -> ParsedBlock:
         who, stamps, requests, statuses, sizes = zip(*self.rows) if self.rows else ((),) * 5
-        return ParsedBlock(lines, who, stamps, requests, statuses, sizes, self.skipped)
+        if not self.extras:
+            return ParsedBlock(lines, who, stamps, requests, statuses, sizes, self.skipped, LINE_KEYS)
+        none = ("", None, None)
+        vhosts, durations, upstreams = zip(*(self.extras.get(row, none) for row in range(len(self.rows))))
+        return ParsedBlock(lines, who, stamps, requests, statuses, sizes, self.skipped, LINE_KEYS,
+                           durations, upstreams, vhosts)
 
 
 def _parse_with(parser: LogParser, lines: List[bytes], count: int) -> ParsedBlock:
@@ -192,7 +199,7 @@ def _parse_lines(block: bytes, parser: LogParser, lines: int) -> ParsedBlock:
         if start > position:
             between = block[position:start]
             rows.reference(parser, (between[:-1] if between.endswith(b"\n") else between).split(b"\n"))
-            if parser.detected == "w3c":  # a directive switched it: every further line is W3C
+            if parser.detected not in FAST_DETECTED:  # it switched (a directive; vhost_combined): the rest its way
                 rest = block[start:]
                 rows.reference(parser, (rest[:-1] if rest.endswith(b"\n") else rest).split(b"\n") if rest else [])
                 break
@@ -221,7 +228,7 @@ def decode_who(key: WhoKey) -> Tuple[str, str]:
     """``(host, user)`` of a ``who`` key; ``-`` becomes ``""`` as in the reference parser."""
     if type(key) is not bytes:
         return key  # type: ignore[return-value]
-    host, _, user = key.split(b" ")
+    host, _, user = key.split(b" ", 2)
     return ("" if host == _DASH else host.decode("ascii"), "" if user == _DASH else user.decode("ascii"))
 
 
@@ -246,9 +253,27 @@ def decode_status(key: bytes) -> int:
     return _STATUS_CODES[key]
 
 
+class LineKeys(KeyDecoder):
+    """The keys of the Common/Combined block parser, and of records parsed one by one (already
+    decoded: tuples of text, durations in seconds)."""
+
+    who = staticmethod(decode_who)
+    request = staticmethod(decode_request)
+    stamp = staticmethod(decode_stamp)
+
+    def vhost(self, key: Any) -> str:
+        """The vhost of a record (the fast pattern's formats have none)."""
+        return key  # type: ignore[no-any-return]
+
+    def durations(self, keys: Sequence[Any]) -> List[Optional[float]]:
+        """The durations of records, in seconds already."""
+        return list(keys)
+
+
+LINE_KEYS = LineKeys()
+"""The one decoder of Common/Combined blocks and records (its caches serve every source)."""
+
+
 def decode_sizes(keys: Sequence[bytes]) -> List[int]:
     """The byte counts of size keys (``-`` is 0)."""
-    try:
-        return list(map(int, keys))
-    except ValueError:  # some are "-": turn them into 0 in one pass over joined bytes
-        return list(map(int, b" ".join(keys).replace(b"-", b"0").split(b" ")))
+    return LINE_KEYS.sizes(keys)

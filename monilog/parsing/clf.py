@@ -32,7 +32,7 @@ ASCII digits or ``-`` (``bad size``).
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Optional, Tuple
 
 from monilog.parsing import section
 from monilog.parsing.record import LogRecord, ParseError
@@ -65,6 +65,17 @@ def parse_size(text: str) -> Optional[int]:
     return 0 if text == "-" else None
 
 
+def split_request(request: str) -> Tuple[str, str, str]:
+    """``(method, target, protocol)`` of a logged request line (see the module documentation)."""
+    method, space, rest = request.partition(" ")
+    if not space:
+        return "", request, ""
+    target, space, protocol = rest.strip(" ").rpartition(" ")
+    if not space or not protocol.startswith("HTTP/"):
+        return method, rest, ""
+    return method, target.rstrip(" "), protocol
+
+
 def parse_clf(line: str, pattern: re.Pattern[str] = CLF_AUTO) -> LogRecord:
     """Parse one Common/Combined line (no line ending) with ``COMMON``, ``COMBINED`` or ``CLF_AUTO``.
 
@@ -86,15 +97,7 @@ def parse_clf(line: str, pattern: re.Pattern[str] = CLF_AUTO) -> LogRecord:
     if nbytes is None:
         raise ParseError("bad size", line)
 
-    method, space, rest = request.partition(" ")
-    if space:
-        target, space, protocol = rest.strip(" ").rpartition(" ")
-        target = target.rstrip(" ")
-        if not space or not protocol.startswith("HTTP/"):
-            target, protocol = rest, ""
-    else:
-        method, target, protocol = "", request, ""
-
+    method, target, protocol = split_request(request)
     if host == "-":
         host = ""
     if ident == "-":
@@ -110,5 +113,5 @@ def parse_clf(line: str, pattern: re.Pattern[str] = CLF_AUTO) -> LogRecord:
     return _new_record(
         LogRecord,
         (host, ident, user, moment, method, target, protocol, code, nbytes, referer, agent,
-         section.section_of(target), epoch),
+         section.section_of(target), epoch, "", None, None),
     )

@@ -12,8 +12,11 @@ Formats (:data:`FORMATS`):
   rejected with ``no #Fields directive``.
 - ``auto`` (default) — W3C once a ``#Fields:``, ``#Software:`` or ``#Version:``
   directive has been seen before any Common/Combined record (or :attr:`LogParser.fields`
-  was set), else Common with an optional Combined tail. Once a Common/Combined record has
-  been parsed, ``#`` lines are comments: a stray directive cannot switch a CLF log to W3C.
+  was set); ``vhost_combined`` when the first line that is not blank or ``#`` starts with
+  ``name:port`` (:data:`~monilog.parsing.logformat.VHOST_SIGN`); else Common with an optional
+  Combined tail. Once a Common/Combined record has been parsed, ``#`` lines are comments: a
+  stray directive cannot switch a CLF log to W3C.
+- a preset name or a format string (:mod:`monilog.parsing.logformat`), compiled once.
 
 Line handling common to all formats: bytes are decoded as UTF-8 with invalid
 sequences replaced (the line still parses and counts); the line ending (``\\r``,
@@ -34,6 +37,7 @@ from typing import Iterable, Optional, Tuple, Union
 
 from monilog.parsing.clf import CLF_AUTO, COMBINED, COMMON, parse_clf
 from monilog.parsing.formats import FORMATS as FORMATS
+from monilog.parsing.logformat import VHOST_SIGN, LogFormat, compile_format
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.w3c import W3CLayout, parse_w3c
 
@@ -52,8 +56,11 @@ class LogParser:
     """
 
     def __init__(self, fmt: str = "auto", max_line_length: int = MAX_LINE_LENGTH) -> None:
+        self.compiled: Optional[LogFormat] = None
+        """The compiled format lines are read with, if any (a preset, a format string, or the
+        ``vhost_combined`` that ``auto`` detected)."""
         if fmt not in FORMATS:
-            raise ValueError(f"unknown log format {fmt!r}; expected one of {', '.join(FORMATS)}")
+            self.compiled = compile_format(fmt)  # FormatError (a ValueError) says why not
         if max_line_length < 1:
             raise ValueError(f"max_line_length must be positive, got {max_line_length!r}")
         self.fmt = fmt
@@ -101,7 +108,16 @@ class LogParser:
         ``clf`` (Common with an optional Combined tail, ``auto`` before any W3C sign)."""
         if self._w3c:
             return "w3c"
+        if self.compiled is not None:
+            return self.compiled.name
         return "clf" if self.fmt == "auto" else self.fmt
+
+    def detect(self, line: bytes) -> None:
+        """In ``auto`` mode, before anything decided the format, let a first record line decide it
+        (``vhost_combined`` has a sign of its own; W3C is told by its directives)."""
+        if self.fmt == "auto" and not self.clf_seen and not self._w3c and self.compiled is None:
+            if VHOST_SIGN.match(line):
+                self.compiled = compile_format("vhost_combined")
 
     def parse(self, line: Union[str, bytes]) -> Optional[LogRecord]:
         """Parse one line; None for a blank line or a ``#`` directive or comment.
@@ -109,6 +125,11 @@ class LogParser:
         Raises ParseError with a reason from ``SKIP_REASONS`` for a line that is not a
         valid record.
         """
+        if self.compiled is not None or (self.fmt == "auto" and not self.clf_seen and not self._w3c):
+            data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+            self.detect(data)
+            if self.compiled is not None:
+                return self.compiled.record(data, self.max_line_length)
         if isinstance(line, bytes):
             line = line.rstrip(b"\r\n")
             if len(line) > self.max_line_length:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 
 class LogRecord(NamedTuple):
@@ -38,6 +38,12 @@ class LogRecord(NamedTuple):
     """Traffic section of the target, see :func:`monilog.parsing.section.section_of`."""
     epoch: int
     """``time`` as whole seconds since the Unix epoch: the key for per-second counting."""
+    vhost: str = ""
+    """The virtual host that answered (``%v``, ``$host``...), empty when the format has none."""
+    duration: Optional[float] = None
+    """Seconds the server took to answer (``$request_time``, ``%D``...), None when not logged."""
+    upstream: Optional[float] = None
+    """Seconds the upstream (backend) took, summed over the tries logged, None when not logged."""
 
 
 class ParseError(ValueError):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Tuple
+from typing import Callable, Tuple
 
 CACHE_SIZE = 4096
 """Distinct timestamps kept per format: far more than the seconds a live log mixes."""
@@ -115,3 +115,39 @@ def w3c_timestamp(date: str, time: str) -> Moment:
             microsecond, tzinfo=timezone.utc,
         )
     )
+
+
+_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?", re.ASCII)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def iso_timestamp(text: str) -> Moment:
+    """Parse an ISO 8601 time (nginx ``$time_iso8601``: ``2026-12-01T18:46:36+00:00``; ``Z`` and
+    fractions too). A time without a UTC offset is UTC. ValueError if it is not a real moment."""
+    match = _ISO.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an ISO 8601 time: {text!r}")
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    zone = timezone.utc if offset in (None, "Z") else utc_offset(offset.replace(":", ""))
+    microsecond = int((fraction + "00000")[:6]) if fraction else 0
+    return _moment(datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond, tzinfo=zone))
+
+
+def epoch_timestamp(seconds: float) -> Moment:
+    """The UTC moment of a time logged as seconds since the epoch (nginx ``$msec``)."""
+    if seconds != seconds or not 0 <= seconds < 253402300800:  # NaN, or beyond year 9999
+        raise ValueError(f"not a time since the epoch: {seconds!r}")
+    return _moment(datetime.fromtimestamp(seconds, timezone.utc))
+
+
+def strftime_parser(spec: str) -> Callable[[str], Moment]:
+    """A parser of times written with the ``strftime`` format ``spec`` (Apache ``%{...}t``);
+    a time without ``%z`` is UTC."""
+    zoned = "%z" in spec
+
+    @lru_cache(maxsize=CACHE_SIZE)
+    def parse(text: str) -> Moment:
+        moment = datetime.strptime(text, spec)
+        return _moment(moment if zoned else moment.replace(tzinfo=timezone.utc))
+
+    return parse

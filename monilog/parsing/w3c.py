@@ -130,7 +130,7 @@ def parse_w3c(line: str, layout: W3CLayout, directive_date: str = "-") -> LogRec
     return _new_record(
         LogRecord,
         (host, "", user, moment, method, target, protocol, code, nbytes, referer,
-         agent.replace("+", " "), section.section_of(target), epoch),
+         agent.replace("+", " "), section.section_of(target), epoch, "", None, None),
     )
 
 

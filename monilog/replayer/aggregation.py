@@ -13,7 +13,8 @@ import gc
 from typing import Iterable, NamedTuple, Union
 
 from monilog.accumulation.aggregate import Batch, aggregate
-from monilog.parsing.block import ParsedBlock, parse_block
+from monilog.parsing.block import parse_block
+from monilog.parsing.columns import ParsedBlock
 from monilog.parsing.parser import LogParser
 from monilog.replayer.chunks import ChunkChanged, file_pieces, read_range
 

@@ -1,0 +1,89 @@
+"""Parsed lines as columns of keys, and how a format's keys decode: what every block parser returns.
+
+A block parser (:mod:`monilog.parsing.block` for Common/Combined, :mod:`monilog.parsing.logformat`
+for the formats it compiles) turns a block of lines into a :class:`ParsedBlock`: parallel columns
+whose entries are *keys*, the bytes of a field as logged, decoded only once per distinct key by
+the block's :class:`KeyDecoder` (a busy log repeats its clients, targets and seconds). Counting
+(:mod:`monilog.accumulation.aggregate`) reads columns through the decoder and knows no format.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+
+class KeyDecoder:
+    """How the keys of one format's columns decode; each instance caches what it decoded.
+
+    Subclasses implement the ``who``, ``request`` and ``stamp`` decoders; the others have the
+    meaning shared by every format.
+    """
+
+    CACHE_LIMIT = 1 << 16
+    """Distinct keys kept per kind; a cache starts afresh past this (hostile cardinality)."""
+
+    def __init__(self) -> None:
+        self.who_cache: Dict[Any, Tuple[str, str]] = {}
+        self.request_cache: Dict[Any, Tuple[str, str]] = {}
+
+    def who(self, key: Any) -> Tuple[str, str]:
+        """``(host, user)`` of a ``who`` key; ``-`` is ``""``."""
+        raise NotImplementedError
+
+    def request(self, key: Any) -> Tuple[str, str]:
+        """``(method, section)`` of a request key, the section by :func:`~monilog.parsing.section.section_of`."""
+        raise NotImplementedError
+
+    def stamp(self, key: Any) -> Tuple[int, tzinfo]:
+        """``(epoch second, zone)`` of a timestamp key; ValueError for a time that does not exist."""
+        raise NotImplementedError
+
+    def sizes(self, keys: Sequence[bytes]) -> List[int]:
+        """The byte counts of size keys (``-`` is 0)."""
+        try:
+            return list(map(int, keys))
+        except ValueError:  # some are "-": turn them into 0 in one pass over joined bytes
+            return list(map(int, b" ".join(keys).replace(b"-", b"0").split(b" ")))
+
+    def vhost(self, key: bytes) -> str:
+        """The virtual host of a vhost key (``-`` is ``""``)."""
+        return "" if key == b"-" else key.decode("utf-8", "replace")
+
+    def durations(self, keys: Sequence[bytes]) -> List[Optional[float]]:
+        """Seconds of duration keys; None where nothing was logged (``-``)."""
+        raise NotImplementedError
+
+    def limit_caches(self) -> None:
+        """Start the caches afresh when they hold more than :attr:`CACHE_LIMIT` keys."""
+        if len(self.who_cache) > self.CACHE_LIMIT:
+            self.who_cache.clear()
+        if len(self.request_cache) > self.CACHE_LIMIT:
+            self.request_cache.clear()
+
+
+class ParsedBlock(NamedTuple):
+    """The records of a block of lines as parallel columns, plus what was not a record."""
+
+    lines: int
+    """Lines in the block (records, skipped, blank and ``#`` lines)."""
+    who: Sequence[Any]
+    stamps: Sequence[Any]
+    requests: Sequence[Any]
+    statuses: Sequence[bytes]
+    sizes: Sequence[bytes]
+    skipped: List[Tuple[int, str]]
+    """``(index of the next record, reason)`` of each skipped line, in order."""
+    keys: KeyDecoder
+    """How this block's keys decode."""
+    durations: Optional[Sequence[bytes]] = None
+    """Request durations as logged, when the format has them."""
+    upstreams: Optional[Sequence[bytes]] = None
+    """Upstream response times as logged, when the format has them."""
+    vhosts: Optional[Sequence[bytes]] = None
+    """Virtual hosts as logged, when the format has them."""
+
+
+def count_lines(block: bytes) -> int:
+    """Lines in ``block``: its newlines, plus an unterminated last line."""
+    return block.count(b"\n") + (1 if block and not block.endswith(b"\n") else 0)

@@ -1,0 +1,222 @@
+"""The format compiler: nginx and Apache format strings, presets, and what they make of real lines.
+
+Lines are written as the servers' documentation and default configurations give them, then made
+hostile (users with spaces, escaped quotes, ``-`` everywhere, upstream lists). Each format's block
+parsing is checked against its line-by-line parsing on the same lines.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import unittest
+from datetime import datetime, timedelta, timezone
+from typing import List, Optional
+
+from monilog.parsing.block import parse_block
+from monilog.parsing.logformat import PRESETS, FormatError, compile_format
+from monilog.parsing.parser import LogParser
+from monilog.parsing.record import LogRecord, ParseError
+
+NGINX_WITH_TIMES = ("'$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent '\n"
+                    "                '\"$http_referer\" \"$http_user_agent\" $request_time'")
+"""As written in nginx.conf: two quoted pieces that nginx joins."""
+APACHE_TIMED = r'%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %D'
+"""As written in apache2.conf, with the microseconds taken (%D)."""
+
+
+def parse(fmt: str, line: str) -> Optional[LogRecord]:
+    return LogParser(fmt).parse(line.encode())
+
+
+class NginxFormatTest(unittest.TestCase):
+    def test_quoted_configuration_pieces_with_request_time(self) -> None:
+        record = parse(NGINX_WITH_TIMES, '203.0.113.9 - - [01/Dec/2026:18:46:36 +0100] "GET /api/users?id=3 HTTP/1.1" '
+                                         '200 512 "https://example.com/" "Mozilla/5.0 (X11; Linux)" 0.125')
+        assert record is not None
+        self.assertEqual((record.host, record.user, record.method, record.target, record.section),
+                         ("203.0.113.9", "", "GET", "/api/users?id=3", "/api"))
+        self.assertEqual((record.status, record.size, record.duration), (200, 512, 0.125))
+        self.assertEqual(record.time, datetime(2026, 12, 1, 18, 46, 36, tzinfo=timezone(timedelta(hours=1))))
+
+    def test_user_with_spaces_escaped_quotes_and_dashes(self) -> None:
+        record = parse(NGINX_WITH_TIMES, '127.0.0.1 - john doe [01/Dec/2026:18:46:36 +0000] "GET /a\\"b/c HTTP/1.0" '
+                                         '404 - "-" "say \\"hi\\"" -')
+        assert record is not None
+        self.assertEqual((record.user, record.target, record.section, record.size, record.duration),
+                         ("john doe", '/a\\"b/c', '/a\\"b', 0, None))
+
+    def test_upstream_lists_are_added(self) -> None:
+        fmt = "nginx"
+        head = '10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "POST /pay HTTP/2.0" 502 0 "-" "curl" 0.300 '
+        for upstream, expected in (("0.100", 0.1), ("0.100, 0.150", 0.25), ("0.100, 0.150 : 0.050", 0.3),
+                                   ("-", None), ("0.100, -", 0.1)):
+            with self.subTest(upstream=upstream):
+                record = parse(fmt, head + upstream)
+                assert record is not None
+                if expected is None:
+                    self.assertIsNone(record.upstream)
+                else:
+                    self.assertAlmostEqual(record.upstream, expected)  # type: ignore[arg-type]
+                self.assertEqual(record.duration, 0.3)
+
+    def test_iso8601_msec_host_and_unknown_variables(self) -> None:
+        fmt = '$host $remote_addr [$time_iso8601] "$request" $status $bytes_sent $connection $msec_unknown "$http_x_forwarded_for"'
+        record = parse(fmt, 'shop.example 10.0.0.2 [2026-12-01T18:46:36+00:00] "GET /cart HTTP/1.1" 200 99 17 x "1.2.3.4, 10.0.0.1"')
+        assert record is not None
+        self.assertEqual((record.vhost, record.host, record.section, record.epoch),
+                         ("shop.example", "10.0.0.2", "/cart", int(datetime(2026, 12, 1, 18, 46, 36, tzinfo=timezone.utc).timestamp())))
+        record = parse('$msec "$request_method $request_uri" $status', '1796150796.250 "GET /x/y" 301')
+        assert record is not None
+        self.assertEqual((record.epoch, record.method, record.section, record.status), (1796150796, "GET", "/x", 301))
+
+
+class ApacheFormatTest(unittest.TestCase):
+    def test_microseconds_and_escaped_quotes_of_the_configuration(self) -> None:
+        record = parse(APACHE_TIMED, '192.0.2.4 - alice [01/Dec/2026:18:46:36 -0500] "GET /img/logo.png HTTP/1.1" 200 2326 '
+                                     '"-" "Mozilla/5.0" 2500')
+        assert record is not None
+        self.assertEqual((record.user, record.section, record.size), ("alice", "/img", 2326))
+        self.assertAlmostEqual(record.duration, 0.0025)  # type: ignore[arg-type]
+
+    def test_vhost_combined_is_debian_apaches_default(self) -> None:
+        line = 'www.example.com:443 198.51.100.7 - - [01/Dec/2026:18:46:36 +0000] "GET /blog/post HTTP/1.1" 200 5120 "-" "curl/8"'
+        for fmt in ("vhost_combined", "vcombined", "auto"):
+            with self.subTest(fmt=fmt):
+                record = parse(fmt, line)
+                assert record is not None
+                self.assertEqual((record.vhost, record.host, record.section, record.size),
+                                 ("www.example.com", "198.51.100.7", "/blog", 5120))
+
+    def test_time_directives_and_units(self) -> None:
+        cases = [
+            ('%{%Y-%m-%d %H:%M:%S %z}t %s %U', '2026-12-01 18:46:36 +0000 200 /a/b', 1796150796, None),
+            ('%{sec}t %>s %U %T', '1796150796 200 /a/b 2', 1796150796, 2.0),
+            ('%{msec}t %>s %U %{ms}T', '1796150796250 200 /a/b 40', 1796150796, 0.04),
+            ('%{usec}t %>s %U %{us}T', '1796150796250000 200 /a/b 40', 1796150796, 0.00004),
+        ]
+        for fmt, line, epoch, duration in cases:
+            with self.subTest(fmt=fmt):
+                record = parse(fmt, line)
+                assert record is not None
+                self.assertEqual((record.epoch, record.section), (epoch, "/a"))
+                if duration is None:
+                    self.assertIsNone(record.duration)
+                else:
+                    self.assertAlmostEqual(record.duration, duration)  # type: ignore[arg-type]
+
+
+class CompileErrorTest(unittest.TestCase):
+    def test_each_refusal_says_why(self) -> None:
+        for fmt, words in (("$remote_addr $status", "no time field"), ("%h %t %U", "no status"),
+                           ("$time_local $status", "no request"), ("%h %Z %t", "%Z"), ("nonsense", "unknown log format"),
+                           ("%{%Q}t %s %U", "%Q"), ("%t %s %r", "quoted"), ("%t %s %U %{hours}T", "unit")):
+            with self.subTest(fmt=fmt):
+                with self.assertRaises(FormatError) as caught:
+                    compile_format(fmt)
+                self.assertIn(words, str(caught.exception))
+
+    def test_cli_refuses_in_one_line_with_exit_2(self) -> None:
+        result = subprocess.run([sys.executable, "-m", "monilog.cli.monitoring", "--log-format", "$remote_addr $status", "x.log"],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no time field", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+
+class BlockAgreesWithLinesTest(unittest.TestCase):
+    """Every preset and custom format: one block gives what the same lines give one by one."""
+
+    LINES = {
+        "nginx": ['10.0.0.{i} - {user} [01/Dec/2026:18:46:{s:02d} +0000] "GET /p{i}/x HTTP/1.1" {status} {size} "-" "ua \\"q\\"" 0.0{i} {up}'],
+        "nginx_vhost": ['h{i}.example 10.0.0.{i} - {user} [01/Dec/2026:18:46:{s:02d} +0000] "GET /p{i} HTTP/1.1" {status} {size} "-" "ua" 0.{i} {up}'],
+        "vhost_combined": ['v{i}:80 10.0.0.{i} - {user} [01/Dec/2026:18:46:{s:02d} +0000] "GET /p{i}/x HTTP/1.1" {status} {size} "-" "ua"'],
+        APACHE_TIMED: ['10.0.0.{i} - {user} [01/Dec/2026:18:46:{s:02d} +0000] "GET /p{i}/x HTTP/1.1" {status} {size} "-" "ua" {i}00'],
+        "traefik_clf": ['10.0.0.{i} - {user} [01/Dec/2026:18:46:{s:02d} +0000] "GET /p{i} HTTP/2.0" {status} {size} "-" "ua" {i} "r@docker" "http://10.1.0.2:80" {i}ms'],
+    }
+
+    def lines(self, template: str) -> List[bytes]:
+        out = []
+        for n in range(60):
+            out.append(template.format(i=n % 7, s=n % 60, user=("john doe" if n % 3 == 0 else "-"), status=(200, 404, 503)[n % 3],
+                                       size=("-" if n % 4 == 0 else n), up=("0.1, 0.2" if n % 2 else "-")).encode())
+        out.insert(10, b"garbage that is no log line")
+        out.insert(20, b"")
+        out.insert(30, b'10.0.0.1 - - [31/Feb/2026:18:46:00 +0000] "GET / HTTP/1.1" 200 1')
+        return out
+
+    def test_block_equals_line_by_line(self) -> None:
+        for fmt, templates in self.LINES.items():
+            with self.subTest(fmt=fmt):
+                lines = self.lines(templates[0])
+                records, skipped = [], []
+                one_by_one = LogParser(fmt)
+                for line in lines:
+                    try:
+                        record = one_by_one.parse(line)
+                    except ParseError as error:
+                        skipped.append((len(records), error.reason))
+                        continue
+                    if record is not None:
+                        records.append(record)
+                self.assertEqual(len(records), 60)
+                self.assertEqual([reason for _, reason in skipped], ["malformed", "malformed"])
+                block = parse_block(b"\n".join(lines) + b"\n", LogParser(fmt))
+                keys = block.keys
+                self.assertEqual(block.lines, len(lines))
+                self.assertEqual(block.skipped, skipped)
+                for index, record in enumerate(records):
+                    self.assertEqual(keys.who(block.who[index]), (record.host, record.user))
+                    self.assertEqual(keys.request(block.requests[index]), (record.method, record.section))
+                    self.assertEqual(keys.stamp(block.stamps[index]), (record.epoch, record.time.tzinfo))
+                    self.assertEqual(int(block.statuses[index]), record.status)
+                    self.assertEqual(keys.sizes([block.sizes[index]]), [record.size])
+                    if block.durations is not None:
+                        self.assertEqual(keys.durations([block.durations[index]]), [record.duration])
+                    if block.vhosts is not None:
+                        self.assertEqual(keys.vhost(block.vhosts[index]), record.vhost)
+                # a good block in one piece takes the one-regex path and gives the same
+                good = [line for line in lines if line and not line.startswith(b"garbage") and b"31/Feb" not in line]
+                whole = parse_block(b"\n".join(good) + b"\n", LogParser(fmt))
+                self.assertEqual(len(whole.stamps), 60)
+                self.assertEqual(list(whole.requests), list(block.requests))
+
+
+class AutoDetectionTest(unittest.TestCase):
+    def test_ipv6_clients_and_spaced_users_stay_common(self) -> None:
+        for line in ('::1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 1',
+                     '2001:db8::1 - john doe [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 1'):
+            with self.subTest(line=line):
+                parser = LogParser("auto")
+                record = parser.parse(line)
+                assert record is not None
+                self.assertEqual((record.host, record.vhost), (line.split(" ")[0], ""))
+                self.assertEqual(parser.detected, "clf")
+
+    def test_a_common_log_never_turns_vhost(self) -> None:
+        parser = LogParser("auto")
+        parser.parse('10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 1')
+        parser.parse('v:80 10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 1 "-" "-"')
+        self.assertEqual(parser.detected, "clf")
+
+    def test_block_of_a_vhost_log_is_detected_at_its_first_line(self) -> None:
+        block = b"\n" + b'v.example:80 10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a/b HTTP/1.1" 200 1 "-" "-"\n' * 3
+        parser = LogParser("auto")
+        parsed = parse_block(block, parser)
+        self.assertEqual(parser.detected, "vhost_combined")
+        self.assertEqual([parsed.keys.vhost(key) for key in parsed.vhosts or ()], ["v.example"] * 3)
+
+
+class PresetTest(unittest.TestCase):
+    def test_every_preset_compiles_with_its_fields(self) -> None:
+        for name in PRESETS:
+            with self.subTest(name=name):
+                compiled = compile_format(name)
+                self.assertIn("stamp", compiled.kinds)
+                self.assertIn("status", compiled.kinds)
+        self.assertTrue(compile_format("nginx").has_durations)
+        self.assertFalse(compile_format("vhost_combined").has_durations)
+
+
+if __name__ == "__main__":
+    unittest.main()
