@@ -11,7 +11,7 @@ import subprocess
 import sys
 import unittest
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Optional
+from typing import ClassVar, Dict, List, Optional
 
 from monilog.parsing.block import parse_block
 from monilog.parsing.logformat import PRESETS, FormatError, compile_format
@@ -128,7 +128,7 @@ class BlockAgreesWithLinesTest(unittest.TestCase):
     """Every preset and custom format: one block gives what the same lines give one by one."""
 
     HEAD = '10.0.0.{i} - {user} [01/Dec/2026:18:46:{s:02d} +0000] "GET /p{i}/x HTTP/1.1" {status} {size} '
-    LINES: Dict[str, str] = {
+    LINES: ClassVar[Dict[str, str]] = {
         "nginx": HEAD + '"-" "ua \\"q\\"" 0.0{i} {up}',
         "nginx_vhost": "h{i}.example " + HEAD + '"-" "ua" 0.{i} {up}',
         "vhost_combined": "v{i}:80 " + HEAD + '"-" "ua"',
