@@ -62,9 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lateness", type=count("lateness", least=0, most=MAX_LATENESS), default=0, metavar="SECONDS", help="lines may arrive up to this many seconds behind the newest time seen and still count in their own second and period; alerts and reports come that much later (default 0)")
     parser.add_argument("--top", type=count("top"), default=5, help="sections, clients and codes shown per report (default 5)")
     parser.add_argument("--log-format", "--format", dest="format", type=log_format, default="auto", metavar="FORMAT",
-                        help=f"log format: a preset ({', '.join(FORMATS + tuple(PRESETS) + tuple(ALIASES))}) or a format string "
+                        help=f"log format: a preset ({', '.join(FORMATS + ('json',) + tuple(PRESETS) + tuple(ALIASES))}) or a format string "
                              "copied from nginx's log_format or Apache's LogFormat (default auto: Common, Combined, "
                              "vhost_combined or W3C, detected per file)")
+    parser.add_argument("--json-keys", metavar="FIELD=KEY,...", help="for JSON logs: the keys holding fields monilog does not "
+                        "recognise by itself (fields: time, host, user, request, method, path, status, size, duration, "
+                        "duration_ms, duration_us, duration_ns, upstream, vhost; a.b for nested keys); implies --log-format json")
     parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
     parser.add_argument("--max-idle", type=number("max-idle", lambda v: v > 0, "positive"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
     parser.add_argument("--replay", action="store_true", help="read the files from the start as fast as possible, log time as the only clock, then print a summary and exit")
@@ -147,7 +150,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.json_keys is not None:
+        if args.format not in ("auto", "json"):
+            parser.error(f"--json-keys is for JSON logs, not --log-format {args.format}")
+        try:
+            args.format = log_format("json:" + args.json_keys) if args.json_keys.strip() else "json"
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
     from monilog.monitor import Monitor
     from monilog.outputs.console import BellSink, JsonSink, TextSink
     from monilog.outputs.runlog import RunLogSink

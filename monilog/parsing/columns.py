@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from monilog.parsing.record import LogRecord
+
 
 class KeyDecoder:
     """How the keys of one format's columns decode; each instance caches what it decoded.
@@ -60,6 +62,21 @@ class KeyDecoder:
             self.who_cache.clear()
         if len(self.request_cache) > self.CACHE_LIMIT:
             self.request_cache.clear()
+
+
+class LineFormat(KeyDecoder):
+    """A format read by a block parser of its own (compiled strings, JSON): its name, and how it
+    reads a block and a line."""
+
+    name: str
+
+    def parse_block(self, block: bytes, max_line_length: int) -> ParsedBlock:
+        """The columns of a block of whole lines; lines it cannot read are skipped with a reason."""
+        raise NotImplementedError
+
+    def record(self, line: bytes, max_line_length: int) -> Optional[LogRecord]:
+        """One line as a record (None for a blank or ``#`` line); ParseError for a bad one."""
+        raise NotImplementedError
 
 
 class ParsedBlock(NamedTuple):

@@ -49,7 +49,8 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES, split_request
-from monilog.parsing.columns import KeyDecoder, ParsedBlock, count_lines
+from monilog.parsing.columns import LineFormat, ParsedBlock, count_lines
+from monilog.parsing.jsonlog import json_format
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import Moment, clf_timestamp, epoch_timestamp, iso_timestamp, strftime_parser
 
@@ -245,7 +246,7 @@ def _field_regex(token: _Token, quoted: bool, following: str) -> bytes:
     return b"(" + free + b")"
 
 
-class LogFormat(KeyDecoder):
+class LogFormat(LineFormat):
     """A compiled format: its line pattern, which fields its groups hold, and how their keys decode."""
 
     def __init__(self, name: str, text: str) -> None:
@@ -290,11 +291,6 @@ class LogFormat(KeyDecoder):
         self._scale = float(self.details.get("duration", "1"))
         self._upstream_scale = float(self.details.get("upstream", "1"))
         self._index = {kind: self.kinds.index(kind) for kind in self.kinds}
-
-    @property
-    def has_durations(self) -> bool:
-        """Whether lines of this format carry the time taken to answer."""
-        return "duration" in self._index
 
     # -- decoding keys ------------------------------------------------------------------------
 
@@ -444,8 +440,14 @@ def _stamp_decoder(detail: str) -> Callable[[str], Moment]:
 
 
 @lru_cache(maxsize=32)
-def compile_format(spec: str) -> LogFormat:
-    """The compiled format of a preset name or a format string; FormatError if it cannot compile."""
+def compile_format(spec: str) -> LineFormat:
+    """The format of a preset name, ``json[:field=key,...]`` or a format string; FormatError if it
+    cannot compile."""
+    if spec == "json" or spec.startswith("json:"):
+        try:
+            return json_format(spec)
+        except ValueError as error:
+            raise FormatError(str(error)) from None
     name = ALIASES.get(spec, spec)
     if name in PRESETS:
         return LogFormat(name, PRESETS[name])

@@ -13,7 +13,8 @@ Formats (:data:`FORMATS`):
 - ``auto`` (default) — W3C once a ``#Fields:``, ``#Software:`` or ``#Version:``
   directive has been seen before any Common/Combined record (or :attr:`LogParser.fields`
   was set); ``vhost_combined`` when the first line that is not blank or ``#`` starts with
-  ``name:port`` (:data:`~monilog.parsing.logformat.VHOST_SIGN`); else Common with an optional
+  ``name:port`` (:data:`~monilog.parsing.logformat.VHOST_SIGN`); ``json`` when it starts with
+  ``{``; else Common with an optional
   Combined tail. Once a Common/Combined record has been parsed, ``#`` lines are comments: a
   stray directive cannot switch a CLF log to W3C.
 - a preset name or a format string (:mod:`monilog.parsing.logformat`), compiled once.
@@ -37,7 +38,8 @@ from typing import Iterable, Optional, Tuple, Union
 
 from monilog.parsing.clf import CLF_AUTO, COMBINED, COMMON, parse_clf
 from monilog.parsing.formats import FORMATS as FORMATS
-from monilog.parsing.logformat import VHOST_SIGN, LogFormat, compile_format
+from monilog.parsing.columns import LineFormat
+from monilog.parsing.logformat import VHOST_SIGN, compile_format
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.w3c import W3CLayout, parse_w3c
 
@@ -56,7 +58,7 @@ class LogParser:
     """
 
     def __init__(self, fmt: str = "auto", max_line_length: int = MAX_LINE_LENGTH) -> None:
-        self.compiled: Optional[LogFormat] = None
+        self.compiled: Optional[LineFormat] = None
         """The compiled format lines are read with, if any (a preset, a format string, or the
         ``vhost_combined`` that ``auto`` detected)."""
         if fmt not in FORMATS:
@@ -118,6 +120,8 @@ class LogParser:
         if self.fmt == "auto" and not self.clf_seen and not self._w3c and self.compiled is None:
             if VHOST_SIGN.match(line):
                 self.compiled = compile_format("vhost_combined")
+            elif line.lstrip().startswith(b"{"):
+                self.compiled = compile_format("json")
 
     def parse(self, line: Union[str, bytes]) -> Optional[LogRecord]:
         """Parse one line; None for a blank line or a ``#`` directive or comment.

@@ -68,6 +68,8 @@ SKIP_REASONS = (
     "no #Fields directive",
     "bad #Fields directive",
     "field count mismatch",
+    "bad json",
+    "missing field",
     "blank line",
     "directive",
 )
