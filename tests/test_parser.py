@@ -541,7 +541,7 @@ class ConstructionAndOneShotTest(unittest.TestCase):
         for fmt in FORMATS:
             self.assertEqual(LogParser(fmt).fmt, fmt)
         with self.assertRaises(ValueError):
-            LogParser("json")
+            LogParser("nonsense")
         with self.assertRaises(ValueError):
             LogParser(max_line_length=0)
 

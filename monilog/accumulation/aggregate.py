@@ -30,7 +30,8 @@ from itertools import groupby
 from operator import le
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from monilog.accumulation.statistics import Counts
+from monilog.accumulation.sketch import LatencySketch
+from monilog.accumulation.statistics import Counts, is_error
 from monilog.parsing.block import decode_status
 from monilog.parsing.columns import ParsedBlock
 
@@ -108,8 +109,7 @@ class Batch:
                         last.skips.append((index, reason))
                     else:
                         carried.append(reason)
-                for mine, theirs in zip(last.counts, head.counts):
-                    _add_to(mine, theirs)  # type: ignore[arg-type]  # every field of Counts is a dict
+                self.segments[-1] = last._replace(counts=last.counts.plus(head.counts))
         if carried and segments:
             segments[0] = segments[0]._replace(skips=[(0, reason) for reason in carried] + segments[0].skips)
             carried = []
@@ -117,12 +117,6 @@ class Batch:
         self.skipped_after = carried + other.skipped_after
         self.lines += other.lines
         self.records += other.records
-
-
-def _add_to(counts: Dict[Any, int], more: Dict[Any, int]) -> None:
-    """Add ``more`` into ``counts``; keys new to ``counts`` go last, in their order."""
-    for key, count in more.items():
-        counts[key] = counts.get(key, 0) + count
 
 
 def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
@@ -214,4 +208,31 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     for request, total in by_request.items():
         section = decoded_requests[request][1]
         section_bytes[section] = section_bytes.get(section, 0) + total
-    return Counts(section_status, section_bytes, methods, clients, users)
+    vhosts: Dict[str, List[int]] = {}
+    latency: Dict[str, LatencySketch] = {}
+    upstream = None
+    if parsed.vhosts is not None:
+        for (key, status), count in Counter(zip(parsed.vhosts[start:end], parsed.statuses[start:end])).items():
+            vhost = keys.vhost(key)
+            if vhost:
+                entry = vhosts.setdefault(vhost, [0, 0])
+                entry[0] += count
+                if is_error(decode_status(status)):
+                    entry[1] += count
+    if parsed.durations is not None:
+        by_section: Dict[str, List[float]] = {}
+        for request, duration in zip(requests, keys.durations(parsed.durations[start:end])):
+            if duration is not None:
+                by_section.setdefault(decoded_requests[request][1], []).append(duration)
+        latency = {section: _sketch(values) for section, values in by_section.items()}
+    if parsed.upstreams is not None:
+        times = [time for time in keys.upstreams(parsed.upstreams[start:end]) if time is not None]
+        upstream = _sketch(times) if times else None
+    return Counts(section_status, section_bytes, methods, clients, users, vhosts or None, latency or None, upstream)
+
+
+def _sketch(values: List[float]) -> LatencySketch:
+    """The sketch of durations as logged; impossible ones (negative) are left out."""
+    sketch = LatencySketch()
+    sketch.add_many(value for value in values if value >= 0 and value == value and value != float("inf"))
+    return sketch

@@ -66,11 +66,12 @@ immutable and may be handed to any thread; they pickle, so worker processes can 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
+from monilog.accumulation.sketch import LatencySketch
 from monilog.parsing.record import LogRecord
 
 SECTIONS = "sections"
@@ -80,6 +81,8 @@ CLIENTS = "clients"
 USERS = "users"
 DIMENSIONS: Tuple[str, ...] = (SECTIONS, STATUS_CODES, METHODS, CLIENTS, USERS)
 """The keyed dimensions whose number of keys is capped."""
+VHOSTS = "vhosts"
+"""Capped too, and folded under this name, but only records of formats with a vhost count there."""
 
 STATUS_CLASSES: Tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx")
 OTHER_STATUS_CLASS = "other"
@@ -104,6 +107,19 @@ class SectionStats(NamedTuple):
 NO_SECTION_STATS = SectionStats(0, 0, 0)
 
 
+class VhostStats(NamedTuple):
+    """Traffic of one virtual host: requests and error responses (4xx/5xx)."""
+
+    hits: int
+    errors: int
+
+
+SECTION_SKETCHES = 100
+"""Sections whose latency is kept per section (the first seen in a period; in merged snapshots,
+those with the most hits); every duration is in the overall figures. A sketch holds up to
+~150 kB, so this bounds latency memory at ~15 MB per snapshot whatever the log holds."""
+
+
 class Counts(NamedTuple):
     """Counters of a set of records: what :meth:`Statistics.add_counts` takes.
 
@@ -120,6 +136,41 @@ class Counts(NamedTuple):
     """``host → hits``; adds up to the hits."""
     users: Dict[str, int]
     """``user → hits``; the empty user (no user logged) may be absent."""
+    vhosts: Optional[Dict[str, List[int]]] = None
+    """``vhost → [hits, errors]`` when the format logs virtual hosts."""
+    latency: Optional[Dict[str, LatencySketch]] = None
+    """``section → durations`` (seconds) when the format logs them."""
+    upstream: Optional[LatencySketch] = None
+    """Upstream response times (seconds) when the format logs them."""
+
+    def plus(self, other: Counts) -> Counts:
+        """These counters with ``other``'s added (into this one's mappings); keys new here go last."""
+        pairs: Tuple[Tuple[Dict[Any, int], Dict[Any, int]], ...] = (
+            (self.section_status, other.section_status), (self.section_bytes, other.section_bytes),
+            (self.methods, other.methods), (self.clients, other.clients), (self.users, other.users))
+        for mine, theirs in pairs:
+            for key, count in theirs.items():
+                mine[key] = mine.get(key, 0) + count
+        vhosts, latency, upstream = self.vhosts, self.latency, self.upstream
+        if other.vhosts:
+            vhosts = {} if vhosts is None else vhosts
+            for vhost, (hits, errors) in other.vhosts.items():
+                entry = vhosts.setdefault(vhost, [0, 0])
+                entry[0] += hits
+                entry[1] += errors
+        if other.latency:
+            latency = {} if latency is None else latency
+            for section, sketch in other.latency.items():
+                if section in latency:
+                    latency[section].merge(sketch)
+                else:
+                    latency[section] = sketch.copy()
+        if other.upstream:
+            if upstream is None:
+                upstream = other.upstream.copy()
+            else:
+                upstream.merge(other.upstream)
+        return self._replace(vhosts=vhosts, latency=latency, upstream=upstream)
 
     @property
     def hits(self) -> int:
@@ -129,9 +180,18 @@ class Counts(NamedTuple):
     @classmethod
     def of_record(cls, record: LogRecord) -> Counts:
         """The counters of one record."""
+        latency = upstream = None
+        if record.duration is not None:
+            sketch = LatencySketch()
+            sketch.add(record.duration)
+            latency = {record.section: sketch}
+        if record.upstream is not None:
+            upstream = LatencySketch()
+            upstream.add(record.upstream)
         return cls(
             {(record.section, record.status): 1}, {record.section: record.size}, {record.method: 1},
             {record.host: 1}, {record.user: 1} if record.user else {},
+            {record.vhost: [1, int(is_error(record.status))]} if record.vhost else None, latency, upstream,
         )
 
 
@@ -230,6 +290,14 @@ class StatsSnapshot:
     """Dimension (one of :data:`DIMENSIONS`) → hits folded beyond the cap (0 when none)."""
     max_keys: int
     """The cap on keys per dimension these figures were collected with."""
+    vhosts: Mapping[str, VhostStats] = field(default_factory=dict)
+    """Virtual host → hits and errors (tracked vhosts only; empty when the format has none)."""
+    latency: Optional[LatencySketch] = None
+    """Durations of every request that logged one (seconds), None when none did."""
+    section_latency: Mapping[str, LatencySketch] = field(default_factory=dict)
+    """Section → its durations, for at most :data:`SECTION_SKETCHES` sections."""
+    upstream_latency: Optional[LatencySketch] = None
+    """Upstream response times (seconds), None when none were logged."""
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -335,6 +403,25 @@ class StatsSnapshot:
         else:
             unique_clients = len(clients)
 
+        vhosts = {vhost: VhostStats(*stats) for vhost, stats in self.vhosts.items()}
+        for vhost, theirs in other.vhosts.items():
+            ours = vhosts.get(vhost, VhostStats(0, 0))
+            vhosts[vhost] = VhostStats(ours.hits + theirs.hits, ours.errors + theirs.errors)
+        if len(vhosts) > max_keys:
+            ranked_vhosts = sorted(vhosts.items(), key=lambda item: (-item[1].hits, item[0]))
+            vhosts = dict(ranked_vhosts[:max_keys])
+            folded[VHOSTS] = folded.get(VHOSTS, 0) + sum(entry.hits for _, entry in ranked_vhosts[max_keys:])
+        section_latency = {section: sketch.copy() for section, sketch in self.section_latency.items()}
+        for section, sketch in other.section_latency.items():
+            if section in section_latency:
+                section_latency[section].merge(sketch)
+            else:
+                section_latency[section] = sketch
+        if len(section_latency) > SECTION_SKETCHES:
+            kept = _first(section_latency, SECTION_SKETCHES,
+                          lambda name: (-sections.get(name, NO_SECTION_STATS).hits, name))
+            section_latency = {name: section_latency[name] for name in kept}
+
         return StatsSnapshot(
             start=_earliest(self.start, other.start),
             end=_latest(self.end, other.end),
@@ -354,7 +441,19 @@ class StatsSnapshot:
             late=self.late + other.late,
             folded=folded,
             max_keys=max_keys,
+            vhosts=vhosts,
+            latency=_merged_sketch(self.latency, other.latency),
+            section_latency=section_latency,
+            upstream_latency=_merged_sketch(self.upstream_latency, other.upstream_latency),
         )
+
+
+def _merged_sketch(a: Optional[LatencySketch], b: Optional[LatencySketch]) -> Optional[LatencySketch]:
+    if a is None or b is None:
+        return a if b is None else b
+    merged = a.copy()
+    merged.merge(b)
+    return merged
 
 
 def _earliest(a: Optional[datetime], b: Optional[datetime]) -> Optional[datetime]:
@@ -411,10 +510,14 @@ class Statistics:
         self._methods: Dict[str, int] = {}
         self._clients: Dict[str, int] = {}
         self._users: Dict[str, int] = {}
-        self._folded: Dict[str, int] = dict.fromkeys(DIMENSIONS, 0)
+        self._folded: Dict[str, int] = dict.fromkeys((*DIMENSIONS, VHOSTS), 0)
         self._folded_status_classes: Dict[str, int] = {}
         self._skipped: Dict[str, int] = {}
         self._late = 0
+        self._vhosts: Dict[str, List[int]] = {}  # vhost -> [hits, errors]
+        self._latency: Optional[LatencySketch] = None
+        self._section_latency: Dict[str, LatencySketch] = {}
+        self._upstream: Optional[LatencySketch] = None
 
     # -- input -------------------------------------------------------------------------------
 
@@ -431,7 +534,7 @@ class Statistics:
             the number of hits, or bytes are given for a section without hits. Nothing is
             counted then.
         """
-        section_status, section_bytes, methods, clients, users = counts
+        section_status, section_bytes, methods, clients, users, vhosts, latency, upstream = counts
         hits = _check_counts("section_status", section_status)
         for name, part in (("methods", methods), ("clients", clients)):
             total = _check_counts(name, part)
@@ -478,6 +581,45 @@ class Statistics:
                 else:
                     self._count_new(name, target, key, count)
         self._late += late
+        if vhosts:
+            self._add_vhosts(vhosts)
+        if latency:
+            self._add_latency(latency)
+        if upstream:
+            if self._upstream is None:
+                self._upstream = LatencySketch()
+            self._upstream.merge(upstream)
+
+    def _add_vhosts(self, vhosts: Dict[str, List[int]]) -> None:
+        mine = self._vhosts
+        for vhost, (hits, errors) in vhosts.items():
+            entry = mine.get(vhost)
+            if entry is None:
+                vhost = _cut(vhost)
+                entry = mine.get(vhost)
+                if entry is None:
+                    if len(mine) >= self.max_keys:
+                        self._folded[VHOSTS] += hits
+                        continue
+                    entry = mine[vhost] = [0, 0]
+            entry[0] += hits
+            entry[1] += errors
+
+    def _add_latency(self, latency: Dict[str, LatencySketch]) -> None:
+        if self._latency is None:
+            self._latency = LatencySketch()
+        overall, per_section = self._latency, self._section_latency
+        for section, sketch in latency.items():
+            overall.merge(sketch)
+            kept = per_section.get(section)
+            if kept is None:
+                section = _cut(section)
+                kept = per_section.get(section)
+                if kept is None:
+                    if len(per_section) >= SECTION_SKETCHES:
+                        continue
+                    kept = per_section[section] = LatencySketch()
+            kept.merge(sketch)
 
     def add_skipped(self, reason: str, count: int = 1) -> None:
         """Count ``count`` lines skipped as unparsable, under ``reason`` (e.g. ParseError.reason)."""
@@ -529,6 +671,10 @@ class Statistics:
             late=self._late,
             folded=folded,
             max_keys=self.max_keys,
+            vhosts={vhost: VhostStats(*entry) for vhost, entry in self._vhosts.items()},
+            latency=None if self._latency is None else self._latency.copy(),
+            section_latency={section: sketch.copy() for section, sketch in self._section_latency.items()},
+            upstream_latency=None if self._upstream is None else self._upstream.copy(),
         )
 
     # -- slow paths: first sight of a key ----------------------------------------------------

@@ -56,6 +56,10 @@ class KeyDecoder:
         """Seconds of duration keys; None where nothing was logged (``-``)."""
         raise NotImplementedError
 
+    def upstreams(self, keys: Sequence[Any]) -> List[Optional[float]]:
+        """Seconds of upstream-time keys (tries added); None where nothing was logged."""
+        return list(keys)
+
     def limit_caches(self) -> None:
         """Start the caches afresh when they hold more than :attr:`CACHE_LIMIT` keys."""
         if len(self.who_cache) > self.CACHE_LIMIT:

@@ -322,6 +322,11 @@ class LogFormat(LineFormat):
         scale = self._scale
         return [None if key == b"-" else float(key) * scale for key in keys]
 
+    def upstreams(self, keys: Sequence[bytes]) -> List[Optional[float]]:
+        """Seconds of upstream times as logged (each the sum of its tries)."""
+        decoded: Dict[bytes, Optional[float]] = {}
+        return [decoded[key] if key in decoded else decoded.setdefault(key, self.upstream(key)) for key in keys]
+
     def upstream(self, key: bytes) -> Optional[float]:
         """Seconds of an upstream time: the sum of a list of tries, None if none was logged."""
         values = [float(value) for value in re.split(rb", | : ", key) if value not in (b"-", b"")]

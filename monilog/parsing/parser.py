@@ -13,8 +13,7 @@ Formats (:data:`FORMATS`):
 - ``auto`` (default) — W3C once a ``#Fields:``, ``#Software:`` or ``#Version:``
   directive has been seen before any Common/Combined record (or :attr:`LogParser.fields`
   was set); ``vhost_combined`` when the first line that is not blank or ``#`` starts with
-  ``name:port`` (:data:`~monilog.parsing.logformat.VHOST_SIGN`); ``json`` when it starts with
-  ``{``; else Common with an optional
+  ``name:port`` (:data:`~monilog.parsing.logformat.VHOST_SIGN`); ``json`` when it is ``{"...}``; else Common with an optional
   Combined tail. Once a Common/Combined record has been parsed, ``#`` lines are comments: a
   stray directive cannot switch a CLF log to W3C.
 - a preset name or a format string (:mod:`monilog.parsing.logformat`), compiled once.
@@ -37,8 +36,8 @@ from __future__ import annotations
 from typing import Iterable, Optional, Tuple, Union
 
 from monilog.parsing.clf import CLF_AUTO, COMBINED, COMMON, parse_clf
-from monilog.parsing.formats import FORMATS as FORMATS
 from monilog.parsing.columns import LineFormat
+from monilog.parsing.formats import FORMATS as FORMATS
 from monilog.parsing.logformat import VHOST_SIGN, compile_format
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.w3c import W3CLayout, parse_w3c
@@ -120,7 +119,7 @@ class LogParser:
         if self.fmt == "auto" and not self.clf_seen and not self._w3c and self.compiled is None:
             if VHOST_SIGN.match(line):
                 self.compiled = compile_format("vhost_combined")
-            elif line.lstrip().startswith(b"{"):
+            elif line.lstrip().startswith(b'{"') and line.rstrip().endswith(b"}"):
                 self.compiled = compile_format("json")
 
     def parse(self, line: Union[str, bytes]) -> Optional[LogRecord]:
