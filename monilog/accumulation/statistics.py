@@ -369,6 +369,10 @@ class StatsSnapshot:
         """``(user, hits, share of all hits)``, most hits first, ties by name."""
         return self._top(self.users, n)
 
+    def top_vhosts(self, n: Optional[int] = None) -> List[Tuple[str, VhostStats]]:
+        """``(vhost, stats)``, most hits first, ties by name."""
+        return _first(self.vhosts.items(), n, lambda item: (-item[1].hits, item[0]))
+
     def _top(self, counts: Mapping[K, int], n: Optional[int]) -> List[Tuple[K, int, float]]:
         return [(key, hits, _share(hits, self.hits)) for key, hits in _ranked(counts, n)]
 

@@ -31,6 +31,14 @@ Conventions
      "alerting": bool, "window_hits": int, "window_average": number,
      "threshold": number, "window": seconds}
 
+When the log format records how long requests took (``$request_time``, ``%D``, ``time-taken``,
+JSON durations), a report and the summary also have ``"latency": {"count": int, "mean", "p50",
+"p90", "p95", "p99", "max": seconds}`` (percentiles within 0.5% of the exact order statistic,
+:mod:`monilog.accumulation.sketch`) and every entry of ``"sections"`` a ``"p95"`` (null for a
+section beyond the 100 whose latency is kept); ``"upstream_latency"`` likewise when upstream times
+are logged. With more than one virtual host seen: ``"vhosts": [{"vhost": str, "hits": int,
+"errors": int}]``. These keys are absent otherwise.
+
 ``late`` counts hits whose period had already been reported (they are counted here).
 ``status_codes`` and ``methods`` hold every code and method (the statistics cap them at many
 thousands of keys); ``window_*`` describe the alert window last evaluated at the period's end.
@@ -80,7 +88,8 @@ from typing import Any, Dict, Optional
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.accumulation.report import AlertState, PeriodReport, RunSummary
-from monilog.accumulation.statistics import StatsSnapshot
+from monilog.accumulation.sketch import LatencySketch
+from monilog.accumulation.statistics import SectionStats, StatsSnapshot
 from monilog.presentation.sanitize import UNSAFE_CHARACTERS
 
 _DECIMALS = 6
@@ -101,8 +110,41 @@ def _epoch_time(seconds: Optional[float]) -> Optional[str]:
     return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
+def _latency(sketch: Optional[LatencySketch]) -> Optional[Dict[str, Any]]:
+    summary = None if sketch is None else sketch.summary()
+    if summary is None:
+        return None
+    data: Dict[str, Any] = {"count": summary["count"]}
+    for key in ("mean", "p50", "p90", "p95", "p99", "max"):
+        data[key] = _number(summary[key])
+    return data
+
+
+def _section(name: str, section: SectionStats, share: float, stats: StatsSnapshot) -> Dict[str, Any]:
+    data: Dict[str, Any] = {"section": name, "hits": section.hits, "share": _number(share),
+                            "errors": section.errors, "bytes": section.bytes}
+    if stats.latency is not None:
+        sketch = stats.section_latency.get(name)
+        data["p95"] = None if sketch is None else _number(sketch.quantile(0.95))
+    return data
+
+
 def _traffic(stats: StatsSnapshot, top: int) -> Dict[str, Any]:
     """The keys a report and the summary share."""
+    data = _common_traffic(stats, top)
+    latency = _latency(stats.latency)
+    if latency is not None:
+        data["latency"] = latency
+    upstream = _latency(stats.upstream_latency)
+    if upstream is not None:
+        data["upstream_latency"] = upstream
+    if len(stats.vhosts) > 1:
+        data["vhosts"] = [{"vhost": name, "hits": vhost.hits, "errors": vhost.errors}
+                          for name, vhost in stats.top_vhosts(top)]
+    return data
+
+
+def _common_traffic(stats: StatsSnapshot, top: int) -> Dict[str, Any]:
     return {
         "hits": stats.hits,
         "rps": _number(stats.rps),
@@ -111,11 +153,7 @@ def _traffic(stats: StatsSnapshot, top: int) -> Dict[str, Any]:
         "errors": stats.errors,
         "error_rate": _number(stats.error_rate),
         "late": stats.late,
-        "sections": [
-            {"section": name, "hits": section.hits, "share": _number(share),
-             "errors": section.errors, "bytes": section.bytes}
-            for name, section, share in stats.top_sections(top)
-        ],
+        "sections": [_section(name, section, share, stats) for name, section, share in stats.top_sections(top)],
         "status": dict(stats.status_classes),
         "status_codes": {str(code): hits for code, hits, _ in stats.top_status_codes()},
         "methods": {method: hits for method, hits, _ in stats.top_methods()},

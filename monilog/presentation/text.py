@@ -284,7 +284,24 @@ def _detail_lines(stats: StatsSnapshot, top: int) -> List[str]:
     lines += _flow("clients ", clients + [_distinct(stats)])
     if stats.users:
         lines += _flow("users   ", _counts((user, hits) for user, hits, _ in stats.top_users(top)))
+    if len(stats.vhosts) > 1:
+        lines += _flow("vhosts  ", [f"{clean(name, _KEY_WIDTH)} {vhost.hits} ({vhost.errors} err)"
+                                    for name, vhost in stats.top_vhosts(top)])
+    for label, sketch in (("latency ", stats.latency), ("upstream", stats.upstream_latency)):
+        summary = None if sketch is None else sketch.summary()
+        if summary is not None:
+            figures = [f"{key} {format_seconds(summary[key])}" for key in ("p50", "p90", "p95", "p99", "max")]
+            lines += _flow(label + " ", figures + [f"mean {format_seconds(summary['mean'])} of {summary['count']}"])
     return lines
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration for people: ``850µs``, ``12.3ms``, ``1.25s``."""
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f}µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g}ms"
+    return f"{seconds:.3g}s"
 
 
 def _skip_reasons(stats: StatsSnapshot) -> List[str]:
