@@ -150,6 +150,35 @@ class ReplayEquivalenceTest(unittest.TestCase):
         kinds = [item.kind for kind, item in items if kind == "event"]
         self.assertEqual(kinds, ["alert", "recover"])
 
+    def test_compiled_and_json_formats_with_latency_and_vhosts_in_process_and_in_workers(self) -> None:
+        rng = random.Random(5)
+        lines, durations = [], []
+        for line in generated():
+            duration = rng.choice([0, rng.randint(1, 40), rng.randint(1, 5000)]) / 1000
+            durations.append(duration)
+            upstream = rng.choice(["-", f"{duration:.3f}", f"0.001, {duration:.3f}"])
+            lines.append(f"h{rng.randint(1, 3)}.example {line} {duration:.3f} {upstream}")
+        lines[100:100] = ["garbage", ""]
+        path = self.write("nginx.log", lines)
+        items = self.assert_same([path], workers=(1, 2), fmt="nginx_vhost")
+        summary = items[-1][1].stats
+        self.assertEqual(summary.latency.count, len(durations))
+        self.assertEqual(summary.latency.max, max(durations))
+        ordered = sorted(durations)
+        for q in (0.5, 0.9, 0.95, 0.99):
+            exact = ordered[int(q * (len(ordered) - 1))]
+            self.assertLessEqual(abs(summary.latency.quantile(q) - exact), 0.01 * exact + 1e-12, q)
+        self.assertEqual(sorted(summary.vhosts), ["h1.example", "h2.example", "h3.example"])
+        self.assertEqual(sum(vhost.hits for vhost in summary.vhosts.values()), len(durations))
+
+        objects = [json.dumps({"time_local": line.split("[", 1)[1].split("]", 1)[0], "remote_addr": line.split(" ")[1],
+                               "request": line.split('"')[1], "status": line.split('"')[2].split()[0],
+                               "request_time": f"{duration:.3f}", "host": line.split(" ")[0]})
+                   for line, duration in zip((line for line in lines if line.startswith("h")), durations)]
+        path = self.write("nginx.json", objects[:50] + ['{"status": 200}', "[1]", '{"time_local": "x"'] + objects[50:])
+        self.assert_same([path], workers=(1, 2), fmt="json")
+        self.assert_same([path], workers=(1,), fmt="auto")
+
     def test_common_format_read_as_common_and_auto(self) -> None:
         path = self.write("common.log", generated("common", rates=(20,), durations=(120,)))
         for fmt in ("common", "auto"):

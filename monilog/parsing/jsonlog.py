@@ -9,7 +9,8 @@ Fields (the first key present wins): ``time`` (CLF text, ISO 8601 text, or secon
 epoch as a number or numeric text), ``host``, ``user``, ``request`` (``"GET /a HTTP/1.1"``) or
 ``method`` + ``path``, ``status``, ``size``, ``duration`` (seconds; ``duration_ms``,
 ``duration_us``, ``duration_ns`` for other units: Traefik's ``Duration`` is in nanoseconds),
-``upstream`` and ``vhost``. ``-``, ``""`` and ``null`` are "not logged".
+``upstream`` and ``vhost``. ``-``, ``""`` and ``null`` are "not logged" (but a request ``-``,
+a client that sent nothing, is a hit of section ``-``, as in Common logs).
 
 A line that is not a JSON object is skipped as ``bad json``; one without a time, a status or a
 request as ``missing field``; a time or status that is not one as ``bad timestamp`` /
@@ -98,10 +99,10 @@ class JsonFormat(LineFormat):
             self.paths[field] = tuple(tuple(key.split(".")) if "." in key and key not in ("@timestamp",) else (key,)
                                       for key in keys)
 
-    def _field(self, row: Dict[str, Any], field: str) -> Any:
+    def _field(self, row: Dict[str, Any], field: str, absent: Tuple[Any, ...] = _ABSENT) -> Any:
         for path in self.paths[field]:
             value = row.get(path[0]) if len(path) == 1 else _lookup(row, path)
-            if value not in _ABSENT:
+            if value not in absent:
                 return value
         return None
 
@@ -141,7 +142,7 @@ class JsonFormat(LineFormat):
             raise ParseError("bad json", text)
         stamp = self._field(row, "time")
         status = self._field(row, "status")
-        request = self._field(row, "request")
+        request = self._field(row, "request", (None, ""))  # "-": a client that sent nothing, still a hit
         if not isinstance(request, str):
             method, path = self._field(row, "method"), self._field(row, "path")
             request = None if path is None else (str(method or ""), str(path))
