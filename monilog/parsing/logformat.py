@@ -101,8 +101,8 @@ _APACHE_HEADERS = {"host": ("vhost", "")}
 _T_UNITS = {"": "1", "s": "1", "ms": "0.001", "us": "0.000001"}
 _TIME_KINDS = {"sec": "epoch:1", "msec": "epoch:1000", "usec": "epoch:1000000"}
 
-_QUOTED = rb'((?:[^"\\\n]|\\.)*)'
-_SKIP_QUOTED = rb'(?:[^"\\\n]|\\.)*'
+_QUOTED = rb'([^"\\\n]*(?:\\.[^"\\\n]*)*)'
+_SKIP_QUOTED = rb'[^"\\\n]*(?:\\.[^"\\\n]*)*'
 _NUMBER = rb'(\d+|-)'
 _SECONDS = rb'(\d+(?:\.\d*)?|-)'
 _UPSTREAM = rb'([-\d.]+(?:(?:, | : )[-\d.]+)*)'
