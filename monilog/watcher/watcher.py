@@ -86,20 +86,20 @@ from dataclasses import dataclass, fields, replace
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 from .follower import Follower, Identity, OpenFile, StdinFollower
-from .lines import DEFAULT_MAX_LINE_LENGTH
+from .lines import DEFAULT_MAX_LINE_LENGTH, compression_named
 
 LOGGER = logging.getLogger(__name__)
 
 BLOCKS_PER_TURN = 16
 """Blocks read from one file per poll before the others get their turn (16 x 256 KiB = 4 MiB)."""
 
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
-"""Names a glob pattern may match that are compressed rotated logs, not followed."""
 
-
-def glob_matches(pattern: str) -> List[str]:
-    """The files ``pattern`` matches now, sorted, leaving out compressed rotated logs."""
-    return [path for path in sorted(glob.glob(pattern, recursive=True)) if not path.endswith(COMPRESSED_SUFFIXES)]
+def glob_matches(pattern: str, compressed: bool = False) -> List[str]:
+    """The files ``pattern`` matches now, sorted; those named like compressed rotated logs
+    (:func:`~monilog.watcher.lines.compression_named`) only if ``compressed``: a replay reads
+    them, following does not."""
+    matches = sorted(glob.glob(pattern, recursive=True))
+    return matches if compressed else [path for path in matches if compression_named(path) is None]
 
 STDIN = "-"
 """The path that names standard input."""
