@@ -1,5 +1,5 @@
 """Compressed logs: ``--replay`` reads gzip, bzip2 and xz files (told by their first bytes) as
-their plain text; following live refuses them, pointing to ``--replay``."""
+their plain text; following live leaves compressed rotations unopened, with one notice each."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import tempfile
 import unittest
 import zlib
 from typing import Any, Callable, Dict, List, Sequence, Tuple
+from unittest import mock
 
 import monilog
 from monilog.generator import LogGenerator
@@ -180,6 +181,37 @@ class DamagedCompressedTest(ReplayTestCase):
 
 
 class FollowCompressedTest(WatcherTestCase):
+    def test_a_glob_leaves_compressed_rotations_unopened_with_one_notice_each(self) -> None:
+        log = self.path("access.log")
+        write(log, b"")
+        write(self.path("access.log.1"), b"rotated\n")
+        rotations = [self.path("access.log.2.gz"), self.path("access.log.3.bz2")]
+        write(rotations[0], gzip.compress(b"old\n" * 100))
+        write(rotations[1], bz2.compress(b"older\n" * 100))
+        opened: List[str] = []
+        real_open = os.open
+
+        def recording_open(path: Any, *args: Any, **kwargs: Any) -> int:
+            opened.append(os.fspath(path))
+            return real_open(path, *args, **kwargs)
+
+        with mock.patch("os.open", recording_open):
+            watcher = self.watch([self.path("access.log*")], from_start=True)
+            self.wait_lines([b"rotated"])
+            later = self.path("access.log.4.xz")  # appears while following, as logrotate's compress makes it
+            write(later, lzma.compress(b"oldest\n" * 100))
+            rotations.append(later)
+            self.wait_until(lambda: later in [notice.path for notice in self.notices], "the notice of the new rotation")
+            self.wait_polls(watcher, log)
+        for path in rotations:
+            with self.subTest(path=path):
+                notices = [notice for notice in self.notices if notice.path == path]
+                self.assertEqual([(notice.level, notice.kind) for notice in notices], [("info", "compressed")])
+                self.assertIn("use --replay to read it", notices[0].message)
+                self.assertNotIn(path, opened)
+                self.assertNotIn(path, watcher.stats.files)
+        self.assertEqual(sorted(self.lines()), [b"marker 0", b"marker 1", b"marker 2", b"rotated"])
+
     def test_a_compressed_file_named_like_a_log_is_refused_by_its_first_bytes(self) -> None:
         log, misnamed = self.path("access.log"), self.path("access.log.1")
         write(log, b"")
