@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import io
 import json
 import os
@@ -155,15 +156,15 @@ class ReplayTest(Run):
         self.assertIn("High traffic generated an alert - hits = 21", content)
         self.assertIn("/pages", content)
 
-    def test_each_file_is_replayed_once_and_compressed_rotations_are_left_out(self) -> None:
+    def test_each_file_is_replayed_once_and_compressed_rotations_too(self) -> None:
         path = self.write("access.log", timeline([2] * 5))
         os.symlink(path, os.path.join(self.dir, "access.log.link"))
-        with open(os.path.join(self.dir, "access.log.1.gz"), "wb") as handle:
-            handle.write(b"\x1f\x8b\x08\x00 not a log")
+        with gzip.open(os.path.join(self.dir, "access.log.1.gz"), "wt", encoding="utf-8") as handle:
+            handle.writelines(timeline([1] * 3))
         result = self.monitoring("--replay", "--json", "--no-log-file", path, path, os.path.join(self.dir, "access.log*"))
         self.assertEqual(result.returncode, 0, result.stderr)
         summary = json.loads(result.stdout.splitlines()[-1])
-        self.assertEqual((summary["parsed"], summary["malformed"]), (10, 0))
+        self.assertEqual((summary["parsed"], summary["malformed"], summary["notices"]), (13, 0, {}))
 
     def test_bell_never_mixes_into_json(self) -> None:
         path = self.write("access.log", timeline([3] * 30))

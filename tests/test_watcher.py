@@ -349,12 +349,6 @@ class AppearingFilesTest(WatcherTestCase):
                                                 b"marker 2"])
         self.assertEqual(self.lines(log)[:1], [b"1"])
 
-    def test_compressed_rotations_are_ignored_by_patterns(self):
-        write(self.path("access.log.2.gz"), b"\x1f\x8b compressed\n")
-        self.watch([self.path("access.log*")], from_start=True)
-        write(self.path("access.log"), b"plain\n")
-        self.wait_lines([b"plain"])
-
     def test_same_file_named_twice_is_read_once(self):
         log, link = self.path("access.log"), self.path("link.log")
         write(log, b"")

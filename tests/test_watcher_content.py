@@ -294,7 +294,7 @@ class LogrotateTest(ContentTestCase):
 
 
 class NotTextTest(ContentTestCase):
-    def check_refused(self, name: str, data: bytes, problem: str) -> None:
+    def check_refused(self, name: str, data: bytes, problem: str, message: str = "not a text access log ({}?)") -> None:
         """Follow a file holding ``data`` next to a text one: one notice, none of its lines."""
         refused, text = self.path(name), self.path("access.log")
         write(refused, data)
@@ -308,7 +308,7 @@ class NotTextTest(ContentTestCase):
         self.assertEqual(self.lines(refused), [])
         notices = [notice for notice in self.notices if notice.path == refused]
         self.assertEqual([(notice.level, notice.kind) for notice in notices], [("error", "not-text")])
-        self.assertIn(f"not a text access log ({problem}?)", notices[0].message)
+        self.assertIn(message.format(problem), notices[0].message)
         self.assertEqual(watcher.stats.files[refused].lines, 0)
 
     def test_utf16_le_with_a_byte_order_mark(self):
@@ -323,7 +323,7 @@ class NotTextTest(ContentTestCase):
         self.check_refused("utf32.log", "a line\n".encode("utf-32") * 20, "UTF-32")
 
     def test_gzip_file_given_explicitly(self):
-        self.check_refused("access.log.2.gz", gzip.compress(entries(1, 50)), "gzip-compressed")
+        self.check_refused("access.log.2.gz", gzip.compress(entries(1, 50)), "gzip", "compressed ({}); use --replay to read it")
 
     def test_utf16_file_appearing_under_a_glob(self):
         self.watch([self.path("*.log"), self.beacon])

@@ -3,8 +3,10 @@ cap) and the test of whether a file is text."""
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import gzip
+import lzma
 import os
 import shutil
 import tempfile
@@ -160,15 +162,20 @@ class TextProblemTest(unittest.TestCase):
             text.encode("utf-32"): "UTF-32",
             text.encode("utf-32-be"): "UTF-32",
             text.encode("utf-32-le"): "UTF-32",
-            gzip.compress(text.encode()): "gzip-compressed",
-            b"BZh91AY&SY" + bytes(range(40)): "bzip2-compressed",
-            b"\xfd7zXZ\x00\x00\x04": "xz-compressed",
             b"\x28\xb5\x2f\xfd\x04\x00": "zstd-compressed",
             b"PK\x03\x04\x14\x00": "zip-compressed",
         }
         for first_bytes, name in cases.items():
             with self.subTest(first_bytes=first_bytes[:12]):
                 self.assertEqual(text_problem(first_bytes[:1024]), f"not a text access log ({name}?)")
+
+    def test_compression_a_replay_reads_says_so(self):
+        text = b"GET /index.html 200\n" * 60
+        for first_bytes, name in ((gzip.compress(text), "gzip"), (bz2.compress(text), "bzip2"),
+                                  (b"BZh91AY&SY" + bytes(range(40)), "bzip2"),
+                                  (lzma.compress(text), "xz"), (b"\xfd7zXZ\x00\x00\x04", "xz")):
+            with self.subTest(first_bytes=first_bytes[:12]):
+                self.assertEqual(text_problem(first_bytes[:1024]), f"compressed ({name}); use --replay to read it")
 
     def test_text_is_not_a_problem(self):
         for first_bytes in (

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "duration_ms, duration_us, duration_ns, upstream, vhost; a.b for nested keys); implies --log-format json")
     parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
     parser.add_argument("--max-idle", type=number("max-idle", lambda v: v > 0, "positive"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
-    parser.add_argument("--replay", action="store_true", help="read the files from the start as fast as possible, log time as the only clock, then print a summary and exit")
+    parser.add_argument("--replay", action="store_true", help="read the files (gzip, bzip2 and xz ones too) from the start as fast as possible, log time as the only clock, then print a summary and exit")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--plain", action="store_true", help="plain text even on a terminal")
     output.add_argument("--json", action="store_true", help="JSON lines on standard output (schema in the README)")
@@ -97,7 +97,7 @@ def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
                 raise UsageError("--replay reads files, not standard input")
             continue
         if _has_magic(path):
-            if replay_mode and not glob_matches(path):
+            if replay_mode and not glob_matches(path, compressed=True):
                 raise UsageError(f"no file matches {path}")
             continue
         if os.path.isdir(path):
@@ -119,14 +119,14 @@ def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
 
 
 def replay_files(paths: Sequence[str]) -> List[str]:
-    """The files a replay reads: globs expanded (compressed rotations left out), each file once
+    """The files a replay reads: globs expanded (compressed rotations included), each file once
     even when named twice or through a link."""
     from monilog.watcher import glob_matches
 
     files: List[str] = []
     seen = set()
     for path in paths:
-        for name in glob_matches(path) if _has_magic(path) else [path]:
+        for name in glob_matches(path, compressed=True) if _has_magic(path) else [path]:
             status = os.stat(name)
             if (status.st_dev, status.st_ino) not in seen:
                 seen.add((status.st_dev, status.st_ino))

@@ -1,11 +1,12 @@
-"""Files cut at line starts, and read back as pieces of whole lines or as lines."""
+"""Files cut at line starts, and read back as pieces of whole lines or as lines; compressed files
+read as lines as they are decompressed."""
 
 from __future__ import annotations
 
 import os
 from typing import BinaryIO, Iterator, Optional, Tuple
 
-from monilog.watcher import LineSplitter
+from monilog.watcher import Compression, LineSplitter
 
 READ_BLOCK = 1 << 20
 SCAN_BLOCK = 8 << 10
@@ -13,6 +14,10 @@ SCAN_BLOCK = 8 << 10
 
 class ChunkChanged(Exception):
     """The file no longer has the bytes its chunk was planned on (it shrank or was truncated)."""
+
+
+class Damaged(Exception):
+    """A compressed file's data is cut short or corrupt: the message says where and how."""
 
 
 def next_line_start(stream: BinaryIO, position: int, size: int) -> int:
@@ -91,6 +96,35 @@ def range_lines(path: str, start: int = 0, end: Optional[int] = None) -> Iterato
                 break
             start += len(block)
             yield from splitter.feed(block)
+    last = splitter.flush()
+    if last is not None:
+        yield last
+
+
+def decompressed_lines(path: str, compression: Compression) -> Iterator[bytes]:
+    """The lines of a compressed file, split as :func:`range_lines` splits them, decompressed as
+    they are read (a block at a time, whatever the file's size).
+
+    :raises Damaged: where its data is cut short (a copy or a compression that did not finish) or
+        corrupt, after the lines before; the unterminated line at that point is dropped. An error
+        of the system reading it (an :class:`OSError` with an ``errno``) is raised as it is.
+    """
+    import lzma
+    import zlib
+
+    splitter = LineSplitter()
+    with compression.open(path) as stream:
+        try:
+            while True:
+                block = stream.read1(READ_BLOCK)
+                if not block:
+                    break
+                yield from splitter.feed(block)
+        except (EOFError, OSError, zlib.error, lzma.LZMAError) as error:
+            if isinstance(error, OSError) and error.errno is not None:
+                raise
+            raise Damaged(f"{compression.name} data damaged after {stream.tell()} bytes "
+                          f"decompressed ({error})") from None
     last = splitter.flush()
     if last is not None:
         yield last

@@ -13,15 +13,21 @@
   every chunk of a file whose parser reads W3C, anything that is not a regular file (a pipe), and
   a chunk of pathologically long lines are read by the main process and fed line by line in
   batches: the same parser and the same apply step, so the same results.
+* A compressed file (gzip, bzip2 or xz, told by its first bytes whatever its name: see
+  :func:`~monilog.watcher.compression_of`) cannot be cut at byte offsets: the main process reads
+  it as one stream, decompressed a block at a time with the standard library (concatenated
+  streams included), and feeds its lines in batches like a pipe's. Where its data is cut short or
+  corrupt, a notice says so and the lines before count (the replay goes on and ends normally, as
+  for a file that is not text).
 * Several files are merged in time order as one server's traffic: their batches are cut per second
   and merged with :func:`heapq.merge` on the second, as records of one second stay together. Lines
   skipped in a file count just before the next record of that file (or after its last one).
 
 Decisions: files are read up to the size they had when the replay started (a file that shrinks
-meanwhile gets a notice). A file that is not text (UTF-16, compressed: see
-:func:`~monilog.watcher.text_problem`) is not read, and one notice says so. There is one worker
-process per available core; on Linux they are forked when the calling process has a single
-thread (else started by a ``forkserver``), elsewhere started the platform's default way. Small
+meanwhile gets a notice). A file that is not text (UTF-16, compressed in another format such as
+zstd: see :func:`~monilog.watcher.text_problem`) is not read, and one notice says so. There is
+one worker process per available core; on Linux they are forked when the calling process has a
+single thread (else started by a ``forkserver``), elsewhere started the platform's default way. Small
 inputs, a single core, or a process that may not start others (a daemon) aggregate in the
 calling process. Setting ``stop`` ends the replay between two batches:
 the summary then adds up over what was applied.
@@ -43,10 +49,10 @@ from monilog.accumulation.aggregate import Batch
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
 from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse
-from monilog.replayer.chunks import chunk_bounds, range_lines
+from monilog.replayer.chunks import Damaged, chunk_bounds, decompressed_lines, range_lines
 from monilog.replayer.tuning import ReplayTuning
 from monilog.replayer.workers import WorkerPool
-from monilog.watcher import read_lines, text_problem
+from monilog.watcher import Compression, compression_of, read_lines, text_problem
 
 TEXT_SAMPLE_BYTES = 1024
 """How many first bytes of a file tell whether it is a text log."""
@@ -61,6 +67,19 @@ class _Part(NamedTuple):
     batch: Batch
 
 
+class _Input(NamedTuple):
+    """A file to replay, and how its first bytes say to read it."""
+
+    path: str
+    size: Optional[int]
+    """Its size, to cut it into chunks; None to read it as one stream of lines in this process
+    (a pipe, a W3C log, a compressed file)."""
+    compression: Optional[Compression]
+    """How it is compressed, if it is, in a format this replay decompresses."""
+    problem: Optional[str]
+    """Why it is not replayed (:func:`~monilog.watcher.text_problem`), if it is not."""
+
+
 def replay(
     monitor: Monitor, paths: Sequence[str], *, tuning: Optional[ReplayTuning] = None,
     stop: Optional[threading.Event] = None,
@@ -70,15 +89,9 @@ def replay(
     Setting ``stop`` (from a signal handler) ends the replay early, with the summary of what was read.
     """
     tuning = tuning or ReplayTuning()
-    sizes: List[Optional[int]] = []
-    for path in paths:
-        try:
-            info = os.stat(path)
-        except OSError:
-            info = None
-        sizes.append(info.st_size if info is not None and stat.S_ISREG(info.st_mode) else None)
+    inputs = [_examine(path) for path in paths]
     count = tuning.workers or _worker_count()
-    if count < 2 or sum(size or 0 for size in sizes) < tuning.in_process_bytes:
+    if count < 2 or sum(item.size or 0 for item in inputs) < tuning.in_process_bytes:
         count = 0
     merged = len(paths) > 1
     span = 1 if merged else monitor.period
@@ -89,7 +102,7 @@ def replay(
         except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
             pool = None
     try:
-        streams = [_file_batches(monitor, path, size, span, pool, tuning) for path, size in zip(paths, sizes)]
+        streams = [_file_batches(monitor, item, span, pool, tuning) for item in inputs]
         if not merged:
             for batch in _until(stop, streams[0]):
                 monitor.apply(batch)
@@ -103,18 +116,37 @@ def replay(
     return monitor.finish()
 
 
+def _examine(path: str) -> _Input:
+    """How to read ``path``: its first bytes tell whether it is compressed, W3C, or not text."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        return _Input(path, None, None, None)
+    with open(path, "rb") as stream:
+        head = stream.read(TEXT_SAMPLE_BYTES)
+    compression = compression_of(head)
+    if compression is not None and compression.module is not None:
+        return _Input(path, None, compression, None)
+    # a file starting with a '#' line, as W3C logs do, is read by this process's parser
+    return _Input(path, None if head.startswith(b"#") else info.st_size, None, text_problem(head))
+
+
 def _file_batches(
-    monitor: Monitor, path: str, size: Optional[int], span: int, pool: Optional[WorkerPool], tuning: ReplayTuning,
+    monitor: Monitor, item: _Input, span: int, pool: Optional[WorkerPool], tuning: ReplayTuning,
 ) -> Iterator[Batch]:
     """The batches of one file, in file order (none for a file that is not text: a notice says so)."""
-    if size is not None:
-        with open(path, "rb") as stream:
-            problem = text_problem(stream.read(TEXT_SAMPLE_BYTES))
-        if problem is not None:
-            monitor.notice(f"{path}: {problem}: not replayed", kind="not-text")
-            return
-    if size is None or _starts_with_directive(path):
-        yield from _line_batches(monitor, path, read_lines(path), span, tuning)
+    path, size = item.path, item.size
+    if item.problem is not None:
+        monitor.notice(f"{path}: {item.problem}: not replayed", kind="not-text")
+        return
+    if size is None:
+        if item.compression is None:
+            lines = read_lines(path)
+        else:
+            lines = _decompressed_lines(monitor, path, item.compression)
+        yield from _line_batches(monitor, path, lines, span, tuning)
         return
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
     parser = monitor.parser_for(path)
@@ -132,6 +164,14 @@ def _file_batches(
             monitor.notice(f"{path}: bytes {start}-{end} read by the main process after {result.reason}",
                            kind="replay")
         yield from _line_batches(monitor, path, range_lines(path, start, end), span, tuning)
+
+
+def _decompressed_lines(monitor: Monitor, path: str, compression: Compression) -> Iterator[bytes]:
+    """The lines of a compressed file; where its data is damaged, a notice, and the lines before count."""
+    try:
+        yield from decompressed_lines(path, compression)
+    except Damaged as damage:
+        monitor.notice(f"{path}: {damage}: the lines before the damage are replayed", kind="damaged")
 
 
 def _line_batches(monitor: Monitor, path: str, lines: Iterable[bytes], span: int, tuning: ReplayTuning) -> Iterator[Batch]:
@@ -206,12 +246,6 @@ def _seconds(batches: Iterator[Batch]) -> Iterator[_Part]:
         carried.extend(batch.skipped_after)
     if carried or lines:
         yield _Part(epoch, Batch([], carried, lines, 0, None))
-
-
-def _starts_with_directive(path: str) -> bool:
-    """Whether a file starts with a ``#`` line, as W3C logs do (read by this process's parser)."""
-    with open(path, "rb") as stream:
-        return stream.read(1) == b"#"
 
 
 def _worker_count() -> int:

@@ -3,21 +3,31 @@
 :class:`FileWatcher` follows files, glob patterns, named pipes and standard input, surviving
 rotation and truncation, and hands complete lines to a callback. :class:`LineSplitter` and
 :func:`read_lines` are the line splitting it uses, and :func:`text_problem` its test of whether a
-file is text at all, for reading whole files too (replay).
+file is text at all (:func:`compression_of` telling compressed ones), for reading whole files too
+(replay).
 """
 
 from __future__ import annotations
 
-from .lines import DEFAULT_MAX_LINE_LENGTH, LineSplitter, read_lines, text_problem
+from .lines import (
+    DEFAULT_MAX_LINE_LENGTH,
+    Compression,
+    LineSplitter,
+    compression_of,
+    read_lines,
+    text_problem,
+)
 from .watcher import FileStats, FileWatcher, WatchNotice, WatchStats, glob_matches
 
 __all__ = [
     "DEFAULT_MAX_LINE_LENGTH",
+    "Compression",
     "FileStats",
     "FileWatcher",
     "LineSplitter",
     "WatchNotice",
     "WatchStats",
+    "compression_of",
     "glob_matches",
     "read_lines",
     "text_problem",

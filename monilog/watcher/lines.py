@@ -16,19 +16,26 @@ Decisions:
 * The unterminated remainder is kept until its newline arrives; :meth:`LineSplitter.flush` hands
   it out when the caller knows the stream has ended (end of file, shutdown).
 * :func:`text_problem` judges a file by its first bytes only: a byte order mark of UTF-16 or
-  UTF-32, the signature of a compressed file, or NUL bytes making up a quarter of the bytes
-  (ASCII text in UTF-16 is half NULs, in UTF-32 three quarters). Runs of 8 NULs or more do not
-  count: they are the hole a writer without ``O_APPEND`` leaves when it keeps writing at its old
-  offset after a copytruncate, in front of text. Anything else is text, however odd (invalid
+  UTF-32, the signature of a compressed file (:data:`COMPRESSIONS`), or NUL bytes making up a
+  quarter of the bytes (ASCII text in UTF-16 is half NULs, in UTF-32 three quarters). Runs of 8
+  NULs or more do not count: they are the hole a writer without ``O_APPEND`` leaves when it keeps
+  writing at its old offset after a copytruncate, in front of text. Anything else is text, however odd (invalid
   UTF-8, a UTF-8 byte order mark, binary noise): lines pass through to the parser, which counts
   what it cannot parse.
+* Compressed files are told by their signature (:func:`compression_of`), whatever their name: a
+  gzipped ``access.log.1`` is compressed, a text file named ``.gz`` is text. Following live, they
+  are not read; a replay reads those the standard library decompresses (gzip, bzip2, xz), and
+  the answer of :func:`text_problem` says so. Only glob patterns followed live go by the name
+  (:func:`compression_named`): the compressed rotations they match are never opened.
 """
 
 from __future__ import annotations
 
+import importlib
+import io
 import os
 import re
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterator, NamedTuple, Optional, Tuple, Union
 
 DEFAULT_MAX_LINE_LENGTH = 1 << 20
 """Default cap on a line's length in bytes (1 MiB): longer lines are cut."""
@@ -41,16 +48,49 @@ _SIGNATURES: Tuple[Tuple[bytes, str], ...] = (
     (b"\x00\x00\xfe\xff", "UTF-32"),
     (b"\xff\xfe", "UTF-16"),
     (b"\xfe\xff", "UTF-16"),
-    (b"\x1f\x8b", "gzip-compressed"),
-    (b"\xfd7zXZ\x00", "xz-compressed"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
-    (b"\x04\x22\x4d\x18", "lz4-compressed"),
-    (b"PK\x03\x04", "zip-compressed"),
 )
-"""First bytes that no text access log starts with, and what they are the start of."""
+"""Byte order marks that no text access log starts with, and the encodings they are the start of."""
 
-_BZIP2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
-"""A bzip2 stream: its magic, block size and first block (or end of stream) header."""
+
+class Compression(NamedTuple):
+    """A compressed file format: how its files start and are named, and what reads them."""
+
+    name: str
+    """Its name in messages: ``"gzip"``."""
+    suffix: str
+    """How the names of its rotated logs end: ``".gz"``."""
+    signature: "re.Pattern[bytes]"
+    """Its files' first bytes."""
+    module: Optional[str]
+    """The standard library module whose ``open`` decompresses it (a replay reads it); None if none does."""
+
+    @property
+    def problem(self) -> str:
+        """Why a file so compressed is not read as text (:func:`text_problem`'s answer)."""
+        if self.module is None:
+            return f"not a text access log ({self.name}-compressed?)"
+        return f"compressed ({self.name}); use --replay to read it"
+
+    def open(self, path: str) -> io.BufferedIOBase:
+        """``path`` opened for reading its decompressed bytes (a format with a :attr:`module`).
+
+        Concatenated streams (``cat access.log.2.gz access.log.1.gz``) read as one.
+        """
+        assert self.module is not None, f"no standard module reads {self.name}"
+        stream: io.BufferedIOBase = importlib.import_module(self.module).open(path, "rb")
+        return stream
+
+
+COMPRESSIONS: Tuple[Compression, ...] = (
+    Compression("gzip", ".gz", re.compile(rb"\x1f\x8b"), "gzip"),
+    # bzip2: its magic and block size, then its first block's (or the end of stream's) header
+    Compression("bzip2", ".bz2", re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"), "bz2"),
+    Compression("xz", ".xz", re.compile(rb"\xfd7zXZ\x00"), "lzma"),
+    Compression("zstd", ".zst", re.compile(rb"\x28\xb5\x2f\xfd"), None),
+    Compression("lz4", ".lz4", re.compile(rb"\x04\x22\x4d\x18"), None),
+    Compression("zip", ".zip", re.compile(rb"PK\x03\x04"), None),
+)
+"""The compressed formats rotated logs come in."""
 
 _HOLE = re.compile(rb"\x00{8,}")
 """A run of NUL bytes too long to be UTF-16 or UTF-32 text: a hole in a sparse file."""
@@ -59,16 +99,28 @@ _MIN_NUL_SAMPLE = 16
 """Bytes (holes left out) needed before the share of NUL bytes says anything."""
 
 
+def compression_of(first_bytes: bytes) -> Optional[Compression]:
+    """The compressed format of a file starting with ``first_bytes``, if it is compressed."""
+    return next((kind for kind in COMPRESSIONS if kind.signature.match(first_bytes)), None)
+
+
+def compression_named(path: str) -> Optional[Compression]:
+    """The compressed format the name ``path`` ends like (``access.log.2.gz``), if any."""
+    return next((kind for kind in COMPRESSIONS if path.endswith(kind.suffix)), None)
+
+
 def text_problem(first_bytes: bytes) -> Optional[str]:
     """Why a file starting with ``first_bytes`` is not a text access log, or ``None`` if it may be.
 
     Pass the file's first bytes: a KiB or so (fewer than 16 bytes are judged only by their
-    signature). The answer reads like ``"not a text access log (UTF-16?)"``, to be reported as is.
+    signature). The answer reads like ``"not a text access log (UTF-16?)"``, or
+    ``"compressed (gzip); use --replay to read it"``, to be reported as is.
     """
+    compressed = compression_of(first_bytes)
+    if compressed is not None:
+        return compressed.problem
     kind = next((name for signature, name in _SIGNATURES if first_bytes.startswith(signature)),
                 None)
-    if kind is None and _BZIP2.match(first_bytes):
-        kind = "bzip2-compressed"
     if kind is None:
         sample = _HOLE.sub(b"", first_bytes)
         nuls = sample.count(0)

@@ -59,8 +59,10 @@ Decisions:
   is read again when it names another file.
 * A file whose name a glob matches again after rotation (``access.log*`` matching
   ``access.log.1``) is handed over to its new name, not read twice; the same file named twice (a
-  symlink and its target) is read once. Compressed files (``.gz``, ``.bz2``, ...) matched by a
-  pattern are ignored: they are rotated logs, not text.
+  symlink and its target) is read once. Files a pattern matches whose names say they are
+  compressed (``.gz``, ``.bz2``, ``.xz``, ...: :func:`~monilog.watcher.lines.compression_named`)
+  are rotated logs, never opened: one notice names each (``compressed (gzip); use --replay to
+  read it``). A compressed file under another name is opened, and refused as not text (above).
 * A missing file is waited for (one warning), a file that cannot be read (permission denied, a
   directory) is reported once and retried at every poll while the others are followed.
 * Standard input (``-``) and named pipes are read as streams, never blocking. Standard input ends
@@ -83,23 +85,23 @@ import os
 import threading
 import time
 from dataclasses import dataclass, fields, replace
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Union
 
 from .follower import Follower, Identity, OpenFile, StdinFollower
-from .lines import DEFAULT_MAX_LINE_LENGTH
+from .lines import DEFAULT_MAX_LINE_LENGTH, compression_named
 
 LOGGER = logging.getLogger(__name__)
 
 BLOCKS_PER_TURN = 16
 """Blocks read from one file per poll before the others get their turn (16 x 256 KiB = 4 MiB)."""
 
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
-"""Names a glob pattern may match that are compressed rotated logs, not followed."""
 
-
-def glob_matches(pattern: str) -> List[str]:
-    """The files ``pattern`` matches now, sorted, leaving out compressed rotated logs."""
-    return [path for path in sorted(glob.glob(pattern, recursive=True)) if not path.endswith(COMPRESSED_SUFFIXES)]
+def glob_matches(pattern: str, compressed: bool = False) -> List[str]:
+    """The files ``pattern`` matches now, sorted; those named like compressed rotated logs
+    (:func:`~monilog.watcher.lines.compression_named`) only if ``compressed``: a replay reads
+    them, following does not."""
+    matches = sorted(glob.glob(pattern, recursive=True))
+    return matches if compressed else [path for path in matches if compression_named(path) is None]
 
 STDIN = "-"
 """The path that names standard input."""
@@ -118,8 +120,8 @@ class WatchNotice(NamedTuple):
     """What happened, in words, without the path."""
     kind: str
     """Stable machine-readable category: ``missing``, ``appeared``, ``removed``, ``rotated``,
-    ``truncated``, ``copy``, ``not-text``, ``cut``, ``permission``, ``unreadable``, ``readable``,
-    ``duplicate``, ``closed``."""
+    ``truncated``, ``copy``, ``not-text``, ``compressed``, ``cut``, ``permission``, ``unreadable``,
+    ``readable``, ``duplicate``, ``closed``."""
 
 
 @dataclass
@@ -198,6 +200,8 @@ class FileWatcher:
         self._registry: Dict[Identity, OpenFile] = {}
         self._followers: Dict[str, Follower] = {}
         self._patterns: List[str] = []
+        self._compressed: Set[str] = set()
+        """Compressed rotations the patterns matched, each reported once and never opened."""
         self._stats: Dict[str, FileStats] = {}
         self._lock = threading.Lock()
         self._early_notices: List[WatchNotice] = []
@@ -352,13 +356,19 @@ class FileWatcher:
         """Follow files newly matching the patterns; forget matches gone and fully read."""
         matched = set()
         for pattern in self._patterns:
-            matches = glob_matches(pattern)
+            matches = glob_matches(pattern, compressed=True)
             if initial and not matches:
                 self.notice("warning", pattern, "missing", "no file matches yet; waiting for one")
             for path in matches:
                 key = os.path.abspath(path)
                 matched.add(key)
                 if key in self._followers:
+                    continue
+                compressed = compression_named(path)
+                if compressed is not None:  # a compressed rotation, left unopened
+                    if key not in self._compressed:
+                        self._compressed.add(key)
+                        self.notice("info", path, "compressed", f"{compressed.problem}: not followed")
                     continue
                 follower = self._add(key, self._follower(path, explicit=False))
                 if initial:
