@@ -28,6 +28,7 @@ from unittest import mock
 from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
+from monilog.parsing.filters import Filters
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import ParseError
 from monilog.replayer import ReplayTuning, aggregation, replay, workers
@@ -178,6 +179,19 @@ class ReplayEquivalenceTest(unittest.TestCase):
         path = self.write("nginx.json", objects[:50] + ['{"status": 200}', "[1]", '{"time_local": "x"'] + objects[50:])
         self.assert_same([path], workers=(1, 2), fmt="json")
         self.assert_same([path], workers=(1,), fmt="auto")
+
+    def test_filtered_lines_are_left_out_and_counted_alike_in_workers(self) -> None:
+        lines = generated()
+        lines[50:50] = ["garbage"]
+        path = self.write("access.log", lines)
+        first = datetime.strptime(lines[0].split("[", 1)[1].split("]", 1)[0], "%d/%b/%Y:%H:%M:%S %z").timestamp()
+        filters = Filters(since=first + 30, until=first + 250, exclude_path="^/(blog|shop)/", ignore_status=("3xx", "404"),
+                          exclude_clients=(lines[100].split(" ")[0],))
+        items = self.assert_same([path], workers=(1, 2), filters=filters)
+        summary = items[-1][1]
+        self.assertEqual(set(summary.stats.filtered), {"time", "path", "status", "client"})
+        self.assertEqual(summary.lines, summary.parsed + summary.stats.skipped_total + sum(summary.stats.filtered.values()))
+        self.assertEqual(summary.filters, tuple(filters.describe()))
 
     def test_common_format_read_as_common_and_auto(self) -> None:
         path = self.write("common.log", generated("common", rates=(20,), durations=(120,)))

@@ -35,6 +35,8 @@ class PeriodReport(NamedTuple):
 
     stats: "StatsSnapshot"
     alert: AlertState
+    filters: Tuple[str, ...] = ()
+    """The filters in force, one phrase each (``since ...``, ``excluding bots``)."""
 
 
 class RunSummary(NamedTuple):
@@ -62,6 +64,8 @@ class RunSummary(NamedTuple):
     """Log time of the last report's end (epoch seconds)."""
     notices: Mapping[str, int]
     """Watcher notices by kind (rotations, truncations, cut lines...)."""
+    filters: Tuple[str, ...] = ()
+    """The filters in force, one phrase each."""
 
 
 class LiveView(NamedTuple):

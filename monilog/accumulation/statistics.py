@@ -72,6 +72,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 from monilog.accumulation.sketch import LatencySketch
+from monilog.parsing.filters import FILTERED, is_filtered
 from monilog.parsing.record import LogRecord
 
 SECTIONS = "sections"
@@ -298,6 +299,8 @@ class StatsSnapshot:
     """Section → its durations, for at most :data:`SECTION_SKETCHES` sections."""
     upstream_latency: Optional[LatencySketch] = None
     """Upstream response times (seconds), None when none were logged."""
+    filtered: Mapping[str, int] = field(default_factory=dict)
+    """Filter (``time``, ``client``, ``path``, ``status``, ``bot``) → lines it left out (:mod:`monilog.parsing.filters`)."""
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -449,6 +452,7 @@ class StatsSnapshot:
             latency=_merged_sketch(self.latency, other.latency),
             section_latency=section_latency,
             upstream_latency=_merged_sketch(self.upstream_latency, other.upstream_latency),
+            filtered=_sum_counts(self.filtered, other.filtered),
         )
 
 
@@ -517,6 +521,7 @@ class Statistics:
         self._folded: Dict[str, int] = dict.fromkeys((*DIMENSIONS, VHOSTS), 0)
         self._folded_status_classes: Dict[str, int] = {}
         self._skipped: Dict[str, int] = {}
+        self._filtered: Dict[str, int] = {}
         self._late = 0
         self._vhosts: Dict[str, List[int]] = {}  # vhost -> [hits, errors]
         self._latency: Optional[LatencySketch] = None
@@ -626,10 +631,15 @@ class Statistics:
             kept.merge(sketch)
 
     def add_skipped(self, reason: str, count: int = 1) -> None:
-        """Count ``count`` lines skipped as unparsable, under ``reason`` (e.g. ParseError.reason)."""
+        """Count ``count`` lines skipped as unparsable, under ``reason`` (e.g. ParseError.reason), or
+        left out by a filter (a reason starting with :data:`~monilog.parsing.filters.FILTERED`)."""
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"count must be a non-negative int, not {count!r}")
-        self._skipped[reason] = self._skipped.get(reason, 0) + count
+        if is_filtered(reason):
+            name = reason[len(FILTERED):]
+            self._filtered[name] = self._filtered.get(name, 0) + count
+        else:
+            self._skipped[reason] = self._skipped.get(reason, 0) + count
 
     # -- output ------------------------------------------------------------------------------
 
@@ -679,6 +689,7 @@ class Statistics:
             latency=None if self._latency is None else self._latency.copy(),
             section_latency={section: sketch.copy() for section, sketch in self._section_latency.items()},
             upstream_latency=None if self._upstream is None else self._upstream.copy(),
+            filtered=self._filtered,
         )
 
     # -- slow paths: first sight of a key ----------------------------------------------------

@@ -21,11 +21,12 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, TypeVar
 
 from monilog.cli import integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.outputs.sink import Sink, close_all
+from monilog.parsing.filters import Filters, parse_networks, parse_statuses
 from monilog.parsing.formats import FORMATS
 from monilog.parsing.logformat import ALIASES, PRESETS, FormatError, compile_format
 from monilog.version import __version__
@@ -68,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json-keys", metavar="FIELD=KEY,...", help="for JSON logs: the keys holding fields monilog does not "
                         "recognise by itself (fields: time, host, user, request, method, path, status, size, duration, "
                         "duration_ms, duration_us, duration_ns, upstream, vhost; a.b for nested keys); implies --log-format json")
+    chosen = parser.add_argument_group("filters (applied before counting and alerting; what they leave out is counted as filtered)")
+    chosen.add_argument("--since", type=moment, metavar="TIME", help="leave out lines logged before TIME (any date python-dateutil reads, "
+                        "a time without zone being the host's; or relative: -2h, -30m, -1d)")
+    chosen.add_argument("--until", type=moment, metavar="TIME", help="leave out lines logged at or after TIME")
+    chosen.add_argument("--exclude-client", type=checked(parse_networks), default=(), metavar="CIDR,...", help="leave out requests from these addresses or networks")
+    chosen.add_argument("--include-path", metavar="REGEX", help="count only requests whose target this regular expression finds")
+    chosen.add_argument("--exclude-path", metavar="REGEX", help="leave out requests whose target this regular expression finds")
+    chosen.add_argument("--ignore-status", type=checked(parse_statuses), default=(), metavar="CODES", help="leave out responses with these codes or classes (404,3xx)")
+    chosen.add_argument("--exclude-bots", action="store_true", help="leave out well-known crawlers and monitors (by user agent; the list is monilog/parsing/bots.py)")
     parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
     parser.add_argument("--max-idle", type=number("max-idle", lambda v: v > 0, "positive"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
     parser.add_argument("--replay", action="store_true", help="read the files (gzip, bzip2 and xz ones too) from the start as fast as possible, log time as the only clock, then print a summary and exit")
@@ -134,6 +144,43 @@ def replay_files(paths: Sequence[str]) -> List[str]:
     return files
 
 
+def checked(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argument type from a parser that raises ValueError with a message for people."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+T = TypeVar("T")
+
+_RELATIVE = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def moment(text: str) -> float:
+    """A ``--since``/``--until`` time as epoch seconds: a date python-dateutil reads (without a
+    zone: the host's), ``now``, or relative to now (``-2h``, ``-30m``, ``-1d``, ``-90s``)."""
+    stripped = text.strip().lower()
+    if stripped == "now":
+        return time.time()
+    if stripped.startswith("-") and stripped[1:-1].isdigit() and stripped[-1] in _RELATIVE:
+        return time.time() - int(stripped[1:-1]) * _RELATIVE[stripped[-1]]
+    from dateutil import parser as dates
+    from dateutil import tz
+
+    try:
+        parsed = dates.parse(text)
+    except (ValueError, OverflowError) as error:
+        raise argparse.ArgumentTypeError(f"cannot read the time {text!r}: {error}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz.tzlocal())
+    return parsed.timestamp()
+
+
 def log_format(text: str) -> str:
     """A ``--log-format`` value, checked: a built-in format, a preset, or a format string that compiles."""
     if text not in FORMATS:
@@ -170,6 +217,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         paths = replay_files(paths)
 
     try:
+        filters = Filters(args.since, args.until, args.exclude_client, args.include_path, args.exclude_path,
+                          args.ignore_status, args.exclude_bots)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
         extra = integrations.build(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -192,7 +244,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
     monitor = Monitor(
         args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
-        history=extra.history, lateness=args.lateness,
+        history=extra.history, lateness=args.lateness, filters=filters,
     )
     extra.start(monitor)
     stop = threading.Event()

@@ -53,8 +53,8 @@ FAST_DETECTED = ("clf", "common", "combined")
 
 WhoKey = Union[bytes, Tuple[str, str]]
 """``b"host ident user"`` as logged, or ``(host, user)`` from the reference parser."""
-RequestKey = Union[bytes, Tuple[str, str]]
-"""``b"METHOD /target"`` as logged, or ``(method, section)`` from the reference parser."""
+RequestKey = Union[bytes, Tuple[str, str, str]]
+"""``b"METHOD /target"`` as logged, or ``(method, section, target)`` from the reference parser."""
 StampKey = Union[bytes, Tuple[int, tzinfo]]
 """The timestamp text as logged, or ``(epoch second, zone)`` from the reference parser."""
 
@@ -96,11 +96,12 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     lines = count_lines(block)
     fmt = parser.fmt
     parser.detect(_first_line(block))
+    filters = parser.filters
     compiled = parser.compiled
     if compiled is not None:
-        return compiled.parse_block(block, parser.max_line_length)
-    if fmt not in FAST_FORMATS or parser.detected == "w3c":
-        return _parse_with(parser, block.split(b"\n") if block else [], lines)
+        return filters.apply(compiled.parse_block(block, parser.max_line_length))
+    if fmt not in FAST_FORMATS or parser.detected == "w3c" or filters.needs_agents:
+        return filters.apply(_parse_with(parser, block.split(b"\n") if block else [], lines))
     if b"\\" not in block and not block.startswith(b"#") and b"\n#" not in block:
         rows = _BLOCK_PATTERNS[fmt].findall(block)
         if len(rows) == lines:
@@ -113,8 +114,8 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
             else:
                 if rows:
                     parser.clf_seen = True
-                return ParsedBlock(lines, who, stamps, requests, statuses, sizes, [], LINE_KEYS)
-    return _parse_lines(block, parser, lines)
+                return filters.apply(ParsedBlock(lines, who, stamps, requests, statuses, sizes, [], LINE_KEYS))
+    return filters.apply(_parse_lines(block, parser, lines))
 
 
 def _first_line(block: bytes) -> bytes:
@@ -138,24 +139,28 @@ def _record_row(record: LogRecord) -> Tuple[WhoKey, StampKey, RequestKey, bytes,
     assert zone is not None  # records carry their line's UTC offset
     return (
         (record.host, record.user), (record.epoch, zone),
-        (record.method, record.section), b"%d" % record.status, b"%d" % record.size,
+        (record.method, record.section, record.target), b"%d" % record.status, b"%d" % record.size,
     )
 
 
 class _Rows:
     """Rows and skipped lines collected by the careful paths."""
 
-    def __init__(self) -> None:
+    def __init__(self, agents: bool = False) -> None:
         self.rows: List[Tuple[WhoKey, StampKey, RequestKey, bytes, bytes]] = []
         self.skipped: List[Tuple[int, str]] = []
         self.extras: Dict[int, Tuple[str, Optional[float], Optional[float]]] = {}
         """``(vhost, duration, upstream)`` of the records that have any, by row."""
+        self.agents: Optional[List[str]] = [] if agents else None
+        """User agents, by row, when a filter reads them."""
 
     def add(self, record: LogRecord) -> None:
         """Add a record parsed elsewhere."""
         if record.vhost or record.duration is not None or record.upstream is not None:
             self.extras[len(self.rows)] = (record.vhost, record.duration, record.upstream)
         self.rows.append(_record_row(record))
+        if self.agents is not None:
+            self.agents.append(record.user_agent)
 
     def reference(self, parser: LogParser, lines: Iterable[bytes]) -> None:
         """Parse ``lines`` with the source's parser."""
@@ -172,17 +177,17 @@ class _Rows:
     def block(self, lines: int) -> ParsedBlock:
         who, stamps, requests, statuses, sizes = zip(*self.rows) if self.rows else ((),) * 5
         if not self.extras:
-            return ParsedBlock(lines, who, stamps, requests, statuses, sizes, self.skipped, LINE_KEYS)
+            return ParsedBlock(lines, who, stamps, requests, statuses, sizes, self.skipped, LINE_KEYS, agents=self.agents)
         none = ("", None, None)
         vhosts, durations, upstreams = zip(*(self.extras.get(row, none) for row in range(len(self.rows))))
         return ParsedBlock(lines, who, stamps, requests, statuses, sizes, self.skipped, LINE_KEYS,
-                           durations, upstreams, vhosts)
+                           durations, upstreams, vhosts, self.agents)
 
 
 def _parse_with(parser: LogParser, lines: List[bytes], count: int) -> ParsedBlock:
     if lines and not lines[-1]:
         lines.pop()  # the empty string after the last newline is not a line
-    rows = _Rows()
+    rows = _Rows(agents=parser.filters.needs_agents)
     rows.reference(parser, lines)
     return rows.block(count)
 
@@ -235,7 +240,7 @@ def decode_who(key: WhoKey) -> Tuple[str, str]:
 def decode_request(key: RequestKey) -> Tuple[str, str]:
     """``(method, section)`` of a request key, the section by :func:`section_of`."""
     if type(key) is not bytes:
-        return key  # type: ignore[return-value]
+        return key[:2]  # type: ignore[return-value]
     method, target = key.split(b" ", 1)
     return method.decode("ascii"), section.section_of(target.decode("ascii"))
 
@@ -264,6 +269,12 @@ class LineKeys(KeyDecoder):
     def vhost(self, key: Any) -> str:
         """The vhost of a record (the fast pattern's formats have none)."""
         return key  # type: ignore[no-any-return]
+
+    def target(self, key: Any) -> str:
+        """The target of a request key."""
+        if type(key) is bytes:
+            return key.split(b" ", 1)[1].decode("ascii")
+        return key[2]  # type: ignore[no-any-return]
 
     def durations(self, keys: Sequence[Any]) -> List[Optional[float]]:
         """The durations of records, in seconds already."""

@@ -48,6 +48,16 @@ class KeyDecoder:
         except ValueError:  # some are "-": turn them into 0 in one pass over joined bytes
             return list(map(int, b" ".join(keys).replace(b"-", b"0").split(b" ")))
 
+    def target(self, key: Any) -> str:
+        """The request target of a request key, as logged."""
+        raise NotImplementedError
+
+    def agent(self, key: Any) -> str:
+        """The user agent of an agent key (``-`` is ``""``)."""
+        if type(key) is str:
+            return key
+        return "" if key == b"-" else key.decode("utf-8", "replace")
+
     def vhost(self, key: bytes) -> str:
         """The virtual host of a vhost key (``-`` is ``""``)."""
         return "" if key == b"-" else key.decode("utf-8", "replace")
@@ -91,18 +101,20 @@ class ParsedBlock(NamedTuple):
     who: Sequence[Any]
     stamps: Sequence[Any]
     requests: Sequence[Any]
-    statuses: Sequence[bytes]
-    sizes: Sequence[bytes]
+    statuses: Sequence[Any]
+    sizes: Sequence[Any]
     skipped: List[Tuple[int, str]]
     """``(index of the next record, reason)`` of each skipped line, in order."""
     keys: KeyDecoder
     """How this block's keys decode."""
-    durations: Optional[Sequence[bytes]] = None
+    durations: Optional[Sequence[Any]] = None
     """Request durations as logged, when the format has them."""
-    upstreams: Optional[Sequence[bytes]] = None
+    upstreams: Optional[Sequence[Any]] = None
     """Upstream response times as logged, when the format has them."""
-    vhosts: Optional[Sequence[bytes]] = None
+    vhosts: Optional[Sequence[Any]] = None
     """Virtual hosts as logged, when the format has them."""
+    agents: Optional[Sequence[Any]] = None
+    """User agents, when the format has them and a filter reads them."""
 
 
 def count_lines(block: bytes) -> int:

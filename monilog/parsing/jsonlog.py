@@ -31,7 +31,7 @@ from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import Moment, clf_timestamp, epoch_timestamp, iso_timestamp
 
 FIELDS = ("time", "host", "user", "request", "method", "path", "status", "size",
-          "duration", "duration_ms", "duration_us", "duration_ns", "upstream", "vhost")
+          "duration", "duration_ms", "duration_us", "duration_ns", "upstream", "vhost", "agent")
 """The fields ``--json-keys`` may map."""
 
 KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
@@ -47,6 +47,7 @@ KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
     "duration_ns": ("Duration",),
     "upstream": ("upstream_response_time",),
     "vhost": ("host", "request.host", "RequestHost", "server_name", "http_host"),
+    "agent": ("http_user_agent", "request.headers.User-Agent", "request_User-Agent", "user_agent"),
 }
 """Keys recognised without configuration (nginx, Caddy, Traefik), in the order they are tried."""
 
@@ -129,7 +130,7 @@ class JsonFormat(LineFormat):
             return None
 
     def fields(self, line: bytes) -> Optional[Tuple[Any, ...]]:
-        """``(who, stamp, request, status, size, duration, upstream, vhost)`` of one line;
+        """``(who, stamp, request, status, size, duration, upstream, vhost, agent)`` of one line;
         None for a blank line; ParseError for a bad one."""
         text = line.decode("utf-8", "replace").strip()
         if not text:
@@ -161,8 +162,11 @@ class JsonFormat(LineFormat):
         except (TypeError, ValueError):
             raise ParseError("bad size", text) from None
         host, user, vhost = self._field(row, "host"), self._field(row, "user"), self._field(row, "vhost")
+        agent = self._field(row, "agent")
+        if isinstance(agent, list):  # Caddy logs each header as a list of values
+            agent = agent[0] if agent else ""
         return ((str(host or ""), str(user or "")), stamp, request, code, max(nbytes, 0),
-                self._duration(row), self._upstream(row), str(vhost or ""))
+                self._duration(row), self._upstream(row), str(vhost or ""), str(agent or ""))
 
     # -- decoding keys ------------------------------------------------------------------------
 
@@ -184,6 +188,10 @@ class JsonFormat(LineFormat):
         zone = moment.tzinfo
         assert zone is not None
         return epoch, zone
+
+    def target(self, key: Any) -> str:
+        """The target of a request line or a ``(method, path)`` pair."""
+        return split_request(key)[1] if isinstance(key, str) else str(key[1])
 
     def vhost(self, key: Any) -> str:
         """The vhost, decoded already."""
@@ -213,12 +221,12 @@ class JsonFormat(LineFormat):
                 continue
             if row is not None:
                 rows.append(row)
-        columns = list(zip(*rows)) if rows else [()] * 8
-        who, stamps, requests, statuses, sizes, durations, upstreams, vhosts = columns
+        columns = list(zip(*rows)) if rows else [()] * 9
+        who, stamps, requests, statuses, sizes, durations, upstreams, vhosts, agents = columns
         has = any(value is not None for value in durations)
         return ParsedBlock(count_lines(block), who, stamps, requests, statuses, sizes, skipped, self,
                            durations if has else None, upstreams if any(value is not None for value in upstreams) else None,
-                           vhosts if any(vhosts) else None)
+                           vhosts if any(vhosts) else None, agents)
 
     def record(self, line: bytes, max_line_length: int) -> Optional[LogRecord]:
         """One line as a :class:`LogRecord` (None for a blank line); ParseError if bad."""
@@ -227,14 +235,14 @@ class JsonFormat(LineFormat):
         row = self.fields(line)
         if row is None:
             return None
-        (host, user), stamp, request, status, size, duration, upstream, vhost = row
+        (host, user), stamp, request, status, size, duration, upstream, vhost, agent = row
         if isinstance(request, str):
             method, target, protocol = split_request(request)
         else:
             (method, target), protocol = request, ""
         moment, epoch = _time(stamp)
         return LogRecord(host, "", user, moment, method, target, protocol, STATUS_CODES[status.decode()], size,
-                         "", "", section.section_of(target), epoch, vhost, duration, upstream)
+                         "", agent, section.section_of(target), epoch, vhost, duration, upstream)
 
 
 @lru_cache(maxsize=16)

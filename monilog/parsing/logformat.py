@@ -75,7 +75,7 @@ and upstream times; Traefik's CLF; Squid's native log, whose status is ``TCP_MIS
 ALIASES = {"vcombined": "vhost_combined"}
 
 FIELD_KINDS = ("host", "user", "stamp", "request", "method", "target", "status", "size",
-               "duration", "upstream", "vhost")
+               "duration", "upstream", "vhost", "agent")
 """What a compiled format captures; everything else in a line is matched and skipped."""
 
 _NGINX_FIELDS: Dict[str, Tuple[str, str]] = {
@@ -88,6 +88,7 @@ _NGINX_FIELDS: Dict[str, Tuple[str, str]] = {
     "status": ("status", ""), "body_bytes_sent": ("size", ""), "bytes_sent": ("size", ""),
     "request_time": ("duration", "1"), "upstream_response_time": ("upstream", "1"),
     "host": ("vhost", ""), "server_name": ("vhost", ""), "http_host": ("vhost", ""),
+    "http_user_agent": ("agent", ""),
 }
 
 _APACHE_FIELDS: Dict[str, Tuple[str, str]] = {
@@ -97,7 +98,7 @@ _APACHE_FIELDS: Dict[str, Tuple[str, str]] = {
     "D": ("duration", "0.000001"), "T": ("duration", "1"), "v": ("vhost", ""), "V": ("vhost", ""),
 }
 _APACHE_SKIPPED = set("AefHiIklLnopPqRSXCoxy") | {"^ti", "^to"}
-_APACHE_HEADERS = {"host": ("vhost", "")}
+_APACHE_HEADERS = {"host": ("vhost", ""), "user-agent": ("agent", "")}
 _T_UNITS = {"": "1", "s": "1", "ms": "0.001", "us": "0.000001"}
 _TIME_KINDS = {"sec": "epoch:1", "msec": "epoch:1000", "usec": "epoch:1000000"}
 
@@ -310,6 +311,12 @@ class LogFormat(LineFormat):
             method = "" if method == "-" else method
         return method, section.section_of(target)
 
+    def target(self, key: Any) -> str:
+        """The target of a request line, or of a ``(method, target)`` key."""
+        if type(key) is bytes:
+            return split_request(key.decode("utf-8", "replace"))[1]
+        return key[1].decode("utf-8", "replace")  # type: ignore[no-any-return]
+
     def stamp(self, key: Any) -> Tuple[int, tzinfo]:
         """``(epoch second, zone)`` of a time as logged."""
         moment, epoch = self._stamp(key.decode("ascii"))
@@ -408,7 +415,7 @@ class LogFormat(LineFormat):
         return ParsedBlock(
             lines, who, columns[index["stamp"]], requests, columns[index["status"]],
             sizes if sizes is not None else [b"0"] * count, skipped, self,
-            column("duration"), column("upstream"), column("vhost"),
+            column("duration"), column("upstream"), column("vhost"), column("agent"),
         )
 
     def record(self, line: bytes, max_line_length: int) -> Optional[LogRecord]:
@@ -429,8 +436,9 @@ class LogFormat(LineFormat):
         duration = self.durations(block.durations)[0] if block.durations is not None else None
         upstream = self.upstream(block.upstreams[0]) if block.upstreams is not None else None
         vhost = self.vhost(block.vhosts[0]) if block.vhosts is not None else ""
+        agent = self.agent(block.agents[0]) if block.agents is not None else ""
         return LogRecord(host, "", user, moment, method, target, protocol, status, self.sizes(block.sizes)[0],
-                         "", "", section.section_of(target), epoch, vhost, duration, upstream)
+                         "", agent, section.section_of(target), epoch, vhost, duration, upstream)
 
 
 def _stamp_decoder(detail: str) -> Callable[[str], Moment]:

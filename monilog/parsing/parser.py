@@ -37,10 +37,13 @@ from typing import Iterable, Optional, Tuple, Union
 
 from monilog.parsing.clf import CLF_AUTO, COMBINED, COMMON, parse_clf
 from monilog.parsing.columns import LineFormat
+from monilog.parsing.filters import Filters
 from monilog.parsing.formats import FORMATS as FORMATS
 from monilog.parsing.logformat import VHOST_SIGN, compile_format
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.w3c import W3CLayout, parse_w3c
+
+NO_FILTERS = Filters()
 
 MAX_LINE_LENGTH = 64 * 1024
 """Default cap on a line's length; longer lines are skipped as ``line too long``."""
@@ -56,7 +59,10 @@ class LogParser:
     length. Not thread-safe: give each thread or source its own parser.
     """
 
-    def __init__(self, fmt: str = "auto", max_line_length: int = MAX_LINE_LENGTH) -> None:
+    def __init__(self, fmt: str = "auto", max_line_length: int = MAX_LINE_LENGTH, filters: Filters = NO_FILTERS) -> None:
+        self.filters = filters
+        """What the block parser leaves out of its columns (:mod:`monilog.parsing.filters`);
+        :meth:`parse` reads single lines and applies none."""
         self.compiled: Optional[LineFormat] = None
         """The compiled format lines are read with, if any (a preset, a format string, or the
         ``vhost_combined`` that ``auto`` detected)."""

@@ -39,6 +39,10 @@ section beyond the 100 whose latency is kept); ``"upstream_latency"`` likewise w
 are logged. With more than one virtual host seen: ``"vhosts": [{"vhost": str, "hits": int,
 "errors": int}]``. These keys are absent otherwise.
 
+With filters (``--since``, ``--exclude-client``, ``--exclude-bots``...), reports and the summary
+also have ``"filters": [str]`` (the filters in force, as phrases), ``"filtered": int`` (lines left
+out, not counted in ``hits`` nor in ``skipped``) and ``"filtered_by": {filter: int}``.
+
 ``late`` counts hits whose period had already been reported (they are counted here).
 ``status_codes`` and ``methods`` hold every code and method (the statistics cap them at many
 thousands of keys); ``window_*`` describe the alert window last evaluated at the period's end.
@@ -84,7 +88,7 @@ import json
 import math
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from monilog.accumulation.alerter import AlertEvent
 from monilog.accumulation.report import AlertState, PeriodReport, RunSummary
@@ -189,8 +193,17 @@ def report_to_dict(report: PeriodReport, top: int = 10) -> Dict[str, Any]:
     }
     data.update(_traffic(stats, top))
     data["skipped_total"] = stats.skipped_total
+    data.update(_filtering(report.filters, stats))
     data.update(_alert_state(report.alert))
     return data
+
+
+def _filtering(filters: Tuple[str, ...], stats: StatsSnapshot) -> Dict[str, Any]:
+    """``filters``, ``filtered`` and ``filtered_by`` when the run filters anything."""
+    if not filters:
+        return {}
+    return {"filters": list(filters), "filtered": sum(stats.filtered.values()),
+            "filtered_by": dict(sorted(stats.filtered.items()))}
 
 
 def event_to_dict(event: AlertEvent) -> Dict[str, Any]:
@@ -233,6 +246,7 @@ def summary_to_dict(summary: RunSummary, top: int = 10) -> Dict[str, Any]:
         "duration": stats.duration,
     }
     data.update(_traffic(stats, top))
+    data.update(_filtering(summary.filters, stats))
     data["notices"] = dict(sorted(summary.notices.items()))
     data["alerts"] = [event_to_dict(event) for event in summary.alerts]
     data["earlier_alerts"] = summary.earlier_alerts

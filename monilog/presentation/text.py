@@ -304,6 +304,15 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.3g}s"
 
 
+def _filter_lines(filters: Sequence[str], stats: StatsSnapshot) -> List[str]:
+    """The filters in force and what they left out (nothing without filters)."""
+    if not filters:
+        return []
+    left_out = sum(stats.filtered.values())
+    by = _counts(sorted(stats.filtered.items(), key=lambda item: (-item[1], item[0])))
+    return _flow("filters ", [clean(phrase, WIDTH) for phrase in filters] + [f"{_plural(left_out, 'line')} filtered"] + by)
+
+
 def _skip_reasons(stats: StatsSnapshot) -> List[str]:
     """``reason count`` items, most frequent first."""
     return _counts(sorted(stats.skipped.items(), key=lambda item: (-item[1], item[0])))
@@ -337,6 +346,7 @@ def format_report(report: PeriodReport, top: int = 5) -> str:
             lines += _skipped_lines(stats, "  skipped ")
         return "\n".join(lines)
     lines = [_rule(period)]
+    lines += _filter_lines(report.filters, stats)
     lines += _traffic_lines(stats)
     lines += _sections_table(stats, top)
     lines += _detail_lines(stats, top)
@@ -387,6 +397,7 @@ def format_summary(summary: RunSummary, top: int = 10) -> str:
     else:
         lines.append("span    nothing read")
     lines.append(f"lines   {summary.lines} read, {summary.parsed} parsed, {stats.skipped_total} skipped")
+    lines += _filter_lines(summary.filters, stats)
     if stats.skipped_total:
         lines += _flow("skipped ", _skip_reasons(stats))
     lines += _traffic_lines(stats)
