@@ -33,7 +33,19 @@ from monilog.parsing.block import (
 )
 from monilog.parsing.parser import MAX_LINE_LENGTH, LogParser
 from monilog.parsing.record import ParseError
-from tests.test_parser import APACHE_COMBINED, APACHE_COMMON, NGINX_COMBINED, format_line, log_fields
+from tests.test_parser import (
+    ADVANCED_HEADER,
+    ADVANCED_LINE,
+    APACHE_COMBINED,
+    APACHE_COMMON,
+    DRAFT_FIELDS,
+    DRAFT_LINE,
+    IIS_HEADER,
+    IIS_LINE,
+    NGINX_COMBINED,
+    format_line,
+    log_fields,
+)
 
 Outcome = Tuple[List[tuple], List[Tuple[int, str]]]
 """Records as field tuples, and ``(index of the next record, reason)`` of each skipped line."""
@@ -156,6 +168,30 @@ HANDMADE_BYTES = [
 ]
 
 
+W3C_LINES: List[Union[str, bytes]] = [
+    *ADVANCED_HEADER, ADVANCED_LINE, ADVANCED_LINE.replace('"W3SVC1"', "W3SVC1").replace('"www.example.com"', "-"),
+    ADVANCED_LINE.replace(" 31", " -"), ADVANCED_LINE[:-20], ADVANCED_LINE.replace('Safari/537.36"', "Safari/537.36"),
+    ADVANCED_LINE + ' "one field too many"',
+    DRAFT_FIELDS, DRAFT_LINE, DRAFT_LINE.replace('"-"', '"a ""quoted"" \\"b\\" ref"'),
+    DRAFT_LINE.replace('"-"', '"-'), DRAFT_LINE + "\r",
+    *IIS_HEADER, IIS_LINE, IIS_LINE.replace(" 15", " -"),
+]
+"""W3C lines with quoted strings (good and broken), local times, durations and vhosts."""
+
+
+def extras_of_records(block: bytes, fmt: str) -> List[Tuple[str, object]]:
+    """``(vhost, duration)`` of each record the reference parser reads from ``block``."""
+    parser, extras = LogParser(fmt), []
+    for line in block.split(b"\n"):
+        try:
+            record = parser.parse(line)
+        except ParseError:
+            continue
+        if record is not None:
+            extras.append((record.vhost, record.duration))
+    return extras
+
+
 class BlockParserTest(unittest.TestCase):
     def assert_same(self, lines: Sequence[Union[str, bytes]], formats: Sequence[str] = FAST_FORMATS) -> None:
         block = b"\n".join(as_bytes(line) for line in lines)
@@ -217,6 +253,22 @@ class BlockParserTest(unittest.TestCase):
         lines = [b"#Fields: date time cs-method cs-uri-stem sc-status sc-bytes", "2024-05-01 12:00:00 GET /a/b 200 5",
                  "2024-05-01 12:00:01 GET /c 404 -", "garbage"]
         self.assert_same(lines, ["w3c", "auto"])
+
+    def test_w3c_quoted_local_timed_and_vhost_lines_alike(self) -> None:
+        block = b"\n".join(as_bytes(line) for line in W3C_LINES) + b"\n"
+        self.assert_same(W3C_LINES, ["w3c", "auto"])
+        for fmt in ("w3c", "auto"):
+            with self.subTest(fmt=fmt):
+                parsed = parse_block(block, LogParser(fmt))
+                self.assertEqual((len(parsed.stamps), [reason for _, reason in parsed.skipped]),
+                                 (8, ["malformed", "malformed", "field count mismatch", "malformed"]))
+                self.assertIsNotNone(parsed.vhosts)
+                self.assertIsNotNone(parsed.durations)
+                extras = list(zip(map(parsed.keys.vhost, parsed.vhosts), parsed.keys.durations(parsed.durations)))
+                self.assertEqual(extras, extras_of_records(block, fmt))
+                self.assertEqual(extras[:4], [("www.example.com", 0.031), ("W3SVC1", 0.031), ("www.example.com", None),
+                                              ("", None)])
+                self.assertEqual(extras[-2:], [("", 0.015), ("", None)])
 
     def test_generated_traffic_in_each_format(self) -> None:
         for fmt in ("common", "combined"):

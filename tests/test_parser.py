@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import calendar
+import os
+import time
 import unittest
 from datetime import datetime, timedelta, timezone
 from typing import List, Optional
 
+from dateutil import tz
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +23,7 @@ from monilog.parsing import (
     parse_line,
     section_of,
 )
+from monilog.parsing.w3c import W3CLayout, parse_w3c
 
 APACHE_COMMON = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
 APACHE_COMBINED = (
@@ -44,6 +48,28 @@ IIS_HEADER = [
 IIS_LINE = (
     "2024-03-01 13:55:36 10.0.0.4 GET /pages/create id=3&x=y 443 alice 192.168.1.5 "
     "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64) https://www.example.com/start 201 0 0 15"
+)
+
+
+# IIS Advanced Logging writes quoted strings, spaces and all (here with local times, as it
+# does when told to log them); the host header and the site name give the vhost.
+ADVANCED_HEADER = [
+    "#Software: IIS Advanced Logging Module",
+    "#Version: 1.0",
+    "#Start-Date: 2024-03-01 13:55:00.000",
+    "#Fields: date-local time-local s-sitename cs-method cs-uri-stem cs-uri-query c-ip cs(User-Agent) "
+    "cs(Referer) cs-host sc-status sc-bytes time-taken",
+]
+ADVANCED_LINE = (
+    '2024-03-01 14:55:36.250 "W3SVC1" GET /default.aspx - 192.168.1.5 '
+    '"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0 Safari/537.36" '
+    '"https://www.example.com/start page" "www.example.com" 200 5120 31'
+)
+# The working draft's quoted strings, as Oracle Web Cache writes its user agents and referers.
+DRAFT_FIELDS = "#Fields: c-ip cs-username date time cs-method cs-uri cs-version sc-status sc-bytes cs(User-Agent) cs(Referer)"
+DRAFT_LINE = (
+    '10.2.3.4 - 2024-03-01 13:55:40 GET /catalog/item?id=7 HTTP/1.1 200 812 '
+    '"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)" "-"'
 )
 
 
@@ -382,7 +408,7 @@ class W3CTest(unittest.TestCase):
                 method="GET", target="/pages/create?id=3&x=y", protocol="",
                 status=201, size=0, referer="https://www.example.com/start",
                 user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
-                section="/pages", epoch=calendar.timegm((2024, 3, 1, 13, 55, 36)),
+                section="/pages", epoch=calendar.timegm((2024, 3, 1, 13, 55, 36)), duration=0.015,
             ),
         )
         self.assertIs(record.time.tzinfo, timezone.utc)
@@ -474,6 +500,200 @@ class W3CTest(unittest.TestCase):
         parser.fields = names
         parser.fields = None
         self.assertEqual(reason_of(parser, IIS_LINE), "no #Fields directive")
+
+
+def w3c_parser(header: List[str], fmt: str = "w3c", max_line_length: int = MAX_LINE_LENGTH) -> LogParser:
+    parser = LogParser(fmt, max_line_length)
+    for line in header:
+        if parser.parse(line + "\r\n") is not None:
+            raise AssertionError(f"a directive parsed as a record: {line!r}")
+    return parser
+
+
+class W3CQuotedTest(unittest.TestCase):
+    """Quoted strings as the W3C Extended Log File Format working draft defines them."""
+
+    def test_quoted_user_agent_referer_and_host_with_spaces(self) -> None:
+        record = w3c_parser(ADVANCED_HEADER).parse(ADVANCED_LINE + "\r\n")
+        self.assertEqual(
+            record.user_agent,
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0 Safari/537.36",
+        )
+        self.assertEqual((record.referer, record.vhost), ("https://www.example.com/start page", "www.example.com"))
+        self.assertEqual((record.host, record.method, record.target, record.section, record.status, record.size),
+                         ("192.168.1.5", "GET", "/default.aspx", "/default.aspx", 200, 5120))
+        draft = w3c_parser(["#Version: 1.0", DRAFT_FIELDS]).parse(DRAFT_LINE)
+        self.assertEqual((draft.host, draft.user, draft.target, draft.protocol, draft.status, draft.size, draft.referer),
+                         ("10.2.3.4", "", "/catalog/item?id=7", "HTTP/1.1", 200, 812, ""))
+        self.assertEqual(draft.time, datetime(2024, 3, 1, 13, 55, 40, tzinfo=timezone.utc))
+
+    def test_quoted_values_keep_their_plus_signs(self) -> None:
+        # IIS writes unquoted agents with '+' for spaces; a quoted agent has its spaces, and a '+' is a '+'
+        record = w3c_parser(["#Version: 1.0", DRAFT_FIELDS]).parse(DRAFT_LINE)
+        self.assertEqual(record.user_agent, "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+        unquoted = w3c_parser(IIS_HEADER).parse(IIS_LINE.replace("/start", '/say"hi"'))
+        self.assertEqual(unquoted.user_agent, "Mozilla/5.0 (Windows NT 10.0; Win64; x64)")
+        self.assertEqual(unquoted.referer, 'https://www.example.com/say"hi"', "a quote inside an unquoted field is kept")
+
+    def test_doubled_quotes_stand_for_one_quote(self) -> None:
+        parser = w3c_parser(["#Version: 1.0", DRAFT_FIELDS])
+        line = DRAFT_LINE.replace('"-"', '"https://example.com/?q=""hello world"""')
+        line = line.replace("(compatible;", '(compatible; ""quoted""; """";')
+        record = parser.parse(line)
+        self.assertEqual(record.referer, 'https://example.com/?q="hello world"')
+        self.assertEqual(record.user_agent, 'Mozilla/5.0 (compatible; "quoted"; ""; Googlebot/2.1; +http://www.google.com/bot.html)')
+        self.assertEqual(parser.parse(DRAFT_LINE.replace('"-"', '""')).referer, "")
+        self.assertEqual(parser.parse(DRAFT_LINE.replace('"-"', '""""')).referer, '"')
+
+    def test_backslash_escaped_quotes_are_tolerated(self) -> None:
+        parser = w3c_parser(["#Version: 1.0", DRAFT_FIELDS])
+        line = DRAFT_LINE.replace('"-"', r'"say \"hi\" C:\\dir\\ \d"')
+        self.assertEqual(parser.parse(line).referer, r'say "hi" C:\dir\ \d')
+        self.assertEqual(parser.parse(DRAFT_LINE.replace('"-"', r'"\""')).referer, '"')
+
+    def test_quoted_dash_is_empty_and_quoted_numbers_read(self) -> None:
+        parser = w3c_parser(["#Version: 1.0", DRAFT_FIELDS])
+        record = parser.parse(DRAFT_LINE.replace(" 200 812 ", ' "404" "-" ').replace("10.2.3.4 -", '"10.2.3.4" "-"'))
+        self.assertEqual((record.host, record.user, record.status, record.size, record.referer), ("10.2.3.4", "", 404, 0, ""))
+
+    def test_unterminated_quote_is_a_counted_skip(self) -> None:
+        parser = w3c_parser(["#Version: 1.0", DRAFT_FIELDS])
+        skips = ("malformed", "field count mismatch")
+        for line in (
+            DRAFT_LINE[:-1],  # the referer's closing quote is missing
+            DRAFT_LINE.replace('"-"', '"-'),
+            DRAFT_LINE.replace('"-"', '"x"y'),  # a closing quote glued to more text
+            DRAFT_LINE.replace('"-"', r'"\"'),  # the only closing quote is escaped
+            DRAFT_LINE.replace('"-"', '"""'),
+            DRAFT_LINE.replace('bot.html)"', 'bot.html)'),  # the agent's quote runs into the referer's
+            DRAFT_LINE.replace('"Mozilla/5.0 (compatible;', '"Mozilla/5.0" (compatible;'),
+            DRAFT_LINE.replace('"Mozilla', 'Mozilla').replace(' "-"', ""),
+            '"',
+            '" "',
+            'a b c d e f g h i j "k',
+        ):
+            with self.subTest(line=line):
+                self.assertIn(reason_of(parser, line), skips)
+        self.assertEqual(parser.parse(DRAFT_LINE).status, 200, "the next line still parses")
+
+    def test_hostile_quotes_and_spaces_take_linear_time(self) -> None:
+        parser = w3c_parser(["#Version: 1.0", DRAFT_FIELDS], max_line_length=4 * 1024 * 1024)
+        head = DRAFT_LINE.rsplit(' "Mozilla', 1)[0]
+        megabyte, wide = " " * (1024 * 1024), " " * 65536
+        cases = [
+            (head + " " + '"' * 50_000 + ' "-"', '"' * 24_999),  # an open quote and 24,999 doubled ones
+            (head + ' "' + '\\"' * 50_000 + '" "-"', '"' * 50_000),
+            (head + " " + 'a"' * 50_000 + ' "-"', 'a"' * 50_000),
+            (head + " " + '"' * 50_001 + ' "-"', None),
+            (head + ' "' + '\\"' * 50_000 + ' "-', None),
+            (head + ' "' + '""\\' * 30_000 + ' -', None),
+            (head + ' "-" "' + megabyte, None),
+            (head + " " + '" ' * 500_000, None),
+            ('"' * 1_000_000, None),
+            (megabyte + '"', None),
+            ("x" + megabyte, None),
+            (DRAFT_LINE.replace(" ", wide), "Mozilla/5.0" + wide + "(compatible;" + wide + "Googlebot/2.1;"
+             + wide + "+http://www.google.com/bot.html)"),
+        ]
+        for line, agent in cases:
+            with self.subTest(line=line[:80], length=len(line)):
+                started = time.perf_counter()
+                if agent is None:
+                    self.assertIn(reason_of(parser, line), ("malformed", "field count mismatch"))
+                else:
+                    self.assertEqual(parser.parse(line).user_agent, agent)
+                self.assertLess(time.perf_counter() - started, 2.0)
+
+
+class W3CLocalTimeTest(unittest.TestCase):
+    """IIS's ``date-local``/``time-local``: wall-clock times in a zone, the host's by default."""
+
+    LOCAL_FIELDS = ("date-local", "time-local", "c-ip", "cs-uri-stem", "sc-status")
+
+    def test_local_date_and_time_in_an_explicit_zone(self) -> None:
+        india = timezone(timedelta(hours=5, minutes=30))
+        record = parse_w3c("2024-03-01 19:25:36.5 1.2.3.4 /a/b 200", W3CLayout(self.LOCAL_FIELDS, india))
+        self.assertEqual(record.time, datetime(2024, 3, 1, 13, 55, 36, 500000, tzinfo=timezone.utc))
+        self.assertEqual((record.time.utcoffset(), record.epoch),
+                         (timedelta(hours=5, minutes=30), calendar.timegm((2024, 3, 1, 13, 55, 36))))
+        paris = W3CLayout(self.LOCAL_FIELDS, tz.gettz("Europe/Paris"))
+        for line, utc, offset in (
+            ("2024-07-01 14:00:00 1.2.3.4 / 200", datetime(2024, 7, 1, 12, tzinfo=timezone.utc), 2),
+            ("2024-01-15 14:00:00 1.2.3.4 / 200", datetime(2024, 1, 15, 13, tzinfo=timezone.utc), 1),
+            ("2024-10-27 02:30:00 1.2.3.4 / 200", datetime(2024, 10, 27, 0, 30, tzinfo=timezone.utc), 2),  # first of two
+        ):
+            with self.subTest(line=line):
+                record = parse_w3c(line, paris)
+                self.assertEqual((record.time, record.time.utcoffset()), (utc, timedelta(hours=offset)))
+                self.assertIsInstance(record.time.tzinfo, timezone, "a fixed offset, as CLF records carry")
+                self.assertEqual(record.epoch, int(utc.timestamp()))
+        with self.assertRaises(ParseError) as caught:
+            parse_w3c("2024-02-30 14:00:00 1.2.3.4 / 200", paris)
+        self.assertEqual(caught.exception.reason, "bad timestamp")
+
+    def test_local_date_and_time_default_to_the_hosts_zone(self) -> None:
+        if not hasattr(time, "tzset"):
+            self.skipTest("time.tzset is POSIX only")
+        saved = os.environ.get("TZ")
+
+        def restore() -> None:
+            if saved is None:
+                os.environ.pop("TZ", None)
+            else:
+                os.environ["TZ"] = saved
+            time.tzset()
+
+        self.addCleanup(restore)
+        os.environ["TZ"] = "EST+5EDT,M3.2.0,M11.1.0"
+        time.tzset()
+        parser = w3c_parser(ADVANCED_HEADER)
+        record = parser.parse(ADVANCED_LINE)
+        self.assertEqual(record.time, datetime(2024, 3, 1, 19, 55, 36, 250000, tzinfo=timezone.utc))
+        self.assertEqual(record.time.utcoffset(), timedelta(hours=-5))
+        summer = parser.parse(ADVANCED_LINE.replace("2024-03-01", "2024-07-01"))
+        self.assertEqual((summer.time.utcoffset(), summer.epoch), (timedelta(hours=-4), calendar.timegm((2024, 7, 1, 18, 55, 36))))
+        self.assertEqual(W3CLayout(self.LOCAL_FIELDS).zone, tz.tzlocal())
+
+    def test_utc_date_and_time_are_preferred_over_local_ones(self) -> None:
+        paris = tz.gettz("Europe/Paris")
+        both = W3CLayout(("date", "time", "date-local", "time-local", "cs-uri-stem", "sc-status"), paris)
+        record = parse_w3c("2024-07-01 12:00:00 2024-07-01 14:00:00 / 200", both)
+        self.assertEqual((record.time, both.zone), (datetime(2024, 7, 1, 12, tzinfo=timezone.utc), None))
+        # a whole local pair beats a lone UTC time (which would need the #Date directive's date)
+        local = W3CLayout(("time", "date-local", "time-local", "cs-uri-stem", "sc-status"), paris)
+        record = parse_w3c("12:00:00 2024-07-01 14:00:00 / 200", local, "2024-07-01")
+        self.assertEqual((record.time, record.time.utcoffset()), (datetime(2024, 7, 1, 12, tzinfo=timezone.utc), timedelta(hours=2)))
+        # a local time needs its local date: a UTC date would be a day off around midnight
+        with self.assertRaises(ParseError) as caught:
+            parse_w3c("2024-07-01 14:00:00 / 200", W3CLayout(("date", "time-local", "cs-uri-stem", "sc-status"), paris))
+        self.assertEqual(caught.exception.reason, "bad timestamp")
+
+
+class W3CDurationAndVhostTest(unittest.TestCase):
+    def test_time_taken_milliseconds_become_the_duration_in_seconds(self) -> None:
+        parser = w3c_parser(IIS_HEADER)
+        self.assertEqual(parser.parse(IIS_LINE).duration, 0.015)
+        for taken, seconds in (("0", 0.0), ("1500", 1.5), ("12.5", 0.0125), ("-", None), ("abc", None), ("1e3", None),
+                               ("-5", None), ("\u0663", None)):
+            with self.subTest(taken=taken):
+                record = parser.parse(IIS_LINE.rsplit(" ", 1)[0] + " " + taken)
+                self.assertEqual(record.duration, seconds)
+                self.assertEqual(record.status, 201, "the record counts all the same")
+        self.assertEqual(w3c_parser(ADVANCED_HEADER).parse(ADVANCED_LINE).duration, 0.031)
+
+    def test_cs_host_or_s_sitename_is_the_vhost(self) -> None:
+        for fields, line, vhost in (
+            ("s-sitename cs-host", "W3SVC1 www.example.com", "www.example.com"),
+            ("cs-host s-sitename", "shop.example.com:8080 W3SVC2", "shop.example.com:8080"),
+            ("s-sitename", "W3SVC1", "W3SVC1"),
+            ("CS-HOST", "api.example.com", "api.example.com"),
+            ("s-sitename cs-host", "W3SVC1 -", "W3SVC1"),
+            ("s-sitename", "-", ""),
+            ("s-ip", "10.0.0.4", ""),
+        ):
+            with self.subTest(fields=fields, line=line):
+                parser = w3c_parser([f"#Fields: date time {fields} cs-uri-stem sc-status"])
+                self.assertEqual(parser.parse(f"2024-03-01 13:55:36 {line} / 200").vhost, vhost)
 
 
 class GuardTest(unittest.TestCase):

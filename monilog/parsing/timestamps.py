@@ -18,14 +18,18 @@ Decisions:
   missing or bad offset) raise :class:`ValueError`; the parsers report them as
   ``bad timestamp``.
 - W3C ``date``/``time`` fields are UTC (``yyyy-mm-dd`` and ``HH:MM[:SS[.fraction]]``);
-  a fraction is kept to the microsecond.
+  a fraction is kept to the microsecond. ``date-local``/``time-local`` (same forms) are
+  wall-clock times in a zone given by the caller (:func:`w3c_local_parser`); the datetime
+  carries the fixed UTC offset the zone had then, like a CLF time. An hour repeated when
+  clocks go back reads as its first occurrence; a time in the hour skipped when they go
+  forward takes the offset the zone's rules give it.
 - The epoch second is ``floor`` of the POSIX timestamp, the key for per-second counts.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Callable, Tuple
 
@@ -96,12 +100,8 @@ def clf_timestamp(text: str) -> Moment:
     )
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def w3c_timestamp(date: str, time: str) -> Moment:
-    """Parse a W3C ``date`` (``2024-03-01``) and ``time`` (``13:55:36``) pair, which are UTC.
-
-    Returns the aware UTC datetime and its epoch second; ValueError if invalid.
-    """
+def _w3c_wall_clock(date: str, time: str) -> datetime:
+    """The naive datetime of a W3C date and time pair; ValueError if it is not one."""
     date_match = _W3C_DATE.fullmatch(date)
     time_match = _W3C_TIME.fullmatch(time)
     if date_match is None or time_match is None:
@@ -109,12 +109,40 @@ def w3c_timestamp(date: str, time: str) -> Moment:
     year, month, day = date_match.groups()
     hour, minute, second, fraction = time_match.groups()
     microsecond = int((fraction + "00000")[:6]) if fraction else 0
-    return _moment(
-        datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-            microsecond, tzinfo=timezone.utc,
-        )
-    )
+    return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), microsecond)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def w3c_timestamp(date: str, time: str) -> Moment:
+    """Parse a W3C ``date`` (``2024-03-01``) and ``time`` (``13:55:36``) pair, which are UTC.
+
+    Returns the aware UTC datetime and its epoch second; ValueError if invalid.
+    """
+    return _moment(_w3c_wall_clock(date, time).replace(tzinfo=timezone.utc))
+
+
+@lru_cache(maxsize=256)
+def _fixed_zone(offset: timedelta) -> timezone:
+    return timezone.utc if not offset else timezone(offset)
+
+
+def w3c_local_parser(zone: tzinfo) -> Callable[[str, str], Moment]:
+    """A parser of W3C ``date-local`` and ``time-local`` pairs, wall-clock times in ``zone``.
+
+    Its datetimes carry the fixed UTC offset ``zone`` had at that time (so they compare and
+    count like any other); ValueError for a pair that is not a real date and time. Each parser
+    has a cache of its own (a zone such as ``dateutil.tz.tzlocal()`` cannot be a cache key).
+    """
+
+    @lru_cache(maxsize=CACHE_SIZE)
+    def parse(date: str, time: str) -> Moment:
+        wall_clock = _w3c_wall_clock(date, time)
+        offset = wall_clock.replace(tzinfo=zone).utcoffset()
+        if offset is None:
+            raise ValueError(f"the zone {zone!r} gives no UTC offset for {date} {time}")
+        return _moment(wall_clock.replace(tzinfo=_fixed_zone(offset)))
+
+    return parse
 
 
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?", re.ASCII)
