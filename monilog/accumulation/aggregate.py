@@ -35,6 +35,8 @@ from monilog.accumulation.statistics import Counts, is_error
 from monilog.parsing.block import decode_status
 from monilog.parsing.columns import ParsedBlock
 
+INFINITY = float("inf")
+
 
 class Segment(NamedTuple):
     """Consecutive records of a batch in one aligned span of time with one UTC offset."""
@@ -220,19 +222,23 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
                 if is_error(decode_status(status)):
                     entry[1] += count
     if parsed.durations is not None:
-        by_section: Dict[str, List[float]] = {}
-        for request, duration in zip(requests, keys.durations(parsed.durations[start:end])):
-            if duration is not None:
-                by_section.setdefault(decoded_requests[request][1], []).append(duration)
-        latency = {section: _sketch(values) for section, values in by_section.items()}
+        pairs = Counter(zip(requests, parsed.durations[start:end]))
+        distinct = list({key for _, key in pairs})
+        seconds = dict(zip(distinct, keys.durations(distinct)))
+        tallies: Dict[str, Dict[float, int]] = {}
+        for (request, key), count in pairs.items():
+            value = seconds[key]
+            if value is not None and 0 <= value < INFINITY:  # impossible durations are left out
+                tally = tallies.setdefault(decoded_requests[request][1], {})
+                tally[value] = tally.get(value, 0) + count
+        for section, tally in tallies.items():
+            sketch = latency[section] = LatencySketch()
+            sketch.add_tally(tally)
     if parsed.upstreams is not None:
-        times = [time for time in keys.upstreams(parsed.upstreams[start:end]) if time is not None]
-        upstream = _sketch(times) if times else None
+        times = Counter(time for time in keys.upstreams(parsed.upstreams[start:end])
+                        if time is not None and 0 <= time < INFINITY)
+        if times:
+            upstream = LatencySketch()
+            upstream.add_tally(times)
     return Counts(section_status, section_bytes, methods, clients, users, vhosts or None, latency or None, upstream)
 
-
-def _sketch(values: List[float]) -> LatencySketch:
-    """The sketch of durations as logged; impossible ones (negative) are left out."""
-    sketch = LatencySketch()
-    sketch.add_many(value for value in values if value >= 0 and value == value and value != float("inf"))
-    return sketch

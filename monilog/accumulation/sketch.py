@@ -60,7 +60,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypedDict
 
 ALPHA = 0.005
 """Relative accuracy of every quantile: the estimate is within ``ALPHA * true value`` (0.5 %)."""
@@ -77,6 +77,16 @@ QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99))
 _GAMMA = (1 + ALPHA) / (1 - ALPHA)
 _LOG_GAMMA = math.log(_GAMMA)
 _SUM_SHIFT = 1074  # every finite float is a whole multiple of 2**-_SUM_SHIFT
+_TERMS: Dict[float, Tuple[int, Optional[int]]] = {}
+"""Per value seen: its exact scaled value and its bucket (None: the zero bucket). Logs repeat
+their durations (milliseconds), so this spares a log and a big-integer conversion per value."""
+_TERMS_LIMIT = 1 << 16
+
+
+def _term(value: float) -> Tuple[int, Optional[int]]:
+    numerator, denominator = value.as_integer_ratio()  # denominator: a power of 2
+    scaled = numerator << (_SUM_SHIFT + 1 - denominator.bit_length())
+    return scaled, None if value < MIN_VALUE else math.ceil(math.log(value) / _LOG_GAMMA)
 
 
 class LatencySummary(TypedDict):
@@ -108,32 +118,36 @@ class LatencySketch:
         """Count ``value`` (seconds) ``count`` times; ValueError if it is negative, NaN or infinite."""
         if count < 1:
             raise ValueError(f"count must be at least 1, not {count!r}")
-        self._add_tally({value: count})
+        self.add_tally({value: count})
 
     def add_many(self, values: Iterable[float]) -> None:
         """Count each of ``values``, all or none: ValueError (nothing counted) if one is refused.
 
         Repeated values cost one dict update each: a log per distinct value only.
         """
-        self._add_tally(Counter(values))
+        self.add_tally(Counter(values))
 
-    def _add_tally(self, tally: Mapping[float, int]) -> None:
-        """Count each value of ``tally`` as often as it says, once all of them passed the check."""
+    def add_tally(self, tally: Mapping[float, int]) -> None:
+        """Count each value of ``tally`` as often as it says (a column of values counted by the
+        caller); all or none, like :meth:`add_many`."""
         for value in tally:
             if not 0.0 <= value < math.inf:  # NaN fails both comparisons
                 raise ValueError(f"a latency is a finite number of seconds >= 0, not {value!r}")
         if not tally:
             return
+        if len(_TERMS) > _TERMS_LIMIT:
+            _TERMS.clear()
         buckets = self._buckets if self._buckets is not None else {}
-        log, ceil = math.log, math.ceil
         scaled_sum = zeros = 0
         for value, count in tally.items():
-            numerator, denominator = value.as_integer_ratio()  # denominator: a power of 2
-            scaled_sum += (numerator << (_SUM_SHIFT + 1 - denominator.bit_length())) * count
-            if value < MIN_VALUE:
+            term = _TERMS.get(value)
+            if term is None:
+                term = _TERMS[value] = _term(value)
+            scaled, key = term
+            scaled_sum += scaled * count
+            if key is None:
                 zeros += count
             else:
-                key = ceil(log(value) / _LOG_GAMMA)
                 buckets[key] = buckets.get(key, 0) + count
         self._count += sum(tally.values())
         self._zeros += zeros

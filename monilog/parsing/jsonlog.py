@@ -53,6 +53,26 @@ KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
 
 _SCALES = {"duration": 1.0, "duration_ms": 1e-3, "duration_us": 1e-6, "duration_ns": 1e-9}
 _ABSENT = (None, "", "-")
+_STATUS_KEYS: Dict[Any, bytes] = {**{code: text.encode() for text, code in STATUS_CODES.items()},
+                                  **{text: text.encode() for text in STATUS_CODES}}
+"""A status as JSON gives it (a number or text) → its key."""
+_PLANS_LIMIT = 1024
+_ORDER = ("time", "status", "request", "method", "path", "size", "duration", "duration_ms", "duration_us",
+          "duration_ns", "upstream", "host", "user", "vhost", "agent")
+"""The fields a line gives, in the order :meth:`JsonFormat.fields` reads them."""
+_REQUEST = _ORDER.index("request")
+_scan = json.JSONDecoder().raw_decode  # (object, end); no whitespace first, which the slow path allows
+
+
+def _upstream_seconds(value: Any) -> Optional[float]:
+    """Seconds of an upstream time: a number, or text listing tries (``0.1, 0.2 : 0.3``); None if none."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    tries = [part for part in str(value).replace(" : ", ", ").split(", ") if part not in _ABSENT]
+    try:
+        return sum(map(float, tries)) if tries else None
+    except ValueError:
+        return None
 
 
 def parse_mapping(text: str) -> Dict[str, str]:
@@ -95,78 +115,99 @@ class JsonFormat(LineFormat):
         self.name = name
         self.paths: Dict[str, Tuple[Tuple[str, ...], ...]] = {}
         """Per field, the key paths tried in order (the mapping's first)."""
+        self._plans: Dict[Tuple[str, ...], Tuple[List[Any], List[Tuple[Tuple[str, ...], ...]]]] = {}
+        self._valid_times: Dict[Any, bool] = {}
         for field in FIELDS:
             keys = ((mapping[field],) if field in mapping else ()) + KNOWN_KEYS.get(field, ())
             self.paths[field] = tuple(tuple(key.split(".")) if "." in key and key not in ("@timestamp",) else (key,)
                                       for key in keys)
 
-    def _field(self, row: Dict[str, Any], field: str, absent: Tuple[Any, ...] = _ABSENT) -> Any:
-        for path in self.paths[field]:
-            value = row.get(path[0]) if len(path) == 1 else _lookup(row, path)
-            if value not in absent:
-                return value
-        return None
-
-    def _duration(self, row: Dict[str, Any]) -> Optional[float]:
-        for field, scale in _SCALES.items():
-            value = self._field(row, field)
-            if value is not None:
-                try:
-                    return float(value) * scale
-                except (TypeError, ValueError):
-                    return None
-        return None
-
-    def _upstream(self, row: Dict[str, Any]) -> Optional[float]:
-        value = self._field(row, "upstream")
-        if value is None:
-            return None
-        if isinstance(value, (int, float)):
-            return float(value)
-        tries = [part for part in str(value).replace(" : ", ", ").split(", ") if part not in _ABSENT]
-        try:
-            return sum(map(float, tries)) if tries else None
-        except ValueError:
-            return None
+    def _plan(self, shape: Tuple[str, ...]) -> Tuple[List[Any], List[Tuple[Tuple[str, ...], ...]]]:
+        """For objects with these top-level keys: per field (in :data:`_ORDER`), the first key (or
+        nested path) worth trying, and the further paths to try when it holds nothing."""
+        present = set(shape)
+        first: List[Any] = []
+        further: List[Tuple[Tuple[str, ...], ...]] = []
+        for field in _ORDER:
+            paths = tuple(path for path in self.paths[field] if path[0] in present)
+            first.append(None if not paths else paths[0][0] if len(paths[0]) == 1 else paths[0])
+            further.append(paths[1:])
+        return first, further
 
     def fields(self, line: bytes) -> Optional[Tuple[Any, ...]]:
         """``(who, stamp, request, status, size, duration, upstream, vhost, agent)`` of one line;
-        None for a blank line; ParseError for a bad one."""
-        text = line.decode("utf-8", "replace").strip()
-        if not text:
-            return None
+        None for a blank line; ParseError for a bad one. The time is checked by the caller."""
         try:
-            row = json.loads(text)
-        except ValueError:
-            raise ParseError("bad json", text) from None
-        if not isinstance(row, dict):
-            raise ParseError("bad json", text)
-        stamp = self._field(row, "time")
-        status = self._field(row, "status")
-        request = self._field(row, "request", (None, ""))  # "-": a client that sent nothing, still a hit
-        if not isinstance(request, str):
-            method, path = self._field(row, "method"), self._field(row, "path")
-            request = None if path is None else (str(method or ""), str(path))
-        if stamp is None or status is None or request is None:
-            raise ParseError("missing field", text)
+            row, end = _scan(line.decode())
+        except ValueError:  # not UTF-8, space first, or not JSON
+            text = line.decode("utf-8", "replace").strip()
+            if not text:
+                return None
+            try:
+                row = json.loads(text)
+            except ValueError:
+                raise ParseError("bad json", text) from None
+            end = len(line)
+        if type(row) is not dict or (end < len(line) and line[end:].strip()):
+            raise ParseError("bad json", line.decode("utf-8", "replace"))
+        shape = tuple(row)
+        plan = self._plans.get(shape)
+        if plan is None:
+            if len(self._plans) > _PLANS_LIMIT:
+                self._plans.clear()
+            plan = self._plans[shape] = self._plan(shape)
+        first, further = plan
+        values = [None if spec is None else row.get(spec) if type(spec) is str else _lookup(row, spec) for spec in first]
+        for index, found in enumerate(values):
+            if found in _ABSENT and further[index] and not (index == _REQUEST and found == "-"):
+                for candidate in further[index]:
+                    found = _lookup(row, candidate)
+                    if found not in _ABSENT:
+                        values[index] = found
+                        break
+        (stamp, status, request, method, path, size, seconds, milliseconds, microseconds, nanoseconds,
+         upstream, host, user, vhost, agent) = values
+        if type(request) is not str or (request in _ABSENT and request != "-"):  # Caddy's request is an object
+            request = None if path in _ABSENT else (str(method) if method not in _ABSENT else "", str(path))
+        if stamp in _ABSENT or status in _ABSENT or request is None:
+            raise ParseError("missing field", line.decode("utf-8", "replace"))
+        code = _STATUS_KEYS.get(status)
+        if code is None:
+            raise ParseError("bad status", line.decode("utf-8", "replace"))
         try:
-            _time(stamp)
-        except ValueError:
-            raise ParseError("bad timestamp", text) from None
-        code = str(status).encode()
-        if code.decode() not in STATUS_CODES:
-            raise ParseError("bad status", text)
-        size = self._field(row, "size")
-        try:
-            nbytes = int(size) if size is not None else 0
+            nbytes = int(size) if size not in _ABSENT else 0
         except (TypeError, ValueError):
-            raise ParseError("bad size", text) from None
-        host, user, vhost = self._field(row, "host"), self._field(row, "user"), self._field(row, "vhost")
-        agent = self._field(row, "agent")
-        if isinstance(agent, list):  # Caddy logs each header as a list of values
+            raise ParseError("bad size", line.decode("utf-8", "replace")) from None
+        duration = None
+        for value, scale in ((seconds, 1.0), (milliseconds, 1e-3), (microseconds, 1e-6), (nanoseconds, 1e-9)):
+            if value not in _ABSENT:
+                try:
+                    duration = float(value) * scale
+                except (TypeError, ValueError):
+                    pass
+                break
+        if upstream is not None:
+            upstream = None if upstream in _ABSENT else _upstream_seconds(upstream)
+        if type(agent) is list:  # Caddy logs each header as a list of values
             agent = agent[0] if agent else ""
-        return ((str(host or ""), str(user or "")), stamp, request, code, max(nbytes, 0),
-                self._duration(row), self._upstream(row), str(vhost or ""), str(agent or ""))
+        return (("" if host in _ABSENT else str(host), "" if user in _ABSENT else str(user)), stamp, request, code,
+                max(nbytes, 0), duration, upstream, "" if vhost in _ABSENT else str(vhost),
+                "" if agent in _ABSENT else str(agent))
+
+    def _check_time(self, stamp: Any, line: bytes) -> None:
+        """ParseError ``bad timestamp`` unless ``stamp`` is a time (checked once per distinct time)."""
+        valid = self._valid_times.get(stamp)
+        if valid is None:
+            if len(self._valid_times) > _PLANS_LIMIT * 64:
+                self._valid_times.clear()
+            try:
+                _time(stamp)
+                valid = True
+            except (ValueError, OverflowError):
+                valid = False
+            self._valid_times[stamp] = valid
+        if not valid:
+            raise ParseError("bad timestamp", line.decode("utf-8", "replace"))
 
     # -- decoding keys ------------------------------------------------------------------------
 
@@ -216,6 +257,8 @@ class JsonFormat(LineFormat):
                 continue
             try:
                 row = self.fields(line)
+                if row is not None:
+                    self._check_time(row[1], line)
             except ParseError as error:
                 skipped.append((len(rows), error.reason))
                 continue
@@ -235,6 +278,7 @@ class JsonFormat(LineFormat):
         row = self.fields(line)
         if row is None:
             return None
+        self._check_time(row[1], line)
         (host, user), stamp, request, status, size, duration, upstream, vhost, agent = row
         if isinstance(request, str):
             method, target, protocol = split_request(request)
