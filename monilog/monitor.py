@@ -70,8 +70,8 @@ from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunS
 from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot
 from monilog.outputs.sink import Sink
 from monilog.parsing.block import parse_block, parse_records
-from monilog.parsing.filters import Filters
-from monilog.parsing.parser import NO_FILTERS, LogParser
+from monilog.parsing.parser import DEFAULT_READING, LogParser
+from monilog.parsing.reading import Reading
 from monilog.parsing.record import LogRecord
 from monilog.presentation.sanitize import clean
 
@@ -108,8 +108,8 @@ class Monitor:
     :param lateness: seconds lines may arrive behind the newest time seen and still count in
         their own second and period (alerts and reports come that much later).
     :param alerter: the alert rule to use instead of ``Alerter(threshold, window, lateness=lateness)``.
-    :param filters: which records count (:class:`~monilog.parsing.filters.Filters`); the others
-        are counted as filtered, in their period.
+    :param reading: filters, real clients and vhost rules (:class:`~monilog.parsing.reading.Reading`);
+        filtered records are counted as such, in their period.
     """
 
     def __init__(
@@ -126,7 +126,7 @@ class Monitor:
         history: Sequence[AlertEvent] = (),
         lateness: int = 0,
         alerter: Optional[Alerter] = None,
-        filters: Filters = NO_FILTERS,
+        reading: Reading = DEFAULT_READING,
     ) -> None:
         if isinstance(period, bool) or not isinstance(period, int) or period <= 0:
             raise ValueError(f"period must be a positive whole number of seconds, not {period!r}")
@@ -136,7 +136,7 @@ class Monitor:
         self.clock = LogClock(max(self.alerter.window, self.alerter.lateness))
         self.period = period
         self.fmt = fmt
-        self.filters = filters
+        self.reading = reading
         self.top = top
         self.max_keys = max_keys
         self.sinks: List[Sink] = list(sinks)
@@ -169,7 +169,7 @@ class Monitor:
         """The parser of one input (its own, since W3C directives and format detection are per file)."""
         parser = self._parsers.get(source)
         if parser is None:
-            parser = self._parsers[source] = LogParser(self.fmt, filters=self.filters)
+            parser = self._parsers[source] = LogParser(self.fmt, reading=self.reading, source=source)
         return parser
 
     def batch(self, source: str, block: bytes, span_seconds: Optional[int] = None) -> Batch:
@@ -392,7 +392,7 @@ class Monitor:
                 first_time=total.start.timestamp() if total.start else None,
                 last_time=total.end.timestamp() if total.end else None,
                 notices=dict(self._notices),
-                filters=tuple(self.filters.describe()),
+                filters=tuple(self.reading.filters.describe()),
             )
             self._to_sinks(lambda sink: sink.summary(summary))
             return summary
@@ -442,7 +442,7 @@ class Monitor:
         self._skipped.clear()
         snapshot = stats.snapshot(self._datetime(start), self._datetime(end))
         self._total = snapshot if self._total is None else self._total.merge(snapshot)
-        report = self._last_report = PeriodReport(snapshot, self.alert_state(), tuple(self.filters.describe()))
+        report = self._last_report = PeriodReport(snapshot, self.alert_state(), tuple(self.reading.filters.describe()))
         self._report_start = max(start + self.period, end)
         self._to_sinks(lambda sink: sink.report(report))
 

@@ -15,6 +15,7 @@ from monilog.parsing.block import parse_block
 from monilog.parsing.bots import is_bot
 from monilog.parsing.filters import FILTERED, Filters
 from monilog.parsing.parser import LogParser
+from monilog.parsing.reading import Reading
 
 T0 = datetime(2026, 12, 1, 18, 46, 30, tzinfo=timezone.utc).timestamp()
 
@@ -34,7 +35,7 @@ LINES = [
 
 class FilterBlockTest(unittest.TestCase):
     def outcome(self, filters: Filters, fmt: str = "combined"):  # type: ignore[no-untyped-def]
-        parsed = parse_block(("\n".join(LINES) + "\n").encode(), LogParser(fmt, filters=filters))
+        parsed = parse_block(("\n".join(LINES) + "\n").encode(), LogParser(fmt, reading=Reading(filters)))
         keys = parsed.keys
         kept = [(keys.stamp(stamp)[0] - int(T0), keys.target(request)) for stamp, request in zip(parsed.stamps, parsed.requests)]
         return kept, parsed.skipped
@@ -71,7 +72,7 @@ class FilterBlockTest(unittest.TestCase):
         line = json.dumps({"msec": T0, "request": "GET / HTTP/1.1", "status": 200,
                            "http_user_agent": "Mozilla/5.0 (compatible; bingbot/2.0)"})
         parsed = parse_block((line + "\n" + line.replace("bingbot", "Firefox") + "\n").encode(),
-                             LogParser("json", filters=Filters(exclude_bots=True)))
+                             LogParser("json", reading=Reading(Filters(exclude_bots=True))))
         self.assertEqual((len(parsed.stamps), parsed.skipped), (1, [(0, FILTERED + "bot")]))
 
     def test_bot_list(self) -> None:

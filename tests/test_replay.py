@@ -29,6 +29,7 @@ from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
 from monilog.parsing.filters import Filters
+from monilog.parsing.reading import Reading
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import ParseError
 from monilog.replayer import ReplayTuning, aggregation, replay, workers
@@ -187,7 +188,7 @@ class ReplayEquivalenceTest(unittest.TestCase):
         first = datetime.strptime(lines[0].split("[", 1)[1].split("]", 1)[0], "%d/%b/%Y:%H:%M:%S %z").timestamp()
         filters = Filters(since=first + 30, until=first + 250, exclude_path="^/(blog|shop)/", ignore_status=("3xx", "404"),
                           exclude_clients=(lines[100].split(" ")[0],))
-        items = self.assert_same([path], workers=(1, 2), filters=filters)
+        items = self.assert_same([path], workers=(1, 2), reading=Reading(filters))
         summary = items[-1][1]
         self.assertEqual(set(summary.stats.filtered), {"time", "path", "status", "client"})
         self.assertEqual(summary.lines, summary.parsed + summary.stats.skipped_total + sum(summary.stats.filtered.values()))

@@ -29,6 +29,7 @@ from monilog.outputs.sink import Sink, close_all
 from monilog.parsing.filters import Filters, parse_networks, parse_statuses
 from monilog.parsing.formats import FORMATS
 from monilog.parsing.logformat import ALIASES, PRESETS, FormatError, compile_format
+from monilog.parsing.reading import Reading
 from monilog.version import __version__
 
 if TYPE_CHECKING:
@@ -78,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     chosen.add_argument("--exclude-path", metavar="REGEX", help="leave out requests whose target this regular expression finds")
     chosen.add_argument("--ignore-status", type=checked(parse_statuses), default=(), metavar="CODES", help="leave out responses with these codes or classes (404,3xx)")
     chosen.add_argument("--exclude-bots", action="store_true", help="leave out well-known crawlers and monitors (by user agent; the list is monilog/parsing/bots.py)")
+    vhosts = parser.add_argument_group("clients and virtual hosts")
+    vhosts.add_argument("--real-client", choices=("x-forwarded-for",), help="take the client from X-Forwarded-For, skipping "
+                        "trusted proxies (needs a format that logs it: $http_x_forwarded_for, %%{X-Forwarded-For}i, JSON)")
+    vhosts.add_argument("--trusted-proxies", type=checked(parse_networks), metavar="CIDR,...",
+                        help="the proxies --real-client skips (default: loopback and private networks)")
+    vhosts.add_argument("--by-vhost", action="store_true", help="count sections per virtual host (shop.example/api)")
+    vhosts.add_argument("--vhost-from-filename", action="store_true",
+                        help="a file whose format logs no virtual host is named after its file (shop.example.access.log: shop.example)")
     parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
     parser.add_argument("--max-idle", type=number("max-idle", lambda v: v > 0, "positive"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
     parser.add_argument("--replay", action="store_true", help="read the files (gzip, bzip2 and xz ones too) from the start as fast as possible, log time as the only clock, then print a summary and exit")
@@ -199,6 +208,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.real_client and args.format in ("common", "combined", "w3c"):
+        parser.error(f"--real-client needs a format that logs X-Forwarded-For, not --log-format {args.format}")
     if args.json_keys is not None:
         if args.format not in ("auto", "json"):
             parser.error(f"--json-keys is for JSON logs, not --log-format {args.format}")
@@ -219,6 +230,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     try:
         filters = Filters(args.since, args.until, args.exclude_client, args.include_path, args.exclude_path,
                           args.ignore_status, args.exclude_bots)
+        reading = Reading(filters, args.real_client is not None, args.trusted_proxies, args.by_vhost, args.vhost_from_filename)
     except ValueError as error:
         raise UsageError(str(error)) from None
     try:
@@ -244,7 +256,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
     monitor = Monitor(
         args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
-        history=extra.history, lateness=args.lateness, filters=filters,
+        history=extra.history, lateness=args.lateness, reading=reading,
     )
     extra.start(monitor)
     stop = threading.Event()

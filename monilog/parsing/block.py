@@ -96,12 +96,12 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     lines = count_lines(block)
     fmt = parser.fmt
     parser.detect(_first_line(block))
-    filters = parser.filters
+    reading = parser.reading
     compiled = parser.compiled
     if compiled is not None:
-        return filters.apply(compiled.parse_block(block, parser.max_line_length))
-    if fmt not in FAST_FORMATS or parser.detected == "w3c" or filters.needs_agents:
-        return filters.apply(_parse_with(parser, block.split(b"\n") if block else [], lines))
+        return reading.apply(compiled.parse_block(block, parser.max_line_length), parser.source)
+    if fmt not in FAST_FORMATS or parser.detected == "w3c" or reading.needs_agents:
+        return reading.apply(_parse_with(parser, block.split(b"\n") if block else [], lines), parser.source)
     if b"\\" not in block and not block.startswith(b"#") and b"\n#" not in block:
         rows = _BLOCK_PATTERNS[fmt].findall(block)
         if len(rows) == lines:
@@ -114,8 +114,8 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
             else:
                 if rows:
                     parser.clf_seen = True
-                return filters.apply(ParsedBlock(lines, who, stamps, requests, statuses, sizes, [], LINE_KEYS))
-    return filters.apply(_parse_lines(block, parser, lines))
+                return reading.apply(ParsedBlock(lines, who, stamps, requests, statuses, sizes, [], LINE_KEYS), parser.source)
+    return reading.apply(_parse_lines(block, parser, lines), parser.source)
 
 
 def _first_line(block: bytes) -> bytes:
@@ -187,7 +187,7 @@ class _Rows:
 def _parse_with(parser: LogParser, lines: List[bytes], count: int) -> ParsedBlock:
     if lines and not lines[-1]:
         lines.pop()  # the empty string after the last newline is not a line
-    rows = _Rows(agents=parser.filters.needs_agents)
+    rows = _Rows(agents=parser.reading.needs_agents)
     rows.reference(parser, lines)
     return rows.block(count)
 

@@ -58,8 +58,10 @@ class KeyDecoder:
             return key
         return "" if key == b"-" else key.decode("utf-8", "replace")
 
-    def vhost(self, key: bytes) -> str:
-        """The virtual host of a vhost key (``-`` is ``""``)."""
+    def vhost(self, key: Any) -> str:
+        """The virtual host of a vhost key (``-`` is ``""``; text is a vhost given otherwise, e.g. a file name)."""
+        if type(key) is str:
+            return key
         return "" if key == b"-" else key.decode("utf-8", "replace")
 
     def durations(self, keys: Sequence[bytes]) -> List[Optional[float]]:
@@ -115,6 +117,8 @@ class ParsedBlock(NamedTuple):
     """Virtual hosts as logged, when the format has them."""
     agents: Optional[Sequence[Any]] = None
     """User agents, when the format has them and a filter reads them."""
+    forwarded: Optional[Sequence[Any]] = None
+    """X-Forwarded-For headers as logged, when the format has them."""
 
 
 def count_lines(block: bytes) -> int:

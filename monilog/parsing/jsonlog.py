@@ -31,7 +31,7 @@ from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import Moment, clf_timestamp, epoch_timestamp, iso_timestamp
 
 FIELDS = ("time", "host", "user", "request", "method", "path", "status", "size",
-          "duration", "duration_ms", "duration_us", "duration_ns", "upstream", "vhost", "agent")
+          "duration", "duration_ms", "duration_us", "duration_ns", "upstream", "vhost", "agent", "forwarded")
 """The fields ``--json-keys`` may map."""
 
 KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
@@ -48,6 +48,7 @@ KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
     "upstream": ("upstream_response_time",),
     "vhost": ("host", "request.host", "RequestHost", "server_name", "http_host"),
     "agent": ("http_user_agent", "request.headers.User-Agent", "request_User-Agent", "user_agent"),
+    "forwarded": ("http_x_forwarded_for", "request.headers.X-Forwarded-For", "request_X-Forwarded-For"),
 }
 """Keys recognised without configuration (nginx, Caddy, Traefik), in the order they are tried."""
 
@@ -58,7 +59,7 @@ _STATUS_KEYS: Dict[Any, bytes] = {**{code: text.encode() for text, code in STATU
 """A status as JSON gives it (a number or text) → its key."""
 _PLANS_LIMIT = 1024
 _ORDER = ("time", "status", "request", "method", "path", "size", "duration", "duration_ms", "duration_us",
-          "duration_ns", "upstream", "host", "user", "vhost", "agent")
+          "duration_ns", "upstream", "host", "user", "vhost", "agent", "forwarded")
 """The fields a line gives, in the order :meth:`JsonFormat.fields` reads them."""
 _REQUEST = _ORDER.index("request")
 _scan = json.JSONDecoder().raw_decode  # (object, end); no whitespace first, which the slow path allows
@@ -135,7 +136,7 @@ class JsonFormat(LineFormat):
         return first, further
 
     def fields(self, line: bytes) -> Optional[Tuple[Any, ...]]:
-        """``(who, stamp, request, status, size, duration, upstream, vhost, agent)`` of one line;
+        """``(who, stamp, request, status, size, duration, upstream, vhost, agent, forwarded)`` of one line;
         None for a blank line; ParseError for a bad one. The time is checked by the caller."""
         try:
             row, end = _scan(line.decode())
@@ -166,7 +167,7 @@ class JsonFormat(LineFormat):
                         values[index] = found
                         break
         (stamp, status, request, method, path, size, seconds, milliseconds, microseconds, nanoseconds,
-         upstream, host, user, vhost, agent) = values
+         upstream, host, user, vhost, agent, forwarded) = values
         if type(request) is not str or (request in _ABSENT and request != "-"):  # Caddy's request is an object
             request = None if path in _ABSENT else (str(method) if method not in _ABSENT else "", str(path))
         if stamp in _ABSENT or status in _ABSENT or request is None:
@@ -190,9 +191,11 @@ class JsonFormat(LineFormat):
             upstream = None if upstream in _ABSENT else _upstream_seconds(upstream)
         if type(agent) is list:  # Caddy logs each header as a list of values
             agent = agent[0] if agent else ""
+        if type(forwarded) is list:
+            forwarded = ", ".join(map(str, forwarded))
         return (("" if host in _ABSENT else str(host), "" if user in _ABSENT else str(user)), stamp, request, code,
                 max(nbytes, 0), duration, upstream, "" if vhost in _ABSENT else str(vhost),
-                "" if agent in _ABSENT else str(agent))
+                "" if agent in _ABSENT else str(agent), "" if forwarded in _ABSENT else str(forwarded))
 
     def _check_time(self, stamp: Any, line: bytes) -> None:
         """ParseError ``bad timestamp`` unless ``stamp`` is a time (checked once per distinct time)."""
@@ -264,12 +267,12 @@ class JsonFormat(LineFormat):
                 continue
             if row is not None:
                 rows.append(row)
-        columns = list(zip(*rows)) if rows else [()] * 9
-        who, stamps, requests, statuses, sizes, durations, upstreams, vhosts, agents = columns
+        columns = list(zip(*rows)) if rows else [()] * 10
+        who, stamps, requests, statuses, sizes, durations, upstreams, vhosts, agents, forwarded = columns
         has = any(value is not None for value in durations)
         return ParsedBlock(count_lines(block), who, stamps, requests, statuses, sizes, skipped, self,
                            durations if has else None, upstreams if any(value is not None for value in upstreams) else None,
-                           vhosts if any(vhosts) else None, agents)
+                           vhosts if any(vhosts) else None, agents, forwarded if any(forwarded) else None)
 
     def record(self, line: bytes, max_line_length: int) -> Optional[LogRecord]:
         """One line as a :class:`LogRecord` (None for a blank line); ParseError if bad."""
@@ -279,7 +282,7 @@ class JsonFormat(LineFormat):
         if row is None:
             return None
         self._check_time(row[1], line)
-        (host, user), stamp, request, status, size, duration, upstream, vhost, agent = row
+        (host, user), stamp, request, status, size, duration, upstream, vhost, agent, _ = row
         if isinstance(request, str):
             method, target, protocol = split_request(request)
         else:

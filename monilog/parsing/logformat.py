@@ -75,7 +75,7 @@ and upstream times; Traefik's CLF; Squid's native log, whose status is ``TCP_MIS
 ALIASES = {"vcombined": "vhost_combined"}
 
 FIELD_KINDS = ("host", "user", "stamp", "request", "method", "target", "status", "size",
-               "duration", "upstream", "vhost", "agent")
+               "duration", "upstream", "vhost", "agent", "forwarded")
 """What a compiled format captures; everything else in a line is matched and skipped."""
 
 _NGINX_FIELDS: Dict[str, Tuple[str, str]] = {
@@ -88,7 +88,7 @@ _NGINX_FIELDS: Dict[str, Tuple[str, str]] = {
     "status": ("status", ""), "body_bytes_sent": ("size", ""), "bytes_sent": ("size", ""),
     "request_time": ("duration", "1"), "upstream_response_time": ("upstream", "1"),
     "host": ("vhost", ""), "server_name": ("vhost", ""), "http_host": ("vhost", ""),
-    "http_user_agent": ("agent", ""),
+    "http_user_agent": ("agent", ""), "http_x_forwarded_for": ("forwarded", ""),
 }
 
 _APACHE_FIELDS: Dict[str, Tuple[str, str]] = {
@@ -98,7 +98,7 @@ _APACHE_FIELDS: Dict[str, Tuple[str, str]] = {
     "D": ("duration", "0.000001"), "T": ("duration", "1"), "v": ("vhost", ""), "V": ("vhost", ""),
 }
 _APACHE_SKIPPED = set("AefHiIklLnopPqRSXCoxy") | {"^ti", "^to"}
-_APACHE_HEADERS = {"host": ("vhost", ""), "user-agent": ("agent", "")}
+_APACHE_HEADERS = {"host": ("vhost", ""), "user-agent": ("agent", ""), "x-forwarded-for": ("forwarded", "")}
 _T_UNITS = {"": "1", "s": "1", "ms": "0.001", "us": "0.000001"}
 _TIME_KINDS = {"sec": "epoch:1", "msec": "epoch:1000", "usec": "epoch:1000000"}
 
@@ -132,8 +132,6 @@ def _nginx_tokens(text: str) -> List[_Token]:
         tokens.append(_Token(text[position:match.start()]))
         name = match.group(1) or match.group(2)
         kind, detail = _NGINX_FIELDS.get(name, ("skip", ""))
-        if name.startswith("http_x_forwarded_for"):
-            kind = "skip"
         tokens.append(_Token("", kind, detail))
         position = match.end()
     tokens.append(_Token(text[position:]))
@@ -415,7 +413,7 @@ class LogFormat(LineFormat):
         return ParsedBlock(
             lines, who, columns[index["stamp"]], requests, columns[index["status"]],
             sizes if sizes is not None else [b"0"] * count, skipped, self,
-            column("duration"), column("upstream"), column("vhost"), column("agent"),
+            column("duration"), column("upstream"), column("vhost"), column("agent"), column("forwarded"),
         )
 
     def record(self, line: bytes, max_line_length: int) -> Optional[LogRecord]:

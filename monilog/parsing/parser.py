@@ -37,13 +37,13 @@ from typing import Iterable, Optional, Tuple, Union
 
 from monilog.parsing.clf import CLF_AUTO, COMBINED, COMMON, parse_clf
 from monilog.parsing.columns import LineFormat
-from monilog.parsing.filters import Filters
 from monilog.parsing.formats import FORMATS as FORMATS
 from monilog.parsing.logformat import VHOST_SIGN, compile_format
+from monilog.parsing.reading import Reading
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.w3c import W3CLayout, parse_w3c
 
-NO_FILTERS = Filters()
+DEFAULT_READING = Reading()
 
 MAX_LINE_LENGTH = 64 * 1024
 """Default cap on a line's length; longer lines are skipped as ``line too long``."""
@@ -59,10 +59,13 @@ class LogParser:
     length. Not thread-safe: give each thread or source its own parser.
     """
 
-    def __init__(self, fmt: str = "auto", max_line_length: int = MAX_LINE_LENGTH, filters: Filters = NO_FILTERS) -> None:
-        self.filters = filters
-        """What the block parser leaves out of its columns (:mod:`monilog.parsing.filters`);
-        :meth:`parse` reads single lines and applies none."""
+    def __init__(self, fmt: str = "auto", max_line_length: int = MAX_LINE_LENGTH, reading: Reading = DEFAULT_READING,
+                 source: str = "") -> None:
+        self.reading = reading
+        """How the block parser reads its columns beyond the format (filters, real clients, vhosts:
+        :mod:`monilog.parsing.reading`); :meth:`parse` reads single lines and applies none."""
+        self.source = source
+        """The name of the source (a vhost may be named after its file)."""
         self.compiled: Optional[LineFormat] = None
         """The compiled format lines are read with, if any (a preset, a format string, or the
         ``vhost_combined`` that ``auto`` detected)."""

@@ -15,8 +15,8 @@ from typing import Iterable, NamedTuple, Union
 from monilog.accumulation.aggregate import Batch, aggregate
 from monilog.parsing.block import parse_block
 from monilog.parsing.columns import ParsedBlock
-from monilog.parsing.filters import Filters
-from monilog.parsing.parser import NO_FILTERS, LogParser
+from monilog.parsing.parser import DEFAULT_READING, LogParser
+from monilog.parsing.reading import Reading
 from monilog.replayer.chunks import ChunkChanged, file_pieces, read_range
 
 
@@ -29,7 +29,7 @@ class ChunkTask(NamedTuple):
     fmt: str
     span_seconds: int
     piece_bytes: int
-    filters: Filters = NO_FILTERS
+    reading: Reading = DEFAULT_READING
 
 
 class Refusal(NamedTuple):
@@ -43,9 +43,10 @@ class Refusal(NamedTuple):
 ChunkResult = Union[Batch, Refusal]
 
 
-def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, filters: Filters = NO_FILTERS) -> ChunkResult:
+def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING,
+                     source: str = "") -> ChunkResult:
     """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line)."""
-    parser = LogParser(fmt, filters=filters)
+    parser = LogParser(fmt, reading=reading, source=source)
     total = None
     for block in pieces:
         if block.startswith(b"#") or b"\n#" in block:
@@ -66,7 +67,7 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     try:
         with open(task.path, "rb", buffering=0) as stream:
             return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
-                                    task.fmt, task.span_seconds, task.filters)
+                                    task.fmt, task.span_seconds, task.reading, task.path)
     except ChunkChanged:
         return Refusal("the file shrank", failure=True)
     except Exception as error:
@@ -78,4 +79,4 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
 
 def reparse(task: ChunkTask) -> ParsedBlock:
     """The columns of a chunk aggregated earlier, parsed again as :func:`aggregate_chunk` parsed them."""
-    return parse_block(read_range(task.path, task.start, task.end), LogParser(task.fmt, filters=task.filters))
+    return parse_block(read_range(task.path, task.start, task.end), LogParser(task.fmt, reading=task.reading, source=task.path))

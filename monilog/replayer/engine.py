@@ -150,7 +150,7 @@ def _file_batches(
         return
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
     parser = monitor.parser_for(path)
-    task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.filters)
+    task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading)
     bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
                           pool.count if pool else 0)
     for start, end, result in _chunk_results(task, bounds, pool, tuning):
