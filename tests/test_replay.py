@@ -29,8 +29,8 @@ from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
 from monilog.parsing.filters import Filters
-from monilog.parsing.reading import Reading
 from monilog.parsing.parser import LogParser
+from monilog.parsing.reading import Reading
 from monilog.parsing.record import ParseError
 from monilog.replayer import ReplayTuning, aggregation, replay, workers
 from monilog.replayer.chunks import chunk_bounds, range_lines
