@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from monilog.accumulation.alerter import Alerter, AlertEvent
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
@@ -27,16 +27,30 @@ def record(target: str, status: int = 200, size: int = 100, host: str = "10.0.0.
                      section_of(target), int(moment.timestamp()))
 
 
-def sample_statistics() -> Statistics:
+API_DURATIONS = tuple(0.001 * (10 + index % 100) for index in range(600))
+"""With ``timed``, the durations of /api's requests: 10 ms to 109 ms, six times each."""
+PAGES_DURATION = 0.25
+"""With ``timed``, the duration of every /pages request; its upstream time is 0.2 s."""
+
+
+def sample_statistics(timed: bool = False, upstream: bool = False, vhosts: Sequence[str] = ()) -> Statistics:
     """A busy period: /api 600 hits (30 errors), /pages 300 (10 errors), a hostile section,
-    five small sections, a few users and methods, three skipped lines and two late hits."""
+    five small sections, a few users and methods, three skipped lines and two late hits.
+
+    :param timed: /api and /pages requests logged their durations (the others did not).
+    :param upstream: /pages requests logged an upstream time too.
+    :param vhosts: virtual hosts the /api and /pages requests go to, in turn.
+    """
     stats = Statistics()
     for index in range(600):
         stats.add(record("/api/users", 500 if index < 20 else 404 if index < 30 else 200, 1000,
-                         host=f"10.0.0.{index % 4}"))
+                         host=f"10.0.0.{index % 4}")._replace(
+            duration=API_DURATIONS[index] if timed else None, vhost=vhosts[index % len(vhosts)] if vhosts else ""))
     for index in range(300):
         stats.add(record(f"/pages/{index}", 503 if index < 10 else 200, 2000, host="192.168.1.9",
-                         user="alice", method="POST"))
+                         user="alice", method="POST")._replace(
+            duration=PAGES_DURATION if timed else None, upstream=0.2 if upstream else None,
+            vhost=vhosts[index % len(vhosts)] if vhosts else ""))
     for _ in range(40):
         stats.add(record(HOSTILE_SECTION + "/y", 200, 10, host="\x1b[31mevil", method="PUT"))
     for index in range(5):
@@ -46,9 +60,9 @@ def sample_statistics() -> Statistics:
     return stats
 
 
-def sample_snapshot(seconds: int = 10) -> StatsSnapshot:
-    """:func:`sample_statistics` over ``T0`` to ``T0 + seconds``."""
-    return sample_statistics().snapshot(T0, T0 + timedelta(seconds=seconds))
+def sample_snapshot(seconds: int = 10, **options: Any) -> StatsSnapshot:
+    """:func:`sample_statistics` (with ``options``) over ``T0`` to ``T0 + seconds``."""
+    return sample_statistics(**options).snapshot(T0, T0 + timedelta(seconds=seconds))
 
 
 def empty_snapshot(skipped: int = 0) -> StatsSnapshot:
@@ -106,10 +120,11 @@ def summary(alerter: Alerter, files: Iterable[str] = ("/var/log/nginx/access.log
 
 
 def live_view(alerter: Alerter, earlier: Sequence[AlertEvent] = (), top: int = 5,
-              files: Tuple[str, ...] = ("/var/log/nginx/access.log",)) -> LiveView:
-    """A live view whose last report is the sample period and whose traffic is ``alerter``'s."""
+              files: Tuple[str, ...] = ("/var/log/nginx/access.log",), **options: Any) -> LiveView:
+    """A live view whose last report is the sample period (:func:`sample_statistics` with
+    ``options``) and whose traffic is ``alerter``'s."""
     per_second = tuple(alerter.per_second())
-    last = report(sample_snapshot(), alerting=alerter.alerting)
+    last = report(sample_snapshot(**options), alerting=alerter.alerting)
     current = Statistics()
     current.add(record("/api/users", second=10))
     current_snapshot = current.snapshot(T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))

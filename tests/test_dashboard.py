@@ -14,7 +14,18 @@ from monilog.accumulation.alerter import Alerter
 from monilog.accumulation.report import LiveView
 from monilog.accumulation.statistics import Statistics
 from monilog.presentation.dashboard import BLOCKS, Dashboard, render_dashboard, sparkline_rows, sparkline_values
-from tests.presentation_samples import alerter_with_history, earlier_run_events, live_view, state
+from monilog.presentation.text import format_seconds
+from tests.presentation_samples import (
+    PAGES_DURATION,
+    alerter_with_history,
+    earlier_run_events,
+    live_view,
+    report,
+    sample_snapshot,
+    state,
+)
+
+VHOSTS = ("www.example.com", "api.example.com", "static.example.org")
 
 
 def _screen(view: LiveView, width: int, height: int) -> List[str]:
@@ -117,6 +128,91 @@ class DashboardScreenTest(unittest.TestCase):
         self.assertIn("waiting for the first line", screen)
         self.assertIn("no alerts so far", screen)
         self.assertIn(" OK ", screen)
+
+
+class DashboardLatencyVhostsTest(unittest.TestCase):
+    SIZES = ((80, 24), (120, 40))
+
+    def setUp(self) -> None:
+        self.alerter, _ = alerter_with_history(ongoing=True)
+
+    def screen(self, width: int, height: int, **options: object) -> List[str]:
+        lines = _screen(live_view(self.alerter, earlier=earlier_run_events(), **options), width, height)
+        self.assertLessEqual(len(lines), height)
+        for line in lines:
+            self.assertLessEqual(cell_len(line), width, line)
+        return lines
+
+    @staticmethod
+    def row(lines: List[str], start: str) -> str:
+        """The first line whose content (inside the panel border) starts with ``start``."""
+        return next(line for line in lines if line.lstrip("│╭ ").startswith(start))
+
+    def test_latency_panel_and_p95_column(self) -> None:
+        stats = sample_snapshot(timed=True, upstream=True)
+        assert stats.latency is not None and stats.upstream_latency is not None
+        for width, height in self.SIZES:
+            with self.subTest(width=width, height=height):
+                lines = self.screen(width, height, timed=True, upstream=True)
+                screen = "\n".join(lines)
+                self.assertIn("Latency 12:00:00–12:00:10", screen)
+                header = self.row(lines, "p50 ").split()
+                self.assertEqual(header[header.index("p50"):header.index("count") + 1],
+                                 ["p50", "p90", "p95", "p99", "max", "mean", "count"])
+                summary = stats.latency.summary()
+                assert summary is not None
+                expected = [format_seconds(summary[key]) for key in ("p50", "p90", "p95", "p99", "max", "mean")]  # type: ignore[literal-required]
+                self.assertEqual(self.row(lines, "request ").strip("│ ").split(), ["request", *expected, "900"])
+                sections = self.row(lines, "section ")
+                self.assertIn(" p95 ", sections)
+                api = stats.section_latency["/api"].quantile(0.95)
+                assert api is not None
+                self.assertIn(f" {format_seconds(api)} ", self.row(lines, "/api "))
+                self.assertIn(f" {format_seconds(PAGES_DURATION)} ", self.row(lines, "/pages "))
+                self.assertRegex(self.row(lines, "/s0 "), r" - ")  # a section without durations
+        upstream = self.row(self.screen(120, 40, timed=True, upstream=True), "upstream ")
+        self.assertEqual(upstream.split("│")[1].split(), ["upstream", *["200ms"] * 6, "300"])
+
+    def test_the_figures_are_those_of_the_period_shown(self) -> None:
+        view = live_view(self.alerter, timed=True)
+        untimed = view._replace(last_report=report(sample_snapshot(), alerting=True))  # the run had durations before
+        lines = _screen(untimed, 120, 40)
+        self.assertIn("no durations in this period", "\n".join(lines))
+        self.assertRegex(self.row(lines, "/api "), r"\s-\s")
+
+    def test_no_panel_nor_column_without_durations_or_vhosts(self) -> None:
+        for width, height in (*self.SIZES, (60, 20), (160, 48)):
+            with self.subTest(width=width, height=height):
+                plain = self.screen(width, height)
+                for text in ("Latency", "p95", "Virtual hosts", "vhost"):
+                    self.assertNotIn(text, "\n".join(plain))
+                self.assertEqual(self.screen(width, height, vhosts=VHOSTS[:1]), plain)  # one vhost is no news
+
+    def test_vhosts_panel(self) -> None:
+        stats = sample_snapshot(vhosts=VHOSTS)
+        for width, height, listed in ((80, 24, 1), (100, 30, 3), (120, 40, 3)):
+            with self.subTest(width=width, height=height):
+                lines = self.screen(width, height, vhosts=VHOSTS)
+                self.assertIn("Virtual hosts 12:00:00–12:00:10", "\n".join(lines))
+                self.assertNotIn("Latency", "\n".join(lines))
+                for name, vhost in stats.top_vhosts(listed):
+                    self.assertEqual(self.row(lines, name + " ").split("│")[1].split(),
+                                     [name, str(vhost.hits), str(vhost.errors)])
+
+    def test_latency_and_vhosts_side_by_side_when_wide(self) -> None:
+        lines = self.screen(120, 40, timed=True, upstream=True, vhosts=VHOSTS)
+        self.assertTrue(any("Latency" in line and "Virtual hosts" in line for line in lines))
+        upstream = self.row(lines, "upstream ")  # both latency rows stay, beside the vhosts
+        self.assertTrue(any(name in upstream for name in VHOSTS), upstream)
+        for name in VHOSTS:
+            self.assertTrue(any(name in line for line in lines), name)
+
+    def test_every_size_fits(self) -> None:
+        for width, height in ((80, 24), (120, 40), (60, 20), (50, 16), (80, 12), (40, 8), (100, 40), (200, 60)):
+            with self.subTest(width=width, height=height):
+                lines = self.screen(width, height, timed=True, upstream=True, vhosts=VHOSTS)
+                self.assertIn("ALERT", "\n".join(lines))
+                self.assertIn("lines 1234", "\n".join(lines))  # the footer
 
 
 class SparklineTest(unittest.TestCase):

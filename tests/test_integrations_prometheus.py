@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -14,10 +15,20 @@ import unittest
 import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Optional, Tuple
+from fractions import Fraction
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from monilog.accumulation.sketch import ALPHA
+from monilog.accumulation.statistics import Statistics, StatsSnapshot
 from monilog.monitor import Monitor
-from monilog.outputs.prometheus import MAX_SECTIONS, OTHER_SECTION, PrometheusSink, parse_listen_address
+from monilog.outputs.prometheus import (
+    DURATION_BUCKETS,
+    MAX_SECTIONS,
+    OTHER_SECTION,
+    PrometheusSink,
+    parse_listen_address,
+)
+from tests.presentation_samples import record, report
 from tests.support import DEADLINE, T0, Recorder, assert_missing_extra_refused, closed_port, line, script, wait_for
 
 try:
@@ -33,10 +44,15 @@ RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Samples = Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]
 
 
+def exposition(port: int) -> str:
+    """The text of ``/metrics``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=DEADLINE) as response:
+        return response.read().decode("utf-8")
+
+
 def scrape(port: int) -> Samples:
     """Every sample of ``/metrics``: ``(name, sorted labels) -> value``."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=DEADLINE) as response:
-        text = response.read().decode("utf-8")
+    text = exposition(port)
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text) for sample in family.samples
@@ -129,6 +145,62 @@ class ExporterTest(unittest.TestCase):
         monitor.feed("access.log", [raw, line(T0 + timedelta(seconds=20)).encode()])
         requests = by_label(scrape(exporter.address[1]), "monilog_requests_total", "section")
         self.assertEqual(sum(requests.values()), 1)  # the second line's period is not over yet
+
+    @staticmethod
+    def period(durations: Sequence[float], upstream: Sequence[float] = ()) -> StatsSnapshot:
+        """A period's figures: one request per duration, the first ones with an upstream time."""
+        stats = Statistics()
+        for index, duration in enumerate(durations):
+            stats.add(record(f"/s{index % 30}/x")._replace(
+                duration=duration, upstream=upstream[index] if index < len(upstream) else None))
+        return stats.snapshot()
+
+    @staticmethod
+    def durations(rng: random.Random, count: int) -> List[float]:
+        """ms-rounded durations, none within 1% of a bucket bound: each counts on its own side of every bound."""
+        values = (round(rng.lognormvariate(-3.0, 1.5), 3) for _ in range(count * 2))
+        return [value for value in values if all(abs(value - bound) > 2 * ALPHA * bound for bound in DURATION_BUCKETS)
+                ][:count]
+
+    def assert_histogram(self, samples: Samples, name: str, values: Sequence[float]) -> None:
+        buckets = by_label(samples, f"{name}_bucket", "le")
+        self.assertEqual(buckets, {**{str(bound): sum(value <= bound for value in values) for bound in DURATION_BUCKETS},
+                                   "+Inf": len(values)})
+        self.assertEqual(samples[(f"{name}_count", ())], len(values))
+        self.assertEqual(samples[(f"{name}_sum", ())], float(sum(map(Fraction, values))))  # the exact sum, rounded once
+
+    def test_duration_histograms_from_the_reports_sketches(self) -> None:
+        exporter = self.exporter()
+        rng = random.Random(3)
+        periods = [self.durations(rng, count) for count in (4000, 2500, 1)]
+        upstream = [self.durations(rng, min(1000, len(durations))) for durations in periods]
+        for durations, times in zip(periods, upstream):
+            exporter.report(report(self.period(durations, times)))
+        requests = [value for durations in periods for value in durations]
+        period_totals = sum(float(sum(map(Fraction, durations))) for durations in periods)
+        self.assertNotEqual(period_totals, float(sum(map(Fraction, requests))))  # adding the periods' sums is not enough
+        samples = scrape(exporter.address[1])
+        self.assert_histogram(samples, "monilog_request_duration_seconds", requests)
+        self.assertGreater(len(set(by_label(samples, "monilog_request_duration_seconds_bucket", "le").values())), 8)
+        upstream_times = [value for times in upstream for value in times]
+        self.assert_histogram(samples, "monilog_upstream_duration_seconds", upstream_times)
+        types = {family.name: family.type for family in text_string_to_metric_families(exposition(exporter.address[1]))}
+        self.assertEqual(types["monilog_request_duration_seconds"], "histogram")
+        self.assertEqual(types["monilog_upstream_duration_seconds"], "histogram")
+
+    def test_no_duration_histogram_without_durations(self) -> None:
+        exporter = self.exporter()
+        exporter.report(report(self.period([])))
+        stats = Statistics()
+        stats.add(record("/a/b"))
+        exporter.report(report(stats.snapshot()))
+        text = exposition(exporter.address[1])
+        self.assertIn("monilog_requests_total", text)
+        self.assertNotIn("duration", text)
+        exporter.report(report(self.period([0.2])))  # durations, but no upstream times
+        text = exposition(exporter.address[1])
+        self.assertIn("monilog_request_duration_seconds_count 1.0", text)
+        self.assertNotIn("upstream", text)
 
     def test_port_in_use_is_an_error_at_start(self) -> None:
         exporter = self.exporter()

@@ -263,6 +263,47 @@ class MergeTest(SketchAssertions):
         self.assertEqual(LatencySketch().copy(), LatencySketch())
 
 
+class CountAtMostTest(SketchAssertions):
+    BOUNDS = (0.0, 1e-6, 0.005, 0.01, 0.025, 0.1, 0.25, 1.0, 2.5, 10.0, 1e5, math.inf)
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(latencies, max_size=100))
+    def test_exact_but_within_alpha_of_the_bound(self, values: List[float]) -> None:
+        sketch = sketch_of(values)
+        values = [0.0 if value < MIN_VALUE else value for value in values]  # the zero bucket, as documented
+        for bound in self.BOUNDS:
+            surely_below = sum(value <= bound * (1 - ROUNDING) / (1 + ALPHA) for value in values)
+            maybe_below = sum(value <= bound * (1 + ROUNDING) / (1 - ALPHA) for value in values)
+            with self.subTest(bound=bound):
+                self.assertLessEqual(surely_below, sketch.count_at_most(bound))
+                self.assertLessEqual(sketch.count_at_most(bound), maybe_below)
+
+    def test_values_away_from_the_bounds_count_exactly(self) -> None:
+        rng = random.Random(11)
+        values = [round(rng.expovariate(5.0), 3) for _ in range(5000)]
+        values = [value for value in values if all(abs(value - bound) > 2 * ALPHA * bound for bound in self.BOUNDS)]
+        sketch = sketch_of(values + [0.0] * 7)
+        for bound in self.BOUNDS:
+            with self.subTest(bound=bound):
+                self.assertEqual(sketch.count_at_most(bound), sum(value <= bound for value in values) + 7)
+        self.assertEqual(sketch.count_at_most(math.inf), sketch.count)
+
+    def test_counts_are_monotonic_and_add_up_over_merges(self) -> None:
+        rng = random.Random(12)
+        parts = [sketch_of(log_uniform(rng, 1e-4, 30.0, 300)) for _ in range(4)]
+        merged = merged_in_random_tree([part.copy() for part in parts], rng)
+        counts = [merged.count_at_most(bound) for bound in self.BOUNDS]
+        self.assertEqual(counts, sorted(counts))
+        self.assertEqual(counts, [sum(part.count_at_most(bound) for part in parts) for bound in self.BOUNDS])
+
+    def test_empty_negative_and_nan(self) -> None:
+        self.assertEqual(LatencySketch().count_at_most(1.0), 0)
+        sketch = sketch_of([0.0, 0.2])
+        self.assertEqual((sketch.count_at_most(-1.0), sketch.count_at_most(0.0), sketch.count_at_most(0.1)), (0, 1, 1))
+        with self.assertRaisesRegex(ValueError, "NaN"):
+            sketch.count_at_most(math.nan)
+
+
 class PickleTest(unittest.TestCase):
     def test_round_trip(self) -> None:
         rng = random.Random(8)

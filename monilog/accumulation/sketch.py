@@ -89,6 +89,11 @@ def _term(value: float) -> Tuple[int, Optional[int]]:
     return scaled, None if value < MIN_VALUE else math.ceil(math.log(value) / _LOG_GAMMA)
 
 
+def _bucket_value(key: int) -> float:
+    """The value bucket ``key`` stands for: ``2 * gamma**k / (gamma + 1)``, written so it cannot overflow."""
+    return (1 + ALPHA) * _GAMMA ** (key - 1)
+
+
 class LatencySummary(TypedDict):
     """A sketch's figures as reports give them: seconds, except the count."""
 
@@ -227,6 +232,23 @@ class LatencySketch:
             return None
         return self._at_ranks([math.floor(q * (self._count - 1))])[0]
 
+    def count_at_most(self, bound: float) -> int:
+        """How many values are at most ``bound`` (seconds), by bucket: exact within ALPHA of ``bound``.
+
+        A value counts when the value its bucket stands for (the one :meth:`quantile` answers) is at
+        most ``bound``, zeros whenever ``bound >= 0``. So every value below ``bound / (1 + ALPHA)``
+        counts and none above ``bound / (1 - ALPHA)`` does: only values within ALPHA (relatively) of
+        the bound can land on the wrong side of it, and values collapsed into a higher bucket (see
+        *Bounded memory*) count as that bucket. Being made of bucket counts, it adds up over merges:
+        ``a.count_at_most(b) + c.count_at_most(b)`` is the merged sketch's (until buckets collapse).
+        """
+        if math.isnan(bound):
+            raise ValueError("a bound is a number of seconds, not NaN")
+        if bound < 0:
+            return 0
+        buckets = self._buckets or {}
+        return self._zeros + sum(count for key, count in buckets.items() if _bucket_value(key) <= bound)
+
     def summary(self) -> Optional[LatencySummary]:
         """Count, mean, p50, p90, p95, p99 and max (seconds), as reports give them; None when empty."""
         mean = self.mean
@@ -247,7 +269,7 @@ class LatencySketch:
             while rank >= below:
                 key = next(keys)
                 below += buckets[key]
-            estimate = 0.0 if key is None else (1 + ALPHA) * _GAMMA ** (key - 1)
+            estimate = 0.0 if key is None else _bucket_value(key)
             estimates.append(self._min if rank == 0 else self._max if rank == last else min(max(estimate, self._min), self._max))
         return estimates
 

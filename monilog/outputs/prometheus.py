@@ -17,6 +17,8 @@ every alert event)::
     monilog_alert_window_seconds              the alert window
     monilog_alerting                          1 while the high-traffic alert is on, else 0
     monilog_alerts_total                      high-traffic alerts raised
+    monilog_request_duration_seconds          histogram of request durations, when the log format has them
+    monilog_upstream_duration_seconds         histogram of upstream response times, when the format has them
 
 Decisions:
 
@@ -32,6 +34,22 @@ Decisions:
   not its status classes, so ``requests{section, status_class}`` cannot be derived exactly.
 * ``monilog_requests_total`` summed over hosts and rated over the alert window is the built-in
   alert's figure: ``contrib/prometheus/monilog.rules.yml`` alerts on it for a whole fleet.
+* Durations. The histograms appear with the first report holding durations (nothing is
+  exposed for a format without them) and have the fixed buckets :data:`DURATION_BUCKETS`
+  (prometheus_client's defaults, less 0.075, 0.75 and 7.5), so their size never depends on the log.
+  Reports carry latency sketches, not the durations: each period adds its sketch's
+  :meth:`~monilog.accumulation.sketch.LatencySketch.count_at_most` of every bound to the bucket
+  counters kept here, so a bucket counts exactly the durations at most its bound, except
+  durations within 0.5 % of the bound, which may count on either side. ``_count`` and ``_sum``
+  are exact: every period's sketch is merged into one kept per histogram, whose count and sum are
+  exact (the sum correctly rounded). The bucket counts are not read from that merged sketch: they
+  would go backwards when its buckets collapse.
+* No section label on the histograms. Each label value costs 14 series (12 buckets, ``_sum``,
+  ``_count``): 21 labels would be 294 series a host, 14 times the requests counter. And it could
+  not be exact: sketches are kept for at most 100 sections a period, and ``other`` cannot be
+  derived (a sketch cannot be subtracted from the overall one), so the section series would not
+  add up to the total that ``histogram_quantile`` over ``sum by (le)`` needs. Per-section p95s
+  are in the dashboard and the JSON reports.
 * The listening address defaults to ``127.0.0.1``; ``:PORT`` or ``0.0.0.0:PORT`` listens on
   every interface, ``[::1]:PORT`` on IPv6. Port 0 picks a free port (see
   :attr:`PrometheusSink.address`).
@@ -39,10 +57,13 @@ Decisions:
 
 from __future__ import annotations
 
-from typing import Any, Optional, Set, Tuple
+import importlib
+import threading
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from monilog.accumulation.alerter import ALERT, AlertEvent
 from monilog.accumulation.report import AlertState, PeriodReport
+from monilog.accumulation.sketch import LatencySketch
 from monilog.outputs.optional import optional_module
 from monilog.outputs.sink import Sink
 
@@ -52,6 +73,13 @@ MAX_SECTIONS = 20
 OTHER_SECTION = "other"
 
 DEFAULT_HOST = "127.0.0.1"
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Upper bounds (seconds) of the duration histograms' buckets, besides ``+Inf``."""
+
+REQUEST_DURATION = ("monilog_request_duration_seconds", "Request durations as the server logged them")
+UPSTREAM_DURATION = ("monilog_upstream_duration_seconds",
+                     "Upstream response times as the server logged them, summed over a request's tries")
 
 
 def load_prometheus_client() -> Any:
@@ -81,6 +109,49 @@ def parse_listen_address(text: str) -> Tuple[str, int]:
 def _label(value: str) -> str:
     """A label value Prometheus can take: UTF-8 (undecodable log bytes become ``\\x..`` escapes)."""
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class _Histogram:
+    """A duration histogram's cumulative figures, fed one report period's sketch at a time."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.buckets = [0] * len(DURATION_BUCKETS)
+        """Durations at most each bound, summed over the periods."""
+        self.durations = LatencySketch()
+        """Every period's sketch merged: the exact count and sum."""
+
+    def add(self, sketch: LatencySketch) -> None:
+        for index, bound in enumerate(DURATION_BUCKETS):
+            self.buckets[index] += sketch.count_at_most(bound)
+        self.durations.merge(sketch)
+
+
+class _DurationCollector:
+    """Serves the duration histograms from counts set here (a custom collector: the
+    client's Histogram only takes single observations)."""
+
+    def __init__(self, family: Any) -> None:
+        self._family = family  # prometheus_client's HistogramMetricFamily
+        self._lock = threading.Lock()  # reports come from the monitor's thread, scrapes from the server's
+        self._histograms: Dict[str, _Histogram] = {}  # by name, made with their first durations
+
+    def add(self, metric: Tuple[str, str], sketch: LatencySketch) -> None:
+        name, documentation = metric
+        with self._lock:
+            histogram = self._histograms.get(name)
+            if histogram is None:
+                histogram = self._histograms[name] = _Histogram(name, documentation)
+            histogram.add(sketch)
+
+    def collect(self) -> List[Any]:
+        with self._lock:
+            return [self._family(
+                histogram.name, histogram.documentation,
+                buckets=[*zip(map(str, DURATION_BUCKETS), histogram.buckets), ("+Inf", histogram.durations.count)],
+                sum_value=histogram.durations.total,
+            ) for histogram in self._histograms.values()]
 
 
 class PrometheusSink(Sink):
@@ -114,6 +185,8 @@ class PrometheusSink(Sink):
         self.alerts = counter("monilog_alerts", "High-traffic alerts raised", registry=registry)
         for status_class in ("1xx", "2xx", "3xx", "4xx", "5xx"):
             self.responses.labels(status_class)
+        self.durations = _DurationCollector(importlib.import_module("prometheus_client.core").HistogramMetricFamily)
+        registry.register(self.durations)
         self._sections: Set[str] = set()
         self._server, self._thread = client.start_http_server(port, addr=host, registry=registry)
         self.address: Tuple[str, int] = (self._server.server_address[0], self._server.server_port)
@@ -153,6 +226,10 @@ class PrometheusSink(Sink):
             self.bytes.inc(stats.bytes_total)
         for reason, count in stats.skipped.items():
             self.skipped.labels(_label(reason)).inc(count)
+        if stats.latency:
+            self.durations.add(REQUEST_DURATION, stats.latency)
+        if stats.upstream_latency:
+            self.durations.add(UPSTREAM_DURATION, stats.upstream_latency)
         self._set_state(report.alert)
 
     def event(self, event: AlertEvent) -> None:

@@ -12,9 +12,14 @@ Layout, top to bottom
   column per second, or the mean of several seconds when the window is wider than the screen,
   newest on the right; bars above the threshold are red and the threshold is a dashed line
   with its value on the right axis.
-* Top sections (hits, share, errors; since-start hits on wide screens), status codes, top
-  clients: ``view.top`` rows of the last complete period's figures (stable between reports),
-  or of the period so far before the first report. The period is named in the panel title.
+* Top sections (hits, share, errors; p95 latency when the run has durations and the panel is
+  50 columns wide; since-start hits on wide screens), status codes, top clients: ``view.top``
+  rows of the last complete period's figures (stable between reports), or of the period so far
+  before the first report. The period is named in the panel title.
+* Latency, once the run has seen durations: p50, p90, p95, p99, max, mean and count of the same
+  period, one row for requests and one for upstream times when the format logs them. Virtual
+  hosts (hits, errors), once the run has seen more than one. Both only appear for formats that
+  log them, and stay once they have appeared, so the layout does not jump between periods.
 * Alert history, newest first: start, end, duration, peak window average (exact for the ongoing
   alert; for an earlier run's alert that never recovered, a lower bound marked ``≥``). The
   ongoing alert is highlighted; alerts restored from earlier runs are dimmed and marked.
@@ -25,8 +30,11 @@ Layout, top to bottom
 Sizes: from 80×24 up. From 60 to 119 columns the panels pair up (sections beside status codes,
 clients beside the history; the since-start panel gets its own row when the height allows);
 from 120 columns on, sections, codes and clients share a row and the history shares its row with
-the since-start panel; under 60 columns only sections and history are listed. Height goes first
-to the listed rows, then to the history, then to the since-start row, then to a taller
+the since-start panel; under 60 columns only sections and history are listed. The latency and
+vhosts panels get a row each under the listed rows (from 120 columns on, one row side by side),
+only where the listed rows keep their full height and the history keeps two lines: they shrink
+to one line each (upstream times go first) before they are dropped, vhosts before latency. Height
+goes first to the listed rows, then to the history, then to the since-start row, then to a taller
 sparkline (up to a third of the screen), the rest to the history. On small screens the
 sections go first, then the history; the header, the alert state and the footer always stay.
 
@@ -41,7 +49,7 @@ import math
 from datetime import datetime, timezone, tzinfo
 from itertools import groupby
 from operator import itemgetter
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, Literal, NamedTuple, Optional, Sequence, Tuple
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -54,6 +62,7 @@ from rich.text import Text
 
 from monilog.accumulation.alerter import format_duration
 from monilog.accumulation.report import LiveView
+from monilog.accumulation.sketch import LatencySketch, LatencySummary
 from monilog.accumulation.statistics import StatsSnapshot
 from monilog.presentation.sanitize import clean, clean_text
 from monilog.presentation.text import (
@@ -62,6 +71,7 @@ from monilog.presentation.text import (
     describe_rule,
     format_bytes,
     format_rate,
+    format_seconds,
     format_share,
     format_threshold,
     format_time,
@@ -270,22 +280,75 @@ def _empty(message: str) -> Text:
     return Text(message, "dim italic")
 
 
-def _sections(view: LiveView, rows: int, wide: bool) -> RenderableType:
+def _errors(count: int) -> Text:
+    return Text(str(count), "red" if count else "dim")
+
+
+def _sections(view: LiveView, rows: int, wide: bool, width: int) -> RenderableType:
+    """The top sections in a panel ``width`` columns wide (the p95 column needs :data:`_P95_WIDTH`)."""
     stats, label = _period_stats(view)
     if not stats.hits:
         return _panel(_empty("no hits in this period"), "Top sections", label)
+    latency = view.total.latency is not None and width >= _P95_WIDTH
     columns = [("section", "left"), ("hits", "right"), ("share", "right"), ("errors", "right")]
+    if latency:
+        columns.append(("p95", "right"))
     if wide:
         columns.append(("since start", "right"))
     table = _table(*columns)
     for name, section, share in stats.top_sections(min(view.top, rows)):
         cells: List[RenderableType] = [clean_text(name), str(section.hits), format_share(share),
-                 Text(str(section.errors), "red" if section.errors else "dim")]
+                                       _errors(section.errors)]
+        if latency:
+            p95 = _p95(stats.section_latency.get(name))
+            cells.append(Text(p95 or "-", "" if p95 else "dim"))
         if wide:
             total = view.total.sections.get(name)
             cells.append(Text(str(total.hits) if total else "-", "dim"))
         table.add_row(*cells)
     return _panel(table, "Top sections", label)
+
+
+_P95_WIDTH = 50
+"""Narrowest sections panel with a p95 column: section names keep about 15 columns."""
+
+
+def _p95(sketch: Optional[LatencySketch]) -> Optional[str]:
+    p95 = None if sketch is None else sketch.quantile(0.95)
+    return None if p95 is None else format_seconds(p95)
+
+
+_LATENCY_FIGURES: Tuple[Literal["p50", "p90", "p95", "p99", "max", "mean"], ...] = (
+    "p50", "p90", "p95", "p99", "max", "mean")
+"""The latency panel's columns of seconds, before the count."""
+
+
+def _latency(view: LiveView, rows: int) -> RenderableType:
+    """The period's latency figures: a row for requests, one for upstream times (``rows`` allowing)."""
+    stats, label = _period_stats(view)
+    kinds: List[Tuple[str, LatencySummary]] = []
+    for kind, sketch in (("request", stats.latency), ("upstream", stats.upstream_latency)):
+        summary = None if sketch is None else sketch.summary()
+        if summary is not None:
+            kinds.append((kind, summary))
+    if not kinds:
+        return _panel(_empty("no durations in this period"), "Latency", label)
+    table = _table(("", "left"), *((figure, "right") for figure in _LATENCY_FIGURES), ("count", "right"),
+                   flexible=False)
+    for kind, summary in kinds[:rows]:
+        table.add_row(Text(kind, "dim"), *(format_seconds(summary[figure]) for figure in _LATENCY_FIGURES),
+                      str(summary["count"]))
+    return _panel(table, "Latency", label)
+
+
+def _vhosts(view: LiveView, rows: int) -> RenderableType:
+    stats, label = _period_stats(view)
+    if not stats.vhosts:
+        return _panel(_empty("no hits in this period"), "Virtual hosts", label)
+    table = _table(("vhost", "left"), ("hits", "right"), ("errors", "right"))
+    for name, vhost in stats.top_vhosts(min(view.top, rows)):
+        table.add_row(clean_text(name), str(vhost.hits), _errors(vhost.errors))
+    return _panel(table, "Virtual hosts", label)
 
 
 def _status_codes(view: LiveView, rows: int) -> RenderableType:
@@ -381,8 +444,7 @@ def _totals(view: LiveView, now: Optional[datetime], rows: int) -> RenderableTyp
         return _panel(grid, "Since start", since)
     table = _table(("section since start", "left"), ("hits", "right"), ("share", "right"), ("errors", "right"))
     for name, section, share in total.top_sections(listed):
-        table.add_row(clean_text(name), str(section.hits), format_share(share),
-                      Text(str(section.errors), "red" if section.errors else "dim"))
+        table.add_row(clean_text(name), str(section.hits), format_share(share), _errors(section.errors))
     return _panel(Group(grid, Text(""), table), "Since start", since)
 
 
@@ -411,10 +473,45 @@ class _Plan(NamedTuple):
     """Height of the alert history row, 0 when dropped."""
     totals: int
     """Height of the since-start row of medium screens (beside the history when wide), 0 when none."""
+    latency: int = 0
+    """Height of the latency row (wide: latency and vhosts side by side), 0 when none."""
+    vhosts: int = 0
+    """Height of the vhosts row of medium screens, 0 when none."""
 
 
 _TOTALS_LINES = 6
 _TOTALS_HEIGHT = 2 + _TOTALS_LINES  # borders, no header row
+_HISTORY_MIN = 5
+"""The history's height (two lines) that the latency and vhosts rows leave it."""
+_ROW_MIN = 4
+"""The least a latency or vhosts row shrinks to: one line."""
+
+
+def _has_latency(view: LiveView) -> bool:
+    """Whether the run has seen durations or upstream times: the latency panel is shown."""
+    return view.total.latency is not None or view.total.upstream_latency is not None
+
+
+def _has_vhosts(view: LiveView) -> bool:
+    """Whether the run has seen more than one virtual host: the vhosts panel is shown."""
+    return len(view.total.vhosts) > 1
+
+
+def _extra_wants(view: LiveView, width: int) -> Tuple[int, int]:
+    """Heights the latency row and the vhosts row of medium screens want (0: none)."""
+    if width < NARROW:
+        return 0, 0
+    total = view.total
+    kinds = (total.latency is not None) + (total.upstream_latency is not None)
+    latency = 3 + kinds if kinds else 0
+    vhosts = 3 + min(view.top, len(total.vhosts)) if _has_vhosts(view) else 0
+    return (max(latency, vhosts), 0) if width >= WIDE else (latency, vhosts)
+
+
+def _fit_row(want: int, room: int) -> int:
+    """A row's height within ``room``: ``want``, shrunk down to :data:`_ROW_MIN`, or 0."""
+    height = min(want, room)
+    return height if height >= _ROW_MIN else 0
 
 
 def _plan(view: LiveView, height: int, width: int, periods: Sequence[AlertPeriod]) -> _Plan:
@@ -428,6 +525,13 @@ def _plan(view: LiveView, height: int, width: int, periods: Sequence[AlertPeriod
     if wide:
         history_want = max(history_want, _TOTALS_HEIGHT)  # the totals share the row
     body = height - 7  # header, footer, traffic panel with a 2-row chart
+    latency_want, vhosts_want = _extra_wants(view, width)
+    room = body - listing_want - _HISTORY_MIN
+    latency = _fit_row(latency_want, room)
+    vhosts = _fit_row(vhosts_want, room - latency)
+    body -= latency + vhosts
+    if (latency or vhosts) and body < listing_want + history_want:
+        return _Plan(2, listing_want, body - listing_want, 0, latency, vhosts)
     if body < listing_want + history_want:
         if body >= 8:
             history = max(4, min(history_want, body // 2))
@@ -445,7 +549,24 @@ def _plan(view: LiveView, height: int, width: int, periods: Sequence[AlertPeriod
     if grow >= 2:  # one of the rows goes to the time axis
         chart += grow - 1
         extra -= grow
-    return _Plan(chart, listing_want, history_want + extra, totals)
+    return _Plan(chart, listing_want, history_want + extra, totals, latency, vhosts)
+
+
+def _extras_row(view: LiveView, height: int, wide: bool) -> Layout:
+    """The latency row; on wide screens the vhosts share it (either may be alone)."""
+    rows = height - 3
+    panels: List[Layout] = []
+    if _has_latency(view):
+        panels.append(Layout(_latency(view, rows), size=_LATENCY_WIDTH if wide else None))
+    if wide and _has_vhosts(view):
+        panels.append(Layout(_vhosts(view, rows), ratio=1))
+    row = Layout(size=height)
+    row.split_row(*panels)
+    return row
+
+
+_LATENCY_WIDTH = 72
+"""Columns of the latency panel beside the vhosts: its table at its natural width, and borders."""
 
 
 def _build(view: LiveView, width: int, height: int) -> RenderableType:
@@ -462,15 +583,19 @@ def _build(view: LiveView, width: int, height: int) -> RenderableType:
         rows = plan.listing - 3
         row = Layout(size=plan.listing)
         if narrow:
-            row.update(_sections(view, rows, wide=False))
+            row.update(_sections(view, rows, wide=False, width=width))
         elif wide:
-            row.split_row(Layout(_sections(view, rows, wide=True), ratio=5),
+            row.split_row(Layout(_sections(view, rows, wide=True, width=(width - 30) * 5 // 8), ratio=5),
                           Layout(_status_codes(view, rows), size=30),
                           Layout(_clients(view, rows, shares=True), ratio=3))
         else:
-            row.split_row(Layout(_sections(view, rows, wide=False), ratio=1),
+            row.split_row(Layout(_sections(view, rows, wide=False, width=width - 26), ratio=1),
                           Layout(_status_codes(view, rows), size=26))
         regions.append(row)
+    if plan.latency:
+        regions.append(_extras_row(view, plan.latency, wide))
+    if plan.vhosts:
+        regions.append(Layout(_vhosts(view, plan.vhosts - 3), size=plan.vhosts))
     if plan.history:
         rows = plan.history - 3
         row = Layout(size=plan.history)
