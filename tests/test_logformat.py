@@ -106,6 +106,32 @@ class ApacheFormatTest(unittest.TestCase):
                     self.assertAlmostEqual(record.duration, duration)  # type: ignore[arg-type]
 
 
+class SeparatorsAndTrailingFieldsTest(unittest.TestCase):
+    def test_tab_separated_fields_keep_their_spaces(self) -> None:
+        fmt = "$remote_addr\t$time_iso8601\t$request_method\t$request_uri\t$status\t$http_user_agent\t$request_time"
+        record = parse(fmt, "10.0.0.1\t2026-12-01T18:46:36Z\tGET\t/a b/c\t200\tMozilla/5.0 (X11; Linux)\t0.5")
+        assert record is not None
+        self.assertEqual((record.target, record.section, record.duration), ("/a b/c", "/a b", 0.5))
+
+    def test_a_trailing_ellipsis_reads_lines_with_more_fields_or_none(self) -> None:
+        for fmt in ('$remote_addr [$time_local] "$request" $status ...', '%h %t \\"%r\\" %>s ...'):
+            for tail in ("", " more fields", '  "x y" z', " "):
+                with self.subTest(fmt=fmt, tail=tail):
+                    record = parse(fmt, '10.0.0.1 [01/Dec/2026:18:46:36 +0000] "GET /a/b HTTP/1.1" 200' + tail)
+                    assert record is not None
+                    self.assertEqual((record.section, record.status), ("/a", 200))
+        with self.assertRaises(ParseError):  # the field before the ellipsis is still checked
+            parse('$remote_addr [$time_local] "$request" $status ...', '10.0.0.1 [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.1" 20x')
+
+    def test_ip_port_clients_and_minus_one_durations(self) -> None:
+        fmt = '$remote_addr:$remote_port [$time_local] "$request" $status $request_time'
+        for client, host in (("192.0.2.1:5123", "192.0.2.1"), ("2001:db8::7:5123", "2001:db8::7"), ("[2001:db8::7]:80", "[2001:db8::7]")):
+            with self.subTest(client=client):
+                record = parse(fmt, client + ' [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.1" 504 -1')
+                assert record is not None
+                self.assertEqual((record.host, record.duration), (host, None))
+
+
 class CompileErrorTest(unittest.TestCase):
     def test_each_refusal_says_why(self) -> None:
         for fmt, words in (("$remote_addr $status", "no time field"), ("%h %t %U", "no status"),

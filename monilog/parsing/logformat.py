@@ -28,12 +28,32 @@ Field rules
 * Numbers are digits (status: three, from 100); ``-`` is accepted where servers write it
   (sizes, durations). The first field of a kind is used, later ones are skipped (``%b`` and
   ``%O`` together: the first counts).
+* A field followed by a tab runs to the next tab, spaces included (tab-separated logs, such as
+  CloudFront's, have no other separator); any other field stops at a space too.
+* A client address followed by ``:`` (an ``ip:port`` field: ``$remote_addr:$remote_port``) runs
+  to the field's last ``:``, so an IPv6 address keeps its colons.
 * Durations are kept in seconds: ``$request_time`` and ``%T`` (seconds; ``%{ms}T``, ``%{us}T``),
-  ``%D`` (microseconds). ``$upstream_response_time`` may be a list (``0.001, 0.002`` for tries,
-  ``0.001 : 0.002`` across groups) or ``-``; its values are added.
+  ``%D`` (microseconds); ``-`` and ``-1`` are "not logged". ``$upstream_response_time`` may be a
+  list (``0.001, 0.002`` for tries, ``0.001 : 0.002`` across groups) or ``-``; its values are
+  added.
 * Times: ``$time_local``/``%t`` (CLF), ``$time_iso8601``, ``$msec``, Apache ``%{sec}t``,
   ``%{msec}t``, ``%{usec}t`` and ``%{strftime format}t`` (a time without a UTC offset is UTC).
+* A format ending in a separator and ``...`` (``"$http_user_agent" ...``) also reads lines with
+  more fields after its last one: vendors append fields to their logs over the years (AWS says to
+  ignore the ones you do not expect).
 * A line that does not match the format is skipped as ``malformed``, counted like any skip.
+
+monilog's own variables
+-----------------------
+For the presets of load balancers, written in nginx syntax with AWS's field names:
+
+* ``$request_processing_time $target_processing_time $response_processing_time`` (seconds;
+  ``$backend_processing_time`` is the Classic ELB's name for the target's): consecutive, they are
+  one duration, their sum (the time from the request reaching the load balancer to the response
+  leaving it; "not logged" when any is ``-1``), and the target's time is the upstream time.
+* ``$absolute_request``: a request line whose target is an absolute URL (``GET
+  https://shop.example:443/cart HTTP/1.1``, as load balancers and proxies log it); the URL's host,
+  without its port, is the virtual host (none when the target is not absolute).
 
 A format string that cannot compile (no time, no status, no request; an unknown ``%`` directive;
 an unclosed ``{``) raises :class:`FormatError` with one line saying why.
@@ -88,6 +108,10 @@ _NGINX_FIELDS: Dict[str, Tuple[str, str]] = {
     "status": ("status", ""), "body_bytes_sent": ("size", ""), "bytes_sent": ("size", ""),
     "request_time": ("duration", "1"), "upstream_response_time": ("upstream", "1"),
     "host": ("vhost", ""), "server_name": ("vhost", ""), "http_host": ("vhost", ""),
+    # monilog's own, for the presets
+    "request_processing_time": ("duration_part", ""), "response_processing_time": ("duration_part", ""),
+    "target_processing_time": ("duration_part", "upstream"), "backend_processing_time": ("duration_part", "upstream"),
+    "absolute_request": ("request", "absolute"),
 }
 
 _APACHE_FIELDS: Dict[str, Tuple[str, str]] = {
@@ -104,9 +128,13 @@ _TIME_KINDS = {"sec": "epoch:1", "msec": "epoch:1000", "usec": "epoch:1000000"}
 _QUOTED = rb'([^"\\\n]*(?:\\.[^"\\\n]*)*)'
 _SKIP_QUOTED = rb'[^"\\\n]*(?:\\.[^"\\\n]*)*'
 _NUMBER = rb'(\d+|-)'
-_SECONDS = rb'(\d+(?:\.\d*)?|-)'
+_SECONDS = rb'(\d+(?:\.\d*)?|-1?)'
+_PART = rb'(?:\d+(?:\.\d*)?|-1?)'
 _UPSTREAM = rb'([-\d.]+(?:(?:, | : )[-\d.]+)*)'
 _STATUS = rb'([1-9]\d\d)'
+_URL_HOST = rb'(?=(?:[^ "\\\n]* +[A-Za-z][A-Za-z0-9+.-]*://(\[[^\]/"\\\s]*\]|[^/:?#"\\\s]*))?)'
+"""Before a quoted request line, the host of its absolute URL (no group match if it is not one)."""
+_MORE_FIELDS = re.compile(r"([ \t])\.\.\.$")
 _STAMPS = {
     "clf": rb'(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})',
     "clf-brackets": rb'\[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\]',
@@ -240,7 +268,12 @@ def _field_regex(token: _Token, quoted: bool, following: str) -> bytes:
         stop = b" +".join(re.escape(piece.encode()) for piece in re.split(" +", following[:following.find(following.strip(" ")[0]) + 1]))
         return b"((?:(?!" + stop + rb")[^\n])+)"
     stop_char = following[:1]
-    free = b"[^" + (re.escape(stop_char.encode()) if stop_char not in ("", " ") else b"") + rb" \n]*"
+    if kind == "host" and stop_char == ":":
+        return rb"([^ \n]+)"  # ip:port: backtracks to the last ':'
+    if stop_char == "\t":
+        free = rb"[^\t\n]*"
+    else:
+        free = b"[^" + (re.escape(stop_char.encode()) if stop_char not in ("", " ") else b"") + rb" \n]*"
     if kind == "skip":
         return b"(?:" + free + b")"
     return b"(" + free + b")"
@@ -259,10 +292,31 @@ class LogFormat(LineFormat):
         self.kinds: List[str] = []
         """The kind of each group, in order."""
         self.details: Dict[str, str] = {}
+        summing = False
         for index, token in enumerate(tokens):
             if not token.kind:
+                literal, more = token.literal, _MORE_FIELDS.search(token.literal) if index == len(tokens) - 1 else None
+                if more:
+                    literal = literal[:more.start()]
                 # a space of the format matches a run of spaces (padded fields, doubled separators)
-                parts.append(b" +".join(re.escape(piece.encode()) for piece in re.split(" +", token.literal)))
+                parts.append(b" +".join(re.escape(piece.encode()) for piece in re.split(" +", literal)))
+                if more:
+                    parts.append(b"(?:" + (b" +" if more.group(1) == " " else b"\t") + rb"[^\n]*)?")
+                continue
+            if token.kind == "duration_part":  # tokens alternate literal, field: fields are two apart
+                if index < 2 or tokens[index - 2].kind != "duration_part":
+                    summing = "duration" not in self.kinds
+                    if summing:
+                        parts.append(b"(")
+                        self.kinds.append("duration")
+                        self.details["duration"] = "1"
+                upstream = summing and token.detail == "upstream" and "upstream" not in self.kinds
+                parts.append(b"(" + _PART + b")" if upstream else _PART)
+                if upstream:
+                    self.kinds.append("upstream")
+                    self.details["upstream"] = "1"
+                if summing and (index + 2 >= len(tokens) or tokens[index + 2].kind != "duration_part"):
+                    parts.append(b")")
                 continue
             before = tokens[index - 1].literal if index else ""
             after = tokens[index + 1].literal if index + 1 < len(tokens) else ""
@@ -272,6 +326,10 @@ class LogFormat(LineFormat):
                 token = token._replace(kind="skip")
             if token.kind == "request" and not (before.endswith('"') and after.startswith('"')):
                 raise FormatError("the request field must be quoted in the format (\"%r\", \"$request\")")
+            if token.kind == "request" and token.detail == "absolute" and "vhost" not in self.kinds:
+                parts.append(_URL_HOST)
+                self.kinds.append("vhost")
+                self.details["vhost"] = "url"
             regex = _field_regex(token, before.endswith('"') and after.startswith('"'), after)
             parts.append(regex)
             if token.kind != "skip":
@@ -318,9 +376,16 @@ class LogFormat(LineFormat):
         return epoch, zone
 
     def durations(self, keys: Sequence[bytes]) -> List[Optional[float]]:
-        """Seconds of duration keys, or None for ``-``."""
-        scale = self._scale
-        return [None if key == b"-" else float(key) * scale for key in keys]
+        """Seconds of duration keys, or None where nothing was logged."""
+        decoded: Dict[bytes, Optional[float]] = {}
+        return [decoded[key] if key in decoded else decoded.setdefault(key, self.duration(key)) for key in keys]
+
+    def duration(self, key: bytes) -> Optional[float]:
+        """Seconds of a duration as logged: the sum of its parts, None if any is ``-`` or ``-1``."""
+        values = key.split()
+        if b"-" in values or b"-1" in values:
+            return None
+        return sum(map(float, values)) * self._scale
 
     def upstreams(self, keys: Sequence[bytes]) -> List[Optional[float]]:
         """Seconds of upstream times as logged (each the sum of its tries)."""
@@ -328,8 +393,8 @@ class LogFormat(LineFormat):
         return [decoded[key] if key in decoded else decoded.setdefault(key, self.upstream(key)) for key in keys]
 
     def upstream(self, key: bytes) -> Optional[float]:
-        """Seconds of an upstream time: the sum of a list of tries, None if none was logged."""
-        values = [float(value) for value in re.split(rb", | : ", key) if value not in (b"-", b"")]
+        """Seconds of an upstream time: the sum of a list of tries, None if none was logged (``-``, ``-1``)."""
+        values = [float(value) for value in re.split(rb", | : ", key) if value not in (b"-", b"-1", b"")]
         return sum(values) * self._upstream_scale if values else None
 
     # -- parsing ------------------------------------------------------------------------------
@@ -380,7 +445,7 @@ class LogFormat(LineFormat):
         match = self.pattern.match(line)
         if match is None:
             raise ParseError("malformed", line.decode("utf-8", "replace"))
-        row: Tuple[bytes, ...] = match.groups()  # every group takes part
+        row: Tuple[bytes, ...] = match.groups(b"")  # b"" for a group that took no part, as findall gives
         try:
             self.stamp(row[self._index["stamp"]])
         except ValueError:
