@@ -160,13 +160,18 @@ class BlockAgreesWithLinesTest(unittest.TestCase):
         "vhost_combined": "v{i}:80 " + HEAD + '"-" "ua"',
         APACHE_TIMED: HEAD + '"-" "ua" {i}00',
         "traefik_clf": HEAD + '"-" "ua" {i} "r@docker" "http://10.1.0.2:80" {i}ms',
+        "elb": ('2026-12-01T18:46:{s:02d}.123456Z lb 10.0.0.{i}:5{i}00 10.1.0.{i}:80 0.00{i} {part} 0.000 {status} {status} 10 '
+                '{size} "GET https://h{i}.example:443/p{i}/x?q HTTP/1.1" "ua \\"q\\" x" - -'),
+        "alb": ('h2 2026-12-01T18:46:{s:02d}.123456Z app/lb/1 2001:db8::{i}:5{i}00 - {part} {part} 0.00{i} {status} - 10 {size} '
+                '"GET https://h{i}.example:443/p{i}/x?q HTTP/2.0" "Mozilla/5.0 (X11)" - - arn "Root=1" "-" "-" 0'),
     }
 
     def lines(self, template: str) -> List[bytes]:
         out = []
         for n in range(60):
             out.append(template.format(i=n % 7, s=n % 60, user=("john doe" if n % 3 == 0 else "-"), status=(200, 404, 503)[n % 3],
-                                       size=("-" if n % 4 == 0 else n), up=("0.1, 0.2" if n % 2 else "-")).encode())
+                                       size=("-" if n % 4 == 0 else n), up=("0.1, 0.2" if n % 2 else "-"),
+                                       part=("-1" if n % 5 == 0 else f"0.{n:03d}")).encode())
         out.insert(10, b"garbage that is no log line")
         out.insert(20, b"")
         out.insert(30, b'10.0.0.1 - - [31/Feb/2026:18:46:00 +0000] "GET / HTTP/1.1" 200 1')
@@ -200,6 +205,8 @@ class BlockAgreesWithLinesTest(unittest.TestCase):
                     self.assertEqual(keys.sizes([block.sizes[index]]), [record.size])
                     if block.durations is not None:
                         self.assertEqual(keys.durations([block.durations[index]]), [record.duration])
+                    if block.upstreams is not None:
+                        self.assertEqual(keys.upstreams([block.upstreams[index]]), [record.upstream])
                     if block.vhosts is not None:
                         self.assertEqual(keys.vhost(block.vhosts[index]), record.vhost)
                 # a good block in one piece takes the one-regex path and gives the same

@@ -87,10 +87,24 @@ PRESETS: Dict[str, str] = {
                     '"$http_referer" "$http_user_agent" $request_time $upstream_response_time'),
     "traefik_clf": ('%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" %{requests}n '
                     '\\"%{router}n\\" \\"%{url}n\\" %{ms}Tms'),
+    "elb": ('$time_iso8601 $elb $remote_addr:$remote_port $backend $request_processing_time $backend_processing_time '
+            '$response_processing_time $status $backend_status_code $received_bytes $bytes_sent '
+            '"$absolute_request" "$http_user_agent" $ssl_cipher $ssl_protocol'),
+    "alb": ('$type $time_iso8601 $elb $remote_addr:$remote_port $target $request_processing_time $target_processing_time '
+            '$response_processing_time $status $target_status_code $received_bytes $bytes_sent '
+            '"$absolute_request" "$http_user_agent" ...'),
 }
 """Named formats beside the built-in ``auto``, ``common``, ``combined`` and ``w3c``: the format
-strings they stand for (Debian Apache's ``vhost_combined``; nginx's ``combined`` with the request
-and upstream times; Traefik's CLF; Squid's native log, whose status is ``TCP_MISS/200``)."""
+strings they stand for, with the fields in the order the vendor documents them:
+
+* ``vhost_combined``: Debian Apache's; ``nginx``, ``nginx_vhost``: nginx's ``combined`` with the
+  request and upstream times (and ``$host`` first); ``traefik_clf``: Traefik's CLF.
+* ``elb``, ``alb``: AWS Classic and Application Load Balancer access logs. The client is the
+  ``client:port`` address; the status is the load balancer's (``elb_status_code``: what the
+  client got), the size ``sent_bytes``; the duration is the sum of the request, target and
+  response processing times, the upstream time the target's; the vhost is the host of the
+  request's absolute URL. Lines with a ``-`` status (a Classic TCP listener's) are malformed.
+"""
 
 ALIASES = {"vcombined": "vhost_combined"}
 
