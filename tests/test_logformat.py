@@ -164,6 +164,13 @@ class BlockAgreesWithLinesTest(unittest.TestCase):
                 '{size} "GET https://h{i}.example:443/p{i}/x?q HTTP/1.1" "ua \\"q\\" x" - -'),
         "alb": ('h2 2026-12-01T18:46:{s:02d}.123456Z app/lb/1 2001:db8::{i}:5{i}00 - {part} {part} 0.00{i} {status} - 10 {size} '
                 '"GET https://h{i}.example:443/p{i}/x?q HTTP/2.0" "Mozilla/5.0 (X11)" - - arn "Root=1" "-" "-" 0'),
+        "s3": ('owner b{i} [01/Dec/2026:18:46:{s:02d} +0000] 10.0.0.{i} arn:aws:iam::1:user/u{i} R{i} REST.GET.OBJECT k{i} '
+               '"GET /b{i}/p{i}/x HTTP/1.1" {status} - {size} {size} {i} - "-" "aws-cli/2 \\"x\\" y" - id SigV4'),
+        "cloudfront": "\t".join(("2026-12-01", "18:46:{s:02d}", "LAX1", "{size}", "10.0.0.{i}", "GET", "d1.cloudfront.net", "/p{i}/x",
+                                 "{status}", "-", "Mozilla/5.0 (X11; Linux)", "-", "-", "Hit", "id{i}", "h{i}.example", "https", "23",
+                                 "0.0{i}", "-", "TLSv1.2")),
+        "squid": ("1796150{s:03d}.{i}79 {i:6d} 10.0.0.{i} TCP_MISS/{status} {size} GET http://h{i}.example/p{i}/x - "
+                  "HIER_DIRECT/10.1.0.1 text/html"),
     }
 
     def lines(self, template: str) -> List[bytes]:

@@ -93,6 +93,12 @@ PRESETS: Dict[str, str] = {
     "alb": ('$type $time_iso8601 $elb $remote_addr:$remote_port $target $request_processing_time $target_processing_time '
             '$response_processing_time $status $target_status_code $received_bytes $bytes_sent '
             '"$absolute_request" "$http_user_agent" ...'),
+    "s3": (r'%{bucket_owner}n %v %t %h %u %{request_id}n %{operation}n %{key}n \"%r\" %>s %{error_code}n %b '
+           r'%{object_size}n %{ms}T %{turn_around_time}n \"%{Referer}i\" \"%{User-Agent}i\" ...'),
+    "cloudfront": (r'%{%Y-%m-%d\t%H:%M:%S}t\t%{x-edge-location}n\t%B\t%a\t%m\t%{cs(Host)}n\t%U\t%>s\t%{Referer}i\t'
+                   r'%{User-Agent}i\t%q\t%{Cookie}i\t%{x-edge-result-type}n\t%{x-edge-request-id}n\t%{Host}i\t%H\t%I\t'
+                   r'%{s}T\t...'),
+    "squid": r'%{sec}t %{ms}T %h %{result_code}n/%>s %b %m %U %u %{hierarchy_code}n/%{peer}n %{type}n ...',
 }
 """Named formats beside the built-in ``auto``, ``common``, ``combined`` and ``w3c``: the format
 strings they stand for, with the fields in the order the vendor documents them:
@@ -104,6 +110,20 @@ strings they stand for, with the fields in the order the vendor documents them:
   client got), the size ``sent_bytes``; the duration is the sum of the request, target and
   response processing times, the upstream time the target's; the vhost is the host of the
   request's absolute URL. Lines with a ``-`` status (a Classic TCP listener's) are malformed.
+* ``s3``: S3 server access logs: the bucket is the vhost, the requester the user,
+  ``total_time`` (ms) the duration, ``bytes_sent`` the size.
+* ``cloudfront``: CloudFront standard logs, tab-separated, in the documented order of their
+  fields (the ``#Version`` and ``#Fields`` lines are comments): ``date`` and ``time`` (UTC) are
+  the time, ``c-ip`` the client, ``cs-uri-stem`` the target, ``sc-bytes`` the size,
+  ``time-taken`` (s) the duration and ``x-host-header`` (the Host the viewer asked for, the
+  site's own name where ``cs(Host)`` is the distribution's) the vhost. ``w3c`` reads any field
+  order from the ``#Fields`` line, without duration or vhost.
+* ``squid``: Squid's native ``access.log``: the time is seconds since the epoch with
+  milliseconds, the elapsed milliseconds (padded) the duration, the status the one after the
+  ``/`` of ``TCP_MISS/200``, the URL the target.
+
+A status ``000`` (CloudFront, Squid: the client left before any response) is no status: such a
+line is malformed.
 """
 
 ALIASES = {"vcombined": "vhost_combined"}
