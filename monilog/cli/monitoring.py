@@ -153,7 +153,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.json_keys is not None:
-        if args.format not in ("auto", "json"):
+        if ALIASES.get(args.format, args.format) not in ("auto", "json"):
             parser.error(f"--json-keys is for JSON logs, not --log-format {args.format}")
         try:
             args.format = log_format("json:" + args.json_keys) if args.json_keys.strip() else "json"

@@ -126,7 +126,8 @@ A status ``000`` (CloudFront, Squid: the client left before any response) is no 
 line is malformed.
 """
 
-ALIASES = {"vcombined": "vhost_combined"}
+ALIASES = {"vcombined": "vhost_combined", "caddy": "json", "traefik_json": "json"}
+"""Other names of presets and of ``json`` (whose known keys include Caddy's and Traefik's)."""
 
 FIELD_KINDS = ("host", "user", "stamp", "request", "method", "target", "status", "size",
                "duration", "upstream", "vhost")
@@ -547,12 +548,12 @@ def _stamp_decoder(detail: str) -> Callable[[str], Moment]:
 def compile_format(spec: str) -> LineFormat:
     """The format of a preset name, ``json[:field=key,...]`` or a format string; FormatError if it
     cannot compile."""
-    if spec == "json" or spec.startswith("json:"):
+    name = ALIASES.get(spec, spec)
+    if name == "json" or name.startswith("json:"):
         try:
-            return json_format(spec)
+            return json_format(name)
         except ValueError as error:
             raise FormatError(str(error)) from None
-    name = ALIASES.get(spec, spec)
     if name in PRESETS:
         return LogFormat(name, PRESETS[name])
     if "$" not in spec and "%" not in spec:
