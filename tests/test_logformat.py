@@ -120,6 +120,9 @@ class SeparatorsAndTrailingFieldsTest(unittest.TestCase):
                     record = parse(fmt, '10.0.0.1 [01/Dec/2026:18:46:36 +0000] "GET /a/b HTTP/1.1" 200' + tail)
                     assert record is not None
                     self.assertEqual((record.section, record.status), ("/a", 200))
+        record = parse("$remote_addr [$time_local] $request_method $request_uri $status $remote_user ...",
+                       "10.0.0.1 [01/Dec/2026:18:46:36 +0000] GET /a 200 alice and more")
+        self.assertEqual(record.user, "alice")  # type: ignore[union-attr]
         with self.assertRaises(ParseError):  # the field before the ellipsis is still checked
             parse('$remote_addr [$time_local] "$request" $status ...', '10.0.0.1 [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.1" 20x')
 

@@ -327,16 +327,15 @@ class LogFormat(LineFormat):
         self.kinds: List[str] = []
         """The kind of each group, in order."""
         self.details: Dict[str, str] = {}
+        more = _MORE_FIELDS.search(tokens[-1].literal)
+        if more:  # the separator stays, for the last field to stop at; it is matched with the fields after
+            tokens[-1] = _Token(tokens[-1].literal[:more.end(1)])
         summing = False
         for index, token in enumerate(tokens):
             if not token.kind:
-                literal, more = token.literal, _MORE_FIELDS.search(token.literal) if index == len(tokens) - 1 else None
-                if more:
-                    literal = literal[:more.start()]
+                literal = token.literal[:-1] if more and index == len(tokens) - 1 else token.literal
                 # a space of the format matches a run of spaces (padded fields, doubled separators)
                 parts.append(b" +".join(re.escape(piece.encode()) for piece in re.split(" +", literal)))
-                if more:
-                    parts.append(b"(?:" + (b" +" if more.group(1) == " " else b"\t") + rb"[^\n]*)?")
                 continue
             if token.kind == "duration_part":  # tokens alternate literal, field: fields are two apart
                 if index < 2 or tokens[index - 2].kind != "duration_part":
@@ -370,6 +369,8 @@ class LogFormat(LineFormat):
             if token.kind != "skip":
                 self.kinds.append(token.kind)
                 self.details[token.kind] = token.detail
+        if more:
+            parts.append(b"(?:" + (b" +" if more.group(1) == " " else b"\t") + rb"[^\n]*)?")
         parts.append(rb"[ \t]*\r?$")
         kinds = set(self.kinds)
         if "stamp" not in kinds:
