@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import unittest
 from datetime import datetime, timezone
 
@@ -59,6 +61,24 @@ class KnownKeysTest(unittest.TestCase):
                 parser = LogParser("auto")
                 self.assertEqual(parser.parse(line).status in (200, 404, 503), True)  # type: ignore[union-attr]
                 self.assertEqual(parser.detected, "json")
+
+    def test_caddy_and_traefik_json_are_names_of_json(self) -> None:
+        for fmt, line in (("caddy", CADDY), ("traefik_json", TRAEFIK)):
+            with self.subTest(fmt=fmt):
+                self.assertIs(compile_format(fmt), compile_format("json"))
+                self.assertEqual(self.parse(line, fmt).status, self.parse(line).status)
+
+    def test_json_keys_go_with_the_json_aliases(self) -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "caddy.log")
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(CADDY.replace('"status":404', '"code":201') + "\n")
+            result = subprocess.run([sys.executable, "-m", "monilog.cli.monitoring", "--log-format", "caddy", "--json-keys",
+                                     "status=code", "--replay", "--json", "--no-log-file", path],
+                                    capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        summary = json.loads(result.stdout.splitlines()[-1])
+        self.assertEqual(summary["status_codes"], {"201": 1})  # the mapping was used
 
     def test_mapping_comes_first_and_reaches_nested_keys(self) -> None:
         line = '{"when": "2026-12-01T18:46:36+01:00", "req": {"url": "/x/y", "verb": "PUT"}, "code": 201, "took": 250}'

@@ -106,6 +106,35 @@ class ApacheFormatTest(unittest.TestCase):
                     self.assertAlmostEqual(record.duration, duration)  # type: ignore[arg-type]
 
 
+class SeparatorsAndTrailingFieldsTest(unittest.TestCase):
+    def test_tab_separated_fields_keep_their_spaces(self) -> None:
+        fmt = "$remote_addr\t$time_iso8601\t$request_method\t$request_uri\t$status\t$http_user_agent\t$request_time"
+        record = parse(fmt, "10.0.0.1\t2026-12-01T18:46:36Z\tGET\t/a b/c\t200\tMozilla/5.0 (X11; Linux)\t0.5")
+        assert record is not None
+        self.assertEqual((record.target, record.section, record.duration), ("/a b/c", "/a b", 0.5))
+
+    def test_a_trailing_ellipsis_reads_lines_with_more_fields_or_none(self) -> None:
+        for fmt in ('$remote_addr [$time_local] "$request" $status ...', '%h %t \\"%r\\" %>s ...'):
+            for tail in ("", " more fields", '  "x y" z', " "):
+                with self.subTest(fmt=fmt, tail=tail):
+                    record = parse(fmt, '10.0.0.1 [01/Dec/2026:18:46:36 +0000] "GET /a/b HTTP/1.1" 200' + tail)
+                    assert record is not None
+                    self.assertEqual((record.section, record.status), ("/a", 200))
+        record = parse("$remote_addr [$time_local] $request_method $request_uri $status $remote_user ...",
+                       "10.0.0.1 [01/Dec/2026:18:46:36 +0000] GET /a 200 alice and more")
+        self.assertEqual(record.user, "alice")  # type: ignore[union-attr]
+        with self.assertRaises(ParseError):  # the field before the ellipsis is still checked
+            parse('$remote_addr [$time_local] "$request" $status ...', '10.0.0.1 [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.1" 20x')
+
+    def test_ip_port_clients_and_minus_one_durations(self) -> None:
+        fmt = '$remote_addr:$remote_port [$time_local] "$request" $status $request_time'
+        for client, host in (("192.0.2.1:5123", "192.0.2.1"), ("2001:db8::7:5123", "2001:db8::7"), ("[2001:db8::7]:80", "[2001:db8::7]")):
+            with self.subTest(client=client):
+                record = parse(fmt, client + ' [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.1" 504 -1')
+                assert record is not None
+                self.assertEqual((record.host, record.duration), (host, None))
+
+
 class CompileErrorTest(unittest.TestCase):
     def test_each_refusal_says_why(self) -> None:
         for fmt, words in (("$remote_addr $status", "no time field"), ("%h %t %U", "no status"),
@@ -134,13 +163,25 @@ class BlockAgreesWithLinesTest(unittest.TestCase):
         "vhost_combined": "v{i}:80 " + HEAD + '"-" "ua"',
         APACHE_TIMED: HEAD + '"-" "ua" {i}00',
         "traefik_clf": HEAD + '"-" "ua" {i} "r@docker" "http://10.1.0.2:80" {i}ms',
+        "elb": ('2026-12-01T18:46:{s:02d}.123456Z lb 10.0.0.{i}:5{i}00 10.1.0.{i}:80 0.00{i} {part} 0.000 {status} {status} 10 '
+                '{size} "GET https://h{i}.example:443/p{i}/x?q HTTP/1.1" "ua \\"q\\" x" - -'),
+        "alb": ('h2 2026-12-01T18:46:{s:02d}.123456Z app/lb/1 2001:db8::{i}:5{i}00 - {part} {part} 0.00{i} {status} - 10 {size} '
+                '"GET https://h{i}.example:443/p{i}/x?q HTTP/2.0" "Mozilla/5.0 (X11)" - - arn "Root=1" "-" "-" 0'),
+        "s3": ('owner b{i} [01/Dec/2026:18:46:{s:02d} +0000] 10.0.0.{i} arn:aws:iam::1:user/u{i} R{i} REST.GET.OBJECT k{i} '
+               '"GET /b{i}/p{i}/x HTTP/1.1" {status} - {size} {size} {i} - "-" "aws-cli/2 \\"x\\" y" - id SigV4'),
+        "cloudfront": "\t".join(("2026-12-01", "18:46:{s:02d}", "LAX1", "{size}", "10.0.0.{i}", "GET", "d1.cloudfront.net", "/p{i}/x",
+                                 "{status}", "-", "Mozilla/5.0 (X11; Linux)", "-", "-", "Hit", "id{i}", "h{i}.example", "https", "23",
+                                 "0.0{i}", "-", "TLSv1.2")),
+        "squid": ("1796150{s:03d}.{i}79 {i:6d} 10.0.0.{i} TCP_MISS/{status} {size} GET http://h{i}.example/p{i}/x - "
+                  "HIER_DIRECT/10.1.0.1 text/html"),
     }
 
     def lines(self, template: str) -> List[bytes]:
         out = []
         for n in range(60):
             out.append(template.format(i=n % 7, s=n % 60, user=("john doe" if n % 3 == 0 else "-"), status=(200, 404, 503)[n % 3],
-                                       size=("-" if n % 4 == 0 else n), up=("0.1, 0.2" if n % 2 else "-")).encode())
+                                       size=("-" if n % 4 == 0 else n), up=("0.1, 0.2" if n % 2 else "-"),
+                                       part=("-1" if n % 5 == 0 else f"0.{n:03d}")).encode())
         out.insert(10, b"garbage that is no log line")
         out.insert(20, b"")
         out.insert(30, b'10.0.0.1 - - [31/Feb/2026:18:46:00 +0000] "GET / HTTP/1.1" 200 1')
@@ -174,6 +215,8 @@ class BlockAgreesWithLinesTest(unittest.TestCase):
                     self.assertEqual(keys.sizes([block.sizes[index]]), [record.size])
                     if block.durations is not None:
                         self.assertEqual(keys.durations([block.durations[index]]), [record.duration])
+                    if block.upstreams is not None:
+                        self.assertEqual(keys.upstreams([block.upstreams[index]]), [record.upstream])
                     if block.vhosts is not None:
                         self.assertEqual(keys.vhost(block.vhosts[index]), record.vhost)
                 # a good block in one piece takes the one-regex path and gives the same

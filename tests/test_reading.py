@@ -44,7 +44,8 @@ class RealClientTest(unittest.TestCase):
                            line("203.0.113.99", "198.51.100.1")]) + "\n"
         for reading, hosts in ((Reading(), ["10.0.0.5", "192.0.2.50", "203.0.113.99"]),
                                (Reading(real_client=True), ["203.0.113.7", "192.0.2.50", "203.0.113.99"]),
-                               (Reading(real_client=True, trusted_proxies=("203.0.113.0/24",)), ["10.0.0.5", "192.0.2.50", "198.51.100.1"])):
+                               (Reading(real_client=True, trusted_proxies=("203.0.113.0/24",)),
+                                ["10.0.0.5", "192.0.2.50", "198.51.100.1"])):
             with self.subTest(reading=reading):
                 parsed = parse_block(block.encode(), LogParser(NGINX_XFF, reading=reading))
                 self.assertEqual([parsed.keys.who(key)[0] for key in parsed.who], hosts)

@@ -8,6 +8,9 @@ import os
 import re
 import unittest
 
+from monilog.parsing.formats import FORMATS
+from monilog.parsing.logformat import ALIASES, PRESETS, compile_format
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -34,3 +37,20 @@ class ReadmeTest(unittest.TestCase):
         self.assertIn("--with-coverage --cover-package=monilog", command)
         ci_lines = [line.strip() for line in read(".ci/run").splitlines()]
         self.assertIn(command, ci_lines)
+
+
+class ReadmePresetsTest(unittest.TestCase):
+    def test_every_preset_the_readme_names_compiles_and_every_preset_is_named(self) -> None:
+        readme = read("README.md")
+        row = re.search(r"^\| `--log-format FORMAT`[^|]*\| a preset \(([^)]*)\)", readme, re.M)
+        listing = re.search(r"^- \*\*Presets\*\*.*?(?=^- )", readme, re.M | re.S)
+        assert row is not None, "the README lost its --log-format row"
+        assert listing is not None, "the README lost its Presets list"
+        heads = re.findall(r"^  - ((?:`\w+`(?:, |/| with | and | as other names)*)+)", listing.group(0), re.M)
+        named = set(re.findall(r"`(\w+)`", row.group(1) + " ".join(heads)))
+        for name in sorted(named - set(FORMATS)):
+            with self.subTest(name=name):
+                compile_format(name)  # FormatError if the README names a preset that is not one
+        presets = set(PRESETS) | set(ALIASES) | {"json"}
+        self.assertEqual(presets | set(FORMATS), named)
+        self.assertEqual({name for name in presets if f"`{name}`" not in listing.group(0)}, set())

@@ -194,6 +194,26 @@ class ReplayEquivalenceTest(unittest.TestCase):
         self.assertEqual(summary.lines, summary.parsed + summary.stats.skipped_total + sum(summary.stats.filtered.values()))
         self.assertEqual(summary.filters, tuple(filters.describe()))
 
+    def test_alb_summed_times_and_url_vhosts_in_process_and_in_workers(self) -> None:
+        rng = random.Random(7)
+        lines, totals = [], []
+        for line in generated():
+            record = LogParser("combined").parse(line)
+            assert record is not None
+            parts = [rng.randint(0, 2000) / 1000 for _ in range(3)] if rng.random() > 0.1 else [-1, -1, -1]
+            if parts[0] >= 0:
+                totals.append(sum(parts))
+            stamp = datetime.fromtimestamp(record.epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            lines.append(f'https {stamp} app/lb/1 {record.host}:4{rng.randint(100, 999)} - {" ".join(map(str, parts))} {record.status} - '
+                         f'10 {record.size} "{record.method} https://h{rng.randint(1, 3)}.example:443{record.target} HTTP/1.1" '
+                         f'"Mozilla/5.0 (X11) \\"q\\"" - - arn "Root=1" "-" "-" 0')
+        lines[100:100] = ["garbage", ""]
+        items = self.assert_same([self.write("alb.log", lines)], workers=(1, 2), fmt="alb")
+        summary = items[-1][1].stats
+        self.assertEqual(summary.latency.count, len(totals))
+        self.assertAlmostEqual(summary.latency.max, max(totals))
+        self.assertEqual(sorted(summary.vhosts), ["h1.example", "h2.example", "h3.example"])
+
     def test_common_format_read_as_common_and_auto(self) -> None:
         path = self.write("common.log", generated("common", rates=(20,), durations=(120,)))
         for fmt in ("common", "auto"):

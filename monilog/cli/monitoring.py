@@ -211,7 +211,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if args.real_client and args.format in ("common", "combined", "w3c"):
         parser.error(f"--real-client needs a format that logs X-Forwarded-For, not --log-format {args.format}")
     if args.json_keys is not None:
-        if args.format not in ("auto", "json"):
+        if ALIASES.get(args.format, args.format) not in ("auto", "json"):
             parser.error(f"--json-keys is for JSON logs, not --log-format {args.format}")
         try:
             args.format = log_format("json:" + args.json_keys) if args.json_keys.strip() else "json"

@@ -28,12 +28,32 @@ Field rules
 * Numbers are digits (status: three, from 100); ``-`` is accepted where servers write it
   (sizes, durations). The first field of a kind is used, later ones are skipped (``%b`` and
   ``%O`` together: the first counts).
+* A field followed by a tab runs to the next tab, spaces included (tab-separated logs, such as
+  CloudFront's, have no other separator); any other field stops at a space too.
+* A client address followed by ``:`` (an ``ip:port`` field: ``$remote_addr:$remote_port``) runs
+  to the field's last ``:``, so an IPv6 address keeps its colons.
 * Durations are kept in seconds: ``$request_time`` and ``%T`` (seconds; ``%{ms}T``, ``%{us}T``),
-  ``%D`` (microseconds). ``$upstream_response_time`` may be a list (``0.001, 0.002`` for tries,
-  ``0.001 : 0.002`` across groups) or ``-``; its values are added.
+  ``%D`` (microseconds); ``-`` and ``-1`` are "not logged". ``$upstream_response_time`` may be a
+  list (``0.001, 0.002`` for tries, ``0.001 : 0.002`` across groups) or ``-``; its values are
+  added.
 * Times: ``$time_local``/``%t`` (CLF), ``$time_iso8601``, ``$msec``, Apache ``%{sec}t``,
   ``%{msec}t``, ``%{usec}t`` and ``%{strftime format}t`` (a time without a UTC offset is UTC).
+* A format ending in a separator and ``...`` (``"$http_user_agent" ...``) also reads lines with
+  more fields after its last one: vendors append fields to their logs over the years (AWS says to
+  ignore the ones you do not expect).
 * A line that does not match the format is skipped as ``malformed``, counted like any skip.
+
+monilog's own variables
+-----------------------
+For the presets of load balancers, written in nginx syntax with AWS's field names:
+
+* ``$request_processing_time $target_processing_time $response_processing_time`` (seconds;
+  ``$backend_processing_time`` is the Classic ELB's name for the target's): consecutive, they are
+  one duration, their sum (the time from the request reaching the load balancer to the response
+  leaving it; "not logged" when any is ``-1``), and the target's time is the upstream time.
+* ``$absolute_request``: a request line whose target is an absolute URL (``GET
+  https://shop.example:443/cart HTTP/1.1``, as load balancers and proxies log it); the URL's host,
+  without its port, is the virtual host (none when the target is not absolute).
 
 A format string that cannot compile (no time, no status, no request; an unknown ``%`` directive;
 an unclosed ``{``) raises :class:`FormatError` with one line saying why.
@@ -67,12 +87,47 @@ PRESETS: Dict[str, str] = {
                     '"$http_referer" "$http_user_agent" $request_time $upstream_response_time'),
     "traefik_clf": ('%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" %{requests}n '
                     '\\"%{router}n\\" \\"%{url}n\\" %{ms}Tms'),
+    "elb": ('$time_iso8601 $elb $remote_addr:$remote_port $backend $request_processing_time $backend_processing_time '
+            '$response_processing_time $status $backend_status_code $received_bytes $bytes_sent '
+            '"$absolute_request" "$http_user_agent" $ssl_cipher $ssl_protocol'),
+    "alb": ('$type $time_iso8601 $elb $remote_addr:$remote_port $target $request_processing_time $target_processing_time '
+            '$response_processing_time $status $target_status_code $received_bytes $bytes_sent '
+            '"$absolute_request" "$http_user_agent" ...'),
+    "s3": (r'%{bucket_owner}n %v %t %h %u %{request_id}n %{operation}n %{key}n \"%r\" %>s %{error_code}n %b '
+           r'%{object_size}n %{ms}T %{turn_around_time}n \"%{Referer}i\" \"%{User-Agent}i\" ...'),
+    "cloudfront": (r'%{%Y-%m-%d\t%H:%M:%S}t\t%{x-edge-location}n\t%B\t%a\t%m\t%{cs(Host)}n\t%U\t%>s\t%{Referer}i\t'
+                   r'%{User-Agent}i\t%q\t%{Cookie}i\t%{x-edge-result-type}n\t%{x-edge-request-id}n\t%{Host}i\t%H\t%I\t'
+                   r'%{s}T\t...'),
+    "squid": r'%{sec}t %{ms}T %h %{result_code}n/%>s %b %m %U %u %{hierarchy_code}n/%{peer}n %{type}n ...',
 }
 """Named formats beside the built-in ``auto``, ``common``, ``combined`` and ``w3c``: the format
-strings they stand for (Debian Apache's ``vhost_combined``; nginx's ``combined`` with the request
-and upstream times; Traefik's CLF; Squid's native log, whose status is ``TCP_MISS/200``)."""
+strings they stand for, with the fields in the order the vendor documents them:
 
-ALIASES = {"vcombined": "vhost_combined"}
+* ``vhost_combined``: Debian Apache's; ``nginx``, ``nginx_vhost``: nginx's ``combined`` with the
+  request and upstream times (and ``$host`` first); ``traefik_clf``: Traefik's CLF.
+* ``elb``, ``alb``: AWS Classic and Application Load Balancer access logs. The client is the
+  ``client:port`` address; the status is the load balancer's (``elb_status_code``: what the
+  client got), the size ``sent_bytes``; the duration is the sum of the request, target and
+  response processing times, the upstream time the target's; the vhost is the host of the
+  request's absolute URL. Lines with a ``-`` status (a Classic TCP listener's) are malformed.
+* ``s3``: S3 server access logs: the bucket is the vhost, the requester the user,
+  ``total_time`` (ms) the duration, ``bytes_sent`` the size.
+* ``cloudfront``: CloudFront standard logs, tab-separated, in the documented order of their
+  fields (the ``#Version`` and ``#Fields`` lines are comments): ``date`` and ``time`` (UTC) are
+  the time, ``c-ip`` the client, ``cs-uri-stem`` the target, ``sc-bytes`` the size,
+  ``time-taken`` (s) the duration and ``x-host-header`` (the Host the viewer asked for, the
+  site's own name where ``cs(Host)`` is the distribution's) the vhost. ``w3c`` reads any field
+  order from the ``#Fields`` line, without duration or vhost.
+* ``squid``: Squid's native ``access.log``: the time is seconds since the epoch with
+  milliseconds, the elapsed milliseconds (padded) the duration, the status the one after the
+  ``/`` of ``TCP_MISS/200``, the URL the target.
+
+A status ``000`` (CloudFront, Squid: the client left before any response) is no status: such a
+line is malformed.
+"""
+
+ALIASES = {"vcombined": "vhost_combined", "caddy": "json", "traefik_json": "json"}
+"""Other names of presets and of ``json`` (whose known keys include Caddy's and Traefik's)."""
 
 FIELD_KINDS = ("host", "user", "stamp", "request", "method", "target", "status", "size",
                "duration", "upstream", "vhost", "agent", "forwarded")
@@ -89,6 +144,10 @@ _NGINX_FIELDS: Dict[str, Tuple[str, str]] = {
     "request_time": ("duration", "1"), "upstream_response_time": ("upstream", "1"),
     "host": ("vhost", ""), "server_name": ("vhost", ""), "http_host": ("vhost", ""),
     "http_user_agent": ("agent", ""), "http_x_forwarded_for": ("forwarded", ""),
+    # monilog's own, for the presets
+    "request_processing_time": ("duration_part", ""), "response_processing_time": ("duration_part", ""),
+    "target_processing_time": ("duration_part", "upstream"), "backend_processing_time": ("duration_part", "upstream"),
+    "absolute_request": ("request", "absolute"),
 }
 
 _APACHE_FIELDS: Dict[str, Tuple[str, str]] = {
@@ -105,9 +164,13 @@ _TIME_KINDS = {"sec": "epoch:1", "msec": "epoch:1000", "usec": "epoch:1000000"}
 _QUOTED = rb'([^"\\\n]*(?:\\.[^"\\\n]*)*)'
 _SKIP_QUOTED = rb'[^"\\\n]*(?:\\.[^"\\\n]*)*'
 _NUMBER = rb'(\d+|-)'
-_SECONDS = rb'(\d+(?:\.\d*)?|-)'
+_SECONDS = rb'(\d+(?:\.\d*)?|-1?)'
+_PART = rb'(?:\d+(?:\.\d*)?|-1?)'
 _UPSTREAM = rb'([-\d.]+(?:(?:, | : )[-\d.]+)*)'
 _STATUS = rb'([1-9]\d\d)'
+_URL_HOST = rb'(?=(?:[^ "\\\n]* +[A-Za-z][A-Za-z0-9+.-]*://(\[[^\]/"\\\s]*\]|[^/:?#"\\\s]*))?)'
+"""Before a quoted request line, the host of its absolute URL (no group match if it is not one)."""
+_MORE_FIELDS = re.compile(r"([ \t])\.\.\.$")
 _STAMPS = {
     "clf": rb'(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})',
     "clf-brackets": rb'\[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\]',
@@ -239,7 +302,12 @@ def _field_regex(token: _Token, quoted: bool, following: str) -> bytes:
         stop = b" +".join(re.escape(piece.encode()) for piece in re.split(" +", following[:following.find(following.strip(" ")[0]) + 1]))
         return b"((?:(?!" + stop + rb")[^\n])+)"
     stop_char = following[:1]
-    free = b"[^" + (re.escape(stop_char.encode()) if stop_char not in ("", " ") else b"") + rb" \n]*"
+    if kind == "host" and stop_char == ":":
+        return rb"([^ \n]+)"  # ip:port: backtracks to the last ':'
+    if stop_char == "\t":
+        free = rb"[^\t\n]*"
+    else:
+        free = b"[^" + (re.escape(stop_char.encode()) if stop_char not in ("", " ") else b"") + rb" \n]*"
     if kind == "skip":
         return b"(?:" + free + b")"
     return b"(" + free + b")"
@@ -258,10 +326,30 @@ class LogFormat(LineFormat):
         self.kinds: List[str] = []
         """The kind of each group, in order."""
         self.details: Dict[str, str] = {}
+        more = _MORE_FIELDS.search(tokens[-1].literal)
+        if more:  # the separator stays, for the last field to stop at; it is matched with the fields after
+            tokens[-1] = _Token(tokens[-1].literal[:more.end(1)])
+        summing = False
         for index, token in enumerate(tokens):
             if not token.kind:
+                literal = token.literal[:-1] if more and index == len(tokens) - 1 else token.literal
                 # a space of the format matches a run of spaces (padded fields, doubled separators)
-                parts.append(b" +".join(re.escape(piece.encode()) for piece in re.split(" +", token.literal)))
+                parts.append(b" +".join(re.escape(piece.encode()) for piece in re.split(" +", literal)))
+                continue
+            if token.kind == "duration_part":  # tokens alternate literal, field: fields are two apart
+                if index < 2 or tokens[index - 2].kind != "duration_part":
+                    summing = "duration" not in self.kinds
+                    if summing:
+                        parts.append(b"(")
+                        self.kinds.append("duration")
+                        self.details["duration"] = "1"
+                upstream = summing and token.detail == "upstream" and "upstream" not in self.kinds
+                parts.append(b"(" + _PART + b")" if upstream else _PART)
+                if upstream:
+                    self.kinds.append("upstream")
+                    self.details["upstream"] = "1"
+                if summing and (index + 2 >= len(tokens) or tokens[index + 2].kind != "duration_part"):
+                    parts.append(b")")
                 continue
             before = tokens[index - 1].literal if index else ""
             after = tokens[index + 1].literal if index + 1 < len(tokens) else ""
@@ -271,11 +359,17 @@ class LogFormat(LineFormat):
                 token = token._replace(kind="skip")
             if token.kind == "request" and not (before.endswith('"') and after.startswith('"')):
                 raise FormatError("the request field must be quoted in the format (\"%r\", \"$request\")")
+            if token.kind == "request" and token.detail == "absolute" and "vhost" not in self.kinds:
+                parts.append(_URL_HOST)
+                self.kinds.append("vhost")
+                self.details["vhost"] = "url"
             regex = _field_regex(token, before.endswith('"') and after.startswith('"'), after)
             parts.append(regex)
             if token.kind != "skip":
                 self.kinds.append(token.kind)
                 self.details[token.kind] = token.detail
+        if more:
+            parts.append(b"(?:" + (b" +" if more.group(1) == " " else b"\t") + rb"[^\n]*)?")
         parts.append(rb"[ \t]*\r?$")
         kinds = set(self.kinds)
         if "stamp" not in kinds:
@@ -323,9 +417,16 @@ class LogFormat(LineFormat):
         return epoch, zone
 
     def durations(self, keys: Sequence[bytes]) -> List[Optional[float]]:
-        """Seconds of duration keys, or None for ``-``."""
-        scale = self._scale
-        return [None if key == b"-" else float(key) * scale for key in keys]
+        """Seconds of duration keys, or None where nothing was logged."""
+        decoded: Dict[bytes, Optional[float]] = {}
+        return [decoded[key] if key in decoded else decoded.setdefault(key, self.duration(key)) for key in keys]
+
+    def duration(self, key: bytes) -> Optional[float]:
+        """Seconds of a duration as logged: the sum of its parts, None if any is ``-`` or ``-1``."""
+        values = key.split()
+        if b"-" in values or b"-1" in values:
+            return None
+        return sum(map(float, values)) * self._scale
 
     def upstreams(self, keys: Sequence[bytes]) -> List[Optional[float]]:
         """Seconds of upstream times as logged (each the sum of its tries)."""
@@ -333,8 +434,8 @@ class LogFormat(LineFormat):
         return [decoded[key] if key in decoded else decoded.setdefault(key, self.upstream(key)) for key in keys]
 
     def upstream(self, key: bytes) -> Optional[float]:
-        """Seconds of an upstream time: the sum of a list of tries, None if none was logged."""
-        values = [float(value) for value in re.split(rb", | : ", key) if value not in (b"-", b"")]
+        """Seconds of an upstream time: the sum of a list of tries, None if none was logged (``-``, ``-1``)."""
+        values = [float(value) for value in re.split(rb", | : ", key) if value not in (b"-", b"-1", b"")]
         return sum(values) * self._upstream_scale if values else None
 
     # -- parsing ------------------------------------------------------------------------------
@@ -385,7 +486,7 @@ class LogFormat(LineFormat):
         match = self.pattern.match(line)
         if match is None:
             raise ParseError("malformed", line.decode("utf-8", "replace"))
-        row: Tuple[bytes, ...] = match.groups()  # every group takes part
+        row: Tuple[bytes, ...] = match.groups(b"")  # b"" for a group that took no part, as findall gives
         try:
             self.stamp(row[self._index["stamp"]])
         except ValueError:
@@ -454,12 +555,12 @@ def _stamp_decoder(detail: str) -> Callable[[str], Moment]:
 def compile_format(spec: str) -> LineFormat:
     """The format of a preset name, ``json[:field=key,...]`` or a format string; FormatError if it
     cannot compile."""
-    if spec == "json" or spec.startswith("json:"):
+    name = ALIASES.get(spec, spec)
+    if name == "json" or name.startswith("json:"):
         try:
-            return json_format(spec)
+            return json_format(name)
         except ValueError as error:
             raise FormatError(str(error)) from None
-    name = ALIASES.get(spec, spec)
     if name in PRESETS:
         return LogFormat(name, PRESETS[name])
     if "$" not in spec and "%" not in spec:
