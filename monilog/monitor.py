@@ -56,6 +56,7 @@ watcher thread may feed lines while the main thread ticks and reads :meth:`Monit
 
 from __future__ import annotations
 
+import heapq
 import sys
 import threading
 import time
@@ -67,6 +68,7 @@ from monilog.accumulation.aggregate import Batch, Segment, aggregate
 from monilog.accumulation.alerter import Alerter, AlertEvent
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
+from monilog.accumulation.rules import RuleSet, RuleSpec
 from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot
 from monilog.outputs.sink import Sink
 from monilog.parsing.block import parse_block, parse_records
@@ -108,6 +110,7 @@ class Monitor:
     :param lateness: seconds lines may arrive behind the newest time seen and still count in
         their own second and period (alerts and reports come that much later).
     :param alerter: the alert rule to use instead of ``Alerter(threshold, window, lateness=lateness)``.
+    :param rules: alert rules beside the traffic rule (:mod:`monilog.accumulation.rules`), on the same clock.
     :param reading: filters, real clients and vhost rules (:class:`~monilog.parsing.reading.Reading`);
         filtered records are counted as such, in their period.
     """
@@ -127,6 +130,7 @@ class Monitor:
         lateness: int = 0,
         alerter: Optional[Alerter] = None,
         reading: Reading = DEFAULT_READING,
+        rules: Sequence[RuleSpec] = (),
     ) -> None:
         if isinstance(period, bool) or not isinstance(period, int) or period <= 0:
             raise ValueError(f"period must be a positive whole number of seconds, not {period!r}")
@@ -137,6 +141,7 @@ class Monitor:
         self.period = period
         self.fmt = fmt
         self.reading = reading
+        self.rules = RuleSet(rules, self.alerter.lateness, max_keys)
         self.top = top
         self.max_keys = max_keys
         self.sinks: List[Sink] = list(sinks)
@@ -174,7 +179,13 @@ class Monitor:
 
     def batch(self, source: str, block: bytes, span_seconds: Optional[int] = None) -> Batch:
         """Parse and aggregate a block of whole lines of ``source`` (see :meth:`apply`)."""
-        return aggregate(parse_block(block, self.parser_for(source)), span_seconds or self.period)
+        return aggregate(parse_block(block, self.parser_for(source)), span_seconds or self.batch_span)
+
+    @property
+    def batch_span(self) -> int:
+        """Seconds a batch's segments may span: the period, or one second when rules need each
+        second's counters (errors, sections, clients, durations)."""
+        return 1 if self.rules else self.period
 
     def feed(self, source: str, lines: Iterable[Line], wall_now: Optional[float] = None) -> None:
         """Parse and account a batch of lines from ``source``.
@@ -304,7 +315,12 @@ class Monitor:
                 self._emit_events(self.alerter.observe(second, count, tz=zone))
 
     def _count(self, counts: Counts, second: int, late: bool, zone: tzinfo) -> None:
-        """Count records of ``second`` in their period, or in the oldest one not reported when late."""
+        """Count records of ``second`` in their period, or in the oldest one not reported when late.
+
+        ``late``: the alert clock did not take these records (refused or outlying times, or held
+        before the periods were aligned); they count in reports only.
+        """
+        observed_late = late
         start = self._report_start
         if start is None or (self._start_from_wall and not late):
             clock = self.alerter.clock
@@ -329,6 +345,8 @@ class Monitor:
         hits = counts.hits
         stats.add_counts(counts, late=hits if late else 0)
         self.parsed += hits
+        if self.rules and not observed_late:
+            self.rules.add(second, counts)
 
     def _within_lateness(self, second: int) -> bool:
         clock = self.alerter.clock
@@ -385,7 +403,7 @@ class Monitor:
                 parsed=self.parsed,
                 late_hits=self.alerter.late_hits,
                 outlier_hits=self.clock.outliers + self.clock.refused,
-                alerts=self.earlier_alerts + self.alerter.history,
+                alerts=self.earlier_alerts + self._history(),
                 earlier_alerts=len(self.earlier_alerts),
                 alert=self.alert_state(),
                 files=self.files,
@@ -421,7 +439,7 @@ class Monitor:
                 last_report=self._last_report,
                 current=current,
                 total=current if self._total is None else self._total.merge(current),
-                history=self.earlier_alerts + self.alerter.history,
+                history=self.earlier_alerts + self._history(),
                 earlier_alerts=len(self.earlier_alerts),
                 lines=self.lines,
                 parsed=self.parsed,
@@ -456,7 +474,18 @@ class Monitor:
         end = start + self.period if clock is None else min(start + self.period, max(clock, start + 1))
         return stats.snapshot(self._datetime(start), self._datetime(end))
 
+    def _history(self) -> Tuple[AlertEvent, ...]:
+        """Every rule's events of this run, in time order (the traffic rule's first at equal times)."""
+        if not self.rules:
+            return self.alerter.history
+        return tuple(heapq.merge(self.alerter.history, self.rules.history, key=lambda event: event.time))
+
     def _emit_events(self, events: Sequence[AlertEvent]) -> None:
+        evaluated = self.alerter.evaluated
+        if self.rules and evaluated is not None and evaluated != self.rules.evaluated:
+            more = self.rules.evaluate_until(evaluated, self.alerter.tz)
+            if more:
+                events = sorted([*events, *more], key=lambda event: event.time)
         for event in events:
             self._to_sinks(lambda sink, event=event: sink.event(event))  # type: ignore[misc]
 

@@ -13,7 +13,8 @@ The rule
   ``[T - window, T - 1]``: ``hits`` is their total and ``average = hits / window`` (always the
   full window, also during the first minutes of a run).
 * ``average > threshold`` while not alerting raises an ``alert`` event at ``T``;
-  ``average <= threshold`` while alerting raises a ``recover`` event at ``T``. "Exceeds" is
+  ``average <= recover_below`` (by default the threshold) while alerting raises a ``recover``
+  event at ``T``. "Exceeds" is
   strict: a window exactly at the threshold does not alert. The event's time is ``T`` (log
   time), whatever the lateness; it is raised ``lateness`` seconds of log time later.
 * The comparison is exact: the threshold is taken in decimal as the user wrote it (a float
@@ -95,6 +96,16 @@ class AlertEvent:
     window: int
     started: Optional[datetime] = None
     peak_hits: Optional[int] = None
+    rule: str = ""
+    """The rule's canonical text (:mod:`monilog.accumulation.rules`); empty for the traffic rule."""
+    metric: str = ""
+    """What the rule watches (``rate``, ``server_errors``, ``latency_p95``...); empty for the traffic rule."""
+    value: Optional[float] = None
+    """The rule's value that changed the state (requests/s, share, seconds, bytes/s); None: no evidence."""
+    key: Optional[str] = None
+    """The client or section of a ``by`` rule."""
+    section: Optional[str] = None
+    """The section of an ``on`` rule."""
     message: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +118,8 @@ class AlertEvent:
 
     def _render(self) -> str:
         when = self.time.strftime(TIME_FORMAT)
+        if self.rule:
+            return self._render_rule(when)
         if self.kind == ALERT:
             return f"High traffic generated an alert - hits = {self.hits}, triggered at {when}"
         lasted = self.duration
@@ -114,6 +127,31 @@ class AlertEvent:
         return (
             f"Traffic back to normal - hits = {self.hits}, recovered at {when}{lasted_text}"
         )
+
+    def _render_rule(self, when: str) -> str:
+        """The message of a rule's event: what, how much, when (and, recovering, for how long)."""
+        metric, value, over = self.metric, self.value, format_duration(self.window)
+        where = f" on {self.section}" if self.section else ""
+        if metric == "rate":
+            subject = (f"High traffic from {self.key}" if self.key is not None and self.rule.split()[1:3] == ["by", "client"]
+                       else f"High traffic on {self.key}" if self.key is not None else f"High traffic{where}")
+            figure = f"hits = {self.hits}"
+        elif metric in ("errors", "server_errors"):
+            subject = f"High {'server ' if metric == 'server_errors' else ''}error rate{where}"
+            label = "5xx" if metric == "server_errors" else "4xx/5xx"
+            figure = f"{label} = {value:.1%} of {self.hits} hits" if value is not None else f"no evidence ({self.hits} hits)"
+        elif metric.startswith("latency_"):
+            subject = f"High latency{where}"
+            figure = (f"{metric[len('latency_'):]} = {value:.3g}s over {over}" if value is not None
+                      else f"no evidence ({self.hits} hits)")
+        else:
+            subject = f"High bandwidth{where}"
+            figure = f"{value:.4g} bytes/s over {over}" if value is not None else "0 bytes/s"
+        if self.kind == ALERT:
+            return f"{subject} generated an alert - {figure}, triggered at {when}"
+        lasted = self.duration
+        lasted_text = f", after {format_duration(lasted.total_seconds())}" if lasted is not None else ""
+        return f"{subject} back to normal - {figure}, recovered at {when}{lasted_text} ({self.rule})"
 
     def __str__(self) -> str:
         return self.message
@@ -149,6 +187,8 @@ class Alerter:
     :param tz: timezone for event times, fixed; by default :attr:`tz` follows the offset of the
         latest observed datetime or ``tz`` argument (UTC until one is seen).
     :param max_history: how many events :attr:`history` keeps.
+    :param recover_below: an alert recovers when the average is at or below this (hysteresis;
+        default the threshold), compared exactly like the threshold.
     """
 
     def __init__(
@@ -159,6 +199,7 @@ class Alerter:
         lateness: int = 0,
         tz: Optional[tzinfo] = None,
         max_history: int = MAX_HISTORY,
+        recover_below: Union[float, int, str, Decimal, None] = None,
     ) -> None:
         self.window: int = _whole_seconds("window", window, 1)
         self.lateness: int = _whole_seconds("lateness", lateness, 0)
@@ -167,6 +208,11 @@ class Alerter:
         exact = _decimal_threshold(threshold)
         self.threshold: float = float(exact)
         self._limit: int = math.floor(exact * window)
+        recover = exact if recover_below is None else _decimal_threshold(recover_below)
+        if recover > exact:
+            raise ValueError(f"recover_below ({recover}) must not be above the threshold ({exact})")
+        self.recover_below: float = float(recover)
+        self._recover_limit: int = math.floor(recover * window)
         self._fixed_tz = tz
         self.tz: tzinfo = tz or timezone.utc
         """Timezone of event times."""
@@ -300,7 +346,7 @@ class Alerter:
         if self.alerting:
             if hits > self._peak:
                 self._peak = hits
-            if hits <= self._limit:
+            if hits <= self._recover_limit:
                 self._emit(RECOVER, second, hits, events)
         elif hits > self._limit:
             self._emit(ALERT, second, hits, events)

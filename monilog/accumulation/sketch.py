@@ -249,6 +249,14 @@ class LatencySketch:
         buckets = self._buckets or {}
         return self._zeros + sum(count for key, count in buckets.items() if _bucket_value(key) <= bound)
 
+    def bucket_counts(self) -> Dict[Optional[int], int]:
+        """``bucket → count`` of the values added, the zero bucket as ``None``: what a sliding
+        window adds and takes away (:func:`quantile_of_buckets` reads it)."""
+        counts: Dict[Optional[int], int] = {key: count for key, count in (self._buckets or {}).items()}
+        if self._zeros:
+            counts[None] = self._zeros
+        return counts
+
     def summary(self) -> Optional[LatencySummary]:
         """Count, mean, p50, p90, p95, p99 and max (seconds), as reports give them; None when empty."""
         mean = self.mean
@@ -286,3 +294,30 @@ class LatencySketch:
 
     def __repr__(self) -> str:
         return f"LatencySketch(count={self._count}, mean={self.mean}, max={self.max}, buckets={self.bucket_count})"
+
+
+def quantile_of_buckets(buckets: Mapping[Optional[int], int], q: float) -> Optional[float]:
+    """The value of rank ``floor(q * (count - 1))`` of values counted by bucket (as
+    :meth:`LatencySketch.bucket_counts` gives them), within ALPHA; None when there are none."""
+    count = sum(buckets.values())
+    if not count:
+        return None
+    rank = math.floor(q * (count - 1))
+    below = buckets.get(None, 0)
+    if rank < below:
+        return 0.0
+    for key in sorted(key for key in buckets if key is not None):
+        below += buckets[key]
+        if rank < below:
+            return _bucket_value(key)
+    raise AssertionError("the ranks are within the count")  # pragma: no cover
+
+
+def bucket_of(value: float) -> Optional[int]:
+    """The bucket a value (seconds, >= 0) is counted in; None for the zero bucket."""
+    return _term(value)[1]
+
+
+def bucket_value(key: Optional[int]) -> float:
+    """The value a bucket stands for (what quantiles answer)."""
+    return 0.0 if key is None else _bucket_value(key)

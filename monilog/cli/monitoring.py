@@ -33,6 +33,7 @@ from monilog.parsing.reading import Reading
 from monilog.version import __version__
 
 if TYPE_CHECKING:
+    from monilog.accumulation.rules import RuleSpec
     from monilog.monitor import Monitor
 
 DASHBOARD_SECONDS = 0.5
@@ -70,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json-keys", metavar="FIELD=KEY,...", help="for JSON logs: the keys holding fields monilog does not "
                         "recognise by itself (fields: time, host, user, request, method, path, status, size, duration, "
                         "duration_ms, duration_us, duration_ns, upstream, vhost; a.b for nested keys); implies --log-format json")
+    rules = parser.add_argument_group("alert rules (beside the traffic rule set by --threshold and --window)")
+    rules.add_argument("--alert", action="append", default=[], metavar="RULE",
+                       help="an alert rule, repeatable: METRIC [on SECTION] [by client|section] > VALUE [over DURATION] "
+                            "[recover below VALUE] [for DURATION] [min N hits], e.g. 'server_errors > 5%% over 5m min 100 hits' "
+                            "(grammar in the README)")
+    rules.add_argument("--rules", metavar="FILE", help="alert rules from a TOML file of [[rule]] tables with name and alert")
+    rules.add_argument("--recover-below", type=number("recover-below", lambda v: v > 0, "positive"), metavar="REQ_PER_S",
+                       help="the traffic rule recovers at or below this average (hysteresis; default the threshold)")
     chosen = parser.add_argument_group("filters (applied before counting and alerting; what they leave out is counted as filtered)")
     chosen.add_argument("--since", type=moment, metavar="TIME", help="leave out lines logged before TIME (any date python-dateutil reads, "
                         "a time without zone being the host's; or relative: -2h, -30m, -1d)")
@@ -190,6 +199,55 @@ def moment(text: str) -> float:
     return parsed.timestamp()
 
 
+def load_rules(texts: Sequence[str], path: Optional[str], fmt: str) -> List["RuleSpec"]:
+    """The rules of ``--alert`` and ``--rules FILE``, checked against the format; UsageError if one is wrong."""
+    from monilog.accumulation.rules import RuleError, parse_rule
+
+    named = [("", text) for text in texts]
+    if path is not None:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - the backport has the same interface
+            import tomli as tomllib
+        try:
+            with open(path, "rb") as stream:
+                table = tomllib.load(stream)
+        except OSError as error:
+            raise UsageError(f"cannot read --rules {path}: {error.strerror or error}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise UsageError(f"--rules {path} is not TOML: {error}") from None
+        entries = table.get("rule", [])
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise UsageError(f"--rules {path}: rules are [[rule]] tables")
+        for number, entry in enumerate(entries, 1):
+            unknown = set(entry) - {"name", "alert"}
+            if unknown or not isinstance(entry.get("alert"), str):
+                raise UsageError(f"--rules {path}: rule {number} needs an 'alert' string and takes only 'name' "
+                                 f"and 'alert'{' (not ' + ', '.join(sorted(unknown)) + ')' if unknown else ''}")
+            named.append((str(entry.get("name", "")), entry["alert"]))
+    specs = []
+    for name, text in named:
+        try:
+            spec = parse_rule(text, name)
+        except RuleError as error:
+            raise UsageError(str(error)) from None
+        if spec.needs_durations and logs_durations(fmt) is False:
+            raise UsageError(f"{spec.text}: --log-format {fmt} logs no request durations")
+        specs.append(spec)
+    return specs
+
+
+def logs_durations(fmt: str) -> Optional[bool]:
+    """Whether lines of ``fmt`` carry request durations; None when only the lines can tell (auto,
+    W3C, JSON)."""
+    if fmt in ("common", "combined"):
+        return False
+    if fmt in FORMATS:
+        return None
+    kinds = getattr(compile_format(fmt), "kinds", None)
+    return None if kinds is None else "duration" in kinds
+
+
 def log_format(text: str) -> str:
     """A ``--log-format`` value, checked: a built-in format, a preset, or a format string that compiles."""
     if text not in FORMATS:
@@ -217,6 +275,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             args.format = log_format("json:" + args.json_keys) if args.json_keys.strip() else "json"
         except argparse.ArgumentTypeError as error:
             parser.error(str(error))
+    from monilog.accumulation.alerter import Alerter
     from monilog.monitor import Monitor
     from monilog.outputs.console import BellSink, JsonSink, TextSink
     from monilog.outputs.runlog import RunLogSink
@@ -233,6 +292,9 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         reading = Reading(filters, args.real_client is not None, args.trusted_proxies, args.by_vhost, args.vhost_from_filename)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    specs = load_rules(args.alert, args.rules, args.format)
+    if args.recover_below is not None and args.recover_below > args.threshold:
+        raise UsageError(f"--recover-below {args.recover_below:g} is above the threshold {args.threshold:g}")
     try:
         extra = integrations.build(args)
     except ValueError as error:
@@ -256,7 +318,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
     monitor = Monitor(
         args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
-        history=extra.history, lateness=args.lateness, reading=reading,
+        history=extra.history, lateness=args.lateness, reading=reading, rules=specs,
+        alerter=Alerter(args.threshold, args.window, lateness=args.lateness, recover_below=args.recover_below),
     )
     extra.start(monitor)
     stop = threading.Event()

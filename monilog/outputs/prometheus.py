@@ -17,6 +17,8 @@ every alert event)::
     monilog_alert_window_seconds              the alert window
     monilog_alerting                          1 while the high-traffic alert is on, else 0
     monilog_alerts_total                      high-traffic alerts raised
+    monilog_alert_active{rule,key}            1 while a rule of --alert/--rules is alerting (key: client or section of a ``by`` rule, "" otherwise)
+    monilog_rule_alerts_total{rule}           alerts raised by each such rule
     monilog_request_duration_seconds          histogram of request durations, when the log format has them
     monilog_upstream_duration_seconds         histogram of upstream response times, when the format has them
 
@@ -183,6 +185,11 @@ class PrometheusSink(Sink):
         self.window = gauge("monilog_alert_window_seconds", "The alert window", registry=registry)
         self.alerting = gauge("monilog_alerting", "1 while the high-traffic alert is on, else 0", registry=registry)
         self.alerts = counter("monilog_alerts", "High-traffic alerts raised", registry=registry)
+        self.rule_active = gauge("monilog_alert_active", "1 while the rule is alerting (for its key)", ["rule", "key"],
+                                 registry=registry)
+        self.rule_alerts = counter("monilog_rule_alerts", "Alerts raised by the rule", ["rule"], registry=registry)
+        self._rule_keys: Dict[str, Set[str]] = {}  # rule -> keys with a label of their own
+        self._other_active: Dict[str, Set[str]] = {}  # rule -> alerting keys counted under "other"
         for status_class in ("1xx", "2xx", "3xx", "4xx", "5xx"):
             self.responses.labels(status_class)
         self.durations = _DurationCollector(importlib.import_module("prometheus_client.core").HistogramMetricFamily)
@@ -232,7 +239,25 @@ class PrometheusSink(Sink):
             self.durations.add(UPSTREAM_DURATION, stats.upstream_latency)
         self._set_state(report.alert)
 
+    def _rule_event(self, event: AlertEvent) -> None:
+        """A rule's alert or recovery: its key keeps a label of its own for the first
+        :attr:`max_sections` keys of the rule, the others share ``key="other"`` (1 while any is alerting)."""
+        rule, key = _label(event.rule), _label(event.key or "")
+        if event.kind == ALERT:
+            self.rule_alerts.labels(rule).inc()
+        keys = self._rule_keys.setdefault(rule, set())
+        if key in keys or len(keys) < self.max_sections:
+            keys.add(key)
+            self.rule_active.labels(rule, key).set(1 if event.kind == ALERT else 0)
+            return
+        others = self._other_active.setdefault(rule, set())
+        (others.add if event.kind == ALERT else others.discard)(key)
+        self.rule_active.labels(rule, OTHER_SECTION).set(1 if others else 0)
+
     def event(self, event: AlertEvent) -> None:
+        if event.rule:
+            self._rule_event(event)
+            return
         if event.kind == ALERT:
             self.alerts.inc()
         self._set_state(AlertState(event.kind == ALERT, event.hits, event.average, event.threshold, event.window))

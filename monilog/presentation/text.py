@@ -34,7 +34,7 @@ Sizes use binary units (KiB, MiB). An alert event is ``[ALERT] <message>`` or
 from __future__ import annotations
 
 from datetime import datetime, timezone, tzinfo
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from rich.cells import cell_len
 
@@ -140,6 +140,10 @@ class AlertPeriod(NamedTuple):
     threshold: float
     earlier: bool
     """Raised by an earlier run (restored from an alert file)."""
+    rule: str = ""
+    """The rule that raised it (empty: the traffic rule)."""
+    key: Optional[str] = None
+    """The client or section of a ``by`` rule."""
 
     @property
     def peak_average(self) -> float:
@@ -161,29 +165,31 @@ def alert_periods(events: Sequence[AlertEvent], earlier: int = 0,
         (:attr:`Alerter.peak_hits`); without it the peak of an open alert is its trigger total.
     """
     periods: List[AlertPeriod] = []
-    open_alert: Optional[Tuple[AlertEvent, bool]] = None
+    open_alerts: Dict[Tuple[str, Optional[str]], Tuple[AlertEvent, bool]] = {}  # per rule and key
     for index, event in enumerate(events):
         from_earlier = index < earlier
+        which = (event.rule, event.key)
+        open_alert = open_alerts.pop(which, None)
         if event.kind == ALERT:
             if open_alert is not None:  # its run ended before it recovered
                 periods.append(_open_period(*open_alert))
-            open_alert = (event, from_earlier)
+            open_alerts[which] = (event, from_earlier)
             continue
         started = event.started or (open_alert[0].time if open_alert else event.time)
         peak = event.peak_hits if event.peak_hits is not None else event.hits
         periods.append(AlertPeriod(started, event.time, peak, event.window, event.threshold,
-                                   open_alert[1] if open_alert else from_earlier))
-        open_alert = None
-    if open_alert is not None:
+                                   open_alert[1] if open_alert else from_earlier, event.rule, event.key))
+    for (rule, _), open_alert in open_alerts.items():
         period = _open_period(*open_alert)
-        if ongoing_hits is not None:
+        if ongoing_hits is not None and not rule:
             period = period._replace(peak_hits=max(period.peak_hits, ongoing_hits))
         periods.append(period)
+    periods.sort(key=lambda period: period.start)
     return periods
 
 
 def _open_period(event: AlertEvent, earlier: bool) -> AlertPeriod:
-    return AlertPeriod(event.time, None, event.hits, event.window, event.threshold, earlier)
+    return AlertPeriod(event.time, None, event.hits, event.window, event.threshold, earlier, event.rule, event.key)
 
 
 def format_moment(moment: datetime, reference: Optional[datetime]) -> str:
@@ -367,8 +373,8 @@ def format_notice(message: str) -> str:
 
 def _history_lines(periods: Sequence[AlertPeriod], alerting: bool, last: Optional[datetime]) -> List[str]:
     lines = ["  " + _fit("started", 26) + _fit("ended", 26) + _fit("lasted", 10) + "peak"]
-    for index, period in enumerate(periods):
-        ongoing = alerting and index == len(periods) - 1 and not period.earlier
+    for period in periods:
+        ongoing = alerting and period.end is None and not period.rule and not period.earlier
         if period.end is not None:
             ended = format_moment(period.end, period.start)
         elif ongoing:
@@ -380,6 +386,8 @@ def _history_lines(periods: Sequence[AlertPeriod], alerting: bool, last: Optiona
         peak = f"{'' if period.end is not None or ongoing else '>='}{period.peak_hits} ({period.peak_average:.1f}/s)"
         earlier = "  (earlier run)" if period.earlier else ""
         lines.append("  " + _fit(format_time(period.start), 26) + _fit(ended, 26) + _fit(lasted, 10) + peak + earlier)
+        if period.rule:
+            lines.append("    " + clean(period.rule + (f" [{period.key}]" if period.key is not None else ""), WIDTH - 4))
     return lines
 
 

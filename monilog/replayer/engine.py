@@ -94,7 +94,7 @@ def replay(
     if count < 2 or sum(item.size or 0 for item in inputs) < tuning.in_process_bytes:
         count = 0
     merged = len(paths) > 1
-    span = 1 if merged else monitor.period
+    span = 1 if merged else monitor.batch_span
     pool = None
     if count:
         try:
