@@ -17,7 +17,8 @@ every alert event)::
     monilog_alert_window_seconds              the alert window
     monilog_alerting                          1 while the high-traffic alert is on, else 0
     monilog_alerts_total                      high-traffic alerts raised
-    monilog_alert_active{rule,key}            1 while a rule of --alert/--rules is alerting (key: client or section of a ``by`` rule, "" otherwise)
+    monilog_alert_active{rule,key}            1 while a rule of --alert/--rules is alerting (key: a ``by``
+                                              rule's client or section, "" otherwise; bounded like sections)
     monilog_rule_alerts_total{rule}           alerts raised by each such rule
     monilog_request_duration_seconds          histogram of request durations, when the log format has them
     monilog_upstream_duration_seconds         histogram of upstream response times, when the format has them
