@@ -37,6 +37,14 @@ _HOMES: Dict[str, str] = {
     "Decision": "monilog.accumulation.clock",
     "LogClock": "monilog.accumulation.clock",
     "Batch": "monilog.accumulation.aggregate",
+    "LatencySketch": "monilog.accumulation.sketch",
+    "Rule": "monilog.accumulation.rules",
+    "RuleSet": "monilog.accumulation.rules",
+    "RuleSpec": "monilog.accumulation.rules",
+    "parse_rule": "monilog.accumulation.rules",
+    "Filters": "monilog.parsing.filters",
+    "Reading": "monilog.parsing.reading",
+    "compile_format": "monilog.parsing.logformat",
     "LogGenerator": "monilog.generator",
     "Monitor": "monilog.monitor",
     "Sink": "monilog.outputs.sink",
@@ -67,6 +75,8 @@ __all__ = [
     "Counts",
     "Decision",
     "FileWatcher",
+    "Filters",
+    "LatencySketch",
     "LiveView",
     "LogClock",
     "LogGenerator",
@@ -75,7 +85,11 @@ __all__ = [
     "Monitor",
     "ParseError",
     "PeriodReport",
+    "Reading",
     "ReplayTuning",
+    "Rule",
+    "RuleSet",
+    "RuleSpec",
     "RunSummary",
     "SectionStats",
     "Sink",
@@ -83,8 +97,10 @@ __all__ = [
     "StatsSnapshot",
     "WatchNotice",
     "__version__",
+    "compile_format",
     "follow",
     "parse_line",
+    "parse_rule",
     "replay",
     "section_of",
 ]
@@ -94,12 +110,17 @@ if TYPE_CHECKING:
     from monilog.accumulation.alerter import ALERT, RECOVER, Alerter, AlertEvent
     from monilog.accumulation.clock import Decision, LogClock
     from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
+    from monilog.accumulation.rules import Rule, RuleSet, RuleSpec, parse_rule
+    from monilog.accumulation.sketch import LatencySketch
     from monilog.accumulation.statistics import Counts, SectionStats, Statistics, StatsSnapshot
     from monilog.generator import LogGenerator
     from monilog.monitor import Monitor
     from monilog.outputs.sink import Sink
+    from monilog.parsing.filters import Filters
     from monilog.parsing.formats import FORMATS
+    from monilog.parsing.logformat import compile_format
     from monilog.parsing.parser import LogParser, parse_line
+    from monilog.parsing.reading import Reading
     from monilog.parsing.record import SKIP_REASONS, LogRecord, ParseError
     from monilog.parsing.section import section_of
     from monilog.replayer import ReplayTuning, replay
