@@ -398,9 +398,9 @@ def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[dateti
     if earlier:
         columns.append(("run", "left"))
     table = _table(*columns, flexible=False)
-    ongoing = view.alert.alerting and periods[-1].end is None
-    for index, period in enumerate(shown):
-        is_ongoing = ongoing and index == 0
+    for period in shown:
+        # the traffic rule's open alert is ongoing while it alerts; a rule's open alert is ongoing too
+        is_ongoing = period.end is None and not period.earlier and (view.alert.alerting or bool(period.rule))
         if period.end is not None:
             ended = Text(_short_time(period.end, period.start))
         elif is_ongoing:
@@ -418,6 +418,9 @@ def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[dateti
             cells.append(Text(("earlier" if wide else "prev") if period.earlier else "", "italic"))
         style = _ALERT_STYLE if is_ongoing else "dim" if period.earlier else ""
         table.add_row(*cells, style=style)
+        if period.rule:
+            table.add_row(Text(clean(period.rule + (f" [{period.key}]" if period.key is not None else ""), 60), "italic"),
+                          style=style)
     hidden = len(periods) - len(shown)
     subtitle = f"{len(periods)} · {rule}" + (f" · {hidden} older not shown" if hidden else "")
     return _panel(table, "Alerts", subtitle)
