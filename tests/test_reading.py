@@ -66,6 +66,18 @@ class VhostTest(unittest.TestCase):
         self.assertEqual([parsed.keys.vhost(key) for key in parsed.vhosts or ()], ["shop.example"] * 2)
 
 
+class TimezoneTest(unittest.TestCase):
+    def test_w3c_local_times_are_read_in_the_zone_given(self) -> None:
+        lines = b"#Fields: date-local time-local cs-method cs-uri-stem sc-status\n2026-07-01 12:00:00 GET /a/b 200\n"
+        for zone, hour in (("UTC", 12), ("Europe/Paris", 10), ("Asia/Kolkata", 6)):
+            with self.subTest(zone=zone):
+                parsed = parse_block(lines, LogParser("w3c", reading=Reading(timezone=zone)))
+                epoch = parsed.keys.stamp(parsed.stamps[0])[0]
+                self.assertEqual((epoch // 3600) % 24, hour)  # 12:00 local; Kolkata is +05:30
+        with self.assertRaises(ValueError):
+            Reading(timezone="Mars/Olympus")
+
+
 class ReadingCommandTest(unittest.TestCase):
     def setUp(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="monilog-reading-")

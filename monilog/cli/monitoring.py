@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "trusted proxies (needs a format that logs it: $http_x_forwarded_for, %%{X-Forwarded-For}i, JSON)")
     vhosts.add_argument("--trusted-proxies", type=checked(parse_networks), metavar="CIDR,...",
                         help="the proxies --real-client skips (default: loopback and private networks)")
+    vhosts.add_argument("--timezone", metavar="ZONE", help="the zone of W3C date-local/time-local fields (Europe/Paris, UTC; default the host's)")
     vhosts.add_argument("--by-vhost", action="store_true", help="count sections per virtual host (shop.example/api)")
     vhosts.add_argument("--vhost-from-filename", action="store_true",
                         help="a file whose format logs no virtual host is named after its file (shop.example.access.log: shop.example)")
@@ -289,7 +290,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     try:
         filters = Filters(args.since, args.until, args.exclude_client, args.include_path, args.exclude_path,
                           args.ignore_status, args.exclude_bots)
-        reading = Reading(filters, args.real_client is not None, args.trusted_proxies, args.by_vhost, args.vhost_from_filename)
+        reading = Reading(filters, args.real_client is not None, args.trusted_proxies, args.by_vhost, args.vhost_from_filename,
+                          args.timezone)
     except ValueError as error:
         raise UsageError(str(error)) from None
     specs = load_rules(args.alert, args.rules, args.format)

@@ -108,7 +108,7 @@ class LogParser:
             names = tuple(value)
         if not names:
             raise ValueError("a W3C field list needs at least one field name")
-        self._layout = W3CLayout(names)
+        self._layout = W3CLayout(names, self.reading.local_zone)
         if self.fmt == "auto":
             self._w3c = True
 

@@ -22,8 +22,11 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from dateutil import tz
 
 from monilog.parsing.columns import KeyDecoder, ParsedBlock
 from monilog.parsing.filters import Filters
@@ -129,9 +132,19 @@ class Reading:
     """Count sections per virtual host."""
     vhost_from_filename: bool = False
     """A source without a logged vhost is named after its file."""
+    timezone: Optional[str] = None
+    """The zone of W3C ``date-local``/``time-local`` fields (an IANA name such as ``Europe/Paris``,
+    or ``UTC``); None: the host's."""
 
     def __post_init__(self) -> None:
         _networks(self.trusted_proxies or DEFAULT_TRUSTED)
+        if self.timezone is not None and tz.gettz(self.timezone) is None:
+            raise ValueError(f"unknown time zone {self.timezone!r} (an IANA name such as Europe/Paris, or UTC)")
+
+    @property
+    def local_zone(self) -> Optional[tzinfo]:
+        """The zone of local times, None for the host's."""
+        return None if self.timezone is None else tz.gettz(self.timezone)
 
     @property
     def needs_agents(self) -> bool:
