@@ -460,7 +460,8 @@ class Monitor:
         self._skipped.clear()
         snapshot = stats.snapshot(self._datetime(start), self._datetime(end))
         self._total = snapshot if self._total is None else self._total.merge(snapshot)
-        report = self._last_report = PeriodReport(snapshot, self.alert_state(), tuple(self.reading.filters.describe()))
+        report = self._last_report = PeriodReport(snapshot, self.alert_state(), tuple(self.reading.filters.describe()),
+                                                  self.rules.states())
         self._report_start = max(start + self.period, end)
         self._to_sinks(lambda sink: sink.report(report))
 

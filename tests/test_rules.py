@@ -250,6 +250,17 @@ class RulesCommandTest(unittest.TestCase):
         self.assertIsNone(events[1]["key"])
         self.assertTrue(events[4]["message"].startswith("High server error rate generated an alert - 5xx = 22.2% of 90 hits"))
 
+    def test_reports_give_each_rules_value_and_state(self) -> None:
+        result = self.run_monitoring("--alert", "rate on /api > 9 over 1m", "--period", "30")
+        reports = [o for o in map(json.loads, result.stdout.splitlines()) if o["type"] == "report"]
+        states = [(int(datetime.fromisoformat(r["end"]).timestamp()) - T0, r["rules"][0]["value"], r["rules"][0]["alerting"])
+                  for r in reports]
+        # periods end on the clock's :20 and :50 here; T0 + 110: the window [50, 109] holds 10 s at 3/s and 50 at 12/s
+        self.assertIn((110, 10.5, [""]), states)  # alerting since T0 + 101
+        self.assertIn((20, 1.0, []), states)  # [-40, 19]: 20 s at 3/s
+        self.assertIn((170, 9.0, []), states)  # recovered at 170: [110, 169] holds 540
+        self.assertTrue(all(r["rules"][0]["rule"] == "rate on /api > 9 over 1m" for r in reports))
+
     def test_without_rules_events_keep_exactly_their_keys(self) -> None:
         events = self.events("--threshold", "8", "--window", "30")
         self.assertEqual(list(events[0]), ["type", "time", "hits", "average", "threshold", "window", "message"])

@@ -30,6 +30,18 @@ class AlertState(NamedTuple):
     """Seconds of log time each second waits before it is evaluated (alerts come that much later)."""
 
 
+class RuleState(NamedTuple):
+    """A rule of ``--alert``/``--rules`` as seen at one moment."""
+
+    rule: str
+    """Its canonical text."""
+    value: Optional[float]
+    """Its value at the last evaluation (for a ``by`` rule: the busiest key's); None: no evidence."""
+    threshold: float
+    alerting: Tuple[str, ...]
+    """The keys alerting (``""`` for a rule without ``by``); empty when it is not alerting."""
+
+
 class PeriodReport(NamedTuple):
     """The traffic of one reporting period (``stats.start`` to ``stats.end``) and the alert state at its end."""
 
@@ -37,6 +49,8 @@ class PeriodReport(NamedTuple):
     alert: AlertState
     filters: Tuple[str, ...] = ()
     """The filters in force, one phrase each (``since ...``, ``excluding bots``)."""
+    rules: Tuple[RuleState, ...] = ()
+    """The rules beside the traffic rule, at the period's end."""
 
 
 class RunSummary(NamedTuple):

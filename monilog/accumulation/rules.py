@@ -53,6 +53,7 @@ from fractions import Fraction
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from monilog.accumulation.alerter import ALERT, MAX_HISTORY, RECOVER, AlertEvent
+from monilog.accumulation.report import RuleState
 from monilog.accumulation.sketch import quantile_of_buckets
 from monilog.accumulation.statistics import Counts, is_error
 
@@ -444,6 +445,11 @@ class RuleSet:
     def needs_durations(self) -> bool:
         """Whether any rule watches latency."""
         return any(rule.spec.needs_durations for rule in self.rules)
+
+    def states(self) -> Tuple[RuleState, ...]:
+        """Every rule's value and state now."""
+        return tuple(RuleState(rule.spec.text, rule.value, float(rule.spec.threshold),
+                               tuple("" if key is None else key for key in rule.alerting)) for rule in self.rules)
 
     def add(self, second: int, counts: Counts) -> None:
         """Count one second's records in every rule."""

@@ -43,6 +43,10 @@ With filters (``--since``, ``--exclude-client``, ``--exclude-bots``...), reports
 also have ``"filters": [str]`` (the filters in force, as phrases), ``"filtered": int`` (lines left
 out, not counted in ``hits`` nor in ``skipped``) and ``"filtered_by": {filter: int}``.
 
+With rules (``--alert``, ``--rules``), a report also has ``"rules": [{"rule": str, "value":
+number|null, "threshold": number, "alerting": [str]}]``: each rule's value at the period's end
+(a ``by`` rule's: its busiest key's) and the keys alerting (``""`` for a rule without ``by``).
+
 ``late`` counts hits whose period had already been reported (they are counted here).
 ``status_codes`` and ``methods`` hold every code and method (the statistics cap them at many
 thousands of keys); ``window_*`` describe the alert window last evaluated at the period's end.
@@ -200,6 +204,9 @@ def report_to_dict(report: PeriodReport, top: int = 10) -> Dict[str, Any]:
     data["skipped_total"] = stats.skipped_total
     data.update(_filtering(report.filters, stats))
     data.update(_alert_state(report.alert))
+    if report.rules:
+        data["rules"] = [{"rule": state.rule, "value": _number(state.value), "threshold": state.threshold,
+                          "alerting": list(state.alerting)} for state in report.rules]
     return data
 
 

@@ -358,6 +358,10 @@ def format_report(report: PeriodReport, top: int = 5) -> str:
     lines += _detail_lines(stats, top)
     lines += _skipped_lines(stats, "skipped ")
     lines.append(f"alert   {describe_alert_state(alert)}")
+    for rule in report.rules:
+        value = "no evidence" if rule.value is None else f"{rule.value:.4g}"
+        keys = f" ({', '.join(clean(key, _KEY_WIDTH) for key in rule.alerting if key)})" if any(rule.alerting) else ""
+        lines += _flow("rule    ", [clean(rule.rule, WIDTH - 8), f"{value}: {'ALERT' + keys if rule.alerting else 'OK'}"])
     return "\n".join(lines)
 
 
