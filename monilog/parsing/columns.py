@@ -10,9 +10,9 @@ the block's :class:`KeyDecoder` (a busy log repeats its clients, targets and sec
 from __future__ import annotations
 
 from datetime import tzinfo
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
-from monilog.parsing.record import LogRecord
+from monilog.parsing.record import LogRecord, ParseError
 
 
 class KeyDecoder:
@@ -119,6 +119,28 @@ class ParsedBlock(NamedTuple):
     """User agents, when the format has them and a filter reads them."""
     forwarded: Optional[Sequence[Any]] = None
     """X-Forwarded-For headers as logged, when the format has them."""
+
+
+Row = TypeVar("Row")
+
+
+def rows_of(block: bytes, read: Callable[[bytes], Optional[Row]]) -> Tuple[List[Row], List[Tuple[int, str]]]:
+    """Each line of ``block`` read by ``read`` (None: not a record; ParseError: skipped), in order:
+    the rows, and ``(index of the next row, reason)`` of each skipped line."""
+    rows: List[Row] = []
+    skipped: List[Tuple[int, str]] = []
+    lines = block.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the empty string after the last newline is not a line
+    for line in lines:
+        try:
+            row = read(line)
+        except ParseError as error:
+            skipped.append((len(rows), error.reason))
+            continue
+        if row is not None:
+            rows.append(row)
+    return rows, skipped
 
 
 def count_lines(block: bytes) -> int:

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES, split_request
-from monilog.parsing.columns import LineFormat, ParsedBlock, count_lines
+from monilog.parsing.columns import LineFormat, ParsedBlock, count_lines, rows_of
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import Moment, clf_timestamp, epoch_timestamp, iso_timestamp
 
@@ -249,24 +249,16 @@ class JsonFormat(LineFormat):
 
     def parse_block(self, block: bytes, max_line_length: int) -> ParsedBlock:
         """The columns of a block of whole lines."""
-        rows: List[Tuple[Any, ...]] = []
-        skipped: List[Tuple[int, str]] = []
-        lines = block.split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()
-        for line in lines:
+
+        def read(line: bytes) -> Optional[Tuple[Any, ...]]:
             if len(line) > max_line_length:
-                skipped.append((len(rows), "line too long"))
-                continue
-            try:
-                row = self.fields(line)
-                if row is not None:
-                    self._check_time(row[1], line)
-            except ParseError as error:
-                skipped.append((len(rows), error.reason))
-                continue
+                raise ParseError("line too long")
+            row = self.fields(line)
             if row is not None:
-                rows.append(row)
+                self._check_time(row[1], line)
+            return row
+
+        rows, skipped = rows_of(block, read)
         columns = list(zip(*rows)) if rows else [()] * 10
         who, stamps, requests, statuses, sizes, durations, upstreams, vhosts, agents, forwarded = columns
         has = any(value is not None for value in durations)

@@ -69,7 +69,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES, split_request
-from monilog.parsing.columns import LineFormat, ParsedBlock, count_lines
+from monilog.parsing.columns import LineFormat, ParsedBlock, count_lines, rows_of
 from monilog.parsing.jsonlog import json_format
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import Moment, clf_timestamp, epoch_timestamp, iso_timestamp, strftime_parser
@@ -446,7 +446,7 @@ class LogFormat(LineFormat):
         rows: List[Tuple[bytes, ...]] = self.pattern.findall(block)
         skipped: List[Tuple[int, str]] = []
         if len(rows) != lines or not self._stamps_valid(rows):
-            rows, skipped = self._rows_line_by_line(block, max_line_length)
+            rows, skipped = rows_of(block, lambda line: self.row(line, max_line_length))
         return self._columns(rows, skipped, lines)
 
     def _stamps_valid(self, rows: List[Tuple[bytes, ...]]) -> bool:
@@ -459,22 +459,6 @@ class LogFormat(LineFormat):
         except ValueError:
             return False
         return True
-
-    def _rows_line_by_line(self, block: bytes, max_line_length: int) -> Tuple[List[Tuple[bytes, ...]], List[Tuple[int, str]]]:
-        rows: List[Tuple[bytes, ...]] = []
-        skipped: List[Tuple[int, str]] = []
-        lines = block.split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()
-        for line in lines:
-            try:
-                row = self.row(line, max_line_length)
-            except ParseError as error:
-                skipped.append((len(rows), error.reason))
-                continue
-            if row is not None:
-                rows.append(row)
-        return rows, skipped
 
     def row(self, line: bytes, max_line_length: int) -> Optional[Tuple[bytes, ...]]:
         """The groups of one line; None for a blank or ``#`` line; ParseError for a bad one."""
