@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-dir", default=".", metavar="DIR", help="directory of the timestamped run log (default: current directory)")
     parser.add_argument("--no-log-file", action="store_true", help="do not write a run log")
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell on every alert")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar while --replay reads (shown only when stderr is a terminal)")
     integrations.add_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -253,6 +254,12 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             close_all(extra.sinks)
             raise UsageError(f"cannot write the run log in {args.log_dir}: {error.strerror or error}") from None
     sinks.extend(extra.sinks)
+    bar = None
+    if args.replay and not args.quiet and sys.stderr.isatty():
+        from monilog.outputs.progress import ProgressBar
+
+        bar = ProgressBar(sys.stderr, shares_screen=sys.stdout.isatty())
+        sinks.insert(0, bar)  # off the screen before anything else prints
 
     monitor = Monitor(
         args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
@@ -263,7 +270,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     with _signals_set(stop):  # until every sink is closed: a second Ctrl-C cannot leave one open
         try:
             if args.replay:
-                replay(monitor, paths, stop=stop)
+                replay(monitor, paths, stop=stop, progress=bar.update if bar else None)
             else:
                 _run_follow(monitor, paths, args, use_dashboard, stop)
         finally:
