@@ -23,7 +23,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, TypeVar
 
-from monilog.cli import integrations
+from monilog.cli import demo, integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.outputs.sink import Sink, close_all
 from monilog.parsing.filters import Filters, parse_networks, parse_statuses
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell on every alert")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar while --replay reads (shown only when stderr is a terminal)")
     integrations.add_arguments(parser)
+    demo.add_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -209,6 +210,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.demo:
+        args = demo.arguments(parser, argv)
+        with demo.generated_log(args) as log:
+            return _monitor(parser, args, log)
+    return _monitor(parser, args, None)
+
+
+def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log: Optional[str]) -> int:
     if args.real_client and args.format in ("common", "combined", "w3c"):
         parser.error(f"--real-client needs a format that logs X-Forwarded-For, not --log-format {args.format}")
     if args.json_keys is not None:
@@ -223,7 +232,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     from monilog.outputs.runlog import RunLogSink
     from monilog.replayer import replay
 
-    paths: List[str] = list(args.file) + list(args.paths) or [DEFAULT_FILE]
+    paths: List[str] = [demo_log] if demo_log else list(args.file) + list(args.paths) or [DEFAULT_FILE]
     check_inputs(paths, args.replay)
     if args.replay:
         paths = replay_files(paths)
@@ -261,8 +270,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         bar = ProgressBar(sys.stderr, shares_screen=sys.stdout.isatty())
         sinks.insert(0, bar)  # off the screen before anything else prints
 
+    if demo_log:
+        print(demo.banner(args, demo_log), file=sys.stderr if args.json else sys.stdout, flush=True)
     monitor = Monitor(
-        args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
+        args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks,
+        files=[demo.label(demo_log)] if demo_log else paths,
         history=extra.history, lateness=args.lateness, reading=reading,
     )
     extra.start(monitor)
