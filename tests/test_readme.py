@@ -30,6 +30,18 @@ class ReadmeTest(unittest.TestCase):
             exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
         self.assertEqual(output.getvalue(), expected)
 
+    def test_the_quick_start_is_two_commands_the_first_running_the_demo(self) -> None:
+        match = re.search(r"## Quick start\n.*?```sh\n(.*?)```", read("README.md"), re.S)
+        assert match is not None, "the README lost its quick start"
+        commands = [line for line in match.group(1).splitlines() if line and not line.startswith("#")]
+        self.assertEqual(len(commands), 2)
+        self.assertTrue(commands[0].startswith("python3 -m venv .venv && "))
+        self.assertTrue(commands[0].endswith("pip install . && monitoring --demo"))
+        self.assertIn("pip install -e '.[test]' && nosetests", commands[1])
+        from monilog.cli.monitoring import build_parser
+
+        self.assertTrue(build_parser().parse_args(["--demo"]).demo)
+
     def test_ci_runs_exactly_the_readme_test_command(self) -> None:
         match = re.search(r"pip install -e '\.\[test\]' && (nosetests[^\n`]*)", read("README.md"))
         self.assertIsNotNone(match, "the README gives no nosetests command")

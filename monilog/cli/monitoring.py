@@ -23,7 +23,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, TypeVar
 
-from monilog.cli import integrations
+from monilog.cli import demo, integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.outputs.sink import Sink, close_all
 from monilog.parsing.filters import Filters, parse_networks, parse_statuses
@@ -106,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-dir", default=".", metavar="DIR", help="directory of the timestamped run log (default: current directory)")
     parser.add_argument("--no-log-file", action="store_true", help="do not write a run log")
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell on every alert")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar while --replay reads (shown only when stderr is a terminal)")
     integrations.add_arguments(parser)
+    demo.add_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -267,6 +269,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.demo:
+        args = demo.arguments(parser, argv)
+        with demo.generated_log(args) as log:
+            return _monitor(parser, args, log)
+    return _monitor(parser, args, None)
+
+
+def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log: Optional[str]) -> int:
     if args.real_client and args.format in ("common", "combined", "w3c"):
         parser.error(f"--real-client needs a format that logs X-Forwarded-For, not --log-format {args.format}")
     if args.json_keys is not None:
@@ -282,7 +292,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     from monilog.outputs.runlog import RunLogSink
     from monilog.replayer import replay
 
-    paths: List[str] = list(args.file) + list(args.paths) or [DEFAULT_FILE]
+    paths: List[str] = [demo_log] if demo_log else list(args.file) + list(args.paths) or [DEFAULT_FILE]
     check_inputs(paths, args.replay)
     if args.replay:
         paths = replay_files(paths)
@@ -317,9 +327,18 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             close_all(extra.sinks)
             raise UsageError(f"cannot write the run log in {args.log_dir}: {error.strerror or error}") from None
     sinks.extend(extra.sinks)
+    bar = None
+    if args.replay and not args.quiet and sys.stderr.isatty():
+        from monilog.outputs.progress import ProgressBar
 
+        bar = ProgressBar(sys.stderr, shares_screen=sys.stdout.isatty())
+        sinks.insert(0, bar)  # off the screen before anything else prints
+
+    if demo_log:
+        print(demo.banner(args, demo_log), file=sys.stderr if args.json else sys.stdout, flush=True)
     monitor = Monitor(
-        args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks, files=paths,
+        args.threshold, args.window, args.period, fmt=args.format, top=args.top, sinks=sinks,
+        files=[demo.label(demo_log)] if demo_log else paths,
         history=extra.history, lateness=args.lateness, reading=reading, rules=specs,
         alerter=Alerter(args.threshold, args.window, lateness=args.lateness, recover_below=args.recover_below),
     )
@@ -328,7 +347,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     with _signals_set(stop):  # until every sink is closed: a second Ctrl-C cannot leave one open
         try:
             if args.replay:
-                replay(monitor, paths, stop=stop)
+                replay(monitor, paths, stop=stop, progress=bar.update if bar else None)
             else:
                 _run_follow(monitor, paths, args, use_dashboard, stop)
         finally:

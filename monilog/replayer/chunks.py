@@ -4,7 +4,7 @@ read as lines as they are decompressed."""
 from __future__ import annotations
 
 import os
-from typing import BinaryIO, Iterator, Optional, Tuple
+from typing import BinaryIO, Iterator, Optional, Tuple, Union
 
 from monilog.watcher import Compression, LineSplitter
 
@@ -101,9 +101,10 @@ def range_lines(path: str, start: int = 0, end: Optional[int] = None) -> Iterato
         yield last
 
 
-def decompressed_lines(path: str, compression: Compression) -> Iterator[bytes]:
-    """The lines of a compressed file, split as :func:`range_lines` splits them, decompressed as
-    they are read (a block at a time, whatever the file's size).
+def decompressed_lines(source: Union[str, BinaryIO], compression: Compression) -> Iterator[bytes]:
+    """The lines of a compressed file (a path, or a file open for reading its compressed bytes,
+    whose position then tells how far it has been read), split as :func:`range_lines` splits them,
+    decompressed as they are read (a block at a time, whatever the file's size).
 
     :raises Damaged: where its data is cut short (a copy or a compression that did not finish) or
         corrupt, after the lines before; the unterminated line at that point is dropped. An error
@@ -113,7 +114,7 @@ def decompressed_lines(path: str, compression: Compression) -> Iterator[bytes]:
     import zlib
 
     splitter = LineSplitter()
-    with compression.open(path) as stream:
+    with compression.open(source) as stream:
         try:
             while True:
                 block = stream.read1(READ_BLOCK)

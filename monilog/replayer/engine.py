@@ -31,6 +31,13 @@ single thread (else started by a ``forkserver``), elsewhere started the platform
 inputs, a single core, or a process that may not start others (a daemon) aggregate in the
 calling process. Setting ``stop`` ends the replay between two batches:
 the summary then adds up over what was applied.
+
+Progress: ``progress``, if given, is called in the calling process after each batch that moves
+the replay on in its files, and once at the end, with a :class:`ReplayProgress`: bytes of the files as stored (so a
+compressed file counts by its compressed bytes), which end at the total once every file has been
+read. A chunk counts once applied; a file read as lines (a pipe, a W3C log, a compressed file)
+counts by the bytes its reader has taken. The engine knows nothing of how progress is shown:
+callers throttle it (``monitoring`` draws a bar at most 10 times a second).
 """
 
 from __future__ import annotations
@@ -43,7 +50,21 @@ from collections import deque
 from functools import partial
 from itertools import islice
 from operator import attrgetter
-from typing import Deque, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
+from typing import (
+    BinaryIO,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from monilog.accumulation.aggregate import Batch
 from monilog.accumulation.report import RunSummary
@@ -60,11 +81,59 @@ TEXT_SAMPLE_BYTES = 1024
 T = TypeVar("T")
 
 
+class ReplayProgress(NamedTuple):
+    """How far a replay is, as passed to its ``progress`` callback."""
+
+    path: str
+    """The file the last batch applied came from."""
+    done: int
+    """Bytes of the files read and applied so far."""
+    total: Optional[int]
+    """Bytes of all the files replayed, as they were at the start; None when an input is not a
+    regular file (a pipe: its size is not known)."""
+    lines: int
+    """Lines applied so far."""
+
+
 class _Part(NamedTuple):
     """One second of one file's batch, for merging files (a batch of one segment, or of none)."""
 
     epoch: int
     batch: Batch
+    path: str
+    position: int
+    """Bytes of its file read once this part is applied."""
+
+
+_Positioned = Tuple[Batch, int]
+"""A batch of a file, and the bytes of that file read once it is applied."""
+
+
+class _Tracker:
+    """Adds up the bytes and lines applied and calls the progress callback when bytes move on."""
+
+    def __init__(self, report: Optional[Callable[[ReplayProgress], None]], total: Optional[int]) -> None:
+        self.report, self.total = report, total
+        self.done = self.lines = 0
+        self._at: Dict[str, int] = {}
+        self._path = ""
+        self._reported = 0
+
+    def applied(self, path: str, position: int, lines: int) -> None:
+        self.lines += lines
+        self._path = path
+        moved = position - self._at.get(path, 0)
+        if moved > 0:
+            self._at[path] = position
+            self.done += moved
+            self.finish()
+
+    def finish(self) -> None:
+        """Report where the replay is, if it moved on since the last report (the last lines of a
+        compressed file come after its last bytes were read)."""
+        if self.report is not None and self.lines + self.done > self._reported:
+            self._reported = self.lines + self.done
+            self.report(ReplayProgress(self._path, self.done, self.total, self.lines))
 
 
 class _Input(NamedTuple):
@@ -78,15 +147,18 @@ class _Input(NamedTuple):
     """How it is compressed, if it is, in a format this replay decompresses."""
     problem: Optional[str]
     """Why it is not replayed (:func:`~monilog.watcher.text_problem`), if it is not."""
+    stored: Optional[int]
+    """Its size on disk (compressed, for a compressed file); None when not a regular file."""
 
 
 def replay(
     monitor: Monitor, paths: Sequence[str], *, tuning: Optional[ReplayTuning] = None,
-    stop: Optional[threading.Event] = None,
+    stop: Optional[threading.Event] = None, progress: Optional[Callable[[ReplayProgress], None]] = None,
 ) -> RunSummary:
     """Feed whole files to ``monitor`` in timestamp order and return its summary.
 
     Setting ``stop`` (from a signal handler) ends the replay early, with the summary of what was read.
+    ``progress`` is told how far the replay is (see the module documentation).
     """
     tuning = tuning or ReplayTuning()
     inputs = [_examine(path) for path in paths]
@@ -94,6 +166,8 @@ def replay(
     if count < 2 or sum(item.size or 0 for item in inputs) < tuning.in_process_bytes:
         count = 0
     merged = len(paths) > 1
+    sizes = [item.stored for item in inputs if item.problem is None]
+    tracker = _Tracker(progress, None if None in sizes else sum(size or 0 for size in sizes))
     span = 1 if merged else monitor.batch_span
     pool = None
     if count:
@@ -104,12 +178,16 @@ def replay(
     try:
         streams = [_file_batches(monitor, item, span, pool, tuning) for item in inputs]
         if not merged:
-            for batch in _until(stop, streams[0]):
+            for batch, position in _until(stop, streams[0]):
                 monitor.apply(batch)
+                tracker.applied(paths[0], position, batch.lines)
         else:
-            parts = heapq.merge(*(_seconds(stream) for stream in streams), key=attrgetter("epoch"))
+            parts = heapq.merge(*(_seconds(item.path, stream) for item, stream in zip(inputs, streams)),
+                                key=attrgetter("epoch"))
             for part in _until(stop, parts):
                 monitor.apply(part.batch)
+                tracker.applied(part.path, part.position, part.batch.lines)
+        tracker.finish()
     finally:
         if pool is not None:
             pool.close()
@@ -123,30 +201,32 @@ def _examine(path: str) -> _Input:
     except OSError:
         info = None
     if info is None or not stat.S_ISREG(info.st_mode):
-        return _Input(path, None, None, None)
+        return _Input(path, None, None, None, None)
     with open(path, "rb") as stream:
         head = stream.read(TEXT_SAMPLE_BYTES)
     compression = compression_of(head)
     if compression is not None and compression.module is not None:
-        return _Input(path, None, compression, None)
+        return _Input(path, None, compression, None, info.st_size)
     # a file starting with a '#' line, as W3C logs do, is read by this process's parser
-    return _Input(path, None if head.startswith(b"#") else info.st_size, None, text_problem(head))
+    return _Input(path, None if head.startswith(b"#") else info.st_size, None, text_problem(head), info.st_size)
 
 
 def _file_batches(
     monitor: Monitor, item: _Input, span: int, pool: Optional[WorkerPool], tuning: ReplayTuning,
-) -> Iterator[Batch]:
-    """The batches of one file, in file order (none for a file that is not text: a notice says so)."""
+) -> Iterator[_Positioned]:
+    """The batches of one file, in file order (none for a file that is not text: a notice says so),
+    the last one, empty if need be, at the end of the file as it was at the start."""
     path, size = item.path, item.size
     if item.problem is not None:
         monitor.notice(f"{path}: {item.problem}: not replayed", kind="not-text")
         return
     if size is None:
         if item.compression is None:
-            lines = read_lines(path)
+            yield from _line_batches(monitor, path, read_lines(path), span, tuning, item.stored)
         else:
-            lines = _decompressed_lines(monitor, path, item.compression)
-        yield from _line_batches(monitor, path, lines, span, tuning)
+            with open(path, "rb") as raw:
+                lines = _decompressed_lines(monitor, raw, item.compression)
+                yield from _line_batches(monitor, path, lines, span, tuning, item.stored, raw)
         return
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
     parser = monitor.parser_for(path)
@@ -156,32 +236,42 @@ def _file_batches(
     for start, end, result in _chunk_results(task, bounds, pool, tuning):
         if isinstance(result, Batch) and parser.detected != "w3c":
             result.loader = partial(reparse, task._replace(start=start, end=end))
-            yield result
+            yield result, end
             if result.records:
                 parser.clf_seen = True  # later '#' lines of the file are comments
             continue
         if isinstance(result, Refusal) and result.failure:
             monitor.notice(f"{path}: bytes {start}-{end} read by the main process after {result.reason}",
                            kind="replay")
-        yield from _line_batches(monitor, path, range_lines(path, start, end), span, tuning)
+        for batch, _ in _line_batches(monitor, path, range_lines(path, start, end), span, tuning, end - start):
+            yield batch, start  # the chunk counts once all its batches are applied
+        yield Batch([], [], 0, 0, None), end
 
 
-def _decompressed_lines(monitor: Monitor, path: str, compression: Compression) -> Iterator[bytes]:
+def _decompressed_lines(monitor: Monitor, raw: BinaryIO, compression: Compression) -> Iterator[bytes]:
     """The lines of a compressed file; where its data is damaged, a notice, and the lines before count."""
     try:
-        yield from decompressed_lines(path, compression)
+        yield from decompressed_lines(raw, compression)
     except Damaged as damage:
-        monitor.notice(f"{path}: {damage}: the lines before the damage are replayed", kind="damaged")
+        monitor.notice(f"{raw.name}: {damage}: the lines before the damage are replayed", kind="damaged")
 
 
-def _line_batches(monitor: Monitor, path: str, lines: Iterable[bytes], span: int, tuning: ReplayTuning) -> Iterator[Batch]:
-    """Lines read by this process, parsed and aggregated in batches by the source's own parser."""
+def _line_batches(monitor: Monitor, path: str, lines: Iterable[bytes], span: int, tuning: ReplayTuning,
+                  size: Optional[int], raw: Optional[BinaryIO] = None) -> Iterator[_Positioned]:
+    """Lines read by this process, parsed and aggregated in batches by the source's own parser,
+    each with the bytes read once it is applied: ``raw``'s position when given (a compressed
+    file's), else the bytes of the lines, up to ``size``; the last batch, empty if need be, at
+    ``size`` (a pipe's, unknown, at the bytes of its lines)."""
     lines = iter(lines)
+    position = 0
     while True:
         block = list(islice(lines, tuning.lines_per_batch))
         if not block:
-            return
-        yield monitor.batch(path, b"\n".join(block) + b"\n", span)
+            break
+        position = raw.tell() if raw is not None else position + sum(map(len, block)) + len(block)
+        yield monitor.batch(path, b"\n".join(block) + b"\n", span), position if size is None else min(position, size)
+    if size is not None and position != size:
+        yield Batch([], [], 0, 0, None), size
 
 
 def _chunk_results(
@@ -227,13 +317,14 @@ class _Pending:
         return self.start, self.end, pool.result(ticket)
 
 
-def _seconds(batches: Iterator[Batch]) -> Iterator[_Part]:
+def _seconds(path: str, batches: Iterator[_Positioned]) -> Iterator[_Part]:
     """One file's batches cut per segment (one second each), for merging; lines skipped after a
-    batch's last record go with the file's next record."""
+    batch's last record go with the file's next record. Each part counts its batch's bytes read."""
     carried: List[str] = []
     lines = 0
     epoch = 0
-    for batch in batches:
+    position = 0
+    for batch, position in batches:
         lines += batch.lines
         for segment in batch.segments:
             if carried:
@@ -242,10 +333,10 @@ def _seconds(batches: Iterator[Batch]) -> Iterator[_Part]:
             part = Batch([segment], [], lines, batch.records, batch.columns)
             part.loader = batch.loader
             lines, epoch = 0, segment.epoch
-            yield _Part(epoch, part)
+            yield _Part(epoch, part, path, position)
         carried.extend(batch.skipped_after)
-    if carried or lines:
-        yield _Part(epoch, Batch([], carried, lines, 0, None))
+    if carried or lines or position:  # the rest, and the bytes read at the end
+        yield _Part(epoch, Batch([], carried, lines, 0, None), path, position)
 
 
 def _worker_count() -> int:

@@ -35,7 +35,7 @@ import importlib
 import io
 import os
 import re
-from typing import Iterator, NamedTuple, Optional, Tuple, Union
+from typing import BinaryIO, Iterator, NamedTuple, Optional, Tuple, Union
 
 DEFAULT_MAX_LINE_LENGTH = 1 << 20
 """Default cap on a line's length in bytes (1 MiB): longer lines are cut."""
@@ -71,8 +71,9 @@ class Compression(NamedTuple):
             return f"not a text access log ({self.name}-compressed?)"
         return f"compressed ({self.name}); use --replay to read it"
 
-    def open(self, path: str) -> io.BufferedIOBase:
-        """``path`` opened for reading its decompressed bytes (a format with a :attr:`module`).
+    def open(self, path: Union[str, BinaryIO]) -> io.BufferedIOBase:
+        """``path`` (or a file open for reading) opened for reading its decompressed bytes (a format
+        with a :attr:`module`).
 
         Concatenated streams (``cat access.log.2.gz access.log.1.gz``) read as one.
         """
