@@ -139,6 +139,7 @@
     var withDate = span > 86400 * 2;
     for (var t = Math.ceil((x0 + spec.offset) / step) * step - spec.offset; t <= x1; t += step) {
       var tx = X(t);
+      if (tx > left + plotW - 22) { break; }  // a label cut by the edge
       s.appendChild(svgEl("line", { "class": "gridline", x1: tx, x2: tx, y1: top + plotH, y2: top + plotH + 4 }));
       var tick = add(s, svgEl("text", { x: tx, y: H - 5, "text-anchor": "middle" }));
       tick.textContent = withDate ? clockText(t, spec.offset, true).slice(5, 16) : clockText(t, spec.offset, false).slice(0, step < 60 ? 8 : 5);
@@ -352,7 +353,8 @@
     figure(figures, rate(summary.rps), "req/s average");
     figure(figures, num(summary.errors), "errors (" + pct(summary.error_rate) + ")");
     figure(figures, num(summary.unique_clients) + (summary.unique_clients_exact ? "" : "+"), "clients");
-    figure(figures, num(summary.bytes / 1048576), "MiB sent");
+    figure(figures, summary.bytes < 10485760 ? num(summary.bytes / 1024) : num(summary.bytes / 1048576),
+      summary.bytes < 10485760 ? "KiB sent" : "MiB sent");
     figure(figures, num(summary.lines), "lines read");
     figure(figures, num(summary.malformed), "lines skipped");
     figure(figures, String(alertsNow), "alerts");
