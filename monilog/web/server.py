@@ -192,9 +192,10 @@ class WebServer:
 
     def close(self) -> None:
         self.broadcaster.close()
-        self.httpd.shutdown()
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop never started
+            self.httpd.shutdown()
+            self._thread.join(5.0)
         self.httpd.server_close()
-        self._thread.join(5.0)
 
     def authorized(self, handler: BaseHTTPRequestHandler, query: Dict[str, List[str]]) -> Tuple[bool, bool]:
         """(allowed, set the cookie) for a request."""
