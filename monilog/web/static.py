@@ -12,8 +12,9 @@ The data (besides the ``summary`` object of :mod:`monilog.presentation.jsonlines
   period, else from the reports;
 * ``status``: status classes per bin and ``latency``: p50, p90, p95 and p99 per bin, from the
   reports;
-* ``hours``: hits, errors, top sections and clients of every hour, from the reports' statistics
-  merged hour by hour.
+* ``hours``: hits, errors, top sections and clients of every hour, added up from the reports
+  (sections and clients beyond a report's key cap are not in its mappings, so an hour's figures
+  are exact up to that cap, like a report's).
 
 A series starts at its finest step (a second, or the period) and widens (a minute, an hour, a
 day) whenever it would have more than :data:`MAX_BINS` bins, so a day of a busy log is some
@@ -26,16 +27,16 @@ import base64
 import hashlib
 import os
 import sys
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, TypeVar
+from collections import Counter
+from datetime import datetime, timezone, tzinfo
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Tuple, TypeVar
 
-from monilog.accumulation.report import PeriodReport
 from monilog.outputs.sink import Sink
-from monilog.presentation.jsonlines import dumps, report_to_dict, summary_to_dict
+from monilog.presentation.jsonlines import dumps, summary_to_dict
 from monilog.web.server import asset
 
 if TYPE_CHECKING:
-    from monilog.accumulation.report import RunSummary
+    from monilog.accumulation.report import PeriodReport, RunSummary
     from monilog.accumulation.sketch import LatencySketch
     from monilog.accumulation.statistics import StatsSnapshot
     from monilog.monitor import Monitor
@@ -107,6 +108,43 @@ def _percentiles(sketch: LatencySketch) -> Dict[str, Optional[float]]:
     return {f"p{round(q * 100)}": sketch.quantile(q) for q in PERCENTILES}
 
 
+class Hour:
+    """Hits, errors, sections and clients of one hour, added up from its reports.
+
+    (Merging whole snapshots hour by hour would cost a replay half as much again as the monitor.)
+    """
+
+    def __init__(self, start: int, zone: Optional[tzinfo]) -> None:
+        self.start = start
+        self.zone = zone
+        self.hits = self.errors = 0
+        self.sections: Counter[str] = Counter()
+        self.section_errors: Counter[str] = Counter()
+        self.clients: Counter[str] = Counter()
+
+    def add(self, stats: StatsSnapshot) -> None:
+        self.hits += stats.hits
+        self.errors += stats.errors
+        for name, section in stats.sections.items():
+            self.sections[name] += section.hits
+            self.section_errors[name] += section.errors
+        self.clients.update(stats.clients)
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The keys of a report object this page shows per hour (sections without bytes)."""
+        def top(counts: Counter[str]) -> List[Tuple[str, int]]:
+            return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:HOUR_TOP]
+
+        return {
+            "start": datetime.fromtimestamp(self.start, self.zone).isoformat(),
+            "hits": self.hits,
+            "errors": self.errors,
+            "sections": [{"section": name, "hits": hits, "share": round(hits / self.hits, 6) if self.hits else 0,
+                          "errors": self.section_errors[name]} for name, hits in top(self.sections)],
+            "clients": [{"client": name, "hits": hits} for name, hits in top(self.clients)],
+        }
+
+
 class HtmlReportSink(Sink):
     """Collects a run for :func:`render` and writes ``path`` when the summary comes."""
 
@@ -116,20 +154,21 @@ class HtmlReportSink(Sink):
         self._monitor: Optional[Monitor] = None
         self._seconds = False
         self._pending: Dict[int, int] = {}  # per-second hits still in the alert window
+        self._fresh = 0
         self._start: Optional[int] = None  # the first report's start
         self.hits: Series[int] = Series(1, int.__add__)
         self.status: Series[Dict[str, int]] = Series(1, _sum_counts)
         self.latency: Series[LatencySketch] = Series(1, _merge_sketches)
-        self._hour: Optional[StatsSnapshot] = None
-        self._hour_start = 0
-        self._last: Optional[PeriodReport] = None
+        self._hour: Optional[Hour] = None
         self.hours: List[Dict[str, Any]] = []
         self._offset = 0
 
     def start(self, monitor: Monitor) -> None:
         """Read per-second hits from ``monitor`` (when its window covers a period)."""
         self._monitor = monitor
-        self._seconds = monitor.alert_state().window > monitor.period
+        state = monitor.alert_state()
+        self._seconds = state.window > monitor.period
+        self._fresh = monitor.period + state.lateness + 2
         finest = 1 if self._seconds else monitor.period
         self.hits = Series(finest, int.__add__)
         self.status = Series(monitor.period, _sum_counts)
@@ -152,13 +191,12 @@ class HtmlReportSink(Sink):
         if stats.latency is not None:
             self.latency.add(start, stats.latency.copy())
         hour = start - (start + self._offset) % 3600
-        if self._hour is not None and hour != self._hour_start:
-            self._close_hour()
+        if self._hour is not None and hour != self._hour.start:
+            self.hours.append(self._hour.as_dict())
+            self._hour = None
         if self._hour is None:
-            self._hour, self._hour_start = stats, hour
-        else:
-            self._hour = self._hour.merge(stats)
-        self._last = report
+            self._hour = Hour(hour, stats.start.tzinfo)
+        self._hour.add(stats)
 
     def _take_seconds(self, final: bool, until: Optional[float] = None) -> None:
         """Move the seconds that left the alert window (all of them when ``final``) into ``hits``."""
@@ -166,28 +204,25 @@ class HtmlReportSink(Sink):
         second, hits = self._monitor.recent_seconds()
         if second is not None:
             first = second - len(hits) + 1
-            for index, count in enumerate(hits):
-                if count > self._pending.get(first + index, -1):
-                    self._pending[first + index] = count
+            # the seconds that can have changed since the last report: a period and the lateness
+            fresh = min(len(hits), self._fresh)
+            for index in range(len(hits) - fresh, len(hits)):
+                if hits[index] > self._pending.get(first + index, -1):
+                    self._pending[first + index] = hits[index]
         else:
             first = 0
-        for moment in sorted(self._pending):
+        for moment in list(self._pending):
             if final or moment < first:
                 count = self._pending.pop(moment)
                 if moment >= self._start and (until is None or moment < until):
                     self.hits.add(moment, count)
 
-    def _close_hour(self) -> None:
-        assert self._hour is not None and self._last is not None
-        data = report_to_dict(PeriodReport(self._hour, self._last.alert), HOUR_TOP)
-        self.hours.append({key: data[key] for key in ("start", "end", "hits", "errors", "sections", "clients")})
-        self._hour = None
-
     def summary(self, summary: RunSummary) -> None:
         if self._seconds and self._start is not None:
             self._take_seconds(final=True, until=summary.last_time)
         if self._hour is not None:
-            self._close_hour()
+            self.hours.append(self._hour.as_dict())
+            self._hour = None
         try:
             with open(self.path, "w", encoding="utf-8") as handle:
                 handle.write(render(self.data(summary)))
