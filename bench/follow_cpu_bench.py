@@ -24,6 +24,9 @@ have only 2 cores), in the same order in each of the ``--runs`` repetitions:
   distribution's global configuration file applies, as for any user; ``--log-format`` alone keeps
   the configuration dialog away, and ``--no-term-resolver`` keeps the dashboard from looking up
   every client address in the DNS (which would leave this machine);
+* ``monitoring --web``: ``monitoring --json`` with ``--web 127.0.0.1:PORT``, the live page open:
+  a client in the bench reads ``/api/view`` once, as the page does when it opens, then its
+  event stream (``/api/events``: reports, alerts and a tick every 0.5 s) as a browser would;
 * ``GoAccess HTML``: ``goaccess FILE --log-format=COMBINED -o report.html --real-time-html
   --addr=127.0.0.1 --port=PORT``, with a WebSocket client in the bench receiving its updates as a
   browser would (loopback only).
@@ -360,6 +363,61 @@ class WebSocketClient:
         self._thread.join(3.0)
 
 
+class EventStreamClient:
+    """Reads ``/api/view`` once, then ``/api/events``, as monilog's live page does."""
+
+    def __init__(self, port: int, timeout: float) -> None:
+        self.port = port
+        self.timeout = timeout
+        self.received = 0
+        self.messages = 0
+        self.error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _get(self, path: str) -> socket.socket:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=1.0)
+                break
+            except OSError:
+                if time.monotonic() > deadline or self._stop.is_set():
+                    raise
+                time.sleep(0.1)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nConnection: close\r\n\r\n".encode())
+        return sock
+
+    def _run(self) -> None:
+        try:
+            with self._get("/api/view") as sock:
+                while self._read(sock):
+                    pass
+            with self._get("/api/events") as sock:
+                while not self._stop.is_set():
+                    data = self._read(sock)
+                    if data is None:
+                        continue
+                    if not data:
+                        return
+                    self.messages += data.count(b"\n\n")
+        except OSError as error:
+            self.error = str(error) or type(error).__name__
+
+    def _read(self, sock: socket.socket) -> bytes | None:
+        try:
+            data = sock.recv(1 << 16)
+        except TimeoutError:
+            return None
+        self.received += len(data)
+        return data
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(3.0)
+
+
 def free_port() -> int:
     """A TCP port free on the loopback interface."""
     with socket.socket() as sock:
@@ -381,6 +439,8 @@ class Follower(NamedTuple):
     """Stops by itself (``--max-idle``); else it is measured once settled, then stopped."""
     goaccess: bool
     websocket: bool = False
+    events: bool = False
+    """A client reads monilog's live page data (``--web``)."""
 
 
 class RunResult(NamedTuple):
@@ -420,6 +480,12 @@ def followers(monitoring: str, goaccess: str | None) -> list[Follower]:
                           lambda path, _: [monitoring, "--no-log-file", "--max-idle", f"{MAX_IDLE:g}", path],
                           f"monitoring --no-log-file --max-idle {MAX_IDLE:g} FILE  (pty {COLUMNS}x{ROWS})",
                           True, True, False))
+    found.append(Follower(
+        "monitoring --web",
+        lambda path, _: [monitoring, "--json", "--no-log-file", "--max-idle", f"{MAX_IDLE:g}",
+                         "--web", f"127.0.0.1:{free_port()}", path],
+        f"monitoring --json --no-log-file --max-idle {MAX_IDLE:g} --web 127.0.0.1:PORT FILE  (pipe; page open)",
+        False, True, False, events=True))
     if goaccess:
         found.append(Follower(
             "GoAccess HTML",
@@ -432,6 +498,8 @@ def followers(monitoring: str, goaccess: str | None) -> list[Follower]:
 
 
 def port_of(command: Sequence[str]) -> int:
+    if "--web" in command:
+        return int(command[command.index("--web") + 1].rsplit(":", 1)[1])
     return int(next(arg for arg in command if arg.startswith("--port="))[len("--port="):])
 
 
@@ -442,11 +510,13 @@ def measure(follower: Follower, repetition: int, directory: str, interpreter: st
     open(path, "wb").close()
     command = follower.command(path, directory)
     process, output = spawn(command, directory, follower.terminal)
-    client: WebSocketClient | None = None
+    client: WebSocketClient | EventStreamClient | None = None
     note = ""
     try:
         if follower.websocket:
             client = WebSocketClient(port_of(command), STARTUP + 5.0)
+        elif follower.events:
+            client = EventStreamClient(port_of(command), STARTUP + 5.0)
         time.sleep(STARTUP)
         if process.poll() is not None:
             raise RuntimeError(f"{follower.name} exited at start-up (status {process.returncode}): "
@@ -472,7 +542,9 @@ def measure(follower: Follower, repetition: int, directory: str, interpreter: st
             lag = max(0.0, active - wrote_at)
         window = time.monotonic() - started
         output_bytes = output.total + (client.received if client else 0) - output_before
-        processed = check(follower, process, output, client)
+        processed = check(follower, process, output, client if isinstance(client, WebSocketClient) else None)
+        if isinstance(client, EventStreamClient) and not client.messages:
+            note = f"the page's client received nothing {client.error}".strip()
     finally:
         stop(process)
         output.close()
@@ -658,6 +730,12 @@ def report(results: Sequence[RunResult], plan: Sequence[Follower], startup: Star
                 ratio_rows.append([f"{ours.name} / {theirs.name}", *spread(pairs),
                                    "  ".join(f"{pair:.2f}" for pair in pairs)])
 
+    pairs = [by_run[("monitoring --web", repetition)].per_line / by_run[("monitoring --json", repetition)].per_line
+             for repetition in range(options.runs)
+             if ("monitoring --web", repetition) in by_run and ("monitoring --json", repetition) in by_run]
+    if pairs:  # what the live page open costs
+        ratio_rows.append(["monitoring --web / monitoring --json", *spread(pairs), "  ".join(f"{pair:.2f}" for pair in pairs)])
+
     runs = [[str(result.repetition + 1), result.follower, f"{result.written:,}", f"{result.writer_seconds:.1f}",
              "?" if result.processed is None else f"{result.processed:,}", f"{result.cpu:.2f}",
              f"{result.per_line:.2f}", f"{result.lag:.1f}", result.note] for result in results]
@@ -686,7 +764,7 @@ def report(results: Sequence[RunResult], plan: Sequence[Follower], startup: Star
         "",
         table(rows, header),
         "",
-        *(["monilog / GoAccess, CPU per line, per repetition:",
+        *(["ratios of CPU per line (monilog / GoAccess, --web / --json), per repetition:",
            table(ratio_rows, ["pair", "median", "min", "max", "each repetition"]), ""] if ratio_rows else []),
         "every run:",
         table(runs, ["rep", "follower", "written", "writer s", "processed", "CPU s", "µs/line", "lag s",
@@ -750,6 +828,7 @@ def main() -> None:
     parser.add_argument("--startup-runs", type=int, default=20, help="runs of each start-up command (default 20)")
     parser.add_argument("--no-goaccess", action="store_true", help="skip GoAccess even when installed")
     parser.add_argument("--no-html", action="store_true", help="skip GoAccess's real-time HTML report")
+    parser.add_argument("--web-only", action="store_true", help="only monitoring --json, without and with its live page open")
     parser.add_argument("--output", default=RESULTS, help="results file (default bench/results/follow_cpu.txt)")
     options = parser.parse_args()
     if options.rate < 100 or options.seconds <= 0 or options.runs < 1 or options.startup_runs < 1:
@@ -761,7 +840,8 @@ def main() -> None:
     interpreter = interpreter_of(monitoring)
     goaccess = None if options.no_goaccess else shutil.which("goaccess")
     plan = [follower for follower in followers(monitoring, goaccess)
-            if not (options.no_html and follower.websocket)]
+            if not (options.no_html and follower.websocket)
+            and not (options.web_only and follower.name not in ("monitoring --json", "monitoring --web"))]
 
     load_before = load_average()[0]
     results: list[RunResult] = []

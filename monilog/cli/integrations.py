@@ -16,7 +16,8 @@ while the summary is being written may follow it.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+import os
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from monilog.cli.command import number
 from monilog.outputs.sink import Sink, close_all
@@ -56,8 +57,9 @@ class Integrations:
     """What :func:`build` made from the command line: outputs, earlier alerts, notices to give."""
 
     def __init__(self, sinks: List[Sink], history: Tuple[AlertEvent, ...], notices: List[Tuple[str, str]],
-                 router: ProblemRouter) -> None:
+                 router: ProblemRouter, watching: Sequence[Any] = ()) -> None:
         self.sinks: Tuple[Sink, ...] = (router, *sinks)
+        self._watching = watching  # sinks that read the monitor itself (the web page, the HTML report)
         self.history = history
         """Alert events of earlier runs, read from the alert file."""
         self._notices = notices
@@ -68,6 +70,8 @@ class Integrations:
         for message, kind in self._notices:
             monitor.notice(message, kind=kind)
         self._router.monitor = monitor
+        for sink in self._watching:
+            sink.start(monitor)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +93,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="serve Prometheus metrics on /metrics (default host 127.0.0.1; needs monilog[prometheus])")
     group.add_argument("--alert-file", metavar="PATH",
                        help="append alerts and recoveries to this JSON-lines file and show its history at start")
+    web = parser.add_argument_group("web page and HTML report")
+    web.add_argument("--web", metavar="[HOST:]PORT",
+                     help="serve a live page on http://HOST:PORT/ (default host 127.0.0.1), its data on /api/view "
+                     "and /api/events (README: web page)")
+    web.add_argument("--web-token", metavar="TOKEN",
+                     help="require TOKEN (Authorization: Bearer, or ?token= once) for every request to --web; "
+                     "needed to bind to an address other machines reach")
+    web.add_argument("--html", metavar="FILE",
+                     help="at the end of the run (a replay's end, Ctrl-C...), write a self-contained HTML report to FILE")
 
 
 def build(args: argparse.Namespace) -> Integrations:
@@ -117,6 +130,8 @@ def build(args: argparse.Namespace) -> Integrations:
     if args.notify:
         _check("--notify", load_apprise)
 
+    web_address = _check_web(args)
+
     history: Tuple[AlertEvent, ...] = ()
     notices: List[Tuple[str, str]] = []
     if args.alert_file is not None:
@@ -144,10 +159,46 @@ def build(args: argparse.Namespace) -> Integrations:
             bound_host, bound_port = exporter.address
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host
             notices.append((f"Prometheus metrics on http://{shown}:{bound_port}/metrics", "prometheus"))
+        watching: List[Any] = []
+        if args.html is not None:
+            from monilog.web.static import HtmlReportSink
+
+            watching.append(HtmlReportSink(args.html, router))
+        if web_address is not None:
+            from monilog.web.live import WebSink
+
+            page = _check(f"--web {args.web}", WebSink, *web_address, token=args.web_token, top=args.top)
+            watching.append(page)
+            bound_host, bound_port = page.address
+            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+            notices.append((f"live page on http://{shown}:{bound_port}/" + (" (with --web-token)" if args.web_token else ""), "web"))
+        sinks.extend(watching)
     except ValueError:
         close_all(sinks)
         raise
-    return Integrations(sinks, history, notices, router)
+    return Integrations(sinks, history, notices, router, watching)
+
+
+def _check_web(args: argparse.Namespace) -> Optional[Tuple[str, int]]:
+    """``--web``'s address, once it and ``--web-token`` and ``--html`` are known to work."""
+    from monilog.outputs.prometheus import parse_listen_address
+    from monilog.web.server import check_token, needs_token
+
+    if args.html is not None:
+        folder = os.path.dirname(os.path.abspath(args.html))
+        if os.path.isdir(args.html) or not os.access(folder, os.W_OK):
+            raise ValueError(f"--html {args.html}: cannot write a file there")
+    if args.web is None:
+        if args.web_token is not None:
+            raise ValueError("--web-token: needs --web")
+        return None
+    if args.web_token is not None:
+        _check("--web-token", check_token, args.web_token)
+    address: Tuple[str, int] = _check("--web", parse_listen_address, args.web)
+    refusal = needs_token(address[0], args.web_token)
+    if refusal:
+        raise ValueError(refusal)
+    return address
 
 
 def _check(option: str, function: Callable[..., Any], *arguments: Any, **keywords: Any) -> Any:

@@ -85,6 +85,19 @@ and repeated in every retry (and in the ``Idempotency-Key`` header), to drop dup
      "alerting": bool, "window_hits": int, "window_average": number,
      "threshold": number, "window": seconds}
 
+``view`` (the live picture of a running monitor, ``/api/view`` of ``--web``)::
+
+    {"type": "view", "files": [str], "uptime": seconds, "clock": time|null,
+     "current_rps": number, "lines": int, "parsed": int,
+     "skipped": {reason: int}, "skipped_total": int,
+     "report": report object|null,
+     "alerts": [alert and recover objects, in order], "earlier_alerts": int,
+     "alerting": bool, "window_hits": int, "window_average": number,
+     "threshold": number, "window": seconds}
+
+``report`` is the last complete period; ``skipped`` counts every line skipped since the start
+(reported periods and the one in progress); ``clock`` is the monitor's log clock, in UTC.
+
 ``lines`` counts every line read (directives included); ``parsed`` equals the sum of every
 report's ``hits``; ``malformed`` is the total of ``skipped``. ``late_hits`` arrived too late for
 the alert window and ``outlier_hits`` had an absurd timestamp: both are still in ``hits``.
@@ -100,7 +113,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Tuple
 
 from monilog.accumulation.alerter import AlertEvent
-from monilog.accumulation.report import AlertState, PeriodReport, RunSummary
+from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.statistics import SectionStats, StatsSnapshot
 from monilog.presentation.sanitize import UNSAFE_CHARACTERS
@@ -191,6 +204,11 @@ def _alert_state(alert: AlertState) -> Dict[str, Any]:
     return state
 
 
+def alert_state_to_dict(alert: AlertState) -> Dict[str, Any]:
+    """The alert-state keys that end a report, the summary and a view (``alerting`` to ``window``)."""
+    return _alert_state(alert)
+
+
 def report_to_dict(report: PeriodReport, top: int = 10) -> Dict[str, Any]:
     """A period's report as a ``report`` object; ``top`` limits sections, clients and users."""
     stats = report.stats
@@ -267,6 +285,27 @@ def summary_to_dict(summary: RunSummary, top: int = 10) -> Dict[str, Any]:
     data["alerts"] = [event_to_dict(event) for event in summary.alerts]
     data["earlier_alerts"] = summary.earlier_alerts
     data.update(_alert_state(summary.alert))
+    return data
+
+
+def view_to_dict(view: LiveView) -> Dict[str, Any]:
+    """A running monitor's :class:`LiveView` as a ``view`` object (its report cut to ``view.top``)."""
+    report = view.last_report
+    data: Dict[str, Any] = {
+        "type": "view",
+        "files": list(view.files),
+        "uptime": _number(view.uptime),
+        "clock": _epoch_time(view.clock),
+        "current_rps": _number(view.current_rps),
+        "lines": view.lines,
+        "parsed": view.parsed,
+        "skipped": dict(sorted(view.total.skipped.items())),
+        "skipped_total": view.total.skipped_total,
+        "report": None if report is None else report_to_dict(report, view.top),
+        "alerts": [event_to_dict(event) for event in view.history],
+        "earlier_alerts": view.earlier_alerts,
+    }
+    data.update(_alert_state(view.alert))
     return data
 
 
