@@ -286,6 +286,32 @@ class BrowserTest(unittest.TestCase):
         self.assertEqual(browser.console_errors(), [])
         self.screenshots("report")
 
+    def test_static_report_names_each_rule_and_shades_the_traffic_rule(self) -> None:
+        log = os.path.join(self.directory, "access.log")
+        page = os.path.join(self.directory, "report.html")
+        with open(log, "w") as handle:
+            for second, rate in enumerate([1] * 20 + [6] * 25 + [1] * 40):
+                for index in range(rate):
+                    path = "/api/users" if index % 2 else "/shop/cart"
+                    handle.write(combined(T0 + timedelta(seconds=second), path, "-", "curl"))
+        rule = "rate on /api > 1 over 10s"
+        result = subprocess.run([script("monitoring"), "--replay", "--json", "--no-log-file", "--threshold", "2",
+                                 "--window", "10", "--period", "5", "--alert", rule, "--html", page, log],
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        events = json.loads(result.stdout.splitlines()[-1])["alerts"]
+        self.assertEqual(sorted((e["type"], e.get("rule", "")) for e in events),
+                         [("alert", ""), ("alert", rule), ("recover", ""), ("recover", rule)])
+        browser = self.browser
+        browser.block_network()
+        browser.driver.get("file://" + page)
+        wait_for(lambda: browser.text("#alerts"), "the report to be drawn")
+        rows = browser.run("return Array.from(document.querySelectorAll('#alerts tbody tr'), r => r.textContent)")
+        self.assertEqual(len(rows), 2, rows)  # each rule's alert paired with its own recovery
+        self.assertEqual(sum(rule in row for row in rows), 1, rows)
+        self.assertEqual(browser.run("return document.querySelectorAll('#rps svg rect.span').length"), 1)
+        self.assertEqual(browser.console_errors(), [])
+
 
 if __name__ == "__main__":
     unittest.main()

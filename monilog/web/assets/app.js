@@ -232,11 +232,15 @@
 
   /* Alert spans and history rows from alert/recover objects in order. */
   function alertPeriods(events, now) {
-    var periods = [], open = null;
+    // each rule (and each key of a "by" rule) has its own alerts and recoveries
+    var periods = [], opened = {};
     events.forEach(function (event) {
+      var which = (event.rule || "") + "\u0000" + (event.key == null ? "" : event.key);
+      var open = opened[which] || null;
       if (event.type === "alert") {
         open = { start: epochOf(event.time), end: null, alert: event, recover: null, peak: event.hits };
         periods.push(open);
+        opened[which] = open;
       } else if (event.type === "recover") {
         if (!open) {
           open = { start: epochOf(event.started), alert: null, peak: event.peak_hits };
@@ -245,13 +249,16 @@
         open.end = epochOf(event.time);
         open.recover = event;
         if (event.peak_hits != null) { open.peak = event.peak_hits; }
-        open = null;
+        delete opened[which];
       }
     });
     periods.forEach(function (period) { period.shownEnd = period.end == null ? now : period.end; });
     return periods;
   }
-  function spansOf(periods) { return periods.map(function (p) { return [p.start, p.shownEnd + 1]; }); }
+  function spansOf(periods) {  // the traffic rule's alerts, shaded on the req/s charts
+    return periods.filter(function (p) { return !(p.alert || p.recover).rule; })
+      .map(function (p) { return [p.start, p.shownEnd + 1]; });
+  }
 
   function alertTable(parent, periods, offset, withDate) {
     var rows = periods.slice().reverse().map(function (p) {
@@ -263,8 +270,10 @@
           clockText(p.start, offset, withDate),
           p.end == null ? "ongoing" : clockText(p.end, offset, withDate),
           p.end == null ? duration(p.shownEnd - p.start) + "…" : duration(p.end - p.start),
-          p.peak == null ? "–" : rate(p.peak / window) + " req/s",
-          "avg > " + rate(first.threshold) + " req/s over " + duration(window)
+          first.rule ? (first.value == null ? "–" : String(+first.value.toPrecision(4))) :
+            p.peak == null ? "–" : rate(p.peak / window) + " req/s",
+          first.rule ? first.rule + (first.key == null ? "" : " [" + first.key + "]") :
+            "avg > " + rate(first.threshold) + " req/s over " + duration(window)
         ]
       };
     });
@@ -473,6 +482,14 @@
     var meter = add(rule, el("div", state.alerting ? "meter over" : "meter"));
     add(meter, el("div")).style.width = Math.min(100, 100 * state.window_average / state.threshold / 1.5) + "%";
     add(rule, el("div", "muted small", "alert when the average over the window exceeds the threshold; the bar's end is 1.5× the limit"));
+    var latest = live.reports.length ? live.reports[live.reports.length - 1] : null;
+    if (latest && latest.rules && latest.rules.length) {
+      table(card(grid, "Rules", false, "rules"), ["rule", "value", "limit", "state"], latest.rules.map(function (r) {
+        return { cls: r.alerting.length ? "ongoing" : null,
+                 cells: [r.rule, r.value == null ? "no evidence" : String(+r.value.toPrecision(4)), String(r.threshold),
+                         r.alerting.length ? "ALERT" + (r.alerting[0] ? " " + r.alerting.join(", ") : "") : "OK"] };
+      }), 1, "left");
+    }
     var totals = add(card(grid, "Traffic", false, "traffic"), el("div", "figures"));
     var recent = [];
     for (var t = (now || 0) - 10; now != null && t < now; t++) { recent.push(live.seconds[t] || 0); }
