@@ -135,6 +135,38 @@ class SeparatorsAndTrailingFieldsTest(unittest.TestCase):
                 self.assertEqual((record.host, record.duration), (host, None))
 
 
+class ReviewFindingsTest(unittest.TestCase):
+    """Lines and format strings that once ended a run or read nothing (found by review)."""
+
+    def test_numbers_between_quotes_and_odd_upstream_lists_are_skips_not_crashes(self) -> None:
+        fmt = '$remote_addr [$time_local] "$request" "$status" "$body_bytes_sent" "$request_time" $upstream_response_time'
+        head = '10.0.0.1 [01/May/2024:12:00:00 +0000] "GET /a HTTP/1.1" '
+        lines = [head + '"abc" "x" "fast" 0.1', head + '"200" "5" "0.5" 1.2.3', head + '"200" "5" "0.5" 0.1, 0.2']
+        parsed = parse_block(("\n".join(lines) + "\n").encode(), LogParser(fmt))
+        self.assertEqual([reason for _, reason in parsed.skipped], ["malformed", "malformed"])
+        self.assertEqual(parsed.keys.durations(parsed.durations or []), [0.5])
+        for line in lines[:2]:
+            with self.assertRaises(ParseError):
+                LogParser(fmt).parse(line)
+
+    def test_apache_begin_end_epochs_and_a_second_time_with_spaces(self) -> None:
+        record = parse('%v:%p %h %l %u %{end:sec}t \\"%r\\" %>s %O', 'www:80 1.2.3.4 - - 1714564800 "GET /a HTTP/1.1" 200 5')
+        assert record is not None
+        self.assertEqual((record.epoch, record.vhost), (1714564800, "www"))
+        record = parse('%h %l %u %t \\"%r\\" %>s %O %{%Y-%m-%d %H:%M:%S}t',
+                       '1.2.3.4 - - [01/May/2024:12:00:00 +0000] "GET /a HTTP/1.1" 200 5 2024-05-01 12:00:07')
+        assert record is not None
+        self.assertEqual(record.epoch, 1714564800)  # the first time field counts
+
+    def test_nginx_escapes_and_a_pasted_directive(self) -> None:
+        for fmt in ("log_format tabs '$remote_addr\\t$time_local\\t\"$request\"\\t$status';",
+                    '"$remote_addr\\t$time_local\\t\\"$request\\"\\t$status"'):
+            with self.subTest(fmt=fmt):
+                record = parse(fmt, '1.2.3.4\t01/May/2024:12:00:00 +0000\t"GET /a/b HTTP/1.1"\t404')
+                assert record is not None
+                self.assertEqual((record.host, record.section, record.status), ("1.2.3.4", "/a", 404))
+
+
 class CompileErrorTest(unittest.TestCase):
     def test_each_refusal_says_why(self) -> None:
         for fmt, words in (("$remote_addr $status", "no time field"), ("%h %t %U", "no status"),

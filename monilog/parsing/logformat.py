@@ -166,8 +166,10 @@ _SKIP_QUOTED = rb'[^"\\\n]*(?:\\.[^"\\\n]*)*'
 _NUMBER = rb'(\d+|-)'
 _SECONDS = rb'(\d+(?:\.\d*)?|-1?)'
 _PART = rb'(?:\d+(?:\.\d*)?|-1?)'
-_UPSTREAM = rb'([-\d.]+(?:(?:, | : )[-\d.]+)*)'
+_UPSTREAM = rb'((?:\d+(?:\.\d*)?|-1?)(?:(?:, | : )(?:\d+(?:\.\d*)?|-1?))*)'
 _STATUS = rb'([1-9]\d\d)'
+_TYPED = ("stamp", "status", "size", "duration", "upstream", "duration_part")
+"""Kinds whose regex admits only what their decoder reads, quoted or not."""
 _URL_HOST = rb'(?=(?:[^ "\\\n]* +[A-Za-z][A-Za-z0-9+.-]*://(\[[^\]/"\\\s]*\]|[^/:?#"\\\s]*))?)'
 """Before a quoted request line, the host of its absolute URL (no group match if it is not one)."""
 _MORE_FIELDS = re.compile(r"([ \t])\.\.\.$")
@@ -184,11 +186,17 @@ class _Token(NamedTuple):
     detail: str = ""
 
 
+_NGINX_ESCAPES = {"t": "\t", "n": "\n", "r": "\r"}
+_DIRECTIVE = re.compile(r"^\s*log_format\s+\S+\s+(?:escape=\S+\s+)?", re.ASCII)
+
+
 def _nginx_tokens(text: str) -> List[_Token]:
+    text = _DIRECTIVE.sub("", text).rstrip().rstrip(";")  # a whole ``log_format name '...';`` pasted
     stripped = text.strip()
     if stripped.startswith("'") or stripped.startswith('"'):  # pieces as written in nginx.conf
         pieces = re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", stripped)
         text = "".join(single or double for single, double in pieces)
+    text = re.sub(r"\\(.)", lambda match: _NGINX_ESCAPES.get(match.group(1), match.group(1)), text)  # as nginx reads them
     tokens: List[_Token] = []
     position = 0
     for match in re.finditer(r"\$(?:\{(\w+)\}|(\w+))", text):
@@ -232,10 +240,10 @@ def _apache_tokens(text: str) -> List[_Token]:
 
 def _apache_field(letter: str, argument: Optional[str]) -> _Token:
     if letter == "t" and argument:
-        if argument in _TIME_KINDS:
-            return _Token("", "stamp", _TIME_KINDS[argument])
         if argument.startswith(("begin:", "end:")):
             argument = argument.split(":", 1)[1]
+        if argument in _TIME_KINDS:
+            return _Token("", "stamp", _TIME_KINDS[argument])
         return _Token("", "stamp", "strftime:" + argument)
     if letter == "T" and argument is not None:
         unit = _T_UNITS.get(argument)
@@ -280,10 +288,15 @@ def _strftime_regex(spec: str) -> bytes:
     return b"(" + b"".join(out) + b")"
 
 
+def _uncaptured(regex: bytes) -> bytes:
+    """``regex`` with its one capturing group made non-capturing (a field matched but not read)."""
+    return re.sub(rb"(?<!\\)\((?!\?)", b"(?:", regex, count=1)
+
+
 def _field_regex(token: _Token, quoted: bool, following: str) -> bytes:
     """The regex of one field, capturing unless it is skipped."""
     kind, detail = token.kind, token.detail
-    if quoted:
+    if quoted and kind not in _TYPED:  # a number or time keeps its own form between quotes
         return _SKIP_QUOTED if kind == "skip" else _QUOTED
     if kind == "stamp":
         if detail.startswith("strftime:"):
@@ -355,8 +368,7 @@ class LogFormat(LineFormat):
             after = tokens[index + 1].literal if index + 1 < len(tokens) else ""
             if index + 2 < len(tokens) and tokens[index + 2].detail == "clf-brackets":
                 after += "["  # Apache's %t writes its own brackets
-            if token.kind in self.kinds:
-                token = token._replace(kind="skip")
+            duplicate = token.kind in self.kinds  # the first field of a kind counts; later ones are matched only
             if token.kind == "request" and not (before.endswith('"') and after.startswith('"')):
                 raise FormatError("the request field must be quoted in the format (\"%r\", \"$request\")")
             if token.kind == "request" and token.detail == "absolute" and "vhost" not in self.kinds:
@@ -364,8 +376,8 @@ class LogFormat(LineFormat):
                 self.kinds.append("vhost")
                 self.details["vhost"] = "url"
             regex = _field_regex(token, before.endswith('"') and after.startswith('"'), after)
-            parts.append(regex)
-            if token.kind != "skip":
+            parts.append(_uncaptured(regex) if duplicate else regex)
+            if token.kind != "skip" and not duplicate:
                 self.kinds.append(token.kind)
                 self.details[token.kind] = token.detail
         if more:
