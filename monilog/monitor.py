@@ -207,7 +207,7 @@ class Monitor:
     def add_records(self, records: Iterable[LogRecord]) -> None:
         """Account records parsed elsewhere (by a :class:`LogParser`, or made by a program); they
         are not counted as lines read."""
-        batch = aggregate(parse_records(records), self.period)
+        batch = aggregate(parse_records(records), self.batch_span)
         batch.lines = 0
         self.apply(batch)
 

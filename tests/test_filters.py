@@ -114,6 +114,17 @@ class FilterCommandTest(unittest.TestCase):
         self.assertEqual(sum(r["filtered"] for r in reports), 3)
         self.assertTrue(all("filters" in r for r in reports))
 
+    def test_relative_times_need_no_equals_sign(self) -> None:
+        import time
+
+        now = time.time()
+        with open(self.path, "w") as out:  # two lines three hours ago, one half an hour ago
+            out.write("\n".join(combined(int(now - T0) - ago) for ago in (10800, 10799, 1800)) + "\n")
+        summary = json.loads(self.run_monitoring("--since", "1h ago").stdout.splitlines()[-1])
+        self.assertEqual((summary["hits"], summary["filtered_by"]), (1, {"time": 2}))
+        summary = json.loads(self.run_monitoring("--until=-2h").stdout.splitlines()[-1])
+        self.assertEqual((summary["hits"], summary["filtered_by"]), (2, {"time": 1}))
+
     def test_without_filters_the_json_has_no_filter_keys(self) -> None:
         summary = json.loads(self.run_monitoring().stdout.splitlines()[-1])
         self.assertNotIn("filtered", summary)

@@ -80,6 +80,12 @@ class KnownKeysTest(unittest.TestCase):
         summary = json.loads(result.stdout.splitlines()[-1])
         self.assertEqual(summary["status_codes"], {"201": 1})  # the mapping was used
 
+    def test_auto_detects_json_with_spaces_inside_the_braces(self) -> None:
+        parser = LogParser("auto")
+        record = parser.parse('{ "msec": 1796150796.5, "request": "GET /a/b HTTP/1.1", "status": 200 }')
+        assert record is not None
+        self.assertEqual((parser.detected, record.section), ("json", "/a"))
+
     def test_mapping_comes_first_and_reaches_nested_keys(self) -> None:
         line = '{"when": "2026-12-01T18:46:36+01:00", "req": {"url": "/x/y", "verb": "PUT"}, "code": 201, "took": 250}'
         record = self.parse(line, "json:time=when,path=req.url,method=req.verb,status=code,duration_ms=took")

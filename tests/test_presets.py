@@ -150,6 +150,18 @@ class CloudFrontTest(unittest.TestCase):
         self.assertEqual(record.time, datetime(2019, 12, 4, 21, 2, 31, tzinfo=timezone.utc))
         self.assertEqual(record.duration, 0.001)
 
+    def test_read_as_w3c_the_duration_is_in_seconds_too(self) -> None:
+        # W3C files with x-edge-* fields are CloudFront's, whose time-taken is in seconds (IIS: milliseconds)
+        for fmt in ("w3c", "auto"):
+            with self.subTest(fmt=fmt):
+                parser = LogParser(fmt)
+                header, fields = CLOUDFRONT_HEADER.split("\n")
+                parser.parse(header)
+                parser.parse(fields.replace("\t", " "))
+                record = parser.parse(CLOUDFRONT.replace(" ", "%20").replace("\t", " "))
+                assert record is not None
+                self.assertEqual(record.duration, 0.001)
+
     def test_own_domain_old_lines_spaces_dashes_and_ipv6(self) -> None:
         fields = CLOUDFRONT.split("\t")
         fields[4], fields[7], fields[10], fields[15], fields[18] = (

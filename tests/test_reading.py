@@ -104,10 +104,12 @@ class ReadingCommandTest(unittest.TestCase):
                          {"shop.example/p0", "shop.example/p1", "api.example/p0", "api.example/p1"})
 
     def test_real_client_needs_a_format_that_logs_it(self) -> None:
-        result = subprocess.run([sys.executable, "-m", "monilog.cli.monitoring", "--log-format", "combined", "--real-client",
-                                 "x-forwarded-for", "a.log"], capture_output=True, text=True, timeout=60)
-        self.assertEqual(result.returncode, 2)
-        self.assertIn("X-Forwarded-For", result.stderr)
+        for fmt in ("combined", "nginx", "vhost_combined"):
+            with self.subTest(fmt=fmt):
+                result = subprocess.run([sys.executable, "-m", "monilog.cli.monitoring", "--log-format", fmt, "--real-client",
+                                         "x-forwarded-for", "a.log"], capture_output=True, text=True, timeout=60)
+                self.assertEqual(result.returncode, 2)
+                self.assertIn("X-Forwarded-For", result.stderr)
 
 
 if __name__ == "__main__":

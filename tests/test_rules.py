@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accumulation.rules import LATENCIES, RuleError, RuleSet, RuleSpec, parse_rule
-from monilog.accumulation.sketch import bucket_of, bucket_value
+from monilog.accumulation.sketch import bucket_of, bucket_value, lower_edge
 from monilog.accumulation.statistics import Counts
 from monilog.parsing.record import LogRecord
 
@@ -73,6 +73,7 @@ def reference_events(spec: RuleSpec, hits: Sequence[Hit]) -> List[Tuple[str, int
     events: List[Tuple[str, int, Optional[str]]] = []
     alerting: Dict[Optional[str], bool] = {}
     streak = 0
+    streaks: Dict[str, int] = {}
     for now in range(first + 1, last + 1):
         window = [hit for hit in hits if now - spec.over <= hit.second <= now - 1]
         if spec.by is not None:
@@ -80,8 +81,9 @@ def reference_events(spec: RuleSpec, hits: Sequence[Hit]) -> List[Tuple[str, int
             for hit in window:
                 key = hit.client if spec.by == "client" else hit.section
                 keys[key] = keys.get(key, 0) + 1
+            streaks = {key: streaks.get(key, 0) + 1 for key in keys if Fraction(keys[key], spec.over) > Fraction(spec.threshold)}
             for key in keys:
-                if Fraction(keys[key], spec.over) > Fraction(spec.threshold) and not alerting.get(key):
+                if streaks.get(key, 0) >= spec.hold and not alerting.get(key):
                     alerting[key] = True
                     events.append(("alert", now, key))
             for key in [key for key, on in alerting.items() if on]:
@@ -103,9 +105,9 @@ def reference_events(spec: RuleSpec, hits: Sequence[Hit]) -> List[Tuple[str, int
         else:
             quantized = sorted(bucket_value(bucket_of(hit.duration)) for hit in mine if hit.duration is not None)
             value = None if not quantized else Fraction(quantized[int(LATENCIES[spec.metric] * (len(quantized) - 1))])
-        if spec.metric in LATENCIES:
-            above = value is not None and float(value) > float(spec.threshold)
-            below = value is None or float(value) <= float(spec.recover_value)
+        if spec.metric in LATENCIES:  # decided on the lower edge of the percentile's bucket
+            above = value is not None and lower_edge(float(value)) >= float(spec.threshold)
+            below = value is None or lower_edge(float(value)) < float(spec.recover_value)
         else:
             above = value is not None and value > Fraction(spec.threshold)
             below = value is None or value <= Fraction(spec.recover_value)
@@ -132,7 +134,7 @@ def timelines(draw: st.DrawFn) -> List[Hit]:
         second += draw(st.sampled_from([1, 1, 1, 2, 3, 7, 40]))
         for _ in range(draw(st.integers(0, 8))):
             hits.append(Hit(second, draw(st.sampled_from([200, 200, 404, 500, 503])), draw(st.sampled_from(SECTIONS)),
-                            draw(st.sampled_from(CLIENTS)), draw(st.sampled_from([None, 0.0, 0.004, 0.05, 0.2, 1.5, 3.0]))))
+                            draw(st.sampled_from(CLIENTS)), draw(st.sampled_from([None, 0.0, 0.004, 0.05, 0.2, 0.5, 1.5, 2.0, 3.0]))))
     return hits
 
 
@@ -149,8 +151,8 @@ def rules(draw: st.DrawFn) -> RuleSpec:
     else:
         threshold = Decimal(draw(st.integers(1, 60))) / 10 * (10 if metric == "bytes_rate" else 1)
     recover = threshold * Decimal(draw(st.sampled_from([1, "0.5", "0.8"]))) if draw(st.booleans()) else None
-    hold = draw(st.sampled_from([1, 1, 2, 5])) if by is None else 1
-    min_hits = draw(st.sampled_from([1, 1, 3, 10]))
+    hold = draw(st.sampled_from([1, 1, 2, 5]))
+    min_hits = draw(st.sampled_from([1, 1, 3, 10])) if metric not in ("rate", "bytes_rate") else 1
     return RuleSpec(metric, threshold, over, section, by, recover, hold, min_hits)
 
 
@@ -174,6 +176,8 @@ class RuleEngineTest(unittest.TestCase):
             "server_errors > 40% over 10s min 1000 hits": [],
             "latency_p95 > 1s over 5s": [("alert", 13, None)],  # 10 slow of 50: rank 46 is slow
             "rate by client > 7 over 2s": [("alert", 7, "203.0.113.9")],  # 16 > 14
+            "rate by client > 7 over 2s for 4s": [("alert", 10, "203.0.113.9")],  # above at 7, 8, 9 and 10
+            "latency_p95 > 2s over 5s": [],  # every slow request took exactly 2 s: not above 2 s
         }
         for text, expected in cases.items():
             with self.subTest(rule=text):
@@ -203,7 +207,8 @@ class GrammarTest(unittest.TestCase):
         for text, words in (("rate >", "cannot read"), ("speed > 1", "unknown metric"), ("errors > 150%", "at most 100%"),
                             ("latency_p95 > 5%", "s or ms"), ("errors by client > 1%", "goes with the rate"),
                             ("rate > 10 recover below 12", "above the threshold"), ("rate > 1 over 0s", "at least one second"),
-                            ("rate on /a by section > 1", "do not go together")):
+                            ("rate on /a by section > 1", "do not go together"), ("rate on /a by client > 1", "do not go together"),
+                            ("rate > 1 min 5 hits", "goes with shares"), ("rate > 1 over 25h", "at most 24h")):
             with self.subTest(text=text):
                 with self.assertRaises(RuleError) as caught:
                     parse_rule(text)
@@ -269,8 +274,17 @@ class RulesCommandTest(unittest.TestCase):
         bad = os.path.join(self.dir, "bad.toml")
         with open(bad, "w") as out:
             out.write('[[rule]]\nalert = "rate > 1"\nwebhook = "http://x"\n')
-        for options in (["--alert", "speed > 1"], ["--rules", bad], ["--rules", self.path],
-                        ["--log-format", "combined", "--alert", "latency_p95 > 1s"]):
+        typo = os.path.join(self.dir, "typo.toml")
+        with open(typo, "w") as out:
+            out.write('[[rules]]\nalert = "rate > 1"\n')
+        twice = os.path.join(self.dir, "twice.toml")
+        with open(twice, "w") as out:
+            out.write('[[rule]]\nname = "a"\nalert = "rate > 1"\n[[rule]]\nname = "a"\nalert = "rate > 2"\n')
+        binary = os.path.join(self.dir, "binary.toml")
+        with open(binary, "wb") as raw:
+            raw.write(b"\xff\xfe[[rule]]")
+        for options in (["--alert", "speed > 1"], ["--rules", bad], ["--rules", self.path], ["--rules", typo], ["--rules", twice],
+                        ["--rules", binary], ["--log-format", "combined", "--alert", "latency_p95 > 1s"]):
             with self.subTest(options=options):
                 result = self.run_monitoring(*options)
                 self.assertEqual(result.returncode, 2, result.stderr)
@@ -279,6 +293,24 @@ class RulesCommandTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NamedRuleTest(unittest.TestCase):
+    def test_a_named_rule_says_its_name_and_records_added_directly_count_per_second(self) -> None:
+        from monilog.monitor import Monitor
+        from tests.support import Recorder
+
+        recorder = Recorder()
+        monitor = Monitor(100, 10, 10, sinks=[recorder], rules=[parse_rule("rate > 5 over 10s", "burst")])
+        for second in range(40):
+            hits = [Hit(second, 200, "/a", "10.0.0.1", None)] * (9 if second < 20 else 1)
+            moment = datetime.fromtimestamp(T0 + second, UTC)
+            monitor.add_records([LogRecord(h.client, "", "", moment, "GET", "/a", "HTTP/1.1", 200, 1, "", "", "/a", T0 + second)
+                                 for h in hits])
+        monitor.finish()
+        events = recorder.events
+        self.assertEqual([(e.kind, int(e.time.timestamp()) - T0) for e in events], [("alert", 6), ("recover", 25)])
+        self.assertTrue(events[0].message.endswith("(burst: rate > 5 over 10s)"), events[0].message)
 
 
 class RulesInTheMonitorTest(unittest.TestCase):

@@ -106,6 +106,10 @@ class AlertEvent:
     """The client or section of a ``by`` rule."""
     section: Optional[str] = None
     """The section of an ``on`` rule."""
+    by: Optional[str] = None
+    """``client`` or ``section`` for a ``by`` rule."""
+    name: str = ""
+    """The rule's name (``--rules`` files), empty when it has none."""
     message: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -133,8 +137,8 @@ class AlertEvent:
         metric, value, over = self.metric, self.value, format_duration(self.window)
         where = f" on {self.section}" if self.section else ""
         if metric == "rate":
-            subject = (f"High traffic from {self.key}" if self.key is not None and self.rule.split()[1:3] == ["by", "client"]
-                       else f"High traffic on {self.key}" if self.key is not None else f"High traffic{where}")
+            subject = (f"High traffic from {self.key}" if self.by == "client" else f"High traffic on {self.key}"
+                       if self.by == "section" else f"High traffic{where}")
             figure = f"hits = {self.hits}"
         elif metric in ("errors", "server_errors"):
             subject = f"High {'server ' if metric == 'server_errors' else ''}error rate{where}"
@@ -147,11 +151,12 @@ class AlertEvent:
         else:
             subject = f"High bandwidth{where}"
             figure = f"{value:.4g} bytes/s over {over}" if value is not None else "0 bytes/s"
+        label = f"{self.name}: {self.rule}" if self.name else self.rule
         if self.kind == ALERT:
-            return f"{subject} generated an alert - {figure}, triggered at {when}"
+            return f"{subject} generated an alert - {figure}, triggered at {when} ({label})"
         lasted = self.duration
         lasted_text = f", after {format_duration(lasted.total_seconds())}" if lasted is not None else ""
-        return f"{subject} back to normal - {figure}, recovered at {when}{lasted_text} ({self.rule})"
+        return f"{subject} back to normal - {figure}, recovered at {when}{lasted_text} ({label})"
 
     def __str__(self) -> str:
         return self.message

@@ -54,7 +54,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from monilog.accumulation.alerter import ALERT, MAX_HISTORY, RECOVER, AlertEvent
 from monilog.accumulation.report import RuleState
-from monilog.accumulation.sketch import quantile_of_buckets
+from monilog.accumulation.sketch import lower_edge, quantile_of_buckets
 from monilog.accumulation.statistics import Counts, is_error
 
 METRICS = ("rate", "errors", "server_errors", "latency_p50", "latency_p90", "latency_p95", "latency_p99", "bytes_rate")
@@ -62,6 +62,8 @@ METRICS = ("rate", "errors", "server_errors", "latency_p50", "latency_p90", "lat
 SHARES = ("errors", "server_errors")
 LATENCIES = {"latency_p50": 0.5, "latency_p90": 0.9, "latency_p95": 0.95, "latency_p99": 0.99}
 DEFAULT_OVER = 120
+MAX_SECONDS = 86_400
+"""The longest ``over`` or ``for``: a day."""
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h)?$")
 _VALUE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(%|ms|s|k|m)?$", re.IGNORECASE)
@@ -198,17 +200,21 @@ def parse_rule(text: str, name: str = "") -> RuleSpec:
             raise RuleError(f"'by' takes client or section, not {by!r}")
         if metric != "rate":
             raise RuleError(f"'by {by}' goes with the rate metric, not {metric}")
-        if by == "section" and match.group("section"):
-            raise RuleError("'on SECTION' and 'by section' do not go together")
+        if match.group("section"):
+            raise RuleError(f"'on SECTION' and 'by {by}' do not go together (a second's counters do not split clients by section)")
     threshold = _value(match.group("value"), metric)
     recover = _value(match.group("recover"), metric) if match.group("recover") else None
     if recover is not None and recover > threshold:
         raise RuleError(f"recover below {match.group('recover')} is above the threshold {match.group('value')}")
     over = _seconds(match.group("over"), "over") if match.group("over") else DEFAULT_OVER
     hold = _seconds(match.group("hold"), "for") if match.group("hold") else 1
+    if over > MAX_SECONDS or hold > MAX_SECONDS:
+        raise RuleError(f"over and for are at most {MAX_SECONDS // 3600}h (a slot per second is kept)")
     min_hits = int(match.group("min")) if match.group("min") else 1
     if min_hits < 1:
         raise RuleError("min must be at least 1 hit")
+    if match.group("min") and metric in ("rate", "bytes_rate"):
+        raise RuleError("'min N hits' goes with shares and percentiles (a rate needs no minimum)")
     return RuleSpec(metric, threshold, over, match.group("section"), by, recover, hold, min_hits, name)
 
 
@@ -280,6 +286,7 @@ class Rule:
         self._hits = 0  # window totals, [T - over, T - 1] for the last T evaluated
         self._part: object = {} if self._keyed else 0
         self._streak = 0
+        self._streaks: Dict[Optional[str], int] = {}  # per key of a ``by`` rule, seconds above the limit in a row
         self.alerting: Dict[Optional[str], Tuple[datetime, float]] = {}
         """Key (None for unkeyed rules) → when its alert started and its peak value."""
         self.value: Optional[float] = None
@@ -337,6 +344,8 @@ class Rule:
         self._seconds = [None] * self._slots
         self._hits = 0
         self._part = {} if self._keyed else 0
+        self._streak = 0
+        self._streaks = {}
 
     def _drop(self, part: object) -> None:
         """Take a leaving second's keys out of the window (keys no longer tracked stay out)."""
@@ -365,8 +374,10 @@ class Rule:
         if spec.by is not None:
             assert isinstance(self._part, dict)
             window: Dict[Optional[str], int] = self._part
+            streaks = self._streaks
+            self._streaks = {key: streaks.get(key, 0) + 1 for key, hits in window.items() if hits > self._limit}
             for key, hits in window.items():
-                if hits > self._limit and key not in self.alerting:
+                if key not in self.alerting and self._streaks.get(key, 0) >= spec.hold:
                     events.append(self._event(ALERT, when, hits, hits / spec.over, key))
                     self.alerting[key] = (when, hits / spec.over)
                 elif key in self.alerting and hits / spec.over > self.alerting[key][1]:
@@ -409,7 +420,10 @@ class Rule:
         value = quantile_of_buckets(part, LATENCIES[spec.metric])
         if value is None:
             return False, True, None
-        return value > float(spec.threshold), value <= float(spec.recover_value), value
+        # decided on the lower edge of the percentile's bucket: every value in it is above the edge,
+        # so round durations (2.000 s against "> 2s") never alert, at the cost of 1% of resolution
+        edge = lower_edge(value)
+        return edge >= float(spec.threshold), edge < float(spec.recover_value), value
 
     def _event(self, kind: str, when: datetime, hits: int, value: Optional[float], key: Optional[str]) -> AlertEvent:
         spec = self.spec
@@ -418,7 +432,8 @@ class Rule:
             started, peak_value = self.alerting[key]
             peak = round(peak_value * spec.over) if spec.metric == "rate" else None
         return AlertEvent(kind, hits, hits / spec.over, when, float(spec.threshold), spec.over, started, peak,
-                          rule=spec.text, metric=spec.metric, value=value, key=key, section=spec.section)
+                          rule=spec.text, metric=spec.metric, value=value, key=key, section=spec.section,
+                          by=spec.by, name=spec.name)
 
 
 class RuleSet:

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the traffic rule recovers at or below this average (hysteresis; default the threshold)")
     chosen = parser.add_argument_group("filters (applied before counting and alerting; what they leave out is counted as filtered)")
     chosen.add_argument("--since", type=moment, metavar="TIME", help="leave out lines logged before TIME (any date python-dateutil reads, "
-                        "a time without zone being the host's; or relative: -2h, -30m, -1d)")
+                        "a time without zone being the host's; or relative: '2h ago', --since=-30m)")
     chosen.add_argument("--until", type=moment, metavar="TIME", help="leave out lines logged at or after TIME")
     chosen.add_argument("--exclude-client", type=checked(parse_networks), default=(), metavar="CIDR,...", help="leave out requests from these addresses or networks")
     chosen.add_argument("--include-path", metavar="REGEX", help="count only requests whose target this regular expression finds")
@@ -188,6 +188,8 @@ def moment(text: str) -> float:
     stripped = text.strip().lower()
     if stripped == "now":
         return time.time()
+    if stripped.endswith(" ago"):  # "2h ago": the form that needs no "=" on the command line
+        stripped = "-" + stripped[:-4].strip()
     if stripped.startswith("-") and stripped[1:-1].isdigit() and stripped[-1] in _RELATIVE:
         return time.time() - int(stripped[1:-1]) * _RELATIVE[stripped[-1]]
     from dateutil import parser as dates
@@ -217,8 +219,11 @@ def load_rules(texts: Sequence[str], path: Optional[str], fmt: str) -> List["Rul
                 table = tomllib.load(stream)
         except OSError as error:
             raise UsageError(f"cannot read --rules {path}: {error.strerror or error}") from None
-        except tomllib.TOMLDecodeError as error:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise UsageError(f"--rules {path} is not TOML: {error}") from None
+        unknown_tables = sorted(set(table) - {"rule"})
+        if unknown_tables:
+            raise UsageError(f"--rules {path}: unknown key {unknown_tables[0]!r} (rules are [[rule]] tables)")
         entries = table.get("rule", [])
         if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
             raise UsageError(f"--rules {path}: rules are [[rule]] tables")
@@ -227,7 +232,10 @@ def load_rules(texts: Sequence[str], path: Optional[str], fmt: str) -> List["Rul
             if unknown or not isinstance(entry.get("alert"), str):
                 raise UsageError(f"--rules {path}: rule {number} needs an 'alert' string and takes only 'name' "
                                  f"and 'alert'{' (not ' + ', '.join(sorted(unknown)) + ')' if unknown else ''}")
-            named.append((str(entry.get("name", "")), entry["alert"]))
+            name = str(entry.get("name", ""))
+            if name and name in (known for known, _ in named):
+                raise UsageError(f"--rules {path}: two rules are named {name!r}")
+            named.append((name, entry["alert"]))
     specs = []
     for name, text in named:
         try:
@@ -277,7 +285,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 
 def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log: Optional[str]) -> int:
-    if args.real_client and args.format in ("common", "combined", "w3c"):
+    if args.real_client and (args.format in ("common", "combined", "w3c") or (
+            args.format not in FORMATS and "forwarded" not in getattr(compile_format(args.format), "kinds", ["forwarded"]))):
         parser.error(f"--real-client needs a format that logs X-Forwarded-For, not --log-format {args.format}")
     if args.json_keys is not None:
         if ALIASES.get(args.format, args.format) not in ("auto", "json"):

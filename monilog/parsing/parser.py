@@ -33,6 +33,7 @@ The details of each format are in :mod:`monilog.parsing.clf` and
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Optional, Tuple, Union
 
 from monilog.parsing.clf import CLF_AUTO, COMBINED, COMMON, parse_clf
@@ -44,6 +45,8 @@ from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.w3c import W3CLayout, parse_w3c
 
 DEFAULT_READING = Reading()
+_JSON_SIGN = re.compile(rb'^\s*\{\s*".*\}\s*$')
+"""A JSON object per line (``{"...}``, spaces allowed), how ``auto`` tells JSON logs."""
 
 MAX_LINE_LENGTH = 64 * 1024
 """Default cap on a line's length; longer lines are skipped as ``line too long``."""
@@ -128,7 +131,7 @@ class LogParser:
         if self.fmt == "auto" and not self.clf_seen and not self._w3c and self.compiled is None:
             if VHOST_SIGN.match(line):
                 self.compiled = compile_format("vhost_combined")
-            elif line.lstrip().startswith(b'{"') and line.rstrip().endswith(b"}"):
+            elif _JSON_SIGN.match(line):
                 self.compiled = compile_format("json")
 
     def parse(self, line: Union[str, bytes]) -> Optional[LogRecord]:

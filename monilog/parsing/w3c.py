@@ -27,7 +27,8 @@ How a record is filled:
   ``+``, as in ``+http://www.google.com/bot.html``).
 - vhost: ``cs-host`` (the Host header), else (no such field, or ``-`` in it: a request
   without a Host header) ``s-sitename`` (IIS's site, ``W3SVC1``).
-- duration: ``time-taken``, which IIS writes in milliseconds (``15`` is 0.015 s; a
+- duration: ``time-taken``, in seconds for CloudFront logs (told by their ``x-edge-*`` fields),
+  else as IIS writes it, in milliseconds (``15`` is 0.015 s; a
   fraction of a millisecond is kept). ``-``, or anything but digits with an optional
   fraction, is "not logged" (None): the record still counts.
 - ``-`` is an empty value. Fields are separated by single spaces; runs of spaces or
@@ -141,6 +142,7 @@ class W3CLayout:
         "size",
         "status",
         "stem",
+        "taken_scale",
         "time",
         "timestamp",
         "user",
@@ -183,6 +185,8 @@ class W3CLayout:
         self.site: Optional[int] = position.get("s-sitename") if "cs-host" in position else None
         """Where the site name is when the Host header comes first: the vhost of lines without one."""
         self.duration = find("time-taken")
+        self.taken_scale = 1.0 if any(name.startswith("x-edge-") for name in position) else 0.001
+        """Seconds per unit of ``time-taken``: CloudFront (``x-edge-*`` fields) writes seconds, IIS milliseconds."""
 
 
 def parse_w3c(line: str, layout: W3CLayout, directive_date: str = "-") -> LogRecord:
@@ -240,6 +244,8 @@ def parse_w3c(line: str, layout: W3CLayout, directive_date: str = "-") -> LogRec
         duration = parse_time_taken(taken)
         if len(taken) <= 16 and len(_TIME_TAKEN) < TIME_TAKEN_CACHE:
             _TIME_TAKEN[taken] = duration
+    if duration is not None and layout.taken_scale != 0.001:
+        duration *= layout.taken_scale * 1000
     return _new_record(
         LogRecord,
         (host, "", user, moment, method, target, protocol, code, nbytes, referer,

@@ -60,7 +60,8 @@ plus, on ``recover``: ``"started": time, "duration_seconds": number, "peak_hits"
 Events of a rule given with ``--alert``/``--rules`` also carry ``"rule": str`` (its canonical
 text), ``"metric": str``, ``"value": number|null`` (the rule's value: requests/s, share, seconds or
 bytes/s; null for no evidence), ``"key": str|null`` (the client or section of a ``by`` rule) and,
-for an ``on`` rule, ``"section": str``; ``threshold`` and ``window`` are the rule's (a share as a
+for an ``on`` rule, ``"section": str``, for a ``by`` rule ``"by": "client"|"section"``, for a named
+rule (``--rules``) ``"name": str``; ``threshold`` and ``window`` are the rule's (a share as a
 fraction, ``window`` its ``over``). The traffic rule's events have none of these keys.
 ``hits`` is the window total that changed the state and ``average`` that total over the window.
 In a webhook body (``--webhook``) the object also has ``"id": str``, a UUID made once per event
@@ -249,8 +250,9 @@ def event_to_dict(event: AlertEvent) -> Dict[str, Any]:
     }
     if event.rule:  # a rule of --alert/--rules; the traffic rule's events keep their keys alone
         data.update(rule=event.rule, metric=event.metric, value=_number(event.value), key=event.key)
-        if event.section is not None:
-            data["section"] = event.section
+        for name, value in (("section", event.section), ("by", event.by), ("name", event.name or None)):
+            if value is not None:
+                data[name] = value
     if event.kind != "alert":
         duration = event.duration
         data["started"] = _time(event.started)
@@ -392,10 +394,10 @@ def event_from_dict(data: Any) -> AlertEvent:
         value = data.get("value")
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
             raise ValueError("'value' must be a number or null")
-        for name in ("metric", "key", "section"):
+        for name in ("metric", "key", "section", "by", "name"):
             if data.get(name) is not None and not isinstance(data[name], str):
                 raise ValueError(f"'{name}' must be text")
         extra = dict(rule=rule, metric=str(data.get("metric") or ""), value=None if value is None else float(value),
-                     key=data.get("key"), section=data.get("section"))
+                     key=data.get("key"), section=data.get("section"), by=data.get("by"), name=str(data.get("name") or ""))
     return AlertEvent(data["type"], hits, hits / window, time, threshold, window, started=started, peak_hits=peak_hits,
                       **extra)
