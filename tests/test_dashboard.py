@@ -215,6 +215,19 @@ class DashboardLatencyVhostsTest(unittest.TestCase):
                 self.assertIn("lines 1234", "\n".join(lines))  # the footer
 
 
+class DashboardRulesTest(unittest.TestCase):
+    def test_the_state_line_counts_the_rules_alerting(self) -> None:
+        from monilog.accumulation.report import RuleState
+
+        view = live_view(alerter_with_history()[0])
+        plain = "\n".join(_screen(view, 120, 40))
+        self.assertNotIn("rules", plain)
+        rules = (RuleState("server_errors > 5% over 5m", 0.08, 0.05, ("",)), RuleState("rate by client > 5 over 1m", 2.0, 5.0, ()))
+        assert view.last_report is not None
+        view = view._replace(last_report=view.last_report._replace(rules=rules))
+        self.assertIn("rules 1/2 alerting", "\n".join(_screen(view, 120, 40)))
+
+
 class SparklineTest(unittest.TestCase):
     def test_one_column_per_second_when_it_fits(self) -> None:
         self.assertEqual(sparkline_values([1, 2, 3], 10), [1.0, 2.0, 3.0])

@@ -222,12 +222,16 @@ def _state_line(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[da
     line.append(f"{format_rate(alert.average)}/s", "bold red" if alert.alerting else "bold green")
     line.append("  threshold ")
     line.append(f"{format_threshold(alert.threshold)}/s", "bold yellow")
-    if alert.alerting and periods and periods[-1].end is None:
-        since = periods[-1]
+    since = next((period for period in reversed(periods) if not period.rule and period.end is None), None)
+    if alert.alerting and since is not None:
         line.append(f"  since {_short_time(since.start, now)}")
         lasted = since.duration(now)
         if lasted is not None:
             line.append(f" ({format_duration(lasted)})")
+    rules = view.last_report.rules if view.last_report is not None else ()
+    if rules:  # the rules of --alert, as of the last report (their events are in the history)
+        alerting = sum(1 for rule in rules if rule.alerting)
+        line.append(f"  rules {alerting}/{len(rules)} alerting", "bold red" if alerting else "dim")
     return line
 
 
