@@ -19,7 +19,10 @@
   streams included), and feeds its lines in batches like a pipe's. Where its data is cut short or
   corrupt, a notice says so and the lines before count (the replay goes on and ends normally, as
   for a file that is not text).
-* Several files are merged in time order as one server's traffic: their batches are cut per second
+* A Kafka topic (``kafka://HOST:PORT/TOPIC``, :class:`~monilog.watcher.kafka.TopicReplay`) is
+  read from each partition's earliest offset to its end at start; each partition is one stream
+  of lines, batched by this process like a pipe's and merged with the others like a file.
+* Several files (and partitions) are merged in time order as one server's traffic: their batches are cut per second
   and merged with :func:`heapq.merge` on the second, as records of one second stay together. Lines
   skipped in a file count just before the next record of that file (or after its last one).
 
@@ -53,6 +56,7 @@ from monilog.replayer.chunks import Damaged, chunk_bounds, decompressed_lines, r
 from monilog.replayer.tuning import ReplayTuning
 from monilog.replayer.workers import WorkerPool
 from monilog.watcher import Compression, compression_of, read_lines, text_problem
+from monilog.watcher.kafka import KafkaSettings, TopicReplay, is_kafka
 
 TEXT_SAMPLE_BYTES = 1024
 """How many first bytes of a file tell whether it is a text log."""
@@ -82,30 +86,39 @@ class _Input(NamedTuple):
 
 def replay(
     monitor: Monitor, paths: Sequence[str], *, tuning: Optional[ReplayTuning] = None,
-    stop: Optional[threading.Event] = None,
+    stop: Optional[threading.Event] = None, kafka: Optional[KafkaSettings] = None,
 ) -> RunSummary:
-    """Feed whole files to ``monitor`` in timestamp order and return its summary.
+    """Feed whole files (and ``kafka://`` topics, read with the ``kafka`` settings) to ``monitor``
+    in timestamp order and return its summary.
 
     Setting ``stop`` (from a signal handler) ends the replay early, with the summary of what was read.
     """
     tuning = tuning or ReplayTuning()
-    inputs = [_examine(path) for path in paths]
-    count = tuning.workers or _worker_count()
-    if count < 2 or sum(item.size or 0 for item in inputs) < tuning.in_process_bytes:
-        count = 0
-    merged = len(paths) > 1
-    span = 1 if merged else monitor.period
+    topics: List[TopicReplay] = []
     pool = None
-    if count:
-        try:
-            pool = WorkerPool(count, tuning.chunks_in_flight)
-        except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
-            pool = None
     try:
+        for path in paths:
+            if is_kafka(path):
+                topics.append(TopicReplay(path, kafka or KafkaSettings(), notice=partial(_notice, monitor),
+                                          on_skipped=partial(_skipped, monitor), stop=stop))
+        inputs = [_examine(path) for path in paths if not is_kafka(path)]
+        count = tuning.workers or _worker_count()
+        if count < 2 or sum(item.size or 0 for item in inputs) < tuning.in_process_bytes:
+            count = 0
+        merged = len(inputs) + sum(len(topic.partitions) for topic in topics) > 1
+        span = 1 if merged else monitor.period
+        if count:
+            try:
+                pool = WorkerPool(count, tuning.chunks_in_flight)
+            except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
+                pool = None
         streams = [_file_batches(monitor, item, span, pool, tuning) for item in inputs]
+        for topic in topics:
+            streams += [_line_batches(monitor, topic.url, lines, span, tuning) for lines in topic.streams()]
         if not merged:
-            for batch in _until(stop, streams[0]):
-                monitor.apply(batch)
+            for stream in streams:  # one, or none when ``stop`` came while a topic was out of reach
+                for batch in _until(stop, stream):
+                    monitor.apply(batch)
         else:
             parts = heapq.merge(*(_seconds(stream) for stream in streams), key=attrgetter("epoch"))
             for part in _until(stop, parts):
@@ -113,7 +126,17 @@ def replay(
     finally:
         if pool is not None:
             pool.close()
+        for topic in topics:
+            topic.close()
     return monitor.finish()
+
+
+def _notice(monitor: Monitor, message: str, kind: str) -> None:
+    monitor.notice(message, kind=kind)
+
+
+def _skipped(monitor: Monitor, source: str, reason: str, amount: int) -> None:
+    monitor.count_skipped(reason, amount)
 
 
 def _examine(path: str) -> _Input:
