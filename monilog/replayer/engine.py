@@ -21,7 +21,8 @@
   for a file that is not text).
 * A Kafka topic (``kafka://HOST:PORT/TOPIC``, :class:`~monilog.watcher.kafka.TopicReplay`) is
   read from each partition's earliest offset to its end at start; each partition is one stream
-  of lines, batched by this process like a pipe's and merged with the others like a file.
+  of blocks of lines, aggregated by the workers like a file's chunks (the block travels with its
+  task) and merged with the others like a file.
 * Several files (and partitions) are merged in time order as one server's traffic: their batches are cut per second
   and merged with :func:`heapq.merge` on the second, as records of one second stay together. Lines
   skipped in a file count just before the next record of that file (or after its last one).
@@ -51,8 +52,8 @@ from typing import Deque, Iterable, Iterator, List, NamedTuple, Optional, Sequen
 from monilog.accumulation.aggregate import Batch
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
-from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse
-from monilog.replayer.chunks import Damaged, chunk_bounds, decompressed_lines, range_lines
+from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse, task_lines
+from monilog.replayer.chunks import Damaged, chunk_bounds, decompressed_lines
 from monilog.replayer.tuning import ReplayTuning
 from monilog.replayer.workers import WorkerPool
 from monilog.watcher import Compression, compression_of, read_lines, text_problem
@@ -103,7 +104,7 @@ def replay(
                                           on_skipped=partial(_skipped, monitor), stop=stop))
         inputs = [_examine(path) for path in paths if not is_kafka(path)]
         count = tuning.workers or _worker_count()
-        if count < 2 or sum(item.size or 0 for item in inputs) < tuning.in_process_bytes:
+        if count < 2 or (not topics and sum(item.size or 0 for item in inputs) < tuning.in_process_bytes):
             count = 0
         merged = len(inputs) + sum(len(topic.partitions) for topic in topics) > 1
         span = 1 if merged else monitor.period
@@ -114,7 +115,8 @@ def replay(
                 pool = None
         streams = [_file_batches(monitor, item, span, pool, tuning) for item in inputs]
         for topic in topics:
-            streams += [_line_batches(monitor, topic.url, lines, span, tuning) for lines in topic.streams()]
+            streams += [_topic_batches(monitor, topic.url, blocks, span, pool, tuning)
+                        for blocks in topic.streams(tuning.merged_chunk_bytes)]
         if not merged:
             for stream in streams:  # one, or none when ``stop`` came while a topic was out of reach
                 for batch in _until(stop, stream):
@@ -172,21 +174,35 @@ def _file_batches(
         yield from _line_batches(monitor, path, lines, span, tuning)
         return
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
-    parser = monitor.parser_for(path)
     task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading)
     bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
                           pool.count if pool else 0)
-    for start, end, result in _chunk_results(task, bounds, pool, tuning):
+    yield from _aggregated(monitor, path, (task._replace(start=start, end=end) for start, end in bounds), span, pool, tuning)
+
+
+def _topic_batches(monitor: Monitor, url: str, blocks: Iterable[bytes], span: int, pool: Optional[WorkerPool],
+                   tuning: ReplayTuning) -> Iterator[Batch]:
+    """The batches of one partition of a topic, from its blocks of whole lines."""
+    task = ChunkTask(url, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading)
+    yield from _aggregated(monitor, url, (task._replace(end=len(block), data=block) for block in blocks), span, pool, tuning)
+
+
+def _aggregated(monitor: Monitor, path: str, tasks: Iterable[ChunkTask], span: int, pool: Optional[WorkerPool],
+                tuning: ReplayTuning) -> Iterator[Batch]:
+    """The batches of a source's chunks, aggregated ahead by ``pool`` (or here), in order; a chunk
+    refused is read by this process, with the source's own parser."""
+    parser = monitor.parser_for(path)
+    for task, result in _chunk_results(tasks, pool, tuning):
         if isinstance(result, Batch) and parser.detected != "w3c":
-            result.loader = partial(reparse, task._replace(start=start, end=end))
+            result.loader = partial(reparse, task)
             yield result
             if result.records:
                 parser.clf_seen = True  # later '#' lines of the file are comments
             continue
         if isinstance(result, Refusal) and result.failure:
-            monitor.notice(f"{path}: bytes {start}-{end} read by the main process after {result.reason}",
-                           kind="replay")
-        yield from _line_batches(monitor, path, range_lines(path, start, end), span, tuning)
+            where = f"bytes {task.start}-{task.end}" if task.data is None else f"a block of {task.end} bytes"
+            monitor.notice(f"{path}: {where} read by the main process after {result.reason}", kind="replay")
+        yield from _line_batches(monitor, path, task_lines(task), span, tuning)
 
 
 def _decompressed_lines(monitor: Monitor, path: str, compression: Compression) -> Iterator[bytes]:
@@ -208,46 +224,46 @@ def _line_batches(monitor: Monitor, path: str, lines: Iterable[bytes], span: int
 
 
 def _chunk_results(
-    task: ChunkTask, bounds: Iterable[Tuple[int, int]], pool: Optional[WorkerPool], tuning: ReplayTuning,
-) -> Iterator[Tuple[int, int, ChunkResult]]:
-    """Results of a file's chunks in order, computed ahead by ``pool``.
+    tasks: Iterable[ChunkTask], pool: Optional[WorkerPool], tuning: ReplayTuning,
+) -> Iterator[Tuple[ChunkTask, ChunkResult]]:
+    """Results of a source's chunks in order, computed ahead by ``pool``.
 
     Chunks are handed to the workers ahead of need while fewer than :attr:`WorkerPool.limit`
     results are outstanding in all, so several files merged cannot pile up results in memory.
     """
     pending: Deque[_Pending] = deque()
-    for start, end in bounds:
-        oversized = Refusal("oversized chunk") if end - start > tuning.max_chunk_bytes else None
+    for task in tasks:
+        oversized = Refusal("oversized chunk") if task.end - task.start > tuning.max_chunk_bytes else None
         if pool is None:
-            yield start, end, oversized or aggregate_chunk(task._replace(start=start, end=end))
+            yield task, oversized or aggregate_chunk(task)
             continue
-        pending.append(_Pending(start, end, oversized))
+        pending.append(_Pending(task, oversized))
         for entry in pending:
             if entry.ticket is None:
                 if pool.outstanding >= pool.limit:
                     break
-                entry.ticket = pool.submit(task._replace(start=entry.start, end=entry.end))
+                entry.ticket = pool.submit(entry.task)
         while len(pending) > pool.limit:
-            yield pending.popleft().result(task, pool)
+            yield pending.popleft().result(pool)
     while pool is not None and pending:
-        yield pending.popleft().result(task, pool)
+        yield pending.popleft().result(pool)
 
 
 class _Pending:
     """A chunk handed to the workers (or not yet, or refused before)."""
 
-    __slots__ = ("end", "start", "ticket")
+    __slots__ = ("task", "ticket")
 
-    def __init__(self, start: int, end: int, ticket: Union[int, Refusal, None]) -> None:
-        self.start, self.end, self.ticket = start, end, ticket
+    def __init__(self, task: ChunkTask, ticket: Union[int, Refusal, None]) -> None:
+        self.task, self.ticket = task, ticket
 
-    def result(self, task: ChunkTask, pool: WorkerPool) -> Tuple[int, int, ChunkResult]:
+    def result(self, pool: WorkerPool) -> Tuple[ChunkTask, ChunkResult]:
         ticket = self.ticket
         if ticket is None:
-            ticket = pool.submit(task._replace(start=self.start, end=self.end))
+            ticket = pool.submit(self.task)
         if isinstance(ticket, Refusal):
-            return self.start, self.end, ticket
-        return self.start, self.end, pool.result(ticket)
+            return self.task, ticket
+        return self.task, pool.result(ticket)
 
 
 def _seconds(batches: Iterator[Batch]) -> Iterator[_Part]:

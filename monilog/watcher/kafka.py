@@ -66,7 +66,16 @@ METADATA_TIMEOUT = 5.0
 RECONNECT_BACKOFF_MAX_MS = 10_000
 """librdkafka's longest wait between two connection tries to a broker."""
 
-QUIET_SECONDS = 1.0
+FETCH_WAIT = 0.05
+"""In a replay: seconds a consume call waits when no message is ready."""
+
+FETCH_WAIT_MS = 10
+"""In a replay: milliseconds the broker may hold a fetch waiting for more data (librdkafka: 500)."""
+
+PREFETCH_KBYTES = 16 << 10
+"""In a replay: KiB of messages librdkafka fetches ahead (its default, 64 MiB, is memory for nothing)."""
+
+QUIET_SECONDS = 0.5
 """In a replay: a poll past a partition's end offset that brings nothing for this long ends it."""
 
 STALLED_SECONDS = 30.0
@@ -392,8 +401,8 @@ def _watermarks(client: ModuleType, consumer: Any, topic: str, partitions: List[
 class TopicReplay:
     """A topic's partitions, read from their earliest offset to their end at start, for ``--replay``.
 
-    One consumer reads every partition; :meth:`streams` gives one iterator of lines per partition,
-    which a replay merges like several files. Messages fetched ahead for a partition wait in its
+    One consumer reads every partition; :meth:`streams` gives one iterator of blocks of lines per
+    partition, which a replay merges like several files. Messages fetched ahead for a partition wait in its
     buffer; past :data:`BUFFERED_MESSAGES`, its fetching is paused until the merge has taken them,
     so memory stays bounded whatever the partitions' time skew.
 
@@ -420,7 +429,9 @@ class TopicReplay:
         self._on_skipped = on_skipped
         self._stop = stop or threading.Event()
         self._max_line_length = max_line_length
-        self._consumer = settings.consumer(self.address, self._on_error, **{"enable.partition.eof": True})
+        # a backlog is read: no fetch waits for more data; the prefetch queue is kept small
+        self._consumer = settings.consumer(self.address, self._on_error, **{
+            "enable.partition.eof": True, "fetch.wait.max.ms": FETCH_WAIT_MS, "queued.max.messages.kbytes": PREFETCH_KBYTES})
         self._down = False
         topic = self.address.topic
         delay = 1.0
@@ -441,7 +452,7 @@ class TopicReplay:
         self._next = {number: low for number, (low, _) in marks.items()}
         self._done = {number: high <= low for number, (low, high) in marks.items()}
         self._past = dict.fromkeys(marks, 0)  # messages read past each end offset
-        self._buffers: Dict[int, Deque[List[bytes]]] = {number: deque() for number in marks}
+        self._buffers: Dict[int, Deque[bytes]] = {number: deque() for number in marks}  # messages, each ending in a newline
         self._buffered = dict.fromkeys(marks, 0)
         self._paused: Dict[int, bool] = dict.fromkeys(marks, False)
         self._quiet_since: Optional[float] = None
@@ -454,9 +465,10 @@ class TopicReplay:
         """The partitions' numbers, in order."""
         return sorted(self.ends)
 
-    def streams(self) -> List[Iterator[bytes]]:
-        """One iterator of lines per partition, in offset order."""
-        return [self._lines(number) for number in self.partitions]
+    def streams(self, block_bytes: int) -> List[Iterator[bytes]]:
+        """One iterator per partition, in offset order, of blocks of whole lines (each ending in a
+        newline) of about ``block_bytes``."""
+        return [self._blocks(number, block_bytes) for number in self.partitions]
 
     def close(self) -> None:
         """Close the consumer."""
@@ -467,22 +479,31 @@ class TopicReplay:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _lines(self, number: int) -> Iterator[bytes]:
+    def _blocks(self, number: int, block_bytes: int) -> Iterator[bytes]:
         buffer = self._buffers[number]
+        parts: List[bytes] = []
+        size = 0
         while True:
             while buffer:
-                lines = buffer.popleft()
+                value = buffer.popleft()
                 self._buffered[number] -= 1
-                yield from lines
+                parts.append(value)
+                size += len(value)
+                if size >= block_bytes:
+                    yield b"".join(parts)
+                    parts, size = [], 0
             if self._paused[number] and not self._done[number]:
                 self._set_paused(number, False)
             if self._done[number] or self._stop.is_set():
+                if parts:
+                    yield b"".join(parts)
                 return
             self._fetch()
 
     def _fetch(self) -> None:
         """One consume call, its messages shared out to the partitions' buffers."""
-        messages = self._consumer.consume(CONSUME_MESSAGES, QUIET_SECONDS / 4)
+        # what is ready at once; only when nothing is, wait a little (a timeout waits for a full batch)
+        messages = self._consumer.consume(CONSUME_MESSAGES, 0) or self._consumer.consume(CONSUME_MESSAGES, FETCH_WAIT)
         now = time.monotonic()
         if messages:
             self._quiet_since = None
@@ -511,11 +532,13 @@ class TopicReplay:
                     continue
                 self._past[number] += 1
             self._next[number] = offset + 1
-            lines = message_lines(message.value(), self._max_line_length)
-            if not lines:
+            value = message.value()
+            if not value:
                 empty += 1
                 continue
-            self._buffers[number].append(lines)
+            if len(value) > self._max_line_length:
+                value = b"\n".join(message_lines(value, self._max_line_length))
+            self._buffers[number].append(value if value.endswith(b"\n") else value + b"\n")
             self._buffered[number] += 1
             if self._buffered[number] >= BUFFERED_MESSAGES and not self._paused[number]:
                 self._set_paused(number, True)
