@@ -120,8 +120,11 @@ def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
         if is_kafka(path):
             try:
                 parse_url(path)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+            try:
                 load_client()
-            except (ValueError, ImportError) as error:
+            except ImportError as error:
                 raise UsageError(f"{path}: {error}") from None
             continue
         if path == "-":

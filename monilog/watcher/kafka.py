@@ -284,20 +284,7 @@ class KafkaFollower:
         self._helper.start()
 
     def _retrying(self, attempt: Callable[[], T]) -> Optional[T]:
-        """``attempt()`` until it succeeds, with backoff, a notice per new problem (None if stopped first)."""
-        delay = 1.0
-        problem = None
-        while not self._stopping.is_set():
-            try:
-                return attempt()
-            except _NotReady as error:
-                if str(error) != problem:
-                    problem = str(error)
-                    self._notices.append(("warning", "kafka-unavailable",
-                                          f"{problem}: trying again with backoff (up to {MAX_BACKOFF:g} s)"))
-            self._stopping.wait(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
-        return None
+        return _retry(attempt, self._stopping, lambda problem: self._notices.append(("warning", "kafka-unavailable", problem)))
 
     def _look_up(self, from_start: bool) -> None:
         """Helper job: find the partitions and where to start."""
@@ -309,6 +296,7 @@ class KafkaFollower:
             self._notices.append(("info", "kafka-following",
                                   f"following {len(assignment)} partition{'s' if len(assignment) != 1 else ''} from {where}"))
             self._assignment = assignment
+            self._down = False  # reached: an outage from now on is noticed anew
 
     def _recheck(self) -> None:
         """Helper job after an outage: wait for the broker, then compare positions with its offsets."""
@@ -362,6 +350,23 @@ class KafkaFollower:
 
 class _NotReady(Exception):
     """A topic cannot be read yet (broker unreachable, topic missing), for a reason worth a notice."""
+
+
+def _retry(attempt: Callable[[], T], stop: threading.Event, report: Callable[[str], None]) -> Optional[T]:
+    """``attempt()`` until it does not raise :class:`_NotReady`, waiting 1, 2, 4... up to
+    :data:`MAX_BACKOFF` seconds between tries and reporting each new problem; None if ``stop`` came first."""
+    delay = 1.0
+    problem = None
+    while not stop.is_set():
+        try:
+            return attempt()
+        except _NotReady as error:
+            if str(error) != problem:
+                problem = str(error)
+                report(f"{problem}: trying again with backoff (up to {MAX_BACKOFF:g} s)")
+        stop.wait(delay)
+        delay = min(delay * 2, MAX_BACKOFF)
+    return None
 
 
 def _starting_offsets(client: ModuleType, consumer: Any, topic: str, from_start: bool) -> List[Any]:
@@ -434,20 +439,14 @@ class TopicReplay:
             "enable.partition.eof": True, "fetch.wait.max.ms": FETCH_WAIT_MS, "queued.max.messages.kbytes": PREFETCH_KBYTES})
         self._down = False
         topic = self.address.topic
-        delay = 1.0
-        problem = None
-        marks: Dict[int, Tuple[int, int]] = {}
-        while not self._stop.is_set():
-            try:
-                marks = _watermarks(client, self._consumer, topic, _partitions(client, self._consumer, topic))
-                break
-            except _NotReady as error:
-                if str(error) != problem:
-                    problem = str(error)
-                    notice(f"{url}: {problem}: trying again with backoff (up to {MAX_BACKOFF:g} s)", "kafka-unavailable")
-                self._stop.wait(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
-        self.started_ms = int(time.time() * 1000)
+        self.started_ms = 0
+        """When the end offsets were asked for (epoch ms): a message stamped later came after them."""
+
+        def offsets() -> Dict[int, Tuple[int, int]]:
+            self.started_ms = int(time.time() * 1000)
+            return _watermarks(client, self._consumer, topic, _partitions(client, self._consumer, topic))
+
+        marks = _retry(offsets, self._stop, lambda problem: notice(f"{url}: {problem}", "kafka-unavailable")) or {}
         self.ends = {number: high for number, (_, high) in marks.items()}
         self._next = {number: low for number, (low, _) in marks.items()}
         self._done = {number: high <= low for number, (low, high) in marks.items()}
