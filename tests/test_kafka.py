@@ -100,6 +100,15 @@ class KafkaBrokerTest(unittest.TestCase):
         self.assertIn('"type":"alert"', from_file)
         self.assertEqual(from_topic.replace(url, path), from_file)
 
+    def test_simulate_sh_runs_through_a_topic(self) -> None:
+        url = self.broker.create_topic("simulated")
+        simulate = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "simulate.sh")
+        environment = dict(os.environ, PATH=os.path.dirname(script("monitoring")) + os.pathsep + os.environ.get("PATH", ""))
+        result = subprocess.run([simulate, "--test", "--kafka", url], capture_output=True, text=True, timeout=120,
+                                stdin=subprocess.DEVNULL, env=environment)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("High traffic generated an alert", result.stdout)
+
     def test_replay_reads_past_end_offsets_that_count_batches(self) -> None:
         # 50 messages in one batch: tansu's end offset says 1, yet the replay reads them all, and says so
         url = self.broker.create_topic("batched", partitions=1)
