@@ -70,7 +70,9 @@ FETCH_WAIT = 0.05
 """In a replay: seconds a consume call waits when no message is ready."""
 
 FETCH_WAIT_MS = 10
-"""In a replay: milliseconds the broker may hold a fetch waiting for more data (librdkafka: 500)."""
+"""In a replay: milliseconds the broker may hold a fetch waiting for more data (librdkafka: 500), and
+the pause before fetching again once the prefetch queue is full (librdkafka: 1000, which left the
+consumer idle most of the time)."""
 
 PREFETCH_KBYTES = 16 << 10
 """In a replay: KiB of messages librdkafka fetches ahead (its default, 64 MiB, is memory for nothing)."""
@@ -82,8 +84,8 @@ STALLED_SECONDS = 30.0
 """In a replay: a partition short of its end offset whose messages stop coming for this long ends
 with a notice, rather than waiting forever on a broker that miscounts."""
 
-BUFFERED_MESSAGES = 20_000
-"""In a replay: messages kept per partition ahead of the merge before its fetching is paused."""
+BUFFERED_BYTES = 8 << 20
+"""In a replay: bytes of lines kept per partition ahead of the merge before its fetching is paused."""
 
 T = TypeVar("T")
 
@@ -408,7 +410,7 @@ class TopicReplay:
 
     One consumer reads every partition; :meth:`streams` gives one iterator of blocks of lines per
     partition, which a replay merges like several files. Messages fetched ahead for a partition wait in its
-    buffer; past :data:`BUFFERED_MESSAGES`, its fetching is paused until the merge has taken them,
+    buffer; past :data:`BUFFERED_BYTES`, its fetching is paused until the merge has taken them,
     so memory stays bounded whatever the partitions' time skew.
 
     Where a partition ends: Kafka's end offset (the high watermark read at start) is the offset of
@@ -436,7 +438,8 @@ class TopicReplay:
         self._max_line_length = max_line_length
         # a backlog is read: no fetch waits for more data; the prefetch queue is kept small
         self._consumer = settings.consumer(self.address, self._on_error, **{
-            "enable.partition.eof": True, "fetch.wait.max.ms": FETCH_WAIT_MS, "queued.max.messages.kbytes": PREFETCH_KBYTES})
+            "enable.partition.eof": True, "fetch.wait.max.ms": FETCH_WAIT_MS, "queued.max.messages.kbytes": PREFETCH_KBYTES,
+            "fetch.queue.backoff.ms": FETCH_WAIT_MS})
         self._down = False
         topic = self.address.topic
         self.started_ms = 0
@@ -451,7 +454,7 @@ class TopicReplay:
         self._next = {number: low for number, (low, _) in marks.items()}
         self._done = {number: high <= low for number, (low, high) in marks.items()}
         self._past = dict.fromkeys(marks, 0)  # messages read past each end offset
-        self._buffers: Dict[int, Deque[bytes]] = {number: deque() for number in marks}  # messages, each ending in a newline
+        self._buffers: Dict[int, Deque[bytes]] = {number: deque() for number in marks}  # blocks of whole lines
         self._buffered = dict.fromkeys(marks, 0)
         self._paused: Dict[int, bool] = dict.fromkeys(marks, False)
         self._quiet_since: Optional[float] = None
@@ -484,10 +487,10 @@ class TopicReplay:
         size = 0
         while True:
             while buffer:
-                value = buffer.popleft()
-                self._buffered[number] -= 1
-                parts.append(value)
-                size += len(value)
+                block = buffer.popleft()
+                self._buffered[number] -= len(block)
+                parts.append(block)
+                size += len(block)
                 if size >= block_bytes:
                     yield b"".join(parts)
                     parts, size = [], 0
@@ -500,7 +503,8 @@ class TopicReplay:
             self._fetch()
 
     def _fetch(self) -> None:
-        """One consume call, its messages shared out to the partitions' buffers."""
+        """One consume call, its messages shared out to the partitions' buffers, a run of one
+        partition's messages at a time."""
         # what is ready at once; only when nothing is, wait a little (a timeout waits for a full batch)
         messages = self._consumer.consume(CONSUME_MESSAGES, 0) or self._consumer.consume(CONSUME_MESSAGES, FETCH_WAIT)
         now = time.monotonic()
@@ -508,10 +512,53 @@ class TopicReplay:
             self._quiet_since = None
         elif self._quiet_since is None:
             self._quiet_since = now
+        index, count = 0, len(messages)
+        while index < count:
+            number = messages[index].partition()
+            end = index + 1
+            while end < count and messages[end].partition() == number:
+                end += 1
+            self._take(number, messages[index:end])
+            index = end
+        if self._quiet_since is not None:
+            quiet = now - self._quiet_since
+            for number, done in self._done.items():
+                if done or self._buffers[number]:
+                    continue
+                if self._next[number] >= self.ends[number] and quiet >= QUIET_SECONDS:
+                    self._finish(number)
+                elif quiet >= STALLED_SECONDS:
+                    self._notice(f"{self.url}: partition {number}: no message came for {STALLED_SECONDS:g} s at offset "
+                                 f"{self._next[number]}, short of its end offset {self.ends[number]}: replayed up to there",
+                                 "kafka-short")
+                    self._finish(number)
+
+    def _take(self, number: int, run: List[Any]) -> None:
+        """Buffer a run of messages of one partition: at once, as one block, when they are plain
+        lines below the end offset; else message by message."""
+        if self._done.get(number, True) or any(message.error() is not None for message in run):
+            self._take_each(number, run)
+            return
+        last = run[-1].offset()
+        if run[0].offset() < self._next[number] or last >= self.ends[number]:
+            self._take_each(number, run)
+            return
+        values = [message.value() for message in run]
+        try:
+            block = b"\n".join(values) + b"\n"
+        except TypeError:  # a tombstone (no value)
+            block = b"\n"
+        if block[:1] == b"\n" or b"\n\n" in block or (len(block) > self._max_line_length
+                                                       and max(map(len, values)) > self._max_line_length):
+            self._take_each(number, run)  # empty messages, newlines of their own, lines too long
+            return
+        self._next[number] = last + 1
+        self._buffer(number, block)
+
+    def _take_each(self, number: int, run: List[Any]) -> None:
         empty = 0
-        for message in messages:
+        for message in run:
             error = message.error()
-            number = message.partition()
             if error is not None:
                 if str(error.name()) == "_PARTITION_EOF":
                     if number in self._done and self._next[number] >= self.ends[number]:
@@ -531,30 +578,19 @@ class TopicReplay:
                     continue
                 self._past[number] += 1
             self._next[number] = offset + 1
-            value = message.value()
-            if not value:
+            lines = message_lines(message.value(), self._max_line_length)
+            if lines:
+                self._buffer(number, b"\n".join(lines) + b"\n")
+            else:
                 empty += 1
-                continue
-            if len(value) > self._max_line_length:
-                value = b"\n".join(message_lines(value, self._max_line_length))
-            self._buffers[number].append(value if value.endswith(b"\n") else value + b"\n")
-            self._buffered[number] += 1
-            if self._buffered[number] >= BUFFERED_MESSAGES and not self._paused[number]:
-                self._set_paused(number, True)
         if empty:
             self._on_skipped(self.url, EMPTY_MESSAGE, empty)
-        if self._quiet_since is not None:
-            quiet = now - self._quiet_since
-            for number, done in self._done.items():
-                if done or self._buffers[number]:
-                    continue
-                if self._next[number] >= self.ends[number] and quiet >= QUIET_SECONDS:
-                    self._finish(number)
-                elif quiet >= STALLED_SECONDS:
-                    self._notice(f"{self.url}: partition {number}: no message came for {STALLED_SECONDS:g} s at offset "
-                                 f"{self._next[number]}, short of its end offset {self.ends[number]}: replayed up to there",
-                                 "kafka-short")
-                    self._finish(number)
+
+    def _buffer(self, number: int, block: bytes) -> None:
+        self._buffers[number].append(block)
+        self._buffered[number] += len(block)
+        if self._buffered[number] >= BUFFERED_BYTES and not self._paused[number]:
+            self._set_paused(number, True)
 
     def _finish(self, number: int) -> None:
         """The partition is read to its end: stop fetching it."""
