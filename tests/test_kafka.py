@@ -24,8 +24,18 @@ from monilog.presentation.jsonlines import event_to_dict
 from monilog.replayer import replay
 from monilog.run import follow
 from monilog.watcher.kafka import EMPTY_MESSAGE, KafkaSettings, parse_option, parse_url
-from tests.kafka_broker import Broker
-from tests.support import ALERT_TIMELINE, DEADLINE, Problems, Recorder, assert_missing_extra_refused, script, timeline, wait_for
+from tests.kafka_broker import Broker, tansu_binary
+from tests.support import (
+    ALERT_TIMELINE,
+    DEADLINE,
+    Problems,
+    Recorder,
+    assert_missing_extra_refused,
+    closed_port,
+    script,
+    timeline,
+    wait_for,
+)
 
 REPLAY_OPTIONS = ["--replay", "--json", "--no-log-file", "--threshold", "10", "--window", "20", "--period", "5"]
 
@@ -45,6 +55,37 @@ class UrlTest(unittest.TestCase):
     def test_without_the_extra_kafka_is_one_line_and_exit_2(self) -> None:
         assert_missing_extra_refused(self, "confluent_kafka", "kafka", "kafka://127.0.0.1:9/logs")
         assert_missing_extra_refused(self, "confluent_kafka", "kafka", "--kafka-events", "kafka://127.0.0.1:9/alerts")
+
+
+class UnreachableTest(unittest.TestCase):
+    """No broker at all: notices, and the files and monitoring go on."""
+
+    def setUp(self) -> None:
+        tansu_binary()  # confluent-kafka installed, or the reason to skip
+        self.url = f"kafka://127.0.0.1:{closed_port()}/logs"
+
+    def test_a_broker_down_at_start_is_a_notice_while_files_are_followed(self) -> None:
+        handle, path = tempfile.mkstemp(suffix=".log")
+        self.addCleanup(os.unlink, path)
+        recorder = Recorder()
+        monitor = Monitor(sinks=[recorder])
+        Following(self, monitor, [self.url, path])
+        wait_for(lambda: any(kind == "notice" and "broker unreachable" in item and "backoff" in item
+                             for kind, item in recorder.items), "a notice that the broker cannot be reached")
+        with os.fdopen(handle, "w") as log:
+            log.write("".join(timeline([2] * 3)))
+        wait_for(lambda: monitor.parsed == 6, "the file's lines")
+
+    def test_an_unreachable_events_topic_is_a_notice_and_never_stalls(self) -> None:
+        problems = Problems()
+        sink = KafkaSink(self.url, KafkaSettings(), delivery_timeout=1.0, on_problem=problems)
+        monitor = Monitor(threshold=2, window=10, period=5, sinks=[sink])
+        began = time.monotonic()
+        monitor.feed("access.log", timeline(ALERT_TIMELINE))
+        monitor.finish()
+        self.assertLess(time.monotonic() - began, 5.0, "monitoring waited for the broker")
+        sink.close()
+        self.assertTrue(problems.matching("not published"), problems.lines)
 
 
 class Following:

@@ -188,7 +188,7 @@ class KafkaFollower:
     :meth:`close` at the end. Lines go to ``sink.deliver`` under the URL as source, notices to
     ``sink.notice``, empty messages to ``sink.skip``. Lookups that may block (the partitions at
     start, the broker's offsets after an outage) run on a helper thread, with backoff, and hand
-    their results to the watcher thread, which alone uses the consumer's reading calls.
+    their results to the watcher thread, which alone uses the consumer.
 
     After an outage, once the broker answers again, each partition's position is compared with
     the broker's end offset: a broker that came back with fewer messages than were read (its log
@@ -215,6 +215,7 @@ class KafkaFollower:
         self._assignment: Optional[List[Any]] = None  # partitions and offsets found by the helper, to assign
         self._stopping = threading.Event()
         self._helper: Optional[threading.Thread] = None
+        self._ends: Optional[Dict[int, int]] = None  # the broker's end offsets after an outage, found by the helper
         self._down = False  # the broker could not be reached, and was not found again yet
 
     def prime(self, from_start: bool) -> None:
@@ -239,6 +240,9 @@ class KafkaFollower:
         assignment, self._assignment = self._assignment, None
         if assignment is not None:
             consumer.assign(assignment)
+        ends, self._ends = self._ends, None
+        if ends is not None:
+            self._compare(ends)
         while self._notices:
             self._emit(*self._notices.popleft())
         messages = consumer.consume(CONSUME_MESSAGES, 0)
@@ -262,10 +266,9 @@ class KafkaFollower:
         return len(messages) == CONSUME_MESSAGES
 
     def close(self, flush: bool) -> None:
-        """Stop the helper and close the consumer (a group's offsets are committed)."""
+        """Close the consumer (a group's offsets are committed); a helper still waiting for a
+        broker's answer ends on its own, its lookups having their own client."""
         self._stopping.set()
-        if self._helper is not None:
-            self._helper.join(METADATA_TIMEOUT + 1)
         if self._consumer is not None:
             try:
                 self._consumer.close()
@@ -279,20 +282,30 @@ class KafkaFollower:
         self._sink.notice(level, self.path, kind, message)
 
     def _help(self, job: Callable[..., None], *arguments: Any) -> None:
-        """Run ``job`` on the helper thread (unless it is still busy with the previous one)."""
+        """Run ``job(lookup, *arguments)`` on the helper thread (unless it is busy with the previous
+        one), ``lookup`` being a client of its own: a lookup that waits for a broker's answer would
+        block the consumer's calls in the watcher thread, and with them every file followed."""
         if self._helper is not None and self._helper.is_alive():
             return
-        self._helper = threading.Thread(target=job, args=arguments, daemon=True, name=f"monilog kafka {self.address.topic}")
+
+        def run() -> None:
+            lookup = self._settings.consumer(self.address, lambda error: None)
+            try:
+                job(lookup, *arguments)
+            finally:
+                lookup.close()
+
+        self._helper = threading.Thread(target=run, daemon=True, name=f"monilog kafka {self.address.topic}")
         self._helper.start()
 
     def _retrying(self, attempt: Callable[[], T]) -> Optional[T]:
         return _retry(attempt, self._stopping, lambda problem: self._notices.append(("warning", "kafka-unavailable", problem)))
 
-    def _look_up(self, from_start: bool) -> None:
+    def _look_up(self, lookup: Any, from_start: bool) -> None:
         """Helper job: find the partitions and where to start."""
-        client, consumer, topic = self._client, self._consumer, self.address.topic
+        client, topic = self._client, self.address.topic
         assert client is not None
-        assignment = self._retrying(lambda: _starting_offsets(client, consumer, topic, from_start))
+        assignment = self._retrying(lambda: _starting_offsets(client, lookup, topic, from_start))
         if assignment is not None:
             where = "their earliest offset" if from_start else "their end"
             self._notices.append(("info", "kafka-following",
@@ -300,29 +313,28 @@ class KafkaFollower:
             self._assignment = assignment
             self._down = False  # reached: an outage from now on is noticed anew
 
-    def _recheck(self) -> None:
-        """Helper job after an outage: wait for the broker, then compare positions with its offsets."""
-        client, consumer, topic = self._client, self._consumer, self.address.topic
+    def _recheck(self, lookup: Any, partitions: List[int]) -> None:
+        """Helper job after an outage: wait until the broker answers, and hand its end offsets to
+        the watcher thread (:meth:`_compare`)."""
+        client, topic = self._client, self.address.topic
         assert client is not None
+        ends = self._retrying(lambda: _watermarks(client, lookup, topic, partitions))
+        if ends is not None:
+            self._ends = {number: high for number, (_, high) in ends.items()}
 
-        def positions() -> List[Any]:
-            try:
-                assigned = consumer.position(consumer.assignment())
-            except client.KafkaException as error:
-                raise _NotReady(f"cannot read the positions: {error}") from None
-            ends = _watermarks(client, consumer, topic, [partition.partition for partition in assigned])
-            return [partition for partition in assigned if partition.offset > ends[partition.partition][1]]
-
-        lost = self._retrying(positions)
-        if lost is None:
-            return
+    def _compare(self, ends: Dict[int, int]) -> None:
+        """After an outage: partitions read further than the broker's end are read again from their start."""
+        client = self._client
+        assert client is not None
+        assigned = self._consumer.position(self._consumer.assignment())
+        lost = [partition.partition for partition in assigned if partition.offset > ends.get(partition.partition, partition.offset)]
         if lost:
-            numbers = ", ".join(str(partition.partition) for partition in lost)
-            self._notices.append(("warning", "kafka-reset", f"partitions {numbers}: the broker has fewer messages than were "
-                                  "read (its log was lost?): reading them again from their earliest offset"))
-            self._assignment = [client.TopicPartition(topic, partition.partition, client.OFFSET_BEGINNING)
-                                for partition in consumer.assignment()]
-        self._notices.append(("info", "reconnected", "broker reachable again: reading on"))
+            self._emit("warning", "kafka-reset", f"partition{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))}: the "
+                       "broker has fewer messages than were read (its log was lost?): reading again from the earliest offset")
+            self._consumer.assign([client.TopicPartition(self.address.topic, partition.partition,
+                                                         client.OFFSET_BEGINNING if partition.partition in lost else partition.offset)
+                                   for partition in assigned])
+        self._emit("info", "reconnected", "broker reachable again: reading on")
         self._down = False
 
     def _on_assign(self, consumer: Any, partitions: List[Any]) -> None:
@@ -338,7 +350,7 @@ class KafkaFollower:
             self._down = True
             self._emit("warning", "kafka-unavailable", f"broker unreachable ({error.str()}): librdkafka reconnects with "
                        f"backoff (up to {RECONNECT_BACKOFF_MAX_MS // 1000} s); reading goes on from the same position")
-            self._help(self._recheck)
+            self._help(self._recheck, [partition.partition for partition in self._consumer.assignment()])
 
     def _on_message_error(self, error: Any) -> None:
         name = str(error.name())
@@ -436,10 +448,11 @@ class TopicReplay:
         self._on_skipped = on_skipped
         self._stop = stop or threading.Event()
         self._max_line_length = max_line_length
-        # a backlog is read: no fetch waits for more data; the prefetch queue is kept small
+        # a backlog is read: no fetch waits for more data; the prefetch queue is kept small; a
+        # replay commits nothing, even with a group (it would move the live members' offsets)
         self._consumer = settings.consumer(self.address, self._on_error, **{
-            "enable.partition.eof": True, "fetch.wait.max.ms": FETCH_WAIT_MS, "queued.max.messages.kbytes": PREFETCH_KBYTES,
-            "fetch.queue.backoff.ms": FETCH_WAIT_MS})
+            "enable.partition.eof": True, "enable.auto.commit": False, "fetch.wait.max.ms": FETCH_WAIT_MS,
+            "queued.max.messages.kbytes": PREFETCH_KBYTES, "fetch.queue.backoff.ms": FETCH_WAIT_MS})
         self._down = False
         topic = self.address.topic
         self.started_ms = 0
