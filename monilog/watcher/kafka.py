@@ -9,7 +9,8 @@ this module imports it only when a topic is opened.
   watcher thread drives it like a file's follower, in the same polls, and it reports through the
   same :class:`~monilog.watcher.follower.FollowerReport`, so files keep being followed beside it.
 * :class:`TopicReplay` reads a topic's partitions for ``--replay``: each partition is one stream of
-  lines, which the replayer merges in time order like several files.
+  blocks of lines, which the replayer aggregates like a file's chunks and merges in time order
+  like several files.
 
 Decisions:
 
@@ -29,7 +30,7 @@ Decisions:
   to decide where the topic ended (:class:`TopicReplay`).
 * A message that is empty (or a tombstone) is counted as skipped (:data:`EMPTY_MESSAGE`); a line
   longer than the watcher's cap is cut, then skipped as too long by the parser, as in files.
-* librdkafka's own log lines go to the ``monilog.watcher.kafka`` logger, which has no handler:
+* librdkafka's own log lines go to the ``monilog.watcher.kafka`` logger, which keeps them:
   what matters reaches the user as notices, never as raw lines over the dashboard.
 """
 
