@@ -16,7 +16,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY . .
 RUN python -m venv /opt/monilog \
- && /opt/monilog/bin/pip install ".[prometheus,notify]"
+ && /opt/monilog/bin/pip install ".[prometheus,notify,kafka]"
 
 FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/monilog/bin:$PATH

@@ -4,25 +4,33 @@
 #   ./simulate.sh          the real 2-minute alert window: about 6 minutes
 #   ./simulate.sh --quick  a 20-second window: about 1 minute
 #   ./simulate.sh --test   the quick traffic written at once and replayed: a few seconds
+#   ./simulate.sh [--quick|--test] --kafka kafka://HOST:PORT/TOPIC   the same through a topic
 #
 # log_generator writes traffic that crosses the 10 req/s threshold and falls back into a
 # fresh temporary access log, and `monitoring --plain` follows it (--test: replays it, log
-# time being the only clock). The run stops once the recovery is shown. Needs the console
-# scripts of `pip install -e .` on PATH.
+# time being the only clock). With --kafka the lines go to that topic (use a fresh one: it is
+# read from its start) and monitoring reads them there (needs monilog[kafka]). The run stops
+# once the recovery is shown. Needs the console scripts of `pip install -e .` on PATH.
 # Exit status: 0 when an alert and then a recovery appeared, 1 when not, 2 for bad usage.
 set -euo pipefail
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 
-mode=full
-case "${1:-}" in
-    "") ;;
-    --quick) mode=quick ;;
-    --test) mode=test ;;
-    -h | --help) usage; exit 0 ;;
-    *) echo "simulate.sh: unknown option '$1' (expected --quick, --test or nothing; see --help)" >&2; exit 2 ;;
-esac
-[ $# -le 1 ] || { echo "simulate.sh: too many arguments (see --help)" >&2; exit 2; }
+mode=full kafka=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) mode=quick ;;
+        --test) mode=test ;;
+        --kafka)
+            case "${2:-}" in
+                kafka://*) kafka=$2; shift ;;
+                *) echo "simulate.sh: --kafka needs a kafka://HOST:PORT/TOPIC URL (see --help)" >&2; exit 2 ;;
+            esac ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "simulate.sh: unknown option '$1' (expected --quick, --test, --kafka URL or nothing; see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 threshold=10
 if [ "$mode" = full ]; then
@@ -69,8 +77,11 @@ EOF
 
 : >"$log"
 mkfifo "$workdir/output"
-generate=(log_generator --file "$log" --rates "${rates[@]}" --durations "${durations[@]}" --seed 2024 --quiet)
-watch=(monitoring --file "$log" --threshold "$threshold" --window "$window" --period "$period" --plain --no-log-file)
+source=(--file "$log")
+[ -z "$kafka" ] || source=(--kafka "$kafka")
+generate=(log_generator "${source[@]}" --rates "${rates[@]}" --durations "${durations[@]}" --seed 2024 --quiet)
+[ -z "$kafka" ] || source=("$kafka")
+watch=(monitoring "${source[@]}" --threshold "$threshold" --window "$window" --period "$period" --plain --no-log-file)
 if [ "$mode" = test ]; then
     "${generate[@]}" --no-sleep
     PYTHONUNBUFFERED=1 "${watch[@]}" --replay >"$workdir/output" 2>&1 &

@@ -19,6 +19,7 @@ from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
 from monilog.parsing.w3c import last_fields_directive
 from monilog.watcher import FileWatcher, WatchNotice, glob_matches
+from monilog.watcher.kafka import KafkaSettings
 
 TICK_SECONDS = 0.25
 """How often follow mode moves the clock and refreshes the display."""
@@ -57,10 +58,12 @@ def follow(
     on_tick: Optional[Callable[[], None]] = None,
     poll_interval: float = 0.2,
     clock: Optional[HostClock] = None,
+    kafka: Optional[KafkaSettings] = None,
 ) -> RunSummary:
     """Follow ``paths`` live until ``stop`` is set, nothing arrived for ``max_idle`` seconds, or
     the only input, standard input, has ended.
 
+    ``kafka://`` paths are topics, read with the ``kafka`` settings beside the files.
     ``on_tick`` is called from this thread after every clock tick (to refresh a dashboard).
 
     The monitor's clock moves with the host's (``clock``) only up to the last moment the watcher
@@ -90,7 +93,11 @@ def follow(
                         continue  # the watcher reports unreadable files
                     if directive is not None:
                         monitor.parser_for(source).parse(directive)
-    watcher = FileWatcher(paths, on_lines, from_start=from_start, poll_interval=poll_interval, on_notice=on_notice)
+    def on_skipped(source: str, reason: str, amount: int) -> None:
+        monitor.count_skipped(reason, amount)
+
+    watcher = FileWatcher(paths, on_lines, from_start=from_start, poll_interval=poll_interval, on_notice=on_notice,
+                          kafka=kafka, on_skipped=on_skipped)
     watcher.start()
     try:
         while not stop.wait(TICK_SECONDS):

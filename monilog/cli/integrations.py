@@ -102,6 +102,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "needed to bind to an address other machines reach")
     web.add_argument("--html", metavar="FILE",
                      help="at the end of the run (a replay's end, Ctrl-C...), write a self-contained HTML report to FILE")
+    group.add_argument("--kafka-events", metavar="kafka://HOST:PORT/TOPIC",
+                       help="publish every alert and recovery as JSON to this Kafka topic (needs monilog[kafka]; "
+                       "--kafka-option settings apply)")
+    group.add_argument("--kafka-reports", action="store_true", help="with --kafka-events: publish every report too")
 
 
 def build(args: argparse.Namespace) -> Integrations:
@@ -129,6 +133,13 @@ def build(args: argparse.Namespace) -> Integrations:
         address = _check("--prometheus", parse_listen_address, args.prometheus)
     if args.notify:
         _check("--notify", load_apprise)
+    if args.kafka_reports and args.kafka_events is None:
+        raise ValueError("--kafka-reports: needs --kafka-events")
+    if args.kafka_events is not None:
+        from monilog.watcher.kafka import load_client, parse_url
+
+        _check("--kafka-events", parse_url, args.kafka_events)
+        _check("--kafka-events", load_client)
 
     web_address = _check_web(args)
 
@@ -152,6 +163,12 @@ def build(args: argparse.Namespace) -> Integrations:
             sinks.append(WebhookSink(args.webhook, timeout=args.webhook_timeout or TIMEOUT, on_problem=router))
         if args.notify:
             sinks.append(_check("--notify", NotifySink, args.notify, on_problem=router))
+        if args.kafka_events is not None:
+            from monilog.outputs.kafka import KafkaSink
+            from monilog.watcher.kafka import KafkaSettings
+
+            sinks.append(KafkaSink(args.kafka_events, KafkaSettings(options=dict(args.kafka_option)),
+                                   reports=args.kafka_reports, top=args.top, on_problem=router))
         if address is not None:
             host, port = address
             exporter = _check(f"--prometheus {args.prometheus}", PrometheusSink, host, port)

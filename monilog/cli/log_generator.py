@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_STEP_SECONDS:g} each)")
     parser.add_argument("-f", "--file", default=DEFAULT_FILE, metavar="PATH",
                         help=f"log file to write, - for standard output (default {DEFAULT_FILE})")
+    parser.add_argument("--kafka", metavar="kafka://HOST:PORT/TOPIC",
+                        help="send the lines to this Kafka topic instead of a file, one message per line (needs monilog[kafka])")
     parser.add_argument("--format", choices=WRITTEN_FORMATS, default="combined",
                         help="log format (default combined; w3c files start with their #Fields header)")
     parser.add_argument("--seed", type=int, help="random seed: same seed and arguments, same output (default: random)")
@@ -121,23 +123,35 @@ def _main(argv: Optional[Sequence[str]]) -> int:
                          f"({len(args.rates)} rates, {len(durations)} durations)")
     if args.rotate_every and args.file == "-":
         raise UsageError("--rotate-every needs a file, not standard output")
+    target = args.file
+    if args.kafka is not None:
+        from monilog.watcher.kafka import load_client, parse_url
+
+        if args.rotate_every or args.format == "w3c":
+            raise UsageError("--kafka sends one message per line: no --rotate-every, no w3c (its header is per file)")
+        try:
+            parse_url(args.kafka)
+            load_client()
+        except (ValueError, ImportError) as error:
+            raise UsageError(f"--kafka: {error}") from None
+        target = args.kafka
     try:
         generator = LogGenerator(args.rates, durations, fmt=args.format, seed=args.seed, start=args.start,
                                  sections=args.sections, paths=args.paths, clients=args.clients,
                                  error_rate=args.error_rate)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    if args.file != "-":
+    if target == args.file and args.file != "-":
         _check_writable(args.file)
 
     say: Callable[[str], None] = (lambda _: None) if args.quiet else (lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
     steps = ", ".join(f"{rate:g}/s for {format_duration(duration)}" for rate, duration in zip(generator.rates, generator.durations))
-    say(f"writing {generator.fmt} lines to {'standard output' if args.file == '-' else args.file}"
+    say(f"writing {generator.fmt} lines to {'standard output' if target == '-' else target}"
         f"{'' if args.no_sleep else ' in real time'}: {steps} "
         f"({generator.total_lines} lines over {format_duration(generator.total_duration)}, seed {generator.seed})")
     began = time.perf_counter()
     with _sigterm_as_interrupt():
-        written = generator.write(args.file, realtime=not args.no_sleep, append=args.append,
+        written = generator.write(target, realtime=not args.no_sleep, append=args.append,
                                   rotate_every=args.rotate_every, keep=args.keep, torn=args.torn)
     elapsed = time.perf_counter() - began
     speed = f" in {elapsed:.2f} s ({written / elapsed:,.0f} lines/s)" if args.no_sleep and elapsed > 0 else ""

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from monilog.cli import demo, integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
@@ -35,6 +35,7 @@ from monilog.version import __version__
 if TYPE_CHECKING:
     from monilog.accumulation.rules import RuleSpec
     from monilog.monitor import Monitor
+    from monilog.watcher.kafka import KafkaSettings
 
 DASHBOARD_SECONDS = 0.5
 """How often the dashboard gets a new view (it redraws twice a second)."""
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples: monitoring --file /var/log/nginx/access.log --threshold 10 | "
         "monitoring --replay --json access.log.1 access.log | tail -F access.log | monitoring -",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="log files or glob patterns to follow; - for standard input")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="log files or glob patterns to follow; - for standard input; "
+                        "kafka://HOST:PORT[,HOST:PORT...]/TOPIC for a Kafka topic (needs monilog[kafka])")
     parser.add_argument("-f", "--file", action="append", default=[], metavar="PATH", help=f"a log file to follow (repeatable; default {DEFAULT_FILE})")
     parser.add_argument("-t", "--threshold", type=number("threshold", lambda v: v > 0, "positive"), default=10.0, help="alert when the average requests/s over the window exceeds this (default 10)")
     parser.add_argument("-w", "--window", type=count("window", most=MAX_WINDOW), default=120, help="alert window in seconds (default 120)")
@@ -98,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     vhosts.add_argument("--vhost-from-filename", action="store_true",
                         help="a file whose format logs no virtual host is named after its file (shop.example.access.log: shop.example)")
     parser.add_argument("--from-start", action="store_true", help="read existing content first instead of only new lines")
+    kafka = parser.add_argument_group("Kafka topics (kafka:// inputs)")
+    kafka.add_argument("--kafka-group", metavar="ID", help="join this consumer group, sharing the partitions with its other members (default: no group, read every partition)")
+    kafka.add_argument("--kafka-option", action="append", default=[], type=checked(kafka_option), metavar="KEY=VALUE", help="a librdkafka setting for every Kafka client, e.g. security.protocol=SASL_SSL (repeatable)")
     parser.add_argument("--max-idle", type=number("max-idle", lambda v: v > 0, "positive"), metavar="SECONDS", help="stop after this long with no new line (default: never)")
     parser.add_argument("--replay", action="store_true", help="read the files (gzip, bzip2 and xz ones too) from the start as fast as possible, log time as the only clock, then print a summary and exit")
     output = parser.add_mutually_exclusive_group()
@@ -121,8 +126,19 @@ def check_inputs(paths: Sequence[str], replay_mode: bool) -> None:
     """Refuse, before starting, inputs that cannot work: unreadable files, directories, and
     (in a replay) missing files or standard input."""
     from monilog.watcher import glob_matches
+    from monilog.watcher.kafka import is_kafka, load_client, parse_url
 
     for path in paths:
+        if is_kafka(path):
+            try:
+                parse_url(path)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+            try:
+                load_client()
+            except ImportError as error:
+                raise UsageError(f"{path}: {error}") from None
+            continue
         if path == "-":
             if replay_mode:
                 raise UsageError("--replay reads files, not standard input")
@@ -153,10 +169,14 @@ def replay_files(paths: Sequence[str]) -> List[str]:
     """The files a replay reads: globs expanded (compressed rotations included), each file once
     even when named twice or through a link."""
     from monilog.watcher import glob_matches
+    from monilog.watcher.kafka import is_kafka
 
     files: List[str] = []
     seen = set()
     for path in paths:
+        if is_kafka(path):
+            files.append(path)
+            continue
         for name in glob_matches(path, compressed=True) if _has_magic(path) else [path]:
             status = os.stat(name)
             if (status.st_dev, status.st_ino) not in seen:
@@ -259,6 +279,13 @@ def logs_durations(fmt: str) -> Optional[bool]:
     return None if kinds is None else "duration" in kinds
 
 
+def kafka_option(text: str) -> Tuple[str, str]:
+    """A ``--kafka-option`` value: ``key=value``."""
+    from monilog.watcher.kafka import parse_option
+
+    return parse_option(text)
+
+
 def log_format(text: str) -> str:
     """A ``--log-format`` value, checked: a built-in format, a preset, or a format string that compiles."""
     if text not in FORMATS:
@@ -305,6 +332,13 @@ def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log
     check_inputs(paths, args.replay)
     if args.replay:
         paths = replay_files(paths)
+    from monilog.watcher.kafka import KafkaSettings, is_kafka
+
+    if args.kafka_group is not None and not any(is_kafka(path) for path in paths):
+        raise UsageError("--kafka-group needs a kafka:// input")
+    if args.kafka_option and not (any(is_kafka(path) for path in paths) or args.kafka_events):
+        raise UsageError("--kafka-option needs a kafka:// input or --kafka-events")
+    kafka = KafkaSettings(args.kafka_group, dict(args.kafka_option))
 
     try:
         filters = Filters(args.since, args.until, args.exclude_client, args.include_path, args.exclude_path,
@@ -356,16 +390,16 @@ def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log
     with _signals_set(stop):  # until every sink is closed: a second Ctrl-C cannot leave one open
         try:
             if args.replay:
-                replay(monitor, paths, stop=stop, progress=bar.update if bar else None)
+                replay(monitor, paths, stop=stop, progress=bar.update if bar else None, kafka=kafka)
             else:
-                _run_follow(monitor, paths, args, use_dashboard, stop)
+                _run_follow(monitor, paths, args, use_dashboard, stop, kafka)
         finally:
             close_all(sinks)
     return 0
 
 
 def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace, use_dashboard: bool,
-                stop: threading.Event) -> None:
+                stop: threading.Event, kafka: KafkaSettings) -> None:
     from monilog.outputs.console import TextSink
     from monilog.run import follow
 
@@ -385,12 +419,13 @@ def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace
         try:
             summary = follow(
                 monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop, on_tick=refresh,
+                kafka=kafka,
             )
         finally:
             dashboard.stop()
         TextSink(sys.stdout, top=args.top).summary(summary)
     else:
-        follow(monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop)
+        follow(monitor, paths, from_start=args.from_start, max_idle=args.max_idle, stop=stop, kafka=kafka)
 
 
 @contextmanager

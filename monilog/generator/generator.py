@@ -45,10 +45,13 @@ import random
 import time
 from datetime import datetime
 from random import Random
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from monilog.generator.traffic import W3C_FIELDS, WRITTEN_FORMATS, TrafficModel, w3c_timestamp
 from monilog.version import __version__
+
+if TYPE_CHECKING:
+    from monilog.generator.kafka import TopicWriter
 
 StartTime = Union[datetime, float, int, None]
 """When the timeline starts: an aware datetime, a naive one (local time), epoch seconds, or
@@ -208,7 +211,20 @@ class LogGenerator:
             raise ValueError(f"keep must be at least 1, not {keep}")
         if rotate_every is not None and path == "-":
             raise ValueError("standard output cannot be rotated")
+        from monilog.watcher.kafka import is_kafka  # here: log_generator --help loads no watcher
+
         start = time.time() if self.start is None else self.start
+        if is_kafka(path):  # a topic: one message per line
+            from monilog.generator.kafka import TopicWriter
+
+            if rotate_every is not None:
+                raise ValueError("a Kafka topic cannot be rotated")
+            with TopicWriter(path, realtime) as topic:
+                if realtime or torn:
+                    self._write_lines(topic, start, realtime, torn)
+                else:
+                    self._write_chunks(topic, start)
+                return topic.lines
         with _LogFile(path, self.header, append, rotate_every, keep) as log_file:
             if realtime or torn:
                 self._write_lines(log_file, start, realtime, torn)
@@ -216,7 +232,7 @@ class LogGenerator:
                 self._write_chunks(log_file, start)
             return log_file.lines
 
-    def _write_lines(self, log_file: _LogFile, start: float, realtime: bool, torn: bool) -> None:
+    def _write_lines(self, log_file: Output, start: float, realtime: bool, torn: bool) -> None:
         """One line per write (two if torn), each at its time when ``realtime``."""
         origin = time.monotonic()
         for times, lines in self.batches(start):
@@ -227,7 +243,7 @@ class LogGenerator:
         if realtime:
             _sleep_until(origin + self.total_duration)
 
-    def _write_chunks(self, log_file: _LogFile, start: float) -> None:
+    def _write_chunks(self, log_file: Output, start: float) -> None:
         """Whole lines in writes of about :data:`WRITE_CHUNK` characters, split at rotations."""
         chunk_lines = max(WRITE_CHUNK // 200, 1)
         pending: List[str] = []
@@ -330,6 +346,10 @@ class _LogFile:
         _write_all(self._fd, "\n".join(lines) + "\n")
         self._in_file += len(lines)
         self.lines += len(lines)
+
+
+Output = Union[_LogFile, "TopicWriter"]
+"""Where the lines go: a log file or a Kafka topic."""
 
 
 def _write_all(fd: int, text: str) -> None:

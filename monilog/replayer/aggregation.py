@@ -10,18 +10,19 @@ whatever the chunk's size.
 from __future__ import annotations
 
 import gc
-from typing import Iterable, NamedTuple, Union
+from typing import Iterable, Iterator, NamedTuple, Optional, Union
 
 from monilog.accumulation.aggregate import Batch, aggregate
 from monilog.parsing.block import parse_block
 from monilog.parsing.columns import ParsedBlock
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
-from monilog.replayer.chunks import ChunkChanged, file_pieces, read_range
+from monilog.replayer.chunks import ChunkChanged, file_pieces, range_lines, read_range
 
 
 class ChunkTask(NamedTuple):
-    """One chunk to aggregate: bytes ``start`` to ``end`` of ``path``."""
+    """One chunk to aggregate: bytes ``start`` to ``end`` of ``path``, or ``data`` when it is given
+    (whole lines read elsewhere: a block of a Kafka partition's messages)."""
 
     path: str
     start: int
@@ -30,6 +31,7 @@ class ChunkTask(NamedTuple):
     span_seconds: int
     piece_bytes: int
     reading: Reading = DEFAULT_READING
+    data: Optional[bytes] = None
 
 
 class Refusal(NamedTuple):
@@ -65,6 +67,8 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     collecting = gc.isenabled()
     gc.disable()  # aggregation makes no reference cycles, only many short-lived tuples
     try:
+        if task.data is not None:
+            return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path)
         with open(task.path, "rb", buffering=0) as stream:
             return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
                                     task.fmt, task.span_seconds, task.reading, task.path)
@@ -79,4 +83,12 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
 
 def reparse(task: ChunkTask) -> ParsedBlock:
     """The columns of a chunk aggregated earlier, parsed again as :func:`aggregate_chunk` parsed them."""
-    return parse_block(read_range(task.path, task.start, task.end), LogParser(task.fmt, reading=task.reading, source=task.path))
+    block = task.data if task.data is not None else read_range(task.path, task.start, task.end)
+    return parse_block(block, LogParser(task.fmt, reading=task.reading, source=task.path))
+
+
+def task_lines(task: ChunkTask) -> Iterator[bytes]:
+    """The lines of a chunk, for the main process to read them itself."""
+    if task.data is None:
+        return range_lines(task.path, task.start, task.end)
+    return iter(task.data.split(b"\n")[:-1])

@@ -19,7 +19,11 @@
   streams included), and feeds its lines in batches like a pipe's. Where its data is cut short or
   corrupt, a notice says so and the lines before count (the replay goes on and ends normally, as
   for a file that is not text).
-* Several files are merged in time order as one server's traffic: their batches are cut per second
+* A Kafka topic (``kafka://HOST:PORT/TOPIC``, :class:`~monilog.watcher.kafka.TopicReplay`) is
+  read from each partition's earliest offset to its end at start; each partition is one stream
+  of blocks of lines, aggregated by the workers like a file's chunks (the block travels with its
+  task) and merged with the others like a file.
+* Several files (and partitions) are merged in time order as one server's traffic: their batches are cut per second
   and merged with :func:`heapq.merge` on the second, as records of one second stay together. Lines
   skipped in a file count just before the next record of that file (or after its last one).
 
@@ -69,11 +73,12 @@ from typing import (
 from monilog.accumulation.aggregate import Batch
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
-from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse
-from monilog.replayer.chunks import Damaged, chunk_bounds, decompressed_lines, range_lines
+from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse, task_lines
+from monilog.replayer.chunks import Damaged, chunk_bounds, decompressed_lines
 from monilog.replayer.tuning import ReplayTuning
 from monilog.replayer.workers import WorkerPool
 from monilog.watcher import Compression, compression_of, read_lines, text_problem
+from monilog.watcher.kafka import KafkaSettings, TopicReplay, is_kafka
 
 TEXT_SAMPLE_BYTES = 1024
 """How many first bytes of a file tell whether it is a text log."""
@@ -154,36 +159,46 @@ class _Input(NamedTuple):
 def replay(
     monitor: Monitor, paths: Sequence[str], *, tuning: Optional[ReplayTuning] = None,
     stop: Optional[threading.Event] = None, progress: Optional[Callable[[ReplayProgress], None]] = None,
+    kafka: Optional[KafkaSettings] = None,
 ) -> RunSummary:
-    """Feed whole files to ``monitor`` in timestamp order and return its summary.
+    """Feed whole files (and ``kafka://`` topics, read with the ``kafka`` settings) to ``monitor``
+    in timestamp order and return its summary.
 
     Setting ``stop`` (from a signal handler) ends the replay early, with the summary of what was read.
     ``progress`` is told how far the replay is (see the module documentation).
     """
     tuning = tuning or ReplayTuning()
-    inputs = [_examine(path) for path in paths]
-    count = tuning.workers or _worker_count()
-    if count < 2 or sum(item.size or 0 for item in inputs) < tuning.in_process_bytes:
-        count = 0
-    merged = len(paths) > 1
-    sizes = [item.stored for item in inputs if item.problem is None]
-    tracker = _Tracker(progress, None if None in sizes else sum(size or 0 for size in sizes))
-    span = 1 if merged else monitor.batch_span
+    topics: List[TopicReplay] = []
     pool = None
-    if count:
-        try:
-            pool = WorkerPool(count, tuning.chunks_in_flight)
-        except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
-            pool = None
     try:
-        streams = [_file_batches(monitor, item, span, pool, tuning) for item in inputs]
+        for path in paths:
+            if is_kafka(path):
+                topics.append(TopicReplay(path, kafka or KafkaSettings(), notice=partial(_notice, monitor),
+                                          on_skipped=partial(_skipped, monitor), stop=stop))
+        inputs = [_examine(path) for path in paths if not is_kafka(path)]
+        count = tuning.workers or _worker_count()
+        if count < 2 or (not topics and sum(item.size or 0 for item in inputs) < tuning.in_process_bytes):
+            count = 0
+        merged = len(inputs) + sum(len(topic.partitions) for topic in topics) > 1
+        span = 1 if merged else monitor.batch_span
+        sizes = [item.stored for item in inputs if item.problem is None]
+        tracker = _Tracker(progress, None if topics or None in sizes else sum(size or 0 for size in sizes))
+        if count:
+            try:
+                pool = WorkerPool(count, tuning.chunks_in_flight)
+            except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
+                pool = None
+        streams = [(item.path, _file_batches(monitor, item, span, pool, tuning)) for item in inputs]
+        for topic in topics:
+            streams += [(f"{topic.url}#{index}", _topic_batches(monitor, topic.url, blocks, span, pool, tuning))
+                        for index, blocks in enumerate(topic.streams(tuning.merged_chunk_bytes))]  # a partition each
         if not merged:
-            for batch, position in _until(stop, streams[0]):
-                monitor.apply(batch)
-                tracker.applied(paths[0], position, batch.lines)
+            for path, stream in streams:  # one, or none when ``stop`` came while a topic was out of reach
+                for batch, position in _until(stop, stream):
+                    monitor.apply(batch)
+                    tracker.applied(path, position, batch.lines)
         else:
-            parts = heapq.merge(*(_seconds(item.path, stream) for item, stream in zip(inputs, streams)),
-                                key=attrgetter("epoch"))
+            parts = heapq.merge(*(_seconds(path, stream) for path, stream in streams), key=attrgetter("epoch"))
             for part in _until(stop, parts):
                 monitor.apply(part.batch)
                 tracker.applied(part.path, part.position, part.batch.lines)
@@ -191,7 +206,17 @@ def replay(
     finally:
         if pool is not None:
             pool.close()
+        for topic in topics:
+            topic.close()
     return monitor.finish()
+
+
+def _notice(monitor: Monitor, message: str, kind: str) -> None:
+    monitor.notice(message, kind=kind)
+
+
+def _skipped(monitor: Monitor, source: str, reason: str, amount: int) -> None:
+    monitor.count_skipped(reason, amount)
 
 
 def _examine(path: str) -> _Input:
@@ -229,23 +254,45 @@ def _file_batches(
                 yield from _line_batches(monitor, path, lines, span, tuning, item.stored, raw)
         return
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
-    parser = monitor.parser_for(path)
     task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading)
     bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
                           pool.count if pool else 0)
-    for start, end, result in _chunk_results(task, bounds, pool, tuning):
+    yield from _aggregated(monitor, path, (task._replace(start=start, end=end) for start, end in bounds), span, pool, tuning)
+
+
+def _topic_batches(monitor: Monitor, url: str, blocks: Iterable[bytes], span: int, pool: Optional[WorkerPool],
+                   tuning: ReplayTuning) -> Iterator[_Positioned]:
+    """The batches of one partition of a topic, from its blocks of whole lines, each with the bytes
+    of the partition read once it is applied."""
+    task = ChunkTask(url, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading)
+
+    def tasks() -> Iterator[ChunkTask]:
+        offset = 0
+        for block in blocks:
+            yield task._replace(start=offset, end=offset + len(block), data=block)
+            offset += len(block)
+
+    yield from _aggregated(monitor, url, tasks(), span, pool, tuning)
+
+
+def _aggregated(monitor: Monitor, path: str, tasks: Iterable[ChunkTask], span: int, pool: Optional[WorkerPool],
+                tuning: ReplayTuning) -> Iterator[_Positioned]:
+    """The batches of a source's chunks, aggregated ahead by ``pool`` (or here), in order; a chunk
+    refused is read by this process, with the source's own parser."""
+    parser = monitor.parser_for(path)
+    for task, result in _chunk_results(tasks, pool, tuning):
         if isinstance(result, Batch) and parser.detected != "w3c":
-            result.loader = partial(reparse, task._replace(start=start, end=end))
-            yield result, end
+            result.loader = partial(reparse, task)
+            yield result, task.end
             if result.records:
                 parser.clf_seen = True  # later '#' lines of the file are comments
             continue
         if isinstance(result, Refusal) and result.failure:
-            monitor.notice(f"{path}: bytes {start}-{end} read by the main process after {result.reason}",
-                           kind="replay")
-        for batch, _ in _line_batches(monitor, path, range_lines(path, start, end), span, tuning, end - start):
-            yield batch, start  # the chunk counts once all its batches are applied
-        yield Batch([], [], 0, 0, None), end
+            where = f"bytes {task.start}-{task.end}" if task.data is None else f"a block of {task.end - task.start} bytes"
+            monitor.notice(f"{path}: {where} read by the main process after {result.reason}", kind="replay")
+        for batch, _ in _line_batches(monitor, path, task_lines(task), span, tuning, task.end - task.start):
+            yield batch, task.start  # the chunk counts once all its batches are applied
+        yield Batch([], [], 0, 0, None), task.end
 
 
 def _decompressed_lines(monitor: Monitor, raw: BinaryIO, compression: Compression) -> Iterator[bytes]:
@@ -275,46 +322,46 @@ def _line_batches(monitor: Monitor, path: str, lines: Iterable[bytes], span: int
 
 
 def _chunk_results(
-    task: ChunkTask, bounds: Iterable[Tuple[int, int]], pool: Optional[WorkerPool], tuning: ReplayTuning,
-) -> Iterator[Tuple[int, int, ChunkResult]]:
-    """Results of a file's chunks in order, computed ahead by ``pool``.
+    tasks: Iterable[ChunkTask], pool: Optional[WorkerPool], tuning: ReplayTuning,
+) -> Iterator[Tuple[ChunkTask, ChunkResult]]:
+    """Results of a source's chunks in order, computed ahead by ``pool``.
 
     Chunks are handed to the workers ahead of need while fewer than :attr:`WorkerPool.limit`
     results are outstanding in all, so several files merged cannot pile up results in memory.
     """
     pending: Deque[_Pending] = deque()
-    for start, end in bounds:
-        oversized = Refusal("oversized chunk") if end - start > tuning.max_chunk_bytes else None
+    for task in tasks:
+        oversized = Refusal("oversized chunk") if task.end - task.start > tuning.max_chunk_bytes else None
         if pool is None:
-            yield start, end, oversized or aggregate_chunk(task._replace(start=start, end=end))
+            yield task, oversized or aggregate_chunk(task)
             continue
-        pending.append(_Pending(start, end, oversized))
+        pending.append(_Pending(task, oversized))
         for entry in pending:
             if entry.ticket is None:
                 if pool.outstanding >= pool.limit:
                     break
-                entry.ticket = pool.submit(task._replace(start=entry.start, end=entry.end))
+                entry.ticket = pool.submit(entry.task)
         while len(pending) > pool.limit:
-            yield pending.popleft().result(task, pool)
+            yield pending.popleft().result(pool)
     while pool is not None and pending:
-        yield pending.popleft().result(task, pool)
+        yield pending.popleft().result(pool)
 
 
 class _Pending:
     """A chunk handed to the workers (or not yet, or refused before)."""
 
-    __slots__ = ("end", "start", "ticket")
+    __slots__ = ("task", "ticket")
 
-    def __init__(self, start: int, end: int, ticket: Union[int, Refusal, None]) -> None:
-        self.start, self.end, self.ticket = start, end, ticket
+    def __init__(self, task: ChunkTask, ticket: Union[int, Refusal, None]) -> None:
+        self.task, self.ticket = task, ticket
 
-    def result(self, task: ChunkTask, pool: WorkerPool) -> Tuple[int, int, ChunkResult]:
+    def result(self, pool: WorkerPool) -> Tuple[ChunkTask, ChunkResult]:
         ticket = self.ticket
         if ticket is None:
-            ticket = pool.submit(task._replace(start=self.start, end=self.end))
+            ticket = pool.submit(self.task)
         if isinstance(ticket, Refusal):
-            return self.start, self.end, ticket
-        return self.start, self.end, pool.result(ticket)
+            return self.task, ticket
+        return self.task, pool.result(ticket)
 
 
 def _seconds(path: str, batches: Iterator[_Positioned]) -> Iterator[_Part]:

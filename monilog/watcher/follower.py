@@ -55,6 +55,9 @@ class FollowerReport(Protocol):
     def count(self, source: str, field: str, amount: int = 1) -> None:
         """Add ``amount`` to the ``field`` counter of ``source``."""
 
+    def skip(self, source: str, reason: str, amount: int) -> None:
+        """Count ``amount`` pieces of input of ``source`` that were no line at all (an empty Kafka message)."""
+
 
 class ReadMark(NamedTuple):
     """How far a file's content was read: a copy of it is read on from there."""

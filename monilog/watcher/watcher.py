@@ -88,6 +88,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Union
 
 from .follower import Follower, Identity, OpenFile, StdinFollower
+from .kafka import KafkaFollower, KafkaSettings, is_kafka
 from .lines import DEFAULT_MAX_LINE_LENGTH, compression_named
 
 LOGGER = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ class FileWatcher:
         max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
         on_notice: Optional[Callable[[WatchNotice], None]] = None,
         rotation_grace: float = 1.0,
+        kafka: Optional[KafkaSettings] = None,
+        on_skipped: Optional[Callable[[str, str, int], None]] = None,
     ) -> None:
         """Prepare to follow ``paths``; nothing is opened before :meth:`start`.
 
@@ -181,6 +184,10 @@ class FileWatcher:
         ``from_start`` reads existing files from their beginning instead of their end.
         Lines longer than ``max_line_length`` bytes are cut. A rotated or removed file is closed
         once idle for ``rotation_grace`` seconds.
+
+        A ``kafka://HOST:PORT/TOPIC`` path is a topic, read with ``kafka`` settings by a
+        :class:`~monilog.watcher.kafka.KafkaFollower`; ``on_skipped(source, reason, count)`` counts
+        its empty messages.
         """
         if isinstance(paths, (str, bytes, os.PathLike)):
             raise TypeError("paths must be a sequence of paths, not a single path")
@@ -193,12 +200,13 @@ class FileWatcher:
             raise ValueError(f"max_line_length must be at least 1, not {max_line_length}")
         self._on_lines = on_lines
         self._on_notice = on_notice
+        self._on_skipped = on_skipped
         self._from_start = from_start
         self._poll_interval = poll_interval
         self._max_line_length = max_line_length
         self._rotation_grace = max(rotation_grace, 2 * poll_interval)
         self._registry: Dict[Identity, OpenFile] = {}
-        self._followers: Dict[str, Follower] = {}
+        self._followers: Dict[str, Union[Follower, KafkaFollower]] = {}
         self._patterns: List[str] = []
         self._compressed: Set[str] = set()
         """Compressed rotations the patterns matched, each reported once and never opened."""
@@ -216,6 +224,8 @@ class FileWatcher:
         for name in names:
             if name == STDIN:
                 self._add(STDIN, StdinFollower(self, max_line_length=max_line_length))
+            elif is_kafka(name):
+                self._add(name, KafkaFollower(name, self, kafka or KafkaSettings(), max_line_length=max_line_length))
             elif glob.has_magic(name) and not os.path.lexists(name):
                 if name not in self._patterns:
                     self._patterns.append(name)
@@ -320,6 +330,11 @@ class FileWatcher:
             counters = self._stats.setdefault(source, FileStats())
             setattr(counters, field, getattr(counters, field) + amount)
 
+    def skip(self, source: str, reason: str, amount: int) -> None:
+        """Count input of ``source`` that was no line (with ``on_skipped``, if given)."""
+        if self._on_skipped is not None:
+            self._on_skipped(source, reason, amount)
+
     # Internals.
 
     def _run(self) -> None:
@@ -386,9 +401,9 @@ class FileWatcher:
         return Follower(path, self, self._registry, max_line_length=self._max_line_length,
                         rotation_grace=self._rotation_grace, explicit=explicit)
 
-    def _add(self, key: str, follower: Follower) -> Follower:
+    def _add(self, key: str, follower: Union[Follower, KafkaFollower]) -> Union[Follower, KafkaFollower]:
         """Register ``follower`` under ``key`` (its absolute path) unless one is there already."""
-        if key != STDIN:
+        if key != STDIN and not is_kafka(key):
             key = os.path.abspath(key)
         follower = self._followers.setdefault(key, follower)
         with self._lock:
