@@ -49,6 +49,8 @@ So consecutive or disjoint periods simply add and a gap between periods is not c
 time. This is exact for merges of periods in any order as long as a span holding a gap is not
 merged with one overlapping that gap (its inner gaps are not recorded; the result then
 undercounts). An unknown duration on either side makes the merged one unknown.
+:meth:`StatsSnapshot.followed_by` merges a span that came later in time although its log times
+may overlap (a log whose clock stepped back): the durations simply add.
 
 Input
 -----
@@ -66,7 +68,7 @@ immutable and may be handed to any thread; they pickle, so worker processes can 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
@@ -380,6 +382,14 @@ class StatsSnapshot:
         return [(key, hits, _share(hits, self.hits)) for key, hits in _ranked(counts, n)]
 
     # -- merging -----------------------------------------------------------------------------
+
+    def followed_by(self, later: StatsSnapshot) -> StatsSnapshot:
+        """As :meth:`merge`, for a span that came after this one in time even though its log
+        times may overlap this one's (a log whose clock stepped back): the durations add."""
+        merged = self.merge(later)
+        if self.duration is None or later.duration is None:
+            return merged
+        return replace(merged, duration=self.duration + later.duration)
 
     def merge(self, other: StatsSnapshot) -> StatsSnapshot:
         """The statistics of both spans together (see the module documentation)."""
