@@ -82,7 +82,6 @@ _BLOCK_PATTERNS = {fmt: _pattern(fmt == "combined", strict=False) for fmt in FAS
 _STRICT_PATTERNS = {fmt: _pattern(fmt == "combined", strict=True) for fmt in FAST_FORMATS}
 
 _STATUS_CODES = {text.encode(): code for text, code in STATUS_CODES.items()}
-_DASH = b"-"
 
 
 def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
@@ -233,16 +232,16 @@ def decode_who(key: WhoKey) -> Tuple[str, str]:
     """``(host, user)`` of a ``who`` key; ``-`` becomes ``""`` as in the reference parser."""
     if type(key) is not bytes:
         return key  # type: ignore[return-value]
-    host, _, user = key.split(b" ", 2)
-    return ("" if host == _DASH else host.decode("ascii"), "" if user == _DASH else user.decode("ascii"))
+    host, _, user = key.decode("ascii").split(" ", 2)  # one decode: the pattern allows only ASCII here
+    return ("" if host == "-" else host, "" if user == "-" else user)
 
 
 def decode_request(key: RequestKey) -> Tuple[str, str]:
     """``(method, section)`` of a request key, the section by :func:`section_of`."""
     if type(key) is not bytes:
         return key[:2]  # type: ignore[return-value]
-    method, target = key.split(b" ", 1)
-    return method.decode("ascii"), section.section_of(target.decode("ascii"))
+    method, target = key.decode("ascii").split(" ", 1)  # one decode: the pattern allows only ASCII here
+    return method, section.section_of(target)
 
 
 def decode_stamp(key: StampKey) -> Tuple[int, tzinfo]:
