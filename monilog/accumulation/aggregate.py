@@ -27,7 +27,7 @@ from bisect import bisect_left
 from collections import Counter
 from datetime import tzinfo
 from itertools import groupby
-from operator import le
+from operator import itemgetter, le
 from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Tuple, TypeVar
 
 from monilog.accumulation.sketch import LatencySketch
@@ -186,7 +186,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     keys = parsed.keys
     keys.limit_caches()
     who_counts = Counter(parsed.who[start:end])
-    decoded_who = _decoded(keys.who_cache, keys.who, who_counts)
+    decoded_who = _decoded(keys.who_cache, keys.decode_whos, who_counts)
     clients = _summed([host for host, _ in decoded_who], who_counts.values())
     users: Dict[str, int] = {}
     for (_, user), count in zip(decoded_who, who_counts.values()):
@@ -195,18 +195,22 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
 
     requests = parsed.requests[start:end]
     pairs = Counter(zip(requests, parsed.statuses[start:end]))
-    decoded = _decoded(keys.request_cache, keys.request, [request for request, _ in pairs])
+    decoded = _decoded(keys.request_cache, keys.decode_requests, [request for request, _ in pairs])
     codes = map(decode_status, [status for _, status in pairs])
     section_status = _summed([(section, code) for (_, section), code in zip(decoded, codes)], pairs.values())
-    methods: Dict[str, int] = {}
-    for (method, _), count in zip(decoded, pairs.values()):
-        methods[method] = methods.get(method, 0) + count
     section_of = dict(zip([request for request, _ in pairs], [section for _, section in decoded]))
-
-    section_bytes: Dict[str, int] = {}
-    get = section_bytes.get
-    for section, size in zip(map(section_of.__getitem__, requests), keys.sizes(parsed.sizes[start:end])):
-        section_bytes[section] = get(section, 0) + size
+    sizes = keys.sizes(parsed.sizes[start:end])
+    if len(pairs) == len(requests):  # each record its own request (random paths): no loop per record
+        methods = dict(Counter(map(itemgetter(0), decoded)))
+        section_bytes = _summed(list(map(section_of.__getitem__, requests)), sizes)
+    else:
+        methods = {}
+        for (method, _), count in zip(decoded, pairs.values()):
+            methods[method] = methods.get(method, 0) + count
+        section_bytes = {}
+        get = section_bytes.get
+        for section, size in zip(map(section_of.__getitem__, requests), sizes):
+            section_bytes[section] = get(section, 0) + size
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -241,13 +245,13 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
 
 
 
-def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[Any], Tuple[str, str]],
+def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], List[Tuple[str, str]]],
              distinct: Iterable[Any]) -> List[Tuple[str, str]]:
-    """The decoded ``distinct`` keys, in order, each decoded once through ``cache``."""
+    """The decoded ``distinct`` keys, in order, those not in ``cache`` decoded together."""
     distinct = list(distinct)
     missing = [key for key in distinct if key not in cache]
     if missing:
-        cache.update(zip(missing, map(decode, missing)))
+        cache.update(zip(missing, decode(missing)))
     return list(map(cache.__getitem__, distinct))
 
 

@@ -40,6 +40,14 @@ class KeyDecoder:
         """``(method, section)`` of a request key, the section by :func:`~monilog.parsing.section.section_of`."""
         raise NotImplementedError
 
+    def decode_whos(self, keys: List[Any]) -> List[Tuple[str, str]]:
+        """:meth:`who` of each key, in order (the distinct keys of a block, decoded at once)."""
+        return list(map(self.who, keys))
+
+    def decode_requests(self, keys: List[Any]) -> List[Tuple[str, str]]:
+        """:meth:`request` of each key, in order (the distinct keys of a block, decoded at once)."""
+        return list(map(self.request, keys))
+
     def stamp(self, key: Any) -> Tuple[int, tzinfo]:
         """``(epoch second, zone)`` of a timestamp key; ValueError for a time that does not exist."""
         raise NotImplementedError
