@@ -65,12 +65,14 @@ watcher thread may feed lines while the main thread ticks and reads :meth:`Monit
 from __future__ import annotations
 
 import copy
+import gc
 import sys
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timezone, tzinfo
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from monilog.accumulation.aggregate import Batch, Segment, aggregate
 from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, format_duration
@@ -104,6 +106,19 @@ def _fate(rulings: Sequence[Ruling]) -> str:
     if any(ruling.decision is Decision.STEPPED_BACK for ruling in rulings):
         return _STEP
     return _HELD if last is Decision.HELD else _LATE if last is Decision.REFUSED else _OWN
+
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Counting makes no reference cycles: the cyclic collector's passes over the tens of
+    thousands of keys a hostile period holds would cost a quarter of its time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
 
 class Monitor:
     """Accumulates log lines into period reports and alerts, and hands them to sinks.
@@ -230,7 +245,7 @@ class Monitor:
 
         ``host`` (epoch seconds) says the lines arrived live at that host time.
         """
-        with self._lock:
+        with self._lock, _without_cyclic_gc():
             self.lines += batch.lines
             before = self.clock.latest
             for segment in batch.segments:
