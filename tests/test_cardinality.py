@@ -14,7 +14,7 @@ from typing import Dict, List
 
 from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot
 from monilog.monitor import Monitor
-from monilog.parsing.block import LINE_KEYS
+from monilog.parsing.block import LINE_KEYS, decode_request, decode_who
 from monilog.parsing.columns import KeyDecoder
 from monilog.replayer import replay
 from monilog.replayer.tuning import ReplayTuning
@@ -80,6 +80,16 @@ class BoundedTest(unittest.TestCase):
             self.check(recorder, len(lines))
             outputs.append(recorder.items)
         self.assertEqual(outputs[0], outputs[1], "the same whatever the chunks")
+
+
+class BlockDecodingTest(unittest.TestCase):
+    def test_keys_decoded_a_block_at_a_time_as_one_by_one(self) -> None:
+        whos = [b"10.0.0.1 - -", b"- - bob", b"-x y -z", b"h i -", b"::1 - u-1"]
+        requests = [b"GET /a/b", b"POST /x?y=1", b"GET /", b"OPTIONS *", b"GET http://h/p/q", b"X -"]
+        self.assertEqual(LINE_KEYS.decode_whos(whos), list(map(decode_who, whos)))
+        self.assertEqual(LINE_KEYS.decode_requests(requests), list(map(decode_request, requests)))
+        mixed = [b"GET /a/b", ("GET", "/c", "/c/d")]  # a record's key among the block's
+        self.assertEqual(LINE_KEYS.decode_requests(mixed), [("GET", "/a"), ("GET", "/c")])
 
 
 class MergeSelectionTest(unittest.TestCase):
