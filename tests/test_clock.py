@@ -134,10 +134,14 @@ class LiveTest(unittest.TestCase):
     def test_the_expected_time_waits_while_every_line_is_far_behind(self) -> None:
         clock = self.live_clock()
         clock.caught_up(T0 + 200)
-        rulings(clock, T0 - 3600, 1, host=T0 + 200)
-        self.assertEqual(clock.expected(T0 + 210), T0 + 100, "no false recovery while the rule decides")
+        for elapsed in range(11):  # old lines keep coming
+            rulings(clock, T0 - 3600 + elapsed, 1, host=T0 + 200 + elapsed)
+        self.assertEqual(clock.expected(T0 + 210.5), T0 + 100, "no false recovery while the rule decides")
         rulings(clock, T0 + 111, 1, host=T0 + 211)
         self.assertEqual(clock.expected(T0 + 212), T0 + 112)
+        rulings(clock, T0 - 3600, 1, host=T0 + 220)  # a lone stale line, then silence
+        self.assertEqual(clock.expected(T0 + 221), T0 + 120)
+        self.assertEqual(clock.expected(T0 + 240), T0 + 140, "silence moves the clock on")
 
     def test_a_backlog_read_after_a_stall_is_not_a_step_back(self) -> None:
         clock = self.live_clock()  # lines read late, never once with every input read to its end

@@ -29,9 +29,10 @@ The rules
   live, that is when every line is stamped at least :data:`CLOCK_STEP_SECONDS` behind the
   expected log time for :data:`CLOCK_STEP_SECONDS` of host time counted from a moment every
   input had been read to its end (:meth:`LogClock.caught_up`): a backlog read after a stall is
-  behind the host only because it is old, and never re-bases. Meanwhile the expected log time
-  stays where it was when the old lines began (:meth:`LogClock.expected`), so the alert window
-  does not empty (no false recovery) while the rule decides. In a replay, log time is the only
+  behind the host only because it is old, and never re-bases. Meanwhile, as long as such lines
+  keep coming, the expected log time stays where it was when they began
+  (:meth:`LogClock.expected`), so the alert window does not empty (no false recovery) while the
+  rule decides. In a replay, log time is the only
   clock: when every line is more than ``window`` behind the clock (too old for any evaluation
   still to come) while the times of those lines span :data:`CLOCK_STEP_SECONDS`, the file's
   clock stepped back (a restarted or corrected backend, or rotations concatenated newest
@@ -55,6 +56,10 @@ CLOCK_STEP_SECONDS = 30.0
 ``max_jump``) are refused, unless every line for this long is so: then the log's clock was
 stepped forward and is followed. Lines stamped this far behind the expected log time for this
 long (of host time, or in a replay of their own time) mean it was stepped back."""
+
+STEP_HOLD_SECONDS = 5.0
+"""While lines all stamped far behind the expected log time keep arriving, at least one this
+often (host time), the expected log time waits for the step-back rule to decide."""
 
 FIRST_LINE_TRUST = 86_400.0
 """Following live, a lone first line within this many seconds of the host clock is accepted
@@ -112,6 +117,8 @@ class LogClock:
         """Live: host time of the first of the runs all behind the expected log time."""
         self._behind_checked: Optional[float] = None
         """Live: the first host time after ``_behind_since`` at which every input was read."""
+        self._behind_seen = 0.0
+        """Live: host time of the last of those runs."""
         self._behind_first: Optional[int] = None
         """Replay: the second of the first of the runs all far behind the clock."""
         self._behind_last: Optional[int] = None
@@ -194,15 +201,16 @@ class LogClock:
         """The log time it is at ``host`` time, as far as is known (None before the offset is).
 
         Before the offset is learnt, a held first line near the host time is trusted. While every
-        line arrives far behind it (the log's clock may have stepped back), it stays where it was
-        when they began: the alert window does not empty while the rules decide.
+        line arrives far behind it (the log's clock may have stepped back), one at least every
+        :data:`STEP_HOLD_SECONDS`, it stays where it was when they began: the alert window does
+        not empty while the rules decide (and a lone stale line before a silence holds nothing).
         """
         if self.offset is None:
             held = self.held
             if held is None or abs(held - host) > FIRST_LINE_TRUST:
                 return None
             self.offset = held - host
-        if self._behind_since is not None:
+        if self._behind_since is not None and host - self._behind_seen <= STEP_HOLD_SECONDS:
             host = min(host, self._behind_since)
         return host + self.offset
 
@@ -214,6 +222,7 @@ class LogClock:
                 return False
             if self._behind_since is None:
                 self._behind_since = host
+            self._behind_seen = host
             checked = self._behind_checked
             return checked is not None and host - checked >= CLOCK_STEP_SECONDS
         first, last = self._behind_first, self._behind_last
