@@ -45,6 +45,14 @@ Clock and periods
   alert recovers when traffic stops entirely. Before the first line, reports follow the host
   clock; when the first line arrives the periods re-align to the log's clock (never reporting a
   period twice when the log is just behind).
+* When the clock rules say the log's clock stepped back (``STEPPED_BACK``), the timeline starts
+  a new segment at the new time: the periods in progress are reported, periods continue from
+  the new time (so their times repeat those of the hour before a one-hour step), a notice says
+  by how much, and the alert window is carried over to end just before the new time: the last
+  ``window`` seconds of traffic happened in the last ``window`` seconds of the host's time, so
+  an alert in progress goes on (one alert per episode, no false recovery) and the window
+  follows the log's new time at once. The run's figures add the segments' durations
+  (:meth:`~monilog.accumulation.statistics.StatsSnapshot.followed_by`).
 
 Outputs: a sink that raises is turned off (reported on stderr, when it can be, and to the other
 sinks) and the others go on, so a closed pipe on standard output cannot stop the webhooks or the
@@ -56,16 +64,19 @@ watcher thread may feed lines while the main thread ticks and reads :meth:`Monit
 
 from __future__ import annotations
 
+import copy
+import gc
 import heapq
 import sys
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timezone, tzinfo
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from monilog.accumulation.aggregate import Batch, Segment, aggregate
-from monilog.accumulation.alerter import Alerter, AlertEvent
+from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, format_duration
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.rules import RuleSet, RuleSpec
@@ -86,14 +97,30 @@ SILENCE_FOLD_SECONDS = 86_400
 """A silence longer than this (a replayed log's gap, a suspended host) is reported as one
 report with zero hits instead of one empty report per period."""
 
-_OWN, _LATE, _HELD = "own", "late", "held"
-"""Fates of a run's records: counted in their own period, late, or held back by the clock rules."""
+_OWN, _LATE, _HELD, _STEP = "own", "late", "held", "step"
+"""Fates of a run's records: counted in their own period, late, held back by the clock rules, or
+in their own period of a timeline that starts anew with them (never counted with the runs before)."""
 
 
 def _fate(rulings: Sequence[Ruling]) -> str:
     """The fate of the run the rulings are about (they end with its own)."""
     last = rulings[-1].decision
+    if any(ruling.decision is Decision.STEPPED_BACK for ruling in rulings):
+        return _STEP
     return _HELD if last is Decision.HELD else _LATE if last is Decision.REFUSED else _OWN
+
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Counting makes no reference cycles: the cyclic collector's passes over the tens of
+    thousands of keys a hostile period holds would cost a quarter of its time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
 
 class Monitor:
     """Accumulates log lines into period reports and alerts, and hands them to sinks.
@@ -136,6 +163,7 @@ class Monitor:
             raise ValueError(f"period must be a positive whole number of seconds, not {period!r}")
         LogParser(fmt)  # refuses an unknown format now rather than at the first line
         self.alerter = alerter if alerter is not None else Alerter(threshold, window, lateness=lateness)
+        self._fresh_alerter = copy.deepcopy(self.alerter)  # the rule as given, for a timeline started anew
         # a held line is confirmed by the next line up to a window behind it, or the lateness
         self.clock = LogClock(max(self.alerter.window, self.alerter.lateness))
         self.period = period
@@ -157,7 +185,8 @@ class Monitor:
         self._held: Optional[Tuple[Counts, tzinfo]] = None  # counters of the line the clock holds
         self._orphans: List[Tuple[Counts, tzinfo]] = []  # late lines before the periods are aligned
         self._skipped: Counter[str] = Counter()
-        self._total: Optional[StatsSnapshot] = None  # all reported periods
+        self._total: Optional[StatsSnapshot] = None  # all reported periods (since the log's clock last stepped back)
+        self._earlier: Optional[StatsSnapshot] = None  # the reported periods before that
         self._last_report: Optional[PeriodReport] = None
         self._tz: tzinfo = timezone.utc
         self._started = time.monotonic()
@@ -227,7 +256,7 @@ class Monitor:
 
         ``host`` (epoch seconds) says the lines arrived live at that host time.
         """
-        with self._lock:
+        with self._lock, _without_cyclic_gc():
             self.lines += batch.lines
             before = self.clock.latest
             for segment in batch.segments:
@@ -244,6 +273,7 @@ class Monitor:
         """Move the clock with the (offset-corrected) host clock: follow mode calls this often."""
         wall = time.time() if wall_now is None else wall_now
         with self._lock:
+            self.clock.caught_up(wall)
             expected = self.clock.expected(wall)
             if expected is None:  # no line yet to tell the log's time: report on host time
                 if self._report_start is None:
@@ -273,7 +303,7 @@ class Monitor:
             rulings = self.clock.admit(second, count, host)
             fate = _fate(rulings)
             if not starts:
-                if whole and fate == (uniform or fate) and fate != _HELD:
+                if whole and fate == (uniform or fate) and fate not in (_HELD, _STEP):
                     uniform = fate
                     self._act(rulings, zone)
                     continue
@@ -299,6 +329,8 @@ class Monitor:
         for decision, second, count in rulings:
             if decision is Decision.HELD:
                 holding = True
+            elif decision is Decision.STEPPED_BACK:
+                self._step_back(second, zone)
             elif decision is Decision.OUTLIER:
                 held, self._held = self._held, None
                 if held is not None:
@@ -313,6 +345,36 @@ class Monitor:
                 holding = False
                 self._move(second)
                 self._emit_events(self.alerter.observe(second, count, tz=zone))
+
+    def _step_back(self, second: int, zone: Optional[tzinfo]) -> None:
+        """The log's clock stepped back to ``second``: start the timeline anew there (see the
+        module documentation)."""
+        old = self.alerter
+        clock = old.clock
+        if clock is None:
+            return
+        if self._report_start is not None and not self._start_from_wall:
+            last = max([self._report_start, *self._periods])
+            end = min(last + self.period, int(clock) + 1)
+            while self._report_start <= last:
+                self._report(self._report_start, min(self._report_start + self.period, end))
+            self._report_start = self._period_of(second)
+        self._earlier, self._total = self._run_total(), None
+        fresh = self.alerter = copy.deepcopy(self._fresh_alerter)
+        window = old.per_second()
+        for index, hits in enumerate(window):  # the last window of traffic, ending just before now
+            fresh.observe(second - len(window) + index, hits, tz=zone)
+        fresh.history, fresh.dropped_events, fresh.late_hits = old.history, old.dropped_events, old.late_hits
+        self.rules = self.rules.restarted()
+        self.notice(f"the log's clock stepped back by {format_duration(self.clock.step_back)}, "
+                    f"to {self._datetime(second).strftime(TIME_FORMAT)}: reports go on from there", kind="clock-step")
+
+    def _run_total(self, current: Optional[StatsSnapshot] = None) -> Optional[StatsSnapshot]:
+        """The run's figures: the reported periods (and ``current``), a timeline segment after
+        another when the log's clock stepped back (their log times may overlap)."""
+        total = self._total if current is None else current if self._total is None else self._total.merge(current)
+        earlier = self._earlier
+        return total if earlier is None else earlier if total is None else earlier.followed_by(total)
 
     def _count(self, counts: Counts, second: int, late: bool, zone: tzinfo) -> None:
         """Count records of ``second`` in their period, or in the oldest one not reported when late.
@@ -396,7 +458,7 @@ class Monitor:
                     end = min(end, int(clock) + 1)
                 while self._report_start <= last:
                     self._report(self._report_start, min(self._report_start + self.period, end))
-            total = self._total or Statistics(self.max_keys).snapshot()
+            total = self._run_total() or Statistics(self.max_keys).snapshot()
             summary = RunSummary(
                 stats=total,
                 lines=self.lines,
@@ -438,7 +500,7 @@ class Monitor:
                 alert=self.alert_state(),
                 last_report=self._last_report,
                 current=current,
-                total=current if self._total is None else self._total.merge(current),
+                total=self._run_total(current) or current,
                 history=self.earlier_alerts + self._history(),
                 earlier_alerts=len(self.earlier_alerts),
                 lines=self.lines,

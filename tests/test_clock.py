@@ -18,6 +18,7 @@ T0 = 1_700_000_000  # a whole second, 2023-11-14 22:13:20 UTC
 Y2099 = int(datetime(2099, 1, 1, tzinfo=timezone.utc).timestamp())
 
 A, H, C, OUT, R = Decision.ACCEPTED, Decision.HELD, Decision.CONFIRMED, Decision.OUTLIER, Decision.REFUSED
+BACK = Decision.STEPPED_BACK
 
 
 def rulings(clock: LogClock, second: int, count: int = 1, host: Optional[float] = None) -> List[Tuple[Decision, int, int]]:
@@ -107,6 +108,54 @@ class LiveTest(unittest.TestCase):
         self.assertEqual(rulings(clock, T0 + 3600 + step, 1, host=T0 + 110 + step), [(A, T0 + 3600 + step, 1)])
         self.assertEqual(clock.offset, 3600 - 110)
 
+    def follow_step_back(self, clock: LogClock, caught_up: bool, seconds: int = 40) -> List[List[Tuple[Decision, int, int]]]:
+        """An hour's step back of the log 100 s behind the host: one line a second for ``seconds``."""
+        out = []
+        for elapsed in range(seconds):
+            host = T0 + 200 + elapsed
+            if caught_up:
+                clock.caught_up(host - 0.5)
+            out.append(rulings(clock, T0 + 100 - 3600 + elapsed, 1, host=host))
+        return out
+
+    def test_a_log_clock_stepped_back_is_followed_after_a_while(self) -> None:
+        clock = self.live_clock()
+        seen = self.follow_step_back(clock, caught_up=True)
+        step = int(CLOCK_STEP_SECONDS)
+        self.assertTrue(all(r == [(A, T0 + 100 - 3600 + i, 1)] for i, r in enumerate(seen[:step])), seen[:step])
+        back = next(i for i, r in enumerate(seen) if r[0][0] is BACK)
+        self.assertLessEqual(back, step + 1)
+        second = T0 + 100 - 3600 + back
+        self.assertEqual(seen[back], [(BACK, second, 0), (A, second, 1)])
+        self.assertEqual((clock.latest, clock.offset), (T0 + 100 - 3600 + 39, second - (T0 + 200 + back)))
+        self.assertEqual(clock.step_back, 3600)
+        self.assertTrue(all(r == [(A, T0 + 100 - 3600 + i, 1)] for i, r in enumerate(seen) if i > back))
+
+    def test_the_expected_time_waits_while_every_line_is_far_behind(self) -> None:
+        clock = self.live_clock()
+        clock.caught_up(T0 + 200)
+        for elapsed in range(11):  # old lines keep coming
+            rulings(clock, T0 - 3600 + elapsed, 1, host=T0 + 200 + elapsed)
+        self.assertEqual(clock.expected(T0 + 210.5), T0 + 100, "no false recovery while the rule decides")
+        rulings(clock, T0 + 111, 1, host=T0 + 211)
+        self.assertEqual(clock.expected(T0 + 212), T0 + 112)
+        rulings(clock, T0 - 3600, 1, host=T0 + 220)  # a lone stale line, then silence
+        self.assertEqual(clock.expected(T0 + 221), T0 + 120)
+        self.assertEqual(clock.expected(T0 + 240), T0 + 140, "silence moves the clock on")
+
+    def test_a_backlog_read_after_a_stall_is_not_a_step_back(self) -> None:
+        clock = self.live_clock()  # lines read late, never once with every input read to its end
+        self.assertFalse(any(r[0][0] is BACK for r in self.follow_step_back(clock, caught_up=False, seconds=100)))
+
+    def test_old_lines_among_current_ones_are_not_a_step_back(self) -> None:
+        clock = self.live_clock()
+        for elapsed in range(100):
+            host = T0 + 110 + elapsed
+            clock.caught_up(host)
+            self.assertEqual(rulings(clock, T0 - 3600 + elapsed, 1, host=host), [(A, T0 - 3600 + elapsed, 1)])
+            rulings(clock, T0 + 10 + elapsed, 1, host=host)
+        self.assertEqual(clock.latest, T0 + 109)
+
     def test_expected_time_trusts_a_held_first_line_near_the_host(self) -> None:
         clock = LogClock(window=10)
         self.assertIsNone(clock.expected(T0))
@@ -116,6 +165,33 @@ class LiveTest(unittest.TestCase):
         far = LogClock(window=10)
         rulings(far, T0 - 10 * 86_400)
         self.assertIsNone(far.expected(T0))
+
+
+class ReplayStepBackTest(unittest.TestCase):
+    def test_a_replayed_log_stepped_back_is_followed_in_its_own_time(self) -> None:
+        clock = LogClock(window=10)
+        rulings(clock, T0, 2)
+        for second in range(1, 100):
+            rulings(clock, T0 + second)
+        back = T0 + 99 - 3600
+        seen = [rulings(clock, back + second) for second in range(40)]
+        step = int(CLOCK_STEP_SECONDS)
+        self.assertTrue(all(r == [(A, back + i, 1)] for i, r in enumerate(seen[:step])))
+        self.assertEqual(seen[step], [(BACK, back + step, 0), (A, back + step, 1)])
+        self.assertEqual(clock.step_back, 3600)
+        self.assertEqual(clock.latest, back + 39)
+
+    def test_a_lone_old_line_or_old_lines_within_the_window_are_not_a_step(self) -> None:
+        clock = LogClock(window=60)
+        rulings(clock, T0, 2)
+        for second in range(1, 100):
+            rulings(clock, T0 + second)
+            self.assertEqual(rulings(clock, T0 + second - 50), [(A, T0 + second - 50, 1)])  # lateness, not a step
+        self.assertEqual(rulings(clock, 0), [(A, 0, 1)])
+        for second in range(40):
+            rulings(clock, T0 - 3600 + second * 2)
+            rulings(clock, T0 + 100 + second)  # the log's present goes on
+        self.assertEqual(clock.latest, T0 + 139)
 
 
 class MonitorClockTest(unittest.TestCase):
@@ -138,6 +214,31 @@ class MonitorClockTest(unittest.TestCase):
         self.assertEqual([(e.kind, e.time.timestamp()) for e in alerts], [("alert", T0 + 7)])
         self.assertLess(monitor.alerter.clock, T0 + 100)
         self.assertEqual(sum(item.stats.late for kind, item in recorder.items if kind == "report"), 1)
+
+    def test_a_replayed_step_back_restarts_the_timeline_in_one_batch_or_one_by_one(self) -> None:
+        lines = [self.line(T0 + second // 3) for second in range(300)]  # 3 req/s for 100 s
+        lines += [self.line(T0 + 100 - 3600 + second // 3) for second in range(300)]  # corrected by an hour
+        outputs = []
+        for batches in ([lines], [[line] for line in lines], [lines[:350], lines[350:]]):
+            recorder = Recorder()
+            monitor = Monitor(threshold=2, window=10, period=10, sinks=[recorder])
+            for batch in batches:
+                monitor.feed("access.log", batch)
+            summary = monitor.finish()
+            outputs.append(recorder.items)
+        self.assertEqual(outputs[1], outputs[0])
+        self.assertEqual(outputs[2], outputs[0])
+        self.assertEqual(summary.parsed, 600)
+        notices = [item for kind, item in recorder.items if kind == "notice"]
+        self.assertEqual(len(notices), 1)
+        self.assertIn("stepped back by 59m59s", notices[0])  # from the newest line before the step
+        self.assertEqual([e.kind for e in recorder.events], ["alert"], "one alert for the episode")
+        reports = recorder.reports
+        starts = [r.stats.start.timestamp() for r in reports if r.stats.start is not None]
+        self.assertEqual(starts[:10], [T0 + 10 * i for i in range(10)])
+        self.assertEqual(starts[-7:], [T0 + 100 - 3600 + 40 + 10 * i for i in range(-1, 6)])
+        self.assertEqual(sum(r.stats.late for r in reports), 90, "the 30 s before the rule decided")
+        self.assertEqual(summary.stats.duration, 100 + 70, "the two timeline segments add up, overlapping or not")
 
     def test_the_same_lines_in_one_batch_or_one_by_one(self) -> None:
         lines = [self.line(Y2099)] + [self.line(T0 + second // 2) for second in range(40)]

@@ -1,5 +1,5 @@
 """Ways a host can hurt a monitor following live logs, one test each: a stalled process, a stepped
-host clock.
+host clock, a log clock stepped back.
 
 Each runs the real ``monitoring`` (or the real :func:`monilog.run.follow`) on a file a writer in
 the test appends to, and checks what a user would see.
@@ -19,8 +19,9 @@ import unittest
 from datetime import datetime, timezone
 from typing import Dict, List
 
-from monilog.run import HostClock
-from tests.support import script, wait_for
+from monilog.monitor import Monitor
+from monilog.run import HostClock, follow
+from tests.support import Recorder, script, wait_for
 
 
 def stamped(moment: float, path: str = "/api/x") -> str:
@@ -89,6 +90,90 @@ class StallTest(unittest.TestCase):
         self.assertEqual([kind for kind, when in events if when < stopped - 1], ["alert"], events)
         self.assertEqual(sum(o["late"] for o in objects if o["type"] == "report"), 0)
         self.assertEqual(summary["parsed"], writer.written, summary)
+
+
+class FastClock(HostClock):
+    """Host time running ``speed`` times faster than the monotonic clock (the watcher's)."""
+
+    def __init__(self, epoch: float, speed: float) -> None:
+        super().__init__()
+        self.epoch, self.speed, self.start = epoch, speed, time.monotonic()
+
+    def now(self) -> float:
+        return self.at(time.monotonic())
+
+    def at(self, monotonic: float) -> float:
+        return self.epoch + (monotonic - self.start) * self.speed
+
+
+class SteppingWriter(threading.Thread):
+    """Appends ``rate`` lines each second of ``clock``'s host time, stamped with it plus ``shift``."""
+
+    def __init__(self, path: str, rate: int, clock: FastClock) -> None:
+        super().__init__(daemon=True)
+        self.path, self.rate, self.clock = path, rate, clock
+        self.shift = 0
+        self.done = threading.Event()
+        self.written = 0
+
+    def run(self) -> None:
+        second = int(self.clock.now())
+        with open(self.path, "a", encoding="utf-8") as stream:
+            while not self.done.wait(0.01):
+                while second < int(self.clock.now()):
+                    stream.write(stamped(second + self.shift) * self.rate)
+                    self.written += self.rate
+                    second += 1
+                stream.flush()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(5)
+
+
+class LogClockStepTest(unittest.TestCase):
+    def test_a_log_clock_stepped_back_an_hour_is_followed_again_within_a_minute(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-step-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "access.log")
+        open(path, "w").close()
+        clock = FastClock(1_700_000_000.0, speed=10.0)  # a minute of host time in 6 s
+        recorder = Recorder()
+        monitor = Monitor(threshold=5, window=20, period=5, sinks=[recorder])
+        stop = threading.Event()
+        summaries = []
+        thread = threading.Thread(target=lambda: summaries.append(
+            follow(monitor, [path], from_start=True, stop=stop, poll_interval=0.02, clock=clock)), daemon=True)
+        thread.start()
+        writer = SteppingWriter(path, rate=10, clock=clock)
+        writer.start()
+        self.addCleanup(writer.stop)
+        self.addCleanup(stop.set)
+        wait_for(lambda: recorder.events, "the alert", deadline=30)
+        writer.shift = -3600  # the backend's clock is corrected by an hour
+        stepped = clock.now()
+        notice = wait_for(lambda: [m for kind, m in list(recorder.items) if kind == "notice" and "stepped back" in m],
+                          "the step-back notice", deadline=30)
+        rebased = clock.now()
+        self.assertLessEqual(rebased - stepped, 60, notice)
+        self.assertIn("stepped back by 1h00m", notice[0])
+        wait_for(lambda: clock.now() > rebased + 40, "40 s of host time after the step", deadline=30)
+        state = monitor.alert_state()
+        self.assertTrue(state.alerting, state)
+        self.assertGreater(state.average, 5, "the alert window follows the log's new time")
+        writer.stop()
+        wait_for(lambda: monitor.parsed >= writer.written, "every line read", deadline=30)
+        stop.set()
+        thread.join(30)
+        summary = summaries[0]
+        self.assertEqual(summary.parsed, writer.written)
+        self.assertEqual([event.kind for event in recorder.events], ["alert"], "one alert for the episode")
+        reports = recorder.reports
+        after = [r for r in reports if r.stats.start is not None and r.stats.start.timestamp() < stepped - 1800]
+        self.assertTrue(after, "reports go on in the log's new time")
+        self.assertEqual(sum(r.stats.late for r in after), 0)
+        self.assertLessEqual(sum(r.stats.late for r in reports), 10 * 60, "lines are late only while the rule decides")
+        self.assertLessEqual(sum(1 for r in reports if not r.stats.hits), 3, "at most a few zero-hit reports")
 
 
 class HostClockTest(unittest.TestCase):

@@ -27,8 +27,8 @@ from bisect import bisect_left
 from collections import Counter
 from datetime import tzinfo
 from itertools import groupby
-from operator import le
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from operator import itemgetter, le
+from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Tuple, TypeVar
 
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.statistics import Counts, is_error
@@ -36,6 +36,8 @@ from monilog.parsing.block import decode_status
 from monilog.parsing.columns import ParsedBlock
 
 INFINITY = float("inf")
+
+K = TypeVar("K", bound=Hashable)
 
 
 class Segment(NamedTuple):
@@ -174,42 +176,41 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
 
 
 def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
-    """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order."""
+    """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order.
+
+    Each distinct key is decoded once (through the decoder's caches) and counted with the
+    built-in ``Counter``, ``map`` and ``zip``; a loop in Python runs only where two keys decode
+    to the same client or the same (section, status), which a hostile log of distinct paths and
+    clients never makes.
+    """
     keys = parsed.keys
     keys.limit_caches()
-    who_cache, request_cache, decode_who, decode_request = keys.who_cache, keys.request_cache, keys.who, keys.request
-    clients: Dict[str, int] = {}
+    who_counts = Counter(parsed.who[start:end])
+    decoded_who = _decoded(keys.who_cache, keys.decode_whos, who_counts)
+    clients = _summed([host for host, _ in decoded_who], who_counts.values())
     users: Dict[str, int] = {}
-    for key, count in Counter(parsed.who[start:end]).items():
-        decoded = who_cache.get(key)
-        if decoded is None:
-            decoded = who_cache[key] = decode_who(key)
-        host, user = decoded
-        clients[host] = clients.get(host, 0) + count
+    for (_, user), count in zip(decoded_who, who_counts.values()):
         if user:
             users[user] = users.get(user, 0) + count
 
     requests = parsed.requests[start:end]
-    section_status: Dict[Tuple[str, int], int] = {}
-    methods: Dict[str, int] = {}
-    decoded_requests: Dict[Any, Tuple[str, str]] = {}
-    for (request, status), count in Counter(zip(requests, parsed.statuses[start:end])).items():
-        decoded = request_cache.get(request)
-        if decoded is None:
-            decoded = request_cache[request] = decode_request(request)
-        method, section = decoded_requests[request] = decoded
-        pair = (section, decode_status(status))
-        section_status[pair] = section_status.get(pair, 0) + count
-        methods[method] = methods.get(method, 0) + count
-
-    by_request: Dict[Any, int] = {}
-    get = by_request.get
-    for request, size in zip(requests, keys.sizes(parsed.sizes[start:end])):
-        by_request[request] = get(request, 0) + size
-    section_bytes: Dict[str, int] = {}
-    for request, total in by_request.items():
-        section = decoded_requests[request][1]
-        section_bytes[section] = section_bytes.get(section, 0) + total
+    pairs = Counter(zip(requests, parsed.statuses[start:end]))
+    decoded = _decoded(keys.request_cache, keys.decode_requests, [request for request, _ in pairs])
+    codes = map(decode_status, [status for _, status in pairs])
+    section_status = _summed([(section, code) for (_, section), code in zip(decoded, codes)], pairs.values())
+    section_of = dict(zip([request for request, _ in pairs], [section for _, section in decoded]))
+    sizes = keys.sizes(parsed.sizes[start:end])
+    if len(pairs) == len(requests):  # each record its own request (random paths): no loop per record
+        methods = dict(Counter(map(itemgetter(0), decoded)))
+        section_bytes = _summed(list(map(section_of.__getitem__, requests)), sizes)
+    else:
+        methods = {}
+        for (method, _), count in zip(decoded, pairs.values()):
+            methods[method] = methods.get(method, 0) + count
+        section_bytes = {}
+        get = section_bytes.get
+        for section, size in zip(map(section_of.__getitem__, requests), sizes):
+            section_bytes[section] = get(section, 0) + size
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -229,7 +230,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
         for (request, key), count in pairs.items():
             value = seconds[key]
             if value is not None and 0 <= value < INFINITY:  # impossible durations are left out
-                tally = tallies.setdefault(decoded_requests[request][1], {})
+                tally = tallies.setdefault(section_of[request], {})
                 tally[value] = tally.get(value, 0) + count
         for section, tally in tallies.items():
             sketch = latency[section] = LatencySketch()
@@ -242,3 +243,23 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
             upstream.add_tally(times)
     return Counts(section_status, section_bytes, methods, clients, users, vhosts or None, latency or None, upstream)
 
+
+
+def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], List[Tuple[str, str]]],
+             distinct: Iterable[Any]) -> List[Tuple[str, str]]:
+    """The decoded ``distinct`` keys, in order, those not in ``cache`` decoded together."""
+    distinct = list(distinct)
+    missing = [key for key in distinct if key not in cache]
+    if missing:
+        cache.update(zip(missing, decode(missing)))
+    return list(map(cache.__getitem__, distinct))
+
+
+def _summed(keys: List[K], counts: Iterable[int]) -> Dict[K, int]:
+    """``key → count`` in first-seen order, adding the counts of keys that repeat."""
+    if len(set(keys)) == len(keys):
+        return dict(zip(keys, counts))
+    summed: Dict[K, int] = {}
+    for key, count in zip(keys, counts):
+        summed[key] = summed.get(key, 0) + count
+    return summed

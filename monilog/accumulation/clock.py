@@ -23,6 +23,21 @@ The rules
   ``max_jump`` beyond the expected log time (host time plus the learnt offset) is kept away from
   the clock, even in bursts, unless every line is so for :data:`CLOCK_STEP_SECONDS` of host
   time: then the log's clock was set forward, the offset is learnt anew and the clock follows.
+* ``STEPPED_BACK``: the log's clock was set backwards (a backend's time corrected by an hour):
+  the clock re-bases to this run's second (:attr:`LogClock.latest` goes back to it) and the
+  caller starts a new timeline segment there; the run itself is then ``ACCEPTED``. Following
+  live, that is when every line is stamped at least :data:`CLOCK_STEP_SECONDS` behind the
+  expected log time for :data:`CLOCK_STEP_SECONDS` of host time counted from a moment every
+  input had been read to its end (:meth:`LogClock.caught_up`): a backlog read after a stall is
+  behind the host only because it is old, and never re-bases. Meanwhile, as long as such lines
+  keep coming, the expected log time stays where it was when they began
+  (:meth:`LogClock.expected`), so the alert window does not empty (no false recovery) while the
+  rule decides. In a replay, log time is the only
+  clock: when every line is more than ``window`` behind the clock (too old for any evaluation
+  still to come) while the times of those lines span :data:`CLOCK_STEP_SECONDS`, the file's
+  clock stepped back (a restarted or corrected backend, or rotations concatenated newest
+  first), and its lines are followed in their own time rather than counted late until the
+  clock catches up. A lone old line, or old lines mixed with current ones, changes nothing.
 * The offset between log and host time is learnt from every live batch that moves the clock
   (:meth:`LogClock.learn`); before it is known, a lone held first line within
   :data:`FIRST_LINE_TRUST` of the host time is trusted without waiting for a second line.
@@ -39,7 +54,12 @@ FIRST_LINE_CONFIRMATION = 3600.0
 CLOCK_STEP_SECONDS = 30.0
 """Following live, lines stamped beyond the expected log time (host clock + learnt offset +
 ``max_jump``) are refused, unless every line for this long is so: then the log's clock was
-stepped forward and is followed."""
+stepped forward and is followed. Lines stamped this far behind the expected log time for this
+long (of host time, or in a replay of their own time) mean it was stepped back."""
+
+STEP_HOLD_SECONDS = 5.0
+"""While lines all stamped far behind the expected log time keep arriving, at least one this
+often (host time), the expected log time waits for the step-back rule to decide."""
 
 FIRST_LINE_TRUST = 86_400.0
 """Following live, a lone first line within this many seconds of the host clock is accepted
@@ -57,6 +77,7 @@ class Decision(Enum):
     CONFIRMED = "confirmed"
     OUTLIER = "outlier"
     REFUSED = "refused"
+    STEPPED_BACK = "stepped back"
 
 
 class Ruling(NamedTuple):
@@ -89,7 +110,19 @@ class LogClock:
         """Lines whose time was refuted, held and then dropped."""
         self.refused = 0
         """Live lines refused for being stamped too far beyond the expected log time."""
+        self.step_back = 0.0
+        """How far the log's clock went back (seconds) at the last ``STEPPED_BACK``."""
         self._ahead_since: Optional[float] = None
+        self._behind_since: Optional[float] = None
+        """Live: host time of the first of the runs all behind the expected log time."""
+        self._behind_checked: Optional[float] = None
+        """Live: the first host time after ``_behind_since`` at which every input was read."""
+        self._behind_seen = 0.0
+        """Live: host time of the last of those runs."""
+        self._behind_first: Optional[int] = None
+        """Replay: the second of the first of the runs all far behind the clock."""
+        self._behind_last: Optional[int] = None
+        """Replay: the second of the last of them."""
 
     def admit(self, second: int, count: int, host: Optional[float] = None) -> List[Ruling]:
         """Decide on ``count`` lines stamped ``second``, arrived live at ``host`` time (None: replay).
@@ -112,6 +145,19 @@ class LogClock:
                 self._accept(second)
             else:
                 self._ahead_since = None
+        if self._stepped_back(second, host):
+            assert self.latest is not None  # a step needs a clock to step from
+            if host is not None:
+                assert self.offset is not None
+                self.step_back = host + self.offset - second
+                self.offset = second - host
+            else:
+                assert self._behind_first is not None
+                self.step_back = self.latest - self._behind_first
+            self._behind_since = self._behind_checked = self._behind_first = self._behind_last = None
+            self.latest = second
+            self._resolve_held(second, rulings, trusted=True)
+            rulings.append(Ruling(Decision.STEPPED_BACK, second, 0))
         if self.held is not None:
             self._resolve_held(second, rulings, trusted=False)
         if self.latest is None or second > self.latest + self.max_jump:
@@ -126,6 +172,12 @@ class LogClock:
         rulings.append(Ruling(Decision.ACCEPTED, second, count))
         self._accept(second)
         return rulings
+
+    def caught_up(self, host: float) -> None:
+        """Every live input had been read to its end at ``host`` time: lines arriving after it
+        are not a backlog (see ``STEPPED_BACK``)."""
+        if self._behind_since is not None and self._behind_checked is None and host >= self._behind_since:
+            self._behind_checked = host
 
     def advance(self, moment: float) -> List[Ruling]:
         """Trusted time reached ``moment``: decide on a held line (confirmed when ``moment`` is at
@@ -148,14 +200,40 @@ class LogClock:
     def expected(self, host: float) -> Optional[float]:
         """The log time it is at ``host`` time, as far as is known (None before the offset is).
 
-        Before the offset is learnt, a held first line near the host time is trusted.
+        Before the offset is learnt, a held first line near the host time is trusted. While every
+        line arrives far behind it (the log's clock may have stepped back), one at least every
+        :data:`STEP_HOLD_SECONDS`, it stays where it was when they began: the alert window does
+        not empty while the rules decide (and a lone stale line before a silence holds nothing).
         """
         if self.offset is None:
             held = self.held
             if held is None or abs(held - host) > FIRST_LINE_TRUST:
                 return None
             self.offset = held - host
+        if self._behind_since is not None and host - self._behind_seen <= STEP_HOLD_SECONDS:
+            host = min(host, self._behind_since)
         return host + self.offset
+
+    def _stepped_back(self, second: int, host: Optional[float]) -> bool:
+        """Whether this run, with those before it, says the log's clock was set backwards."""
+        if host is not None:
+            if self.offset is None or self.latest is None or second > host + self.offset - CLOCK_STEP_SECONDS:
+                self._behind_since = self._behind_checked = None
+                return False
+            if self._behind_since is None:
+                self._behind_since = host
+            self._behind_seen = host
+            checked = self._behind_checked
+            return checked is not None and host - checked >= CLOCK_STEP_SECONDS
+        first, last = self._behind_first, self._behind_last
+        if self.latest is None or second >= self.latest - self.window:
+            self._behind_first = self._behind_last = None
+            return False
+        self._behind_last = second
+        if first is None or last is None or not last - self.max_jump <= second <= last + self.max_jump:
+            self._behind_first = second  # the old lines' own time must run on, without jumps
+            return False
+        return second - first >= CLOCK_STEP_SECONDS
 
     def _accept(self, second: int) -> None:
         if self.latest is None or second > self.latest:

@@ -446,6 +446,7 @@ class RuleSet:
     def __init__(self, specs: Sequence[RuleSpec], lateness: int = 0, max_keys: int = 10_000,
                  max_history: int = MAX_HISTORY) -> None:
         self.rules = [Rule(spec, lateness, max_keys) for spec in specs]
+        self._lateness, self._max_keys = lateness, max_keys
         self.evaluated: Optional[int] = None
         """The last second evaluated, None before any."""
         self.history: Tuple[AlertEvent, ...] = ()
@@ -455,6 +456,13 @@ class RuleSet:
 
     def __bool__(self) -> bool:
         return bool(self.rules)
+
+    def restarted(self) -> RuleSet:
+        """The same rules with empty windows and their history kept: for a timeline started anew
+        (the log's clock stepped back). Alerts in progress end there without a recovery event."""
+        fresh = RuleSet([rule.spec for rule in self.rules], self._lateness, self._max_keys, self._max_history)
+        fresh.history, fresh.dropped_events = self.history, self.dropped_events
+        return fresh
 
     @property
     def needs_durations(self) -> bool:

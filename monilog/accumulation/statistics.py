@@ -49,6 +49,8 @@ So consecutive or disjoint periods simply add and a gap between periods is not c
 time. This is exact for merges of periods in any order as long as a span holding a gap is not
 merged with one overlapping that gap (its inner gaps are not recorded; the result then
 undercounts). An unknown duration on either side makes the merged one unknown.
+:meth:`StatsSnapshot.followed_by` merges a span that came later in time although its log times
+may overlap (a log whose clock stepped back): the durations simply add.
 
 Input
 -----
@@ -66,10 +68,13 @@ immutable and may be handed to any thread; they pickle, so worker processes can 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field, fields
+from collections import Counter
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import partial
+from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
+from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Set, Tuple, TypeVar
 
 from monilog.accumulation.sketch import LatencySketch
 from monilog.parsing.filters import FILTERED, is_filtered
@@ -106,6 +111,9 @@ class SectionStats(NamedTuple):
 
 
 NO_SECTION_STATS = SectionStats(0, 0, 0)
+
+_section_stats: Callable[[List[int]], SectionStats] = partial(tuple.__new__, SectionStats)
+"""``SectionStats._make`` without a Python call per section (snapshots make ten thousand)."""
 
 
 class VhostStats(NamedTuple):
@@ -218,6 +226,8 @@ def _cut(key: K) -> K:
 
 def _ranked(counts: Mapping[K, int], n: Optional[int]) -> List[Tuple[K, int]]:
     """``(key, hits)`` pairs, most hits first, ties by key; the first ``n`` (all when None)."""
+    if n is not None and 0 < n and 8 * n < len(counts):
+        counts = {key: counts[key] for key in _heaviest(counts, n)}
     return _first(counts.items(), n, lambda item: (-item[1], item[0]))
 
 
@@ -231,17 +241,48 @@ def _first(items: Collection[T], n: Optional[int], key: Callable[[T], Any]) -> L
 
 
 def _sum_counts(first: Mapping[K, int], second: Mapping[K, int]) -> Dict[K, int]:
+    """The two added, keys in first-seen order (``first``'s, then those new in ``second``)."""
     total = dict(first)
-    for key, hits in second.items():
-        total[key] = total.get(key, 0) + hits
+    total.update(second)
+    for key in first.keys() & second.keys():
+        total[key] = first[key] + second[key]
     return total
+
+
+def _heaviest(hits: Mapping[K, int], n: int) -> Set[K]:
+    """The ``n`` keys with the most hits (ties: the smallest keys), in no order: what
+    ``_ranked(hits, n)`` keeps.
+
+    Nothing is ranked but the keys tied at the bar (the ``n``-th highest hits), and only when
+    they do not all fit: hostile logs make 20,000 keys of one hit each at every merge of a
+    period into a run's total.
+    """
+    if len(hits) <= n:
+        return set(hits)
+    histogram = sorted(Counter(hits.values()).items(), reverse=True)  # (hits, keys): few distinct counts
+    above = position = 0  # keys with more hits than the bar
+    while above + histogram[position][1] < n:
+        above += histogram[position][1]
+        position += 1
+    bar = histogram[position][0]
+    kept = {key for key, count in hits.items() if count > bar}
+    tied: List[Any] = [key for key, count in hits.items() if count == bar]
+    room = n - len(kept)
+    if len(tied) > room:
+        if 8 * room < len(tied):
+            tied = heapq.nsmallest(room, tied)
+        else:
+            tied.sort()
+    kept.update(tied[:room])
+    return kept
 
 
 def _cap_counts(counts: Dict[K, int], max_keys: int) -> Tuple[Dict[K, int], int]:
     """Keep the ``max_keys`` heaviest keys; return them and the hits of the others."""
     if len(counts) <= max_keys:
         return counts, 0
-    kept = dict(_ranked(counts, max_keys))
+    heaviest = _heaviest(counts, max_keys)
+    kept = {key: hits for key, hits in counts.items() if key in heaviest}
     return kept, sum(counts.values()) - sum(kept.values())
 
 
@@ -353,7 +394,10 @@ class StatsSnapshot:
 
     def top_sections(self, n: Optional[int] = None) -> List[Tuple[str, SectionStats, float]]:
         """``(section, stats, share of all hits)``, most hits first, ties by name."""
-        ranked = _first(self.sections.items(), n, lambda item: (-item[1].hits, item[0]))
+        sections = self.sections
+        if n is not None and 0 < n and 8 * n < len(sections):
+            sections = {name: sections[name] for name in _heaviest({name: s.hits for name, s in sections.items()}, n)}
+        ranked = _first(sections.items(), n, lambda item: (-item[1].hits, item[0]))
         return [(section, stats, _share(stats.hits, self.hits)) for section, stats in ranked]
 
     def top_status_codes(self, n: Optional[int] = None) -> List[Tuple[int, int, float]]:
@@ -381,21 +425,30 @@ class StatsSnapshot:
 
     # -- merging -----------------------------------------------------------------------------
 
+    def followed_by(self, later: StatsSnapshot) -> StatsSnapshot:
+        """As :meth:`merge`, for a span that came after this one in time even though its log
+        times may overlap this one's (a log whose clock stepped back): the durations add."""
+        merged = self.merge(later)
+        if self.duration is None or later.duration is None:
+            return merged
+        return replace(merged, duration=self.duration + later.duration)
+
     def merge(self, other: StatsSnapshot) -> StatsSnapshot:
         """The statistics of both spans together (see the module documentation)."""
         max_keys = max(self.max_keys, other.max_keys)
         folded = _sum_counts(self.folded, other.folded)
 
         sections = dict(self.sections)
-        for section, stats in other.sections.items():
-            mine = sections.get(section, NO_SECTION_STATS)
-            sections[section] = SectionStats(*(a + b for a, b in zip(mine, stats)))
+        sections.update(other.sections)
+        for section in self.sections.keys() & other.sections.keys():
+            mine, stats = self.sections[section], other.sections[section]
+            sections[section] = SectionStats(mine.hits + stats.hits, mine.errors + stats.errors, mine.bytes + stats.bytes)
         folded_sections = [a + b for a, b in zip(self.folded_sections, other.folded_sections)]
         if len(sections) > max_keys:
-            ranked = sorted(sections.items(), key=lambda item: (-item[1].hits, item[0]))
-            sections = dict(ranked[:max_keys])
-            for _, stats in ranked[max_keys:]:
-                folded_sections = [a + b for a, b in zip(folded_sections, stats)]
+            heaviest = _heaviest(dict(zip(sections, map(itemgetter(0), sections.values()))), max_keys)
+            dropped = map(sections.__getitem__, sections.keys() - heaviest)
+            folded_sections = [total + sum(column) for total, column in zip(folded_sections, zip(*dropped))]
+            sections = {section: stats for section, stats in sections.items() if section in heaviest}
         folded[SECTIONS] = folded_sections[0]
 
         capped: Dict[str, Dict[Any, int]] = {}
@@ -415,9 +468,10 @@ class StatsSnapshot:
             ours = vhosts.get(vhost, VhostStats(0, 0))
             vhosts[vhost] = VhostStats(ours.hits + theirs.hits, ours.errors + theirs.errors)
         if len(vhosts) > max_keys:
-            ranked_vhosts = sorted(vhosts.items(), key=lambda item: (-item[1].hits, item[0]))
-            vhosts = dict(ranked_vhosts[:max_keys])
-            folded[VHOSTS] = folded.get(VHOSTS, 0) + sum(entry.hits for _, entry in ranked_vhosts[max_keys:])
+            heaviest = _heaviest({vhost: entry.hits for vhost, entry in vhosts.items()}, max_keys)
+            folded[VHOSTS] = folded.get(VHOSTS, 0) + sum(entry.hits for vhost, entry in vhosts.items()
+                                                         if vhost not in heaviest)
+            vhosts = {vhost: entry for vhost, entry in vhosts.items() if vhost in heaviest}
         section_latency = {section: sketch.copy() for section, sketch in self.section_latency.items()}
         for section, sketch in other.section_latency.items():
             if section in section_latency:
@@ -489,12 +543,18 @@ def _check_time(name: str, value: Optional[datetime]) -> None:
 
 
 def _check_counts(name: str, counts: Mapping[Any, int]) -> int:
+    values = counts.values()
+    if not values or (set(map(type, values)) == _INT and min(values) >= 0):
+        return sum(values)  # the usual case, checked without a loop in Python
     total = 0
     for key, count in counts.items():
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"{name}[{key!r}] must be a non-negative int, not {count!r}")
         total += count
     return total
+
+
+_INT = {int}
 
 
 class Statistics:
@@ -559,16 +619,24 @@ class Statistics:
         if stray:
             raise ValueError(f"bytes given for sections without hits: {stray[:3]!r}")
 
-        sections = self._sections
+        # the loops below run once per distinct key, millions of times on hostile logs: the
+        # common cases (a tracked key; a new key when the dimension is full) are written inline
+        sections, max_keys, folded_section = self._sections, self.max_keys, self._folded_section
+        get = sections.get
         status_codes = self._status_codes
         for (section, status), count in section_status.items():
             if not count:
                 continue
-            entry = sections.get(section)
+            entry = get(section)
             if entry is None:
-                entry = self._section_entry(section)
+                if len(section) > MAX_KEY_LENGTH:
+                    entry = self._section_entry(section)
+                elif len(sections) >= max_keys:
+                    entry = folded_section
+                else:
+                    entry = sections[section] = [0, 0, 0]
             entry[0] += count
-            if is_error(status):
+            if 400 <= status <= 599:  # is_error
                 entry[1] += count
             if status in status_codes:
                 status_codes[status] += count
@@ -576,19 +644,28 @@ class Statistics:
                 self._count_new(STATUS_CODES, status_codes, status, count)
         for section, size in section_bytes.items():
             if size:
-                entry = sections.get(section)
+                entry = get(section)
                 if entry is None:
-                    entry = self._section_entry(section)
+                    if len(sections) >= max_keys and len(section) <= MAX_KEY_LENGTH:
+                        entry = folded_section
+                    else:
+                        entry = self._section_entry(section)
                 entry[2] += size
         for name, source, target in ((METHODS, methods, self._methods), (CLIENTS, clients, self._clients),
                                      (USERS, users, self._users)):
+            folded = 0
             for key, count in source.items():
-                if not count or (name == USERS and not key):
-                    continue
                 if key in target:
                     target[key] += count
-                else:
+                elif not count or (name == USERS and not key):
+                    continue
+                elif len(key) > MAX_KEY_LENGTH:
                     self._count_new(name, target, key, count)
+                elif len(target) >= max_keys:
+                    folded += count
+                else:
+                    target[key] = count
+            self._folded[name] += folded
         self._late += late
         if vhosts:
             self._add_vhosts(vhosts)
@@ -655,8 +732,9 @@ class Statistics:
             duration = (end - start).total_seconds()
             if duration < 0:
                 raise ValueError(f"end {end} is before start {start}")
-        sections = {section: SectionStats._make(entry) for section, entry in self._sections.items()}
+        sections = dict(zip(self._sections, map(_section_stats, self._sections.values())))
         folded_sections = SectionStats._make(self._folded_section)
+        tracked = list(map(sum, zip(*self._sections.values()))) if sections else [0, 0, 0]  # hits, errors, bytes
         classes = dict.fromkeys(STATUS_CLASSES, 0)
         for code, hits in self._status_codes.items():
             name = status_class(code)
@@ -670,9 +748,9 @@ class Statistics:
             start=start,
             end=end,
             duration=duration,
-            hits=sum(stats.hits for stats in sections.values()) + folded_sections.hits,
-            bytes_total=sum(stats.bytes for stats in sections.values()) + folded_sections.bytes,
-            errors=sum(stats.errors for stats in sections.values()) + folded_sections.errors,
+            hits=tracked[0] + folded_sections.hits,
+            bytes_total=tracked[2] + folded_sections.bytes,
+            errors=tracked[1] + folded_sections.errors,
             sections=sections,
             folded_sections=folded_sections,
             status_codes=self._status_codes,

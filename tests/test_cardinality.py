@@ -1,0 +1,119 @@
+"""Hostile cardinality: a log whose every line has its own path, client and user keeps memory
+bounded, following live and replaying alike (structure only: speed is for bench/cardinality_bench.py).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import unittest
+from datetime import datetime, timezone
+from typing import Dict, List
+
+from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot
+from monilog.monitor import Monitor
+from monilog.parsing.block import LINE_KEYS, decode_request, decode_who
+from monilog.parsing.columns import KeyDecoder
+from monilog.replayer import replay
+from monilog.replayer.tuning import ReplayTuning
+from tests.support import Recorder
+
+T0 = 1_700_000_000
+MAX_KEYS = 200
+BATCH = 1000
+
+
+def hostile_lines(count: int, rate: int = 300) -> List[bytes]:
+    """``rate`` lines a second, each with a path, a client and a user of its own."""
+    lines = []
+    for number in range(count):
+        when = datetime.fromtimestamp(T0 + number // rate, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S %z")
+        lines.append(f'10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255} - u{number} [{when}] '
+                     f'"GET /{number:x}{random.getrandbits(32):08x}/x?{number} HTTP/1.1" {200 + number % 5 * 100} '
+                     f'{number % 977}'.encode())
+    return lines
+
+
+class BoundedTest(unittest.TestCase):
+    def check(self, recorder: Recorder, lines: int) -> None:
+        reports = recorder.reports
+        self.assertGreater(len(reports), 5)
+        for stats in [report.stats for report in reports] + [recorder.items[-1][1].stats]:
+            for name in (SECTIONS, CLIENTS, USERS):
+                mapping = getattr(stats, name)
+                self.assertLessEqual(len(mapping), MAX_KEYS, name)
+                tracked = sum(entry.hits for entry in mapping.values()) if name == SECTIONS else sum(mapping.values())
+                self.assertEqual(tracked + stats.folded[name], stats.hits, name)  # every line has a user
+            self.assertLessEqual(len(stats.status_codes), MAX_KEYS)
+            self.assertFalse(stats.unique_clients_exact)
+        self.assertEqual(recorder.items[-1][1].parsed, lines)
+        self.assertEqual(sum(report.stats.hits for report in reports), lines)
+
+    def test_following_live_keeps_keys_and_decode_caches_bounded(self) -> None:
+        recorder = Recorder()
+        monitor = Monitor(threshold=1000, window=10, period=10, max_keys=MAX_KEYS, sinks=[recorder])
+        lines = hostile_lines(30 * BATCH)
+        for start in range(0, len(lines), BATCH):
+            monitor.feed("access.log", lines[start:start + BATCH])
+            for cache in (LINE_KEYS.who_cache, LINE_KEYS.request_cache):
+                self.assertLessEqual(len(cache), KeyDecoder.CACHE_LIMIT + BATCH)
+            self.assertLessEqual(len(monitor._periods), 2)  # the period in progress (and the next)
+        monitor.finish()
+        self.check(recorder, len(lines))
+
+    def test_a_replay_keeps_keys_bounded_and_counts_like_following(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-cardinality-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "access.log")
+        lines = hostile_lines(30 * BATCH)
+        with open(path, "wb") as stream:
+            stream.write(b"\n".join(lines) + b"\n")
+        outputs = []
+        for tuning in (ReplayTuning(chunk_bytes=256 << 10, min_chunk_bytes=64 << 10, piece_bytes=32 << 10,
+                                    in_process_bytes=0, workers=2),  # worker processes
+                       ReplayTuning(piece_bytes=4 << 10)):  # in this process, other batch boundaries
+            recorder = Recorder()
+            replay(Monitor(threshold=1000, window=10, period=10, max_keys=MAX_KEYS, sinks=[recorder]), [path],
+                   tuning=tuning)
+            self.check(recorder, len(lines))
+            outputs.append(recorder.items)
+        self.assertEqual(outputs[0], outputs[1], "the same whatever the chunks")
+
+
+class BlockDecodingTest(unittest.TestCase):
+    def test_keys_decoded_a_block_at_a_time_as_one_by_one(self) -> None:
+        whos = [b"10.0.0.1 - -", b"- - bob", b"-x y -z", b"h i -", b"::1 - u-1"]
+        requests = [b"GET /a/b", b"POST /x?y=1", b"GET /", b"OPTIONS *", b"GET http://h/p/q", b"X -"]
+        self.assertEqual(LINE_KEYS.decode_whos(whos), list(map(decode_who, whos)))
+        self.assertEqual(LINE_KEYS.decode_requests(requests), list(map(decode_request, requests)))
+        mixed = [b"GET /a/b", ("GET", "/c", "/c/d")]  # a record's key among the block's
+        self.assertEqual(LINE_KEYS.decode_requests(mixed), [("GET", "/a"), ("GET", "/c")])
+
+
+class MergeSelectionTest(unittest.TestCase):
+    def test_a_capped_merge_keeps_the_heaviest_keys_ties_by_smallest(self) -> None:
+        draw = random.Random(7)
+        for _ in range(50):
+            snapshots: List[StatsSnapshot] = []
+            for _ in range(2):
+                stats = Statistics(max_keys=20)
+                for _ in range(draw.randrange(1, 60)):
+                    client = f"c{draw.randrange(40)}"
+                    hits = draw.randrange(1, 4)
+                    stats.add_counts(Counts({("/s", 200): hits}, {"/s": hits}, {"GET": hits}, {client: hits}, {}))
+                snapshots.append(stats.snapshot())
+            merged = snapshots[0].merge(snapshots[1])
+            union: Dict[str, int] = {}
+            for snapshot in snapshots:
+                for client, hits in snapshot.clients.items():
+                    union[client] = union.get(client, 0) + hits
+            expected = dict(sorted(union.items(), key=lambda item: (-item[1], item[0]))[:20])
+            self.assertEqual(dict(merged.clients), expected)
+            self.assertEqual(sum(merged.clients.values()) + merged.folded[CLIENTS], merged.hits)
+            self.assertEqual([c for c, _, _ in merged.top_clients(3)], list(expected)[:3])
+
+
+if __name__ == "__main__":
+    unittest.main()
