@@ -13,7 +13,7 @@ log with ``request_time``; then it times ``monitoring --replay --json`` on:
 * the JSON log (``--log-format json``);
 
 and GoAccess on the vhost log with the equivalent ``--log-format``. Results go to
-``bench/results/formats-DATE.txt``.
+``bench/results/formats.txt``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import tempfile
 from benchlib import load_average, machine, table, write_results
 from replay_bench import MB, generate, measure, row
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "formats")
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "formats.txt")
 APACHE = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D'
 GOACCESS = '%v:%^ %h %^ %e [%d:%t %^] "%r" %s %b "%R" "%u" %D'
 
