@@ -223,14 +223,15 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
                 if is_error(decode_status(status)):
                     entry[1] += count
     if parsed.durations is not None:
-        pairs = Counter(zip(requests, parsed.durations[start:end]))
+        # counted per (section, duration as logged): a few sections times the distinct durations
+        pairs = Counter(zip(map(section_of.__getitem__, requests), parsed.durations[start:end]))
         distinct = list({key for _, key in pairs})
         seconds = dict(zip(distinct, keys.durations(distinct)))
         tallies: Dict[str, Dict[float, int]] = {}
-        for (request, key), count in pairs.items():
+        for (section, key), count in pairs.items():
             value = seconds[key]
             if value is not None and 0 <= value < INFINITY:  # impossible durations are left out
-                tally = tallies.setdefault(section_of[request], {})
+                tally = tallies.setdefault(section, {})
                 tally[value] = tally.get(value, 0) + count
         for section, tally in tallies.items():
             sketch = latency[section] = LatencySketch()
