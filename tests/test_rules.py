@@ -255,6 +255,34 @@ class RulesCommandTest(unittest.TestCase):
         self.assertIsNone(events[1]["key"])
         self.assertTrue(events[4]["message"].startswith("High server error rate generated an alert - 5xx = 22.2% of 90 hits"))
 
+    def test_a_rules_own_webhook_and_command_get_that_rules_events_only(self) -> None:
+        from tests.support import RecordingServer
+
+        server = RecordingServer().start()
+        self.addCleanup(server.stop)
+        marks = os.path.join(self.dir, "marks")
+        rules = os.path.join(self.dir, "rules.toml")
+        with open(rules, "w") as out:
+            out.write(f'[[rule]]\nname = "api"\nalert = "rate on /api > 9 over 1m"\nwebhook = "{server.url}/hook"\n'
+                      f'exec = "sh -c \'echo $MONILOG_EVENT $MONILOG_NAME >> {marks}\'"\n'
+                      '[[rule]]\nalert = "server_errors > 20% over 30s min 10 hits"\n')
+        events = self.events("--threshold", "8", "--window", "30", "--rules", rules)
+        self.assertEqual(len(events), 6)  # the traffic rule's two, and two for each rule
+        posted = [json.loads(request.body) for request in server.take(2)]
+        self.assertEqual([(body["type"], body["rule"], body["name"]) for body in posted],
+                         [("alert", "rate on /api > 9 over 1m", "api"), ("recover", "rate on /api > 9 over 1m", "api")])
+        self.assertTrue(server.requests.empty(), "no other rule's event was posted")
+        with open(marks) as lines:
+            self.assertEqual(lines.read().split("\n")[:2], ["alert api", "recover api"])
+
+    def test_a_rules_own_output_that_cannot_work_is_refused(self) -> None:
+        rules = os.path.join(self.dir, "rules.toml")
+        with open(rules, "w") as out:
+            out.write('[[rule]]\nalert = "rate > 1"\nwebhook = "ftp://x"\n')
+        result = self.run_monitoring("--rules", rules)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("webhook", result.stderr)
+
     def test_reports_give_each_rules_value_and_state(self) -> None:
         result = self.run_monitoring("--alert", "rate on /api > 9 over 1m", "--period", "30")
         reports = [o for o in map(json.loads, result.stdout.splitlines()) if o["type"] == "report"]
@@ -273,7 +301,7 @@ class RulesCommandTest(unittest.TestCase):
     def test_a_bad_rule_or_file_is_one_line_and_exit_2(self) -> None:
         bad = os.path.join(self.dir, "bad.toml")
         with open(bad, "w") as out:
-            out.write('[[rule]]\nalert = "rate > 1"\nwebhook = "http://x"\n')
+            out.write('[[rule]]\nalert = "rate > 1"\nemail = "ops@example.com"\n')
         typo = os.path.join(self.dir, "typo.toml")
         with open(typo, "w") as out:
             out.write('[[rules]]\nalert = "rate > 1"\n')

@@ -20,7 +20,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from monilog.cli.command import number
-from monilog.outputs.sink import Sink, close_all
+from monilog.outputs.sink import OneRule, Sink, close_all
 from monilog.outputs.webhooktimes import MAX_TIMEOUT, TIMEOUT
 from monilog.outputs.worker import report_problem
 
@@ -108,8 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--kafka-reports", action="store_true", help="with --kafka-events: publish every report too")
 
 
-def build(args: argparse.Namespace) -> Integrations:
-    """The outputs the integration options ask for.
+def build(args: argparse.Namespace, rule_outputs: Sequence[Tuple[str, str, str]] = ()) -> Integrations:
+    """The outputs the integration options ask for, and the webhooks and commands of single rules
+    (``(rule text, "webhook" or "exec", URL or command)``, from ``--rules`` files).
 
     :raises ValueError: an option that cannot work, with a one-line reason.
     """
@@ -127,6 +128,8 @@ def build(args: argparse.Namespace) -> Integrations:
         raise ValueError("--webhook-timeout: needs --webhook")
     for command in args.exec_commands:
         _check("--exec", parse_command, command)
+    for rule, kind, value in rule_outputs:
+        _check(f"--rules ({rule}): {kind}", check_url if kind == "webhook" else parse_command, value)
     address = None
     if args.prometheus is not None:
         _check("--prometheus", load_prometheus_client)
@@ -161,6 +164,10 @@ def build(args: argparse.Namespace) -> Integrations:
             sinks.append(_check("--exec", ExecSink, command, on_problem=router))
         if args.webhook:
             sinks.append(WebhookSink(args.webhook, timeout=args.webhook_timeout or TIMEOUT, on_problem=router))
+        for rule, kind, value in rule_outputs:  # a rule's own outputs get that rule's events only
+            own: Sink = (WebhookSink([value], timeout=args.webhook_timeout or TIMEOUT, on_problem=router) if kind == "webhook"
+                         else _check(f"--rules ({rule}): exec", ExecSink, value, on_problem=router))
+            sinks.append(OneRule(own, rule))
         if args.notify:
             sinks.append(_check("--notify", NotifySink, args.notify, on_problem=router))
         if args.kafka_events is not None:

@@ -224,11 +224,13 @@ def moment(text: str) -> float:
     return parsed.timestamp()
 
 
-def load_rules(texts: Sequence[str], path: Optional[str], fmt: str) -> List["RuleSpec"]:
-    """The rules of ``--alert`` and ``--rules FILE``, checked against the format; UsageError if one is wrong."""
+def load_rules(texts: Sequence[str], path: Optional[str], fmt: str) -> Tuple[List["RuleSpec"], List[Tuple[str, str, str]]]:
+    """The rules of ``--alert`` and ``--rules FILE``, checked against the format, and the outputs of
+    their own (``(rule text, "webhook" or "exec", URL or command)``); UsageError if one is wrong."""
     from monilog.accumulation.rules import RuleError, parse_rule
 
     named = [("", text) for text in texts]
+    outputs: List[Tuple[int, str, str]] = []  # (index in named, kind, value)
     if path is not None:
         if sys.version_info >= (3, 11):
             import tomllib
@@ -248,10 +250,16 @@ def load_rules(texts: Sequence[str], path: Optional[str], fmt: str) -> List["Rul
         if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
             raise UsageError(f"--rules {path}: rules are [[rule]] tables")
         for number, entry in enumerate(entries, 1):
-            unknown = set(entry) - {"name", "alert"}
+            unknown = set(entry) - {"name", "alert", "webhook", "exec"}
             if unknown or not isinstance(entry.get("alert"), str):
-                raise UsageError(f"--rules {path}: rule {number} needs an 'alert' string and takes only 'name' "
-                                 f"and 'alert'{' (not ' + ', '.join(sorted(unknown)) + ')' if unknown else ''}")
+                raise UsageError(f"--rules {path}: rule {number} needs an 'alert' string and takes only 'name', "
+                                 f"'alert', 'webhook' and 'exec'{' (not ' + ', '.join(sorted(unknown)) + ')' if unknown else ''}")
+            for kind in ("webhook", "exec"):
+                values = entry.get(kind, [])
+                values = [values] if isinstance(values, str) else values
+                if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+                    raise UsageError(f"--rules {path}: rule {number}: '{kind}' is a string or a list of strings")
+                outputs += [(len(named), kind, value) for value in values]
             name = str(entry.get("name", ""))
             if name and name in (known for known, _ in named):
                 raise UsageError(f"--rules {path}: two rules are named {name!r}")
@@ -265,7 +273,7 @@ def load_rules(texts: Sequence[str], path: Optional[str], fmt: str) -> List["Rul
         if spec.needs_durations and logs_durations(fmt) is False:
             raise UsageError(f"{spec.text}: --log-format {fmt} logs no request durations")
         specs.append(spec)
-    return specs
+    return specs, [(specs[index].text, kind, value) for index, kind, value in outputs]
 
 
 def logs_durations(fmt: str) -> Optional[bool]:
@@ -347,11 +355,11 @@ def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log
                           args.timezone)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    specs = load_rules(args.alert, args.rules, args.format)
+    specs, rule_outputs = load_rules(args.alert, args.rules, args.format)
     if args.recover_below is not None and args.recover_below > args.threshold:
         raise UsageError(f"--recover-below {args.recover_below:g} is above the threshold {args.threshold:g}")
     try:
-        extra = integrations.build(args)
+        extra = integrations.build(args, rule_outputs)
     except ValueError as error:
         raise UsageError(str(error)) from None
 

@@ -40,6 +40,24 @@ class Sink:
         """Release what the sink holds (files, threads, sockets)."""
 
 
+class OneRule(Sink):
+    """Hands ``sink`` the alerts and recoveries of one rule only (a ``webhook`` or ``exec`` of a
+    ``[[rule]]`` table), and closes it with the others."""
+
+    def __init__(self, sink: Sink, rule: str) -> None:
+        self.sink, self.rule = sink, rule
+
+    def event(self, event: AlertEvent) -> None:
+        if event.rule == self.rule:
+            self.sink.event(event)
+
+    def close(self) -> None:
+        self.sink.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self.sink).__name__} of {self.rule!r}"
+
+
 def close_all(sinks: Iterable[Sink], on_problem: Callable[[str], None] = report_problem) -> None:
     """Close every sink, whatever another one raises (a run log's last flush on a full disk...):
     a sink left open may leave a hook's process or a delivery thread behind. A failure is
