@@ -225,7 +225,16 @@ class DashboardRulesTest(unittest.TestCase):
         rules = (RuleState("server_errors > 5% over 5m", 0.08, 0.05, ("",)), RuleState("rate by client > 5 over 1m", 2.0, 5.0, ()))
         assert view.last_report is not None
         view = view._replace(last_report=view.last_report._replace(rules=rules))
-        self.assertIn("rules 1/2 alerting", "\n".join(_screen(view, 120, 40)))
+        wide = _screen(view, 120, 40)
+        screen = "\n".join(wide)
+        self.assertIn("rules 1/2 alerting", screen)
+        row = next(line for line in wide if "server_errors > 5% over 5m" in line)
+        self.assertRegex(row, r"0\.08\s.*0\.05\s.*ALERT")  # its value, its limit, its state
+        self.assertRegex(next(line for line in wide if "rate by client > 5" in line), r"2\s.*5\s.*OK")
+        for width, height in ((80, 24), (120, 40)):
+            lines = _screen(view, width, height)
+            self.assertLessEqual(len(lines), height)
+            self.assertTrue(all(cell_len(line) <= width for line in lines))
 
 
 class SparklineTest(unittest.TestCase):

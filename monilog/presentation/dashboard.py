@@ -61,7 +61,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monilog.accumulation.alerter import format_duration
-from monilog.accumulation.report import LiveView
+from monilog.accumulation.report import LiveView, RuleState
 from monilog.accumulation.sketch import LatencySketch, LatencySummary
 from monilog.accumulation.statistics import StatsSnapshot
 from monilog.presentation.sanitize import clean, clean_text
@@ -345,6 +345,23 @@ def _latency(view: LiveView, rows: int) -> RenderableType:
     return _panel(table, "Latency", label)
 
 
+def _rule_states(view: LiveView) -> Tuple[RuleState, ...]:
+    """The rules of ``--alert``/``--rules`` as of the last report."""
+    return view.last_report.rules if view.last_report is not None else ()
+
+
+def _rules(view: LiveView, rows: int) -> RenderableType:
+    """Each rule, its value against its limit, and its state (the alerting ones first)."""
+    states = sorted(_rule_states(view), key=lambda state: not state.alerting)
+    table = _table(("rule", "left"), ("value", "right"), ("limit", "right"), ("state", "left"))
+    for state in states[:rows]:
+        keys = ", ".join(key for key in state.alerting if key)
+        table.add_row(clean_text(state.rule), "-" if state.value is None else f"{state.value:.4g}", f"{state.threshold:g}",
+                      Text("ALERT" + (f" {clean_text(keys)}" if keys else ""), "bold red") if state.alerting else Text("OK", "green"))
+    hidden = len(states) - min(rows, len(states))
+    return _panel(table, "Rules", f"{hidden} more not shown" if hidden else "")
+
+
 def _vhosts(view: LiveView, rows: int) -> RenderableType:
     stats, label = _period_stats(view)
     if not stats.vhosts:
@@ -511,6 +528,9 @@ def _extra_wants(view: LiveView, width: int) -> Tuple[int, int]:
     total = view.total
     kinds = (total.latency is not None) + (total.upstream_latency is not None)
     latency = 3 + kinds if kinds else 0
+    rules = len(_rule_states(view))
+    if rules:  # the rules share the latency row
+        latency = max(latency, 3 + min(rules, view.top))
     vhosts = 3 + min(view.top, len(total.vhosts)) if _has_vhosts(view) else 0
     return (max(latency, vhosts), 0) if width >= WIDE else (latency, vhosts)
 
@@ -560,13 +580,15 @@ def _plan(view: LiveView, height: int, width: int, periods: Sequence[AlertPeriod
 
 
 def _extras_row(view: LiveView, height: int, wide: bool) -> Layout:
-    """The latency row; on wide screens the vhosts share it (either may be alone)."""
+    """The latency row; on wide screens the vhosts share it, and the rules on any (each may be alone)."""
     rows = height - 3
     panels: List[Layout] = []
     if _has_latency(view):
         panels.append(Layout(_latency(view, rows), size=_LATENCY_WIDTH if wide else None))
     if wide and _has_vhosts(view):
         panels.append(Layout(_vhosts(view, rows), ratio=1))
+    if _rule_states(view):
+        panels.append(Layout(_rules(view, rows), ratio=2))
     row = Layout(size=height)
     row.split_row(*panels)
     return row
