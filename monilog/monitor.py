@@ -73,7 +73,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timezone, tzinfo
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from monilog.accumulation.aggregate import Batch, Segment, aggregate
 from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, format_duration
@@ -98,6 +98,9 @@ SILENCE_FOLD_SECONDS = 86_400
 report with zero hits instead of one empty report per period."""
 
 _OWN, _LATE, _HELD, _STEP = "own", "late", "held", "step"
+
+FORMAT_CHECK_LINES = 100
+"""Malformed lines with no record before them after which a source is said not to match its format."""
 """Fates of a run's records: counted in their own period, late, held back by the clock rules, or
 in their own period of a timeline that starts anew with them (never counted with the runs before)."""
 
@@ -191,6 +194,8 @@ class Monitor:
         self._tz: tzinfo = timezone.utc
         self._started = time.monotonic()
         self._notices: Counter[str] = Counter()
+        self._format_checked: Set[str] = set()  # sources that gave a record, or were warned about
+        self._malformed_before: Dict[str, int] = {}
 
     @property
     def lateness(self) -> int:
@@ -208,7 +213,27 @@ class Monitor:
 
     def batch(self, source: str, block: bytes, span_seconds: Optional[int] = None) -> Batch:
         """Parse and aggregate a block of whole lines of ``source`` (see :meth:`apply`)."""
-        return aggregate(parse_block(block, self.parser_for(source)), span_seconds or self.batch_span)
+        batch = aggregate(parse_block(block, self.parser_for(source)), span_seconds or self.batch_span)
+        self.check_format(source, batch)
+        return batch
+
+    def check_format(self, source: str, batch: Batch) -> None:
+        """Say once when the first :data:`FORMAT_CHECK_LINES` malformed lines of ``source`` came
+        with no record at all: the format given (``--log-format``, not ``auto``) is most likely not
+        the log's."""
+        if self.fmt == "auto" or source in self._format_checked:
+            return
+        if batch.records:
+            self._format_checked.add(source)
+            return
+        malformed = sum(1 for segment in batch.segments for _, reason in segment.skips if reason == "malformed")
+        malformed += batch.skipped_after.count("malformed")
+        seen = self._malformed_before[source] = self._malformed_before.get(source, 0) + malformed
+        if seen >= FORMAT_CHECK_LINES:
+            self._format_checked.add(source)
+            detected = self.parser_for(source).detected
+            self.notice(f"{source}: none of its first {seen} lines is a {detected!r} record: is --log-format right?",
+                        kind="format")
 
     @property
     def batch_span(self) -> int:

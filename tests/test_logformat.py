@@ -167,6 +167,28 @@ class ReviewFindingsTest(unittest.TestCase):
                 self.assertEqual((record.host, record.section, record.status), ("1.2.3.4", "/a", 404))
 
 
+class WrongFormatNoticeTest(unittest.TestCase):
+    LINE = b'10.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET /a HTTP/1.1" 200 5\n'
+
+    def notices(self, fmt: str, batches: int) -> List[str]:
+        from monilog.monitor import Monitor
+        from tests.support import Recorder
+
+        recorder = Recorder()
+        monitor = Monitor(fmt=fmt, sinks=[recorder])
+        for _ in range(batches):
+            monitor.feed("access.log", [self.LINE] * 60)
+        monitor.finish()
+        return [item for kind, item in recorder.items if kind == "notice"]
+
+    def test_a_log_that_never_matches_its_format_is_said_once(self) -> None:
+        notices = self.notices("nginx", 5)  # Common lines read as nginx's: 300 malformed
+        self.assertEqual(len(notices), 1, notices)
+        self.assertIn("none of its first 120 lines is a 'nginx' record", notices[0])
+        self.assertEqual(self.notices("common", 5), [])
+        self.assertEqual(self.notices("nginx", 1), [], "60 lines are too few to say")
+
+
 class CompileErrorTest(unittest.TestCase):
     def test_each_refusal_says_why(self) -> None:
         for fmt, words in (("$remote_addr $status", "no time field"), ("%h %t %U", "no status"),

@@ -283,6 +283,7 @@ def _aggregated(monitor: Monitor, path: str, tasks: Iterable[ChunkTask], span: i
     for task, result in _chunk_results(tasks, pool, tuning):
         if isinstance(result, Batch) and parser.detected != "w3c":
             result.loader = partial(reparse, task)
+            monitor.check_format(path, result)
             yield result, task.end
             if result.records:
                 parser.clf_seen = True  # later '#' lines of the file are comments
