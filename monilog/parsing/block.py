@@ -94,7 +94,8 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     """
     lines = count_lines(block)
     fmt = parser.fmt
-    parser.detect(_first_line(block))
+    if parser.undecided:
+        parser.detect(_first_line(block))
     reading = parser.reading
     compiled = parser.compiled
     if compiled is not None:
@@ -294,19 +295,11 @@ class LineKeys(KeyDecoder):
                 return list(zip(fields[0::2], map(section.section_of, fields[1::2])))
         return list(map(decode_request, keys))
 
-    def vhost(self, key: Any) -> str:
-        """The vhost of a record (the fast pattern's formats have none)."""
-        return key  # type: ignore[no-any-return]
-
     def target(self, key: Any) -> str:
         """The target of a request key."""
         if type(key) is bytes:
             return key.split(b" ", 1)[1].decode("ascii")
         return key[2]  # type: ignore[no-any-return]
-
-    def durations(self, keys: Sequence[Any]) -> List[Optional[float]]:
-        """The durations of records, in seconds already."""
-        return list(keys)
 
 
 LINE_KEYS = LineKeys()

@@ -75,12 +75,14 @@ class KeyDecoder:
             return key
         return "" if key == b"-" else key.decode("utf-8", "replace")
 
-    def durations(self, keys: Sequence[bytes]) -> List[Optional[float]]:
-        """Seconds of duration keys; None where nothing was logged (``-``)."""
-        raise NotImplementedError
+    def durations(self, keys: Sequence[Any]) -> List[Optional[float]]:
+        """Seconds of duration keys; None where nothing was logged. By default the keys are
+        seconds already (records, JSON); a format that keeps the text as logged decodes it."""
+        return list(keys)
 
     def upstreams(self, keys: Sequence[Any]) -> List[Optional[float]]:
-        """Seconds of upstream-time keys (tries added); None where nothing was logged."""
+        """Seconds of upstream-time keys (tries added); None where nothing was logged. By default,
+        as :meth:`durations`, seconds already."""
         return list(keys)
 
     def limit_caches(self) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from datetime import tzinfo
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES, split_request
@@ -236,14 +236,6 @@ class JsonFormat(LineFormat):
     def target(self, key: Any) -> str:
         """The target of a request line or a ``(method, path)`` pair."""
         return split_request(key)[1] if isinstance(key, str) else str(key[1])
-
-    def vhost(self, key: Any) -> str:
-        """The vhost, decoded already."""
-        return key  # type: ignore[no-any-return]
-
-    def durations(self, keys: Sequence[Any]) -> List[Optional[float]]:
-        """Durations, in seconds already."""
-        return list(keys)
 
     # -- parsing ------------------------------------------------------------------------------
 

@@ -326,6 +326,12 @@ def _field_regex(token: _Token, quoted: bool, following: str) -> bytes:
     return b"(" + free + b")"
 
 
+def _once_each(keys: Sequence[bytes], decode: Callable[[bytes], Optional[float]]) -> List[Optional[float]]:
+    """``decode`` of each key, calling it once per distinct key (logs repeat their times)."""
+    decoded: Dict[bytes, Optional[float]] = {}
+    return [decoded[key] if key in decoded else decoded.setdefault(key, decode(key)) for key in keys]
+
+
 class LogFormat(LineFormat):
     """A compiled format: its line pattern, which fields its groups hold, and how their keys decode."""
 
@@ -430,8 +436,7 @@ class LogFormat(LineFormat):
 
     def durations(self, keys: Sequence[bytes]) -> List[Optional[float]]:
         """Seconds of duration keys, or None where nothing was logged."""
-        decoded: Dict[bytes, Optional[float]] = {}
-        return [decoded[key] if key in decoded else decoded.setdefault(key, self.duration(key)) for key in keys]
+        return _once_each(keys, self.duration)
 
     def duration(self, key: bytes) -> Optional[float]:
         """Seconds of a duration as logged: the sum of its parts, None if any is ``-`` or ``-1``."""
@@ -442,8 +447,7 @@ class LogFormat(LineFormat):
 
     def upstreams(self, keys: Sequence[bytes]) -> List[Optional[float]]:
         """Seconds of upstream times as logged (each the sum of its tries)."""
-        decoded: Dict[bytes, Optional[float]] = {}
-        return [decoded[key] if key in decoded else decoded.setdefault(key, self.upstream(key)) for key in keys]
+        return _once_each(keys, self.upstream)
 
     def upstream(self, key: bytes) -> Optional[float]:
         """Seconds of an upstream time: the sum of a list of tries, None if none was logged (``-``, ``-1``)."""

@@ -125,10 +125,15 @@ class LogParser:
             return self.compiled.name
         return "clf" if self.fmt == "auto" else self.fmt
 
+    @property
+    def undecided(self) -> bool:
+        """Whether ``auto`` mode has yet to tell this source's format (no record, no W3C sign)."""
+        return self.fmt == "auto" and not self.clf_seen and not self._w3c and self.compiled is None
+
     def detect(self, line: bytes) -> None:
         """In ``auto`` mode, before anything decided the format, let a first record line decide it
         (``vhost_combined`` has a sign of its own; W3C is told by its directives)."""
-        if self.fmt == "auto" and not self.clf_seen and not self._w3c and self.compiled is None:
+        if self.undecided:
             if VHOST_SIGN.match(line):
                 self.compiled = compile_format("vhost_combined")
             elif _JSON_SIGN.match(line):
@@ -140,7 +145,7 @@ class LogParser:
         Raises ParseError with a reason from ``SKIP_REASONS`` for a line that is not a
         valid record.
         """
-        if self.compiled is not None or (self.fmt == "auto" and not self.clf_seen and not self._w3c):
+        if self.compiled is not None or self.undecided:
             data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
             self.detect(data)
             if self.compiled is not None:
