@@ -62,8 +62,11 @@ class FilterBlockTest(unittest.TestCase):
                 self.assertEqual(len(got_kept) + len(got_skipped), 9, "every line is a record or counted")
 
     def test_no_filter_changes_nothing(self) -> None:
-        self.assertEqual(self.outcome(Filters()), self.outcome(Filters(ignore_status=())))
+        kept, skipped = self.outcome(Filters())
+        self.assertEqual([second for second, _ in kept], [0, 1, 2, 3, 4, 5, 6, 20])
+        self.assertEqual(skipped, [(2, "malformed")])
         self.assertFalse(Filters().active)
+        self.assertTrue(Filters(ignore_status=("404",)).active)
 
     def test_bots_are_found_through_compiled_and_json_formats_too(self) -> None:
         fmt = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'

@@ -186,6 +186,24 @@ class RuleEngineTest(unittest.TestCase):
                 self.assertEqual(reference_events(spec, hits), expected)
 
 
+class TrafficRuleAgreementTest(unittest.TestCase):
+    """``rate > T over W`` is the traffic rule written as a rule: two implementations (the Alerter
+    keeps the mission's exact messages), held in agreement by this test."""
+
+    @settings(max_examples=100, deadline=None)
+    @given(timelines(), st.integers(1, 60), st.integers(1, 30))
+    def test_a_rate_rule_fires_when_the_alerter_does(self, hits: List[Hit], tenths: int, over: int) -> None:
+        from monilog.accumulation.alerter import Alerter
+
+        threshold = Decimal(tenths) / 10
+        alerter = Alerter(threshold, over)
+        expected = []
+        for second in sorted({hit.second for hit in hits}):
+            expected += [(event.kind, int(event.time.timestamp()) - T0, None)
+                         for event in alerter.observe(T0 + second, sum(1 for hit in hits if hit.second == second))]
+        self.assertEqual(engine_events(RuleSpec("rate", threshold, over), hits), expected)
+
+
 class GrammarTest(unittest.TestCase):
     def test_the_issues_examples(self) -> None:
         cases = {
