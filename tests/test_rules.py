@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accumulation.rules import LATENCIES, RuleError, RuleSet, RuleSpec, parse_rule
-from monilog.accumulation.sketch import bucket_of, bucket_value, lower_edge
+from monilog.accumulation.sketch import LatencySketch, lower_edge, quantile_of_buckets
 from monilog.accumulation.statistics import Counts
 from monilog.parsing.record import LogRecord
 
@@ -50,6 +50,15 @@ def counts_of(hits: Sequence[Hit]) -> Counts:
         total = one if total is None else total.plus(one)
     assert total is not None
     return total
+
+
+def quantized_value(seconds: float) -> float:
+    """The value the sketch's bucket for ``seconds`` stands for."""
+    sketch = LatencySketch()
+    sketch.add(seconds)
+    value = quantile_of_buckets(sketch.bucket_counts(), 0.5)
+    assert value is not None
+    return value
 
 
 def engine_events(spec: RuleSpec, hits: Sequence[Hit]) -> List[Tuple[str, int, Optional[str]]]:
@@ -103,7 +112,7 @@ def reference_events(spec: RuleSpec, hits: Sequence[Hit]) -> List[Tuple[str, int
             low = 400 if spec.metric == "errors" else 500
             value = Fraction(sum(1 for hit in mine if low <= hit.status <= 599), len(mine))
         else:
-            quantized = sorted(bucket_value(bucket_of(hit.duration)) for hit in mine if hit.duration is not None)
+            quantized = sorted(quantized_value(hit.duration) for hit in mine if hit.duration is not None)
             value = None if not quantized else Fraction(quantized[int(LATENCIES[spec.metric] * (len(quantized) - 1))])
         if spec.metric in LATENCIES:  # decided on the lower edge of the percentile's bucket
             above = value is not None and lower_edge(float(value)) >= float(spec.threshold)

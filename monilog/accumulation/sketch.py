@@ -313,18 +313,8 @@ def quantile_of_buckets(buckets: Mapping[Optional[int], int], q: float) -> Optio
     raise AssertionError("the ranks are within the count")  # pragma: no cover
 
 
-def bucket_of(value: float) -> Optional[int]:
-    """The bucket a value (seconds, >= 0) is counted in; None for the zero bucket."""
-    return _term(value)[1]
-
-
 def lower_edge(value: float) -> float:
     """The lower bound (exclusive) of the bucket ``value`` is counted in: every value counted there is
     above it; ``-inf`` for the zero bucket."""
     key = _term(value)[1]
     return -math.inf if key is None else _GAMMA ** (key - 1)
-
-
-def bucket_value(key: Optional[int]) -> float:
-    """The value a bucket stands for (what quantiles answer)."""
-    return 0.0 if key is None else _bucket_value(key)

@@ -10,7 +10,7 @@ server's configuration, in either syntax:
   it, status-code conditions like ``%400,501{User-agent}i`` and ``<``/``>`` modifiers accepted).
 
 :func:`compile_format` turns it into a :class:`LogFormat`: one regex, anchored at both ends of a
-line, whose groups capture just the fields monilog counts (:data:`FIELD_KINDS`); every other
+line, whose groups capture just the fields monilog counts (:attr:`LogFormat.kinds`); every other
 variable is skipped over. The same regex reads a block of lines at once (``findall``, as the
 built-in Common/Combined block parser does) and a single line (:meth:`LogFormat.record`), so
 replaying and following a custom format cost about what the built-in formats cost, and the
@@ -128,10 +128,6 @@ line is malformed.
 
 ALIASES = {"vcombined": "vhost_combined", "caddy": "json", "traefik_json": "json"}
 """Other names of presets and of ``json`` (whose known keys include Caddy's and Traefik's)."""
-
-FIELD_KINDS = ("host", "user", "stamp", "request", "method", "target", "status", "size",
-               "duration", "upstream", "vhost", "agent", "forwarded")
-"""What a compiled format captures; everything else in a line is matched and skipped."""
 
 _NGINX_FIELDS: Dict[str, Tuple[str, str]] = {
     # variable: (kind, detail)
