@@ -9,9 +9,14 @@ import sys
 import tempfile
 import unittest
 from datetime import datetime, timezone
+from typing import Any, List
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monilog.monitor import Monitor
 from monilog.parsing.block import parse_block
+from monilog.parsing.jsonlog import json_format
 from monilog.parsing.logformat import FormatError, compile_format
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import ParseError
@@ -136,6 +141,115 @@ class HostileJsonTest(unittest.TestCase):
         record = LogParser("json").parse(line)
         assert record is not None
         self.assertEqual(record.section, "/caf\ufffd")
+
+
+def columns(block: Any) -> List[Any]:
+    """A parsed block's content, comparable whatever sequence types its columns are."""
+    return [block.lines, block.skipped] + [None if column is None else list(column) for column in
+                                           (block.who, block.stamps, block.requests, block.statuses, block.sizes,
+                                            block.durations, block.upstreams, block.vhosts, block.agents, block.forwarded)]
+
+
+_STAMP = "01/Dec/2026:18:46:36 +0000"
+_TEXTS = st.sampled_from(["", "-", "x", "john doe", "caf\u00e9", 'say "hi"', "back\\slash", "tab\there", "\u00ff\u4e2d",
+                          "/a/b", "GET /a/b HTTP/1.1", "GET /caf\u00e9 HTTP/1.1", "10.0.0.1", "0.004, 0.002"])
+_VALUES = st.one_of(st.sampled_from(["-", "", None]), _TEXTS, st.integers(-3, 3) | st.sampled_from([200, 404, 512]),
+                    st.sampled_from([None, True, 0.25, 1e999, "200", "OK", "0.010", _STAMP, "31/Feb/2026:00:00:00 +0000",
+                                     "1796150796.5"]))
+_KEYS = ["time_local", "remote_addr", "remote_user", "request", "request_method", "request_uri", "status",
+         "body_bytes_sent", "request_time", "duration", "upstream_response_time", "host", "http_user_agent", "other"]
+
+
+@st.composite
+def json_blocks(draw: Any) -> bytes:
+    """Blocks of JSON lines mostly of one shape and plain, with now and then anything JSON allows or not."""
+    keys = draw(st.lists(st.sampled_from(_KEYS), min_size=1, max_size=8, unique=True))
+    base = {key: draw(_VALUES) for key in keys}
+    base.update(time_local=_STAMP, status=200, request="GET /a/b HTTP/1.1")
+    lines = []
+    for _ in range(draw(st.integers(1, 12))):
+        row = dict(base)
+        if draw(st.integers(0, 9)) == 0:
+            row[draw(st.sampled_from(list(row)))] = draw(_VALUES)
+        text = json.dumps(row, ensure_ascii=draw(st.booleans()), separators=draw(st.sampled_from([(", ", ": "), (",", ":")])))
+        damage = draw(st.sampled_from(["none"] * 40 + ["latin1", "tab", "blank", "trailing", "cut", "nested", "leading"]))
+        if damage == "tab":
+            text = text.replace(", ", ",\t", 1)
+        elif damage == "blank":
+            text = ""
+        elif damage == "trailing":
+            text += " \r"
+        elif damage == "cut":
+            text = text[:-1]
+        elif damage == "nested":
+            text = text[:-1] + ', "headers": {"a": [1]}}'
+        elif damage == "leading":
+            text = " " + text
+        line = text.encode("utf-8", "surrogatepass")
+        lines.append(line.replace(b"x", b"\xe9") if damage == "latin1" else line)  # not UTF-8
+    return b"\n".join(lines) + b"\n"
+
+
+class ShapeReadingTest(unittest.TestCase):
+    """Blocks read by their lines' shape equal blocks read line by line, whatever the lines."""
+
+    @settings(max_examples=400, deadline=None)
+    @given(json_blocks(), st.sampled_from([260, 1 << 20, 1 << 20]))
+    def test_by_shape_equals_line_by_line(self, block: bytes, cap: int) -> None:
+        self.assertEqual(columns(json_format("json").parse_block(block, cap)),
+                         columns(json_format("json").by_line(block, cap)))
+
+    def test_values_that_need_care_convert_as_line_by_line(self) -> None:
+        good = json.loads(NGINX)
+        variants = [{"body_bytes_sent": "-4"}, {"body_bytes_sent": "-"}, {"remote_addr": "-"}, {"request_time": "-"},
+                    {"request_time": "0.5"}, {"upstream_response_time": "-"}, {"remote_user": ""}, {"status": "404"},
+                    {"host": "-"}, {"request": "-"}]  # each value of the line's own JSON type
+        for variant in variants:
+            with self.subTest(variant=variant):
+                block = "\n".join(json.dumps(dict(good, **changes)) for changes in ({}, variant, {})) + "\n"
+                fmt = json_format("json")
+                self.assertIsNotNone(fmt._by_shape(block.encode(), 1 << 20))
+                self.assertEqual(columns(fmt.parse_block(block.encode(), 1 << 20)), columns(fmt.by_line(block.encode(), 1 << 20)))
+
+    def test_no_line_longer_than_the_cap_is_read_by_shape(self) -> None:
+        line = json.dumps(dict(json.loads(NGINX), http_user_agent="x" * 200))
+        fmt = json_format("json")
+        for cap in range(len(line) - 2, len(line) + 3):
+            with self.subTest(cap=cap):
+                block = ((line + "\n") * 2).encode()
+                self.assertEqual(columns(fmt.parse_block(block, cap)), columns(fmt.by_line(block, cap)))
+        self.assertIsNotNone(fmt._by_shape(((line + "\n") * 2).encode(), 20 * len(line)))
+
+    def test_a_line_too_long_is_skipped_as_line_by_line(self) -> None:
+        block = (NGINX + "\n" + NGINX.replace("curl", "curl" * 100) + "\n").encode()
+        parsed = json_format("json").parse_block(block, len(NGINX) + 10)
+        self.assertEqual((len(parsed.stamps), parsed.skipped), (1, [(1, "line too long")]))
+
+    def test_a_plain_block_and_one_with_escapes_are_read_by_shape(self) -> None:
+        good = json.loads(NGINX)
+        for line in (json.dumps(dict(good, http_user_agent="curl")), NGINX, json.dumps(dict(good, request="GET /caf\u00e9 HTTP/1.1"))):
+            with self.subTest(line=line):
+                block = (line + "\n") * 3
+                fmt = json_format("json")
+                self.assertIsNotNone(fmt._by_shape(block.encode(), 1 << 20))
+                self.assertEqual(columns(fmt.parse_block(block.encode(), 1 << 20)), columns(fmt.by_line(block.encode(), 1 << 20)))
+
+    def test_lines_of_a_non_ascii_target_count(self) -> None:
+        # the end of the object was looked for at the text's index in the bytes: any non-ASCII byte
+        # made the line "bad json"
+        line = json.dumps(dict(json.loads(NGINX), request="GET /caf\u00e9 HTTP/1.1"), ensure_ascii=False)
+        record = LogParser("json").parse(line.encode())
+        assert record is not None
+        self.assertEqual(record.section, "/caf\u00e9")
+
+    def test_a_list_or_an_infinite_number_is_a_counted_skip(self) -> None:
+        good = json.loads(NGINX)
+        for changes, reason in (({"time_local": [1]}, "bad timestamp"), ({"status": [200]}, "bad status"),
+                                ({"body_bytes_sent": 1e999}, "bad size"), ({"time_local": True}, "bad timestamp")):
+            with self.subTest(changes=changes):
+                with self.assertRaises(ParseError) as caught:
+                    LogParser("json").parse(json.dumps(dict(good, **changes)).encode())
+                self.assertEqual(caught.exception.reason, reason)
 
 
 class FloodWithSpacedUserTest(unittest.TestCase):
