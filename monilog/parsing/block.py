@@ -92,7 +92,6 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     records come out in line order; see the module documentation for why they equal the
     reference parser's.
     """
-    lines = count_lines(block)
     fmt = parser.fmt
     if parser.undecided:
         parser.detect(_first_line(block))
@@ -100,6 +99,7 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     compiled = parser.compiled
     if compiled is not None:
         return reading.apply(compiled.parse_block(block, parser.max_line_length), parser.source)
+    lines = count_lines(block)
     if fmt not in FAST_FORMATS or parser.detected == "w3c" or reading.needs_agents:
         return reading.apply(_parse_with(parser, block.split(b"\n") if block else [], lines), parser.source)
     if b"\\" not in block and not block.startswith(b"#") and b"\n#" not in block:

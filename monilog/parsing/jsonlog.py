@@ -93,16 +93,6 @@ def _text(value: Any) -> str:
     return "" if value in _ABSENT else str(value)
 
 
-def _byte_count(value: Any) -> int:
-    """A size: 0 when not logged, never negative; ValueError (or TypeError) if it is not a number."""
-    if value in _ABSENT:
-        return 0
-    try:
-        return max(int(value), 0)
-    except OverflowError:  # 1e999
-        raise ValueError("not a size") from None
-
-
 def _seconds(value: Any, scale: float) -> Optional[float]:
     """A duration in seconds from a value in units of ``scale`` seconds; None if it is not a number."""
     try:
@@ -252,8 +242,9 @@ def _uncaptured(regex: bytes) -> bytes:
     return b"(?:" + regex[1:] if regex.startswith(b"(") else regex.replace(b'"(', b'"(?:', 1)
 
 
-class _NotPlain(Exception):
-    """A block whose values do not all convert the plain way: it is read line by line."""
+class _NotPlain(ValueError):
+    """A block whose values do not all convert the plain way: it is read line by line (as on any
+    ValueError of a conversion)."""
 
 
 def _values(kind: str, tokens: List[bytes]) -> List[Any]:
@@ -302,17 +293,13 @@ def _paths(values: List[Any]) -> List[Any]:
     return list(map(str, values))
 
 
-def _byte_counts(values: List[Any]) -> List[Any]:
+def _byte_counts(values: List[Any]) -> List[int]:
+    """Sizes: 0 when not logged, never negative; ValueError if one is not a number."""
     try:
-        counts = list(map(int, values))
-        if counts and min(counts) >= 0:
-            return counts
-    except (TypeError, ValueError, OverflowError):
-        pass  # "-", null: each on its own
-    try:
-        return list(map(_byte_count, values))
-    except (TypeError, ValueError):
-        raise _NotPlain("size") from None
+        counts = [0 if value in _ABSENT else int(value) for value in values]
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999
+        raise ValueError("not a size") from None
+    return counts if not counts or min(counts) >= 0 else [max(count, 0) for count in counts]
 
 
 def _scaled(scale: float) -> Callable[[List[Any]], List[Any]]:
@@ -442,8 +429,8 @@ class JsonFormat(LineFormat):
         if code is None:
             raise ParseError("bad status", line.decode("utf-8", "replace"))
         try:
-            nbytes = _byte_count(size)
-        except (TypeError, ValueError):
+            nbytes = _byte_counts([size])[0]
+        except ValueError:
             raise ParseError("bad size", line.decode("utf-8", "replace")) from None
         if type(agent) is list:  # Caddy logs each header as a list of values
             agent = agent[0] if agent else ""
@@ -534,8 +521,8 @@ class JsonFormat(LineFormat):
     def _parsed(self, lines: int, columns: Sequence[Sequence[Any]], skipped: List[Tuple[int, str]]) -> ParsedBlock:
         who, stamps, requests, statuses, sizes, durations, upstreams, vhosts, agents, forwarded = columns
         return ParsedBlock(lines, who, stamps, requests, statuses, sizes, skipped, self,
-                           durations if any(value is not None for value in durations) else None,
-                           upstreams if any(value is not None for value in upstreams) else None,
+                           durations if durations.count(None) < len(durations) else None,
+                           upstreams if upstreams.count(None) < len(upstreams) else None,
                            vhosts if any(vhosts) else None, agents, forwarded if any(forwarded) else None)
 
     def _by_shape(self, block: bytes, max_line_length: int) -> Optional[ParsedBlock]:
@@ -551,7 +538,7 @@ class JsonFormat(LineFormat):
             return None
         try:
             columns = _columns_of(rows, shape, self, lines)
-        except _NotPlain:
+        except ValueError:  # _NotPlain
             return None
         return self._parsed(lines, columns, [])
 
