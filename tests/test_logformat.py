@@ -280,6 +280,19 @@ class BlockAgreesWithLinesTest(unittest.TestCase):
                 self.assertEqual(list(whole.requests), list(block.requests))
 
 
+class LineCapTest(unittest.TestCase):
+    def test_a_line_over_the_cap_is_skipped_in_a_block_as_line_by_line(self) -> None:
+        # the block's regex matched it, so a block counted what the same line alone is refused for
+        line = b'10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /' + b"a" * 70_000 + b' HTTP/1.1" 200 5 "-" "curl" 0.010 -'
+        short = line.replace(b"a" * 70_000, b"a")
+        parser = LogParser("nginx")
+        with self.assertRaises(ParseError) as caught:
+            parser.parse(line)
+        self.assertEqual(caught.exception.reason, "line too long")
+        block = parse_block(b"\n".join([short, line, short]) + b"\n", parser)
+        self.assertEqual((len(block.stamps), block.skipped), (2, [(1, "line too long")]))
+
+
 class AutoDetectionTest(unittest.TestCase):
     def test_ipv6_clients_and_spaced_users_stay_common(self) -> None:
         for line in ('::1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 1',

@@ -457,8 +457,9 @@ class LogFormat(LineFormat):
         lines = count_lines(block)
         rows: List[Tuple[bytes, ...]] = self.pattern.findall(block)
         skipped: List[Tuple[int, str]] = []
-        if len(rows) != lines or not self._stamps_valid(rows):
-            rows, skipped = rows_of(block, lambda line: self.row(line, max_line_length))
+        if len(rows) != lines or not self._stamps_valid(rows) or \
+                (len(block) > max_line_length and max(map(len, block.split(b"\n"))) > max_line_length):
+            rows, skipped = rows_of(block, lambda line: self.row(line, max_line_length))  # as line by line
         return self._columns(rows, skipped, lines)
 
     def _stamps_valid(self, rows: List[Tuple[bytes, ...]]) -> bool:
