@@ -39,7 +39,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES
-from monilog.parsing.columns import KeyDecoder, ParsedBlock, count_lines
+from monilog.parsing.columns import KeyDecoder, ParsedBlock, count_lines, has_hash_line
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import clf_timestamp
@@ -102,7 +102,7 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     lines = count_lines(block)
     if fmt not in FAST_FORMATS or parser.detected == "w3c" or reading.needs_agents:
         return reading.apply(_parse_with(parser, block.split(b"\n") if block else [], lines), parser.source)
-    if b"\\" not in block and not block.startswith(b"#") and b"\n#" not in block:
+    if b"\\" not in block and not has_hash_line(block):
         rows = _BLOCK_PATTERNS[fmt].findall(block)
         if len(rows) == lines:
             who, stamps, requests, statuses, sizes = zip(*rows) if rows else ((),) * 5

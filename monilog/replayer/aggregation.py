@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Union
 
 from monilog.accumulation.aggregate import Batch, aggregate
 from monilog.parsing.block import parse_block
-from monilog.parsing.columns import ParsedBlock
+from monilog.parsing.columns import ParsedBlock, has_hash_line
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
 from monilog.replayer.chunks import ChunkChanged, file_pieces, range_lines, read_range
@@ -51,7 +51,7 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
     parser = LogParser(fmt, reading=reading, source=source)
     total = None
     for block in pieces:
-        if block.startswith(b"#") or b"\n#" in block:
+        if has_hash_line(block):
             return Refusal("directive line")
         batch = aggregate(parse_block(block, parser), span_seconds)
         batch.columns = None  # a batch travels without its columns; see reparse
