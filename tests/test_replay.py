@@ -437,6 +437,28 @@ class ReplayEquivalenceTest(unittest.TestCase):
                 self.assertEqual(items[-1][1].stats, expected[-1][1].stats)
 
 
+class WorkerPoolTest(unittest.TestCase):
+    def test_workers_dead_before_their_first_chunk_are_said_like_the_others(self) -> None:
+        # on a loaded machine both workers could die before the first chunk was sent: the chunk
+        # was then aggregated in this process without a word, so no notice said the workers failed
+        def dying(connection: Any) -> None:
+            os._exit(3)
+
+        line = b'10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5\n'
+        task = aggregation.ChunkTask("-", 0, len(line), "auto", 10, 1 << 20, data=line)
+        with mock.patch.object(workers, "_worker_main", dying), \
+                mock.patch.object(workers.threading, "active_count", return_value=1):  # forked, so patched
+            pool = workers.WorkerPool(2, 1)
+        try:
+            for process in pool._processes:
+                process.join(60)
+                self.assertEqual(process.exitcode, 3)
+            self.assertEqual(pool.result(pool.submit(task)), workers._ENDED)
+            self.assertEqual(pool.result(pool.submit(task)), workers._ENDED)
+        finally:
+            pool.close()
+
+
 class CommandLineTest(unittest.TestCase):
     def test_monitoring_replay_with_workers_is_the_line_by_line_output(self) -> None:
         directory = tempfile.mkdtemp(prefix="monilog-replay-cli-")

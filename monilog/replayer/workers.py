@@ -12,6 +12,9 @@ from typing import Any, Deque, Dict, List
 
 from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk
 
+_ENDED = Refusal("a replay worker failed: the process ended", failure=True)
+"""The result of a chunk whose worker died."""
+
 
 class WorkerPool:
     """Worker processes aggregating chunks, each fed through its own pipe.
@@ -62,9 +65,10 @@ class WorkerPool:
             worker = min(alive, key=lambda index: len(self._queued[index]))
             try:
                 self._connections[worker].send(task)
-            except OSError:
+            except OSError:  # it died before its first task: the chunk goes the reference path, said like the others
                 self._lose(worker)
-                continue
+                self._done[ticket] = _ENDED
+                return ticket
             self._queued[worker].append(ticket)
             self._worker_of[ticket] = worker
             return ticket
@@ -93,7 +97,7 @@ class WorkerPool:
         self._connections[worker].close()
         self._connections[worker] = None
         for lost in self._queued[worker]:
-            self._done[lost] = Refusal("a replay worker failed: the process ended", failure=True)
+            self._done[lost] = _ENDED
         self._queued[worker].clear()
 
     def close(self) -> None:
