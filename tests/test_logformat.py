@@ -293,6 +293,19 @@ class LineCapTest(unittest.TestCase):
         self.assertEqual((len(block.stamps), block.skipped), (2, [(1, "line too long")]))
 
 
+class PlainBlockTest(unittest.TestCase):
+    def test_a_quote_left_open_does_not_join_two_lines(self) -> None:
+        # blocks without a backslash are read with quoted fields that may cross newlines
+        good = b'v1:80 10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl"'
+        for broken in (b'v1:80 10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl',
+                       b'v1:80 10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 "- "curl"'):
+            with self.subTest(broken=broken):
+                lines = [good, broken, good.replace(b"/a", b"/b"), good]
+                block = parse_block(b"\n".join(lines) + b"\n", LogParser("vhost_combined"))
+                self.assertEqual(block.skipped, [(1, "malformed")])
+                self.assertEqual([block.keys.request(key)[1] for key in block.requests], ["/a", "/b", "/a"])
+
+
 class AutoDetectionTest(unittest.TestCase):
     def test_ipv6_clients_and_spaced_users_stay_common(self) -> None:
         for line in ('::1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 1',

@@ -394,6 +394,10 @@ class LogFormat(LineFormat):
             raise FormatError("the format has no request field ($request, $request_uri, %r, %U)")
         self.pattern = re.compile(b"".join(parts), re.MULTILINE)
         """The line pattern: ``findall`` over a block gives one row of groups per line."""
+        self.plain_pattern = re.compile(b"".join(parts).replace(_SKIP_QUOTED, rb'[^"]*'), re.MULTILINE)
+        """The line pattern for blocks without a backslash: quoted fields need no escapes, and may
+        cross newlines, the fastest form for the regex engine (a block where one does has fewer
+        matches than lines, and is read line by line)."""
         self._stamp = _stamp_decoder(self.details["stamp"])
         self._scale = float(self.details.get("duration", "1"))
         self._upstream_scale = float(self.details.get("upstream", "1"))
@@ -455,7 +459,7 @@ class LogFormat(LineFormat):
     def parse_block(self, block: bytes, max_line_length: int) -> ParsedBlock:
         """The columns of a block of whole lines; lines that do not match are skipped."""
         lines = count_lines(block)
-        rows: List[Tuple[bytes, ...]] = self.pattern.findall(block)
+        rows: List[Tuple[bytes, ...]] = (self.plain_pattern if b"\\" not in block else self.pattern).findall(block)
         skipped: List[Tuple[int, str]] = []
         if len(rows) != lines or not self._stamps_valid(rows) or \
                 (len(block) > max_line_length and max(map(len, block.split(b"\n"))) > max_line_length):
