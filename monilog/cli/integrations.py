@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 from monilog.cli.command import number
 from monilog.outputs.sink import OneRule, Sink, close_all
 from monilog.outputs.webhooktimes import MAX_TIMEOUT, TIMEOUT
-from monilog.outputs.worker import report_problem
 
 if TYPE_CHECKING:
     from monilog.accumulation.alerter import AlertEvent
@@ -45,6 +44,8 @@ class ProblemRouter(Sink):
     def __call__(self, message: str) -> None:
         monitor = self.monitor
         if monitor is None:
+            from monilog.outputs.worker import report_problem
+
             report_problem(message)
         else:
             monitor.notice(message, kind=PROBLEM_KIND)
