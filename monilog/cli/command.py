@@ -12,7 +12,10 @@ import argparse
 import math
 import os
 import sys
-from typing import Callable, NoReturn, Optional
+
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
+if TYPE_CHECKING:
+    from typing import Callable, NoReturn, Optional
 
 DEFAULT_FILE = "/tmp/access.log"
 """Where ``log_generator`` writes and ``monitoring`` reads by default."""

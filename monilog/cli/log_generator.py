@@ -27,11 +27,14 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Sequence
 
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.generator.choices import DEFAULT_KEEP, WRITTEN_FORMATS
 from monilog.version import __version__
+
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
+if TYPE_CHECKING:
+    from typing import Callable, Iterator, Optional, Sequence
 
 PROG = "log_generator"
 DEFAULT_RATES = (9.0, 11.0, 8.0)

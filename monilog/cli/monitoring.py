@@ -18,20 +18,23 @@ import stat
 import sys
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from monilog.cli import demo, integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.parsing.formats import ALIASES, FORMATS, NAMES
 from monilog.version import __version__
 
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
 if TYPE_CHECKING:
     import threading
+    from typing import Callable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
     from monilog.accumulation.rules import RuleSpec
     from monilog.monitor import Monitor
     from monilog.outputs.sink import Sink
     from monilog.watcher.kafka import KafkaSettings
+
+    T = TypeVar("T")
 
 DASHBOARD_SECONDS = 0.5
 """How often the dashboard gets a new view (it redraws twice a second)."""
@@ -193,9 +196,6 @@ def checked(parse: Callable[[str], T]) -> Callable[[str], T]:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return convert
-
-
-T = TypeVar("T")
 
 
 def networks(text: str) -> Tuple[str, ...]:
