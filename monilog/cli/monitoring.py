@@ -5,9 +5,10 @@ SIGTERM, ``--max-idle``), 2 for bad arguments or an input that cannot be read at
 Every output is closed at the end, whatever another one raises when closed (a run log on a
 full disk): such a failure is one line on standard error, not an error exit.
 
-The monitor, the replayer, the watcher and the outputs are imported by the functions that use
-them, after the arguments are parsed: ``--help``, ``--version`` and a bad argument load none of
-them and start fast.
+The monitor, the replayer, the watcher, the outputs, the format compiler and the filters are
+imported by the functions that use them, after the arguments are parsed: ``--help``,
+``--version`` and a bad argument load none of them and start fast (the help names the formats
+from :mod:`monilog.parsing.formats`, plain constants).
 """
 
 from __future__ import annotations
