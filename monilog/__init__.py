@@ -16,8 +16,6 @@ and nothing else (no terminal library, no threads).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List
-
 from monilog.lazy import load
 from monilog.version import __version__
 
@@ -105,7 +103,10 @@ __all__ = [
     "section_of",
 ]
 
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
 if TYPE_CHECKING:
+    from typing import Any, Dict, List
+
     from monilog.accumulation.aggregate import Batch
     from monilog.accumulation.alerter import ALERT, RECOVER, Alerter, AlertEvent
     from monilog.accumulation.clock import Decision, LogClock

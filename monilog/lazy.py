@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict, MutableMapping
+
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
+if TYPE_CHECKING:
+    from typing import Any, Dict, MutableMapping
 
 
 def load(package: str, homes: Dict[str, str], namespace: MutableMapping[str, Any], name: str) -> Any:

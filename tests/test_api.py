@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import subprocess
@@ -51,6 +52,30 @@ class PublicApiTest(unittest.TestCase):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         self.assertEqual((done.returncode, done.stderr), (0, ""))
         self.assertEqual(done.stdout.strip(), "[]")
+
+    def test_version_and_help_load_only_the_command_lines_modules(self) -> None:
+        # what --help names (formats, presets, webhook timeouts, the generator's formats) comes from
+        # plain constants: not from the format compiler, the filters, the outputs or the generator
+        light = {"monilog", "monilog.lazy", "monilog.version", "monilog.cli", "monilog.cli.command",
+                 "monilog.parsing", "monilog.parsing.formats"}
+        commands = {
+            "monitoring": light | {"monilog.cli.monitoring", "monilog.cli.demo", "monilog.cli.integrations",
+                                   "monilog.outputs", "monilog.outputs.sink", "monilog.outputs.webhooktimes"},
+            "log_generator": light | {"monilog.cli.log_generator", "monilog.generator", "monilog.generator.choices"},
+        }
+        for command, allowed in commands.items():
+            for option in ("--version", "--help"):
+                with self.subTest(command=command, option=option):
+                    code = (f"import contextlib, io, sys; from monilog.cli.{command} import main\n"
+                            "with contextlib.redirect_stdout(io.StringIO()):\n"
+                            "    try:\n"
+                            f"        main([{option!r}])\n"
+                            "    except SystemExit as end:\n"
+                            "        assert end.code == 0, end.code\n"
+                            "print(sorted(m for m in sys.modules if m.startswith('monilog') or m in ('dateutil', 'rich')))")
+                    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+                    self.assertEqual((done.returncode, done.stderr), (0, ""))
+                    self.assertEqual(set(ast.literal_eval(done.stdout)) - allowed, set())
 
     def test_the_log_generator_command_line_is_read_without_loading_dateutil(self) -> None:
         code = ("import sys; from monilog.cli.log_generator import build_parser; build_parser(); "

@@ -12,9 +12,10 @@ import argparse
 import math
 import os
 import sys
-from typing import Callable, NoReturn, Optional
 
-from monilog.presentation.sanitize import clean
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
+if TYPE_CHECKING:
+    from typing import Callable, NoReturn, Optional
 
 DEFAULT_FILE = "/tmp/access.log"
 """Where ``log_generator`` writes and ``monitoring`` reads by default."""
@@ -70,7 +71,7 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
         sys.stdout.flush()
         return status
     except UsageError as error:
-        print(f"{prog}: error: {clean(str(error))} (see {prog} --help)", file=sys.stderr)
+        print(f"{prog}: error: {_printable(str(error))} (see {prog} --help)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
@@ -79,10 +80,18 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as error:
-        print(f"{prog}: error: {clean(str(error.filename or 'I/O'))}: {clean(str(error.strerror or error))}", file=sys.stderr)
+        print(f"{prog}: error: {_printable(str(error.filename or 'I/O'))}: {_printable(str(error.strerror or error))}", file=sys.stderr)
         return 1
     except Exception as error:
         if os.environ.get("MONILOG_DEBUG"):
             raise
-        print(f"{prog}: internal error: {type(error).__name__}: {clean(str(error))}", file=sys.stderr)
+        print(f"{prog}: internal error: {type(error).__name__}: {_printable(str(error))}", file=sys.stderr)
         return 1
+
+
+def _printable(text: str) -> str:
+    """``text`` made safe for a terminal by :func:`monilog.presentation.sanitize.clean`, imported only
+    when there is an error to print: ``--help`` and ``--version`` do without it."""
+    from monilog.presentation.sanitize import clean
+
+    return clean(text)

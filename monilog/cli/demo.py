@@ -11,6 +11,9 @@ window into the busy step and falls back 5/9 of a window after it: with the demo
 recovery about 51 s in, then the same every minute. ``--threshold``, ``--window`` and
 ``--period`` change the rule and the timeline with it (``--window 120``: the real rule, an alert
 after about 4 minutes). The demo writes no run log.
+
+What a demo runs on (the generator, a thread, a temporary directory) is imported when one starts:
+:func:`add_arguments` is part of every ``monitoring`` command line, ``--version`` included.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import shutil
-import tempfile
-import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence
 
 from monilog.cli.command import UsageError
+
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
+if TYPE_CHECKING:
+    import threading
+    from typing import Iterator, Optional, Sequence
 
 WINDOW = 20
 """The demo's alert window (seconds): short, so an alert and its recovery come within a minute."""
@@ -83,6 +87,10 @@ def label(log: str) -> str:
 def generated_log(args: argparse.Namespace) -> Iterator[str]:
     """A temporary log with the demo's traffic written into it by a thread until the block ends;
     the directory holding it is removed then."""
+    import shutil
+    import tempfile
+    import threading
+
     directory = tempfile.mkdtemp(prefix="monilog-demo-")
     log = os.path.join(directory, "access.log")
     stop = threading.Event()

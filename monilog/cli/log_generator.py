@@ -16,25 +16,25 @@ on standard output. Exit status: 0 when the timeline is written or on Ctrl-C / S
 traceback), 2 for bad arguments or a file that cannot be opened (one line on stderr), 1 for a
 write error during the run.
 
-dateutil and the alert rule's duration formatting are imported where they are used, so
-``--help``, ``--version`` and a bad argument start fast.
+The generator, dateutil and the alert rule's duration formatting are imported where they are
+used, so ``--help``, ``--version`` and a bad argument start fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Sequence
 
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
-from monilog.generator.generator import DEFAULT_KEEP, LogGenerator, epoch_of
-from monilog.generator.traffic import WRITTEN_FORMATS
+from monilog.generator.choices import DEFAULT_KEEP, WRITTEN_FORMATS
 from monilog.version import __version__
+
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
+if TYPE_CHECKING:
+    from typing import Callable, Iterator, Optional, Sequence
 
 PROG = "log_generator"
 DEFAULT_RATES = (9.0, 11.0, 8.0)
@@ -45,6 +45,8 @@ def parse_time(text: str) -> float:
     """Epoch seconds of ``text``: epoch seconds themselves, or a time dateutil understands
     (a time without UTC offset is local time)."""
     from dateutil import parser as dateparser  # here: only --start needs it, and it is slow to import
+
+    from monilog.generator.generator import epoch_of
 
     try:
         return float(text) if text.replace(".", "", 1).isdigit() else epoch_of(dateparser.parse(text))  # type: ignore[return-value]
@@ -116,6 +118,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     from monilog.accumulation.alerter import format_duration
+    from monilog.generator.generator import LogGenerator
 
     durations = args.durations or [DEFAULT_STEP_SECONDS] * len(args.rates)
     if len(durations) != len(args.rates):
@@ -172,6 +175,9 @@ def _check_writable(path: str) -> None:
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM stops the run like Ctrl-C (when running in the main thread)."""
+    import signal
+    import threading
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -5,37 +5,37 @@ SIGTERM, ``--max-idle``), 2 for bad arguments or an input that cannot be read at
 Every output is closed at the end, whatever another one raises when closed (a run log on a
 full disk): such a failure is one line on standard error, not an error exit.
 
-The monitor, the replayer, the watcher and the outputs are imported by the functions that use
-them, after the arguments are parsed: ``--help``, ``--version`` and a bad argument load none of
-them and start fast.
+The monitor, the replayer, the watcher, the outputs, the format compiler and the filters are
+imported by the functions that use them, after the arguments are parsed: ``--help``,
+``--version`` and a bad argument load none of them and start fast (the help names the formats
+from :mod:`monilog.parsing.formats`, plain constants).
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import os
-import signal
 import stat
 import sys
-import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from monilog.cli import demo, integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
-from monilog.outputs.sink import Sink, close_all
-from monilog.parsing.filters import Filters, parse_networks, parse_statuses
-from monilog.parsing.formats import FORMATS
-from monilog.parsing.logformat import ALIASES, PRESETS, FormatError, compile_format
-from monilog.parsing.reading import Reading
+from monilog.parsing.formats import ALIASES, FORMATS, NAMES
 from monilog.version import __version__
 
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
 if TYPE_CHECKING:
+    import threading
+    from typing import Callable, Iterator, List, Optional, Sequence, Tuple, TypeVar
+
     from monilog.accumulation.rules import RuleSpec
     from monilog.monitor import Monitor
+    from monilog.outputs.sink import Sink
     from monilog.watcher.kafka import KafkaSettings
+
+    T = TypeVar("T")
 
 DASHBOARD_SECONDS = 0.5
 """How often the dashboard gets a new view (it redraws twice a second)."""
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lateness", type=count("lateness", least=0, most=MAX_LATENESS), default=0, metavar="SECONDS", help="lines may arrive up to this many seconds behind the newest time seen and still count in their own second and period; alerts and reports come that much later (default 0)")
     parser.add_argument("--top", type=count("top"), default=5, help="sections, clients and codes shown per report (default 5)")
     parser.add_argument("--log-format", "--format", dest="format", type=log_format, default="auto", metavar="FORMAT",
-                        help=f"log format: a preset ({', '.join(FORMATS + ('json',) + tuple(PRESETS) + tuple(ALIASES))}) or a format string "
+                        help=f"log format: a preset ({', '.join(NAMES)}) or a format string "
                              "copied from nginx's log_format or Apache's LogFormat (default auto: Common, Combined, "
                              "vhost_combined or W3C, detected per file)")
     parser.add_argument("--json-keys", metavar="FIELD=KEY,...", help="for JSON logs: the keys holding fields monilog does not "
@@ -85,15 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     chosen.add_argument("--since", type=moment, metavar="TIME", help="leave out lines logged before TIME (any date python-dateutil reads, "
                         "a time without zone being the host's; or relative: '2h ago', --since=-30m)")
     chosen.add_argument("--until", type=moment, metavar="TIME", help="leave out lines logged at or after TIME")
-    chosen.add_argument("--exclude-client", type=checked(parse_networks), default=(), metavar="CIDR,...", help="leave out requests from these addresses or networks")
+    chosen.add_argument("--exclude-client", type=checked(networks), default=(), metavar="CIDR,...", help="leave out requests from these addresses or networks")
     chosen.add_argument("--include-path", metavar="REGEX", help="count only requests whose target this regular expression finds")
     chosen.add_argument("--exclude-path", metavar="REGEX", help="leave out requests whose target this regular expression finds")
-    chosen.add_argument("--ignore-status", type=checked(parse_statuses), default=(), metavar="CODES", help="leave out responses with these codes or classes (404,3xx)")
+    chosen.add_argument("--ignore-status", type=checked(statuses), default=(), metavar="CODES", help="leave out responses with these codes or classes (404,3xx)")
     chosen.add_argument("--exclude-bots", action="store_true", help="leave out well-known crawlers and monitors (by user agent; the list is monilog/parsing/bots.py)")
     vhosts = parser.add_argument_group("clients and virtual hosts")
     vhosts.add_argument("--real-client", choices=("x-forwarded-for",), help="take the client from X-Forwarded-For, skipping "
                         "trusted proxies (needs a format that logs it: $http_x_forwarded_for, %%{X-Forwarded-For}i, JSON)")
-    vhosts.add_argument("--trusted-proxies", type=checked(parse_networks), metavar="CIDR,...",
+    vhosts.add_argument("--trusted-proxies", type=checked(networks), metavar="CIDR,...",
                         help="the proxies --real-client skips (default: loopback and private networks)")
     vhosts.add_argument("--timezone", metavar="ZONE", help="the zone of W3C date-local/time-local fields (Europe/Paris, UTC; default the host's)")
     vhosts.add_argument("--by-vhost", action="store_true", help="count sections per virtual host (shop.example/api)")
@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _has_magic(path: str) -> bool:
+    import glob
+
     return glob.has_magic(path)
 
 
@@ -197,7 +199,20 @@ def checked(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
-T = TypeVar("T")
+def networks(text: str) -> Tuple[str, ...]:
+    """An ``--exclude-client`` or ``--trusted-proxies`` value: addresses and networks (the filters
+    are imported when the option is given, not to read the command line)."""
+    from monilog.parsing.filters import parse_networks
+
+    return parse_networks(text)
+
+
+def statuses(text: str) -> Tuple[str, ...]:
+    """An ``--ignore-status`` value: codes and classes."""
+    from monilog.parsing.filters import parse_statuses
+
+    return parse_statuses(text)
+
 
 _RELATIVE = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -283,6 +298,8 @@ def logs_durations(fmt: str) -> Optional[bool]:
         return False
     if fmt in FORMATS:
         return None
+    from monilog.parsing.logformat import compile_format
+
     kinds = getattr(compile_format(fmt), "kinds", None)
     return None if kinds is None else "duration" in kinds
 
@@ -297,6 +314,8 @@ def kafka_option(text: str) -> Tuple[str, str]:
 def log_format(text: str) -> str:
     """A ``--log-format`` value, checked: a built-in format, a preset, or a format string that compiles."""
     if text not in FORMATS:
+        from monilog.parsing.logformat import FormatError, compile_format
+
         try:
             compile_format(text)
         except FormatError as error:
@@ -320,6 +339,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 
 def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log: Optional[str]) -> int:
+    import threading
+
+    from monilog.parsing.logformat import compile_format
+
     if args.real_client and (args.format in ("common", "combined", "w3c") or (
             args.format not in FORMATS and "forwarded" not in getattr(compile_format(args.format), "kinds", ["forwarded"]))):
         parser.error(f"--real-client needs a format that logs X-Forwarded-For, not --log-format {args.format}")
@@ -334,6 +357,9 @@ def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log
     from monilog.monitor import Monitor
     from monilog.outputs.console import BellSink, JsonSink, TextSink
     from monilog.outputs.runlog import RunLogSink
+    from monilog.outputs.sink import close_all
+    from monilog.parsing.filters import Filters
+    from monilog.parsing.reading import Reading
     from monilog.replayer import replay
 
     paths: List[str] = [demo_log] if demo_log else list(args.file) + list(args.paths) or [DEFAULT_FILE]
@@ -440,6 +466,7 @@ def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace
 def _signals_set(stop: threading.Event) -> Iterator[None]:
     """While inside, Ctrl-C, SIGTERM and SIGHUP (a closed terminal) set ``stop``: the run ends
     between two steps, never in the middle of one, and still gives its summary."""
+    import signal
 
     def request_stop(signum: int, frame: object) -> None:
         stop.set()

@@ -2,11 +2,34 @@
 
 See :mod:`monilog.generator.generator` for the timeline and the writer, and
 :mod:`monilog.generator.traffic` for the traffic model and the line formats.
+
+Names are imported from their modules on first use (PEP 562), so that ``log_generator``'s
+command line reads :mod:`monilog.generator.choices` without loading the traffic model.
 """
 
 from __future__ import annotations
 
-from monilog.generator.generator import LogGenerator
-from monilog.generator.traffic import WRITTEN_FORMATS
+from monilog.lazy import load
+
+_HOMES: Dict[str, str] = {
+    "LogGenerator": "monilog.generator.generator",
+    "WRITTEN_FORMATS": "monilog.generator.choices",
+}
 
 __all__ = ["WRITTEN_FORMATS", "LogGenerator"]
+
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
+
+    from monilog.generator.choices import WRITTEN_FORMATS
+    from monilog.generator.generator import LogGenerator
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home on first use."""
+    return load(__name__, _HOMES, globals(), name)
+
+
+def __dir__() -> List[str]:
+    return __all__

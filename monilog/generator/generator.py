@@ -47,7 +47,8 @@ from datetime import datetime
 from random import Random
 from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from monilog.generator.traffic import W3C_FIELDS, WRITTEN_FORMATS, TrafficModel, w3c_timestamp
+from monilog.generator.choices import DEFAULT_KEEP, WRITTEN_FORMATS
+from monilog.generator.traffic import W3C_FIELDS, TrafficModel, w3c_timestamp
 from monilog.version import __version__
 
 if TYPE_CHECKING:
@@ -65,9 +66,6 @@ WRITE_CHUNK = 1 << 20
 
 TORN_PAUSE = 0.05
 """Seconds between the two halves of a torn line."""
-
-DEFAULT_KEEP = 5
-"""Rotated files kept, like logrotate's ``rotate 5``."""
 
 _BELOW_ONE = 1.0 - 2.0 ** -53
 

@@ -44,8 +44,7 @@ from datetime import datetime, timezone
 from random import Random
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
-WRITTEN_FORMATS = ("common", "combined", "w3c")
-"""The formats the generator writes (the parser reads more: :data:`monilog.parsing.parser.FORMATS`)."""
+from monilog.generator.choices import WRITTEN_FORMATS
 
 W3C_FIELDS = (
     "date time c-ip cs-username cs-method cs-uri-stem cs-uri-query sc-status sc-bytes "

@@ -1,16 +1,16 @@
 """The interface every output implements: the monitor calls it, outputs decide what to do.
 
-The report types are imported for annotations only: an output can be declared (the console
-scripts' command line does) without loading the accumulation machinery.
+The report types are imported for annotations only, and the worker that reports problems when
+it is needed: an output can be declared (the console scripts' command line does) without loading
+the accumulation machinery or threads.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable
-
-from monilog.outputs.worker import report_problem
-
+TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
 if TYPE_CHECKING:
+    from typing import Callable, Iterable, Optional
+
     from monilog.accumulation.alerter import AlertEvent
     from monilog.accumulation.report import PeriodReport, RunSummary
 
@@ -58,10 +58,15 @@ class OneRule(Sink):
         return f"{type(self.sink).__name__} of {self.rule!r}"
 
 
-def close_all(sinks: Iterable[Sink], on_problem: Callable[[str], None] = report_problem) -> None:
+def close_all(sinks: Iterable[Sink], on_problem: Optional[Callable[[str], None]] = None) -> None:
     """Close every sink, whatever another one raises (a run log's last flush on a full disk...):
     a sink left open may leave a hook's process or a delivery thread behind. A failure is
-    reported in one line through ``on_problem``, never raised."""
+    reported in one line through ``on_problem`` (by default
+    :func:`~monilog.outputs.worker.report_problem`: on standard error), never raised."""
+    if on_problem is None:
+        from monilog.outputs.worker import report_problem
+
+        on_problem = report_problem
     for sink in sinks:
         try:
             sink.close()
