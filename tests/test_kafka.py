@@ -171,6 +171,15 @@ class KafkaBrokerTest(unittest.TestCase):
         self.assertEqual(summary.parsed, 1)
         self.assertEqual(dict(summary.stats.skipped), {"malformed": 1, "line too long": 1, EMPTY_MESSAGE: 2})
 
+    def test_messages_of_several_lines_or_ending_with_a_newline_give_their_lines(self) -> None:
+        url = self.broker.create_topic("multiline", partitions=1)
+        lines = [text.rstrip("\n").encode() for text in timeline([7])]
+        self.produce("multiline", [lines[0], lines[1] + b"\n", lines[2] + b"\n" + lines[3], lines[4] + b"\n" + lines[5] + b"\n",
+                                   lines[6]], partitions=1)
+        summary = replay(Monitor(), [url])
+        self.assertEqual((summary.lines, summary.parsed), (7, 7))  # a message's last newline ends its line, no more
+        self.assertEqual(dict(summary.stats.skipped), {})
+
     def test_following_alerts_and_recovers(self) -> None:
         # log_generator sends 8 lines/s, stamped now, for 6 s: above 2/s over 4 s, then silence
         url = self.broker.create_topic("followed")
