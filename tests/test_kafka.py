@@ -8,6 +8,7 @@ a restart (so the restart test produces again after it).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,14 +17,17 @@ import threading
 import time
 import unittest
 from typing import Any, List, Optional
+from unittest import mock
 
 from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
+from monilog.outputs.console import JsonSink
 from monilog.outputs.kafka import KafkaSink
 from monilog.presentation.jsonlines import event_to_dict
-from monilog.replayer import replay
+from monilog.replayer import ReplayTuning, replay
 from monilog.run import follow
-from monilog.watcher.kafka import EMPTY_MESSAGE, KafkaSettings, parse_option, parse_url
+from monilog.watcher import kafka
+from monilog.watcher.kafka import EMPTY_MESSAGE, KafkaSettings, TopicReplay, parse_option, parse_url
 from tests.kafka_broker import Broker, tansu_binary
 from tests.support import (
     ALERT_TIMELINE,
@@ -141,6 +145,39 @@ class KafkaBrokerTest(unittest.TestCase):
         self.assertIn('"type":"alert"', from_file)
         self.assertEqual(from_topic.replace(url, path), from_file)
 
+    def test_partitions_paused_and_resumed_are_replayed_each_message_once(self) -> None:
+        # a partition read further ahead than the others is paused until the merge has taken its
+        # lines, then resumed where it was read up to (a seek, which also wakes librdkafka's
+        # fetcher at once): with a buffer of 2 KB and 20 messages per consume call, again and again
+        lines = [text for _, text in LogGenerator([2, 20, 2], [20, 20, 20], seed=8, start=1_714_564_800).timeline()]
+        handle, path = tempfile.mkstemp(suffix=".log")
+        self.addCleanup(os.unlink, path)
+        with os.fdopen(handle, "w") as log:
+            log.write("".join(f"{text}\n" for text in lines))
+        url = self.broker.create_topic("paused")
+        self.produce("paused", [text.encode() for text in lines])
+        self.assertEqual(self.broker.end_offsets("paused"), len(lines), "the broker's end offsets count the messages")
+        resumed: List[int] = []
+        set_paused = TopicReplay._set_paused
+
+        def recording(topic: TopicReplay, number: int, paused: bool) -> None:
+            if not paused:
+                resumed.append(number)
+            set_paused(topic, number, paused)
+
+        def run(source: str) -> str:
+            output = io.StringIO()
+            replay(Monitor(10, 20, 5, sinks=[JsonSink(output)]), [source], tuning=ReplayTuning(merged_chunk_bytes=4000))
+            return output.getvalue()
+
+        with mock.patch.object(kafka, "BUFFERED_BYTES", 2000), mock.patch.object(kafka, "REPLAY_MESSAGES", 20), \
+                mock.patch.object(TopicReplay, "_set_paused", recording):
+            from_topic = run(url)
+        self.assertGreater(len(resumed), 10)
+        from_file = run(path)
+        self.assertIn('"type":"alert"', from_file)
+        self.assertEqual(from_topic.replace(url, path), from_file)
+
     def test_simulate_sh_runs_through_a_topic(self) -> None:
         url = self.broker.create_topic("simulated")
         simulate = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "simulate.sh")
@@ -170,6 +207,15 @@ class KafkaBrokerTest(unittest.TestCase):
         summary = replay(Monitor(), [url])
         self.assertEqual(summary.parsed, 1)
         self.assertEqual(dict(summary.stats.skipped), {"malformed": 1, "line too long": 1, EMPTY_MESSAGE: 2})
+
+    def test_messages_of_several_lines_or_ending_with_a_newline_give_their_lines(self) -> None:
+        url = self.broker.create_topic("multiline", partitions=1)
+        lines = [text.rstrip("\n").encode() for text in timeline([7])]
+        self.produce("multiline", [lines[0], lines[1] + b"\n", lines[2] + b"\n" + lines[3], lines[4] + b"\n" + lines[5] + b"\n",
+                                   lines[6]], partitions=1)
+        summary = replay(Monitor(), [url])
+        self.assertEqual((summary.lines, summary.parsed), (7, 7))  # a message's last newline ends its line, no more
+        self.assertEqual(dict(summary.stats.skipped), {})
 
     def test_following_alerts_and_recovers(self) -> None:
         # log_generator sends 8 lines/s, stamped now, for 6 s: above 2/s over 4 s, then silence

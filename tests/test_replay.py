@@ -293,6 +293,32 @@ class ReplayEquivalenceTest(unittest.TestCase):
         self.assertGreater(len(waiting), 3 * len(paths))
         self.assertLessEqual(max(waiting), TUNING.chunks_in_flight * 2 + len(paths))
 
+    def test_merged_files_chunks_are_handed_out_before_they_are_waited_for(self) -> None:
+        # the slots of the chunks in flight go to the file with the fewest out, so the chunks of
+        # the file read first do not keep them and the others' are not handed out only when waited for
+        paths = [self.write(f"web{index}.log", generated(rates=(6,), durations=(200,), seed=30 + index,
+                                                          start=START + 3 * index))
+                 for index in range(3)]
+        events: List[Tuple[str, int]] = []
+        submit, result = workers.WorkerPool.submit, workers.WorkerPool.result
+
+        def submitting(pool: Any, task: Any) -> int:
+            ticket = submit(pool, task)
+            events.append(("submit", ticket))
+            return ticket
+
+        def waiting(pool: Any, ticket: int) -> Any:
+            events.append(("result", ticket))
+            return result(pool, ticket)
+
+        with mock.patch.object(workers.WorkerPool, "submit", submitting), \
+                mock.patch.object(workers.WorkerPool, "result", waiting):
+            self.assert_same(paths, workers=(2,), threshold=20, window=30)
+        late = [ticket for (kind, ticket), after in zip(events, events[1:]) if kind == "submit" and after == ("result", ticket)]
+        self.assertGreater(len(events), 20 * len(paths))
+        # a few at the start, while the merge takes each file's first chunk in turn (before: 29 of 43)
+        self.assertLessEqual(len(late), 2 * len(paths), "chunks handed out only when waited for")
+
     def test_several_files_with_late_lines_and_garbage(self) -> None:
         lines = generated(rates=(15,), durations=(120,), seed=8)
         lines.insert(1500, lines[100])

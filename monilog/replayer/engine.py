@@ -188,9 +188,10 @@ def replay(
                 pool = WorkerPool(count, tuning.chunks_in_flight)
             except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
                 pool = None
-        streams = [(item.path, _file_batches(monitor, item, span, pool, tuning)) for item in inputs]
+        feeder = _Feeder(pool) if pool is not None else None
+        streams = [(item.path, _file_batches(monitor, item, span, feeder, tuning)) for item in inputs]
         for topic in topics:
-            streams += [(f"{topic.url}#{index}", _topic_batches(monitor, topic.url, blocks, span, pool, tuning))
+            streams += [(f"{topic.url}#{index}", _topic_batches(monitor, topic.url, blocks, span, feeder, tuning))
                         for index, blocks in enumerate(topic.streams(tuning.merged_chunk_bytes))]  # a partition each
         if not merged:
             for path, stream in streams:  # one, or none when ``stop`` came while a topic was out of reach
@@ -237,7 +238,7 @@ def _examine(path: str) -> _Input:
 
 
 def _file_batches(
-    monitor: Monitor, item: _Input, span: int, pool: Optional[WorkerPool], tuning: ReplayTuning,
+    monitor: Monitor, item: _Input, span: int, feeder: Optional[_Feeder], tuning: ReplayTuning,
 ) -> Iterator[_Positioned]:
     """The batches of one file, in file order (none for a file that is not text: a notice says so),
     the last one, empty if need be, at the end of the file as it was at the start."""
@@ -256,11 +257,12 @@ def _file_batches(
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
     task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading)
     bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
-                          pool.count if pool else 0)
-    yield from _aggregated(monitor, path, (task._replace(start=start, end=end) for start, end in bounds), span, pool, tuning)
+                          feeder.pool.count if feeder else 0)
+    yield from _aggregated(monitor, path, (task._replace(start=start, end=end) for start, end in bounds), span, feeder,
+                           tuning)
 
 
-def _topic_batches(monitor: Monitor, url: str, blocks: Iterable[bytes], span: int, pool: Optional[WorkerPool],
+def _topic_batches(monitor: Monitor, url: str, blocks: Iterable[bytes], span: int, feeder: Optional[_Feeder],
                    tuning: ReplayTuning) -> Iterator[_Positioned]:
     """The batches of one partition of a topic, from its blocks of whole lines, each with the bytes
     of the partition read once it is applied."""
@@ -272,15 +274,15 @@ def _topic_batches(monitor: Monitor, url: str, blocks: Iterable[bytes], span: in
             yield task._replace(start=offset, end=offset + len(block), data=block)
             offset += len(block)
 
-    yield from _aggregated(monitor, url, tasks(), span, pool, tuning)
+    yield from _aggregated(monitor, url, tasks(), span, feeder, tuning)
 
 
-def _aggregated(monitor: Monitor, path: str, tasks: Iterable[ChunkTask], span: int, pool: Optional[WorkerPool],
+def _aggregated(monitor: Monitor, path: str, tasks: Iterable[ChunkTask], span: int, feeder: Optional[_Feeder],
                 tuning: ReplayTuning) -> Iterator[_Positioned]:
-    """The batches of a source's chunks, aggregated ahead by ``pool`` (or here), in order; a chunk
+    """The batches of a source's chunks, aggregated ahead by the ``feeder``'s workers (or here), in order; a chunk
     refused is read by this process, with the source's own parser."""
     parser = monitor.parser_for(path)
-    for task, result in _chunk_results(tasks, pool, tuning):
+    for task, result in _chunk_results(tasks, feeder, tuning):
         if isinstance(result, Batch) and parser.detected != "w3c":
             result.loader = partial(reparse, task)
             monitor.check_format(path, result)
@@ -322,30 +324,74 @@ def _line_batches(monitor: Monitor, path: str, lines: Iterable[bytes], span: int
         yield Batch([], [], 0, 0, None), size
 
 
-def _chunk_results(
-    tasks: Iterable[ChunkTask], pool: Optional[WorkerPool], tuning: ReplayTuning,
-) -> Iterator[Tuple[ChunkTask, ChunkResult]]:
-    """Results of a source's chunks in order, computed ahead by ``pool``.
+def _chunk_results(tasks: Iterable[ChunkTask], feeder: Optional[_Feeder], tuning: ReplayTuning,
+                   ) -> Iterator[Tuple[ChunkTask, ChunkResult]]:
+    """Results of a source's chunks in order, computed ahead by the ``feeder``'s pool.
 
-    Chunks are handed to the workers ahead of need while fewer than :attr:`WorkerPool.limit`
-    results are outstanding in all, so several files merged cannot pile up results in memory.
+    A source holds up to :attr:`WorkerPool.limit` chunks ahead of the one it waits for; the
+    feeder hands them to the workers while fewer than that many results are outstanding in all,
+    so several files merged cannot pile up results in memory.
     """
-    pending: Deque[_Pending] = deque()
-    for task in tasks:
-        oversized = Refusal("oversized chunk") if task.end - task.start > tuning.max_chunk_bytes else None
-        if pool is None:
-            yield task, oversized or aggregate_chunk(task)
-            continue
-        pending.append(_Pending(task, oversized))
-        for entry in pending:
-            if entry.ticket is None:
-                if pool.outstanding >= pool.limit:
-                    break
-                entry.ticket = pool.submit(entry.task)
-        while len(pending) > pool.limit:
-            yield pending.popleft().result(pool)
-    while pool is not None and pending:
-        yield pending.popleft().result(pool)
+    if feeder is None:
+        for task in tasks:
+            yield task, Refusal("oversized chunk") if task.end - task.start > tuning.max_chunk_bytes else aggregate_chunk(task)
+        return
+    pool = feeder.pool
+    pending = feeder.queue()
+    try:
+        for task in tasks:
+            pending.append(_Pending(task, Refusal("oversized chunk") if task.end - task.start > tuning.max_chunk_bytes else None))
+            feeder.feed()
+            while len(pending) > pool.limit:
+                yield feeder.take(pending)
+        while pending:
+            yield feeder.take(pending)
+    finally:
+        feeder.forget(pending)
+
+
+class _Feeder:
+    """Hands the chunks the sources hold ahead to the workers, fairly: the next chunk handed out
+    is the first one not handed out yet of the source with the fewest handed out.
+
+    Merged sources are read in time order, a chunk of each in turn, so the chunk a source will
+    need next is ready when it is needed, instead of waiting behind chunks of another source far
+    ahead (the first source to take the slots would keep them, and the others' chunks would be
+    aggregated one at a time, when waited for).
+    """
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self._queues: List[Deque[_Pending]] = []
+
+    def queue(self) -> Deque[_Pending]:
+        """A new source's chunks, to fill in order (and to :meth:`forget` at its end)."""
+        queue: Deque[_Pending] = deque()
+        self._queues.append(queue)
+        return queue
+
+    def forget(self, queue: Deque[_Pending]) -> None:
+        self._queues = [other for other in self._queues if other is not queue]
+
+    def feed(self) -> None:
+        """Hand out chunks while fewer results than the pool's limit are outstanding."""
+        pool = self.pool
+        while pool.outstanding < pool.limit:
+            chosen, fewest = None, 0
+            for queue in self._queues:
+                handed = next((index for index, entry in enumerate(queue) if entry.ticket is None), None)
+                if handed is not None and (chosen is None or handed < fewest):
+                    chosen, fewest = queue, handed
+            if chosen is None:
+                return
+            entry = chosen[fewest]
+            entry.ticket = pool.submit(entry.task)
+
+    def take(self, queue: Deque[_Pending]) -> Tuple[ChunkTask, ChunkResult]:
+        """The result of a source's first chunk (waited for); its slot goes to the next chunk due."""
+        result = queue.popleft().result(self.pool)
+        self.feed()
+        return result
 
 
 class _Pending:
