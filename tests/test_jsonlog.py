@@ -242,6 +242,20 @@ class ShapeReadingTest(unittest.TestCase):
         assert record is not None
         self.assertEqual(record.section, "/caf\u00e9")
 
+    def test_review_findings_are_records_or_counted_skips_never_exceptions(self) -> None:
+        good = json.loads(NGINX)
+        huge = "9" * 400
+        for line, reason in ((NGINX[:-1] + ', "\\ud800": 1}', None),  # a lone surrogate key
+                             (json.dumps(good)[:-1] + f', "request_time": {huge}}}', None),
+                             (json.dumps(dict(good, upstream_response_time=None))[:-1] + f', "upstream_response_time": {huge}}}', None),
+                             (json.dumps(good)[:-1] + ', "x": ' + "[" * 3000 + "]" * 3000 + "}", "bad json")):
+            with self.subTest(line=line[:80]):
+                block = (line + "\n").encode()
+                parsed = LogParser("json")
+                got = parse_block(block, parsed)
+                self.assertEqual(columns(got), columns(json_format("json").by_line(block, 1 << 16)))
+                self.assertEqual([skip for _, skip in got.skipped], [] if reason is None else [reason])
+
     def test_a_list_or_an_infinite_number_is_a_counted_skip(self) -> None:
         good = json.loads(NGINX)
         for changes, reason in (({"time_local": [1]}, "bad timestamp"), ({"status": [200]}, "bad status"),

@@ -306,6 +306,13 @@ class PlainBlockTest(unittest.TestCase):
                 self.assertEqual([block.keys.request(key)[1] for key in block.requests], ["/a", "/b", "/a"])
 
 
+class CommentLineTest(unittest.TestCase):
+    def test_a_hash_line_is_not_a_record_in_a_block_either(self) -> None:
+        good = b'10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl" 0.010 -'
+        block = parse_block(good + b"\n#" + good + b"\n", LogParser("nginx"))
+        self.assertEqual((len(block.stamps), block.skipped), (1, []))
+
+
 class AutoDetectionTest(unittest.TestCase):
     def test_ipv6_clients_and_spaced_users_stay_common(self) -> None:
         for line in ('::1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 1',

@@ -97,7 +97,7 @@ def _seconds(value: Any, scale: float) -> Optional[float]:
     """A duration in seconds from a value in units of ``scale`` seconds; None if it is not a number."""
     try:
         return float(value) * scale
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
         return None
 
 
@@ -117,11 +117,11 @@ def _upstream(value: Any) -> Optional[float]:
 def _upstream_seconds(value: Any) -> Optional[float]:
     """Seconds of an upstream time: a number, or text listing tries (``0.1, 0.2 : 0.3``); None if none."""
     if isinstance(value, (int, float)):
-        return float(value)
+        return _seconds(value, 1.0)
     tries = [part for part in str(value).replace(" : ", ", ").split(", ") if part not in _ABSENT]
     try:
         return sum(map(float, tries)) if tries else None
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -210,11 +210,15 @@ def _compile_shape(kinds: Tuple[Tuple[str, str], ...], plan: Tuple[List[Any], Li
     if _ORDER.index("time") not in present or _ORDER.index("status") not in present or \
             not present & {_REQUEST, _ORDER.index("path")}:
         return None
-    keys = [json.dumps(key, ensure_ascii=False).encode() for key, _ in kinds]
+    try:
+        keys = [json.dumps(key, ensure_ascii=False).encode() for key, _ in kinds]
+    except UnicodeEncodeError:  # a lone surrogate: such lines are read one by one
+        return None
     if any(_KEY_ESCAPES.search(key) for key in keys):
         return None
     strings = sum(1 for _, kind in kinds if kind == "string")
-    fixed = sum(map(len, keys)) + 2 * len(keys) + 2 + _SPACES * (4 * len(keys) + 2) + _NUMBER_LENGTH * (len(keys) - strings)
+    # the keys, their ':' and ',', the braces, the quotes of the strings, the most whitespace, the longest numbers
+    fixed = sum(map(len, keys)) + 2 * len(keys) + 2 + 2 * strings + _SPACES * (4 * len(keys) + 2) + _NUMBER_LENGTH * (len(keys) - strings)
     share = (max_line_length - fixed) // max(strings, 1)  # bytes each string may have
     if share < 64:
         return None
@@ -399,13 +403,13 @@ class JsonFormat(LineFormat):
         try:
             text = line.decode()
             row, end = _scan(text)
-        except ValueError:  # not UTF-8, space first, or not JSON
+        except (ValueError, RecursionError):  # not UTF-8, space first, not JSON, nested too deep
             text = line.decode("utf-8", "replace").strip()
             if not text:
                 return None
             try:
                 row = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ParseError("bad json", text) from None
             end = len(text)
         if type(row) is not dict or (end < len(text) and text[end:].strip()):
@@ -546,7 +550,7 @@ class JsonFormat(LineFormat):
         """The compiled shape of lines with ``line``'s keys and value types (None if they have none)."""
         try:
             row = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if type(row) is not dict:
             return None
