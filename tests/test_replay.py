@@ -34,7 +34,7 @@ from monilog.parsing.reading import Reading
 from monilog.parsing.record import ParseError
 from monilog.replayer import ReplayTuning, aggregation, replay, workers
 from monilog.replayer.chunks import chunk_bounds, range_lines
-from tests.support import Recorder
+from tests.support import DEADLINE, Recorder
 
 START = datetime(2024, 5, 1, 12, 0, 3, tzinfo=timezone(timedelta(hours=2))).timestamp()
 SMALL_CHUNKS = dict(first_chunk_bytes=3000, chunk_bytes=20_000, merged_chunk_bytes=20_000, min_chunk_bytes=20_000,
@@ -483,6 +483,36 @@ class WorkerPoolTest(unittest.TestCase):
             self.assertEqual(pool.result(pool.submit(task)), workers._ENDED)
         finally:
             pool.close()
+
+    def block_task(self, count: int, path: str = "block") -> aggregation.ChunkTask:
+        data = "".join(f"{line}\n" for line in generated(rates=(count,), durations=(1,), seed=count)).encode()
+        return aggregation.ChunkTask(path, 0, len(data), "combined", 1, 1 << 20, data=data)
+
+    @unittest.skipUnless(sys.platform.startswith("linux"), "the patch reaches the workers only if they are forked")
+    def test_a_worker_whose_answer_came_counts_as_idle_before_its_result_is_taken(self) -> None:
+        hold, release = os.pipe()
+        self.addCleanup(os.close, hold)
+        self.addCleanup(os.close, release)
+        aggregate = workers.aggregate_chunk
+
+        def held(task: aggregation.ChunkTask) -> aggregation.ChunkResult:
+            if task.path == "held":
+                os.read(hold, 1)  # until the test lets it go
+            return aggregate(task)
+
+        with mock.patch.object(workers, "aggregate_chunk", held), \
+                mock.patch.object(workers.threading, "active_count", return_value=1):
+            pool = workers.WorkerPool(2, 2)
+        self.addCleanup(pool.close)
+        busy, done = pool.submit(self.block_task(3, "held")), pool.submit(self.block_task(5))
+        self.assertNotEqual(pool._worker_of[busy], pool._worker_of[done])
+        self.assertTrue(pool._connections[pool._worker_of[done]].poll(DEADLINE), "the second answer sent")
+        # one chunk each, but one worker has answered: the next chunk goes to it, not to the busy one
+        following = pool.submit(self.block_task(7))
+        self.assertEqual(pool._worker_of[following], pool._worker_of[done])
+        os.write(release, b"x")
+        self.assertEqual([pool.result(ticket).lines for ticket in (following, done, busy)], [7, 5, 3])
+        self.assertEqual(pool.outstanding, 0)
 
 
 class CommandLineTest(unittest.TestCase):

@@ -58,6 +58,9 @@ class WorkerPool:
         ticket = self._tickets
         self._tickets += 1
         while True:
+            for index, connection in enumerate(self._connections):
+                if connection is not None:
+                    self._collect(index)
             alive = [index for index, connection in enumerate(self._connections) if connection is not None]
             if not alive:
                 self._done[ticket] = aggregate_chunk(task)
@@ -91,6 +94,18 @@ class WorkerPool:
         self._worker_of.pop(ticket, None)
         self._taken += 1
         return self._done.pop(ticket)
+
+    def _collect(self, worker: int) -> None:
+        """Take the answers a worker has sent already (without waiting), so that its queue holds
+        only the chunks it still works on: the least busy worker is then the one with the least
+        work left, not the one whose results the replay happened to take first."""
+        queued, connection = self._queued[worker], self._connections[worker]
+        try:
+            while queued and connection.poll(0):
+                self._done[queued[0]] = connection.recv()
+                queued.popleft()
+        except (EOFError, OSError):
+            self._lose(worker)
 
     def _lose(self, worker: int) -> None:
         """Give up a worker that died: its queued chunks go through the reference path."""
