@@ -88,6 +88,17 @@ _REQUEST = _ORDER.index("request")
 _scan = json.JSONDecoder().raw_decode  # (object, end); no whitespace first, which the slow path allows
 
 
+def _holds_nothing(field: int, value: Any) -> bool:
+    """Whether ``value`` of ``field`` (index in :data:`_ORDER`) is "not logged", so that another key
+    may stand in; a request ``-`` is something (a client that sent nothing)."""
+    return value in _ABSENT and not (field == _REQUEST and value == "-")
+
+
+def _is_request_line(value: Any) -> bool:
+    """Whether a request value is a request line (else the method and path stand in: Caddy's is an object)."""
+    return type(value) is str and value != ""
+
+
 def _text(value: Any) -> str:
     """A text field: ``""`` when not logged."""
     return "" if value in _ABSENT else str(value)
@@ -246,9 +257,8 @@ def _uncaptured(regex: bytes) -> bytes:
     return b"(?:" + regex[1:] if regex.startswith(b"(") else regex.replace(b'"(', b'"(?:', 1)
 
 
-class _NotPlain(ValueError):
-    """A block whose values do not all convert the plain way: it is read line by line (as on any
-    ValueError of a conversion)."""
+class _NotPlain(Exception):
+    """A block whose values do not all convert the plain way: it is read line by line."""
 
 
 def _values(kind: str, tokens: List[bytes]) -> List[Any]:
@@ -269,7 +279,7 @@ def _values(kind: str, tokens: List[bytes]) -> List[Any]:
 
 def _texts(values: List[Any]) -> List[Any]:
     """Text fields (:func:`_text` of each)."""
-    return ["" if value in _ABSENT else str(value) for value in values]
+    return list(map(_text, values))
 
 
 def _times(values: List[Any], owner: "JsonFormat") -> List[Any]:
@@ -286,7 +296,7 @@ def _status_keys(values: List[Any]) -> List[Any]:
 
 
 def _request_lines(values: List[Any]) -> List[Any]:
-    if any(type(value) is not str or value == "" for value in values):
+    if not all(map(_is_request_line, values)):
         raise _NotPlain("request")  # the method and path would stand in
     return values
 
@@ -341,11 +351,13 @@ def _columns_of(rows: List[Tuple[bytes, ...]], shape: _Shape, owner: "JsonFormat
         distinct = list(set(tokens))
         values = _values(kind, distinct)
         for field in fields:
-            if field in shape.backed and any(value in _ABSENT and not (field == _REQUEST and value == "-")
-                                             for value in values):
+            if field in shape.backed and any(_holds_nothing(field, value) for value in values):
                 raise _NotPlain(_ORDER[field])  # another key stands in on these lines: line by line
             name = _ORDER[field]
-            keys = _times(values, owner) if field == _TIME else _CONVERSIONS[name](values)
+            try:
+                keys = _times(values, owner) if field == _TIME else _CONVERSIONS[name](values)
+            except ValueError as error:  # a size that is not one
+                raise _NotPlain(name) from error
             by_field[field] = list(map(dict(zip(distinct, keys)).__getitem__, tokens))
             if name in _SCALES:
                 raw[field] = list(map(dict(zip(distinct, values)).__getitem__, tokens))
@@ -417,7 +429,7 @@ class JsonFormat(LineFormat):
         first, further = self._plan_of(tuple(row))
         values = [None if spec is None else row.get(spec) if type(spec) is str else _lookup(row, spec) for spec in first]
         for index, found in enumerate(values):
-            if found in _ABSENT and further[index] and not (index == _REQUEST and found == "-"):
+            if further[index] and _holds_nothing(index, found):
                 for candidate in further[index]:
                     found = _lookup(row, candidate)
                     if found not in _ABSENT:
@@ -425,7 +437,7 @@ class JsonFormat(LineFormat):
                         break
         (stamp, status, request, method, path, size, seconds, milliseconds, microseconds, nanoseconds,
          upstream, host, user, vhost, agent, forwarded) = values
-        if type(request) is not str or (request in _ABSENT and request != "-"):  # Caddy's request is an object
+        if not _is_request_line(request):
             request = None if path in _ABSENT else (_text(method), str(path))
         if stamp in _ABSENT or status in _ABSENT or request is None:
             raise ParseError("missing field", line.decode("utf-8", "replace"))
@@ -542,7 +554,7 @@ class JsonFormat(LineFormat):
             return None
         try:
             columns = _columns_of(rows, shape, self, lines)
-        except ValueError:  # _NotPlain
+        except _NotPlain:
             return None
         return self._parsed(lines, columns, [])
 

@@ -110,8 +110,8 @@ _APACHE_HEADERS = {"host": ("vhost", ""), "user-agent": ("agent", ""), "x-forwar
 _T_UNITS = {"": "1", "s": "1", "ms": "0.001", "us": "0.000001"}
 _TIME_KINDS = {"sec": "epoch:1", "msec": "epoch:1000", "usec": "epoch:1000000"}
 
-_QUOTED = rb'([^"\\\n]*(?:\\.[^"\\\n]*)*)'
 _SKIP_QUOTED = rb'[^"\\\n]*(?:\\.[^"\\\n]*)*'
+_QUOTED = b"(" + _SKIP_QUOTED + b")"  # so that plain_pattern finds the one in the other
 _NUMBER = rb'(\d+|-)'
 _SECONDS = rb'(\d+(?:\.\d*)?|-1?)'
 _PART = rb'(?:\d+(?:\.\d*)?|-1?)'

@@ -68,7 +68,7 @@ class WorkerPool:
             worker = min(alive, key=lambda index: len(self._queued[index]))
             try:
                 self._connections[worker].send(task)
-            except OSError:  # it died before its first task: the chunk goes the reference path, said like the others
+            except OSError:  # it died with nothing queued: the chunk goes the reference path, said like the others
                 self._lose(worker)
                 self._done[ticket] = _ENDED
                 return ticket
