@@ -16,7 +16,7 @@ and nothing else (no terminal library, no threads).
 
 from __future__ import annotations
 
-from monilog.lazy import load
+from monilog.lazy import lazy_names
 from monilog.version import __version__
 
 _HOMES: Dict[str, str] = {
@@ -105,7 +105,7 @@ __all__ = [
 
 TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
 if TYPE_CHECKING:
-    from typing import Any, Dict, List
+    from typing import Dict
 
     from monilog.accumulation.aggregate import Batch
     from monilog.accumulation.alerter import ALERT, RECOVER, Alerter, AlertEvent
@@ -128,11 +128,4 @@ if TYPE_CHECKING:
     from monilog.run import follow
     from monilog.watcher import FileWatcher, WatchNotice
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home on first use."""
-    return load(__name__, _HOMES, globals(), name)
-
-
-def __dir__() -> List[str]:
-    return __all__
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__, globals())

@@ -9,7 +9,7 @@ command line reads :mod:`monilog.generator.choices` without loading the traffic 
 
 from __future__ import annotations
 
-from monilog.lazy import load
+from monilog.lazy import lazy_names
 
 _HOMES: Dict[str, str] = {
     "LogGenerator": "monilog.generator.generator",
@@ -20,16 +20,9 @@ __all__ = ["WRITTEN_FORMATS", "LogGenerator"]
 
 TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
 if TYPE_CHECKING:
-    from typing import Any, Dict, List
+    from typing import Dict
 
     from monilog.generator.choices import WRITTEN_FORMATS
     from monilog.generator.generator import LogGenerator
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home on first use."""
-    return load(__name__, _HOMES, globals(), name)
-
-
-def __dir__() -> List[str]:
-    return __all__
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__, globals())

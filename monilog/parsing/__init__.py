@@ -6,7 +6,7 @@ Names are imported from their modules on first use (PEP 562), so that reading
 
 from __future__ import annotations
 
-from monilog.lazy import load
+from monilog.lazy import lazy_names
 
 _HOMES: Dict[str, str] = {
     "FORMATS": "monilog.parsing.formats",
@@ -32,18 +32,11 @@ __all__ = [
 
 TYPE_CHECKING = False  # as typing's, which is not imported: the console scripts start faster without it
 if TYPE_CHECKING:
-    from typing import Any, Dict, List
+    from typing import Dict
 
     from monilog.parsing.formats import FORMATS
     from monilog.parsing.parser import MAX_LINE_LENGTH, LogParser, parse_line
     from monilog.parsing.record import SKIP_REASONS, LogRecord, ParseError
     from monilog.parsing.section import section_of
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home on first use."""
-    return load(__name__, _HOMES, globals(), name)
-
-
-def __dir__() -> List[str]:
-    return __all__
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__, globals())
