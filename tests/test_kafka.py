@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 import unittest
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 from unittest import mock
 
 from monilog.generator import LogGenerator
@@ -121,19 +121,23 @@ class KafkaBrokerTest(unittest.TestCase):
     def produce(self, topic: str, values: List[Optional[bytes]], partitions: int = 3) -> None:
         self.assertEqual(self.broker.produce(topic, values, partitions), len(values))
 
-    def notice_with(self, recorder: Recorder, text: str) -> Optional[str]:
-        return next((item for kind, item in recorder.items if kind == "notice" and text in item), None)
-
-    def test_replay_from_a_topic_equals_replay_from_the_file(self) -> None:
-        generator = LogGenerator([2, 20, 2], [20, 20, 20], seed=7, start=1_714_564_800)
-        lines = [text for _, text in generator.timeline()]
+    def file_and_topic(self, topic: str, seed: int) -> Tuple[str, str]:
+        """A file of generated traffic (an alert, then a recovery) and a topic of the same lines, one a message."""
+        lines = [text for _, text in LogGenerator([2, 20, 2], [20, 20, 20], seed=seed, start=1_714_564_800).timeline()]
         handle, path = tempfile.mkstemp(suffix=".log")
         self.addCleanup(os.unlink, path)
         with os.fdopen(handle, "w") as log:
             log.write("".join(f"{text}\n" for text in lines))
-        url = self.broker.create_topic("replayed")
-        self.produce("replayed", [text.encode() for text in lines])
-        self.assertEqual(self.broker.end_offsets("replayed"), len(lines), "the broker's end offsets count the messages")
+        url = self.broker.create_topic(topic)
+        self.produce(topic, [text.encode() for text in lines])
+        self.assertEqual(self.broker.end_offsets(topic), len(lines), "the broker's end offsets count the messages")
+        return path, url
+
+    def notice_with(self, recorder: Recorder, text: str) -> Optional[str]:
+        return next((item for kind, item in recorder.items if kind == "notice" and text in item), None)
+
+    def test_replay_from_a_topic_equals_replay_from_the_file(self) -> None:
+        path, url = self.file_and_topic("replayed", seed=7)
 
         def run(source: str) -> str:
             result = subprocess.run([script("monitoring"), *REPLAY_OPTIONS, source], capture_output=True, text=True,
@@ -149,14 +153,7 @@ class KafkaBrokerTest(unittest.TestCase):
         # a partition read further ahead than the others is paused until the merge has taken its
         # lines, then resumed where it was read up to (a seek, which also wakes librdkafka's
         # fetcher at once): with a buffer of 2 KB and 20 messages per consume call, again and again
-        lines = [text for _, text in LogGenerator([2, 20, 2], [20, 20, 20], seed=8, start=1_714_564_800).timeline()]
-        handle, path = tempfile.mkstemp(suffix=".log")
-        self.addCleanup(os.unlink, path)
-        with os.fdopen(handle, "w") as log:
-            log.write("".join(f"{text}\n" for text in lines))
-        url = self.broker.create_topic("paused")
-        self.produce("paused", [text.encode() for text in lines])
-        self.assertEqual(self.broker.end_offsets("paused"), len(lines), "the broker's end offsets count the messages")
+        path, url = self.file_and_topic("paused", seed=8)
         resumed: List[int] = []
         set_paused = TopicReplay._set_paused
 
