@@ -200,10 +200,10 @@ class ShapeReadingTest(unittest.TestCase):
                          columns(json_format("json").by_line(block, cap)))
 
     def test_values_that_need_care_convert_as_line_by_line(self) -> None:
-        good = json.loads(NGINX)
+        good = dict(json.loads(NGINX), request_uri="/api/users?id=1", request_method="GET")
         variants = [{"body_bytes_sent": "-4"}, {"body_bytes_sent": "-"}, {"remote_addr": "-"}, {"request_time": "-"},
                     {"request_time": "0.5"}, {"upstream_response_time": "-"}, {"remote_user": ""}, {"status": "404"},
-                    {"host": "-"}, {"request": "-"}]  # each value of the line's own JSON type
+                    {"host": "-"}, {"request": "-"}, {"request_uri": "-"}]  # each value of the line's own JSON type
         for variant in variants:
             with self.subTest(variant=variant):
                 block = "\n".join(json.dumps(dict(good, **changes)) for changes in ({}, variant, {})) + "\n"

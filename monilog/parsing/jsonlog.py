@@ -347,10 +347,13 @@ def _columns_of(rows: List[Tuple[bytes, ...]], shape: _Shape, owner: "JsonFormat
     """The ten columns of :meth:`JsonFormat.fields`'s rows from a block's matches."""
     by_field: Dict[int, Sequence[Any]] = {}
     raw: Dict[int, Sequence[Any]] = {}  # the values themselves, for durations given in several units
+    with_request = any(_REQUEST in fields for _, fields in shape.groups)
     for (kind, fields), tokens in zip(shape.groups, zip(*rows)):
         distinct = list(set(tokens))
         values = _values(kind, distinct)
         for field in fields:
+            if with_request and field in (_PATH, _ORDER.index("method")):
+                continue  # read only where there is no request line
             if field in shape.backed and any(_holds_nothing(field, value) for value in values):
                 raise _NotPlain(_ORDER[field])  # another key stands in on these lines: line by line
             name = _ORDER[field]
