@@ -4,7 +4,11 @@ and writing a dated result table.
 Memory is measured two ways: the peak resident set of the largest process (``ru_maxrss`` from
 ``wait4``, what ``/usr/bin/time`` reports) and the peak of the sum of the proportional set sizes
 (PSS: shared pages divided among the processes sharing them) of the process and all its
-descendants, sampled every few milliseconds from ``/proc``: the memory the whole run really uses.
+descendants, sampled every 50 ms from ``/proc``: the memory the whole run really uses. (Sampling
+every 5 ms, as these benches first did, slowed a 1 s replay by 5 to 10 %: the sampler's reads of
+``/proc/PID/smaps_rollup`` compete with the measured processes for the machine's 2 cores, and
+they cost more for monilog's three processes than for GoAccess's one. The peaks of these runs
+last far longer than 50 ms: the same PSS peak was seen at both rates.)
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def tree_cpu(pid: int) -> float:
 
 
 def run(command: Sequence[str], stdout_path: str = os.devnull, env: dict[str, str] | None = None,
-        sample_interval: float = 0.005, quiet: bool = False) -> Run:
+        sample_interval: float = 0.05, quiet: bool = False) -> Run:
     """Run ``command`` with its output to ``stdout_path`` (and its errors to nowhere when ``quiet``);
     measure time, CPU and memory."""
     peak = [0]
