@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import queue
 import signal
 import sys
 import threading
 from collections import deque
-from multiprocessing.reduction import ForkingPickler
-from typing import Any, Deque, Dict, List, Union
+from typing import Any, Deque, Dict, List, Optional
 
 from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk
 
@@ -34,8 +34,7 @@ class WorkerPool:
         self._connections: List[Any] = []
         self._processes: List[Any] = []
         self._queued: List[Deque[int]] = []
-        self._done: Dict[int, Union[ChunkResult, bytes]] = {}
-        """Answers not taken yet: a worker's stay pickled until taken (see :meth:`_collect`)."""
+        self._done: Dict[int, ChunkResult] = {}
         self._worker_of: Dict[int, int] = {}
         self._tickets = self._taken = 0
         self.count = count
@@ -60,14 +59,11 @@ class WorkerPool:
         ticket = self._tickets
         self._tickets += 1
         while True:
-            for index, connection in enumerate(self._connections):
-                if connection is not None:
-                    self._collect(index)
             alive = [index for index, connection in enumerate(self._connections) if connection is not None]
             if not alive:
                 self._done[ticket] = aggregate_chunk(task)
                 return ticket
-            worker = min(alive, key=lambda index: len(self._queued[index]))
+            worker = min(alive, key=self._work_left)
             try:
                 self._connections[worker].send(task)
             except OSError:  # it died with nothing queued: the chunk goes the reference path, said like the others
@@ -88,31 +84,28 @@ class WorkerPool:
         while ticket not in self._done:
             worker = self._worker_of[ticket]
             try:
-                answer = self._connections[worker].recv_bytes()
+                answer = self._connections[worker].recv()
             except (EOFError, OSError):
                 self._lose(worker)
                 continue
             self._done[self._queued[worker].popleft()] = answer
         self._worker_of.pop(ticket, None)
         self._taken += 1
-        done = self._done.pop(ticket)
-        return ForkingPickler.loads(done) if isinstance(done, bytes) else done
+        return self._done.pop(ticket)
 
-    def _collect(self, worker: int) -> None:
-        """Take the answers a worker has sent already (without waiting), so that its queue holds
-        only the chunks it still works on: the least busy worker is then the one with the least
-        work left, not the one whose results the replay happened to take first.
+    def _work_left(self, worker: int) -> int:
+        """Chunks a worker still works on: those queued, less the first when its answer is there.
 
-        They are kept pickled until the replay takes them: a chunk of a log of distinct paths
-        holds ten thousand keys per dimension, several times larger as objects than pickled
-        (unpickled at once, they took a replay's peak memory from 88 MB to 150 MB)."""
+        The answers stay in the pipe until the replay takes them, in its merge order (read ahead,
+        a distinct-path replay's chunks of ten thousand keys a dimension took the main process's
+        peak from 88 MB to 150 MB). A worker whose answer waits is given its next chunk all the
+        same: it receives chunks in a thread of its own, so neither side's send can block the other.
+        """
         queued, connection = self._queued[worker], self._connections[worker]
         try:
-            while queued and connection.poll(0):
-                self._done[queued[0]] = connection.recv_bytes()
-                queued.popleft()
+            return len(queued) - (1 if queued and connection.poll(0) else 0)
         except (EOFError, OSError):
-            self._lose(worker)
+            return len(queued)  # it died: found out when it is sent to or read from
 
     def _lose(self, worker: int) -> None:
         """Give up a worker that died: its queued chunks go through the reference path."""
@@ -134,13 +127,31 @@ class WorkerPool:
 
 
 def _worker_main(connection: Any) -> None:
-    """A worker process: aggregate each task received, until the pipe closes."""
+    """A worker process: aggregate each task received, until the pipe closes.
+
+    Tasks are received by a thread into a queue, so that the main process can always hand one
+    over, even while this process waits for it to take an answer (an answer and a task of a
+    Kafka partition's lines are each larger than a pipe holds).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's business
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a handler inherited from the caller would not do
     gc.disable()  # aggregation makes no reference cycles, only many short-lived tuples
+    tasks: queue.SimpleQueue[Optional[ChunkTask]] = queue.SimpleQueue()
+
+    def receive() -> None:
+        while True:
+            try:
+                tasks.put(connection.recv())
+            except (EOFError, OSError):
+                tasks.put(None)
+                return
+
+    threading.Thread(target=receive, name="monilog-tasks", daemon=True).start()
     while True:
-        try:
-            task = connection.recv()
-        except (EOFError, OSError):
+        task = tasks.get()
+        if task is None:
             return
-        connection.send(aggregate_chunk(task))
+        try:
+            connection.send(aggregate_chunk(task))
+        except OSError:  # the main process went away
+            return
