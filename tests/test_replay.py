@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -513,6 +514,25 @@ class WorkerPoolTest(unittest.TestCase):
         os.write(release, b"x")
         self.assertEqual([pool.result(ticket).lines for ticket in (following, done, busy)], [7, 5, 3])
         self.assertEqual(pool.outstanding, 0)
+
+    def test_a_chunk_is_handed_over_while_the_worker_waits_to_give_an_answer_bigger_than_a_pipe(self) -> None:
+        # the answer (30,000 distinct clients and paths) and the next chunk are each larger than a
+        # socket holds: a worker that read its next chunk only after sending its answer would
+        # block on the send while this process blocked on handing the chunk over
+        lines = [f'10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255} - - [01/Dec/2026:18:46:{n % 60:02d} +0000] '
+                 f'"GET /{n:08x}/page HTTP/1.1" 200 5 "-" "agent"\n' for n in range(30_000)]
+        data = "".join(sorted(lines, key=lambda line: line[line.index("["):])).encode()
+        big = aggregation.ChunkTask("big", 0, len(data), "combined", 1, 1 << 20, data=data)
+        pool = workers.WorkerPool(1, 2)
+        self.addCleanup(pool.close)
+        first = pool.submit(big)
+        self.assertTrue(pool._connections[0].poll(DEADLINE), "the first answer on its way")
+        handed = threading.Event()
+        second: List[int] = []
+        thread = threading.Thread(target=lambda: (second.append(pool.submit(big)), handed.set()), daemon=True)
+        thread.start()
+        self.assertTrue(handed.wait(DEADLINE), "the second chunk handed over while the first answer waits")
+        self.assertEqual([pool.result(ticket).lines for ticket in (first, second[0])], [30_000, 30_000])
 
 
 class CommandLineTest(unittest.TestCase):
