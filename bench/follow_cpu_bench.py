@@ -17,6 +17,8 @@ have only 2 cores), in the same order in each of the ``--runs`` repetitions:
 
 * ``monitoring --json``: ``monitoring --json --no-log-file --max-idle 3 FILE``, its output to a
   pipe that the bench drains;
+* ``monitoring --json, format string``: the same, with ``--log-format`` given Apache's Combined
+  ``LogFormat`` string: the same lines read by a compiled format instead of the built-in parser;
 * ``monitoring dashboard``: ``monitoring --no-log-file --max-idle 3 FILE`` on a pseudo-terminal
   of 120x40 (``TERM=xterm-256color``), so that it shows the live dashboard, the bench draining it;
 * ``GoAccess TUI``: ``goaccess FILE --log-format=COMBINED --no-term-resolver`` on the same kind
@@ -99,6 +101,10 @@ SETTLE_STEP = 0.25
 KEPT_UP = 2.0
 """A follower kept up when its median lag is at most this many seconds."""
 ROWS, COLUMNS = 40, 120
+FORMAT_STRING = "monitoring --json, format string"
+"""The follower reading the same lines through a compiled ``--log-format`` instead of the built-in parser."""
+COMBINED_APACHE = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
+"""Apache's Combined ``LogFormat``, as a user would paste it."""
 TAIL = 4 * 1024 * 1024
 """Bytes of each follower's output kept (the end matters: the summary, the last full redraw)."""
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
@@ -470,7 +476,12 @@ def followers(monitoring: str, goaccess: str | None) -> list[Follower]:
     """The followers to measure, monilog's and GoAccess's in turn."""
     found = [Follower("monitoring --json",
                       lambda path, _: [monitoring, "--json", "--no-log-file", "--max-idle", f"{MAX_IDLE:g}", path],
-                      f"monitoring --json --no-log-file --max-idle {MAX_IDLE:g} FILE  (pipe)", False, True, False)]
+                      f"monitoring --json --no-log-file --max-idle {MAX_IDLE:g} FILE  (pipe)", False, True, False),
+             Follower(FORMAT_STRING,
+                      lambda path, _: [monitoring, "--json", "--no-log-file", "--max-idle", f"{MAX_IDLE:g}",
+                                       "--log-format", COMBINED_APACHE, path],
+                      f"monitoring --json --no-log-file --max-idle {MAX_IDLE:g} --log-format '{COMBINED_APACHE}' "
+                      "FILE  (pipe)", False, True, False)]
     if goaccess:
         found.append(Follower("GoAccess TUI",
                               lambda path, _: [goaccess, path, "--log-format=COMBINED", "--no-term-resolver"],
@@ -747,6 +758,11 @@ def report(results: Sequence[RunResult], plan: Sequence[Follower], startup: Star
              if ("monitoring --web", repetition) in by_run and ("monitoring --json", repetition) in by_run]
     if pairs:  # what the live page open costs
         ratio_rows.append(["monitoring --web / monitoring --json", *spread(pairs), "  ".join(f"{pair:.2f}" for pair in pairs)])
+    pairs = [by_run[(FORMAT_STRING, repetition)].per_line / by_run[("monitoring --json", repetition)].per_line
+             for repetition in range(options.runs)
+             if (FORMAT_STRING, repetition) in by_run and ("monitoring --json", repetition) in by_run]
+    if pairs:  # a compiled format against the built-in parser, on the same lines
+        ratio_rows.append([f"{FORMAT_STRING} / monitoring --json", *spread(pairs), "  ".join(f"{pair:.2f}" for pair in pairs)])
 
     runs = [[str(result.repetition + 1), result.follower, f"{result.written:,}", f"{result.writer_seconds:.1f}",
              "?" if result.processed is None else f"{result.processed:,}", f"{result.cpu:.2f}",
@@ -776,7 +792,7 @@ def report(results: Sequence[RunResult], plan: Sequence[Follower], startup: Star
         "",
         table(rows, header),
         "",
-        *(["ratios of CPU per line (monilog / GoAccess, --web / --json), per repetition:",
+        *(["ratios of CPU per line (monilog / GoAccess, --web / --json, format string / --json), per repetition:",
            table(ratio_rows, ["pair", "median", "min", "max", "each repetition"]), ""] if ratio_rows else []),
         "every run:",
         table(runs, ["rep", "follower", "written", "writer s", "processed", "CPU s", "µs/line", "lag s",
