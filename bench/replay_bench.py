@@ -26,7 +26,7 @@ Memory: ``RSS max`` is the peak resident set of the largest process (as ``/usr/b
 it); ``PSS all`` the peak of the summed proportional set sizes of the process and its worker
 processes, sampled (pages shared after ``fork`` divided among the sharers): what the run uses.
 
-Results are printed and written to ``bench/results/replay.txt`` (``--output`` to change).
+Results are printed and written to ``bench/results/replay.txt`` (with ``--one-core``, ``replay_one_core.txt``; ``--output`` to change).
 """
 
 from __future__ import annotations
@@ -100,8 +100,11 @@ def main() -> None:
                         help="run monitoring and GoAccess pinned to CPU 0 (taskset -c 0)")
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "monilog-bench"),
                         help="where the generated logs are kept between runs")
-    parser.add_argument("--output", default=RESULTS)
+    parser.add_argument("--output", help="results file (default bench/results/replay.txt, with --one-core "
+                        "replay_one_core.txt)")
     options = parser.parse_args()
+    if options.output is None:
+        options.output = RESULTS.replace("replay.txt", "replay_one_core.txt") if options.one_core else RESULTS
 
     os.makedirs(options.workdir, exist_ok=True)
     pin: list[str] = []
