@@ -742,27 +742,21 @@ def report(results: Sequence[RunResult], plan: Sequence[Follower], startup: Star
 
     ratio_rows = []
     by_run = {(result.follower, result.repetition): result for result in results}
+    def ratio(ours: str, theirs: str) -> None:
+        """A row of ``ours``'s CPU per line over ``theirs``'s in each repetition both ran."""
+        pairs = []
+        for repetition in range(options.runs):
+            a, b = by_run.get((ours, repetition)), by_run.get((theirs, repetition))
+            if a is not None and b is not None and b.per_line > 0:
+                pairs.append(a.per_line / b.per_line)
+        if pairs:
+            ratio_rows.append([f"{ours} / {theirs}", *spread(pairs), "  ".join(f"{pair:.2f}" for pair in pairs)])
+
     for ours in (follower for follower in plan if not follower.goaccess):
         for theirs in (follower for follower in plan if follower.goaccess):
-            pairs = []
-            for repetition in range(options.runs):
-                a, b = by_run.get((ours.name, repetition)), by_run.get((theirs.name, repetition))
-                if a is not None and b is not None and b.per_line > 0:
-                    pairs.append(a.per_line / b.per_line)
-            if pairs:
-                ratio_rows.append([f"{ours.name} / {theirs.name}", *spread(pairs),
-                                   "  ".join(f"{pair:.2f}" for pair in pairs)])
-
-    pairs = [by_run[("monitoring --web", repetition)].per_line / by_run[("monitoring --json", repetition)].per_line
-             for repetition in range(options.runs)
-             if ("monitoring --web", repetition) in by_run and ("monitoring --json", repetition) in by_run]
-    if pairs:  # what the live page open costs
-        ratio_rows.append(["monitoring --web / monitoring --json", *spread(pairs), "  ".join(f"{pair:.2f}" for pair in pairs)])
-    pairs = [by_run[(FORMAT_STRING, repetition)].per_line / by_run[("monitoring --json", repetition)].per_line
-             for repetition in range(options.runs)
-             if (FORMAT_STRING, repetition) in by_run and ("monitoring --json", repetition) in by_run]
-    if pairs:  # a compiled format against the built-in parser, on the same lines
-        ratio_rows.append([f"{FORMAT_STRING} / monitoring --json", *spread(pairs), "  ".join(f"{pair:.2f}" for pair in pairs)])
+            ratio(ours.name, theirs.name)
+    ratio("monitoring --web", "monitoring --json")  # what the live page open costs
+    ratio(FORMAT_STRING, "monitoring --json")  # a compiled format against the built-in parser, on the same lines
 
     runs = [[str(result.repetition + 1), result.follower, f"{result.written:,}", f"{result.writer_seconds:.1f}",
              "?" if result.processed is None else f"{result.processed:,}", f"{result.cpu:.2f}",

@@ -26,7 +26,8 @@ Memory: ``RSS max`` is the peak resident set of the largest process (as ``/usr/b
 it); ``PSS all`` the peak of the summed proportional set sizes of the process and its worker
 processes, sampled (pages shared after ``fork`` divided among the sharers): what the run uses.
 
-Results are printed and written to ``bench/results/replay.txt`` (with ``--one-core``, ``replay_one_core.txt``; ``--output`` to change).
+Results are printed and written to ``bench/results/replay.txt`` (with ``--one-core``,
+``replay_one_core.txt``; ``--output`` to change).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Run, load_average, machine, run, table, write_results
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "replay.txt")
+RESULTS_ONE_CORE = os.path.join(os.path.dirname(RESULTS), "replay_one_core.txt")
 START = "2024-05-01 12:00:00+00:00"
 SEED = 1
 MB = 1_000_000
@@ -104,7 +106,7 @@ def main() -> None:
                         "replay_one_core.txt)")
     options = parser.parse_args()
     if options.output is None:
-        options.output = RESULTS.replace("replay.txt", "replay_one_core.txt") if options.one_core else RESULTS
+        options.output = RESULTS_ONE_CORE if options.one_core else RESULTS
 
     os.makedirs(options.workdir, exist_ok=True)
     pin: list[str] = []
