@@ -9,6 +9,11 @@ every 5 ms, as these benches first did, slowed a 1 s replay by 5 to 10 %: the sa
 ``/proc/PID/smaps_rollup`` compete with the measured processes for the machine's 2 cores, and
 they cost more for monilog's three processes than for GoAccess's one. The peaks of these runs
 last far longer than 50 ms: the same PSS peak was seen at both rates.)
+
+Every bench first compiles the bytecode of the monilog it measures (:func:`compile_monilog`), as
+``pip install`` does: an editable checkout run with ``PYTHONDONTWRITEBYTECODE`` (as on the machines
+these benches ran on) would otherwise compile some 50 modules again at every start, about 60 ms
+that no installed copy spends.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -139,6 +145,12 @@ def run(command: Sequence[str], stdout_path: str = os.devnull, env: dict[str, st
         sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, peak[0], process.returncode)
+
+
+def compile_monilog(python: str = sys.executable) -> None:
+    """Write the bytecode of the monilog package that ``python`` imports (see the module documentation)."""
+    subprocess.run([python, "-c", "import compileall, os, sys, monilog; "
+                    "sys.exit(not compileall.compile_dir(os.path.dirname(monilog.__file__), quiet=1))"], check=True)
 
 
 def machine() -> str:

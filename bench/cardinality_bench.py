@@ -35,7 +35,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import Run, load_average, machine, table, write_results
+from benchlib import Run, compile_monilog, load_average, machine, table, write_results
 from replay_bench import MB, generate, measure, monitoring
 
 HOSTILE = "distinct paths and clients"
@@ -69,6 +69,7 @@ def main() -> None:
                         help="where the generated logs are kept between runs")
     parser.add_argument("--output", default=RESULTS)
     options = parser.parse_args()
+    compile_monilog()
 
     os.makedirs(options.workdir, exist_ok=True)
     ordinary = generate(options.workdir, "combined", options.lines, 1000)

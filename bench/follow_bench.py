@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import WRITER, load_average, machine, table, tree_cpu, write_results
+from benchlib import WRITER, compile_monilog, load_average, machine, table, tree_cpu, write_results
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "follow.txt")
 MAX_IDLE = 3.0
@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--max-lag", type=float, default=2.0, help="seconds of backlog allowed at the end")
     parser.add_argument("--output", default=RESULTS)
     options = parser.parse_args()
+    compile_monilog()
 
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="monilog-follow-bench-") as directory:

@@ -86,7 +86,7 @@ from typing import Any, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import WRITER, load_average, machine, table, tree_cpu, write_results
+from benchlib import WRITER, compile_monilog, load_average, machine, table, tree_cpu, write_results
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "follow_cpu.txt")
 MAX_IDLE = 3.0
@@ -860,6 +860,7 @@ def main() -> None:
     if monitoring is None:
         raise SystemExit("monitoring is not on PATH: install monilog first")
     interpreter = interpreter_of(monitoring)
+    compile_monilog(interpreter)
     goaccess = None if options.no_goaccess else shutil.which("goaccess")
     plan = [follower for follower in followers(monitoring, goaccess)
             if not (options.no_html and follower.websocket)

@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 
-from benchlib import load_average, machine, table, write_results
+from benchlib import compile_monilog, load_average, machine, table, write_results
 from replay_bench import MB, generate, measure, row
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "formats.txt")
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "monilog-bench"))
     parser.add_argument("--output", default=RESULTS)
     options = parser.parse_args()
+    compile_monilog()
     os.makedirs(options.workdir, exist_ok=True)
     combined = generate(options.workdir, "combined", options.lines, 1000)
     vhost, jsonl = derive(combined)

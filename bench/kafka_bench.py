@@ -32,7 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the tests' broker
 
-from benchlib import Run, load_average, machine, run, table, write_results
+from benchlib import Run, compile_monilog, load_average, machine, run, table, write_results
 
 from tests.kafka_broker import Broker
 
@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--output", default=RESULTS)
     options = parser.parse_args()
+    compile_monilog()
     broker = Broker().start()
     workdir = tempfile.mkdtemp(prefix="monilog-kafka-bench-")
     try:

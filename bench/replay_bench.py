@@ -44,7 +44,7 @@ from collections.abc import Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import Run, load_average, machine, run, table, write_results
+from benchlib import Run, compile_monilog, load_average, machine, run, table, write_results
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "replay.txt")
 RESULTS_ONE_CORE = os.path.join(os.path.dirname(RESULTS), "replay_one_core.txt")
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--output", help="results file (default bench/results/replay.txt, with --one-core "
                         "replay_one_core.txt)")
     options = parser.parse_args()
+    compile_monilog()
     if options.output is None:
         options.output = RESULTS_ONE_CORE if options.one_core else RESULTS
 
