@@ -7,6 +7,7 @@ import io
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -89,6 +90,23 @@ class BuildTest(unittest.TestCase):
         extra.start(Monitor(sinks=[recorder]))
         self.assertEqual(recorder.notices, [f"alert file {alerts}: 1 unreadable line skipped"])
         self.assertEqual(extra.history, ())
+
+    def test_a_run_without_integrations_loads_none_of_their_modules(self) -> None:
+        log = os.path.join(self.dir, "access.log")
+        with open(log, "w", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in timeline(ALERT_TIMELINE)))
+        script = ("import sys\nfrom monilog.cli.monitoring import main\n"
+                  f"sys.argv = ['monitoring', '--replay', {log!r}, '--json', '--no-log-file']\n"
+                  "try:\n    main()\nexcept SystemExit:\n    pass\n"
+                  "print(' '.join(sorted(name for name in sys.modules if name.startswith(('monilog.outputs.', 'monilog.web')))),"
+                  " 'http.client' in sys.modules, file=sys.stderr)\n")
+        finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        loaded = finished.stderr.split()
+        self.assertEqual(loaded[-1], "False", "http.client was loaded")
+        unused = {"monilog.outputs.webhook", "monilog.outputs.execute", "monilog.outputs.prometheus",
+                  "monilog.outputs.notify", "monilog.outputs.alertfile", "monilog.outputs.kafka", "monilog.web.server"}
+        self.assertEqual(unused & set(loaded), set(), finished.stderr)
+        self.assertIn("monilog.outputs.console", loaded)  # the check sees what a run loads
 
 
 if __name__ == "__main__":

@@ -117,12 +117,14 @@ def build(args: argparse.Namespace, rule_outputs: Sequence[Tuple[str, str, str]]
 
     :raises ValueError: an option that cannot work, with a one-line reason.
     """
-    # imported here, not at the top: --help, --version and a bad argument load none of them
-    from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
-    from monilog.outputs.execute import ExecSink, parse_command
-    from monilog.outputs.notify import NotifySink, load_apprise
-    from monilog.outputs.prometheus import PrometheusSink, load_prometheus_client, parse_listen_address
-    from monilog.outputs.webhook import WebhookSink, check_url
+    # Each output's module is imported only when its option is given (--help, --version, a bad
+    # argument and a plain replay load none of them: http.client alone costs a replay 10 ms).
+    webhooks = bool(args.webhook) or any(kind == "webhook" for _, kind, _ in rule_outputs)
+    commands = bool(args.exec_commands) or any(kind == "exec" for _, kind, _ in rule_outputs)
+    if webhooks:
+        from monilog.outputs.webhook import WebhookSink, check_url
+    if commands:
+        from monilog.outputs.execute import ExecSink, parse_command
 
     # check first, so nothing starts when an option cannot work
     for url in args.webhook:
@@ -135,9 +137,13 @@ def build(args: argparse.Namespace, rule_outputs: Sequence[Tuple[str, str, str]]
         _check(f"--rules ({rule}): {kind}", check_url if kind == "webhook" else parse_command, value)
     address = None
     if args.prometheus is not None:
+        from monilog.outputs.prometheus import PrometheusSink, load_prometheus_client, parse_listen_address
+
         _check("--prometheus", load_prometheus_client)
         address = _check("--prometheus", parse_listen_address, args.prometheus)
     if args.notify:
+        from monilog.outputs.notify import NotifySink, load_apprise
+
         _check("--notify", load_apprise)
     if args.kafka_reports and args.kafka_events is None:
         raise ValueError("--kafka-reports: needs --kafka-events")
@@ -152,6 +158,8 @@ def build(args: argparse.Namespace, rule_outputs: Sequence[Tuple[str, str, str]]
     history: Tuple[AlertEvent, ...] = ()
     notices: List[Tuple[str, str]] = []
     if args.alert_file is not None:
+        from monilog.outputs.alertfile import AlertFileSink, describe_history, read_alert_file
+
         found = _check(f"--alert-file {args.alert_file}", read_alert_file, args.alert_file)
         history = found.events
         message = describe_history(args.alert_file, found)
@@ -208,9 +216,6 @@ def build(args: argparse.Namespace, rule_outputs: Sequence[Tuple[str, str, str]]
 
 def _check_web(args: argparse.Namespace) -> Optional[Tuple[str, int]]:
     """``--web``'s address, once it and ``--web-token`` and ``--html`` are known to work."""
-    from monilog.outputs.prometheus import parse_listen_address
-    from monilog.web.server import check_token, needs_token
-
     if args.html is not None:
         folder = os.path.dirname(os.path.abspath(args.html))
         if os.path.isdir(args.html) or not os.access(folder, os.W_OK):
@@ -219,6 +224,9 @@ def _check_web(args: argparse.Namespace) -> Optional[Tuple[str, int]]:
         if args.web_token is not None:
             raise ValueError("--web-token: needs --web")
         return None
+    from monilog.outputs.prometheus import parse_listen_address
+    from monilog.web.server import check_token, needs_token
+
     if args.web_token is not None:
         _check("--web-token", check_token, args.web_token)
     address: Tuple[str, int] = _check("--web", parse_listen_address, args.web)
