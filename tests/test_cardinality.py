@@ -100,19 +100,31 @@ class MergeSelectionTest(unittest.TestCase):
             for _ in range(2):
                 stats = Statistics(max_keys=20)
                 for _ in range(draw.randrange(1, 60)):
-                    client = f"c{draw.randrange(40)}"
-                    hits = draw.randrange(1, 4)
-                    stats.add_counts(Counts({("/s", 200): hits}, {"/s": hits}, {"GET": hits}, {client: hits}, {}))
+                    client, section = f"c{draw.randrange(40)}", f"/s{draw.randrange(40)}"
+                    hits, status = draw.randrange(1, 4), draw.choice((200, 500))
+                    stats.add_counts(Counts({(section, status): hits}, {section: 7 * hits}, {"GET": hits}, {client: hits}, {}))
                 snapshots.append(stats.snapshot())
             merged = snapshots[0].merge(snapshots[1])
             union: Dict[str, int] = {}
+            sections: Dict[str, List[int]] = {}
             for snapshot in snapshots:
                 for client, hits in snapshot.clients.items():
                     union[client] = union.get(client, 0) + hits
+                for section, stats in snapshot.sections.items():
+                    entry = sections.setdefault(section, [0, 0, 0])
+                    for column, value in enumerate(stats):
+                        entry[column] += value
             expected = dict(sorted(union.items(), key=lambda item: (-item[1], item[0]))[:20])
             self.assertEqual(dict(merged.clients), expected)
             self.assertEqual(sum(merged.clients.values()) + merged.folded[CLIENTS], merged.hits)
             self.assertEqual([c for c, _, _ in merged.top_clients(3)], list(expected)[:3])
+            kept = sorted(sections.items(), key=lambda item: (-item[1][0], item[0]))[:20]
+            self.assertEqual({name: list(stats) for name, stats in merged.sections.items()}, dict(kept))
+            folded = [sum(column) for column in zip(*sections.values(), *(s.folded_sections for s in snapshots))]
+            for name, entry in kept:
+                folded = [total - value for total, value in zip(folded, entry)]
+            self.assertEqual(list(merged.folded_sections), folded)
+            self.assertEqual(merged.folded[SECTIONS], folded[0])
 
 
 if __name__ == "__main__":

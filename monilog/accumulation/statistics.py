@@ -72,6 +72,7 @@ from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
+from itertools import compress
 from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Set, Tuple, TypeVar
@@ -265,8 +266,12 @@ def _heaviest(hits: Mapping[K, int], n: int) -> Set[K]:
         above += histogram[position][1]
         position += 1
     bar = histogram[position][0]
-    kept = {key for key, count in hits.items() if count > bar}
-    tied: List[Any] = [key for key, count in hits.items() if count == bar]
+    if len(histogram) == 1:  # every key has the bar's hits (one each, from a hostile log)
+        kept: Set[K] = set()
+        tied: List[Any] = list(hits)
+    else:
+        kept = set(compress(hits, map(bar.__lt__, hits.values())))
+        tied = list(compress(hits, map(bar.__eq__, hits.values())))
     room = n - len(kept)
     if len(tied) > room:
         if 8 * room < len(tied):
@@ -278,12 +283,11 @@ def _heaviest(hits: Mapping[K, int], n: int) -> Set[K]:
 
 
 def _cap_counts(counts: Dict[K, int], max_keys: int) -> Tuple[Dict[K, int], int]:
-    """Keep the ``max_keys`` heaviest keys; return them and the hits of the others."""
+    """Keep the ``max_keys`` heaviest keys of ``counts`` (removing the others from it, in place);
+    return it and the hits of the others."""
     if len(counts) <= max_keys:
         return counts, 0
-    heaviest = _heaviest(counts, max_keys)
-    kept = {key: hits for key, hits in counts.items() if key in heaviest}
-    return kept, sum(counts.values()) - sum(kept.values())
+    return counts, sum(map(counts.pop, counts.keys() - _heaviest(counts, max_keys)))
 
 
 @dataclass(frozen=True)
@@ -446,9 +450,8 @@ class StatsSnapshot:
         folded_sections = [a + b for a, b in zip(self.folded_sections, other.folded_sections)]
         if len(sections) > max_keys:
             heaviest = _heaviest(dict(zip(sections, map(itemgetter(0), sections.values()))), max_keys)
-            dropped = map(sections.__getitem__, sections.keys() - heaviest)
-            folded_sections = [total + sum(column) for total, column in zip(folded_sections, zip(*dropped))]
-            sections = {section: stats for section, stats in sections.items() if section in heaviest}
+            dropped = list(map(sections.pop, sections.keys() - heaviest))  # the others go, in place
+            folded_sections = [total + sum(map(itemgetter(column), dropped)) for column, total in enumerate(folded_sections)]
         folded[SECTIONS] = folded_sections[0]
 
         capped: Dict[str, Dict[Any, int]] = {}
