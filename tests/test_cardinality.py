@@ -121,7 +121,7 @@ class MergeSelectionTest(unittest.TestCase):
             kept = sorted(sections.items(), key=lambda item: (-item[1][0], item[0]))[:20]
             self.assertEqual({name: list(stats) for name, stats in merged.sections.items()}, dict(kept))
             folded = [sum(column) for column in zip(*sections.values(), *(s.folded_sections for s in snapshots))]
-            for name, entry in kept:
+            for _, entry in kept:
                 folded = [total - value for total, value in zip(folded, entry)]
             self.assertEqual(list(merged.folded_sections), folded)
             self.assertEqual(merged.folded[SECTIONS], folded[0])

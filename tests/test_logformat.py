@@ -13,7 +13,11 @@ import unittest
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar, Dict, List, Optional
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from monilog.parsing.block import parse_block
+from monilog.parsing.columns import has_long_line
 from monilog.parsing.logformat import PRESETS, FormatError, compile_format
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import LogRecord, ParseError
@@ -291,6 +295,12 @@ class LineCapTest(unittest.TestCase):
         self.assertEqual(caught.exception.reason, "line too long")
         block = parse_block(b"\n".join([short, line, short]) + b"\n", parser)
         self.assertEqual((len(block.stamps), block.skipped), (2, [(1, "line too long")]))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.integers(0, 40), max_size=12), st.booleans(), st.integers(1, 30))
+    def test_a_long_line_is_found_wherever_it_is(self, lengths: List[int], ended: bool, limit: int) -> None:
+        block = b"\n".join(b"x" * length for length in lengths) + (b"\n" if ended and lengths else b"")
+        self.assertEqual(has_long_line(block, limit), max(map(len, block.split(b"\n"))) > limit, (block, limit))
 
 
 class PlainBlockTest(unittest.TestCase):

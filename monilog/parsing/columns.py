@@ -161,6 +161,23 @@ def count_lines(block: bytes) -> int:
     return block.count(b"\n") + (1 if block and not block.endswith(b"\n") else 0)
 
 
+def has_long_line(block: bytes, limit: int) -> bool:
+    """Whether a line of ``block`` may be longer than ``limit`` bytes (its newline not counted).
+
+    It hops from line start to line start, each time to the last newline within ``limit`` bytes
+    (no line in between can be longer), so a block of short lines costs a few searches per
+    ``limit`` bytes instead of a split into lines. A line of ``limit`` bytes before ``\r\n`` is
+    reported too: the caller then reads the block line by line, which decides exactly.
+    """
+    start, size = 0, len(block)
+    while size - start > limit:
+        newline = block.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return True
+        start = newline + 1
+    return False
+
+
 def has_hash_line(block: bytes) -> bool:
     """Whether a line of ``block`` starts with ``#`` (a W3C directive, a comment). Looking for
     ``\n#`` costs 25 times what finding no ``#`` at all costs, so it is done only after one."""

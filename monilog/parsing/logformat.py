@@ -69,7 +69,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES, split_request
-from monilog.parsing.columns import LineFormat, ParsedBlock, count_lines, has_hash_line, rows_of
+from monilog.parsing.columns import LineFormat, ParsedBlock, count_lines, has_hash_line, has_long_line, rows_of
 from monilog.parsing.formats import ALIASES as ALIASES
 from monilog.parsing.formats import NAMES
 from monilog.parsing.formats import PRESETS as PRESETS
@@ -415,7 +415,7 @@ class LogFormat(LineFormat):
         rows: List[Tuple[bytes, ...]] = (self.plain_pattern if b"\\" not in block else self.pattern).findall(block)
         skipped: List[Tuple[int, str]] = []
         if len(rows) != lines or has_hash_line(block) or not self._stamps_valid(rows) or \
-                (len(block) > max_line_length and max(map(len, block.split(b"\n"))) > max_line_length):
+                has_long_line(block, max_line_length):
             rows, skipped = rows_of(block, lambda line: self.row(line, max_line_length))  # as line by line
         return self._columns(rows, skipped, lines)
 
