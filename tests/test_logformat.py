@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 
 from monilog.parsing.block import parse_block
 from monilog.parsing.columns import has_long_line
+from monilog.parsing.filters import FILTERED, Filters
 from monilog.parsing.logformat import PRESETS, FormatError, compile_format
 from monilog.parsing.parser import LogParser
+from monilog.parsing.reading import Reading
 from monilog.parsing.record import LogRecord, ParseError
 
 NGINX_WITH_TIMES = ("'$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent '\n"
@@ -314,6 +316,37 @@ class PlainBlockTest(unittest.TestCase):
                 block = parse_block(b"\n".join(lines) + b"\n", LogParser("vhost_combined"))
                 self.assertEqual(block.skipped, [(1, "malformed")])
                 self.assertEqual([block.keys.request(key)[1] for key in block.requests], ["/a", "/b", "/a"])
+
+
+class AgentsUnreadTest(unittest.TestCase):
+    def test_a_format_without_agents_reads_the_same_lines_the_same_way(self) -> None:
+        lines = [
+            b'v1:80 10.0.0.1 - john doe [01/Dec/2026:18:46:36 +0000] "GET /a/b HTTP/1.1" 200 5 "-" "curl/8 \\"x\\""',
+            b'v1:80 10.0.0.2 - - [01/Dec/2026:18:46:37 +0000] "POST /c HTTP/1.1" 500 - "http://r/" "Mozilla/5.0 (X11)"',
+            b'v1:80 10.0.0.2 - - [01/Dec/2026:18:46:37 +0000] "POST /c HTTP/1.1" 500 - "http://r/" "no end',
+            b'garbage',
+        ]
+        for preset in ("vhost_combined", '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'):
+            full = compile_format(preset)
+            lean = full.without_agents()
+            self.assertIsNot(lean, full)
+            self.assertEqual(lean.pattern.groups, full.pattern.groups - 1, preset)
+            if not preset.startswith("vhost"):
+                lines = [line.replace(b"v1:80 ", b"") for line in lines]
+            for block in (b"\n".join(lines) + b"\n", b"\n".join(lines[1:2] * 3) + b"\n"):
+                with self.subTest(preset=preset, block=block[:40]):
+                    read, unread = full.parse_block(block, 65536), lean.parse_block(block, 65536)
+                    self.assertIsNone(unread.agents)
+                    self.assertEqual(unread._replace(keys=full, agents=None), read._replace(agents=None))
+        common = compile_format('%h %l %u %t "%r" %>s %b')
+        self.assertIs(common.without_agents(), common)
+
+    def test_agents_are_read_when_a_filter_needs_them(self) -> None:
+        line = b'10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "Googlebot/2.1"\n'
+        fmt = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
+        self.assertEqual(len(parse_block(line * 2, LogParser(fmt)).stamps), 2)
+        filtered = parse_block(line * 2, LogParser(fmt, reading=Reading(filters=Filters(exclude_bots=True))))
+        self.assertEqual((len(filtered.stamps), [reason for _, reason in filtered.skipped]), (0, [FILTERED + "bot"] * 2))
 
 
 class CommentLineTest(unittest.TestCase):

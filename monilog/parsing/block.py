@@ -98,6 +98,8 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
     reading = parser.reading
     compiled = parser.compiled
     if compiled is not None:
+        if not reading.needs_agents:
+            compiled = compiled.without_agents()
         return reading.apply(compiled.parse_block(block, parser.max_line_length), parser.source)
     lines = count_lines(block)
     if fmt not in FAST_FORMATS or parser.detected == "w3c" or reading.needs_agents:

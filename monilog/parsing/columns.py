@@ -107,6 +107,11 @@ class LineFormat(KeyDecoder):
         """One line as a record (None for a blank or ``#`` line); ParseError for a bad one."""
         raise NotImplementedError
 
+    def without_agents(self) -> LineFormat:
+        """The format to parse blocks with when no filter reads user agents (this one, unless a
+        format can leave them unread for less)."""
+        return self
+
 
 class ParsedBlock(NamedTuple):
     """The records of a block of lines as parallel columns, plus what was not a record."""

@@ -284,7 +284,9 @@ def _once_each(keys: Sequence[bytes], decode: Callable[[bytes], Optional[float]]
 class LogFormat(LineFormat):
     """A compiled format: its line pattern, which fields its groups hold, and how their keys decode."""
 
-    def __init__(self, name: str, text: str) -> None:
+    def __init__(self, name: str, text: str, agents: bool = True) -> None:
+        """Compile ``text`` (FormatError if it cannot be); ``agents=False`` matches the user agent
+        but does not capture it (see :meth:`without_agents`)."""
         super().__init__()
         self.name = name
         """The preset name, or the format string itself."""
@@ -323,7 +325,8 @@ class LogFormat(LineFormat):
             after = tokens[index + 1].literal if index + 1 < len(tokens) else ""
             if index + 2 < len(tokens) and tokens[index + 2].detail == "clf-brackets":
                 after += "["  # Apache's %t writes its own brackets
-            duplicate = token.kind in self.kinds  # the first field of a kind counts; later ones are matched only
+            # the first field of a kind counts; later ones (and an agent no one reads) are matched only
+            duplicate = token.kind in self.kinds or (token.kind == "agent" and not agents)
             if token.kind == "request" and not (before.endswith('"') and after.startswith('"')):
                 raise FormatError("the request field must be quoted in the format (\"%r\", \"$request\")")
             if token.kind == "request" and token.detail == "absolute" and "vhost" not in self.kinds:
@@ -355,6 +358,14 @@ class LogFormat(LineFormat):
         self._scale = float(self.details.get("duration", "1"))
         self._upstream_scale = float(self.details.get("upstream", "1"))
         self._index = {kind: self.kinds.index(kind) for kind in self.kinds}
+        self._lean: Optional[LogFormat] = None
+
+    def without_agents(self) -> LogFormat:
+        """This format, reading no user agent: the same lines match with the same fields, and one
+        capture less is made per line (worth ~0.08 µs a line) when no filter reads agents."""
+        if self._lean is None:
+            self._lean = LogFormat(self.name, self.text, agents=False) if "agent" in self.kinds else self
+        return self._lean
 
     # -- decoding keys ------------------------------------------------------------------------
 
