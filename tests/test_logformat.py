@@ -7,6 +7,7 @@ parsing is checked against its line-by-line parsing on the same lines.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import unittest
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from monilog.parsing.block import parse_block
 from monilog.parsing.columns import has_long_line
 from monilog.parsing.filters import FILTERED, Filters
-from monilog.parsing.logformat import PRESETS, FormatError, compile_format
+from monilog.parsing.logformat import PRESETS, FormatError, LogFormat, compile_format
 from monilog.parsing.parser import LogParser
 from monilog.parsing.reading import Reading
 from monilog.parsing.record import LogRecord, ParseError
@@ -316,6 +317,54 @@ class PlainBlockTest(unittest.TestCase):
                 block = parse_block(b"\n".join(lines) + b"\n", LogParser("vhost_combined"))
                 self.assertEqual(block.skipped, [(1, "malformed")])
                 self.assertEqual([block.keys.request(key)[1] for key in block.requests], ["/a", "/b", "/a"])
+
+
+SPACED_LINES = {
+    "vhost_combined": 'v1:80 10.0.0.1 - john [01/Dec/2026:18:46:36 +0000] "GET /a/b HTTP/1.1" 200 5 "-" "curl/8 (x y)"',
+    "nginx": '10.0.0.1 - john doe [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "Mozilla/5.0 (X11)" 0.010 0.001, 0.002',
+    "traefik_clf": '10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl" 1 "r@docker" "http://h:80" 3ms',
+    "elb": ('2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 '
+            '200 200 0 29 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.38.0" - -'),
+    "squid": '1286536309.450 141 192.168.0.68 TCP_MISS/200 507 GET http://www.example.com/ john DIRECT/192.0.2.1 text/html',
+    '%h %l %u %t "%r" %>s %b %D "%{X-Forwarded-For}i" %{Host}i':
+        '10.0.0.1 - ann [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 1234 "1.2.3.4, 10.0.0.1" example.com',
+}
+"""A line of each format whose fields are one space apart, to be spaced out and altered."""
+
+
+class SingleSpacePatternTest(unittest.TestCase):
+    """The single-space pattern finds, on each line it matches, the fields the full pattern finds."""
+
+    def test_where_it_matches_the_fields_are_the_full_patterns(self) -> None:
+        draw = random.Random(3)
+        replacements = ["", "-", " ", "john doe", "x  y", "x [y", '"', "["]
+        for name, base in SPACED_LINES.items():
+            fmt = compile_format(name)
+            assert isinstance(fmt, LogFormat)
+            matched = 0
+            for _ in range(6000):
+                pieces = base.split(" ")
+                for _ in range(draw.randrange(4)):
+                    index = draw.randrange(len(pieces))
+                    pieces[index] = draw.choice([*replacements, pieces[index] * 2])
+                gaps = [draw.choice([" "] * 18 + ["  ", "   "]) for _ in pieces[1:]]
+                line = "".join(piece + gap for piece, gap in zip(pieces, gaps + [""])).encode()
+                single = fmt.single_pattern.match(line)
+                if single is None:
+                    continue
+                matched += 1
+                full = fmt.plain_pattern.match(line)
+                self.assertIsNotNone(full, line)
+                assert full is not None
+                self.assertEqual(single.groups(b""), full.groups(b""), line)
+            self.assertGreater(matched, 200, f"{name}: too few lines to show anything")
+
+    def test_a_padded_log_is_read_as_it_is(self) -> None:
+        fmt = compile_format("squid")
+        padded = b"1286536309.450    141 192.168.0.68 TCP_MISS/200 507 GET http://www.example.com/ - DIRECT/192.0.2.1 text/html\n"
+        self.assertIsNone(fmt.single_pattern.match(padded))
+        self.assertEqual(len(fmt.parse_block(padded * 3, 65536).stamps), 3)
+        self.assertEqual(len(fmt.parse_block(padded.replace(b"    ", b" ") * 3, 65536).stamps), 3)
 
 
 class AgentsUnreadTest(unittest.TestCase):
