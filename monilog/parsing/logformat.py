@@ -65,6 +65,7 @@ import re
 from datetime import tzinfo
 from functools import lru_cache
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from monilog.parsing import section
@@ -265,7 +266,7 @@ def _field_regex(token: _Token, quoted: bool, following: str, single: bool = Fal
         stop = (b" " if single else b" +").join(
             re.escape(piece.encode()) for piece in re.split(" +", following[:following.find(following.strip(" ")[0]) + 1]))
         if single:  # no space at either end, as the run-of-spaces pattern's user never has
-            return b"((?! )(?:(?!" + stop + rb")[^\n])*[^ \n])"
+            return b"((?! )(?:(?!" + stop + rb")[^\n])+)(?<! )"
         return b"((?:(?!" + stop + rb")[^\n])+)"
     stop_char = following[:1]
     if kind == "host" and stop_char == ":":
@@ -473,7 +474,7 @@ class LogFormat(LineFormat):
             return True
         index = self._index["stamp"]
         try:
-            for stamp in {row[index] for row in rows}:
+            for stamp in set(map(itemgetter(index), rows)):
                 self.stamp(stamp)
         except ValueError:
             return False
