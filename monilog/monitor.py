@@ -83,6 +83,7 @@ from monilog.accumulation.rules import RuleSet, RuleSpec
 from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot
 from monilog.outputs.sink import Sink
 from monilog.parsing.block import parse_block, parse_records
+from monilog.parsing.columns import LineBlock
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
 from monilog.parsing.record import LogRecord
@@ -244,19 +245,23 @@ class Monitor:
         return 1 if self.rules else self.period
 
     def feed(self, source: str, lines: Iterable[Line], wall_now: Optional[float] = None) -> None:
-        """Parse and account a batch of lines from ``source``.
+        """Parse and account a batch of lines from ``source`` (bytes or text, without their
+        newlines; a :class:`~monilog.parsing.columns.LineBlock` is parsed as the block it is).
 
         ``wall_now`` (epoch seconds) says the lines arrived live at that host time: the clock
         rules then learn the offset between the log clock and the host clock from them.
         """
-        lines = list(lines)
-        try:
-            block = b"\n".join(lines)  # type: ignore[arg-type]  # the watcher's lines are bytes
-        except TypeError:  # text lines, from a program
-            block = b"\n".join(line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
-                               for line in lines)
-        if lines:
-            block += b"\n"
+        if isinstance(lines, LineBlock):
+            block = lines.data  # a file's lines, still the block they were read in
+        else:
+            lines = list(lines)
+            try:
+                block = b"\n".join(lines)  # type: ignore[arg-type]  # the watcher's lines are bytes
+            except TypeError:  # text lines, from a program
+                block = b"\n".join(line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+                                   for line in lines)
+            if lines:
+                block += b"\n"
         with self._lock:
             self.apply(self.batch(source, block), host=wall_now)
 

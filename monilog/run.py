@@ -13,7 +13,7 @@ import glob
 import os
 import threading
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
@@ -74,7 +74,7 @@ def follow(
     stop = stop or threading.Event()
     clock = clock or HostClock()
 
-    def on_lines(source: str, lines: List[bytes]) -> None:
+    def on_lines(source: str, lines: Sequence[bytes]) -> None:
         monitor.feed(source, lines, wall_now=clock.now())
 
     def on_notice(notice: WatchNotice) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from monilog.accumulation.report import PeriodReport
 from monilog.monitor import Monitor
 from monilog.outputs.sink import Sink
+from monilog.parsing.columns import LineBlock
 from tests import support
 from tests.support import shuffled_within
 
@@ -49,6 +50,21 @@ def make(threshold: float = 1, window: int = 10, period: int = 10) -> Tuple[Moni
 
 def traffic(seconds: Sequence[int], per_second: int) -> List[str]:
     return [line(s) for s in seconds for _ in range(per_second)]
+
+
+class LineBlockTest(unittest.TestCase):
+    def test_a_block_of_lines_counts_as_the_same_lines_in_a_list(self) -> None:
+        lines = traffic(range(0, 25), 3) + ["not a log line", "", line(24, status=503)]
+        runs = []
+        for given_as in ("list", "block"):
+            monitor, recorder = make(threshold=2)
+            data = [text.encode() for text in lines]
+            monitor.feed("access.log", data if given_as == "list" else LineBlock(b"".join(text + b"\n" for text in data), len(data)))
+            summary = monitor.finish()
+            runs.append(([(report.stats.hits, dict(report.stats.skipped)) for report in recorder.reports],
+                         recorder.timeline(), summary.lines, summary.parsed))
+        self.assertEqual(runs[0], runs[1])
+        self.assertEqual(runs[0][2:], (len(lines), len(lines) - 2))
 
 
 class PeriodTest(unittest.TestCase):

@@ -16,7 +16,7 @@ import unittest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monilog.watcher import LineSplitter, read_lines, text_problem
+from monilog.watcher import LineBlock, LineSplitter, read_lines, text_problem
 
 
 def expected_lines(data: bytes, cap: int) -> list:
@@ -108,6 +108,32 @@ class LineSplitterTest(unittest.TestCase):
         self.assertEqual(feed_in_chunks(splitter, data, cuts), expected_lines(data, cap))
         *complete, tail = data.split(b"\n")
         self.assertEqual(splitter.cut_lines, sum(1 for line in complete + [tail] if len(line) > cap))
+
+    @settings(max_examples=200, deadline=None)
+    @given(data=st.binary(max_size=300).map(lambda b: b.replace(b"z", b"\n")),
+           cap=st.integers(min_value=1, max_value=40),
+           cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=20))
+    def test_a_block_is_its_lines_each_ended_by_a_newline(self, data, cap, cuts):
+        splitter, start, lines = LineSplitter(max_line_length=cap), 0, []
+        for end in sorted(cut for cut in cuts if cut <= len(data)) + [len(data)]:
+            block = splitter.feed_block(data[start:end])
+            start = end
+            self.assertEqual(block.data.count(b"\n"), len(block))
+            self.assertTrue(block.data.endswith(b"\n") or not block.data, block.data)
+            lines.extend(block)
+        self.assertEqual(lines, expected_lines(data, cap)[:len(lines)])
+
+
+class LineBlockTest(unittest.TestCase):
+    def test_it_is_the_sequence_of_its_lines(self):
+        block = LineBlock(b"a\n\nbc\r\n", 3)
+        self.assertEqual((len(block), block[0], block[-1], block[1:]), (3, b"a", b"bc\r", [b"", b"bc\r"]))
+        self.assertEqual(block, [b"a", b"", b"bc\r"])
+        self.assertEqual([b"a", b"", b"bc\r"], block)
+        self.assertNotEqual(block, [b"a"])
+        self.assertNotEqual(block, b"a\n\nbc\r\n")
+        self.assertEqual(list(LineBlock(b"", 0)), [])
+        self.assertEqual(LineBlock(b"x\n", 1), LineBlock(b"x\n", 1))
 
 
 class ReadLinesTest(unittest.TestCase):

@@ -10,7 +10,7 @@ the block's :class:`KeyDecoder` (a busy log repeats its clients, targets and sec
 from __future__ import annotations
 
 from datetime import tzinfo
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from monilog.parsing.record import LogRecord, ParseError
 
@@ -137,6 +137,57 @@ class ParsedBlock(NamedTuple):
     """User agents, when the format has them and a filter reads them."""
     forwarded: Optional[Sequence[Any]] = None
     """X-Forwarded-For headers as logged, when the format has them."""
+
+
+class LineBlock(Sequence[bytes]):
+    """Lines read together, kept as the one block of bytes they came in: what the engine parses,
+    so that following live splits no line only to join the lines again (the watcher hands these
+    over, :meth:`~monilog.watcher.LineSplitter.feed_block`). It is the sequence of its
+    lines (without their newlines) for any other consumer, split on first use.
+
+    >>> block = LineBlock(b"first\\nsecond\\n", 2)
+    >>> len(block), block[1], list(block) == [b"first", b"second"]
+    (2, b'second', True)
+    """
+
+    __slots__ = ("_count", "_lines", "data")
+
+    def __init__(self, data: bytes, count: int) -> None:
+        """``data``: ``count`` whole lines, each ended by a newline."""
+        self.data = data
+        """The lines, each ended by ``b"\\n"``."""
+        self._count = count
+        self._lines: Optional[List[bytes]] = None
+
+    def _split(self) -> List[bytes]:
+        if self._lines is None:
+            self._lines = self.data[:-1].split(b"\n") if self._count else []
+        return self._lines
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[bytes]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[bytes, List[bytes]]:
+        return self._split()[index]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._split())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LineBlock):
+            return self.data == other.data
+        return isinstance(other, Sequence) and not isinstance(other, (bytes, str)) and self._split() == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists of its lines, which do not hash
+
+    def __repr__(self) -> str:
+        return f"LineBlock({self._split()!r})"
 
 
 Row = TypeVar("Row")

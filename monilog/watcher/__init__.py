@@ -10,6 +10,8 @@ file is text at all (:func:`compression_of` telling compressed ones), for readin
 
 from __future__ import annotations
 
+from monilog.parsing.columns import LineBlock
+
 from .lines import (
     DEFAULT_MAX_LINE_LENGTH,
     Compression,
@@ -25,6 +27,7 @@ __all__ = [
     "Compression",
     "FileStats",
     "FileWatcher",
+    "LineBlock",
     "LineSplitter",
     "WatchNotice",
     "WatchStats",

@@ -21,7 +21,7 @@ import os
 import select
 import stat
 import time
-from typing import Dict, List, NamedTuple, Optional, Protocol, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Protocol, Sequence, Set, Tuple
 
 from .lines import LineSplitter, text_problem
 
@@ -46,7 +46,7 @@ def identity_of(status: os.stat_result) -> Identity:
 class FollowerReport(Protocol):
     """Where followers send lines, notices and counts (the watcher)."""
 
-    def deliver(self, source: str, lines: List[bytes]) -> None:
+    def deliver(self, source: str, lines: Sequence[bytes]) -> None:
         """Hand complete lines read from ``source`` to the consumer."""
 
     def notice(self, level: str, source: str, kind: str, message: str) -> None:
@@ -407,7 +407,7 @@ class Follower:
         """Split ``data`` into lines, deliver them, count bytes and cut lines."""
         self._sink.count(self.path, "bytes", len(data))
         cut_before = handle.splitter.cut_lines
-        lines = handle.splitter.feed(data)
+        lines = handle.splitter.feed_block(data)
         cut = handle.splitter.cut_lines - cut_before
         if cut:
             self._sink.count(self.path, "cut_lines", cut)
@@ -417,7 +417,7 @@ class Follower:
         if lines:
             self._deliver(lines)
 
-    def _deliver(self, lines: List[bytes]) -> None:
+    def _deliver(self, lines: Sequence[bytes]) -> None:
         """Hand lines to the consumer and count them."""
         self._sink.count(self.path, "lines", len(lines))
         self._sink.deliver(self.path, lines)

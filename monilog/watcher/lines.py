@@ -35,7 +35,9 @@ import importlib
 import io
 import os
 import re
-from typing import BinaryIO, Iterator, NamedTuple, Optional, Tuple, Union
+from typing import BinaryIO, Iterator, List, NamedTuple, Optional, Tuple, Union
+
+from monilog.parsing.columns import LineBlock, has_long_line
 
 DEFAULT_MAX_LINE_LENGTH = 1 << 20
 """Default cap on a line's length in bytes (1 MiB): longer lines are cut."""
@@ -162,31 +164,41 @@ class LineSplitter:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add a chunk and return the lines it completes, in order, without their newlines."""
+        return list(self.feed_block(data))
+
+    def feed_block(self, data: bytes) -> LineBlock:
+        """:meth:`feed`, the lines kept as one block: no line is split from the others unless one
+        is over the cap (a block of short lines is a slice of ``data``)."""
         if self._discarding:
             newline = data.find(b"\n")
             if newline < 0:
-                return []
+                return LineBlock(b"", 0)
             self._discarding = False
             data = data[newline + 1:]
         last_newline = data.rfind(b"\n")
         if last_newline < 0:
             self._pending += data
-            return self._cut_pending()
+            return self._block_of(self._cut_pending())
         if self._pending:
-            self._pending += data[:last_newline]
+            self._pending += data[:last_newline + 1]
             block = bytes(self._pending)
             self._pending.clear()
         else:
-            block = data[:last_newline]
-        lines = block.split(b"\n")
+            block = data[:last_newline + 1]
         cap = self.max_line_length
-        if len(block) > cap and max(map(len, lines)) > cap:
-            cut = [line[:cap] if len(line) > cap else line for line in lines]
+        if has_long_line(block, cap):
+            lines = block[:-1].split(b"\n")
             self.cut_lines += sum(1 for line in lines if len(line) > cap)
-            lines = cut
+            block = b"".join(line[:cap] + b"\n" for line in lines)
         self._pending += data[last_newline + 1:]
-        lines.extend(self._cut_pending())
-        return lines
+        more = self._cut_pending()
+        if more:
+            block += more[0] + b"\n"
+        return LineBlock(block, block.count(b"\n"))
+
+    @staticmethod
+    def _block_of(lines: List[bytes]) -> LineBlock:
+        return LineBlock(b"".join(line + b"\n" for line in lines), len(lines))
 
     def skip_to_newline(self) -> None:
         """Drop the kept remainder and everything up to the next newline (when starting mid-line)."""

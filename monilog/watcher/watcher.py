@@ -164,7 +164,7 @@ class FileWatcher:
     def __init__(
         self,
         paths: Sequence[Union[str, "os.PathLike[str]"]],
-        on_lines: Callable[[str, List[bytes]], None],
+        on_lines: Callable[[str, Sequence[bytes]], None],
         *,
         from_start: bool = False,
         poll_interval: float = 0.2,
@@ -179,7 +179,10 @@ class FileWatcher:
         ``paths`` are file paths (which may not exist yet), glob patterns (``*``, ``?``, ``[]``,
         ``**``; files may start matching later) and ``-`` for standard input; a named pipe's path
         works too. ``on_lines(source, lines)`` receives, in the watcher thread, a batch of complete
-        lines as bytes without their newline, in file order. ``on_notice`` receives
+        lines as bytes without their newline, in file order: a sequence of them (from a file, a
+        :class:`~monilog.watcher.LineBlock`, which also keeps them as the one block of bytes they
+        were read in, for :meth:`Monitor.feed <monilog.monitor.Monitor.feed>` to parse without
+        joining them again). ``on_notice`` receives
         :class:`WatchNotice` objects (default: they are logged to the ``monilog.watcher`` logger).
         ``from_start`` reads existing files from their beginning instead of their end.
         Lines longer than ``max_line_length`` bytes are cut. A rotated or removed file is closed
@@ -311,8 +314,9 @@ class FileWatcher:
 
     # FollowerReport interface, called by the followers in the watcher thread (and by start()).
 
-    def deliver(self, source: str, lines: List[bytes]) -> None:
-        """Hand a batch of lines to the consumer."""
+    def deliver(self, source: str, lines: Sequence[bytes]) -> None:
+        """Hand a batch of lines to the consumer (a :class:`~monilog.watcher.lines.LineBlock`
+        from a file, a list from Kafka)."""
         self.last_activity = time.monotonic()
         self._on_lines(source, lines)
 
