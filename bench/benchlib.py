@@ -22,8 +22,10 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from argparse import ArgumentParser, Namespace
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -145,6 +147,20 @@ def run(command: Sequence[str], stdout_path: str = os.devnull, env: dict[str, st
         sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, peak[0], process.returncode)
+
+
+WORKDIR = os.path.join(tempfile.gettempdir(), "monilog-bench")
+"""Where the replay benches keep the logs they generate, between runs (``--workdir``)."""
+
+
+def replay_options(parser: ArgumentParser) -> Namespace:
+    """The options of a bench replaying generated logs: ``parser``'s, with ``--workdir`` (made
+    ready), after monilog's bytecode is compiled."""
+    parser.add_argument("--workdir", default=WORKDIR, help="where the generated logs are kept between runs")
+    options = parser.parse_args()
+    compile_monilog()
+    os.makedirs(options.workdir, exist_ok=True)
+    return options
 
 
 def compile_monilog(python: str = sys.executable) -> None:

@@ -31,11 +31,10 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import Run, compile_monilog, load_average, machine, table, write_results
+from benchlib import Run, load_average, machine, replay_options, table, write_results
 from replay_bench import MB, generate, measure, monitoring
 
 HOSTILE = "distinct paths and clients"
@@ -65,13 +64,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines per log (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per log (default 3)")
-    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "monilog-bench"),
-                        help="where the generated logs are kept between runs")
     parser.add_argument("--output", default=RESULTS)
-    options = parser.parse_args()
-    compile_monilog()
+    options = replay_options(parser)
 
-    os.makedirs(options.workdir, exist_ok=True)
     ordinary = generate(options.workdir, "combined", options.lines, 1000)
     logs = {"ordinary": ordinary, HOSTILE: hostile(ordinary)}
     results: dict[str, list[Run]] = {name: [] for name in logs}

@@ -29,14 +29,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from typing import Callable, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import compile_monilog, load_average, machine, table, write_results
+from benchlib import load_average, machine, replay_options, table, write_results
 from replay_bench import generate
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "floor.txt")
@@ -71,17 +70,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--megabytes", type=int, default=100, help="how much of the log to use (default 100)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "monilog-bench"),
-                        help="where the generated log is kept between runs")
     parser.add_argument("--output", default=RESULTS)
-    options = parser.parse_args()
-    compile_monilog()
+    options = replay_options(parser)
 
     from monilog.accumulation.aggregate import aggregate
     from monilog.parsing.block import _BLOCK_PATTERNS, parse_block
     from monilog.parsing.parser import LogParser
 
-    os.makedirs(options.workdir, exist_ok=True)
     blocks = blocks_of(generate(options.workdir, "combined", 1_000_000, 1000), options.megabytes)
     lines = sum(block.count(b"\n") for block in blocks)
     pattern = _BLOCK_PATTERNS["combined"]

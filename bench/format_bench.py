@@ -25,9 +25,8 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 
-from benchlib import compile_monilog, load_average, machine, table, write_results
+from benchlib import load_average, machine, replay_options, table, write_results
 from replay_bench import MB, generate, measure, row
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "formats.txt")
@@ -65,11 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines per log (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each command")
-    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "monilog-bench"))
     parser.add_argument("--output", default=RESULTS)
-    options = parser.parse_args()
-    compile_monilog()
-    os.makedirs(options.workdir, exist_ok=True)
+    options = replay_options(parser)
     combined = generate(options.workdir, "combined", options.lines, 1000)
     vhost, jsonl = derive(combined)
     out = os.path.join(options.workdir, "format.json")

@@ -39,12 +39,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import Run, compile_monilog, load_average, machine, run, table, write_results
+from benchlib import Run, load_average, machine, replay_options, run, table, write_results
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "replay.txt")
 RESULTS_ONE_CORE = os.path.join(os.path.dirname(RESULTS), "replay_one_core.txt")
@@ -100,16 +99,12 @@ def main() -> None:
     parser.add_argument("--no-goaccess", action="store_true", help="skip GoAccess even when installed")
     parser.add_argument("--one-core", action="store_true",
                         help="run monitoring and GoAccess pinned to CPU 0 (taskset -c 0)")
-    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "monilog-bench"),
-                        help="where the generated logs are kept between runs")
     parser.add_argument("--output", help="results file (default bench/results/replay.txt, with --one-core "
                         "replay_one_core.txt)")
-    options = parser.parse_args()
-    compile_monilog()
+    options = replay_options(parser)
     if options.output is None:
         options.output = RESULTS_ONE_CORE if options.one_core else RESULTS
 
-    os.makedirs(options.workdir, exist_ok=True)
     pin: list[str] = []
     if options.one_core:
         taskset = shutil.which("taskset")
