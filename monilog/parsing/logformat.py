@@ -303,6 +303,11 @@ class LogFormat(LineFormat):
         tokens = _nginx_tokens(text) if re.search(r"\$\{?\w", text) else _apache_tokens(text)
         parts: List[bytes] = [b"^"]
         single: List[bytes] = [b"^"]  # the same with single spaces: see single_pattern
+
+        def add(regex: bytes, single_form: Optional[bytes] = None) -> None:
+            """Add a piece to both patterns (its own single-space form to that one, when it has one)."""
+            parts.append(regex)
+            single.append(regex if single_form is None else single_form)
         self.kinds: List[str] = []
         """The kind of each group, in order."""
         self.details: Dict[str, str] = {}
@@ -315,26 +320,22 @@ class LogFormat(LineFormat):
                 literal = token.literal[:-1] if more and index == len(tokens) - 1 else token.literal
                 # a space of the format matches a run of spaces (padded fields, doubled separators)
                 pieces = [re.escape(piece.encode()) for piece in re.split(" +", literal)]
-                parts.append(b" +".join(pieces))
-                single.append(b" ".join(pieces))
+                add(b" +".join(pieces), b" ".join(pieces))
                 continue
             if token.kind == "duration_part":  # tokens alternate literal, field: fields are two apart
                 if index < 2 or tokens[index - 2].kind != "duration_part":
                     summing = "duration" not in self.kinds
                     if summing:
-                        parts.append(b"(")
-                        single.append(b"(")
+                        add(b"(")
                         self.kinds.append("duration")
                         self.details["duration"] = "1"
                 upstream = summing and token.detail == "upstream" and "upstream" not in self.kinds
-                parts.append(b"(" + _PART + b")" if upstream else _PART)
-                single.append(parts[-1])
+                add(b"(" + _PART + b")" if upstream else _PART)
                 if upstream:
                     self.kinds.append("upstream")
                     self.details["upstream"] = "1"
                 if summing and (index + 2 >= len(tokens) or tokens[index + 2].kind != "duration_part"):
-                    parts.append(b")")
-                    single.append(b")")
+                    add(b")")
                 continue
             before = tokens[index - 1].literal if index else ""
             after = tokens[index + 1].literal if index + 1 < len(tokens) else ""
@@ -345,22 +346,19 @@ class LogFormat(LineFormat):
             if token.kind == "request" and not (before.endswith('"') and after.startswith('"')):
                 raise FormatError("the request field must be quoted in the format (\"%r\", \"$request\")")
             if token.kind == "request" and token.detail == "absolute" and "vhost" not in self.kinds:
-                parts.append(_URL_HOST)
-                single.append(_URL_HOST)
+                add(_URL_HOST)
                 self.kinds.append("vhost")
                 self.details["vhost"] = "url"
             quoted = before.endswith('"') and after.startswith('"')
             regex, regex_single = _field_regex(token, quoted, after), _field_regex(token, quoted, after, single=True)
-            parts.append(_uncaptured(regex) if duplicate else regex)
-            single.append(_uncaptured(regex_single) if duplicate else regex_single)
+            add(*((_uncaptured(regex), _uncaptured(regex_single)) if duplicate else (regex, regex_single)))
             if token.kind != "skip" and not duplicate:
                 self.kinds.append(token.kind)
                 self.details[token.kind] = token.detail
         if more:
-            parts.append(b"(?:" + (b" +" if more.group(1) == " " else b"\t") + rb"[^\n]*)?")
-            single.append(b"(?:" + (b" " if more.group(1) == " " else b"\t") + rb"[^\n]*)?")
-        parts.append(rb"[ \t]*\r?$")
-        single.append(parts[-1])
+            tab = more.group(1) == "\t"
+            add(b"(?:" + (b"\t" if tab else b" +") + rb"[^\n]*)?", b"(?:" + (b"\t" if tab else b" ") + rb"[^\n]*)?")
+        add(rb"[ \t]*\r?$")
         kinds = set(self.kinds)
         if "stamp" not in kinds:
             raise FormatError("the format has no time field ($time_local, $time_iso8601, $msec, %t)")
