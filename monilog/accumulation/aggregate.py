@@ -27,9 +27,10 @@ from bisect import bisect_left
 from collections import Counter
 from datetime import tzinfo
 from itertools import groupby
-from operator import itemgetter, le
+from operator import le
 from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Tuple, TypeVar
 
+from monilog.accelerator import speedups
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.statistics import Counts, is_error
 from monilog.parsing.block import decode_status
@@ -178,39 +179,32 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
 def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order.
 
-    Each distinct key is decoded once (through the decoder's caches) and counted with the
-    built-in ``Counter``, ``map`` and ``zip``; a loop in Python runs only where two keys decode
-    to the same client or the same (section, status), which a hostile log of distinct paths and
-    clients never makes.
+    The records are first counted by key (:func:`tally_python`, or its C twin), then each
+    distinct key is decoded once (through the decoder's caches): a loop in Python runs per
+    distinct key, never per record, except for durations and virtual hosts.
     """
     keys = parsed.keys
     keys.limit_caches()
-    who_counts = Counter(parsed.who[start:end])
-    decoded_who = _decoded(keys.who_cache, keys.decode_whos, who_counts)
-    clients = _summed([host for host, _ in decoded_who], who_counts.values())
+    counted = None
+    if speedups is not None:
+        counted = speedups.tally(parsed.who, parsed.requests, parsed.statuses, parsed.sizes, start, end)
+    if counted is None:
+        counted = tally_python(parsed, start, end)
+    who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = counted
+    decoded_who = _decoded(keys.who_cache, keys.decode_whos, who_keys)
+    clients = _summed([host for host, _ in decoded_who], who_hits)
     users: Dict[str, int] = {}
-    for (_, user), count in zip(decoded_who, who_counts.values()):
+    for (_, user), count in zip(decoded_who, who_hits):
         if user:
             users[user] = users.get(user, 0) + count
 
+    decoded = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
+    codes = map(decode_status, pair_statuses)
+    section_status = _summed([(section, code) for (_, section), code in zip(decoded, codes)], pair_hits)
+    section_of = dict(zip(pair_requests, [section for _, section in decoded]))
+    section_bytes = _summed(list(map(section_of.__getitem__, sized)), size_sums)
+    methods = _summed([method for method, _ in decoded], pair_hits)
     requests = parsed.requests[start:end]
-    pairs = Counter(zip(requests, parsed.statuses[start:end]))
-    decoded = _decoded(keys.request_cache, keys.decode_requests, [request for request, _ in pairs])
-    codes = map(decode_status, [status for _, status in pairs])
-    section_status = _summed([(section, code) for (_, section), code in zip(decoded, codes)], pairs.values())
-    section_of = dict(zip([request for request, _ in pairs], [section for _, section in decoded]))
-    sizes = keys.sizes(parsed.sizes[start:end])
-    if len(pairs) == len(requests):  # each record its own request (random paths): no loop per record
-        methods = dict(Counter(map(itemgetter(0), decoded)))
-        section_bytes = _summed(list(map(section_of.__getitem__, requests)), sizes)
-    else:
-        methods = {}
-        for (method, _), count in zip(decoded, pairs.values()):
-            methods[method] = methods.get(method, 0) + count
-        section_bytes = {}
-        get = section_bytes.get
-        for section, size in zip(map(section_of.__getitem__, requests), sizes):
-            section_bytes[section] = get(section, 0) + size
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -244,6 +238,26 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
             upstream.add_tally(times)
     return Counts(section_status, section_bytes, methods, clients, users, vhosts or None, latency or None, upstream)
 
+
+
+Tally = Tuple[List[Any], List[int], List[Any], List[Any], List[int], List[Any], List[int]]
+"""What :func:`tally_python` counts: the distinct ``who`` keys and their hits, the distinct
+(request, status) pairs (as two lists) and their hits, the distinct requests and their bytes,
+each in first-seen order."""
+
+
+def tally_python(parsed: ParsedBlock, start: int, end: int) -> Tally:
+    """Count records ``start`` to ``end`` by key, the step :func:`count_records` decodes the keys of.
+
+    This is the reference of the C accelerator's ``tally``, which gives the same lists (it leaves
+    to this function the blocks whose sizes are not plain decimal text, ``-`` or ints).
+    """
+    who_counts = Counter(parsed.who[start:end])
+    requests = list(parsed.requests[start:end])
+    pairs = Counter(zip(requests, parsed.statuses[start:end]))
+    size_sums = _summed(requests, parsed.keys.sizes(parsed.sizes[start:end]))
+    return (list(who_counts), list(who_counts.values()), [request for request, _ in pairs],
+            [status for _, status in pairs], list(pairs.values()), list(size_sums), list(size_sums.values()))
 
 
 def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], List[Tuple[str, str]]],

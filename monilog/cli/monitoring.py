@@ -20,6 +20,7 @@ import sys
 import time
 from contextlib import contextmanager
 
+from monilog import accelerator
 from monilog.cli import demo, integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.parsing.formats import ALIASES, FORMATS, NAMES
@@ -114,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar while --replay reads (shown only when stderr is a terminal)")
     integrations.add_arguments(parser)
     demo.add_arguments(parser)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} ({accelerator.description()})")
     return parser
 
 

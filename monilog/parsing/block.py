@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from monilog.accelerator import speedups
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES
 from monilog.parsing.columns import KeyDecoder, ParsedBlock, count_lines, has_hash_line
@@ -101,23 +102,44 @@ def parse_block(block: bytes, parser: LogParser) -> ParsedBlock:
         if not reading.needs_agents:
             compiled = compiled.without_agents()
         return reading.apply(compiled.parse_block(block, parser.max_line_length), parser.source)
-    lines = count_lines(block)
     if fmt not in FAST_FORMATS or parser.detected == "w3c" or reading.needs_agents:
-        return reading.apply(_parse_with(parser, block.split(b"\n") if block else [], lines), parser.source)
+        return reading.apply(_parse_with(parser, block.split(b"\n") if block else [], count_lines(block)), parser.source)
     if b"\\" not in block and not has_hash_line(block):
-        rows = _BLOCK_PATTERNS[fmt].findall(block)
-        if len(rows) == lines:
-            who, stamps, requests, statuses, sizes = zip(*rows) if rows else ((),) * 5
+        columns = scan(block, fmt == "combined")
+        if columns is not None:
+            who, stamps, requests, statuses, sizes = columns
+            lines = len(stamps)
             try:
                 for stamp in set(stamps):
                     decode_stamp(stamp)
             except ValueError:
                 pass  # a refused date: parse line by line to skip exactly that line
             else:
-                if rows:
+                if lines:
                     parser.clf_seen = True
                 return reading.apply(ParsedBlock(lines, who, stamps, requests, statuses, sizes, [], LINE_KEYS), parser.source)
-    return reading.apply(_parse_lines(block, parser, lines), parser.source)
+    return reading.apply(_parse_lines(block, parser, count_lines(block)), parser.source)
+
+
+Columns = Tuple[Sequence[bytes], Sequence[bytes], Sequence[bytes], Sequence[bytes], Sequence[bytes]]
+"""``(who, stamps, requests, statuses, sizes)`` of a block, one entry a line."""
+
+
+def scan_regex(block: bytes, combined: bool) -> Optional[Columns]:
+    """The columns of a block of lines (without backslashes or ``#`` lines), by the fast pattern
+    (the Combined one if ``combined``), or None when it does not match every line.
+
+    This is the reference of :func:`scan`: the C accelerator's ``scan_clf`` gives the same
+    columns (as lists, equal keys as one object) or None for the same blocks.
+    """
+    rows = _BLOCK_PATTERNS["combined" if combined else "common"].findall(block)
+    if len(rows) != count_lines(block):
+        return None
+    return tuple(zip(*rows)) if rows else ((),) * 5  # type: ignore[return-value]  # five columns
+
+
+scan: Callable[[bytes, bool], Optional[Columns]] = speedups.scan_clf if speedups is not None else scan_regex
+"""The block scan :func:`parse_block` uses: the C accelerator's, or :func:`scan_regex`."""
 
 
 def _first_line(block: bytes) -> bytes:

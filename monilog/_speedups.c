@@ -1,0 +1,732 @@
+/* monilog._speedups: the optional C accelerator of two pure steps of the engine.
+ *
+ * Each function here has a reference written in Python beside the code that uses it, and gives
+ * exactly that reference's result (the tests compare them on generated and hostile input):
+ *
+ *   scan_clf(block, combined)          monilog.parsing.block.scan_regex: the five columns of a
+ *                                      block of Common/Combined lines, or None when a line does
+ *                                      not match the fast pattern (the caller then reads the block
+ *                                      the careful way). Equal keys come out as one object, so that
+ *                                      counting them hashes each distinct key once.
+ *   tally(who, requests, statuses, sizes, start, end)
+ *                                      monilog.accumulation.aggregate.tally_python: hits per
+ *                                      client key, per (request, status) pair, and bytes per
+ *                                      request, in first-seen order; None when a size is not
+ *                                      plain decimal text, "-" or an int (the reference decides).
+ *
+ * Nothing here knows a rule (sections, clocks, alerts): those stay in their Python modules.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* Interning: one bytes object per distinct key of a block.                                  */
+
+typedef struct {
+    uint64_t hash;
+    PyObject *key; /* owned */
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t mask;
+    size_t used;
+} Interner;
+
+static uint64_t
+hash_bytes(const char *data, Py_ssize_t size)
+{
+    /* eight bytes at a time, each word mixed in by a multiply and a rotation (keys are short) */
+    uint64_t hash = 0x9E3779B97F4A7C15ULL ^ (uint64_t)size, word;
+    while (size >= 8) {
+        memcpy(&word, data, 8);
+        hash = ((hash ^ word) * 0xFF51AFD7ED558CCDULL);
+        hash ^= hash >> 32;
+        data += 8;
+        size -= 8;
+    }
+    word = 0;
+    memcpy(&word, data, (size_t)size);
+    hash = (hash ^ word) * 0xC4CEB9FE1A85EC53ULL;
+    return hash ^ (hash >> 29);
+}
+
+static int
+interner_init(Interner *table)
+{
+    table->mask = 255;
+    table->used = 0;
+    table->slots = PyMem_Calloc(table->mask + 1, sizeof(Slot));
+    if (table->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+interner_free(Interner *table)
+{
+    if (table->slots == NULL) {
+        return;
+    }
+    for (size_t i = 0; i <= table->mask; i++) {
+        Py_XDECREF(table->slots[i].key);
+    }
+    PyMem_Free(table->slots);
+    table->slots = NULL;
+}
+
+static int
+interner_grow(Interner *table)
+{
+    size_t size = (table->mask + 1) * 2;
+    Slot *slots = PyMem_Calloc(size, sizeof(Slot));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i <= table->mask; i++) {
+        Slot slot = table->slots[i];
+        if (slot.key != NULL) {
+            size_t at = slot.hash & (size - 1);
+            while (slots[at].key != NULL) {
+                at = (at + 1) & (size - 1);
+            }
+            slots[at] = slot;
+        }
+    }
+    PyMem_Free(table->slots);
+    table->slots = slots;
+    table->mask = size - 1;
+    return 0;
+}
+
+/* A new reference to the bytes object equal to data[:size], made on first sight. */
+static PyObject *
+intern_bytes(Interner *table, const char *data, Py_ssize_t size)
+{
+    uint64_t hash = hash_bytes(data, size);
+    size_t at = hash & table->mask;
+    for (;;) {
+        Slot *slot = &table->slots[at];
+        if (slot->key == NULL) {
+            break;
+        }
+        if (slot->hash == hash && PyBytes_GET_SIZE(slot->key) == size
+            && memcmp(PyBytes_AS_STRING(slot->key), data, (size_t)size) == 0) {
+            Py_INCREF(slot->key);
+            return slot->key;
+        }
+        at = (at + 1) & table->mask;
+    }
+    PyObject *key = PyBytes_FromStringAndSize(data, size);
+    if (key == NULL) {
+        return NULL;
+    }
+    if ((table->used + 1) * 2 > table->mask + 1) {
+        if (interner_grow(table) < 0) {
+            Py_DECREF(key);
+            return NULL;
+        }
+        at = hash & table->mask;
+        while (table->slots[at].key != NULL) {
+            at = (at + 1) & table->mask;
+        }
+    }
+    table->slots[at].hash = hash;
+    table->slots[at].key = key;
+    table->used++;
+    Py_INCREF(key);
+    return key;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The fast Common/Combined pattern of monilog.parsing.block._pattern, strict form, one line.  */
+
+typedef struct {
+    const char *who, *stamp, *request, *status, *size;
+    Py_ssize_t who_size, request_size, size_size;
+} Fields;
+
+#define PRINTABLE(c) ((unsigned char)(c) >= 0x21 && (unsigned char)(c) <= 0x7e)
+
+/* The end of the run of printable characters from p (before end). */
+static const char *
+printable_run(const char *p, const char *end)
+{
+    while (p < end && PRINTABLE(*p)) {
+        p++;
+    }
+    return p;
+}
+
+/* The end of the run of printable characters from p (before end) other than `a` and `b`, or NULL
+ * when the run of printable characters goes on with `a` or `b` (which the pattern refuses). */
+static const char *
+printable_run_without(const char *p, const char *end, char a, char b)
+{
+    while (p < end && PRINTABLE(*p) && *p != a && *p != b) {
+        p++;
+    }
+    return p < end && (*p == a || *p == b) ? NULL : p;
+}
+
+/* The end of a quoted field starting at p ('"', at most `limit` characters that are neither '"'
+ * nor '\\', '"'), or NULL. */
+static const char *
+quoted(const char *p, const char *end, Py_ssize_t limit, int backslash)
+{
+    if (p >= end || *p != '"') {
+        return NULL;
+    }
+    const char *q = ++p;
+    if (backslash) {
+        while (q < end && *q != '"' && *q != '\\') {
+            q++;
+        }
+    }
+    else {
+        q = memchr(p, '"', (size_t)(end - p));
+        if (q == NULL) {
+            return NULL;
+        }
+    }
+    if (q >= end || *q != '"' || q - p > limit) {
+        return NULL;
+    }
+    return q + 1;
+}
+
+static int
+match_line(const char *line, const char *end, int combined, int backslash, Fields *fields)
+{
+    const char *p = line, *q;
+
+    /* host ident user: runs of printable characters; host not starting with '#', user without '"' */
+    if (p >= end || !PRINTABLE(*p) || *p == '#') {
+        return 0;
+    }
+    q = printable_run(p, end);
+    if (q - p > 255 || q >= end || *q != ' ') {
+        return 0;
+    }
+    p = q + 1;
+    q = printable_run(p, end);
+    if (q == p || q - p > 255 || q >= end || *q != ' ') {
+        return 0;
+    }
+    p = q + 1;
+    q = printable_run_without(p, end, '"', '"');
+    if (q == NULL || q == p || q - p > 255) {
+        return 0;
+    }
+    fields->who = line;
+    fields->who_size = q - line;
+
+    /* " [" 26 characters that are not ']' "]" */
+    if (end - q < 2 + 26 + 1 || q[0] != ' ' || q[1] != '[' || q[28] != ']') {
+        return 0;
+    }
+    for (int i = 2; i < 28; i++) {
+        if (q[i] == ']') {
+            return 0;
+        }
+    }
+    fields->stamp = q + 2;
+    p = q + 29;
+
+    /* ' "' METHOD ' /' target ' HTTP/': method 1 to 32, target up to 10,238 after '/', printable, no '"' or '\\' */
+    if (end - p < 2 || p[0] != ' ' || p[1] != '"') {
+        return 0;
+    }
+    p += 2;
+    fields->request = p;
+    q = printable_run_without(p, end, '"', '\\');
+    if (q == NULL || q == p || q - p > 32 || end - q < 2 || q[0] != ' ' || q[1] != '/') {
+        return 0;
+    }
+    p = q + 2;
+    q = printable_run_without(p, end, '"', '\\');
+    if (q == NULL || q - p > 10238) {
+        return 0;
+    }
+    fields->request_size = q - fields->request;
+    if (end - q < 6 || memcmp(q, " HTTP/", 6) != 0) {
+        return 0;
+    }
+    p = q + 6;
+
+    /* protocol: up to 32 characters that are not ' ', '"' or '\\', then '"' */
+    q = p;
+    while (q < end && *q != ' ' && *q != '"' && *q != '\\') {
+        q++;
+    }
+    if (q - p > 32 || q >= end || *q != '"') {
+        return 0;
+    }
+    p = q + 1;
+
+    /* ' ' status [1-9]\d\d ' ' size (\d{1,18}|-) */
+    if (end - p < 6 || p[0] != ' ' || p[1] < '1' || p[1] > '9' || p[2] < '0' || p[2] > '9' || p[3] < '0' || p[3] > '9'
+        || p[4] != ' ') {
+        return 0;
+    }
+    fields->status = p + 1;
+    p += 5;
+    q = p;
+    while (q < end && *q >= '0' && *q <= '9') {
+        q++;
+    }
+    if (q == p) {
+        if (*p != '-') {
+            return 0;
+        }
+        q = p + 1;
+    }
+    else if (q - p > 18) {
+        return 0;
+    }
+    fields->size = p;
+    fields->size_size = q - p;
+    p = q;
+
+    if (combined) {
+        /* ' ' quoted referer ' ' quoted user agent, then up to 16,384 characters */
+        if (p >= end || *p != ' ' || (p = quoted(p + 1, end, 8192, backslash)) == NULL) {
+            return 0;
+        }
+        if (p >= end || *p != ' ' || (p = quoted(p + 1, end, 8192, backslash)) == NULL) {
+            return 0;
+        }
+        return end - p <= 16384;
+    }
+    /* the end of the line, or a space, tab, CR, FF or VT and up to 16,384 characters */
+    if (p == end) {
+        return 1;
+    }
+    if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\f' && *p != '\v') {
+        return 0;
+    }
+    return end - (p + 1) <= 16384;
+}
+
+static PyObject *
+scan_clf(PyObject *module, PyObject *args)
+{
+    (void)module;
+    Py_buffer view;
+    int combined;
+    if (!PyArg_ParseTuple(args, "y*p:scan_clf", &view, &combined)) {
+        return NULL;
+    }
+    PyObject *columns[5] = {NULL, NULL, NULL, NULL, NULL};
+    Interner who = {NULL, 0, 0}, stamps = {NULL, 0, 0}, requests = {NULL, 0, 0};
+    PyObject *statuses[1000] = {NULL}, *last_stamp = NULL; /* borrowed from the stamps table */
+    PyObject *result = NULL;
+    int failed = interner_init(&who) < 0 || interner_init(&stamps) < 0 || interner_init(&requests) < 0;
+    int matched = 1;
+    for (int i = 0; i < 5 && !failed; i++) {
+        columns[i] = PyList_New(0);
+        failed = columns[i] == NULL;
+    }
+    const char *data = view.buf, *stop = data + view.len, *line = data;
+    int backslash = memchr(data, '\\', (size_t)view.len) != NULL;
+    while (!failed && line < stop) {
+        const char *end = memchr(line, '\n', (size_t)(stop - line));
+        if (end == NULL) {
+            end = stop;
+        }
+        Fields fields;
+        if (!match_line(line, end, combined, backslash, &fields)) {
+            matched = 0;
+            break;
+        }
+        /* a line's second is mostly the line before's: compared before it is looked up */
+        PyObject *stamp;
+        if (last_stamp != NULL && memcmp(PyBytes_AS_STRING(last_stamp), fields.stamp, 26) == 0) {
+            Py_INCREF(last_stamp);
+            stamp = last_stamp;
+        }
+        else {
+            stamp = last_stamp = intern_bytes(&stamps, fields.stamp, 26);
+        }
+        int code = (fields.status[0] - '0') * 100 + (fields.status[1] - '0') * 10 + (fields.status[2] - '0');
+        if (statuses[code] == NULL) {
+            statuses[code] = PyBytes_FromStringAndSize(fields.status, 3);
+        }
+        Py_XINCREF(statuses[code]);
+        PyObject *keys[5] = {
+            intern_bytes(&who, fields.who, fields.who_size),
+            stamp,
+            intern_bytes(&requests, fields.request, fields.request_size),
+            statuses[code],
+            PyBytes_FromStringAndSize(fields.size, fields.size_size), /* sizes seldom repeat: not interned */
+        };
+        for (int i = 0; i < 5; i++) {
+            if (keys[i] == NULL || PyList_Append(columns[i], keys[i]) < 0) {
+                failed = 1;
+            }
+            Py_XDECREF(keys[i]);
+        }
+        line = end + 1;
+    }
+    if (!failed) {
+        if (matched) {
+            result = PyTuple_Pack(5, columns[0], columns[1], columns[2], columns[3], columns[4]);
+        }
+        else {
+            Py_INCREF(Py_None);
+            result = Py_None;
+        }
+    }
+    for (int i = 0; i < 5; i++) {
+        Py_XDECREF(columns[i]);
+    }
+    interner_free(&who);
+    interner_free(&stamps);
+    interner_free(&requests);
+    for (int i = 0; i < 1000; i++) {
+        Py_XDECREF(statuses[i]);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tally: the counters of a range of records.                                                 */
+
+typedef struct {
+    Py_ssize_t *data;
+    Py_ssize_t size, capacity;
+} Array;
+
+static int
+array_push(Array *array, Py_ssize_t value)
+{
+    if (array->size == array->capacity) {
+        Py_ssize_t capacity = array->capacity ? array->capacity * 2 : 64;
+        Py_ssize_t *data = PyMem_Realloc(array->data, (size_t)capacity * sizeof(Py_ssize_t));
+        if (data == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        array->data = data;
+        array->capacity = capacity;
+    }
+    array->data[array->size++] = value;
+    return 0;
+}
+
+/* The index of `key` in `index` (adding it as the next one if new, and *added is set), or -1 on error. */
+static Py_ssize_t
+index_of(PyObject *index, PyObject *key, int *added)
+{
+    PyObject *found = PyDict_GetItemWithError(index, key);
+    *added = 0;
+    if (found != NULL) {
+        return PyLong_AsSsize_t(found);
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    Py_ssize_t position = PyDict_GET_SIZE(index);
+    PyObject *number = PyLong_FromSsize_t(position);
+    if (number == NULL) {
+        return -1;
+    }
+    int status = PyDict_SetItem(index, key, number);
+    Py_DECREF(number);
+    if (status < 0) {
+        return -1;
+    }
+    *added = 1;
+    return position;
+}
+
+/* The bytes of a size key: plain decimal digits (at most 18) or "-" (0), or a non-negative int.
+ * Returns 0 and sets *value, 1 when the key is anything else (the reference decides), -1 on error. */
+static int
+size_of(PyObject *key, long long *value)
+{
+    if (PyBytes_CheckExact(key)) {
+        const char *text = PyBytes_AS_STRING(key);
+        Py_ssize_t size = PyBytes_GET_SIZE(key);
+        if (size == 1 && text[0] == '-') {
+            *value = 0;
+            return 0;
+        }
+        if (size == 0 || size > 18) {
+            return 1;
+        }
+        long long total = 0;
+        for (Py_ssize_t i = 0; i < size; i++) {
+            if (text[i] < '0' || text[i] > '9') {
+                return 1;
+            }
+            total = total * 10 + (text[i] - '0');
+        }
+        *value = total;
+        return 0;
+    }
+    if (PyLong_CheckExact(key)) {
+        int overflow;
+        long long total = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (total == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (overflow || total < 0 || total > 999999999999999999LL) {
+            return 1;
+        }
+        *value = total;
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+list_of(PyObject **items, Py_ssize_t size)
+{
+    PyObject *list = PyList_New(size);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        Py_INCREF(items[i]);
+        PyList_SET_ITEM(list, i, items[i]);
+    }
+    return list;
+}
+
+static PyObject *
+numbers_of(const Py_ssize_t *values, Py_ssize_t size)
+{
+    PyObject *list = PyList_New(size);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        PyObject *number = PyLong_FromSsize_t(values[i]);
+        if (number == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, number);
+    }
+    return list;
+}
+
+static PyObject *
+keys_of(PyObject *index)
+{
+    return PyDict_Keys(index); /* in insertion order: first seen */
+}
+
+static PyObject *
+tally(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *who_in, *requests_in, *statuses_in, *sizes_in;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "OOOOnn:tally", &who_in, &requests_in, &statuses_in, &sizes_in, &start, &end)) {
+        return NULL;
+    }
+    PyObject *who = NULL, *requests = NULL, *statuses = NULL, *sizes = NULL;
+    PyObject *who_index = NULL, *request_index = NULL, *result = NULL;
+    Array who_hits = {0}, pair_request = {0}, pair_hits = {0}, pair_next = {0}, request_first = {0};
+    PyObject **pair_status = NULL;
+    long long *request_bytes = NULL;
+    Py_ssize_t request_capacity = 0, pair_capacity = 0;
+    int plain = 1;
+
+    who = PySequence_Fast(who_in, "who must be a sequence");
+    requests = PySequence_Fast(requests_in, "requests must be a sequence");
+    statuses = PySequence_Fast(statuses_in, "statuses must be a sequence");
+    sizes = PySequence_Fast(sizes_in, "sizes must be a sequence");
+    who_index = PyDict_New();
+    request_index = PyDict_New();
+    if (who == NULL || requests == NULL || statuses == NULL || sizes == NULL || who_index == NULL || request_index == NULL) {
+        goto done;
+    }
+    if (start < 0 || end < start || end > PySequence_Fast_GET_SIZE(who) || end > PySequence_Fast_GET_SIZE(requests)
+        || end > PySequence_Fast_GET_SIZE(statuses) || end > PySequence_Fast_GET_SIZE(sizes)) {
+        PyErr_SetString(PyExc_IndexError, "the range of records is not in the columns");
+        goto done;
+    }
+    PyObject **who_items = PySequence_Fast_ITEMS(who), **request_items = PySequence_Fast_ITEMS(requests);
+    PyObject **status_items = PySequence_Fast_ITEMS(statuses), **size_items = PySequence_Fast_ITEMS(sizes);
+    PyObject *last_who = NULL;
+    Py_ssize_t last_who_at = -1;
+    for (Py_ssize_t i = start; i < end; i++) {
+        int added;
+        /* clients */
+        Py_ssize_t at = last_who_at;
+        if (who_items[i] != last_who) {
+            at = index_of(who_index, who_items[i], &added);
+            if (at < 0 || (added && array_push(&who_hits, 0) < 0)) {
+                goto done;
+            }
+            last_who = who_items[i];
+            last_who_at = at;
+        }
+        who_hits.data[at]++;
+
+        /* bytes per request */
+        long long bytes;
+        int unusual = size_of(size_items[i], &bytes);
+        if (unusual) {
+            if (unusual > 0) {
+                plain = 0;
+            }
+            goto done;
+        }
+        Py_ssize_t request = index_of(request_index, request_items[i], &added);
+        if (request < 0) {
+            goto done;
+        }
+        if (added) {
+            if (request >= request_capacity) {
+                request_capacity = request_capacity ? request_capacity * 2 : 64;
+                long long *grown = PyMem_Realloc(request_bytes, (size_t)request_capacity * sizeof(long long));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                request_bytes = grown;
+            }
+            request_bytes[request] = 0;
+            if (array_push(&request_first, -1) < 0) {
+                goto done;
+            }
+        }
+        if (__builtin_add_overflow(request_bytes[request], bytes, &request_bytes[request])) {
+            plain = 0; /* past 2**63 bytes: the reference's integers do not overflow */
+            goto done;
+        }
+
+        /* (request, status) pairs: a request's few statuses are a chain, compared by identity first */
+        PyObject *status = status_items[i];
+        Py_ssize_t pair = request_first.data[request], previous = -1;
+        while (pair >= 0) {
+            PyObject *known = pair_status[pair];
+            if (known == status) {
+                break;
+            }
+            int equal = PyObject_RichCompareBool(known, status, Py_EQ);
+            if (equal < 0) {
+                goto done;
+            }
+            if (equal) {
+                break;
+            }
+            previous = pair;
+            pair = pair_next.data[pair];
+        }
+        if (pair < 0) {
+            pair = pair_hits.size;
+            if (pair >= pair_capacity) {
+                pair_capacity = pair_capacity ? pair_capacity * 2 : 64;
+                PyObject **grown = PyMem_Realloc(pair_status, (size_t)pair_capacity * sizeof(PyObject *));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                pair_status = grown;
+            }
+            pair_status[pair] = status; /* borrowed: the columns hold it during the call */
+            if (array_push(&pair_hits, 0) < 0 || array_push(&pair_request, request) < 0 || array_push(&pair_next, -1) < 0) {
+                goto done;
+            }
+            if (previous < 0) {
+                request_first.data[request] = pair;
+            }
+            else {
+                pair_next.data[previous] = pair;
+            }
+        }
+        pair_hits.data[pair]++;
+    }
+
+    {
+        PyObject *who_keys = keys_of(who_index), *request_keys = keys_of(request_index);
+        PyObject *pair_requests = NULL, *pair_statuses = NULL, *who_counts = NULL, *pair_counts = NULL, *bytes = NULL;
+        if (who_keys != NULL && request_keys != NULL) {
+            PyObject **request_objects = PySequence_Fast_ITEMS(request_keys);
+            pair_requests = PyList_New(pair_hits.size);
+            if (pair_requests != NULL) {
+                for (Py_ssize_t i = 0; i < pair_hits.size; i++) {
+                    PyObject *request = request_objects[pair_request.data[i]];
+                    Py_INCREF(request);
+                    PyList_SET_ITEM(pair_requests, i, request);
+                }
+            }
+            pair_statuses = list_of(pair_status, pair_hits.size);
+            who_counts = numbers_of(who_hits.data, who_hits.size);
+            pair_counts = numbers_of(pair_hits.data, pair_hits.size);
+            Py_ssize_t requests_seen = PyList_GET_SIZE(request_keys);
+            bytes = PyList_New(requests_seen);
+            for (Py_ssize_t i = 0; bytes != NULL && i < requests_seen; i++) {
+                PyObject *number = PyLong_FromLongLong(request_bytes[i]);
+                if (number == NULL) {
+                    Py_CLEAR(bytes);
+                    break;
+                }
+                PyList_SET_ITEM(bytes, i, number);
+            }
+        }
+        if (who_keys && request_keys && pair_requests && pair_statuses && who_counts && pair_counts && bytes) {
+            result = PyTuple_Pack(7, who_keys, who_counts, pair_requests, pair_statuses, pair_counts, request_keys, bytes);
+        }
+        Py_XDECREF(who_keys);
+        Py_XDECREF(request_keys);
+        Py_XDECREF(pair_requests);
+        Py_XDECREF(pair_statuses);
+        Py_XDECREF(who_counts);
+        Py_XDECREF(pair_counts);
+        Py_XDECREF(bytes);
+    }
+
+done:
+    if (!plain && !PyErr_Occurred()) {
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    Py_XDECREF(who);
+    Py_XDECREF(requests);
+    Py_XDECREF(statuses);
+    Py_XDECREF(sizes);
+    Py_XDECREF(who_index);
+    Py_XDECREF(request_index);
+    PyMem_Free(who_hits.data);
+    PyMem_Free(pair_request.data);
+    PyMem_Free(pair_hits.data);
+    PyMem_Free(pair_next.data);
+    PyMem_Free(request_first.data);
+    PyMem_Free(pair_status);
+    PyMem_Free(request_bytes);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan_clf", scan_clf, METH_VARARGS,
+     "scan_clf(block, combined) -> (who, stamps, requests, statuses, sizes) or None\n\n"
+     "The columns of a block of Common (or Combined) lines, as monilog.parsing.block.scan_regex."},
+    {"tally", tally, METH_VARARGS,
+     "tally(who, requests, statuses, sizes, start, end) -> tuple of 7 lists or None\n\n"
+     "The counters of records start to end, as monilog.accumulation.aggregate.tally_python."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "monilog._speedups",
+    "The optional C accelerator of monilog's block parser and counting (see monilog.accelerator).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,203 @@
+"""The C accelerator gives exactly what its Python references give.
+
+``monilog._speedups.scan_clf`` is compared with :func:`monilog.parsing.block.scan_regex` and
+``monilog._speedups.tally`` with :func:`monilog.accumulation.aggregate.tally_python`, on lines
+and columns from hypothesis, on every bound of the fast pattern (one character inside it, one
+past it), and end to end: a replay in pure Python (``MONILOG_PURE_PYTHON=1``) writes the same
+reports as one with the accelerator. CI sets ``MONILOG_REQUIRE_SPEEDUPS=1``, so that these tests
+run there rather than skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from typing import Any, List, Optional, Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monilog.accelerator import speedups
+from monilog.accumulation.aggregate import tally_python
+from monilog.generator import LogGenerator
+from monilog.parsing.block import _STRICT_PATTERNS, LINE_KEYS, ParsedBlock, scan_regex
+from tests.test_block_parser import corrupted_line
+from tests.test_parser import format_line, log_fields
+
+needs_speedups = unittest.skipIf(speedups is None, "the C accelerator is not built (MONILOG_REQUIRE_SPEEDUPS=1 makes this an error)")
+
+STAMP = "10/Oct/2000:13:55:36 -0700"
+
+
+def combined_line(host: str = "127.0.0.1", ident: str = "-", user: str = "frank", stamp: str = STAMP,
+                  method: str = "GET", target: str = "/apache_pb.gif", protocol: str = "1.0", status: str = "200",
+                  size: str = "2326", referer: str = "http://www.example.com/start.html",
+                  agent: str = "Mozilla/4.08 [en] (Win98; I ;Nav)", tail: str = "") -> bytes:
+    """A Combined line, any of whose fields may be replaced."""
+    return (f'{host} {ident} {user} [{stamp}] "{method} {target} HTTP/{protocol}" {status} {size} '
+            f'"{referer}" "{agent}"{tail}').encode("latin-1")
+
+
+def common_line(size: str = "2326", tail: str = "", **fields: str) -> bytes:
+    """A Common line (the Combined one cut after the size), with an optional tail."""
+    line = combined_line(size=size, **fields)
+    return line[:line.index(b' "', line.index(b'" ') + 2)] + tail.encode("latin-1")
+
+
+def as_lists(columns: Optional[Sequence[Sequence[bytes]]]) -> Optional[List[List[bytes]]]:
+    return None if columns is None else [list(column) for column in columns]
+
+
+@needs_speedups
+class ScanTest(unittest.TestCase):
+    def assert_same_scan(self, block: bytes) -> None:
+        for combined in (False, True):
+            expected = as_lists(scan_regex(block, combined))
+            self.assertEqual(as_lists(speedups.scan_clf(block, combined)), expected, (block[:300], combined))
+
+    def test_documented_lines(self) -> None:
+        for block in (combined_line(), common_line(), combined_line() + b"\n" + common_line() + b"\n", b"",
+                      combined_line(tail="\r") + b"\n", common_line(tail="\r"), common_line(tail="\t x")):
+            self.assert_same_scan(block)
+        self.assertEqual(len(speedups.scan_clf((combined_line() + b"\n") * 3, True)[0]), 3)
+
+    def test_every_bound_one_inside_and_one_past(self) -> None:
+        cases = {
+            "host": (lambda n: combined_line(host="h" * n), 255),
+            "ident": (lambda n: combined_line(ident="i" * n), 255),
+            "user": (lambda n: combined_line(user="u" * n), 255),
+            "method": (lambda n: combined_line(method="M" * n), 32),
+            "target": (lambda n: combined_line(target="/" + "t" * n), 10238),
+            "protocol": (lambda n: combined_line(protocol="1" * n), 32),
+            "size": (lambda n: combined_line(size="9" * n), 18),
+            "referer": (lambda n: combined_line(referer="r" * n), 8192),
+            "agent": (lambda n: combined_line(agent="a" * n), 8192),
+            "tail": (lambda n: combined_line(tail="x" * n), 16384),
+            "common tail": (lambda n: common_line(tail=" " + "x" * n), 16384),
+        }
+        for name, (make, bound) in cases.items():
+            for length in (bound - 1, bound, bound + 1):
+                with self.subTest(field=name, length=length):
+                    self.assert_same_scan(make(length))
+            self.assertIsNotNone(speedups.scan_clf(make(bound), True if name != "common tail" else False), name)
+            self.assertIsNone(speedups.scan_clf(make(bound + 1), name != "common tail"), name)
+
+    def test_each_refusal_of_the_pattern(self) -> None:
+        refused = [
+            combined_line(host="#h"), combined_line(user='a"b'), combined_line(user="john doe"),
+            combined_line(stamp=STAMP[:-1]), combined_line(stamp=STAMP + "0"), combined_line(stamp="]" + STAMP[1:]),
+            combined_line(method='G"T'), combined_line(target="http://x/y"), combined_line(target='/a"b'),
+            combined_line(protocol="1 1"), combined_line(status="099"), combined_line(status="20"),
+            combined_line(status="2000"), combined_line(size="-1"), combined_line(size="12a"), combined_line(size=""),
+            combined_line(referer='a"b'), combined_line(host="h\xe9"), combined_line(target="/\x7f"),
+            common_line(tail="x"), b"", b" ", b"\n",
+        ]
+        for line in refused:
+            with self.subTest(line=line[:120]):
+                self.assert_same_scan(line)
+                self.assert_same_scan(combined_line() + b"\n" + line + b"\n" + combined_line())
+        accepted = [combined_line(protocol="1.1\t"), combined_line(referer="\xe9\x01"), combined_line(size="-"),
+                    combined_line(user="[x]"), combined_line(method="PURGE")]
+        for line in accepted:
+            self.assertIsNotNone(speedups.scan_clf(line, True), line)
+            self.assert_same_scan(line)
+
+    def test_equal_keys_are_one_object(self) -> None:
+        block = b"\n".join(combined_line(size=str(n % 3)) for n in range(50)) + b"\n"
+        who, stamps, requests, statuses, sizes = speedups.scan_clf(block, True)
+        for column in (who, stamps, requests, statuses):
+            self.assertEqual(len(set(map(id, column))), 1)
+        self.assertEqual(sorted(set(sizes)), [b"0", b"1", b"2"])
+
+    def test_generated_traffic(self) -> None:
+        for fmt in ("common", "combined"):
+            lines = [line for _, line in LogGenerator([40], [30], fmt=fmt, seed=3).timeline()]
+            self.assert_same_scan(("\n".join(lines) + "\n").encode())
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.one_of(st.builds(format_line, log_fields()), corrupted_line()), min_size=1, max_size=8))
+    def test_random_lines(self, lines: List[str]) -> None:
+        block = "\n".join(line.replace("\n", " ") for line in lines).encode("utf-8", "surrogateescape")
+        if b"\\" in block:  # parse_block scans only blocks without backslashes
+            block = block.replace(b"\\", b"/")
+        self.assert_same_scan(block)
+        self.assert_same_scan(block + b"\n")
+
+    def test_backslashes_as_the_strict_pattern_reads_them(self) -> None:
+        # parse_block scans only blocks without backslashes; the scan still reads them as the
+        # strict, one-line pattern does: refused inside quotes and requests, kept elsewhere
+        for line, accepted in ((combined_line(agent='a \\" b'), False), (combined_line(target="/a\\b"), False),
+                               (combined_line(user="dom\\user"), True), (combined_line(tail=" \\x"), True)):
+            with self.subTest(line=line):
+                match = _STRICT_PATTERNS["combined"].fullmatch(line)
+                self.assertEqual(match is not None, accepted)
+                expected = None if match is None else [[group] for group in match.groups()]
+                self.assertEqual(as_lists(speedups.scan_clf(line, True)), expected)
+
+
+SIZE_KEYS = st.sampled_from([b"-", b"0", b"7", b"007", b"123456789012345678"])
+"""Size keys as a block parser's columns hold them (records' sizes are ints: ``int_sizes``)."""
+KEYS = st.one_of(st.sampled_from([b"a", b"b", b"GET /x", b"GET /y"]), st.tuples(st.sampled_from(["h", "i"]), st.sampled_from(["", "u"])))
+
+
+@needs_speedups
+class TallyTest(unittest.TestCase):
+    def assert_same_tally(self, who: Sequence[Any], requests: Sequence[Any], statuses: Sequence[Any],
+                          sizes: Sequence[Any], start: int, end: int) -> None:
+        parsed = ParsedBlock(len(who), who, [b""] * len(who), requests, statuses, sizes, [], LINE_KEYS)
+        expected = tally_python(parsed, start, end)
+        self.assertEqual(speedups.tally(who, requests, statuses, sizes, start, end), expected)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(KEYS, KEYS, st.sampled_from([b"200", b"404", b"500"]), SIZE_KEYS), max_size=40), st.data())
+    def test_random_columns(self, rows: List[tuple], data: st.DataObject) -> None:
+        who, requests, statuses, sizes = (list(column) for column in zip(*rows)) if rows else ([], [], [], [])
+        if data.draw(st.booleans(), label="int_sizes"):
+            sizes = [int(size.replace(b"-", b"0")) for size in sizes]
+        start = data.draw(st.integers(0, len(rows)))
+        end = data.draw(st.integers(start, len(rows)))
+        self.assert_same_tally(who, requests, statuses, sizes, start, end)
+        self.assert_same_tally(tuple(who), tuple(requests), tuple(statuses), tuple(sizes), start, end)
+
+    def test_sizes_it_leaves_to_the_reference(self) -> None:
+        for size in (b" 12", b"1_000", b"1234567890123456789", 10**19, -1, b"", 1.5):
+            with self.subTest(size=size):
+                self.assertIsNone(speedups.tally([b"w"], [b"r"], [b"200"], [size], 0, 1))
+        huge = [b"999999999999999999"] * 20  # the sum passes 2**63: the reference's integers decide
+        self.assertIsNone(speedups.tally([b"w"] * 20, [b"r"] * 20, [b"200"] * 20, huge, 0, 20))
+
+    def test_a_range_outside_the_columns_is_an_error(self) -> None:
+        with self.assertRaises(IndexError):
+            speedups.tally([b"w"], [b"r"], [b"200"], [b"1"], 0, 2)
+
+
+class PurePythonTest(unittest.TestCase):
+    """The same replay, with and without the accelerator, writes the same reports."""
+
+    def test_replay_outputs_are_the_same(self) -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "access.log")
+            LogGenerator([30, 5, 60], [40, 40, 40], fmt="combined", seed=5, start=1_700_000_000).write(path, realtime=False)
+            outputs = []
+            for pure in ("1", "0"):
+                environment = dict(os.environ, MONILOG_PURE_PYTHON=pure, MONILOG_REQUIRE_SPEEDUPS="0")
+                done = subprocess.run([sys.executable, "-m", "monilog.cli.monitoring", "--replay", "--json", "--no-log-file",
+                                       "--threshold", "20", path], capture_output=True, env=environment, timeout=300)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                outputs.append(done.stdout)
+            self.assertIn(b'"alert"', outputs[0])
+            self.assertEqual(outputs[0], outputs[1])
+
+    def test_version_says_which(self) -> None:
+        for pure, expected in (("1", b"pure Python"), ("0", b"C accelerator" if speedups is not None else b"pure Python")):
+            environment = dict(os.environ, MONILOG_PURE_PYTHON=pure)
+            done = subprocess.run([sys.executable, "-m", "monilog.cli.monitoring", "--version"], capture_output=True,
+                                  env=environment, timeout=60)
+            self.assertIn(expected, done.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
