@@ -13,6 +13,10 @@
  *                                      client key, per (request, status) pair, and bytes per
  *                                      request, in first-seen order; None when a size is not
  *                                      plain decimal text, "-" or an int (the reference decides).
+ *   runs(keys)                         monilog.accumulation.aggregate.runs_python: each run of
+ *                                      consecutive equal keys (a block's seconds) and its length.
+ *   summed(keys, counts)               monilog.accumulation.aggregate.summed_python: key -> the
+ *                                      sum of its counts, in first-seen order.
  *
  * Nothing here knows a rule (sections, clocks, alerts): those stay in their Python modules.
  */
@@ -709,6 +713,88 @@ done:
     return result;
 }
 
+static PyObject *
+summed(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *keys_in, *counts_in;
+    if (!PyArg_ParseTuple(args, "OO:summed", &keys_in, &counts_in)) {
+        return NULL;
+    }
+    PyObject *keys = PySequence_Fast(keys_in, "keys must be a sequence");
+    PyObject *counts = keys == NULL ? NULL : PySequence_Fast(counts_in, "counts must be a sequence");
+    PyObject *result = counts == NULL ? NULL : PyDict_New();
+    if (result != NULL) {
+        Py_ssize_t size = PySequence_Fast_GET_SIZE(keys);
+        if (PySequence_Fast_GET_SIZE(counts) < size) {
+            size = PySequence_Fast_GET_SIZE(counts); /* as zip */
+        }
+        PyObject **key_items = PySequence_Fast_ITEMS(keys), **count_items = PySequence_Fast_ITEMS(counts);
+        for (Py_ssize_t i = 0; i < size; i++) {
+            PyObject *known = PyDict_GetItemWithError(result, key_items[i]);
+            PyObject *total;
+            if (known == NULL) {
+                if (PyErr_Occurred()) {
+                    Py_CLEAR(result);
+                    break;
+                }
+                Py_INCREF(count_items[i]);
+                total = count_items[i];
+            }
+            else if ((total = PyNumber_Add(known, count_items[i])) == NULL) {
+                Py_CLEAR(result);
+                break;
+            }
+            int status = PyDict_SetItem(result, key_items[i], total);
+            Py_DECREF(total);
+            if (status < 0) {
+                Py_CLEAR(result);
+                break;
+            }
+        }
+    }
+    Py_XDECREF(keys);
+    Py_XDECREF(counts);
+    return result;
+}
+
+static PyObject *
+runs(PyObject *module, PyObject *keys_in)
+{
+    (void)module;
+    PyObject *keys = PySequence_Fast(keys_in, "keys must be a sequence");
+    if (keys == NULL) {
+        return NULL;
+    }
+    PyObject *run_keys = PyList_New(0), *run_counts = PyList_New(0), *result = NULL;
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(keys), begin = 0;
+    PyObject **items = PySequence_Fast_ITEMS(keys);
+    int failed = run_keys == NULL || run_counts == NULL;
+    for (Py_ssize_t i = 1; !failed && i <= size; i++) {
+        if (i < size) {
+            int equal = items[i] == items[begin] ? 1 : PyObject_RichCompareBool(items[i], items[begin], Py_EQ);
+            if (equal < 0) {
+                failed = 1;
+                break;
+            }
+            if (equal) {
+                continue;
+            }
+        }
+        PyObject *count = PyLong_FromSsize_t(i - begin);
+        failed = count == NULL || PyList_Append(run_keys, items[begin]) < 0 || PyList_Append(run_counts, count) < 0;
+        Py_XDECREF(count);
+        begin = i;
+    }
+    if (!failed) {
+        result = PyTuple_Pack(2, run_keys, run_counts);
+    }
+    Py_XDECREF(run_keys);
+    Py_XDECREF(run_counts);
+    Py_DECREF(keys);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_clf", scan_clf, METH_VARARGS,
      "scan_clf(block, combined) -> (who, stamps, requests, statuses, sizes) or None\n\n"
@@ -716,6 +802,12 @@ static PyMethodDef methods[] = {
     {"tally", tally, METH_VARARGS,
      "tally(who, requests, statuses, sizes, start, end) -> tuple of 7 lists or None\n\n"
      "The counters of records start to end, as monilog.accumulation.aggregate.tally_python."},
+    {"runs", runs, METH_O,
+     "runs(keys) -> (keys, counts)\n\n"
+     "Each run of consecutive equal keys and its length, as monilog.accumulation.aggregate.runs_python."},
+    {"summed", summed, METH_VARARGS,
+     "summed(keys, counts) -> dict\n\n"
+     "key -> the sum of its counts, in first-seen order, as monilog.accumulation.aggregate.summed_python."},
     {NULL, NULL, 0, NULL},
 };
 

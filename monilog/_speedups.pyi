@@ -1,6 +1,6 @@
 """Types of the C accelerator (monilog/_speedups.c); monilog.accelerator says when it is used."""
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 _Columns = Tuple[List[bytes], List[bytes], List[bytes], List[bytes], List[bytes]]
 _Tally = Tuple[List[Any], List[int], List[Any], List[Any], List[int], List[Any], List[int]]
@@ -8,3 +8,8 @@ _Tally = Tuple[List[Any], List[int], List[Any], List[Any], List[int], List[Any],
 def scan_clf(block: bytes, combined: bool) -> Optional[_Columns]: ...
 def tally(who: Sequence[Any], requests: Sequence[Any], statuses: Sequence[Any], sizes: Sequence[Any],
           start: int, end: int) -> Optional[_Tally]: ...
+
+_K = TypeVar("_K", bound=Hashable)
+
+def summed(keys: Sequence[_K], counts: Iterable[int]) -> Dict[_K, int]: ...
+def runs(keys: Sequence[_K]) -> Tuple[List[_K], List[int]]: ...

@@ -1,7 +1,8 @@
 """The C accelerator gives exactly what its Python references give.
 
 ``monilog._speedups.scan_clf`` is compared with :func:`monilog.parsing.block.scan_regex` and
-``monilog._speedups.tally`` with :func:`monilog.accumulation.aggregate.tally_python`, on lines
+``monilog._speedups.tally`` with :func:`monilog.accumulation.aggregate.tally_python` (and
+``runs`` and ``summed`` with theirs), on lines
 and columns from hypothesis, on every bound of the fast pattern (one character inside it, one
 past it), and end to end: a replay in pure Python (``MONILOG_PURE_PYTHON=1``) writes the same
 reports as one with the accelerator. CI sets ``MONILOG_REQUIRE_SPEEDUPS=1``, so that these tests
@@ -21,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accelerator import speedups
-from monilog.accumulation.aggregate import tally_python
+from monilog.accumulation.aggregate import runs_python, summed_python, tally_python
 from monilog.generator import LogGenerator
 from monilog.parsing.block import _STRICT_PATTERNS, LINE_KEYS, ParsedBlock, scan_regex
 from tests.test_block_parser import corrupted_line
@@ -172,6 +173,23 @@ class TallyTest(unittest.TestCase):
     def test_a_range_outside_the_columns_is_an_error(self) -> None:
         with self.assertRaises(IndexError):
             speedups.tally([b"w"], [b"r"], [b"200"], [b"1"], 0, 2)
+
+
+@needs_speedups
+class RunsAndSumsTest(unittest.TestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(KEYS, max_size=30))
+    def test_runs(self, keys: List[Any]) -> None:
+        copies = [key[:] if isinstance(key, bytes) else key for key in keys]  # equal, not always the same object
+        for column in (keys, tuple(keys), copies):
+            self.assertEqual(speedups.runs(column), runs_python(column))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(KEYS, st.integers(0, 2**70)), max_size=30))
+    def test_sums(self, pairs: List[tuple]) -> None:
+        keys, counts = [key for key, _ in pairs], [number for _, number in pairs]
+        expected = summed_python(keys, counts)
+        self.assertEqual(list(speedups.summed(keys, counts).items()), list(expected.items()))  # order too
 
 
 class PurePythonTest(unittest.TestCase):

@@ -59,8 +59,10 @@ class PublicApiTest(unittest.TestCase):
         light = {"monilog", "monilog.lazy", "monilog.version", "monilog.cli", "monilog.cli.command",
                  "monilog.parsing", "monilog.parsing.formats"}
         commands = {
+            # --version says whether the C accelerator is used: its loader and the small extension
             "monitoring": light | {"monilog.cli.monitoring", "monilog.cli.demo", "monilog.cli.integrations",
-                                   "monilog.outputs", "monilog.outputs.sink", "monilog.outputs.webhooktimes"},
+                                   "monilog.outputs", "monilog.outputs.sink", "monilog.outputs.webhooktimes",
+                                   "monilog.accelerator", "monilog._speedups"},
             "log_generator": light | {"monilog.cli.log_generator", "monilog.generator", "monilog.generator.choices"},
         }
         for command, allowed in commands.items():

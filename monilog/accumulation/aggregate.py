@@ -23,12 +23,13 @@ the same keys whichever way their records were grouped.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections import Counter
 from datetime import tzinfo
-from itertools import groupby
-from operator import le
-from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Tuple, TypeVar
+from itertools import compress, islice
+from operator import ne, sub
+from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from monilog.accelerator import speedups
 from monilog.accumulation.sketch import LatencySketch
@@ -130,22 +131,20 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
     records = len(stamps)
     if not records:
         return Batch([], [reason for _, reason in parsed.skipped], parsed.lines, 0, parsed)
+    run_keys, run_hits = _key_runs(stamps)
     decode_stamp = parsed.keys.stamp
-    moments = {key: decode_stamp(key) for key in set(stamps)}
-    zones = {zone for _, zone in moments.values()}
-    if len(zones) == 1:
-        epoch_of = {key: epoch for key, (epoch, _) in moments.items()}
-        epochs = list(map(epoch_of.__getitem__, stamps))
-        if all(map(le, epochs, epochs[1:])):
-            runs = list(Counter(epochs).items())  # in time order, since the epochs are
+    moments = {key: decode_stamp(key) for key in set(run_keys)}
+    runs: List[Tuple[int, int]] = []  # a run of records with one second (and one UTC offset)
+    run_zones: List[tzinfo] = []
+    previous = None
+    for key, hits in zip(run_keys, run_hits):
+        moment = moments[key]
+        if moment == previous:  # two texts of one second (another offset, the same instant)
+            runs[-1] = (moment[0], runs[-1][1] + hits)
         else:
-            runs = [(second, sum(1 for _ in group)) for second, group in groupby(epochs)]
-        run_zones = [next(iter(zones))] * len(runs)
-    else:
-        runs, run_zones = [], []
-        for (second, zone), group in groupby(map(moments.__getitem__, stamps)):
-            runs.append((second, sum(1 for _ in group)))
-            run_zones.append(zone)
+            runs.append((moment[0], hits))
+            run_zones.append(moment[1])
+            previous = moment
 
     starts: List[int] = []  # first record of each run
     record = 0
@@ -255,7 +254,7 @@ def tally_python(parsed: ParsedBlock, start: int, end: int) -> Tally:
     who_counts = Counter(parsed.who[start:end])
     requests = list(parsed.requests[start:end])
     pairs = Counter(zip(requests, parsed.statuses[start:end]))
-    size_sums = _summed(requests, parsed.keys.sizes(parsed.sizes[start:end]))
+    size_sums = summed_python(requests, parsed.keys.sizes(parsed.sizes[start:end]))
     return (list(who_counts), list(who_counts.values()), [request for request, _ in pairs],
             [status for _, status in pairs], list(pairs.values()), list(size_sums), list(size_sums.values()))
 
@@ -270,11 +269,31 @@ def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Li
     return list(map(cache.__getitem__, distinct))
 
 
-def _summed(keys: List[K], counts: Iterable[int]) -> Dict[K, int]:
-    """``key → count`` in first-seen order, adding the counts of keys that repeat."""
+def runs_python(keys: Sequence[K]) -> Tuple[List[K], List[int]]:
+    """Each run of consecutive equal keys, and its length (a block's seconds as runs of stamps).
+
+    This is the reference of the C accelerator's ``runs``, which :data:`_key_runs` is when it is built.
+    """
+    if not keys:
+        return [], []
+    starts = [0, *compress(itertools.count(1), map(ne, keys, islice(keys, 1, None)))]
+    return [keys[start] for start in starts], list(map(sub, [*starts[1:], len(keys)], starts))
+
+
+_key_runs: Callable[[Sequence[K]], Tuple[List[K], List[int]]] = speedups.runs if speedups is not None else runs_python
+
+
+def summed_python(keys: List[K], counts: List[int]) -> Dict[K, int]:
+    """``key → count`` in first-seen order, adding the counts of keys that repeat.
+
+    This is the reference of the C accelerator's ``summed``, which :data:`_summed` is when it is built.
+    """
     if len(set(keys)) == len(keys):
         return dict(zip(keys, counts))
     summed: Dict[K, int] = {}
     for key, count in zip(keys, counts):
         summed[key] = summed.get(key, 0) + count
     return summed
+
+
+_summed: Callable[[List[K], List[int]], Dict[K, int]] = speedups.summed if speedups is not None else summed_python
