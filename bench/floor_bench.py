@@ -26,13 +26,17 @@ into memory first: no file, pipe or thread is timed), it measures the CPU time p
 Each figure is the best of ``--repeats`` (CPU time, ``time.process_time``). The floor shows which
 goals a pure-Python engine cannot reach on this machine whatever its design: a goal of X µs a
 line for a whole process (reading, threads, output included) is out of reach when the floor is
-above X. Results are printed and written to ``bench/results/floor.txt`` (``--output`` to change).
+above X. When monilog's C accelerator is built (``monilog.accelerator``), monilog's rows are
+measured with it and again in pure Python (``MONILOG_PURE_PYTHON=1``, in a process of its own
+started after this one's measurements). Results are printed and written to ``bench/results/floor.txt`` (``--output`` to change).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -77,8 +81,10 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=100, help="how much of the log to use (default 100)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", default=RESULTS)
+    parser.add_argument("--engine-only", action="store_true", help=argparse.SUPPRESS)
     options = replay_options(parser)
 
+    from monilog import accelerator
     from monilog.accumulation.aggregate import aggregate
     from monilog.monitor import Monitor
     from monilog.parsing.block import _BLOCK_PATTERNS, parse_block
@@ -115,21 +121,33 @@ def main() -> None:
         return run
 
     load_before = load_average()[0]
-    measured = [
-        ("count the newlines", lambda: [block.count(b"\n") for block in blocks]),
-        ("findall of the Combined block pattern", lambda: [pattern.findall(block) for block in blocks]),
-        ("the least a counting engine does (both, columns, 4 Counters)", least),
+    engine_rows = [
         ("monilog's engine, built-in Combined parser", engine("combined")),
         ("monilog's engine, Combined LogFormat string (compiled)", engine(COMBINED_LOGFORMAT)),
         ("as followed live: 900 kB reads, LineSplitter.feed_block, Monitor.feed", followed(True)),
         ("the same reads split into lines that Monitor.feed joins again", followed(False)),
     ]
-    rows = [[name, f"{best_of(options.repeats, work) / lines * 1e6:.3f}"] for name, work in measured]
+    if options.engine_only:  # the pure-Python run of the parent below: its figures as JSON
+        print(json.dumps([best_of(options.repeats, work) / lines * 1e6 for _, work in engine_rows]))
+        return
+    measured = [
+        ("count the newlines", lambda: [block.count(b"\n") for block in blocks]),
+        ("findall of the Combined block pattern", lambda: [pattern.findall(block) for block in blocks]),
+        ("the least a counting engine does (both, columns, 4 Counters)", least),
+        *engine_rows,
+    ]
+    rows = [[name, f"{best_of(options.repeats, work) / lines * 1e6:.3f}", ""] for name, work in measured]
+    if accelerator.speedups is not None:  # the same engine rows in pure Python, in a process of its own
+        done = subprocess.run([sys.executable, *sys.argv, "--engine-only"], capture_output=True, text=True, check=True,
+                              env=dict(os.environ, MONILOG_PURE_PYTHON="1"))
+        for row, figure in zip(rows[-len(engine_rows):], json.loads(done.stdout.splitlines()[-1])):
+            row[2] = f"{figure:.3f}"
     text = "\n".join([
         f"CPU time per line in one process, best of {options.repeats}: {machine()}",
         f"{lines:,} Combined lines ({sum(map(len, blocks)) / lines:.0f} bytes a line) in blocks of 512 kB, "
         f"read into memory first; load average before {load_before:.2f}, after {load_average()[0]:.2f}",
-        table(rows, ["work", "µs CPU per line"]),
+        f"monilog's engine: {accelerator.description()} (and pure Python, MONILOG_PURE_PYTHON=1, in a process of its own)",
+        table(rows, ["work", "µs CPU per line", "pure Python"]),
     ])
     print(text)
     write_results(options.output, text)
