@@ -6,6 +6,7 @@ import io
 import time
 import unittest
 from typing import List
+from unittest import mock
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.console import Console
 from monilog.accumulation.alerter import Alerter
 from monilog.accumulation.report import LiveView
 from monilog.accumulation.statistics import Statistics
+from monilog.presentation import dashboard as dashboard_module
 from monilog.presentation.dashboard import BLOCKS, Dashboard, render_dashboard, sparkline_rows, sparkline_values
 from monilog.presentation.text import format_seconds
 from tests.presentation_samples import (
@@ -281,6 +283,20 @@ class DashboardLiveTest(unittest.TestCase):
         self.assertIn("\x1b[?1049h", text)  # alternate screen on...
         self.assertIn("Top sections", text)  # ...redrawn by rich's own thread...
         self.assertTrue(text.endswith("\x1b[?1049l"))  # ...and off again
+
+    def test_a_redraw_of_the_same_view_and_size_reuses_its_layout(self) -> None:
+        screen = render_dashboard(live_view(alerter_with_history()[0], earlier=earlier_run_events()))
+        drawn = []
+        with mock.patch("monilog.presentation.dashboard._build", wraps=dashboard_module._build) as build:
+            for width, height in ((120, 40), (120, 40), (100, 30), (100, 30), (120, 40)):
+                console = Console(file=io.StringIO(), width=width, height=height, force_terminal=False, record=True)
+                console.print(screen)
+                drawn.append(console.export_text())
+        self.assertEqual(build.call_count, 3)  # each change of size lays it out again, no redraw does
+        self.assertEqual(drawn[0], drawn[1])
+        self.assertEqual(drawn[0], drawn[4])
+        self.assertNotEqual(drawn[0], drawn[2])
+        self.assertEqual(drawn[2], drawn[3])
 
     def test_refresh_rate_must_be_at_least_twice_a_second(self) -> None:
         with self.assertRaises(ValueError):

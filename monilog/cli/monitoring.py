@@ -38,8 +38,10 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-DASHBOARD_SECONDS = 0.5
-"""How often the dashboard gets a new view (it redraws twice a second)."""
+DASHBOARD_SECONDS = 1.0
+"""How often the dashboard gets a new view: once a second, as its figures are per second (and as
+GoAccess's terminal dashboard refreshes). It redraws twice a second, so that a resized terminal is
+drawn again within half a second; a redraw of an unchanged view reuses its layout."""
 
 MAX_WINDOW = 7 * 24 * 3600
 """The longest alert window accepted (a week): the alerter keeps one counter per second."""

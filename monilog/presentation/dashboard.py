@@ -648,6 +648,10 @@ def _build(view: LiveView, width: int, height: int) -> RenderableType:
 class DashboardScreen:
     """A renderable dashboard for one :class:`LiveView`, laid out at render time.
 
+    The screen is a function of the view and the size alone (its clock is the view's), so the
+    lines laid out for one size are kept and drawn again while the size stays: rich redraws the
+    live dashboard more often than its view changes, and laying it out is most of its cost.
+
     :param width: columns to use; default: all the console offers.
     :param height: lines to use; default: the console's height.
     """
@@ -656,12 +660,17 @@ class DashboardScreen:
         self.view = view
         self.width = width
         self.height = height
+        self._laid_out: Optional[Tuple[Tuple[int, int], List[List[Segment]]]] = None
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = min(self.width or options.max_width, options.max_width)
         height = self.height or options.height or options.max_height
-        render_options = options.update(width=width, height=height)
-        lines = console.render_lines(_build(self.view, width, height), render_options, pad=True)
+        if self._laid_out is not None and self._laid_out[0] == (width, height):
+            lines = self._laid_out[1]
+        else:
+            render_options = options.update(width=width, height=height)
+            lines = console.render_lines(_build(self.view, width, height), render_options, pad=True)
+            self._laid_out = ((width, height), lines)
         new_line = Segment.line()
         for line in lines:
             yield from line
