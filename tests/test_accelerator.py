@@ -209,6 +209,16 @@ class PurePythonTest(unittest.TestCase):
             self.assertIn(b'"alert"', outputs[0])
             self.assertEqual(outputs[0], outputs[1])
 
+    def test_the_engine_suites_pass_in_pure_python(self) -> None:
+        # the rest of the suite runs with the accelerator when it is built: the fallback is held
+        # to the same tests of the parser, the batches, the monitor and the replay here
+        environment = dict(os.environ, MONILOG_PURE_PYTHON="1", MONILOG_REQUIRE_SPEEDUPS="0")
+        suites = ["tests.test_block_parser", "tests.test_monitor", "tests.test_replay", "tests.test_statistics"]
+        done = subprocess.run([sys.executable, "-m", "unittest", "-q", *suites], capture_output=True, text=True,
+                              env=environment, timeout=600, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        self.assertRegex(done.stderr, r"Ran [1-9]\d+ tests")
+
     def test_version_says_which(self) -> None:
         for pure, expected in (("1", b"pure Python"), ("0", b"C accelerator" if speedups is not None else b"pure Python")):
             environment = dict(os.environ, MONILOG_PURE_PYTHON=pure)
