@@ -20,7 +20,10 @@ import sys
 import time
 from contextlib import contextmanager
 
-from monilog import accelerator
+try:
+    from monilog import accelerator
+except ImportError as missing:  # MONILOG_REQUIRE_SPEEDUPS=1 and no build: one line, not a traceback
+    sys.exit(f"monitoring: {missing}")
 from monilog.cli import demo, integrations
 from monilog.cli.command import DEFAULT_FILE, ArgumentParser, UsageError, count, number, run_command
 from monilog.parsing.formats import ALIASES, FORMATS, NAMES
