@@ -7,7 +7,8 @@
  *                                      block of Common/Combined lines, or None when a line does
  *                                      not match the fast pattern (the caller then reads the block
  *                                      the careful way). Equal keys come out as one object, so that
- *                                      counting them hashes each distinct key once.
+ *                                      counting them hashes each distinct key once; the columns are
+ *                                      tuples, as the reference's.
  *   tally(who, requests, statuses, sizes, start, end)
  *                                      monilog.accumulation.aggregate.tally_python: hits per
  *                                      client key, per (request, status) pair, and bytes per
@@ -39,22 +40,16 @@ typedef struct {
     size_t used;
 } Interner;
 
+/* Python's own hash of bytes: SipHash keyed with the process's random secret, so that no one can
+ * choose keys that collide (a log's targets and users are chosen by whoever sends requests). */
 static uint64_t
 hash_bytes(const char *data, Py_ssize_t size)
 {
-    /* eight bytes at a time, each word mixed in by a multiply and a rotation (keys are short) */
-    uint64_t hash = 0x9E3779B97F4A7C15ULL ^ (uint64_t)size, word;
-    while (size >= 8) {
-        memcpy(&word, data, 8);
-        hash = ((hash ^ word) * 0xFF51AFD7ED558CCDULL);
-        hash ^= hash >> 32;
-        data += 8;
-        size -= 8;
-    }
-    word = 0;
-    memcpy(&word, data, (size_t)size);
-    hash = (hash ^ word) * 0xC4CEB9FE1A85EC53ULL;
-    return hash ^ (hash >> 29);
+#if PY_VERSION_HEX >= 0x030E0000
+    return (uint64_t)Py_HashBuffer(data, size);
+#else
+    return (uint64_t)_Py_HashBytes(data, size);
+#endif
 }
 
 static int
@@ -108,16 +103,23 @@ interner_grow(Interner *table)
     return 0;
 }
 
+#define MAX_PROBES 64
+/* Keys compared before a key is given up on: it is then made anew, not shared (sharing saves work,
+ * it changes no result), so no table state can make a lookup cost more than this. */
+
 /* A new reference to the bytes object equal to data[:size], made on first sight. */
 static PyObject *
 intern_bytes(Interner *table, const char *data, Py_ssize_t size)
 {
     uint64_t hash = hash_bytes(data, size);
     size_t at = hash & table->mask;
-    for (;;) {
+    for (int probes = 0;; probes++) {
         Slot *slot = &table->slots[at];
         if (slot->key == NULL) {
             break;
+        }
+        if (probes == MAX_PROBES) {
+            return PyBytes_FromStringAndSize(data, size);
         }
         if (slot->hash == hash && PyBytes_GET_SIZE(slot->key) == size
             && memcmp(PyBytes_AS_STRING(slot->key), data, (size_t)size) == 0) {
@@ -332,11 +334,14 @@ scan_clf(PyObject *module, PyObject *args)
     PyObject *result = NULL;
     int failed = interner_init(&who) < 0 || interner_init(&stamps) < 0 || interner_init(&requests) < 0;
     int matched = 1;
+    const char *data = view.buf, *stop = data + view.len, *line = data;
+    /* the columns are tuples (the engine slices them without a copy), sized for lines of 100
+     * bytes, grown by doubling, cut to the lines read at the end; empty slots are freed as NULL */
+    Py_ssize_t capacity = view.len / 100 + 16, row = 0;
     for (int i = 0; i < 5 && !failed; i++) {
-        columns[i] = PyList_New(0);
+        columns[i] = PyTuple_New(capacity);
         failed = columns[i] == NULL;
     }
-    const char *data = view.buf, *stop = data + view.len, *line = data;
     int backslash = memchr(data, '\\', (size_t)view.len) != NULL;
     while (!failed && line < stop) {
         const char *end = memchr(line, '\n', (size_t)(stop - line));
@@ -348,6 +353,15 @@ scan_clf(PyObject *module, PyObject *args)
             matched = 0;
             break;
         }
+        if (row == capacity) {
+            capacity *= 2;
+            for (int i = 0; i < 5 && !failed; i++) {
+                failed = _PyTuple_Resize(&columns[i], capacity) < 0; /* NULL, and the tuple freed, on failure */
+            }
+            if (failed) {
+                break;
+            }
+        }
         /* a line's second is mostly the line before's: compared before it is looked up */
         PyObject *stamp;
         if (last_stamp != NULL && memcmp(PyBytes_AS_STRING(last_stamp), fields.stamp, 26) == 0) {
@@ -355,7 +369,8 @@ scan_clf(PyObject *module, PyObject *args)
             stamp = last_stamp;
         }
         else {
-            stamp = last_stamp = intern_bytes(&stamps, fields.stamp, 26);
+            stamp = intern_bytes(&stamps, fields.stamp, 26);
+            last_stamp = stamp; /* borrowed: the table or the column holds it while the scan runs */
         }
         int code = (fields.status[0] - '0') * 100 + (fields.status[1] - '0') * 10 + (fields.status[2] - '0');
         if (statuses[code] == NULL) {
@@ -370,12 +385,16 @@ scan_clf(PyObject *module, PyObject *args)
             PyBytes_FromStringAndSize(fields.size, fields.size_size), /* sizes seldom repeat: not interned */
         };
         for (int i = 0; i < 5; i++) {
-            if (keys[i] == NULL || PyList_Append(columns[i], keys[i]) < 0) {
-                failed = 1;
+            if (keys[i] == NULL) {
+                failed = 1; /* the call fails with this error */
             }
-            Py_XDECREF(keys[i]);
+            PyTuple_SET_ITEM(columns[i], row, keys[i]); /* the tuple takes the reference (NULL too) */
         }
-        line = end + 1;
+        row++;
+        line = end < stop ? end + 1 : stop;
+    }
+    for (int i = 0; i < 5 && !failed && matched; i++) {
+        failed = _PyTuple_Resize(&columns[i], row) < 0;
     }
     if (!failed) {
         if (matched) {
@@ -528,6 +547,20 @@ keys_of(PyObject *index)
     return PyDict_Keys(index); /* in insertion order: first seen */
 }
 
+/* A sequence of our own holding items start to end of `sequence` (as sequence[start:end]), whose
+ * items PySequence_Fast_ITEMS can read. */
+static PyObject *
+private_slice(PyObject *sequence, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *slice = PySequence_GetSlice(sequence, start, end);
+    if (slice == NULL) {
+        return NULL;
+    }
+    PyObject *fast = PySequence_Fast(slice, "the columns must be sequences");
+    Py_DECREF(slice);
+    return fast;
+}
+
 static PyObject *
 tally(PyObject *module, PyObject *args)
 {
@@ -545,25 +578,29 @@ tally(PyObject *module, PyObject *args)
     Py_ssize_t request_capacity = 0, pair_capacity = 0;
     int plain = 1;
 
-    who = PySequence_Fast(who_in, "who must be a sequence");
-    requests = PySequence_Fast(requests_in, "requests must be a sequence");
-    statuses = PySequence_Fast(statuses_in, "statuses must be a sequence");
-    sizes = PySequence_Fast(sizes_in, "sizes must be a sequence");
+    /* the records start to end of each column, as the reference slices them: copies of our own, so
+     * that no key's __eq__ or __hash__ can free an item while its pointer is in use */
+    who = private_slice(who_in, start, end);
+    requests = private_slice(requests_in, start, end);
+    statuses = private_slice(statuses_in, start, end);
+    sizes = private_slice(sizes_in, start, end);
     who_index = PyDict_New();
     request_index = PyDict_New();
     if (who == NULL || requests == NULL || statuses == NULL || sizes == NULL || who_index == NULL || request_index == NULL) {
         goto done;
     }
-    if (start < 0 || end < start || end > PySequence_Fast_GET_SIZE(who) || end > PySequence_Fast_GET_SIZE(requests)
-        || end > PySequence_Fast_GET_SIZE(statuses) || end > PySequence_Fast_GET_SIZE(sizes)) {
-        PyErr_SetString(PyExc_IndexError, "the range of records is not in the columns");
+    Py_ssize_t records = PySequence_Fast_GET_SIZE(who);
+    if (PySequence_Fast_GET_SIZE(requests) != records || PySequence_Fast_GET_SIZE(statuses) != records
+        || PySequence_Fast_GET_SIZE(sizes) != records) {
+        plain = 0; /* columns of different lengths: the reference decides */
         goto done;
     }
     PyObject **who_items = PySequence_Fast_ITEMS(who), **request_items = PySequence_Fast_ITEMS(requests);
     PyObject **status_items = PySequence_Fast_ITEMS(statuses), **size_items = PySequence_Fast_ITEMS(sizes);
     PyObject *last_who = NULL;
     Py_ssize_t last_who_at = -1;
-    for (Py_ssize_t i = start; i < end; i++) {
+    PyTypeObject *size_type = records ? Py_TYPE(size_items[0]) : NULL;
+    for (Py_ssize_t i = 0; i < records; i++) {
         int added;
         /* clients */
         Py_ssize_t at = last_who_at;
@@ -579,7 +616,7 @@ tally(PyObject *module, PyObject *args)
 
         /* bytes per request */
         long long bytes;
-        int unusual = size_of(size_items[i], &bytes);
+        int unusual = Py_TYPE(size_items[i]) != size_type ? 1 : size_of(size_items[i], &bytes); /* one kind a column */
         if (unusual) {
             if (unusual > 0) {
                 plain = 0;
@@ -721,8 +758,8 @@ summed(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "OO:summed", &keys_in, &counts_in)) {
         return NULL;
     }
-    PyObject *keys = PySequence_Fast(keys_in, "keys must be a sequence");
-    PyObject *counts = keys == NULL ? NULL : PySequence_Fast(counts_in, "counts must be a sequence");
+    PyObject *keys = private_slice(keys_in, 0, PY_SSIZE_T_MAX);
+    PyObject *counts = keys == NULL ? NULL : private_slice(counts_in, 0, PY_SSIZE_T_MAX);
     PyObject *result = counts == NULL ? NULL : PyDict_New();
     if (result != NULL) {
         Py_ssize_t size = PySequence_Fast_GET_SIZE(keys);
@@ -731,6 +768,14 @@ summed(PyObject *module, PyObject *args)
         }
         PyObject **key_items = PySequence_Fast_ITEMS(keys), **count_items = PySequence_Fast_ITEMS(counts);
         for (Py_ssize_t i = 0; i < size; i++) {
+            if (!PyLong_CheckExact(count_items[i])) { /* counts are ints; anything else, the reference decides */
+                Py_DECREF(result);
+                Py_INCREF(Py_None);
+                result = Py_None;
+                break;
+            }
+        }
+        for (Py_ssize_t i = 0; result != Py_None && i < size; i++) {
             PyObject *known = PyDict_GetItemWithError(result, key_items[i]);
             PyObject *total;
             if (known == NULL) {
@@ -762,7 +807,7 @@ static PyObject *
 runs(PyObject *module, PyObject *keys_in)
 {
     (void)module;
-    PyObject *keys = PySequence_Fast(keys_in, "keys must be a sequence");
+    PyObject *keys = private_slice(keys_in, 0, PY_SSIZE_T_MAX);
     if (keys == NULL) {
         return NULL;
     }
@@ -772,12 +817,22 @@ runs(PyObject *module, PyObject *keys_in)
     int failed = run_keys == NULL || run_counts == NULL;
     for (Py_ssize_t i = 1; !failed && i <= size; i++) {
         if (i < size) {
-            int equal = items[i] == items[begin] ? 1 : PyObject_RichCompareBool(items[i], items[begin], Py_EQ);
-            if (equal < 0) {
+            /* a key against the one before it, by !=, as the reference: the same bytes object is
+             * equal to itself, any other object may say otherwise (NaN) */
+            int differs;
+            if (items[i] == items[i - 1] && PyBytes_CheckExact(items[i])) {
+                differs = 0;
+            }
+            else {
+                PyObject *answer = PyObject_RichCompare(items[i - 1], items[i], Py_NE);
+                differs = answer == NULL ? -1 : PyObject_IsTrue(answer);
+                Py_XDECREF(answer);
+            }
+            if (differs < 0) {
                 failed = 1;
                 break;
             }
-            if (equal) {
+            if (!differs) {
                 continue;
             }
         }
@@ -806,8 +861,9 @@ static PyMethodDef methods[] = {
      "runs(keys) -> (keys, counts)\n\n"
      "Each run of consecutive equal keys and its length, as monilog.accumulation.aggregate.runs_python."},
     {"summed", summed, METH_VARARGS,
-     "summed(keys, counts) -> dict\n\n"
-     "key -> the sum of its counts, in first-seen order, as monilog.accumulation.aggregate.summed_python."},
+     "summed(keys, counts) -> dict or None\n\n"
+     "key -> the sum of its counts, in first-seen order, as monilog.accumulation.aggregate.summed_python\n"
+     "(None when a count is not an int: the reference decides)."},
     {NULL, NULL, 0, NULL},
 };
 

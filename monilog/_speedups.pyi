@@ -1,8 +1,8 @@
 """Types of the C accelerator (monilog/_speedups.c); monilog.accelerator says when it is used."""
 
-from typing import Any, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple, TypeVar
 
-_Columns = Tuple[List[bytes], List[bytes], List[bytes], List[bytes], List[bytes]]
+_Columns = Tuple[Tuple[bytes, ...], Tuple[bytes, ...], Tuple[bytes, ...], Tuple[bytes, ...], Tuple[bytes, ...]]
 _Tally = Tuple[List[Any], List[int], List[Any], List[Any], List[int], List[Any], List[int]]
 
 def scan_clf(block: bytes, combined: bool) -> Optional[_Columns]: ...
@@ -11,5 +11,5 @@ def tally(who: Sequence[Any], requests: Sequence[Any], statuses: Sequence[Any], 
 
 _K = TypeVar("_K", bound=Hashable)
 
-def summed(keys: Sequence[_K], counts: Iterable[int]) -> Dict[_K, int]: ...
+def summed(keys: Sequence[_K], counts: Sequence[int]) -> Optional[Dict[_K, int]]: ...
 def runs(keys: Sequence[_K]) -> Tuple[List[_K], List[int]]: ...

@@ -113,6 +113,14 @@ class ScanTest(unittest.TestCase):
             self.assertEqual(len(set(map(id, column))), 1)
         self.assertEqual(sorted(set(sizes)), [b"0", b"1", b"2"])
 
+    def test_keys_no_one_can_make_collide(self) -> None:
+        # keys are hashed with Python's keyed hash, and a probe gives up after a bound: many
+        # distinct targets in a block are read as the regex reads them, each its own object
+        lines = [combined_line(target=f"/{n:08x}{n * 7919:08x}") for n in range(20_000)]
+        block = b"\n".join(lines) + b"\n"
+        self.assert_same_scan(block)
+        self.assertEqual(len(set(speedups.scan_clf(block, True)[2])), 20_000)
+
     def test_generated_traffic(self) -> None:
         for fmt in ("common", "combined"):
             lines = [line for _, line in LogGenerator([40], [30], fmt=fmt, seed=3).timeline()]
@@ -170,9 +178,27 @@ class TallyTest(unittest.TestCase):
         huge = [b"999999999999999999"] * 20  # the sum passes 2**63: the reference's integers decide
         self.assertIsNone(speedups.tally([b"w"] * 20, [b"r"] * 20, [b"200"] * 20, huge, 0, 20))
 
-    def test_a_range_outside_the_columns_is_an_error(self) -> None:
-        with self.assertRaises(IndexError):
-            speedups.tally([b"w"], [b"r"], [b"200"], [b"1"], 0, 2)
+    def test_ranges_and_columns_as_the_reference_slices_them(self) -> None:
+        who, requests, statuses, sizes = [b"w", b"v"], [b"r", b"r"], [b"200", b"404"], [b"1", b"2"]
+        for start, end in ((0, 5), (1, 9), (3, 4), (-1, 2)):
+            self.assert_same_tally(who, requests, statuses, sizes, start, end)
+        self.assertIsNone(speedups.tally(who, requests, statuses, [b"1"], 0, 2))  # lengths differ: the reference decides
+        self.assertIsNone(speedups.tally(who, requests, statuses, [1, b"-"], 0, 2))  # kinds mixed: the reference decides
+
+    def test_keys_that_change_the_columns_cannot_break_it(self) -> None:
+        columns: List[List[Any]] = []
+
+        class Meddling(bytes):
+            def __hash__(self) -> int:
+                for column in columns:
+                    column.clear()  # frees every other key, were the call reading the caller's list
+                return bytes.__hash__(self)
+
+        who, requests = [Meddling(b"w"), b"v" * 40, b"u" * 40], [b"r" * 40, Meddling(b"q"), b"p" * 40]
+        columns.extend([who, requests])
+        counted = speedups.tally(who, requests, [b"200"] * 3, [b"1"] * 3, 0, 3)
+        self.assertEqual(counted[0], [b"w", b"v" * 40, b"u" * 40])
+        self.assertEqual(counted[5], [b"r" * 40, b"q", b"p" * 40])
 
 
 @needs_speedups
@@ -183,6 +209,16 @@ class RunsAndSumsTest(unittest.TestCase):
         copies = [key[:] if isinstance(key, bytes) else key for key in keys]  # equal, not always the same object
         for column in (keys, tuple(keys), copies):
             self.assertEqual(speedups.runs(column), runs_python(column))
+
+    def test_runs_compare_neighbours_as_the_reference(self) -> None:
+        nan = float("nan")
+        for keys in ([nan, nan], [nan, 1.0, 1.0], [1, 1.0, True, 2]):
+            self.assertEqual(speedups.runs(keys), runs_python(keys))
+
+    def test_counts_that_are_not_ints_are_left_to_the_reference(self) -> None:
+        self.assertIsNone(speedups.summed(["a", "a", "b"], [1, 2, True]))
+        self.assertIsNone(speedups.summed(["a", "a"], ["x", "y"]))
+        self.assertEqual(speedups.summed(["a", "b", "a"], [1, 2, 3]), {"a": 4, "b": 2})
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(st.tuples(KEYS, st.integers(0, 2**70)), max_size=30))

@@ -286,7 +286,7 @@ _key_runs: Callable[[Sequence[K]], Tuple[List[K], List[int]]] = speedups.runs if
 def summed_python(keys: List[K], counts: List[int]) -> Dict[K, int]:
     """``key → count`` in first-seen order, adding the counts of keys that repeat.
 
-    This is the reference of the C accelerator's ``summed``, which :data:`_summed` is when it is built.
+    This is the reference of the C accelerator's ``summed``, which :func:`_summed` uses when it is built.
     """
     if len(set(keys)) == len(keys):
         return dict(zip(keys, counts))
@@ -296,4 +296,8 @@ def summed_python(keys: List[K], counts: List[int]) -> Dict[K, int]:
     return summed
 
 
-_summed: Callable[[List[K], List[int]], Dict[K, int]] = speedups.summed if speedups is not None else summed_python
+def _summed(keys: List[K], counts: List[int]) -> Dict[K, int]:
+    """As :func:`summed_python`, by the C accelerator when it is built (it leaves counts that are not
+    ints to the reference)."""
+    summed = speedups.summed(keys, counts) if speedups is not None else None
+    return summed_python(keys, counts) if summed is None else summed
