@@ -366,7 +366,6 @@ def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log
     from monilog.outputs.sink import close_all
     from monilog.parsing.filters import Filters
     from monilog.parsing.reading import Reading
-    from monilog.replayer import replay
 
     paths: List[str] = [demo_log] if demo_log else list(args.file) + list(args.paths) or [DEFAULT_FILE]
     check_inputs(paths, args.replay)
@@ -430,6 +429,8 @@ def _monitor(parser: argparse.ArgumentParser, args: argparse.Namespace, demo_log
     with _signals_set(stop):  # until every sink is closed: a second Ctrl-C cannot leave one open
         try:
             if args.replay:
+                from monilog.replayer import replay  # (its worker pool, multiprocessing, only when replaying)
+
                 replay(monitor, paths, stop=stop, progress=bar.update if bar else None, kafka=kafka)
             else:
                 _run_follow(monitor, paths, args, use_dashboard, stop, kafka)
