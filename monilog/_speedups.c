@@ -42,6 +42,11 @@ typedef struct {
 
 /* Python's own hash of bytes: SipHash keyed with the process's random secret, so that no one can
  * choose keys that collide (a log's targets and users are chosen by whoever sends requests). */
+#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+/* exported by 3.13, which declares it only in its internal headers (3.14 has Py_HashBuffer) */
+PyAPI_FUNC(Py_hash_t) _Py_HashBytes(const void *, Py_ssize_t);
+#endif
+
 static uint64_t
 hash_bytes(const char *data, Py_ssize_t size)
 {
