@@ -546,12 +546,6 @@ numbers_of(const Py_ssize_t *values, Py_ssize_t size)
     return list;
 }
 
-static PyObject *
-keys_of(PyObject *index)
-{
-    return PyDict_Keys(index); /* in insertion order: first seen */
-}
-
 /* A sequence of our own holding items start to end of `sequence` (as sequence[start:end]), whose
  * items PySequence_Fast_ITEMS can read. */
 static PyObject *
@@ -696,7 +690,8 @@ tally(PyObject *module, PyObject *args)
     }
 
     {
-        PyObject *who_keys = keys_of(who_index), *request_keys = keys_of(request_index);
+        /* a dict's keys come in insertion order: first seen */
+        PyObject *who_keys = PyDict_Keys(who_index), *request_keys = PyDict_Keys(request_index);
         PyObject *pair_requests = NULL, *pair_statuses = NULL, *who_counts = NULL, *pair_counts = NULL, *bytes = NULL;
         if (who_keys != NULL && request_keys != NULL) {
             PyObject **request_objects = PySequence_Fast_ITEMS(request_keys);

@@ -1,8 +1,10 @@
 """The optional C accelerator (:mod:`monilog._speedups`): whether it is used, and how to choose.
 
-Two pure steps of the engine have a C twin: the Common/Combined block scan
-(:func:`monilog.parsing.block.scan_regex`) and the counting of a range of records
-(:func:`monilog.accumulation.aggregate.tally_python`). Each twin gives exactly its Python
+Four pure steps of the engine have a C twin: the Common/Combined block scan
+(:func:`monilog.parsing.block.scan_regex`), the counting of a range of records by key
+(:func:`monilog.accumulation.aggregate.tally_python`), a block's runs of seconds
+(:func:`~monilog.accumulation.aggregate.runs_python`) and sums per key
+(:func:`~monilog.accumulation.aggregate.summed_python`). Each twin gives exactly its Python
 reference's result (the tests compare them on generated and hostile input) and knows no rule:
 sections, clocks, alerts, formats and decoding stay in their Python modules. The accelerator is
 built when monilog is installed and a C compiler is there; without one, installing still works and

@@ -184,12 +184,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     """
     keys = parsed.keys
     keys.limit_caches()
-    counted = None
-    if speedups is not None:
-        counted = speedups.tally(parsed.who, parsed.requests, parsed.statuses, parsed.sizes, start, end)
-    if counted is None:
-        counted = tally_python(parsed, start, end)
-    who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = counted
+    who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = _tally(parsed, start, end)
     decoded_who = _decoded(keys.who_cache, keys.decode_whos, who_keys)
     clients = _summed([host for host, _ in decoded_who], who_hits)
     users: Dict[str, int] = {}
@@ -203,7 +198,6 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     section_of = dict(zip(pair_requests, [section for _, section in decoded]))
     section_bytes = _summed(list(map(section_of.__getitem__, sized)), size_sums)
     methods = _summed([method for method, _ in decoded], pair_hits)
-    requests = parsed.requests[start:end]
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -217,7 +211,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
                     entry[1] += count
     if parsed.durations is not None:
         # counted per (section, duration as logged): a few sections times the distinct durations
-        pairs = Counter(zip(map(section_of.__getitem__, requests), parsed.durations[start:end]))
+        pairs = Counter(zip(map(section_of.__getitem__, parsed.requests[start:end]), parsed.durations[start:end]))
         distinct = list({key for _, key in pairs})
         seconds = dict(zip(distinct, keys.durations(distinct)))
         tallies: Dict[str, Dict[float, int]] = {}
@@ -249,7 +243,8 @@ def tally_python(parsed: ParsedBlock, start: int, end: int) -> Tally:
     """Count records ``start`` to ``end`` by key, the step :func:`count_records` decodes the keys of.
 
     This is the reference of the C accelerator's ``tally``, which gives the same lists (it leaves
-    to this function the blocks whose sizes are not plain decimal text, ``-`` or ints).
+    to this function columns whose sizes are not plain decimal text, ``-`` or ints of one kind, or
+    whose lengths differ).
     """
     who_counts = Counter(parsed.who[start:end])
     requests = list(parsed.requests[start:end])
@@ -257,6 +252,12 @@ def tally_python(parsed: ParsedBlock, start: int, end: int) -> Tally:
     size_sums = summed_python(requests, parsed.keys.sizes(parsed.sizes[start:end]))
     return (list(who_counts), list(who_counts.values()), [request for request, _ in pairs],
             [status for _, status in pairs], list(pairs.values()), list(size_sums), list(size_sums.values()))
+
+
+def _tally(parsed: ParsedBlock, start: int, end: int) -> Tally:
+    """As :func:`tally_python`, by the C accelerator when it is built."""
+    counted = speedups.tally(parsed.who, parsed.requests, parsed.statuses, parsed.sizes, start, end) if speedups else None
+    return tally_python(parsed, start, end) if counted is None else counted
 
 
 def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], List[Tuple[str, str]]],

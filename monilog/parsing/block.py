@@ -4,7 +4,8 @@ The reference :class:`~monilog.parsing.parser.LogParser` turns one line into one
 :class:`~monilog.parsing.record.LogRecord` (about 2.5 µs a line). Counting needs far less per
 line: who asked (host and user), when (the second), what (method and target), the status and
 the size. :func:`parse_block` gets exactly that for a whole block of lines with one compiled
-regex over the bytes (``findall``), as five columns of byte strings, and leaves decoding to
+regex over the bytes (``findall``, or the C accelerator's scan of the same pattern:
+:func:`scan`), as five columns of byte strings, and leaves decoding to
 the distinct keys (:func:`decode_who`, :func:`decode_request`, :func:`decode_stamp`), which
 are few: a busy log repeats its clients, targets and seconds. The section of a target is
 :func:`~monilog.parsing.section.section_of`'s, applied to each distinct target: the section
@@ -130,7 +131,7 @@ def scan_regex(block: bytes, combined: bool) -> Optional[Columns]:
     (the Combined one if ``combined``), or None when it does not match every line.
 
     This is the reference of :func:`scan`: the C accelerator's ``scan_clf`` gives the same
-    columns (as lists, equal keys as one object) or None for the same blocks.
+    columns (equal keys as one object) or None for the same blocks.
     """
     rows = _BLOCK_PATTERNS["combined" if combined else "common"].findall(block)
     if len(rows) != count_lines(block):
