@@ -6,6 +6,10 @@ _Columns = Tuple[Tuple[bytes, ...], Tuple[bytes, ...], Tuple[bytes, ...], Tuple[
 _Tally = Tuple[List[Any], List[int], List[Any], List[Any], List[int], List[Any], List[int]]
 
 def scan_clf(block: bytes, combined: bool) -> Optional[_Columns]: ...
+SCAN_OPS: Tuple[str, ...]
+
+def scan_format(block: bytes, program: Tuple[Tuple[int, bytes, int], ...],
+                shared: Tuple[bool, ...]) -> Optional[Tuple[Tuple[bytes, ...], ...]]: ...
 def tally(who: Sequence[Any], requests: Sequence[Any], statuses: Sequence[Any], sizes: Sequence[Any],
           start: int, end: int) -> Optional[_Tally]: ...
 

@@ -1,8 +1,9 @@
 """The optional C accelerator (:mod:`monilog._speedups`): whether it is used, and how to choose.
 
-Four pure steps of the engine have a C twin: the Common/Combined block scan
-(:func:`monilog.parsing.block.scan_regex`), the counting of a range of records by key
-(:func:`monilog.accumulation.aggregate.tally_python`), a block's runs of seconds
+Five pure steps of the engine have a C twin: the Common/Combined block scan
+(:func:`monilog.parsing.block.scan_regex`), the scan of a compiled format's lines, run as a
+program its pattern is translated into (:func:`monilog.parsing.pieces.scan_single`), the
+counting of a range of records by key (:func:`monilog.accumulation.aggregate.tally_python`), a block's runs of seconds
 (:func:`~monilog.accumulation.aggregate.runs_python`) and sums per key
 (:func:`~monilog.accumulation.aggregate.summed_python`). Each twin gives exactly its Python
 reference's result (the tests compare them on generated and hostile input) and knows no rule:

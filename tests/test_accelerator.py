@@ -248,7 +248,7 @@ class PurePythonTest(unittest.TestCase):
         # the rest of the suite runs with the accelerator when it is built: the fallback is held
         # to the same tests of the parser, the batches, the monitor and the replay here
         environment = dict(os.environ, MONILOG_PURE_PYTHON="1", MONILOG_REQUIRE_SPEEDUPS="0")
-        suites = ["tests.test_block_parser", "tests.test_monitor", "tests.test_replay", "tests.test_statistics"]
+        suites = ["tests.test_block_parser", "tests.test_logformat", "tests.test_monitor", "tests.test_replay", "tests.test_statistics"]
         done = subprocess.run([sys.executable, "-m", "unittest", "-q", *suites], capture_output=True, text=True,
                               env=environment, timeout=600, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         self.assertEqual(done.returncode, 0, done.stderr[-3000:])

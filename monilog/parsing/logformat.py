@@ -14,7 +14,9 @@ line, whose groups capture just the fields monilog counts (:attr:`LogFormat.kind
 variable is skipped over. The same regex reads a block of lines at once (``findall``, as the
 built-in Common/Combined block parser does) and a single line (:meth:`LogFormat.record`), so
 replaying and following a custom format cost about what the built-in formats cost, and the
-line-by-line and block results are the same by construction.
+line-by-line and block results are the same by construction. With the C accelerator, the
+pattern servers' lines match (:attr:`LogFormat.single_pattern`) also runs as a program of the
+C's scan, which gives the regex's columns or leaves the block to it (:mod:`monilog.parsing.pieces`).
 
 Why in-house: no library compiles both syntaxes to a matcher that yields columns (GoAccess and
 lnav have their own, in C and C++); the grammar is small and it is the product's core.
@@ -65,9 +67,9 @@ import re
 from datetime import tzinfo
 from functools import lru_cache
 from itertools import repeat
-from operator import itemgetter
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from monilog.accelerator import speedups
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES, split_request
 from monilog.parsing.columns import LineFormat, ParsedBlock, count_lines, has_hash_line, has_long_line, rows_of
@@ -75,6 +77,22 @@ from monilog.parsing.formats import ALIASES as ALIASES
 from monilog.parsing.formats import NAMES
 from monilog.parsing.formats import PRESETS as PRESETS
 from monilog.parsing.jsonlog import json_format
+from monilog.parsing.pieces import (
+    END,
+    EPOCH,
+    NUMBER,
+    PART,
+    QUOTED,
+    SECONDS,
+    SKIP_QUOTED,
+    STAMPS,
+    STATUS,
+    UPSTREAM,
+    Columns,
+    scan_program,
+    scan_single,
+    uncaptured,
+)
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import Moment, clf_timestamp, epoch_timestamp, iso_timestamp, strftime_parser
 
@@ -111,23 +129,11 @@ _APACHE_HEADERS = {"host": ("vhost", ""), "user-agent": ("agent", ""), "x-forwar
 _T_UNITS = {"": "1", "s": "1", "ms": "0.001", "us": "0.000001"}
 _TIME_KINDS = {"sec": "epoch:1", "msec": "epoch:1000", "usec": "epoch:1000000"}
 
-_SKIP_QUOTED = rb'[^"\\\n]*(?:\\.[^"\\\n]*)*'
-_QUOTED = b"(" + _SKIP_QUOTED + b")"  # so that plain_pattern finds the one in the other
-_NUMBER = rb'(\d+|-)'
-_SECONDS = rb'(\d+(?:\.\d*)?|-1?)'
-_PART = rb'(?:\d+(?:\.\d*)?|-1?)'
-_UPSTREAM = rb'((?:\d+(?:\.\d*)?|-1?)(?:(?:, | : )(?:\d+(?:\.\d*)?|-1?))*)'
-_STATUS = rb'([1-9]\d\d)'
 _TYPED = ("stamp", "status", "size", "duration", "upstream", "duration_part")
 """Kinds whose regex admits only what their decoder reads, quoted or not."""
 _URL_HOST = rb'(?=(?:[^ "\\\n]* +[A-Za-z][A-Za-z0-9+.-]*://(\[[^\]/"\\\s]*\]|[^/:?#"\\\s]*))?)'
 """Before a quoted request line, the host of its absolute URL (no group match if it is not one)."""
 _MORE_FIELDS = re.compile(r"([ \t])\.\.\.$")
-_STAMPS = {
-    "clf": rb'(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})',
-    "clf-brackets": rb'\[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\]',
-    "iso8601": rb'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)',
-}
 
 
 class _Token(NamedTuple):
@@ -238,29 +244,24 @@ def _strftime_regex(spec: str) -> bytes:
     return b"(" + b"".join(out) + b")"
 
 
-def _uncaptured(regex: bytes) -> bytes:
-    """``regex`` with its one capturing group made non-capturing (a field matched but not read)."""
-    return re.sub(rb"(?<!\\)\((?!\?)", b"(?:", regex, count=1)
-
-
 def _field_regex(token: _Token, quoted: bool, following: str, single: bool = False) -> bytes:
     """The regex of one field, capturing unless it is skipped; ``single``: for the single-space
     pattern, where a field between spaces is never empty (see :attr:`LogFormat.single_pattern`)."""
     kind, detail = token.kind, token.detail
     if quoted and kind not in _TYPED:  # a number or time keeps its own form between quotes
-        return _SKIP_QUOTED if kind == "skip" else _QUOTED
+        return SKIP_QUOTED if kind == "skip" else QUOTED
     if kind == "stamp":
         if detail.startswith("strftime:"):
             return _strftime_regex(detail[len("strftime:"):])
-        return _STAMPS.get(detail, rb"(\d+(?:\.\d+)?)")  # epoch times
+        return STAMPS.get(detail, EPOCH)  # epoch times
     if kind == "status":
-        return _STATUS
+        return STATUS
     if kind == "size":
-        return _NUMBER
+        return NUMBER
     if kind == "duration":
-        return _SECONDS
+        return SECONDS
     if kind == "upstream":
-        return _UPSTREAM
+        return UPSTREAM
     if kind == "user" and following.strip(" "):
         # anything up to the literal text that follows (a user may contain spaces): a tempered token
         stop = (b" " if single else b" +").join(
@@ -285,6 +286,9 @@ def _once_each(keys: Sequence[bytes], decode: Callable[[bytes], Optional[float]]
     decoded: Dict[bytes, Optional[float]] = {}
     return [decoded[key] if key in decoded else decoded.setdefault(key, decode(key)) for key in keys]
 
+
+_DISTINCT = ("size", "duration", "upstream")
+"""Kinds whose keys seldom repeat: the scan makes each anew instead of sharing equal ones."""
 
 SINGLE_RETRY = 32
 """Blocks read with the run-of-spaces pattern after one where the single-space pattern failed."""
@@ -330,7 +334,7 @@ class LogFormat(LineFormat):
                         self.kinds.append("duration")
                         self.details["duration"] = "1"
                 upstream = summing and token.detail == "upstream" and "upstream" not in self.kinds
-                add(b"(" + _PART + b")" if upstream else _PART)
+                add(b"(" + PART + b")" if upstream else PART)
                 if upstream:
                     self.kinds.append("upstream")
                     self.details["upstream"] = "1"
@@ -351,14 +355,14 @@ class LogFormat(LineFormat):
                 self.details["vhost"] = "url"
             quoted = before.endswith('"') and after.startswith('"')
             regex, regex_single = _field_regex(token, quoted, after), _field_regex(token, quoted, after, single=True)
-            add(*((_uncaptured(regex), _uncaptured(regex_single)) if duplicate else (regex, regex_single)))
+            add(*((uncaptured(regex), uncaptured(regex_single)) if duplicate else (regex, regex_single)))
             if token.kind != "skip" and not duplicate:
                 self.kinds.append(token.kind)
                 self.details[token.kind] = token.detail
         if more:
             tab = more.group(1) == "\t"
             add(b"(?:" + (b"\t" if tab else b" +") + rb"[^\n]*)?", b"(?:" + (b"\t" if tab else b" ") + rb"[^\n]*)?")
-        add(rb"[ \t]*\r?$")
+        add(END)
         kinds = set(self.kinds)
         if "stamp" not in kinds:
             raise FormatError("the format has no time field ($time_local, $time_iso8601, $msec, %t)")
@@ -368,11 +372,11 @@ class LogFormat(LineFormat):
             raise FormatError("the format has no request field ($request, $request_uri, %r, %U)")
         self.pattern = re.compile(b"".join(parts), re.MULTILINE)
         """The line pattern: ``findall`` over a block gives one row of groups per line."""
-        self.plain_pattern = re.compile(b"".join(parts).replace(_SKIP_QUOTED, rb'[^"]*'), re.MULTILINE)
+        self.plain_pattern = re.compile(b"".join(parts).replace(SKIP_QUOTED, rb'[^"]*'), re.MULTILINE)
         """The line pattern for blocks without a backslash: quoted fields need no escapes, and may
         cross newlines, the fastest form for the regex engine (a block where one does has fewer
         matches than lines, and is read line by line)."""
-        self.single_pattern = re.compile(b"".join(single).replace(_SKIP_QUOTED, rb'[^"]*'), re.MULTILINE)
+        self.single_pattern = re.compile(b"".join(single).replace(SKIP_QUOTED, rb'[^"]*'), re.MULTILINE)
         """:attr:`plain_pattern` for lines whose fields are one space apart, as servers write them:
         a single space for each space of the format, no empty field between spaces, and no user
         starting or ending with a space. Matching a run of spaces costs the regex engine more than
@@ -382,6 +386,10 @@ class LogFormat(LineFormat):
         and altered at random). A block where it does not match every line is read with
         :attr:`plain_pattern`, and so are the next :data:`SINGLE_RETRY` blocks."""
         self._single_retry = 0
+        self.program = scan_program([piece.replace(SKIP_QUOTED, rb'[^"]*') for piece in single], self.single_pattern.groups)
+        """:attr:`single_pattern` as the C accelerator's scan runs it (None without the accelerator,
+        or for a pattern it does not know): see :mod:`monilog.parsing.pieces`."""
+        self._shared = tuple(kind not in _DISTINCT for kind in self.kinds)
         self._stamp = _stamp_decoder(self.details["stamp"])
         self._scale = float(self.details.get("duration", "1"))
         self._upstream_scale = float(self.details.get("upstream", "1"))
@@ -448,31 +456,41 @@ class LogFormat(LineFormat):
 
     # -- parsing ------------------------------------------------------------------------------
 
+    def scan(self, block: bytes) -> Optional[Columns]:
+        """The columns of :attr:`single_pattern`'s groups on a block without backslashes, or None
+        when a line does not match it: by the C accelerator's scan of :attr:`program` when there
+        is one (the same columns as :func:`~monilog.parsing.pieces.scan_single`'s, or None), else
+        by the regex."""
+        if self.program is not None and speedups is not None:
+            return speedups.scan_format(block, self.program, self._shared)  # type: ignore[no-any-return]
+        return scan_single(self.single_pattern, block)
+
     def parse_block(self, block: bytes, max_line_length: int) -> ParsedBlock:
         """The columns of a block of whole lines; lines that do not match are skipped."""
         lines = count_lines(block)
-        rows: Optional[List[Tuple[bytes, ...]]] = None
+        columns: Optional[Columns] = None
         plain = b"\\" not in block
         if plain and self._single_retry <= 0:
-            rows = self.single_pattern.findall(block)
-            if len(rows) != lines:
-                rows, self._single_retry = None, SINGLE_RETRY  # a padded log: the next blocks are read as it is
+            columns = self.scan(block)
+            if columns is None:
+                self._single_retry = SINGLE_RETRY  # a padded log: the next blocks are read as it is
         elif plain:
             self._single_retry -= 1
-        if rows is None:
+        if columns is None:
             rows = (self.plain_pattern if plain else self.pattern).findall(block)
+            columns = tuple(zip(*rows)) if len(rows) == lines else None
         skipped: List[Tuple[int, str]] = []
-        if len(rows) != lines or has_hash_line(block) or not self._stamps_valid(rows) or \
+        if columns is None or has_hash_line(block) or not self._stamps_valid(columns) or \
                 has_long_line(block, max_line_length):
             rows, skipped = rows_of(block, lambda line: self.row(line, max_line_length))  # as line by line
-        return self._columns(rows, skipped, lines)
+            columns = tuple(zip(*rows))
+        return self._columns(columns, skipped, lines)
 
-    def _stamps_valid(self, rows: List[Tuple[bytes, ...]]) -> bool:
-        if not rows:
+    def _stamps_valid(self, columns: Columns) -> bool:
+        if not columns or not columns[0]:
             return True
-        index = self._index["stamp"]
         try:
-            for stamp in set(map(itemgetter(index), rows)):
+            for stamp in set(columns[self._index["stamp"]]):
                 self.stamp(stamp)
         except ValueError:
             return False
@@ -495,9 +513,11 @@ class LogFormat(LineFormat):
             raise ParseError("bad timestamp", line.decode("utf-8", "replace")) from None
         return row
 
-    def _columns(self, rows: List[Tuple[bytes, ...]], skipped: List[Tuple[int, str]], lines: int) -> ParsedBlock:
-        count = len(rows)
-        columns = list(zip(*rows)) if rows else [()] * len(self.kinds)
+    def _columns(self, columns: Columns, skipped: List[Tuple[int, str]], lines: int) -> ParsedBlock:
+        """The parsed block of a block's group columns (none at all when no line was read)."""
+        if not columns:
+            columns = ((),) * len(self.kinds)
+        count = len(columns[0])
         index = self._index
 
         def column(kind: str) -> Optional[Sequence[bytes]]:
@@ -524,7 +544,7 @@ class LogFormat(LineFormat):
         row = self.row(line, max_line_length)
         if row is None:
             return None
-        block = self._columns([row], [], 1)
+        block = self._columns(tuple((key,) for key in row), [], 1)
         host, user = self.who(block.who[0])
         request = block.requests[0]
         if type(request) is bytes:
