@@ -9,9 +9,10 @@
  *                                      the careful way). Equal keys come out as one object, so that
  *                                      counting them hashes each distinct key once; the columns are
  *                                      tuples, as the reference's.
- *   scan_format(block, program, shared)
+ *   scan_format(block, program, groups, columns)
  *                                      monilog.parsing.pieces.scan_single: the groups of a compiled
- *                                      format's single-space pattern on each line, as columns, or
+ *                                      format's single-space pattern on each line, as columns
+ *                                      (a column's key may join several groups with '\n'), or
  *                                      None when a line does not take the pattern's first path;
  *                                      the program is that pattern translated piece by piece
  *                                      (monilog.parsing.pieces.scan_program).
@@ -452,6 +453,7 @@ typedef struct {
     const char *arg;      /* literal bytes, a user's stop text, the separator of `more` */
     Py_ssize_t arg_size;
     unsigned char excluded[256]; /* span: the bytes that end its run ('\n' always) */
+    int stop_byte;        /* span: its one excluded byte besides '\n' (a line has none), or -1 */
 } Op;
 
 #define DIGIT(c) ((unsigned char)((c) - '0') < 10)
@@ -513,9 +515,15 @@ op_end(const Op *ops, int count, int i, const char *p, const char *end)
     case OP_SPAN:
     case OP_SPAN1: {
         Py_ssize_t least = op->code == OP_SPAN1;
-        q = p;
-        while (q < end && !op->excluded[(unsigned char)*q]) {
-            q++;
+        if (op->stop_byte >= 0) {
+            q = memchr(p, op->stop_byte, (size_t)(end - p));
+            if (q == NULL) {
+                q = end;
+            }
+        }
+        else {
+            for (q = p; q < end && !op->excluded[(unsigned char)*q]; q++) {
+            }
         }
         const Op *next = i + 1 < count ? &ops[i + 1] : NULL;
         if (next != NULL && next->code == OP_LITERAL && next->arg_size > 0
@@ -673,10 +681,72 @@ read_program(PyObject *program, Op *ops, Py_ssize_t groups)
         }
         memset(op->excluded, 0, sizeof op->excluded);
         op->excluded['\n'] = 1;
+        op->stop_byte = -1;
         if (code == OP_SPAN || code == OP_SPAN1) {
+            int others = 0;
             for (Py_ssize_t j = 0; j < op->arg_size; j++) {
-                op->excluded[(unsigned char)op->arg[j]] = 1;
+                unsigned char c = (unsigned char)op->arg[j];
+                others += c != '\n' && !op->excluded[c];
+                if (c != '\n') {
+                    op->stop_byte = c;
+                }
+                op->excluded[c] = 1;
             }
+            if (others != 1) {
+                op->stop_byte = -1; /* none, or several: the table is read */
+            }
+        }
+    }
+    return 1;
+}
+
+#define MAX_JOINED 4
+
+/* An output column: the groups its keys are made of (joined by '\n', which no line holds; group -1
+ * is an empty part). */
+typedef struct {
+    int parts;
+    int group[MAX_JOINED];
+    int shared;           /* equal keys as one object (interned), or each made anew */
+    Interner table;
+    PyObject *column;     /* the tuple of keys */
+    PyObject *last;       /* borrowed: the line before's key */
+} Output;
+
+/* The outputs from their Python form, a tuple of (tuple of groups, shared) (0 and an error if it
+ * is not one). */
+static int
+read_outputs(PyObject *spec, Output *outputs, Py_ssize_t groups, Py_ssize_t capacity)
+{
+    for (Py_ssize_t c = 0; c < PyTuple_GET_SIZE(spec); c++) {
+        PyObject *item = PyTuple_GET_ITEM(spec, c), *parts;
+        int shared;
+        Output *out = &outputs[c];
+        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "O!p:scan_format", &PyTuple_Type, &parts, &shared)) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "scan_format: each column is a tuple (groups, shared)");
+            }
+            return 0;
+        }
+        if (PyTuple_GET_SIZE(parts) > MAX_JOINED) {
+            PyErr_SetString(PyExc_ValueError, "scan_format: too many groups in a column");
+            return 0;
+        }
+        out->parts = (int)PyTuple_GET_SIZE(parts);
+        for (int k = 0; k < out->parts; k++) {
+            long group = PyLong_AsLong(PyTuple_GET_ITEM(parts, k));
+            if (group == -1 && PyErr_Occurred()) {
+                return 0;
+            }
+            if (group < -1 || group >= groups) { /* -1: an empty part */
+                PyErr_Format(PyExc_ValueError, "scan_format: group %ld is out of range", group);
+                return 0;
+            }
+            out->group[k] = (int)group;
+        }
+        out->shared = shared;
+        if ((shared && interner_init(&out->table) < 0) || (out->column = PyTuple_New(capacity)) == NULL) {
+            return 0;
         }
     }
     return 1;
@@ -687,20 +757,23 @@ scan_format(PyObject *module, PyObject *args)
 {
     (void)module;
     Py_buffer view;
-    PyObject *program, *shared;
-    if (!PyArg_ParseTuple(args, "y*O!O!:scan_format", &view, &PyTuple_Type, &program, &PyTuple_Type, &shared)) {
+    PyObject *program, *spec;
+    Py_ssize_t groups;
+    if (!PyArg_ParseTuple(args, "y*O!nO!:scan_format", &view, &PyTuple_Type, &program, &groups, &PyTuple_Type, &spec)) {
         return NULL;
     }
-    Py_ssize_t groups = PyTuple_GET_SIZE(shared), count = PyTuple_GET_SIZE(program);
-    PyObject *result = NULL, *columns[MAX_GROUPS] = {NULL}, *last[MAX_GROUPS] = {NULL}; /* last: borrowed */
-    Interner tables[MAX_GROUPS];
-    int interned[MAX_GROUPS] = {0};
+    Py_ssize_t count = PyTuple_GET_SIZE(program), width = PyTuple_GET_SIZE(spec);
+    PyObject *result = NULL;
+    Output outputs[MAX_GROUPS];
     const char *starts[MAX_GROUPS], *ends[MAX_GROUPS];
-    memset(tables, 0, sizeof tables);
+    memset(outputs, 0, sizeof outputs);
     Op *ops = NULL;
+    char *joined = NULL; /* a joined key is assembled here */
     int failed = 0, matched = 1;
-    if (groups > MAX_GROUPS || count > INT_MAX) {
-        PyErr_SetString(PyExc_ValueError, "scan_format: too many groups or ops");
+    const char *data = view.buf, *stop = data + view.len, *line = data;
+    Py_ssize_t capacity = view.len / 100 + 16, row = 0;
+    if (groups < 0 || groups > MAX_GROUPS || width > MAX_GROUPS || count > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "scan_format: too many groups, columns or ops");
         failed = 1;
     }
     else if ((ops = PyMem_Calloc((size_t)count + 1, sizeof(Op))) == NULL) {
@@ -708,14 +781,14 @@ scan_format(PyObject *module, PyObject *args)
         failed = 1;
     }
     else {
-        failed = !read_program(program, ops, groups);
+        failed = !read_program(program, ops, groups) || !read_outputs(spec, outputs, groups, capacity);
     }
-    const char *data = view.buf, *stop = data + view.len, *line = data;
-    Py_ssize_t capacity = view.len / 100 + 16, row = 0;
-    for (Py_ssize_t g = 0; g < groups && !failed; g++) {
-        interned[g] = PyObject_IsTrue(PyTuple_GET_ITEM(shared, g));
-        failed = interned[g] < 0 || (interned[g] && interner_init(&tables[g]) < 0)
-                 || (columns[g] = PyTuple_New(capacity)) == NULL;
+    for (Py_ssize_t c = 0; c < width && !failed && joined == NULL; c++) {
+        /* groups may nest (a sum and a part of it): a joined key is at most its parts' lines */
+        if ((outputs[c].parts > 1 || (outputs[c].parts == 1 && outputs[c].group[0] < 0)) && (joined = PyMem_Malloc((size_t)view.len * MAX_JOINED + MAX_JOINED)) == NULL) {
+            PyErr_NoMemory();
+            failed = 1;
+        }
     }
     while (!failed && line < stop) {
         const char *end = memchr(line, '\n', (size_t)(stop - line));
@@ -731,46 +804,65 @@ scan_format(PyObject *module, PyObject *args)
         }
         if (row == capacity) {
             capacity *= 2;
-            for (Py_ssize_t g = 0; g < groups && !failed; g++) {
-                failed = _PyTuple_Resize(&columns[g], capacity) < 0;
+            for (Py_ssize_t c = 0; c < width && !failed; c++) {
+                failed = _PyTuple_Resize(&outputs[c].column, capacity) < 0;
             }
             if (failed) {
                 break;
             }
         }
-        for (Py_ssize_t g = 0; g < groups; g++) {
-            Py_ssize_t size = ends[g] - starts[g];
-            PyObject *key;
+        for (Py_ssize_t c = 0; c < width; c++) {
+            Output *out = &outputs[c];
+            const char *text = joined != NULL ? joined : "";
+            Py_ssize_t size = 0;
+            if (out->parts == 1 && out->group[0] >= 0) {
+                text = starts[out->group[0]];
+                size = ends[out->group[0]] - text;
+            }
+            else {
+                for (int k = 0; k < out->parts; k++) {
+                    int group = out->group[k];
+                    Py_ssize_t part = group >= 0 ? ends[group] - starts[group] : 0;
+                    if (k) {
+                        joined[size++] = '\n';
+                    }
+                    if (part > 0) {
+                        memcpy(joined + size, starts[group], (size_t)part);
+                        size += part;
+                    }
+                }
+            }
             if (size < 0) {
                 size = 0; /* a close before its open cannot come from the translator; kept empty */
             }
-            /* a column's key is often the line before's (its second, its host): compared first */
-            if (last[g] != NULL && PyBytes_GET_SIZE(last[g]) == size
-                && memcmp(PyBytes_AS_STRING(last[g]), starts[g], (size_t)size) == 0) {
-                Py_INCREF(last[g]);
-                key = last[g];
+            /* a column's key is often the line before's (its second, its client): compared first */
+            PyObject *key;
+            if (out->last != NULL && PyBytes_GET_SIZE(out->last) == size
+                && memcmp(PyBytes_AS_STRING(out->last), text, (size_t)size) == 0) {
+                Py_INCREF(out->last);
+                key = out->last;
             }
             else {
-                key = interned[g] ? intern_bytes(&tables[g], starts[g], size) : PyBytes_FromStringAndSize(starts[g], size);
-                last[g] = key; /* borrowed: the column holds it */
+                key = out->shared ? intern_bytes(&out->table, text, size) : PyBytes_FromStringAndSize(text, size);
+                out->last = key; /* borrowed: the column holds it */
             }
             if (key == NULL) {
                 failed = 1;
             }
-            PyTuple_SET_ITEM(columns[g], row, key);
+            PyTuple_SET_ITEM(out->column, row, key);
         }
         row++;
         line = end < stop ? end + 1 : stop;
     }
-    for (Py_ssize_t g = 0; g < groups && !failed && matched; g++) {
-        failed = _PyTuple_Resize(&columns[g], row) < 0;
+    for (Py_ssize_t c = 0; c < width && !failed && matched; c++) {
+        failed = _PyTuple_Resize(&outputs[c].column, row) < 0;
     }
     if (!failed) {
         if (matched) {
-            result = PyTuple_New(groups);
-            for (Py_ssize_t g = 0; result != NULL && g < groups; g++) {
-                Py_INCREF(columns[g]);
-                PyTuple_SET_ITEM(result, g, columns[g]);
+            result = PyTuple_New(width);
+            for (Py_ssize_t c = 0; result != NULL && c < width; c++) {
+                Py_INCREF(outputs[c].column);
+                PyTuple_SET_ITEM(result, c, outputs[c].column);
             }
         }
         else {
@@ -778,11 +870,12 @@ scan_format(PyObject *module, PyObject *args)
             result = Py_None;
         }
     }
-    for (Py_ssize_t g = 0; g < groups && g < MAX_GROUPS; g++) {
-        Py_XDECREF(columns[g]);
-        interner_free(&tables[g]);
+    for (Py_ssize_t c = 0; c < width && c < MAX_GROUPS; c++) {
+        Py_XDECREF(outputs[c].column);
+        interner_free(&outputs[c].table);
     }
     PyMem_Free(ops);
+    PyMem_Free(joined);
     PyBuffer_Release(&view);
     return result;
 }
@@ -1219,9 +1312,10 @@ static PyMethodDef methods[] = {
      "scan_clf(block, combined) -> (who, stamps, requests, statuses, sizes) or None\n\n"
      "The columns of a block of Common (or Combined) lines, as monilog.parsing.block.scan_regex."},
     {"scan_format", scan_format, METH_VARARGS,
-     "scan_format(block, program, shared) -> tuple of columns or None\n\n"
-     "The groups of a compiled format's single-space pattern on each line of a block, as\n"
-     "monilog.parsing.pieces.scan_single; program is monilog.parsing.pieces.scan_program's."},
+     "scan_format(block, program, groups, columns) -> tuple of columns or None\n\n"
+     "The columns of a compiled format's single-space pattern on each line of a block, as\n"
+     "monilog.parsing.pieces.scan_single; program is monilog.parsing.pieces.scan_program's, and\n"
+     "columns says of which groups each column's keys are made, and whether they are shared."},
     {"tally", tally, METH_VARARGS,
      "tally(who, requests, statuses, sizes, start, end) -> tuple of 7 lists or None\n\n"
      "The counters of records start to end, as monilog.accumulation.aggregate.tally_python."},

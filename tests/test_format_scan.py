@@ -120,9 +120,9 @@ class FormatScanTest(unittest.TestCase):
     def assert_same_or_refused(self, fmt: LogFormat, block: bytes) -> bool:
         """Whether the C scan read ``block``; where it did, its columns are the regex's."""
         assert fmt.program is not None
-        scanned = speedups.scan_format(block, fmt.program, fmt._shared)
+        scanned = speedups.scan_format(block, fmt.program, fmt.single_pattern.groups, fmt.outputs)
         if scanned is not None:
-            self.assertEqual(as_lists(scanned), as_lists(scan_single(fmt.single_pattern, block)), (fmt.text, block[:400]))
+            self.assertEqual(as_lists(scanned), as_lists(scan_single(fmt.single_pattern, block, fmt.outputs)), (fmt.text, block[:400]))
         return scanned is not None
 
     def test_every_preset_it_can_run(self) -> None:
@@ -139,7 +139,7 @@ class FormatScanTest(unittest.TestCase):
             for block in (b"\n".join(good) + b"\n", b"\n".join(good), b"\n".join(lines) + b"\n"):
                 self.assert_same_or_refused(fmt, block)
             for line in good:  # each line the single-space regex reads (a padded or escaped one is not), the scan reads
-                if scan_single(fmt.single_pattern, line + b"\n") is not None:
+                if scan_single(fmt.single_pattern, line + b"\n", fmt.outputs) is not None:
                     self.assertTrue(self.assert_same_or_refused(fmt, line + b"\n"), (name, line))
         # the load balancers' absolute-URL host and CloudFront's strftime time are left to the regex
         self.assertEqual(set(PRESETS) - runnable, {"elb", "alb", "cloudfront"})
@@ -158,7 +158,7 @@ class FormatScanTest(unittest.TestCase):
                 lines = [line_of(parts, draw) for _ in range(12)]
                 for line in lines:
                     one = (line + "\n").encode()
-                    if scan_single(lean.single_pattern, one) is not None:
+                    if scan_single(lean.single_pattern, one, lean.outputs) is not None:
                         if self.assert_same_or_refused(lean, one):
                             read += 1
                         else:
@@ -191,19 +191,39 @@ class FormatScanTest(unittest.TestCase):
         assert isinstance(fmt, LogFormat) and fmt.program is not None
         block = b'2001:db8::1:5000 [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.1" 200\n'
         self.assertTrue(self.assert_same_or_refused(fmt, block))
-        self.assertEqual(speedups.scan_format(block, fmt.program, fmt._shared)[0], (b"2001:db8::1",))
-        self.assertIsNone(speedups.scan_format(b'nocolon [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.1" 200\n',
-                                               fmt.program, fmt._shared))
+        self.assertEqual(list(fmt.parse_block(block, 65536).who), [b"2001:db8::1\n"])
+        self.assertIsNone(fmt.scan(b'nocolon [01/Dec/2026:18:46:36 +0000] "GET / HTTP/1.1" 200\n'))
+
+    def test_who_keys_join_host_and_user_and_decode_as_logged(self) -> None:
+        line = '10.0.0.1 - {user} [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5'
+        for text, user, key, who in (
+            ('%h %l %u %t "%r" %>s %b', "john doe", b"10.0.0.1\njohn doe", ("10.0.0.1", "john doe")),
+            ('%h %l %u %t "%r" %>s %b', "-", b"10.0.0.1\n-", ("10.0.0.1", "")),
+            ('%h %l - %t "%r" %>s %b', "-", b"10.0.0.1\n", ("10.0.0.1", "")),
+            ('- %l %u %t "%r" %>s %b', "ann", b"\nann", ("", "ann")),
+        ):
+            with self.subTest(text=text, user=user):
+                fmt = compile_format(text)
+                assert isinstance(fmt, LogFormat)
+                block = line.format(user=user).encode().replace(b"10.0.0.1", b"-" if text[0] == "-" else b"10.0.0.1") + b"\n"
+                self.assertTrue(self.assert_same_or_refused(fmt, block))
+                parsed = fmt.parse_block(block, 65536)
+                self.assertEqual(list(parsed.who), [key])
+                self.assertEqual(fmt.who(parsed.who[0]), who)
+                self.assertEqual(fmt.who(fmt.with_client(key, "192.0.2.9")), ("192.0.2.9", who[1]))
 
     def test_equal_keys_are_one_object_and_distinct_kinds_are_not_shared(self) -> None:
         fmt = compile_format("nginx")
         assert isinstance(fmt, LogFormat) and fmt.program is not None
         line = b'10.0.0.1 - - [01/Dec/2026:18:46:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "ua" 0.010 0.001\n'
-        other = line.replace(b"10.0.0.1", b"10.0.0.2")
-        columns = speedups.scan_format(line + other + line, fmt.program, fmt._shared)
-        host = fmt.kinds.index("host")
-        self.assertIs(columns[host][0], columns[host][2])
-        self.assertEqual(columns[fmt.kinds.index("duration")], (b"0.010",) * 3)
+        other = line.replace(b"10.0.0.1", b"10.0.0.2").replace(b"0.010", b"0.020")
+        parsed = fmt.parse_block(line + other + line, 65536)
+        self.assertIs(parsed.who[0], parsed.who[2])
+        self.assertIs(parsed.requests[0], parsed.requests[1])
+        durations = parsed.durations
+        assert durations is not None
+        self.assertEqual(list(durations), [b"0.010", b"0.020", b"0.010"])
+        self.assertIsNot(durations[0], durations[2])  # seldom repeated: not looked up
 
     def test_pieces_it_does_not_know_leave_the_format_to_the_regex(self) -> None:
         self.assertIsNone(scan_program([b"^", rb"(\d+|x)"], 1))
@@ -212,14 +232,19 @@ class FormatScanTest(unittest.TestCase):
         self.assertIsNotNone(scan_program([b"^", rb"([^ \n]+)", b" ", rb"([1-9]\d\d)", rb"[ \t]*\r?$"], 2))
 
     def test_a_malformed_program_is_an_error_not_a_crash(self) -> None:
-        for program, shared, error in (
-            (((99, b"", -1),), (), ValueError),
-            (((0, b"x", 3),), (True,), ValueError),
-            (((0, "x", -1),), (), TypeError),
-            (((0, b"x"),), (), TypeError),
-            ((b"x",), (), TypeError),
-            (((3, b"", 0),), (True,), ValueError),  # a user op without its stop text
+        one = (((0,), True),)
+        for program, groups, columns, error in (
+            (((99, b"", -1),), 0, (), ValueError),
+            (((0, b"x", 3),), 1, one, ValueError),
+            (((0, "x", -1),), 0, (), TypeError),
+            (((0, b"x"),), 0, (), TypeError),
+            ((b"x",), 0, (), TypeError),
+            (((3, b"", 0),), 1, one, ValueError),  # a user op without its stop text
+            (((0, b"x", -1),), 1, (((1,), True),), ValueError),  # a column of a group that is not there
+            (((0, b"x", -1),), 1, (((0, 0, 0, 0, 0), True),), ValueError),
+            (((0, b"x", -1),), 1, ((0, True),), TypeError),
+            (((0, b"x", -1),), 99, (), ValueError),
         ):
-            with self.subTest(program=program), self.assertRaises(error):
-                speedups.scan_format(b"x\n", program, shared)
-        self.assertEqual(speedups.scan_format(b"", ((0, b"x", -1),), ()), ())
+            with self.subTest(program=program, columns=columns), self.assertRaises(error):
+                speedups.scan_format(b"x\n", program, groups, columns)
+        self.assertEqual(speedups.scan_format(b"", ((0, b"x", -1),), 0, ()), ())

@@ -40,6 +40,11 @@ class KeyDecoder:
         """``(method, section)`` of a request key, the section by :func:`~monilog.parsing.section.section_of`."""
         raise NotImplementedError
 
+    def with_client(self, key: Any, client: str) -> Any:
+        """The ``who`` key ``key`` with ``client`` for its host (the real client behind a proxy);
+        this form is for ``(host, user)`` keys, of bytes or of text."""
+        return (client.encode() if isinstance(key[0], bytes) else client), key[1]
+
     def decode_whos(self, keys: List[Any]) -> List[Tuple[str, str]]:
         """:meth:`who` of each key, in order (the distinct keys of a block, decoded at once)."""
         return list(map(self.who, keys))

@@ -89,6 +89,8 @@ from monilog.parsing.pieces import (
     STATUS,
     UPSTREAM,
     Columns,
+    Outputs,
+    joined,
     scan_program,
     scan_single,
     uncaptured,
@@ -389,11 +391,16 @@ class LogFormat(LineFormat):
         self.program = scan_program([piece.replace(SKIP_QUOTED, rb'[^"]*') for piece in single], self.single_pattern.groups)
         """:attr:`single_pattern` as the C accelerator's scan runs it (None without the accelerator,
         or for a pattern it does not know): see :mod:`monilog.parsing.pieces`."""
-        self._shared = tuple(kind not in _DISTINCT for kind in self.kinds)
+        self._index = {kind: self.kinds.index(kind) for kind in self.kinds}
+        named = [("who", tuple(self._index.get(kind, -1) for kind in ("host", "user")), True)]
+        named += [(kind, (group,), kind not in _DISTINCT) for group, kind in enumerate(self.kinds) if kind not in ("host", "user")]
+        self.outputs: Outputs = tuple((groups, shared) for _, groups, shared in named)
+        """The columns a block's groups are made into: ``who`` keys are ``host\\nuser`` (either part
+        empty when the format has none), the other kinds' keys are their groups."""
+        self._column = {name: position for position, (name, _, _) in enumerate(named)}
         self._stamp = _stamp_decoder(self.details["stamp"])
         self._scale = float(self.details.get("duration", "1"))
         self._upstream_scale = float(self.details.get("upstream", "1"))
-        self._index = {kind: self.kinds.index(kind) for kind in self.kinds}
         self._lean: Optional[LogFormat] = None
 
     def without_agents(self) -> LogFormat:
@@ -406,11 +413,15 @@ class LogFormat(LineFormat):
     # -- decoding keys ------------------------------------------------------------------------
 
     def who(self, key: Any) -> Tuple[str, str]:
-        """``(host, user)`` of a ``(host, user)`` key of bytes."""
-        host, user = key
+        """``(host, user)`` of a ``host\\nuser`` key (see :attr:`outputs`)."""
+        host, _, user = key.partition(b"\n")
         user = user.strip(b" ")
         return ("" if host in (b"-", b"") else host.decode("utf-8", "replace"),
                 "" if user in (b"-", b"") else user.decode("utf-8", "replace"))
+
+    def with_client(self, key: Any, client: str) -> Any:
+        """The ``host\\nuser`` key with ``client`` for its host."""
+        return client.encode() + key[key.index(b"\n"):]
 
     def request(self, key: Any) -> Tuple[str, str]:
         """``(method, section)`` of a request line, or of a ``(method, target)`` key."""
@@ -457,40 +468,44 @@ class LogFormat(LineFormat):
     # -- parsing ------------------------------------------------------------------------------
 
     def scan(self, block: bytes) -> Optional[Columns]:
-        """The columns of :attr:`single_pattern`'s groups on a block without backslashes, or None
-        when a line does not match it: by the C accelerator's scan of :attr:`program` when there
-        is one (the same columns as :func:`~monilog.parsing.pieces.scan_single`'s, or None), else
-        by the regex."""
+        """The :attr:`outputs` columns of :attr:`single_pattern` on a block without backslashes, or
+        None when a line does not match it: by the C accelerator's scan of :attr:`program` when
+        there is one (the same columns as :func:`~monilog.parsing.pieces.scan_single`'s, or None),
+        else by the regex."""
         if self.program is not None and speedups is not None:
-            return speedups.scan_format(block, self.program, self._shared)  # type: ignore[no-any-return]
-        return scan_single(self.single_pattern, block)
+            return speedups.scan_format(  # type: ignore[no-any-return]
+                block, self.program, self.single_pattern.groups, self.outputs)
+        return scan_single(self.single_pattern, block, self.outputs)
 
     def parse_block(self, block: bytes, max_line_length: int) -> ParsedBlock:
         """The columns of a block of whole lines; lines that do not match are skipped."""
-        lines = count_lines(block)
         columns: Optional[Columns] = None
         plain = b"\\" not in block
         if plain and self._single_retry <= 0:
-            columns = self.scan(block)
+            columns = self.scan(block)  # one row a line, or None
             if columns is None:
                 self._single_retry = SINGLE_RETRY  # a padded log: the next blocks are read as it is
         elif plain:
             self._single_retry -= 1
         if columns is None:
+            lines = count_lines(block)
             rows = (self.plain_pattern if plain else self.pattern).findall(block)
-            columns = tuple(zip(*rows)) if len(rows) == lines else None
+            columns = self._outputs_of(rows) if len(rows) == lines else None
+        else:
+            lines = len(columns[0])
         skipped: List[Tuple[int, str]] = []
         if columns is None or has_hash_line(block) or not self._stamps_valid(columns) or \
                 has_long_line(block, max_line_length):
             rows, skipped = rows_of(block, lambda line: self.row(line, max_line_length))  # as line by line
-            columns = tuple(zip(*rows))
+            columns = self._outputs_of(rows)
         return self._columns(columns, skipped, lines)
 
+    def _outputs_of(self, rows: Sequence[Tuple[bytes, ...]]) -> Columns:
+        return joined(tuple(zip(*rows)) if rows else ((),) * len(self.kinds), self.outputs, len(rows))
+
     def _stamps_valid(self, columns: Columns) -> bool:
-        if not columns or not columns[0]:
-            return True
         try:
-            for stamp in set(columns[self._index["stamp"]]):
+            for stamp in set(columns[self._column["stamp"]]):
                 self.stamp(stamp)
         except ValueError:
             return False
@@ -514,18 +529,13 @@ class LogFormat(LineFormat):
         return row
 
     def _columns(self, columns: Columns, skipped: List[Tuple[int, str]], lines: int) -> ParsedBlock:
-        """The parsed block of a block's group columns (none at all when no line was read)."""
-        if not columns:
-            columns = ((),) * len(self.kinds)
+        """The parsed block of a block's :attr:`outputs` columns."""
         count = len(columns[0])
-        index = self._index
+        index = self._column
 
         def column(kind: str) -> Optional[Sequence[bytes]]:
             return columns[index[kind]] if kind in index else None
 
-        hosts, users = column("host"), column("user")
-        who = list(zip(hosts if hosts is not None else repeat(b"-", count),
-                       users if users is not None else repeat(b"-", count)))
         requests: Sequence[Any]
         if "request" in index:
             requests = columns[index["request"]]
@@ -534,7 +544,7 @@ class LogFormat(LineFormat):
             requests = list(zip(methods if methods is not None else repeat(b"-", count), targets or ()))
         sizes = column("size")
         return ParsedBlock(
-            lines, who, columns[index["stamp"]], requests, columns[index["status"]],
+            lines, columns[index["who"]], columns[index["stamp"]], requests, columns[index["status"]],
             sizes if sizes is not None else [b"0"] * count, skipped, self,
             column("duration"), column("upstream"), column("vhost"), column("agent"), column("forwarded"),
         )
@@ -544,7 +554,7 @@ class LogFormat(LineFormat):
         row = self.row(line, max_line_length)
         if row is None:
             return None
-        block = self._columns(tuple((key,) for key in row), [], 1)
+        block = self._columns(self._outputs_of([row]), [], 1)
         host, user = self.who(block.who[0])
         request = block.requests[0]
         if type(request) is bytes:

@@ -137,7 +137,11 @@ def scan_program(pieces: Sequence[bytes], groups: int) -> Optional[Tuple[Tuple[i
         piece_ops = _ops_of(piece, counted, opened)
         if piece_ops is None:
             return None
-        ops += piece_ops
+        for op in piece_ops:
+            if op[0] == "literal" and ops and ops[-1][0] == "literal":
+                ops[-1] = ("literal", ops[-1][1] + op[1], -1)  # one comparison for adjacent literals
+            else:
+                ops.append(op)
     if counted[0] != groups or opened:
         return None
     names = speedups.SCAN_OPS
@@ -145,13 +149,31 @@ def scan_program(pieces: Sequence[bytes], groups: int) -> Optional[Tuple[Tuple[i
 
 
 Columns = Tuple[Sequence[bytes], ...]
-"""A block's columns: one per group of the pattern, one key a line."""
+"""A block's columns, one key a line."""
+Outputs = Tuple[Tuple[Tuple[int, ...], bool], ...]
+"""The columns a scan gives: for each, the groups its keys are made of (joined by ``\n``, which
+no line holds; group -1 is an empty part) and whether equal keys are shared (one object; for
+kinds that repeat)."""
 
 
-def scan_single(pattern: "re.Pattern[bytes]", block: bytes) -> Optional[Columns]:
-    """The columns of ``pattern``'s groups on each line of ``block``, or None when it does not
+def joined(groups: Columns, outputs: Outputs, lines: int) -> Columns:
+    """The ``outputs`` columns of the ``lines`` rows of a pattern's group columns."""
+    columns: List[Sequence[bytes]] = []
+    empty = (b"",) * lines
+    for parts, _ in outputs:
+        if len(parts) == 1 and parts[0] >= 0:
+            columns.append(groups[parts[0]])
+        elif parts:
+            columns.append(tuple(map(b"\n".join, zip(*(groups[part] if part >= 0 else empty for part in parts)))))
+        else:
+            columns.append(empty)
+    return tuple(columns)
+
+
+def scan_single(pattern: "re.Pattern[bytes]", block: bytes, outputs: Outputs) -> Optional[Columns]:
+    """The ``outputs`` columns of ``pattern`` on each line of ``block``, or None when it does not
     match every line: the reference of the C's ``scan_format``."""
     rows = pattern.findall(block)
     if len(rows) != count_lines(block):
         return None
-    return tuple(zip(*rows)) if rows else ((),) * pattern.groups
+    return joined(tuple(zip(*rows)) if rows else ((),) * pattern.groups, outputs, len(rows))

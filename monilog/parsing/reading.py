@@ -81,6 +81,10 @@ class VhostKeys(KeyDecoder):
         """As the format's."""
         return self.inner.who(key)
 
+    def with_client(self, key: Any, client: str) -> Any:
+        """As the format's."""
+        return self.inner.with_client(key, client)
+
     def request(self, key: Any) -> Tuple[str, str]:
         """``(method, vhost + section)`` of a ``(vhost, request)`` key."""
         vhost, request = key
@@ -178,7 +182,6 @@ class Reading:
                 host = keys.who(key)[0]
                 text = forwarded.decode("utf-8", "replace") if isinstance(forwarded, bytes) else str(forwarded or "")
                 client = real_client(text, host, trusted) if text else host
-                user = key[1]
-                new = resolved[(key, forwarded)] = ((client.encode() if isinstance(key[0], bytes) else client), user)
+                new = resolved[(key, forwarded)] = keys.with_client(key, client)
             who.append(new)
         return who
