@@ -57,13 +57,13 @@ from rich.layout import Layout
 from rich.live import Live
 from rich.panel import Panel
 from rich.segment import Segment
-from rich.table import Table
 from rich.text import Text
 
 from monilog.accumulation.alerter import format_duration
 from monilog.accumulation.report import LiveView, RuleState
 from monilog.accumulation.sketch import LatencySketch, LatencySummary
 from monilog.accumulation.statistics import StatsSnapshot
+from monilog.presentation.grid import Cell, CellGrid, Column
 from monilog.presentation.sanitize import clean, clean_text
 from monilog.presentation.text import (
     AlertPeriod,
@@ -197,9 +197,7 @@ def _log_tz(view: LiveView) -> tzinfo:
 
 
 def _header(view: LiveView, now: Optional[datetime]) -> RenderableType:
-    grid = Table.grid(expand=True)
-    grid.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
-    grid.add_column(no_wrap=True, justify="right")
+    grid = CellGrid([Column(), Column(justify="right")], gap=0)
     left = Text(" monilog ", "bold white on blue")
     left.append(" ")
     files = ", ".join(clean(name) for name in view.files) or "(no file)"
@@ -254,20 +252,13 @@ def _panel(body: RenderableType, title: str, subtitle: str = "") -> Panel:
     return Panel(body, title=heading, title_align="left", box=box.ROUNDED, border_style="blue", padding=(0, 1))
 
 
-def _table(*columns: Tuple[str, str], flexible: bool = True) -> Table:
+def _table(*columns: Tuple[str, str], flexible: bool = True) -> CellGrid:
     """A borderless table; each column is ``(header, justify)``.
 
     When ``flexible``, the table fills its panel and the first column takes the slack (cutting
     long names with an ellipsis); otherwise every column keeps its natural width.
     """
-    table = Table(box=None, expand=flexible, show_edge=False, pad_edge=False, padding=(0, 1),
-                  header_style="bold dim")
-    for index, (header, justify) in enumerate(columns):
-        if index == 0 and flexible:
-            table.add_column(header, justify=justify, no_wrap=True, overflow="ellipsis", ratio=1)  # type: ignore[arg-type]
-        else:
-            table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    return table
+    return CellGrid([Column(header, justify) for header, justify in columns], flexible=0 if flexible else None)
 
 
 def _period_stats(view: LiveView) -> Tuple[StatsSnapshot, str]:
@@ -301,7 +292,7 @@ def _sections(view: LiveView, rows: int, wide: bool, width: int) -> RenderableTy
         columns.append(("since start", "right"))
     table = _table(*columns)
     for name, section, share in stats.top_sections(min(view.top, rows)):
-        cells: List[RenderableType] = [clean_text(name), str(section.hits), format_share(share),
+        cells: List[Cell] = [clean_text(name), str(section.hits), format_share(share),
                                        _errors(section.errors)]
         if latency:
             p95 = _p95(stats.section_latency.get(name))
@@ -429,7 +420,7 @@ def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[dateti
         else:
             ended = Text("(run ended)", "dim")
         lasted = period.duration(now if is_ongoing else None)
-        cells: List[RenderableType] = [
+        cells: List[Cell] = [
             _short_time(period.start, now), ended, "-" if lasted is None else format_duration(lasted),
             f"{'' if period.end or is_ongoing else '≥'}{period.peak_average:.1f}/s",
         ]
@@ -450,9 +441,7 @@ def _alerts(view: LiveView, periods: Sequence[AlertPeriod], now: Optional[dateti
 def _totals(view: LiveView, now: Optional[datetime], rows: int) -> RenderableType:
     """Cumulative figures since the monitor started, and its top sections when ``rows`` allow."""
     total = view.total
-    grid = Table.grid(padding=(0, 2), expand=True)
-    grid.add_column(style="dim", no_wrap=True)
-    grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+    grid = CellGrid([Column(style="dim"), Column()], flexible=1)
     methods = "  ".join(f"{clean(method, 12) or '(none)'} {hits}" for method, hits, _ in total.top_methods(4))
     users = "  ".join(f"{clean(user, 16)} {hits}" for user, hits, _ in total.top_users(4))
     exact = "" if total.unique_clients_exact else "+"
