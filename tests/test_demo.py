@@ -98,14 +98,19 @@ class DemoTest(unittest.TestCase):
     def test_the_dashboard_on_a_terminal(self) -> None:
         controller, terminal = pty.openpty()
         fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        # the terminal's size, not COLUMNS and LINES (which readline exports to a test runner's children)
+        environment = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
         process = subprocess.Popen([script("monitoring"), "--demo", *FAST], stdin=terminal, stdout=terminal,
-                                   stderr=terminal)
+                                   stderr=terminal, env=environment)
         os.close(terminal)
         self.addCleanup(lambda: process.poll() is None and process.kill())
         shown = bytearray()
         reading = threading.Thread(target=lambda: _drain(controller, shown), daemon=True)
         reading.start()
         wait_for(lambda: b"DEMO \xc2\xb7 real logs: monitoring" in shown, "the dashboard's header saying it is a demo")
+        self.assertNotIn(b"Top clients", shown)  # the wide layout's title
+        fcntl.ioctl(controller, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 130, 0, 0))
+        wait_for(lambda: b"Top clients" in shown, "the dashboard drawn again at the terminal's new size")
         process.send_signal(signal.SIGINT)
         self.assertEqual(process.wait(DEADLINE), 0)
         reading.join(DEADLINE)

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
 DASHBOARD_SECONDS = 1.0
 """How often the dashboard gets a new view: once a second, as its figures are per second (and as
-GoAccess's terminal dashboard refreshes). It redraws twice a second, so that a resized terminal is
-drawn again within half a second; a redraw of an unchanged view reuses its layout."""
+GoAccess's terminal dashboard refreshes). Each view is drawn once, and again at the next tick of the
+clock (a quarter of a second) when the terminal was resized."""
 
 MAX_WINDOW = 7 * 24 * 3600
 """The longest alert window accepted (a week): the alerter keeps one counter per second."""
@@ -450,11 +450,13 @@ def _run_follow(monitor: Monitor, paths: Sequence[str], args: argparse.Namespace
         dashboard = Dashboard()
         shown = [0.0]
 
-        def refresh() -> None:  # a new view for each redraw of the dashboard, not each tick
+        def refresh() -> None:  # a new view each DASHBOARD_SECONDS, not each tick; a resize at once
             now = time.monotonic()
             if now - shown[0] >= DASHBOARD_SECONDS:
                 shown[0] = now
                 dashboard.update(monitor.view())
+            else:
+                dashboard.redraw_if_resized()
 
         dashboard.start()
         try:

@@ -52,7 +52,7 @@ from operator import itemgetter
 from typing import List, Literal, NamedTuple, Optional, Sequence, Tuple
 
 from rich import box
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Console, ConsoleDimensions, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.layout import Layout
 from rich.live import Live
 from rich.panel import Panel
@@ -674,36 +674,46 @@ def render_dashboard(view: LiveView, width: Optional[int] = None, height: Option
 class Dashboard:
     """The dashboard on the terminal's alternate screen, redrawn in place (no flicker).
 
-    Drive it from one thread: :meth:`start`, then :meth:`update` with each new view, then
-    :meth:`stop` (also as a context manager). Rich redraws ``refresh_per_second`` times a second
-    from its own thread, each time at the terminal's current size. Nothing else may write to the
-    terminal meanwhile: standard output and error are not redirected, and print only after
-    :meth:`stop`.
+    Drive it from one thread: :meth:`start`, then :meth:`update` with each new view (it is drawn
+    at once) and :meth:`redraw_if_resized` now and then (the screen is drawn again, at the new
+    size, when the terminal's size changed), then :meth:`stop` (also as a context manager). It
+    draws only then: a screen that did not change is not drawn again (rich's own refresh thread
+    redrew the whole screen twice a second). Nothing else may write to the terminal meanwhile:
+    standard output and error are not redirected, and print only after :meth:`stop`.
     """
 
-    def __init__(self, console: Optional[Console] = None, refresh_per_second: float = 2.0) -> None:
-        if refresh_per_second < 2:
-            raise ValueError(f"refresh_per_second must be at least 2, not {refresh_per_second!r}")
+    def __init__(self, console: Optional[Console] = None) -> None:
         self._live = Live(
             _empty(" monilog: waiting for the first line…"),
             console=console,
             screen=True,
-            auto_refresh=True,
-            refresh_per_second=refresh_per_second,
+            auto_refresh=False,
             redirect_stdout=False,
             redirect_stderr=False,
         )
+        self._size: Optional[ConsoleDimensions] = None
 
     def start(self) -> None:
-        """Switch to the alternate screen and start redrawing."""
-        self._live.start()
+        """Switch to the alternate screen and draw it."""
+        self._live.start(refresh=True)
+        self._size = self._live.console.size
 
     def update(self, view: LiveView) -> None:
-        """Show ``view`` from the next redraw on."""
-        self._live.update(render_dashboard(view))
+        """Draw ``view``."""
+        self._size = self._live.console.size
+        self._live.update(render_dashboard(view), refresh=True)
+
+    def redraw_if_resized(self) -> bool:
+        """Draw the screen again if the terminal's size changed since it was drawn; whether it did."""
+        size = self._live.console.size
+        if size == self._size:
+            return False
+        self._size = size
+        self._live.refresh()
+        return True
 
     def stop(self) -> None:
-        """Stop redrawing and restore the terminal's normal screen."""
+        """Restore the terminal's normal screen."""
         self._live.stop()
 
     def __enter__(self) -> "Dashboard":
@@ -712,4 +722,3 @@ class Dashboard:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
