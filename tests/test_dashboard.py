@@ -7,6 +7,8 @@ import unittest
 from typing import List
 from unittest import mock
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
 
@@ -238,7 +240,35 @@ class DashboardRulesTest(unittest.TestCase):
             self.assertTrue(all(cell_len(line) <= width for line in lines))
 
 
+def sparkline_cells(values: List[float], rows: int, threshold: float, scale: float) -> List[List[tuple]]:
+    """The sparkline's (character, colour) cells, top row first, by its definition cell by cell."""
+    threshold_row = min(rows - 1, int(threshold / scale * rows)) if scale > 0 else 0
+    out = []
+    for row in range(rows - 1, -1, -1):
+        cells = []
+        for value in values:
+            level = value / scale * rows * 8 if scale > 0 else 0.0
+            fill = min(8, max(0, round(level - row * 8)))
+            if row == 0 and value > 0 and fill == 0:
+                fill = 1
+            if fill:
+                cells.append((BLOCKS[fill], "red" if value > threshold else "green"))
+            else:
+                cells.append(("┄", "yellow") if row == threshold_row else (" ", ""))
+        out.append(cells)
+    return out
+
+
 class SparklineTest(unittest.TestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(st.integers(0, 80).map(float), st.floats(0, 80), st.sampled_from([2.5, 12.5, 0.0625])), max_size=40),
+           st.integers(1, 14), st.sampled_from([10.0, 0.5, 20.0, 33.3]), st.sampled_from([0.0, 10.0, 20.0, 62.5, 100.0]))
+    def test_each_cell_as_defined(self, values: List[float], rows: int, threshold: float, scale: float) -> None:
+        lines = sparkline_rows(values, rows, threshold, scale)
+        drawn = [[(line.plain[index], next((str(span.style) for span in line.spans if span.start <= index < span.end), ""))
+                  for index in range(len(line.plain))] for line in lines]
+        self.assertEqual(drawn, sparkline_cells(values, rows, threshold, scale))
+
     def test_one_column_per_second_when_it_fits(self) -> None:
         self.assertEqual(sparkline_values([1, 2, 3], 10), [1.0, 2.0, 3.0])
 

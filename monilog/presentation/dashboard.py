@@ -48,7 +48,6 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone, tzinfo
 from itertools import groupby
-from operator import itemgetter
 from typing import List, Literal, NamedTuple, Optional, Sequence, Tuple
 
 from rich import box
@@ -120,24 +119,25 @@ def sparkline_rows(values: Sequence[float], rows: int, threshold: float, scale: 
     Bars above ``threshold`` are red, others green; empty cells on the threshold's line show a
     dashed rule. ``scale`` is the rate drawn at full height. Any traffic shows at least ``▁``.
     """
-    eighths = [value / scale * rows * 8 if scale > 0 else 0.0 for value in values]
+    # a bar's height in eighths of a row (round(x - 8 * row) is round(x) - 8 * row: 8 * row is even)
+    levels = [round(value / scale * rows * 8) if scale > 0 else 0 for value in values]
+    colours = ["red" if value > threshold else "green" for value in values]
     threshold_row = min(rows - 1, int(threshold / scale * rows)) if scale > 0 else 0
     lines: List[Text] = []
     for row in range(rows - 1, -1, -1):
-        cells: List[Tuple[str, str]] = []
-        for value, level in zip(values, eighths):
-            fill = min(8, max(0, round(level - row * 8)))
-            if row == 0 and value > 0 and fill == 0:
-                fill = 1
-            if fill:
-                cells.append((BLOCKS[fill], "red" if value > threshold else "green"))
-            elif row == threshold_row:
-                cells.append(("┄", "yellow"))
-            else:
-                cells.append((" ", ""))
+        floor = row * 8
+        fills = [min(8, max(0, level - floor)) for level in levels]
+        if row == 0:  # any traffic shows
+            fills = [1 if value > 0 and not fill else fill for fill, value in zip(fills, values)]
+        empty, empty_style = ("┄", "yellow") if row == threshold_row else (" ", "")
+        chars = "".join([BLOCKS[fill] if fill else empty for fill in fills])
+        styles = [colour if fill else empty_style for fill, colour in zip(fills, colours)]
         line = Text(no_wrap=True)
-        for style, run in groupby(cells, key=itemgetter(1)):  # one span per run of a colour
-            line.append("".join(char for char, _ in run), style)
+        start = 0
+        for style, run in groupby(styles):  # one span per run of a colour
+            end = start + sum(1 for _ in run)
+            line.append(chars[start:end], style)
+            start = end
         lines.append(line)
     return lines
 
