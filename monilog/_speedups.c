@@ -1,4 +1,4 @@
-/* monilog._speedups: the optional C accelerator of five pure steps of the engine.
+/* monilog._speedups: the optional C accelerator of six pure steps of the engine.
  *
  * Each function here has a reference written in Python beside the code that uses it, and gives
  * exactly that reference's result (the tests compare them on generated and hostile input):
@@ -21,6 +21,8 @@
  *                                      client key, per (request, status) pair, and bytes per
  *                                      request, in first-seen order; None when a size is not
  *                                      plain decimal text, "-" or an int (the reference decides).
+ *   pairs(first, second, start, end)   monilog.accumulation.aggregate.pairs_python: each distinct
+ *                                      pair of keys of two columns and how often it occurs.
  *   runs(keys)                         monilog.accumulation.aggregate.runs_python: each run of
  *                                      consecutive equal keys (a block's seconds) and its length.
  *   summed(keys, counts)               monilog.accumulation.aggregate.summed_python: key -> the
@@ -1307,6 +1309,133 @@ runs(PyObject *module, PyObject *keys_in)
     return result;
 }
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* Pairs: how often each pair of keys of two columns occurs, without a tuple made per record.   */
+
+typedef struct {
+    Py_hash_t hash;
+    Py_ssize_t index; /* the pair's first-seen position, or -1 for an empty slot */
+} PairSlot;
+
+static Py_hash_t
+pair_hash(Py_hash_t a, Py_hash_t b)
+{
+    Py_uhash_t mixed = (Py_uhash_t)a * 1000003u ^ (Py_uhash_t)b;
+    return (Py_hash_t)(mixed == (Py_uhash_t)-1 ? (Py_uhash_t)-2 : mixed);
+}
+
+static PyObject *
+pairs(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *first_in, *second_in;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "OOnn:pairs", &first_in, &second_in, &start, &end)) {
+        return NULL;
+    }
+    /* copies of our own (see tally), so that no key's __eq__ can free an item in use */
+    PyObject *first = private_slice(first_in, start, end), *second = private_slice(second_in, start, end);
+    PyObject *firsts = PyList_New(0), *seconds = PyList_New(0), *result = NULL;
+    Array counts = {0};
+    PairSlot *slots = NULL;
+    size_t mask = 255, used = 0;
+    if (first == NULL || second == NULL || firsts == NULL || seconds == NULL
+        || (slots = PyMem_Malloc((mask + 1) * sizeof(PairSlot))) == NULL) {
+        if (slots == NULL && !PyErr_Occurred()) {
+            PyErr_NoMemory();
+        }
+        goto done;
+    }
+    for (size_t i = 0; i <= mask; i++) {
+        slots[i].index = -1;
+    }
+    Py_ssize_t records = PySequence_Fast_GET_SIZE(first);
+    if (PySequence_Fast_GET_SIZE(second) < records) {
+        records = PySequence_Fast_GET_SIZE(second); /* as zip: the shorter column */
+    }
+    PyObject **a_items = PySequence_Fast_ITEMS(first), **b_items = PySequence_Fast_ITEMS(second);
+    Py_ssize_t last = -1; /* the pair of the record before: logs repeat a record's keys */
+    for (Py_ssize_t i = 0; i < records; i++) {
+        PyObject *a = a_items[i], *b = b_items[i];
+        if (last >= 0 && PyList_GET_ITEM(firsts, last) == a && PyList_GET_ITEM(seconds, last) == b) {
+            counts.data[last]++;
+            continue;
+        }
+        Py_hash_t ha = PyObject_Hash(a), hb = ha == -1 ? -1 : PyObject_Hash(b);
+        if (hb == -1) {
+            goto done; /* an unhashable key: the reference raises the same TypeError */
+        }
+        Py_hash_t hash = pair_hash(ha, hb);
+        size_t at = (size_t)hash & mask;
+        Py_ssize_t found = -1;
+        while (slots[at].index >= 0) {
+            if (slots[at].hash == hash) {
+                Py_ssize_t index = slots[at].index;
+                PyObject *ka = PyList_GET_ITEM(firsts, index), *kb = PyList_GET_ITEM(seconds, index);
+                int equal = ka == a ? 1 : PyObject_RichCompareBool(ka, a, Py_EQ);
+                if (equal > 0) {
+                    equal = kb == b ? 1 : PyObject_RichCompareBool(kb, b, Py_EQ);
+                }
+                if (equal < 0) {
+                    goto done;
+                }
+                if (equal) {
+                    found = index;
+                    break;
+                }
+            }
+            at = (at + 1) & mask;
+        }
+        if (found < 0) {
+            found = PyList_GET_SIZE(firsts);
+            if (PyList_Append(firsts, a) < 0 || PyList_Append(seconds, b) < 0 || array_push(&counts, 0) < 0) {
+                goto done;
+            }
+            slots[at].hash = hash;
+            slots[at].index = found;
+            if (++used * 2 > mask + 1) {
+                size_t size = (mask + 1) * 2;
+                PairSlot *grown = PyMem_Malloc(size * sizeof(PairSlot));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                for (size_t k = 0; k < size; k++) {
+                    grown[k].index = -1;
+                }
+                for (size_t k = 0; k <= mask; k++) {
+                    if (slots[k].index >= 0) {
+                        size_t to = (size_t)slots[k].hash & (size - 1);
+                        while (grown[to].index >= 0) {
+                            to = (to + 1) & (size - 1);
+                        }
+                        grown[to] = slots[k];
+                    }
+                }
+                PyMem_Free(slots);
+                slots = grown;
+                mask = size - 1;
+            }
+        }
+        counts.data[found]++;
+        last = found;
+    }
+    PyObject *numbers = numbers_of(counts.data, counts.size);
+    if (numbers != NULL) {
+        result = PyTuple_Pack(3, firsts, seconds, numbers);
+        Py_DECREF(numbers);
+    }
+done:
+    PyMem_Free(slots);
+    PyMem_Free(counts.data);
+    Py_XDECREF(first);
+    Py_XDECREF(second);
+    Py_XDECREF(firsts);
+    Py_XDECREF(seconds);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_clf", scan_clf, METH_VARARGS,
      "scan_clf(block, combined) -> (who, stamps, requests, statuses, sizes) or None\n\n"
@@ -1319,6 +1448,10 @@ static PyMethodDef methods[] = {
     {"tally", tally, METH_VARARGS,
      "tally(who, requests, statuses, sizes, start, end) -> tuple of 7 lists or None\n\n"
      "The counters of records start to end, as monilog.accumulation.aggregate.tally_python."},
+    {"pairs", pairs, METH_VARARGS,
+     "pairs(first, second, start, end) -> (firsts, seconds, counts)\n\n"
+     "Each distinct pair of keys of records start to end and how often it occurs, in first-seen\n"
+     "order, as monilog.accumulation.aggregate.pairs_python."},
     {"runs", runs, METH_O,
      "runs(keys) -> (keys, counts)\n\n"
      "Each run of consecutive equal keys and its length, as monilog.accumulation.aggregate.runs_python."},

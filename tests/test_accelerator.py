@@ -2,7 +2,7 @@
 
 ``monilog._speedups.scan_clf`` is compared with :func:`monilog.parsing.block.scan_regex` and
 ``monilog._speedups.tally`` with :func:`monilog.accumulation.aggregate.tally_python` (and
-``runs`` and ``summed`` with theirs), on lines
+``pairs``, ``runs`` and ``summed`` with theirs; ``scan_format`` in ``tests/test_format_scan.py``), on lines
 and columns from hypothesis, on every bound of the fast pattern (one character inside it, one
 past it), and end to end: a replay in pure Python (``MONILOG_PURE_PYTHON=1``) writes the same
 reports as one with the accelerator. CI sets ``MONILOG_REQUIRE_SPEEDUPS=1``, so that these tests
@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accelerator import speedups
-from monilog.accumulation.aggregate import runs_python, summed_python, tally_python
+from monilog.accumulation.aggregate import pairs_python, runs_python, summed_python, tally_python
 from monilog.generator import LogGenerator
 from monilog.parsing.block import _STRICT_PATTERNS, LINE_KEYS, ParsedBlock, scan_regex
 from tests.test_block_parser import corrupted_line
@@ -225,6 +225,46 @@ class RunsAndSumsTest(unittest.TestCase):
         keys, counts = [key for key, _ in pairs], [number for _, number in pairs]
         expected = summed_python(keys, counts)
         self.assertEqual(list(speedups.summed(keys, counts).items()), list(expected.items()))  # order too
+
+
+@needs_speedups
+class PairsTest(unittest.TestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(KEYS, KEYS), max_size=40), st.data())
+    def test_random_columns_and_ranges(self, rows: List[tuple], data: st.DataObject) -> None:
+        first, second = ([row[0] for row in rows], [row[1] for row in rows])
+        copies = [key[:] if isinstance(key, bytes) else key for key in second]  # equal, not the same object
+        start = data.draw(st.integers(-3, len(rows) + 2))
+        end = data.draw(st.integers(-3, len(rows) + 2))
+        for columns in ((first, second), (tuple(first), tuple(copies)), (first, second[: len(second) // 2])):
+            self.assertEqual(speedups.pairs(*columns, start, end), pairs_python(*columns, start, end))
+
+    def test_keys_compare_as_a_dict_compares_them(self) -> None:
+        nan = float("nan")
+        for first, second in (([nan, nan], [1, 1]), ([1, 1.0, True], [b"a", b"a", b"a"]), ([(1, 2), (1, 2)], ["x", "x"])):
+            self.assertEqual(speedups.pairs(first, second, 0, 3), pairs_python(first, second, 0, 3))
+        with self.assertRaises(TypeError):
+            speedups.pairs([[1]], [b"a"], 0, 1)  # unhashable, as the reference
+
+    def test_many_distinct_pairs_grow_the_table(self) -> None:
+        first = [b"r%d" % (index % 7) for index in range(20_000)]
+        second = [b"%d" % index for index in range(20_000)]
+        self.assertEqual(speedups.pairs(first, second, 0, 20_000), pairs_python(first, second, 0, 20_000))
+
+    def test_keys_that_change_the_columns_cannot_break_it(self) -> None:
+        columns: List[List[Any]] = []
+
+        class Meddling(bytes):
+            def __eq__(self, other: object) -> bool:
+                for column in columns:
+                    column.clear()  # frees every other key, were the call reading the caller's list
+                return bytes.__eq__(self, other)
+
+            __hash__ = bytes.__hash__
+
+        first, second = [Meddling(b"a"), Meddling(b"a"), b"b" * 40], [b"x" * 40, b"x" * 40, b"y" * 40]
+        columns.extend([first, second])
+        self.assertEqual(speedups.pairs(first, second, 0, 3), ([b"a", b"b" * 40], [b"x" * 40, b"y" * 40], [2, 1]))
 
 
 class PurePythonTest(unittest.TestCase):

@@ -202,7 +202,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     latency: Dict[str, LatencySketch] = {}
     upstream = None
     if parsed.vhosts is not None:
-        for (key, status), count in Counter(zip(parsed.vhosts[start:end], parsed.statuses[start:end])).items():
+        for key, status, count in zip(*_pairs(parsed.vhosts, parsed.statuses, start, end)):
             vhost = keys.vhost(key)
             if vhost:
                 entry = vhosts.setdefault(vhost, [0, 0])
@@ -210,12 +210,12 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
                 if is_error(decode_status(status)):
                     entry[1] += count
     if parsed.durations is not None:
-        # counted per (section, duration as logged): a few sections times the distinct durations
-        pairs = Counter(zip(map(section_of.__getitem__, parsed.requests[start:end]), parsed.durations[start:end]))
-        distinct = list({key for _, key in pairs})
+        # counted per (request, duration as logged): the distinct requests times the distinct durations
+        requests, durations, counts = _pairs(parsed.requests, parsed.durations, start, end)
+        distinct = list(dict.fromkeys(durations))
         seconds = dict(zip(distinct, keys.durations(distinct)))
         tallies: Dict[str, Dict[float, int]] = {}
-        for (section, key), count in pairs.items():
+        for section, key, count in zip(map(section_of.__getitem__, requests), durations, counts):
             value = seconds[key]
             if value is not None and 0 <= value < INFINITY:  # impossible durations are left out
                 tally = tallies.setdefault(section, {})
@@ -252,6 +252,20 @@ def tally_python(parsed: ParsedBlock, start: int, end: int) -> Tally:
     size_sums = summed_python(requests, parsed.keys.sizes(parsed.sizes[start:end]))
     return (list(who_counts), list(who_counts.values()), [request for request, _ in pairs],
             [status for _, status in pairs], list(pairs.values()), list(size_sums), list(size_sums.values()))
+
+
+def pairs_python(first: Sequence[Any], second: Sequence[Any], start: int, end: int) -> Tuple[List[Any], List[Any], List[int]]:
+    """Each distinct pair of keys of records ``start`` to ``end`` of two columns, and how often it
+    occurs, in first-seen order, as three lists.
+
+    This is the reference of the C accelerator's ``pairs``, which :func:`_pairs` uses when it is built.
+    """
+    counted = Counter(zip(first[start:end], second[start:end]))
+    return [key for key, _ in counted], [key for _, key in counted], list(counted.values())
+
+
+_pairs: Callable[[Sequence[Any], Sequence[Any], int, int], Tuple[List[Any], List[Any], List[int]]] = \
+    speedups.pairs if speedups is not None else pairs_python
 
 
 def _tally(parsed: ParsedBlock, start: int, end: int) -> Tally:
