@@ -173,16 +173,32 @@ typedef struct {
 } Fields;
 
 #define PRINTABLE(c) ((unsigned char)(c) >= 0x21 && (unsigned char)(c) <= 0x7e)
+#define DIGIT(c) ((unsigned char)((c) - '0') < 10)
 
-/* The end of the run of printable characters from p (before end). */
-static const char *
-printable_run(const char *p, const char *end)
+static inline int
+is_printable(char c)
 {
-    while (p < end && PRINTABLE(*p)) {
+    return PRINTABLE(c);
+}
+
+static inline int
+is_digit(char c)
+{
+    return DIGIT(c);
+}
+
+/* The end of the run from p (before end) of the characters `in_class` takes. */
+static inline const char *
+run_of(const char *p, const char *end, int (*in_class)(char))
+{
+    while (p < end && in_class(*p)) {
         p++;
     }
     return p;
 }
+
+#define printable_run(p, end) run_of((p), (end), is_printable)
+#define digit_run(p, end) run_of((p), (end), is_digit)
 
 /* The end of the run of printable characters from p (before end) other than `a` and `b`, or NULL
  * when the run of printable characters goes on with `a` or `b` (which the pattern refuses). */
@@ -458,17 +474,7 @@ typedef struct {
     int stop_byte;        /* span: its one excluded byte besides '\n' (a line has none), or -1 */
 } Op;
 
-#define DIGIT(c) ((unsigned char)((c) - '0') < 10)
 #define ALPHA(c) ((unsigned char)(((c) | 0x20) - 'a') < 26)
-
-static const char *
-digit_run(const char *p, const char *end)
-{
-    while (p < end && DIGIT(*p)) {
-        p++;
-    }
-    return p;
-}
 
 /* \d+(?:\.\d*)?|-1? */
 static const char *
