@@ -9,7 +9,7 @@
  *                                      the careful way). Equal keys come out as one object, so that
  *                                      counting them hashes each distinct key once; the columns are
  *                                      tuples, as the reference's.
- *   scan_format(block, program, groups, columns)
+ *   scan_format(block, prepare_scan(program, groups), columns)
  *                                      monilog.parsing.pieces.scan_single: the groups of a compiled
  *                                      format's single-space pattern on each line, as columns
  *                                      (a column's key may join several groups with '\n'), or
@@ -669,14 +669,14 @@ read_program(PyObject *program, Op *ops, Py_ssize_t groups)
         Op *op = &ops[i];
         int code, group;
         PyObject *arg;
-        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "iSi:scan_format", &code, &arg, &group)) {
+        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "iSi:prepare_scan", &code, &arg, &group)) {
             if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_TypeError, "scan_format: each op is a tuple (op, bytes, group)");
+                PyErr_SetString(PyExc_TypeError, "prepare_scan: each op is a tuple (op, bytes, group)");
             }
             return 0;
         }
         if (code < 0 || code >= OP_COUNT || group < -1 || group >= groups) {
-            PyErr_Format(PyExc_ValueError, "scan_format: op %zd (%d, group %d) is out of range", i, code, group);
+            PyErr_Format(PyExc_ValueError, "prepare_scan: op %zd (%d, group %d) is out of range", i, code, group);
             return 0;
         }
         op->code = code;
@@ -684,7 +684,7 @@ read_program(PyObject *program, Op *ops, Py_ssize_t groups)
         op->arg = PyBytes_AS_STRING(arg); /* borrowed: the program tuple holds it during the call */
         op->arg_size = PyBytes_GET_SIZE(arg);
         if ((code == OP_USER || code == OP_MORE) && op->arg_size == 0) {
-            PyErr_Format(PyExc_ValueError, "scan_format: op %zd needs its text", i);
+            PyErr_Format(PyExc_ValueError, "prepare_scan: op %zd needs its text", i);
             return 0;
         }
         memset(op->excluded, 0, sizeof op->excluded);
@@ -706,6 +706,60 @@ read_program(PyObject *program, Op *ops, Py_ssize_t groups)
         }
     }
     return 1;
+}
+
+/* A program read once (prepare_scan), for every block a format's scan reads. */
+typedef struct {
+    PyObject *program; /* owned: the tuple whose bytes the ops point into */
+    Py_ssize_t groups;
+    Py_ssize_t count;
+    Op ops[];
+} Prepared;
+
+#define PREPARED "monilog._speedups.prepared_scan"
+
+static void
+prepared_free(PyObject *capsule)
+{
+    Prepared *prepared = PyCapsule_GetPointer(capsule, PREPARED);
+    if (prepared != NULL) {
+        Py_XDECREF(prepared->program);
+        PyMem_Free(prepared);
+    }
+}
+
+static PyObject *
+prepare_scan(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *program;
+    Py_ssize_t groups;
+    if (!PyArg_ParseTuple(args, "O!n:prepare_scan", &PyTuple_Type, &program, &groups)) {
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(program);
+    if (groups < 0 || groups > MAX_GROUPS || count > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "prepare_scan: too many groups or ops");
+        return NULL;
+    }
+    Prepared *prepared = PyMem_Calloc(1, sizeof(Prepared) + (size_t)count * sizeof(Op));
+    if (prepared == NULL) {
+        return PyErr_NoMemory();
+    }
+    prepared->groups = groups;
+    prepared->count = count;
+    if (!read_program(program, prepared->ops, groups)) {
+        PyMem_Free(prepared);
+        return NULL;
+    }
+    Py_INCREF(program);
+    prepared->program = program;
+    PyObject *capsule = PyCapsule_New(prepared, PREPARED, prepared_free);
+    if (capsule == NULL) {
+        Py_DECREF(program);
+        PyMem_Free(prepared);
+    }
+    return capsule;
 }
 
 #define MAX_JOINED 4
@@ -765,38 +819,37 @@ scan_format(PyObject *module, PyObject *args)
 {
     (void)module;
     Py_buffer view;
-    PyObject *program, *spec;
-    Py_ssize_t groups;
-    if (!PyArg_ParseTuple(args, "y*O!nO!:scan_format", &view, &PyTuple_Type, &program, &groups, &PyTuple_Type, &spec)) {
+    PyObject *capsule, *spec;
+    if (!PyArg_ParseTuple(args, "y*OO!:scan_format", &view, &capsule, &PyTuple_Type, &spec)) {
         return NULL;
     }
-    Py_ssize_t count = PyTuple_GET_SIZE(program), width = PyTuple_GET_SIZE(spec);
+    if (!PyCapsule_IsValid(capsule, PREPARED)) {
+        PyErr_SetString(PyExc_TypeError, "scan_format: the program must be prepare_scan's");
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    Prepared *prepared = PyCapsule_GetPointer(capsule, PREPARED);
+    const Op *ops = prepared->ops;
+    Py_ssize_t groups = prepared->groups, count = prepared->count, width = PyTuple_GET_SIZE(spec);
     PyObject *result = NULL;
     Output outputs[MAX_GROUPS];
     const char *starts[MAX_GROUPS], *ends[MAX_GROUPS];
     memset(outputs, 0, sizeof outputs);
-    Op *ops = NULL;
-    char *joined = NULL; /* a joined key is assembled here */
+    char *joined = NULL; /* a joined key is assembled here: room for a line's parts and separators */
+    Py_ssize_t joined_room = 0;
+    int joins = 0;
     int failed = 0, matched = 1;
     const char *data = view.buf, *stop = data + view.len, *line = data;
     Py_ssize_t capacity = view.len / 100 + 16, row = 0;
-    if (groups < 0 || groups > MAX_GROUPS || width > MAX_GROUPS || count > INT_MAX) {
-        PyErr_SetString(PyExc_ValueError, "scan_format: too many groups, columns or ops");
-        failed = 1;
-    }
-    else if ((ops = PyMem_Calloc((size_t)count + 1, sizeof(Op))) == NULL) {
-        PyErr_NoMemory();
+    if (width > MAX_GROUPS) {
+        PyErr_SetString(PyExc_ValueError, "scan_format: too many columns");
         failed = 1;
     }
     else {
-        failed = !read_program(program, ops, groups) || !read_outputs(spec, outputs, groups, capacity);
+        failed = !read_outputs(spec, outputs, groups, capacity);
     }
-    for (Py_ssize_t c = 0; c < width && !failed && joined == NULL; c++) {
-        /* groups may nest (a sum and a part of it): a joined key is at most its parts' lines */
-        if ((outputs[c].parts > 1 || (outputs[c].parts == 1 && outputs[c].group[0] < 0)) && (joined = PyMem_Malloc((size_t)view.len * MAX_JOINED + MAX_JOINED)) == NULL) {
-            PyErr_NoMemory();
-            failed = 1;
-        }
+    for (Py_ssize_t c = 0; c < width && !failed; c++) {
+        joins |= outputs[c].parts > 1 || (outputs[c].parts == 1 && outputs[c].group[0] < 0);
     }
     while (!failed && line < stop) {
         const char *end = memchr(line, '\n', (size_t)(stop - line));
@@ -809,6 +862,18 @@ scan_format(PyObject *module, PyObject *args)
         if (!run_program(ops, (int)count, line, end, starts, ends)) {
             matched = 0;
             break;
+        }
+        /* groups may nest (a sum and a part of it): a joined key is at most its parts' lines */
+        Py_ssize_t room = (end - line) * MAX_JOINED + MAX_JOINED;
+        if (joins && room > joined_room) {
+            char *grown = PyMem_Realloc(joined, (size_t)(room > 2 * joined_room ? room : 2 * joined_room));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                failed = 1;
+                break;
+            }
+            joined = grown;
+            joined_room = room > 2 * joined_room ? room : 2 * joined_room;
         }
         if (row == capacity) {
             capacity *= 2;
@@ -882,7 +947,6 @@ scan_format(PyObject *module, PyObject *args)
         Py_XDECREF(outputs[c].column);
         interner_free(&outputs[c].table);
     }
-    PyMem_Free(ops);
     PyMem_Free(joined);
     PyBuffer_Release(&view);
     return result;
@@ -1446,11 +1510,15 @@ static PyMethodDef methods[] = {
     {"scan_clf", scan_clf, METH_VARARGS,
      "scan_clf(block, combined) -> (who, stamps, requests, statuses, sizes) or None\n\n"
      "The columns of a block of Common (or Combined) lines, as monilog.parsing.block.scan_regex."},
+    {"prepare_scan", prepare_scan, METH_VARARGS,
+     "prepare_scan(program, groups) -> prepared program\n\n"
+     "A program of scan_format's ops, as monilog.parsing.pieces.scan_program writes it (a tuple of\n"
+     "(op index in SCAN_OPS, bytes, group)), read once for the pattern's groups."},
     {"scan_format", scan_format, METH_VARARGS,
-     "scan_format(block, program, groups, columns) -> tuple of columns or None\n\n"
+     "scan_format(block, prepared, columns) -> tuple of columns or None\n\n"
      "The columns of a compiled format's single-space pattern on each line of a block, as\n"
-     "monilog.parsing.pieces.scan_single; program is monilog.parsing.pieces.scan_program's, and\n"
-     "columns says of which groups each column's keys are made, and whether they are shared."},
+     "monilog.parsing.pieces.scan_single; prepared is prepare_scan's, and columns says of which\n"
+     "groups each column's keys are made, and whether they are shared."},
     {"tally", tally, METH_VARARGS,
      "tally(who, requests, statuses, sizes, start, end) -> tuple of 7 lists or None\n\n"
      "The counters of records start to end, as monilog.accumulation.aggregate.tally_python."},

@@ -120,7 +120,7 @@ class FormatScanTest(unittest.TestCase):
     def assert_same_or_refused(self, fmt: LogFormat, block: bytes) -> bool:
         """Whether the C scan read ``block``; where it did, its columns are the regex's."""
         assert fmt.program is not None
-        scanned = speedups.scan_format(block, fmt.program, fmt.single_pattern.groups, fmt.outputs)
+        scanned = speedups.scan_format(block, fmt.program, fmt.outputs)
         if scanned is not None:
             self.assertEqual(as_lists(scanned), as_lists(scan_single(fmt.single_pattern, block, fmt.outputs)), (fmt.text, block[:400]))
         return scanned is not None
@@ -232,19 +232,26 @@ class FormatScanTest(unittest.TestCase):
         self.assertIsNotNone(scan_program([b"^", rb"([^ \n]+)", b" ", rb"([1-9]\d\d)", rb"[ \t]*\r?$"], 2))
 
     def test_a_malformed_program_is_an_error_not_a_crash(self) -> None:
-        one = (((0,), True),)
-        for program, groups, columns, error in (
-            (((99, b"", -1),), 0, (), ValueError),
-            (((0, b"x", 3),), 1, one, ValueError),
-            (((0, "x", -1),), 0, (), TypeError),
-            (((0, b"x"),), 0, (), TypeError),
-            ((b"x",), 0, (), TypeError),
-            (((3, b"", 0),), 1, one, ValueError),  # a user op without its stop text
-            (((0, b"x", -1),), 1, (((1,), True),), ValueError),  # a column of a group that is not there
-            (((0, b"x", -1),), 1, (((0, 0, 0, 0, 0), True),), ValueError),
-            (((0, b"x", -1),), 1, ((0, True),), TypeError),
-            (((0, b"x", -1),), 99, (), ValueError),
+        for program, groups, error in (
+            (((99, b"", -1),), 0, ValueError),
+            (((0, b"x", 3),), 1, ValueError),
+            (((0, "x", -1),), 0, TypeError),
+            (((0, b"x"),), 0, TypeError),
+            ((b"x",), 0, TypeError),
+            (((3, b"", 0),), 1, ValueError),  # a user op without its stop text
+            (((0, b"x", -1),), 99, ValueError),
         ):
-            with self.subTest(program=program, columns=columns), self.assertRaises(error):
-                speedups.scan_format(b"x\n", program, groups, columns)
-        self.assertEqual(speedups.scan_format(b"", ((0, b"x", -1),), 0, ()), ())
+            with self.subTest(program=program), self.assertRaises(error):
+                speedups.prepare_scan(program, groups)
+        prepared = speedups.prepare_scan(((0, b"x", -1),), 1)
+        for columns, error in (
+            ((((1,), True),), ValueError),  # a column of a group the program has not
+            ((((0, 0, 0, 0, 0), True),), ValueError),  # more groups joined than a key holds
+            (((0, True),), TypeError),
+        ):
+            with self.subTest(columns=columns), self.assertRaises(error):
+                speedups.scan_format(b"x\n", prepared, columns)
+        with self.assertRaises(TypeError):
+            speedups.scan_format(b"x\n", ((0, b"x", -1),), ())  # a program not prepared
+        self.assertEqual(speedups.scan_format(b"", prepared, ()), ())
+        self.assertEqual(speedups.scan_format(b"x\nx\n", prepared, (((-1, 0), True),)), ((b"\n", b"\n"),))

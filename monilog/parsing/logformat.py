@@ -473,8 +473,7 @@ class LogFormat(LineFormat):
         there is one (the same columns as :func:`~monilog.parsing.pieces.scan_single`'s, or None),
         else by the regex."""
         if self.program is not None and speedups is not None:
-            return speedups.scan_format(  # type: ignore[no-any-return]
-                block, self.program, self.single_pattern.groups, self.outputs)
+            return speedups.scan_format(block, self.program, self.outputs)  # type: ignore[no-any-return]
         return scan_single(self.single_pattern, block, self.outputs)
 
     def parse_block(self, block: bytes, max_line_length: int) -> ParsedBlock:

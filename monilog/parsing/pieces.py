@@ -126,9 +126,9 @@ def _ops_of(piece: bytes, groups: List[int], opened: List[int]) -> Optional[List
     return None
 
 
-def scan_program(pieces: Sequence[bytes], groups: int) -> Optional[Tuple[Tuple[int, bytes, int], ...]]:
-    """The program of the pattern written as ``pieces`` (whose groups number ``groups``), as the
-    C's ``scan_format`` takes it; None when the accelerator is not built or a piece is not known."""
+def scan_program(pieces: Sequence[bytes], groups: int) -> Optional[object]:
+    """The program of the pattern written as ``pieces`` (whose groups number ``groups``), prepared
+    for the C's ``scan_format``; None when the accelerator is not built or a piece is not known."""
     if speedups is None:
         return None
     ops: List[Op] = []
@@ -145,7 +145,8 @@ def scan_program(pieces: Sequence[bytes], groups: int) -> Optional[Tuple[Tuple[i
     if counted[0] != groups or opened:
         return None
     names = speedups.SCAN_OPS
-    return tuple((names.index(name), text, group) for name, text, group in ops)
+    prepared: object = speedups.prepare_scan(tuple((names.index(name), text, group) for name, text, group in ops), groups)
+    return prepared
 
 
 Columns = Tuple[Sequence[bytes], ...]
