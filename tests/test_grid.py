@@ -105,7 +105,6 @@ class CellGridTest(unittest.TestCase):
         narrow = plain(grid, 20)
         self.assertEqual([cell_len(line) for line in narrow], [20, 20])
         self.assertEqual(narrow[1], "/a-ver…  1234  12.5%")
-        self.assertTrue(narrow[1].endswith("1234  12.5%"), narrow)
         tiny = plain(grid, 8)
         self.assertTrue(all(cell_len(line) <= 8 for line in tiny), tiny)
 

@@ -638,8 +638,8 @@ class DashboardScreen:
     """A renderable dashboard for one :class:`LiveView`, laid out at render time.
 
     The screen is a function of the view and the size alone (its clock is the view's), so the
-    lines laid out for one size are kept and drawn again while the size stays: rich redraws the
-    live dashboard more often than its view changes, and laying it out is most of its cost.
+    lines laid out for one size are kept and drawn again while the size stays (a console that
+    draws it twice, as rich's Live does when it stops, lays it out once).
 
     :param width: columns to use; default: all the console offers.
     :param height: lines to use; default: the console's height.
