@@ -80,7 +80,7 @@ from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, forma
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.rules import RuleSet, RuleSpec
-from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot
+from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot, merged
 from monilog.outputs.sink import Sink
 from monilog.parsing.block import parse_block, parse_records
 from monilog.parsing.columns import LineBlock
@@ -98,10 +98,15 @@ SILENCE_FOLD_SECONDS = 86_400
 """A silence longer than this (a replayed log's gap, a suspended host) is reported as one
 report with zero hits instead of one empty report per period."""
 
-_OWN, _LATE, _HELD, _STEP = "own", "late", "held", "step"
+TOTAL_EVERY = 8
+"""Reported periods merged into the run's totals at once, capped once (see
+:func:`~monilog.accumulation.statistics.merged`): capping the totals' keys costs a sort of them,
+which a log of random paths would otherwise pay at every period."""
 
 FORMAT_CHECK_LINES = 100
 """Malformed lines with no record before them after which a source is said not to match its format."""
+
+_OWN, _LATE, _HELD, _STEP = "own", "late", "held", "step"
 """Fates of a run's records: counted in their own period, late, held back by the clock rules, or
 in their own period of a timeline that starts anew with them (never counted with the runs before)."""
 
@@ -190,7 +195,9 @@ class Monitor:
         self._held: Optional[Tuple[Counts, tzinfo]] = None  # counters of the line the clock holds
         self._orphans: List[Tuple[Counts, tzinfo]] = []  # late lines before the periods are aligned
         self._skipped: Counter[str] = Counter()
-        self._total: Optional[StatsSnapshot] = None  # all reported periods (since the log's clock last stepped back)
+        self._total: Optional[StatsSnapshot] = None  # reported periods (since the log's clock last stepped back)
+        self._unmerged: List[StatsSnapshot] = []  # reported periods not yet merged into _total
+        self._reported: Optional[StatsSnapshot] = None  # _total and _unmerged together, once a view asked
         self._earlier: Optional[StatsSnapshot] = None  # the reported periods before that
         self._last_report: Optional[PeriodReport] = None
         self._tz: tzinfo = timezone.utc
@@ -327,7 +334,7 @@ class Monitor:
         uniform: Optional[str] = None  # the fate of every run so far, while the segment counts as a whole
         starts: List[int] = []  # first record of each run, once runs are counted one by one
         # before the first report, lateness may move where reports start, record by record's time
-        whole = not (self.lateness and self._total is None)
+        whole = not (self.lateness and self._nothing_reported)
         for index, (second, count) in enumerate(runs):
             while skip is not None and skip[0] == index:
                 self._skipped[skip[1]] += 1
@@ -391,7 +398,7 @@ class Monitor:
             while self._report_start <= last:
                 self._report(self._report_start, min(self._report_start + self.period, end))
             self._report_start = self._period_of(second)
-        self._earlier, self._total = self._run_total(), None
+        self._earlier, self._total, self._unmerged, self._reported = self._run_total(), None, [], None
         fresh = self.alerter = copy.deepcopy(self._fresh_alerter)
         window = old.per_second()
         for index, hits in enumerate(window):  # the last window of traffic, ending just before now
@@ -401,10 +408,18 @@ class Monitor:
         self.notice(f"the log's clock stepped back by {format_duration(self.clock.step_back)}, "
                     f"to {self._datetime(second).strftime(TIME_FORMAT)}: reports go on from there", kind="clock-step")
 
+    @property
+    def _nothing_reported(self) -> bool:
+        """Whether no period was reported since the run began or the log's clock stepped back."""
+        return self._total is None and not self._unmerged
+
     def _run_total(self, current: Optional[StatsSnapshot] = None) -> Optional[StatsSnapshot]:
         """The run's figures: the reported periods (and ``current``), a timeline segment after
         another when the log's clock stepped back (their log times may overlap)."""
-        total = self._total if current is None else current if self._total is None else self._total.merge(current)
+        if self._unmerged and self._reported is None:
+            self._reported = merged([self._total, *self._unmerged] if self._total else self._unmerged)
+        reported = self._reported if self._unmerged else self._total
+        total = reported if current is None else current if reported is None else reported.merge(current)
         earlier = self._earlier
         return total if earlier is None else earlier if total is None else earlier.followed_by(total)
 
@@ -429,7 +444,7 @@ class Monitor:
             self._drain_orphans()
         self._tz = zone
         period = second - second % self.period
-        if period < start and not late and self._total is None and self._within_lateness(second):
+        if period < start and not late and self._nothing_reported and self._within_lateness(second):
             self._report_start = start = period  # nothing reported yet: reports may start earlier
         if late or period < start:
             late, period = True, start
@@ -560,7 +575,11 @@ class Monitor:
             stats.add_skipped(reason, count)
         self._skipped.clear()
         snapshot = stats.snapshot(self._datetime(start), self._datetime(end))
-        self._total = snapshot if self._total is None else self._total.merge(snapshot)
+        self._unmerged.append(snapshot)
+        self._reported = None
+        if len(self._unmerged) == TOTAL_EVERY:
+            self._total = merged([self._total, *self._unmerged] if self._total else self._unmerged)
+            self._unmerged = []
         report = self._last_report = PeriodReport(snapshot, self.alert_state(), tuple(self.reading.filters.describe()),
                                                   self.rules.states())
         self._report_start = max(start + self.period, end)

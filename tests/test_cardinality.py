@@ -12,7 +12,7 @@ import unittest
 from datetime import datetime, timezone
 from typing import Dict, List
 
-from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot
+from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who
 from monilog.parsing.columns import KeyDecoder
@@ -93,18 +93,20 @@ class BlockDecodingTest(unittest.TestCase):
 
 
 class MergeSelectionTest(unittest.TestCase):
-    def test_a_capped_merge_keeps_the_heaviest_keys_ties_by_smallest(self) -> None:
+    def test_a_capped_merge_keeps_the_heaviest_keys_of_all_spans_ties_by_smallest(self) -> None:
         draw = random.Random(7)
-        for _ in range(50):
+        for parts in (2, 2, 3, 5) * 15:
             snapshots: List[StatsSnapshot] = []
-            for _ in range(2):
+            for _ in range(parts):
                 stats = Statistics(max_keys=20)
                 for _ in range(draw.randrange(1, 60)):
                     client, section = f"c{draw.randrange(40)}", f"/s{draw.randrange(40)}"
                     hits, status = draw.randrange(1, 4), draw.choice((200, 500))
                     stats.add_counts(Counts({(section, status): hits}, {section: 7 * hits}, {"GET": hits}, {client: hits}, {}))
                 snapshots.append(stats.snapshot())
-            merged = snapshots[0].merge(snapshots[1])
+            together = merged(snapshots)
+            if parts == 2:
+                self.assertEqual(together, snapshots[0].merge(snapshots[1]))
             union: Dict[str, int] = {}
             sections: Dict[str, List[int]] = {}
             for snapshot in snapshots:
@@ -114,17 +116,42 @@ class MergeSelectionTest(unittest.TestCase):
                     entry = sections.setdefault(section, [0, 0, 0])
                     for column, value in enumerate(stats):
                         entry[column] += value
+            self.assertEqual(together.hits, sum(snapshot.hits for snapshot in snapshots))
             expected = dict(sorted(union.items(), key=lambda item: (-item[1], item[0]))[:20])
-            self.assertEqual(dict(merged.clients), expected)
-            self.assertEqual(sum(merged.clients.values()) + merged.folded[CLIENTS], merged.hits)
-            self.assertEqual([c for c, _, _ in merged.top_clients(3)], list(expected)[:3])
+            self.assertEqual(dict(together.clients), expected)
+            self.assertEqual(sum(together.clients.values()) + together.folded[CLIENTS], together.hits)
+            self.assertEqual([c for c, _, _ in together.top_clients(3)], list(expected)[:3])
             kept = sorted(sections.items(), key=lambda item: (-item[1][0], item[0]))[:20]
-            self.assertEqual({name: list(stats) for name, stats in merged.sections.items()}, dict(kept))
+            self.assertEqual({name: list(stats) for name, stats in together.sections.items()}, dict(kept))
             folded = [sum(column) for column in zip(*sections.values(), *(s.folded_sections for s in snapshots))]
             for _, entry in kept:
                 folded = [total - value for total, value in zip(folded, entry)]
-            self.assertEqual(list(merged.folded_sections), folded)
-            self.assertEqual(merged.folded[SECTIONS], folded[0])
+            self.assertEqual(list(together.folded_sections), folded)
+            self.assertEqual(together.folded[SECTIONS], folded[0])
+
+    def test_merged_needs_a_snapshot(self) -> None:
+        with self.assertRaises(ValueError):
+            merged([])
+
+    def test_the_run_totals_do_not_depend_on_how_often_a_view_asks_for_them(self) -> None:
+        draw = random.Random(5)
+        lines = []
+        for number, line in enumerate(hostile_lines(30 * BATCH, rate=100)):
+            # clients whose hits shift from period to period: capping once or at each period differs
+            client = (int(draw.expovariate(1 / 60)) + number // 1000 * 37) % 600
+            lines.append(b"10.9.%d.%d" % divmod(client, 256) + line[line.index(b" "):])
+        summaries = []
+        for viewed in (False, True):
+            recorder = Recorder()
+            monitor = Monitor(threshold=1000, window=10, period=10, max_keys=MAX_KEYS, sinks=[recorder])
+            for start in range(0, len(lines), BATCH):
+                monitor.feed("access.log", lines[start:start + BATCH])
+                if viewed:
+                    monitor.view()  # a dashboard asks every second for the totals so far
+            summaries.append(monitor.finish().stats)
+            self.assertGreater(len(recorder.reports), 2 * 8)  # more than two groups of merged periods
+        self.assertEqual(summaries[0], summaries[1])
+        self.assertEqual(summaries[0].hits, len(lines))
 
 
 if __name__ == "__main__":

@@ -42,15 +42,18 @@ Merging
 -------
 :meth:`StatsSnapshot.merge` adds every count. Merged mappings are capped again at the larger
 ``max_keys`` of the two, keeping the keys with the most hits (ties: smallest key) and folding the
-rest, so a cumulative snapshot stays bounded and shows the true heavy hitters of the run. The
-merged span runs from the earliest start to the latest end; its duration is the covered time:
-the two durations add, minus the overlap of the two spans, never less than the longer of the two.
-So consecutive or disjoint periods simply add and a gap between periods is not counted as traffic
-time. This is exact for merges of periods in any order as long as a span holding a gap is not
-merged with one overlapping that gap (its inner gaps are not recorded; the result then
-undercounts). An unknown duration on either side makes the merged one unknown.
-:meth:`StatsSnapshot.followed_by` merges a span that came later in time although its log times
-may overlap (a log whose clock stepped back): the durations simply add.
+rest, so a cumulative snapshot stays bounded and shows the true heavy hitters of the run.
+:func:`merged` merges many snapshots at once and caps once, at the end: a key is then dropped only
+if it is not among the heaviest of all of them together (the monitor merges reported periods into
+the run's total eight at a time, ``monitor.TOTAL_EVERY``: capping is a sort of the keys, which a
+log of random paths would otherwise pay every period). The merged span runs from the earliest start
+to the latest end; its duration is the covered time: the two durations add, minus the overlap of
+the two spans, never less than the longer of the two. So consecutive or disjoint periods simply add
+and a gap between periods is not counted as traffic time. This is exact for merges of periods in
+any order as long as a span holding a gap is not merged with one overlapping that gap (its inner
+gaps are not recorded; the result then undercounts). An unknown duration on either side makes the
+merged one unknown. :meth:`StatsSnapshot.followed_by` merges a span that came later in time
+although its log times may overlap (a log whose clock stepped back): the durations simply add.
 
 Input
 -----
@@ -75,7 +78,7 @@ from functools import partial
 from itertools import compress
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Set, Tuple, TypeVar
+from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar
 
 from monilog.accumulation.sketch import LatencySketch
 from monilog.parsing.filters import FILTERED, is_filtered
@@ -241,13 +244,12 @@ def _first(items: Collection[T], n: Optional[int], key: Callable[[T], Any]) -> L
     return heapq.nsmallest(max(n, 0), items, key=key)
 
 
-def _sum_counts(first: Mapping[K, int], second: Mapping[K, int]) -> Dict[K, int]:
-    """The two added, keys in first-seen order (``first``'s, then those new in ``second``)."""
-    total = dict(first)
-    total.update(second)
-    for key in first.keys() & second.keys():
-        total[key] = first[key] + second[key]
-    return total
+def _add_into(total: Dict[K, int], more: Mapping[K, int]) -> None:
+    """Add ``more`` into ``total``, in place; keys new to it go last, in ``more``'s order."""
+    mine = {key: total[key] for key in total.keys() & more.keys()}
+    total.update(more)
+    for key, count in mine.items():
+        total[key] = count + more[key]
 
 
 def _heaviest(hits: Mapping[K, int], n: int) -> Set[K]:
@@ -439,78 +441,105 @@ class StatsSnapshot:
 
     def merge(self, other: StatsSnapshot) -> StatsSnapshot:
         """The statistics of both spans together (see the module documentation)."""
-        max_keys = max(self.max_keys, other.max_keys)
-        folded = _sum_counts(self.folded, other.folded)
+        return merged([self, other])
 
-        sections = dict(self.sections)
-        sections.update(other.sections)
-        for section in self.sections.keys() & other.sections.keys():
-            mine, stats = self.sections[section], other.sections[section]
-            sections[section] = SectionStats(mine.hits + stats.hits, mine.errors + stats.errors, mine.bytes + stats.bytes)
-        folded_sections = [a + b for a, b in zip(self.folded_sections, other.folded_sections)]
-        if len(sections) > max_keys:
-            heaviest = _heaviest(dict(zip(sections, map(itemgetter(0), sections.values()))), max_keys)
-            dropped = list(map(sections.pop, sections.keys() - heaviest))  # the others go, in place
-            folded_sections = [total + sum(map(itemgetter(column), dropped)) for column, total in enumerate(folded_sections)]
-        folded[SECTIONS] = folded_sections[0]
 
-        capped: Dict[str, Dict[Any, int]] = {}
-        for name in (STATUS_CODES, METHODS, CLIENTS, USERS):
-            counts, extra = _cap_counts(_sum_counts(getattr(self, name), getattr(other, name)), max_keys)
-            capped[name] = counts
-            folded[name] = folded.get(name, 0) + extra
+def merged(snapshots: Sequence[StatsSnapshot]) -> StatsSnapshot:
+    """The statistics of all these spans together, capped once: ``merged([a, b])`` is ``a.merge(b)``.
 
-        clients = capped[CLIENTS]
-        if folded[CLIENTS]:
-            unique_clients = max(len(clients) + 1, self.unique_clients, other.unique_clients)
-        else:
-            unique_clients = len(clients)
-
-        vhosts = {vhost: VhostStats(*stats) for vhost, stats in self.vhosts.items()}
-        for vhost, theirs in other.vhosts.items():
+    Every count adds up as in merges one by one; the keys are capped once, at the end, so a key
+    is dropped only if it is not among the heaviest of all the spans together (merging one by
+    one may drop a key that the later spans would have kept). The spans' times combine in order,
+    as ``a.merge(b).merge(c)...`` does.
+    """
+    if not snapshots:
+        raise ValueError("merged() needs at least one snapshot")
+    first = snapshots[0]
+    if len(snapshots) == 1:
+        return first
+    max_keys = max(snapshot.max_keys for snapshot in snapshots)
+    sections = dict(first.sections)
+    folded_sections = list(first.folded_sections)
+    vhosts = {vhost: VhostStats(*stats) for vhost, stats in first.vhosts.items()}
+    section_latency = {section: sketch.copy() for section, sketch in first.section_latency.items()}
+    summed = {name: dict(getattr(first, name)) for name in _SUMMED}
+    start, end, duration = first.start, first.end, first.duration
+    unique_clients = first.unique_clients
+    latency, upstream = first.latency, first.upstream_latency
+    for other in snapshots[1:]:
+        theirs = other.sections
+        common = sections.keys() & theirs.keys()
+        mine = {section: sections[section] for section in common}
+        sections.update(theirs)
+        for section, stats in mine.items():
+            more = theirs[section]
+            sections[section] = SectionStats(stats.hits + more.hits, stats.errors + more.errors, stats.bytes + more.bytes)
+        folded_sections = [a + b for a, b in zip(folded_sections, other.folded_sections)]
+        for name, total in summed.items():
+            _add_into(total, getattr(other, name))
+        for vhost, stats in other.vhosts.items():
             ours = vhosts.get(vhost, VhostStats(0, 0))
-            vhosts[vhost] = VhostStats(ours.hits + theirs.hits, ours.errors + theirs.errors)
-        if len(vhosts) > max_keys:
-            heaviest = _heaviest({vhost: entry.hits for vhost, entry in vhosts.items()}, max_keys)
-            folded[VHOSTS] = folded.get(VHOSTS, 0) + sum(entry.hits for vhost, entry in vhosts.items()
-                                                         if vhost not in heaviest)
-            vhosts = {vhost: entry for vhost, entry in vhosts.items() if vhost in heaviest}
-        section_latency = {section: sketch.copy() for section, sketch in self.section_latency.items()}
+            vhosts[vhost] = VhostStats(ours.hits + stats.hits, ours.errors + stats.errors)
         for section, sketch in other.section_latency.items():
             if section in section_latency:
                 section_latency[section].merge(sketch)
             else:
-                section_latency[section] = sketch
-        if len(section_latency) > SECTION_SKETCHES:
-            kept = _first(section_latency, SECTION_SKETCHES,
-                          lambda name: (-sections.get(name, NO_SECTION_STATS).hits, name))
-            section_latency = {name: section_latency[name] for name in kept}
+                section_latency[section] = sketch.copy()
+        duration = _merged_duration(start, end, duration, other)
+        start, end = _earliest(start, other.start), _latest(end, other.end)
+        unique_clients = max(unique_clients, other.unique_clients)
+        latency, upstream = _merged_sketch(latency, other.latency), _merged_sketch(upstream, other.upstream_latency)
 
-        return StatsSnapshot(
-            start=_earliest(self.start, other.start),
-            end=_latest(self.end, other.end),
-            duration=_merged_duration(self, other),
-            hits=self.hits + other.hits,
-            bytes_total=self.bytes_total + other.bytes_total,
-            errors=self.errors + other.errors,
-            sections=sections,
-            folded_sections=SectionStats(*folded_sections),
-            status_codes=capped[STATUS_CODES],
-            status_classes=_sum_counts(self.status_classes, other.status_classes),
-            methods=capped[METHODS],
-            clients=clients,
-            users=capped[USERS],
-            unique_clients=unique_clients,
-            skipped=_sum_counts(self.skipped, other.skipped),
-            late=self.late + other.late,
-            folded=folded,
-            max_keys=max_keys,
-            vhosts=vhosts,
-            latency=_merged_sketch(self.latency, other.latency),
-            section_latency=section_latency,
-            upstream_latency=_merged_sketch(self.upstream_latency, other.upstream_latency),
-            filtered=_sum_counts(self.filtered, other.filtered),
-        )
+    folded = summed.pop("folded")
+    if len(sections) > max_keys:
+        heaviest = _heaviest(dict(zip(sections, map(itemgetter(0), sections.values()))), max_keys)
+        dropped = list(map(sections.pop, sections.keys() - heaviest))  # the others go, in place
+        folded_sections = [total + sum(map(itemgetter(column), dropped)) for column, total in enumerate(folded_sections)]
+    folded[SECTIONS] = folded_sections[0]
+    for name in (STATUS_CODES, METHODS, CLIENTS, USERS):
+        summed[name], extra = _cap_counts(summed[name], max_keys)
+        folded[name] = folded.get(name, 0) + extra
+    clients = summed[CLIENTS]
+    unique_clients = max(len(clients) + 1, unique_clients) if folded[CLIENTS] else len(clients)
+    if len(vhosts) > max_keys:
+        heaviest = _heaviest({vhost: entry.hits for vhost, entry in vhosts.items()}, max_keys)
+        folded[VHOSTS] = folded.get(VHOSTS, 0) + sum(entry.hits for vhost, entry in vhosts.items()
+                                                     if vhost not in heaviest)
+        vhosts = {vhost: entry for vhost, entry in vhosts.items() if vhost in heaviest}
+    if len(section_latency) > SECTION_SKETCHES:
+        kept = _first(section_latency, SECTION_SKETCHES,
+                      lambda name: (-sections.get(name, NO_SECTION_STATS).hits, name))
+        section_latency = {name: section_latency[name] for name in kept}
+
+    return StatsSnapshot(
+        start=start,
+        end=end,
+        duration=duration,
+        hits=sum(snapshot.hits for snapshot in snapshots),
+        bytes_total=sum(snapshot.bytes_total for snapshot in snapshots),
+        errors=sum(snapshot.errors for snapshot in snapshots),
+        sections=sections,
+        folded_sections=SectionStats(*folded_sections),
+        status_codes=summed[STATUS_CODES],
+        status_classes=summed["status_classes"],
+        methods=summed[METHODS],
+        clients=clients,
+        users=summed[USERS],
+        unique_clients=unique_clients,
+        skipped=summed["skipped"],
+        late=sum(snapshot.late for snapshot in snapshots),
+        folded=folded,
+        max_keys=max_keys,
+        vhosts=vhosts,
+        latency=latency,
+        section_latency=section_latency,
+        upstream_latency=upstream,
+        filtered=summed["filtered"],
+    )
+
+
+_SUMMED = ("folded", STATUS_CODES, "status_classes", METHODS, CLIENTS, USERS, "skipped", "filtered")
+"""The mappings :func:`merged` adds key by key."""
 
 
 def _merged_sketch(a: Optional[LatencySketch], b: Optional[LatencySketch]) -> Optional[LatencySketch]:
@@ -529,13 +558,15 @@ def _latest(a: Optional[datetime], b: Optional[datetime]) -> Optional[datetime]:
     return b if a is None else a if b is None else max(a, b)
 
 
-def _merged_duration(a: StatsSnapshot, b: StatsSnapshot) -> Optional[float]:
-    if a.duration is None or b.duration is None:
+def _merged_duration(start: Optional[datetime], end: Optional[datetime], duration: Optional[float],
+                     other: StatsSnapshot) -> Optional[float]:
+    """The covered time of a span (``start``, ``end``, ``duration``) and ``other`` together."""
+    if duration is None or other.duration is None:
         return None
     overlap = 0.0
-    if a.start is not None and a.end is not None and b.start is not None and b.end is not None:
-        overlap = max(0.0, (min(a.end, b.end) - max(a.start, b.start)).total_seconds())
-    return max(a.duration + b.duration - overlap, a.duration, b.duration)
+    if start is not None and end is not None and other.start is not None and other.end is not None:
+        overlap = max(0.0, (min(end, other.end) - max(start, other.start)).total_seconds())
+    return max(duration + other.duration - overlap, duration, other.duration)
 
 
 def _check_time(name: str, value: Optional[datetime]) -> None:
