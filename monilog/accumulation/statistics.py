@@ -477,9 +477,9 @@ def merged(snapshots: Sequence[StatsSnapshot]) -> StatsSnapshot:
         folded_sections = [a + b for a, b in zip(folded_sections, other.folded_sections)]
         for name, total in summed.items():
             _add_into(total, getattr(other, name))
-        for vhost, stats in other.vhosts.items():
+        for vhost, entry in other.vhosts.items():
             ours = vhosts.get(vhost, VhostStats(0, 0))
-            vhosts[vhost] = VhostStats(ours.hits + stats.hits, ours.errors + stats.errors)
+            vhosts[vhost] = VhostStats(ours.hits + entry.hits, ours.errors + entry.errors)
         for section, sketch in other.section_latency.items():
             if section in section_latency:
                 section_latency[section].merge(sketch)
