@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, timezone
 from rich.cells import cell_len
 
 from monilog.accumulation.alerter import Alerter, AlertEvent
-from monilog.accumulation.statistics import Statistics
+from monilog.accumulation.statistics import Counts, Statistics
 from monilog.presentation.text import (
     WIDTH,
     alert_periods,
     format_bytes,
+    format_distinct,
     format_event,
     format_notice,
     format_period,
@@ -81,6 +82,14 @@ class ReportTest(unittest.TestCase):
         self.assertIn("users   alice 300", self.text)
         self.assertIn("3 lines:  malformed 2  bad timestamp 1", self._line("skipped"))
         self.assertEqual(self.lines[-1], "alert   ALERT: average 12.40 req/s over 2m00s > threshold 10")
+
+    def test_distinct_clients_say_when_they_are_estimated(self) -> None:
+        stats = Statistics(max_keys=3)
+        stats.add_counts(Counts({("/", 200): 2}, {}, {"GET": 2}, {"a": 1, "b": 1}, {}))
+        self.assertEqual(format_distinct(stats.snapshot()), "2 distinct")
+        stats.add_counts(Counts({("/", 200): 3}, {}, {"GET": 3}, {"c": 1, "d": 1, "e": 1}, {}))  # two folded
+        self.assertEqual(format_distinct(stats.snapshot()), "~5 distinct")
+        self.assertIn("(~5 distinct)", format_report(report(stats.snapshot())))
 
     def test_recovered_state_is_ok(self) -> None:
         self.assertIn("alert   OK: average 1.00 req/s over 2m00s <= threshold 10",

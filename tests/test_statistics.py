@@ -353,7 +353,7 @@ class BoundedMemoryTest(unittest.TestCase):
         self.assertEqual(snap.status_classes["4xx"], sum(1 for i in range(count) if 400 <= 100 + i % 900 <= 499))
         self.assertEqual(snap.status_classes["other"], sum(1 for i in range(count) if 100 + i % 900 >= 600))
         self.assertFalse(snap.unique_clients_exact)
-        self.assertEqual(snap.unique_clients, max_keys + 1)
+        self.assertLess(abs(snap.unique_clients - count), 0.03 * count, "estimated from the sketch")
         self.assertEqual(set(snap.sections), {f"/p{i}" for i in range(max_keys)}, "first keys are kept")
 
     def test_tracked_keys_keep_counting_after_overflow(self) -> None:

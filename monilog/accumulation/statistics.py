@@ -35,8 +35,11 @@ plus the folded hits equal ``hits`` (``users``: the hits of records with a user)
 :data:`MAX_KEY_LENGTH` characters are cut to that length (ending in ``…``), so ``max_keys`` also
 bounds the bytes held. Skip reasons are program labels, not log content, and are not capped.
 
-``unique_clients`` is exact while no client was folded; once clients overflowed it is a lower
-bound (``unique_clients_exact`` is False): the tracked clients plus at least one folded one.
+``unique_clients`` is exact while no client was folded. Once clients overflowed
+(``unique_clients_exact`` is False) it is an estimate from a
+:class:`~monilog.accumulation.distinct.DistinctSketch` fed with every client of the span from then
+on and with those tracked before (a relative standard error of about 0.8 %), never less than the
+tracked clients plus one.
 
 Merging
 -------
@@ -80,6 +83,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar
 
+from monilog.accumulation.distinct import DistinctSketch
 from monilog.accumulation.sketch import LatencySketch
 from monilog.parsing.filters import FILTERED, is_filtered
 from monilog.parsing.record import LogRecord
@@ -329,7 +333,7 @@ class StatsSnapshot:
     users: Mapping[str, int]
     """Authenticated user → hits (tracked users only; records without a user are not counted)."""
     unique_clients: int
-    """Distinct clients: exact, or a lower bound when ``unique_clients_exact`` is False."""
+    """Distinct clients: exact, or an estimate when ``unique_clients_exact`` is False."""
     skipped: Mapping[str, int]
     """Reason → lines skipped as unparsable."""
     late: int
@@ -348,6 +352,8 @@ class StatsSnapshot:
     """Upstream response times (seconds), None when none were logged."""
     filtered: Mapping[str, int] = field(default_factory=dict)
     """Filter (``time``, ``client``, ``path``, ``status``, ``bot``) → lines it left out (:mod:`monilog.parsing.filters`)."""
+    distinct_clients: Optional[DistinctSketch] = None
+    """Every client of the span, sketched, once clients were folded (None while they are exact)."""
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -393,7 +399,7 @@ class StatsSnapshot:
 
     @property
     def unique_clients_exact(self) -> bool:
-        """Whether ``unique_clients`` is exact (no client was folded) rather than a lower bound."""
+        """Whether ``unique_clients`` is exact (no client was folded) rather than an estimate."""
         return not self.folded.get(CLIENTS, 0)
 
     # -- rankings ----------------------------------------------------------------------------
@@ -464,7 +470,6 @@ def merged(snapshots: Sequence[StatsSnapshot]) -> StatsSnapshot:
     section_latency = {section: sketch.copy() for section, sketch in first.section_latency.items()}
     summed = {name: dict(getattr(first, name)) for name in _SUMMED}
     start, end, duration = first.start, first.end, first.duration
-    unique_clients = first.unique_clients
     latency, upstream = first.latency, first.upstream_latency
     for other in snapshots[1:]:
         theirs = other.sections
@@ -487,7 +492,6 @@ def merged(snapshots: Sequence[StatsSnapshot]) -> StatsSnapshot:
                 section_latency[section] = sketch.copy()
         duration = _merged_duration(start, end, duration, other)
         start, end = _earliest(start, other.start), _latest(end, other.end)
-        unique_clients = max(unique_clients, other.unique_clients)
         latency, upstream = _merged_sketch(latency, other.latency), _merged_sketch(upstream, other.upstream_latency)
 
     folded = summed.pop("folded")
@@ -500,7 +504,12 @@ def merged(snapshots: Sequence[StatsSnapshot]) -> StatsSnapshot:
         summed[name], extra = _cap_counts(summed[name], max_keys)
         folded[name] = folded.get(name, 0) + extra
     clients = summed[CLIENTS]
-    unique_clients = max(len(clients) + 1, unique_clients) if folded[CLIENTS] else len(clients)
+    distinct = None
+    if folded[CLIENTS]:
+        distinct = _sketch_of_clients(snapshots)
+        unique_clients = max(len(clients) + 1, distinct.estimate())
+    else:
+        unique_clients = len(clients)
     if len(vhosts) > max_keys:
         heaviest = _heaviest({vhost: entry.hits for vhost, entry in vhosts.items()}, max_keys)
         folded[VHOSTS] = folded.get(VHOSTS, 0) + sum(entry.hits for vhost, entry in vhosts.items()
@@ -535,7 +544,20 @@ def merged(snapshots: Sequence[StatsSnapshot]) -> StatsSnapshot:
         section_latency=section_latency,
         upstream_latency=upstream,
         filtered=summed["filtered"],
+        distinct_clients=distinct,
     )
+
+
+def _sketch_of_clients(snapshots: Sequence[StatsSnapshot]) -> DistinctSketch:
+    """Every client of the snapshots, sketched: their sketches, and the clients of those without
+    one (all tracked)."""
+    sketch = DistinctSketch()
+    for snapshot in snapshots:
+        if snapshot.distinct_clients is not None:
+            sketch.merge(snapshot.distinct_clients)
+        else:
+            sketch.add(list(snapshot.clients))
+    return sketch
 
 
 _SUMMED = ("folded", STATUS_CODES, "status_classes", METHODS, CLIENTS, USERS, "skipped", "filtered")
@@ -621,6 +643,7 @@ class Statistics:
         self._latency: Optional[LatencySketch] = None
         self._section_latency: Dict[str, LatencySketch] = {}
         self._upstream: Optional[LatencySketch] = None
+        self._distinct: Optional[DistinctSketch] = None  # every client, once clients were folded
 
     # -- input -------------------------------------------------------------------------------
 
@@ -700,6 +723,8 @@ class Statistics:
                 else:
                     target[key] = count
             self._folded[name] += folded
+        if self._folded[CLIENTS]:
+            self._sketch_clients(clients)
         self._late += late
         if vhosts:
             self._add_vhosts(vhosts)
@@ -709,6 +734,13 @@ class Statistics:
             if self._upstream is None:
                 self._upstream = LatencySketch()
             self._upstream.merge(upstream)
+
+    def _sketch_clients(self, clients: Mapping[str, int]) -> None:
+        """Sketch these clients, and the tracked ones when clients have just overflowed."""
+        if self._distinct is None:
+            self._distinct = DistinctSketch()
+            self._distinct.add(list(self._clients))
+        self._distinct.add(list(clients))
 
     def _add_vhosts(self, vhosts: Dict[str, List[int]]) -> None:
         mine = self._vhosts
@@ -777,7 +809,8 @@ class Statistics:
             classes[name] = classes.get(name, 0) + hits
         folded = dict(self._folded)
         folded[SECTIONS] = folded_sections.hits
-        unique_clients = len(self._clients) + (1 if folded[CLIENTS] else 0)
+        distinct = self._distinct
+        unique_clients = len(self._clients) if distinct is None else max(len(self._clients) + 1, distinct.estimate())
         return StatsSnapshot(
             start=start,
             end=end,
@@ -802,6 +835,7 @@ class Statistics:
             section_latency={section: sketch.copy() for section, sketch in self._section_latency.items()},
             upstream_latency=None if self._upstream is None else self._upstream.copy(),
             filtered=self._filtered,
+            distinct_clients=None if distinct is None else distinct.copy(),
         )
 
     # -- slow paths: first sight of a key ----------------------------------------------------

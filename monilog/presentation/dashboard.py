@@ -69,6 +69,7 @@ from monilog.presentation.text import (
     alert_periods,
     describe_rule,
     format_bytes,
+    format_distinct,
     format_rate,
     format_seconds,
     format_share,
@@ -379,7 +380,7 @@ def _status_codes(view: LiveView, rows: int) -> RenderableType:
 
 def _clients(view: LiveView, rows: int, shares: bool) -> RenderableType:
     stats, _ = _period_stats(view)
-    distinct = f"{stats.unique_clients}{'' if stats.unique_clients_exact else '+'} distinct"
+    distinct = format_distinct(stats)
     if not stats.hits:
         return _panel(_empty("none"), "Top clients" if shares else "Clients")
     table = _table(("client", "left"), ("hits", "right"), *([("share", "right")] if shares else []))
@@ -444,11 +445,10 @@ def _totals(view: LiveView, now: Optional[datetime], rows: int) -> RenderableTyp
     grid = CellGrid([Column(style="dim"), Column()], flexible=1)
     methods = "  ".join(f"{clean(method, 12) or '(none)'} {hits}" for method, hits, _ in total.top_methods(4))
     users = "  ".join(f"{clean(user, 16)} {hits}" for user, hits, _ in total.top_users(4))
-    exact = "" if total.unique_clients_exact else "+"
     grid.add_row("hits", f"{total.hits}  ({format_rate(total.rps)} req/s)")
     grid.add_row("bytes", f"{format_bytes(total.bytes_total)}  (mean {format_bytes(total.bytes_mean)})")
     grid.add_row("errors", f"{total.errors}  ({format_share(total.error_rate)})")
-    grid.add_row("clients", f"{total.unique_clients}{exact} distinct")
+    grid.add_row("clients", format_distinct(total))
     grid.add_row("methods", Text(methods or "-"))
     grid.add_row("users", Text(users or "-"))
     since = _short_time(total.start, now) if total.start is not None else ""

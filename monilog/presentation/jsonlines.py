@@ -48,6 +48,9 @@ number|null, "threshold": number, "alerting": [str]}]``: each rule's value at th
 (a ``by`` rule's: its busiest key's) and the keys alerting (``""`` for a rule without ``by``).
 
 ``late`` counts hits whose period had already been reported (they are counted here).
+``unique_clients`` is exact when ``unique_clients_exact`` is true; when more clients came than the
+statistics track (``max_keys``), it is an estimate from a HyperLogLog sketch of every client
+(:mod:`monilog.accumulation.distinct`, a relative standard error of about 0.8 %).
 ``status_codes`` and ``methods`` hold every code and method (the statistics cap them at many
 thousands of keys); ``window_*`` describe the alert window last evaluated at the period's end.
 

@@ -68,6 +68,11 @@ def format_rate(rate: Optional[float]) -> str:
     return "-" if rate is None else f"{rate:.2f}"
 
 
+def format_distinct(stats: StatsSnapshot) -> str:
+    """Distinct clients: ``12 distinct``, or ``~41873 distinct`` when estimated (clients folded)."""
+    return f"{'' if stats.unique_clients_exact else '~'}{stats.unique_clients} distinct"
+
+
 def format_share(share: float) -> str:
     """A fraction (0.0–1.0) as a percentage with one decimal: ``64.8%``."""
     return f"{share * 100:.1f}%"
@@ -277,7 +282,7 @@ def _sections_table(stats: StatsSnapshot, top: int) -> List[str]:
 
 
 def _distinct(stats: StatsSnapshot) -> str:
-    return f"({stats.unique_clients}{'' if stats.unique_clients_exact else '+'} distinct)"
+    return f"({format_distinct(stats)})"
 
 
 def _detail_lines(stats: StatsSnapshot, top: int) -> List[str]:

@@ -361,7 +361,7 @@
     figure(figures, num(summary.hits), "requests");
     figure(figures, rate(summary.rps), "req/s average");
     figure(figures, num(summary.errors), "errors (" + pct(summary.error_rate) + ")");
-    figure(figures, num(summary.unique_clients) + (summary.unique_clients_exact ? "" : "+"), "clients");
+    figure(figures, (summary.unique_clients_exact ? "" : "~") + num(summary.unique_clients), "clients");
     figure(figures, summary.bytes < 10485760 ? num(summary.bytes / 1024) : num(summary.bytes / 1048576),
       summary.bytes < 10485760 ? "KiB sent" : "MiB sent");
     figure(figures, num(summary.lines), "lines read");
