@@ -413,12 +413,19 @@ class Monitor:
         """Whether no period was reported since the run began or the log's clock stepped back."""
         return self._total is None and not self._unmerged
 
+    def _reported_total(self) -> Optional[StatsSnapshot]:
+        """The periods reported since the run began or the log's clock stepped back, merged (the
+        merge of the periods not yet in ``_total`` is kept until the next report)."""
+        if not self._unmerged:
+            return self._total
+        if self._reported is None:
+            self._reported = merged([self._total, *self._unmerged] if self._total else self._unmerged)
+        return self._reported
+
     def _run_total(self, current: Optional[StatsSnapshot] = None) -> Optional[StatsSnapshot]:
         """The run's figures: the reported periods (and ``current``), a timeline segment after
         another when the log's clock stepped back (their log times may overlap)."""
-        if self._unmerged and self._reported is None:
-            self._reported = merged([self._total, *self._unmerged] if self._total else self._unmerged)
-        reported = self._reported if self._unmerged else self._total
+        reported = self._reported_total()
         total = reported if current is None else current if reported is None else reported.merge(current)
         earlier = self._earlier
         return total if earlier is None else earlier if total is None else earlier.followed_by(total)
@@ -578,8 +585,7 @@ class Monitor:
         self._unmerged.append(snapshot)
         self._reported = None
         if len(self._unmerged) == TOTAL_EVERY:
-            self._total = merged([self._total, *self._unmerged] if self._total else self._unmerged)
-            self._unmerged = []
+            self._total, self._unmerged = self._reported_total(), []
         report = self._last_report = PeriodReport(snapshot, self.alert_state(), tuple(self.reading.filters.describe()),
                                                   self.rules.states())
         self._report_start = max(start + self.period, end)

@@ -82,6 +82,7 @@ class DistinctSketch:
 
     def add(self, keys: Iterable[str]) -> None:
         """Count these keys (each at most once, however often it is added)."""
+        # a sequence, not an iterator: the reference may read again keys the C left to it
         _add(self.registers, keys if isinstance(keys, (list, tuple)) else list(keys))
 
     def merge(self, other: DistinctSketch) -> None:

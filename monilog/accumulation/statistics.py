@@ -79,7 +79,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
 from itertools import compress
-from operator import itemgetter
+from operator import add, itemgetter
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar
 
@@ -248,12 +248,18 @@ def _first(items: Collection[T], n: Optional[int], key: Callable[[T], Any]) -> L
     return heapq.nsmallest(max(n, 0), items, key=key)
 
 
-def _add_into(total: Dict[K, int], more: Mapping[K, int]) -> None:
-    """Add ``more`` into ``total``, in place; keys new to it go last, in ``more``'s order."""
+def _add_into(total: Dict[K, Any], more: Mapping[K, Any], plus: Callable[[Any, Any], Any] = add) -> None:
+    """Add ``more``'s values into ``total``'s (with ``plus``), in place; keys new to it go last,
+    in ``more``'s order. Only the keys in both are added one by one."""
     mine = {key: total[key] for key in total.keys() & more.keys()}
     total.update(more)
-    for key, count in mine.items():
-        total[key] = count + more[key]
+    for key, value in mine.items():
+        total[key] = plus(value, more[key])
+
+
+def _plus_stats(a: Tuple[int, ...], b: Tuple[int, ...]) -> Any:
+    """Two :class:`SectionStats` (or :class:`VhostStats`) added column by column."""
+    return type(a)(*map(add, a, b))
 
 
 def _heaviest(hits: Mapping[K, int], n: int) -> Set[K]:
@@ -472,19 +478,11 @@ def merged(snapshots: Sequence[StatsSnapshot]) -> StatsSnapshot:
     start, end, duration = first.start, first.end, first.duration
     latency, upstream = first.latency, first.upstream_latency
     for other in snapshots[1:]:
-        theirs = other.sections
-        common = sections.keys() & theirs.keys()
-        mine = {section: sections[section] for section in common}
-        sections.update(theirs)
-        for section, stats in mine.items():
-            more = theirs[section]
-            sections[section] = SectionStats(stats.hits + more.hits, stats.errors + more.errors, stats.bytes + more.bytes)
+        _add_into(sections, other.sections, _plus_stats)
         folded_sections = [a + b for a, b in zip(folded_sections, other.folded_sections)]
         for name, total in summed.items():
             _add_into(total, getattr(other, name))
-        for vhost, entry in other.vhosts.items():
-            ours = vhosts.get(vhost, VhostStats(0, 0))
-            vhosts[vhost] = VhostStats(ours.hits + entry.hits, ours.errors + entry.errors)
+        _add_into(vhosts, other.vhosts, _plus_stats)
         for section, sketch in other.section_latency.items():
             if section in section_latency:
                 section_latency[section].merge(sketch)
