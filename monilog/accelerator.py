@@ -7,7 +7,7 @@ counting of a range of records by key (:func:`monilog.accumulation.aggregate.tal
 by pair of keys (:func:`~monilog.accumulation.aggregate.pairs_python`: durations and virtual
 hosts per request and status), a block's runs of seconds
 (:func:`~monilog.accumulation.aggregate.runs_python`), sums per key
-(:func:`~monilog.accumulation.aggregate.summed_python`) and the hashing of clients into the
+(:func:`~monilog.accumulation.summing.summed_python`) and the hashing of clients into the
 distinct-clients sketch (:func:`monilog.accumulation.distinct.add_python`). Each twin gives exactly its Python
 reference's result (the tests compare them on generated and hostile input) and knows no rule:
 sections, clocks, alerts, formats and decoding stay in their Python modules. The accelerator is

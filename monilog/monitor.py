@@ -80,7 +80,7 @@ from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, forma
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.rules import RuleSet, RuleSpec
-from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot, merged
+from monilog.accumulation.statistics import DEFAULT_MAX_KEYS, MIN_CUT_KEYS, Counts, Statistics, StatsSnapshot, merged
 from monilog.outputs.sink import Sink
 from monilog.parsing.block import parse_block, parse_records
 from monilog.parsing.columns import LineBlock
@@ -160,7 +160,7 @@ class Monitor:
         *,
         fmt: str = "auto",
         top: int = 5,
-        max_keys: int = 10_000,
+        max_keys: int = DEFAULT_MAX_KEYS,
         sinks: Sequence[Sink] = (),
         files: Sequence[str] = (),
         history: Sequence[AlertEvent] = (),
@@ -407,6 +407,14 @@ class Monitor:
         self.rules = self.rules.restarted()
         self.notice(f"the log's clock stepped back by {format_duration(self.clock.step_back)}, "
                     f"to {self._datetime(second).strftime(TIME_FORMAT)}: reports go on from there", kind="clock-step")
+
+    @property
+    def cut_keys(self) -> Optional[int]:
+        """After how many keys per dimension counters made elsewhere (a replay's workers) may be
+        cut (:meth:`Counts.cut <monilog.accumulation.statistics.Counts.cut>`): ``max_keys``, as
+        the statistics then come out the same; None while an alert rule reads every key of the
+        counters it is given, or when ``max_keys`` is below what a cut allows."""
+        return None if self.rules or self.max_keys < MIN_CUT_KEYS else self.max_keys
 
     @property
     def _nothing_reported(self) -> bool:

@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accelerator import speedups
-from monilog.accumulation.aggregate import pairs_python, runs_python, summed_python, tally_python
+from monilog.accumulation.aggregate import pairs_python, runs_python, tally_python
+from monilog.accumulation.summing import summed_python
 from monilog.generator import LogGenerator
 from monilog.parsing.block import _STRICT_PATTERNS, LINE_KEYS, ParsedBlock, scan_regex
 from tests.test_block_parser import corrupted_line

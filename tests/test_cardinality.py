@@ -10,9 +10,10 @@ import shutil
 import tempfile
 import unittest
 from datetime import datetime, timezone
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot, merged
+from monilog.accumulation.rules import parse_rule
+from monilog.accumulation.statistics import CLIENTS, MIN_CUT_KEYS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who
 from monilog.parsing.columns import KeyDecoder
@@ -82,6 +83,48 @@ class BoundedTest(unittest.TestCase):
             self.check(recorder, len(lines))
             outputs.append(recorder.items)
         self.assertEqual(outputs[0], outputs[1], "the same whatever the chunks")
+
+
+class UncutMonitor(Monitor):
+    """A monitor whose replays' workers send their counters whole (the reference of the cut)."""
+
+    @property
+    def cut_keys(self) -> Optional[int]:
+        return None
+
+
+class CutReplayTest(unittest.TestCase):
+    def test_workers_cutting_their_counters_change_no_report(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-cut-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "access.log")
+        draw = random.Random(5).randrange
+        lines = []  # 300 lines a second from 3,000 paths and 2,500 clients: keys seen again, in other chunks
+        for number in range(36 * BATCH):
+            when = datetime.fromtimestamp(T0 + number // 300, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S %z")
+            client = draw(2500)
+            lines.append(f'10.1.{client // 250}.{client % 250} - u{draw(2000)} [{when}] "GET /s{draw(3000)}/x?{number} '
+                         f'HTTP/1.1" {draw(2, 6) * 100} {draw(999)}'.encode())
+        with open(path, "wb") as stream:
+            stream.write(b"\n".join(lines) + b"\n")
+        # chunks of 1,000 to 3,000 lines: periods of 3,000 cut inside, their second segments cut too
+        tuning = ReplayTuning(chunk_bytes=300 << 10, min_chunk_bytes=100 << 10, piece_bytes=64 << 10,
+                              in_process_bytes=0, workers=2)
+        outputs = []
+        for kind in (Monitor, UncutMonitor):
+            recorder = Recorder()
+            monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
+            replay(monitor, [path], tuning=tuning)
+            outputs.append(recorder.items)
+        self.assertEqual(Monitor(max_keys=MIN_CUT_KEYS).cut_keys, MIN_CUT_KEYS)
+        reports = [item[1] for item in outputs[0] if item[0] == "report"]
+        self.assertGreater(len(reports), 10)
+        self.assertTrue(all(report.stats.folded[SECTIONS] for report in reports))
+        self.assertEqual(outputs[0], outputs[1])
+
+    def test_no_cut_below_its_smallest_or_with_alert_rules(self) -> None:
+        self.assertIsNone(Monitor(max_keys=MIN_CUT_KEYS - 1).cut_keys)
+        self.assertIsNone(Monitor(max_keys=MIN_CUT_KEYS, rules=[parse_rule("rate by client > 5")]).cut_keys)
 
 
 class BlockDecodingTest(unittest.TestCase):

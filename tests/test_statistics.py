@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from monilog.accumulation.statistics import (
     CLIENTS,
+    DEFAULT_MAX_KEYS,
     DIMENSIONS,
     MAX_KEY_LENGTH,
+    MIN_CUT_KEYS,
     SECTIONS,
     STATUS_CODES,
     Counts,
@@ -59,25 +61,30 @@ def random_records(count: int, seed: int) -> List[LogRecord]:
     ]
 
 
-def stats_of(records: Iterable[LogRecord], max_keys: int = 10_000) -> Statistics:
+def stats_of(records: Iterable[LogRecord], max_keys: int = DEFAULT_MAX_KEYS) -> Statistics:
     stats = Statistics(max_keys=max_keys)
     for item in records:
         stats.add(item)
     return stats
 
 
-def aggregate_into(stats: Statistics, records: List[LogRecord], late: int = 0) -> None:
-    """Feed records through add_counts, aggregated the way a chunked fast parser would."""
+def counts_of(records: List[LogRecord]) -> Counts:
+    """The counters of records, aggregated the way a chunked fast parser would (keys in first-seen order)."""
     section_bytes: Counter = Counter()
     for item in records:
         section_bytes[item.section] += item.size
-    stats.add_counts(Counts(
-        section_status=Counter((item.section, item.status) for item in records),
-        section_bytes=section_bytes,
-        methods=Counter(item.method for item in records),
-        clients=Counter(item.host for item in records),
-        users=Counter(item.user for item in records),
-    ), late=late)
+    return Counts(
+        section_status=dict(Counter((item.section, item.status) for item in records)),
+        section_bytes=dict(section_bytes),
+        methods=dict(Counter(item.method for item in records)),
+        clients=dict(Counter(item.host for item in records)),
+        users=dict(Counter(item.user for item in records)),
+    )
+
+
+def aggregate_into(stats: Statistics, records: List[LogRecord], late: int = 0) -> None:
+    """Feed records through add_counts, aggregated the way a chunked fast parser would."""
+    stats.add_counts(counts_of(records), late=late)
 
 
 class TotalsTest(unittest.TestCase):
@@ -427,6 +434,74 @@ class AddCountsTest(unittest.TestCase):
         snap = stats.snapshot()
         self.assertEqual((snap.hits, snap.bytes_total, dict(snap.users)), (2, 10, {}))
         self.assertEqual((list(snap.sections), dict(snap.methods)), (["/a"], {"GET": 2}), "zero counts add no keys")
+
+
+def many_keys(count: int, rnd: random.Random, pool: int, long_keys: bool = True) -> List[LogRecord]:
+    """Records whose sections, clients, users (and, from some pools, methods) come from ``pool`` keys
+    each, a few of them (with ``long_keys``) longer than MAX_KEY_LENGTH and alike in their first characters."""
+    def key(prefix: str) -> str:
+        number = rnd.randrange(pool)
+        return f"{prefix}{'x' * MAX_KEY_LENGTH}{number}" if long_keys and number % 97 == 0 else f"{prefix}{number}"
+    return [record(section=key("/s"), status=rnd.choice([200, 200, 304, 404, 500, 999]), size=rnd.randrange(500),
+                   host=key("h"), user=rnd.choice(["", key("u"), key("u")]),
+                   method=key("M") if pool % 2 else rnd.choice(["GET", "POST", ""]))
+            for _ in range(count)]
+
+
+class CutTest(unittest.TestCase):
+    """Counts.cut: the cut counters give the statistics of the whole, whatever the statistics held
+    and whatever their cap."""
+
+    def test_cut_counters_give_the_statistics_of_the_whole_counters(self) -> None:
+        end = T0 + timedelta(seconds=10)
+        cases = 0
+        for seed in range(32):
+            rnd = random.Random(seed)
+            pool = rnd.choice([2500, 3001, 6000])
+            long_keys = seed % 2 == 0  # keys that are cut apply one by one, the others at once
+            before = many_keys(rnd.choice([0, 400, 1200, 5000]), rnd, pool, long_keys)  # empty, room left, full
+            records = many_keys(rnd.randrange(1500, 6000), rnd, pool, long_keys)
+            if seed % 4 == 1:  # the empty user first seen after the cut
+                records.sort(key=lambda item: item.user == "")
+            whole = counts_of(records)
+            cut_at = rnd.choice([MIN_CUT_KEYS, MIN_CUT_KEYS + 700])
+            cut = whole.cut(cut_at)
+            if cut.overflow is None:
+                continue
+            cases += 1
+            self.assertEqual(cut.hits, whole.hits)
+            self.assertLessEqual(len({section for section, _ in cut.section_status}), cut_at)
+            max_keys = rnd.choice([MIN_CUT_KEYS, MIN_CUT_KEYS + 700, 2 * MIN_CUT_KEYS])  # room left after the cut, or not
+            reference, tested = Statistics(max_keys), Statistics(max_keys)
+            for stats in (reference, tested):
+                aggregate_into(stats, before)
+            reference.add_counts(whole, late=3)
+            tested.add_counts(cut, late=3)
+            self.assertEqual(tested.snapshot(T0, end), reference.snapshot(T0, end), seed)
+        self.assertGreater(cases, 24)
+
+    def test_counters_within_the_cut_come_back_as_they_are(self) -> None:
+        counts = counts_of(random_records(300, seed=1))
+        self.assertIs(counts.cut(MIN_CUT_KEYS), counts)
+
+    def test_refused_below_the_smallest_cut_and_cut_counters_do_not_add(self) -> None:
+        counts = counts_of(many_keys(3000, random.Random(2), 5000))
+        with self.assertRaises(ValueError):
+            counts.cut(MIN_CUT_KEYS - 1)
+        with self.assertRaises(ValueError):
+            counts.cut(MIN_CUT_KEYS).plus(counts)
+
+    def test_a_malformed_overflow_is_refused_and_nothing_counted(self) -> None:
+        cut = counts_of(many_keys(3000, random.Random(3), 5000)).cut(MIN_CUT_KEYS)
+        assert cut.overflow is not None
+        bad = [cut.overflow._replace(statuses={200: 1}), cut.overflow._replace(section_hits=cut.overflow.section_hits[1:]),
+               cut.overflow._replace(section_errors=[hits + 1 for hits in cut.overflow.section_hits]),
+               cut.overflow._replace(clients=cut.overflow.clients._replace(hits=[-1] * len(cut.overflow.clients.hits)))]
+        for overflow in bad:
+            stats = Statistics(MIN_CUT_KEYS)
+            with self.assertRaises(ValueError):
+                stats.add_counts(cut._replace(overflow=overflow))
+            self.assertEqual(stats.snapshot(), Statistics(MIN_CUT_KEYS).snapshot())
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Op
 from monilog.accelerator import speedups
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.statistics import Counts, is_error
+from monilog.accumulation.summing import summed, summed_python
 from monilog.parsing.block import decode_status
 from monilog.parsing.columns import ParsedBlock
 
@@ -186,7 +187,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     keys.limit_caches()
     who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = _tally(parsed, start, end)
     decoded_who = _decoded(keys.who_cache, keys.decode_whos, who_keys)
-    clients = _summed([host for host, _ in decoded_who], who_hits)
+    clients = summed([host for host, _ in decoded_who], who_hits)
     users: Dict[str, int] = {}
     for (_, user), count in zip(decoded_who, who_hits):
         if user:
@@ -194,10 +195,10 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
 
     decoded = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
     codes = map(decode_status, pair_statuses)
-    section_status = _summed([(section, code) for (_, section), code in zip(decoded, codes)], pair_hits)
+    section_status = summed([(section, code) for (_, section), code in zip(decoded, codes)], pair_hits)
     section_of = dict(zip(pair_requests, [section for _, section in decoded]))
-    section_bytes = _summed(list(map(section_of.__getitem__, sized)), size_sums)
-    methods = _summed([method for method, _ in decoded], pair_hits)
+    section_bytes = summed(list(map(section_of.__getitem__, sized)), size_sums)
+    methods = summed([method for method, _ in decoded], pair_hits)
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -296,23 +297,3 @@ def runs_python(keys: Sequence[K]) -> Tuple[List[K], List[int]]:
 
 
 _key_runs: Callable[[Sequence[K]], Tuple[List[K], List[int]]] = speedups.runs if speedups is not None else runs_python
-
-
-def summed_python(keys: List[K], counts: List[int]) -> Dict[K, int]:
-    """``key → count`` in first-seen order, adding the counts of keys that repeat.
-
-    This is the reference of the C accelerator's ``summed``, which :func:`_summed` uses when it is built.
-    """
-    if len(set(keys)) == len(keys):
-        return dict(zip(keys, counts))
-    summed: Dict[K, int] = {}
-    for key, count in zip(keys, counts):
-        summed[key] = summed.get(key, 0) + count
-    return summed
-
-
-def _summed(keys: List[K], counts: List[int]) -> Dict[K, int]:
-    """As :func:`summed_python`, by the C accelerator when it is built (it leaves counts that are not
-    ints to the reference)."""
-    summed = speedups.summed(keys, counts) if speedups is not None else None
-    return summed_python(keys, counts) if summed is None else summed

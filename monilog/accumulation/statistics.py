@@ -78,13 +78,14 @@ from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
-from itertools import compress
-from operator import add, itemgetter
+from itertools import compress, islice, repeat
+from operator import add, gt, itemgetter, not_
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar
 
 from monilog.accumulation.distinct import DistinctSketch
 from monilog.accumulation.sketch import LatencySketch
+from monilog.accumulation.summing import summed
 from monilog.parsing.filters import FILTERED, is_filtered
 from monilog.parsing.record import LogRecord
 
@@ -104,7 +105,9 @@ OTHER_STATUS_CLASS = "other"
 MAX_KEY_LENGTH = 256
 """Longer keys (paths, user names, hosts...) are cut to this many characters."""
 
-DEFAULT_MAX_KEYS = 10_000
+DEFAULT_MAX_KEYS = 1_000
+"""Keys tracked per dimension and per period unless told otherwise: far more than a report shows,
+few enough that a log of random paths costs the main process little (see :meth:`Counts.cut`)."""
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -137,6 +140,47 @@ those with the most hits); every duration is in the overall figures. A sketch ho
 ~150 kB, so this bounds latency memory at ~15 MB per snapshot whatever the log holds."""
 
 
+MIN_CUT_KEYS = 1000
+"""The smallest ``max_keys`` :meth:`Counts.cut` cuts at: status codes (100–999) then never fold,
+so applying the statuses beyond the cut after the others changes nothing."""
+
+
+class Columns(NamedTuple):
+    """Keys in first-seen order and their hits, as two lists (cheap to pickle)."""
+
+    keys: List[str]
+    hits: List[int]
+
+
+NO_COLUMNS = Columns([], [])
+
+
+class Overflow(NamedTuple):
+    """The keys of :class:`Counts` beyond their cut (:meth:`Counts.cut`), as columns in first-seen order."""
+
+    sections: List[str]
+    section_hits: List[int]
+    section_errors: List[int]
+    section_bytes: List[int]
+    statuses: Dict[int, int]
+    """``status → hits`` of the records of these sections."""
+    methods: Columns
+    clients: Columns
+    users: Columns
+
+
+def _columns_after(counts: Dict[str, int], max_keys: int) -> Columns:
+    """The keys of ``counts`` after the first ``max_keys``, and their hits."""
+    if len(counts) <= max_keys:
+        return NO_COLUMNS
+    return Columns(list(islice(counts, max_keys, None)), list(islice(counts.values(), max_keys, None)))
+
+
+def _first_keys(counts: Dict[str, int], max_keys: int) -> Dict[str, int]:
+    """The first ``max_keys`` keys of ``counts`` (itself when it has no more)."""
+    return counts if len(counts) <= max_keys else dict(islice(counts.items(), max_keys))
+
+
 class Counts(NamedTuple):
     """Counters of a set of records: what :meth:`Statistics.add_counts` takes.
 
@@ -160,14 +204,21 @@ class Counts(NamedTuple):
     upstream: Optional[LatencySketch] = None
     """Upstream response times (seconds) when the format logs them."""
 
+    overflow: Optional[Overflow] = None
+    """The keys beyond the first ``max_keys`` of each dimension, when :meth:`cut`."""
+
     def plus(self, other: Counts) -> Counts:
-        """These counters with ``other``'s added (into this one's mappings); keys new here go last."""
+        """These counters with ``other``'s added (into this one's mappings); keys new here go last.
+
+        :raises ValueError: when either was :meth:`cut` (cut counters are only applied).
+        """
+        if self.overflow is not None or other.overflow is not None:
+            raise ValueError("counters that were cut cannot be added to")
         pairs: Tuple[Tuple[Dict[Any, int], Dict[Any, int]], ...] = (
             (self.section_status, other.section_status), (self.section_bytes, other.section_bytes),
             (self.methods, other.methods), (self.clients, other.clients), (self.users, other.users))
         for mine, theirs in pairs:
-            for key, count in theirs.items():
-                mine[key] = mine.get(key, 0) + count
+            _add_into(mine, theirs)
         vhosts, latency, upstream = self.vhosts, self.latency, self.upstream
         if other.vhosts:
             vhosts = {} if vhosts is None else vhosts
@@ -192,7 +243,55 @@ class Counts(NamedTuple):
     @property
     def hits(self) -> int:
         """How many records these are."""
-        return sum(self.section_status.values())
+        hits = sum(self.section_status.values())
+        return hits if self.overflow is None else hits + sum(self.overflow.section_hits)
+
+    def cut(self, max_keys: int) -> Counts:
+        """These counters with each keyed dimension (sections, methods, clients, users) cut
+        after its first ``max_keys`` keys, the rest kept as an :class:`Overflow`.
+
+        :meth:`Statistics.add_counts` gives the same statistics for the cut counters as for these
+        whenever its ``max_keys`` is at most this one, whatever it held before: the keys beyond
+        the cut are applied in their order, through dict and set operations rather than a
+        Python step per key. That is what makes a log of random paths cheap to apply, and to
+        send from a worker process. Counters with no dimension over ``max_keys`` come back as
+        they are. Status codes, virtual hosts and durations are never cut.
+
+        :raises ValueError: when ``max_keys`` is below :data:`MIN_CUT_KEYS`.
+        """
+        if max_keys < MIN_CUT_KEYS:
+            raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
+        section_status = self.section_status
+        seen = dict.fromkeys(map(itemgetter(0), section_status))  # sections, in first-seen order
+        if self.overflow is not None or max(len(seen), len(self.methods), len(self.clients), len(self.users)) <= max_keys:
+            return self
+        kept_sections = set(islice(seen, max_keys))
+        kept: Dict[Tuple[str, int], int] = {}
+        left_sections: List[str] = []
+        left_statuses: List[int] = []
+        left_hits: List[int] = []
+        errors: Dict[str, int] = {}
+        for pair, count in section_status.items():
+            if pair[0] in kept_sections:
+                kept[pair] = count
+            else:
+                section, status = pair
+                left_sections.append(section)
+                left_statuses.append(status)
+                left_hits.append(count)
+                if 400 <= status <= 599:  # is_error
+                    errors[section] = errors.get(section, 0) + count
+        hits = summed(left_sections, left_hits)
+        left = list(hits)
+        size = self.section_bytes
+        overflow = Overflow(
+            left, list(hits.values()), list(map(errors.get, left, repeat(0))), list(map(size.get, left, repeat(0))),
+            summed(left_statuses, left_hits), _columns_after(self.methods, max_keys),
+            _columns_after(self.clients, max_keys), _columns_after(self.users, max_keys))
+        return self._replace(
+            section_status=kept, section_bytes={section: size[section] for section in islice(seen, max_keys) if section in size},
+            methods=_first_keys(self.methods, max_keys), clients=_first_keys(self.clients, max_keys),
+            users=_first_keys(self.users, max_keys), overflow=overflow)
 
     @classmethod
     def of_record(cls, record: LogRecord) -> Counts:
@@ -611,6 +710,58 @@ def _check_counts(name: str, counts: Mapping[Any, int]) -> int:
 _INT = {int}
 
 
+class _LeftOut(NamedTuple):
+    """The hits of an :class:`Overflow`, checked: all of them, and per dimension (users: with a user)."""
+
+    hits: int
+    methods: int
+    clients: int
+    users: int
+
+
+_LEFT_NONE = _LeftOut(0, 0, 0, 0)
+
+
+def _check_overflow(overflow: Overflow) -> _LeftOut:
+    """The hits of ``overflow``, checked as :func:`_check_counts` checks a mapping.
+
+    :raises ValueError: for a count that is negative or not an int, columns of different
+        lengths, errors above the hits, bytes for a section without hits, or statuses that do
+        not add up to the sections' hits.
+    """
+    sections, hits, errors, size = overflow.sections, overflow.section_hits, overflow.section_errors, overflow.section_bytes
+    if not len(sections) == len(hits) == len(errors) == len(size):
+        raise ValueError("the overflow's section columns differ in length")
+    for name, column in (("section_hits", hits), ("section_errors", errors), ("section_bytes", size)):
+        _check_column(f"overflow.{name}", column)
+    if any(map(gt, errors, hits)) or any(map(bool, compress(size, map(not_, hits)))):
+        raise ValueError("the overflow gives a section more errors than hits, or bytes without hits")
+    total = sum(hits)
+    if _check_counts("overflow.statuses", overflow.statuses) != total:
+        raise ValueError("the overflow's statuses do not add up to its sections' hits")
+    parts = []
+    for name in ("methods", "clients", "users"):
+        keys, counts = getattr(overflow, name)
+        if len(keys) != len(counts):
+            raise ValueError(f"the overflow's {name} columns differ in length")
+        parts.append(_check_column(f"overflow.{name}", counts))
+    users = overflow.users
+    parts[2] -= sum(count for key, count in zip(*users) if not key)
+    return _LeftOut(total, *parts)
+
+
+def _check_column(name: str, counts: List[int]) -> int:
+    """The sum of a column of counts, checked as :func:`_check_counts` checks a mapping's."""
+    if not counts or (set(map(type, counts)) == _INT and min(counts) >= 0):
+        return sum(counts)
+    return _check_counts(name, dict(enumerate(counts)))
+
+
+def _positions(keys: List[str], wanted: Collection[str]) -> List[int]:
+    """Indices of the keys of ``keys`` that are in ``wanted`` (none, at once, when it is empty)."""
+    return [index for index, key in enumerate(keys) if key in wanted] if wanted else []
+
+
 class Statistics:
     """Accumulates the records of one span of traffic; see the module documentation.
 
@@ -658,13 +809,15 @@ class Statistics:
             the number of hits, or bytes are given for a section without hits. Nothing is
             counted then.
         """
-        section_status, section_bytes, methods, clients, users, vhosts, latency, upstream = counts
+        section_status, section_bytes, methods, clients, users, vhosts, latency, upstream, overflow = counts
         hits = _check_counts("section_status", section_status)
-        for name, part in (("methods", methods), ("clients", clients)):
-            total = _check_counts(name, part)
+        left = _LEFT_NONE if overflow is None else _check_overflow(overflow)
+        hits += left.hits
+        for name, part, more in (("methods", methods, left.methods), ("clients", clients, left.clients)):
+            total = _check_counts(name, part) + more
             if total != hits:
                 raise ValueError(f"{name} add up to {total} hits, section_status to {hits}")
-        if _check_counts("users", users) - users.get("", 0) > hits:
+        if _check_counts("users", users) - users.get("", 0) + left.users > hits:
             raise ValueError("users add up to more hits than section_status")
         _check_counts("section_bytes", section_bytes)
         if isinstance(late, bool) or not isinstance(late, int) or not 0 <= late <= hits:
@@ -721,8 +874,12 @@ class Statistics:
                 else:
                     target[key] = count
             self._folded[name] += folded
+        if overflow is not None:
+            self._add_overflow(overflow)
         if self._folded[CLIENTS]:
             self._sketch_clients(clients)
+            if overflow is not None:
+                self._distinct.add(overflow.clients.keys)  # type: ignore[union-attr]  # made just above
         self._late += late
         if vhosts:
             self._add_vhosts(vhosts)
@@ -732,6 +889,69 @@ class Statistics:
             if self._upstream is None:
                 self._upstream = LatencySketch()
             self._upstream.merge(upstream)
+
+    def _add_overflow(self, overflow: Overflow) -> None:
+        """Apply the keys beyond a cut (:meth:`Counts.cut`) as the loops of :meth:`add_counts` would
+        have, after the keys before it: one by one while a dimension has room, then, once it is
+        full, the tracked keys among them found by a set intersection and the others folded at once."""
+        sections, section_keys, max_keys = self._sections, overflow.sections, self.max_keys
+        columns = (overflow.section_hits, overflow.section_errors, overflow.section_bytes)
+        taken = 0
+        while taken < len(section_keys) and len(sections) < max_keys:
+            self._add_section_row(section_keys[taken], *(column[taken] for column in columns))
+            taken += 1
+        rest = section_keys[taken:]
+        if rest and max(map(len, rest)) > MAX_KEY_LENGTH:  # a key to cut, which may be a tracked one once cut
+            for index in range(taken, len(section_keys)):
+                self._add_section_row(section_keys[index], *(column[index] for column in columns))
+        elif rest:
+            beyond = [sum(islice(column, taken, None)) for column in columns]  # hits, errors, bytes
+            for index in _positions(rest, sections.keys() & rest):
+                entry = sections[rest[index]]
+                for column, values in enumerate(columns):
+                    entry[column] += values[taken + index]
+                    beyond[column] -= values[taken + index]
+            for column, amount in enumerate(beyond):
+                self._folded_section[column] += amount
+        status_codes = self._status_codes
+        for status, count in overflow.statuses.items():
+            if status in status_codes:
+                status_codes[status] += count
+            elif count:
+                self._count_new(STATUS_CODES, status_codes, status, count)
+        for name, target, (keys, hits) in ((METHODS, self._methods, overflow.methods),
+                                           (CLIENTS, self._clients, overflow.clients), (USERS, self._users, overflow.users)):
+            taken = 0
+            while taken < len(keys) and len(target) < max_keys:
+                self._add_key(name, target, keys[taken], hits[taken])
+                taken += 1
+            rest = keys[taken:]
+            if rest and max(map(len, rest)) > MAX_KEY_LENGTH:
+                for index in range(taken, len(keys)):
+                    self._add_key(name, target, keys[index], hits[index])
+            elif rest:
+                folded = sum(islice(hits, taken, None))
+                for index in _positions(rest, target.keys() & rest if name != USERS else target.keys() & rest | {""}):
+                    count = hits[taken + index]
+                    folded -= count
+                    if rest[index]:  # the empty user counts nowhere
+                        target[rest[index]] += count
+                self._folded[name] += folded
+
+    def _add_section_row(self, section: str, hits: int, errors: int, size: int) -> None:
+        """One section's hits, errors and bytes, as :meth:`add_counts` counts them."""
+        if hits:
+            entry = self._sections.get(section) or self._section_entry(section)
+            entry[0] += hits
+            entry[1] += errors
+            entry[2] += size
+
+    def _add_key(self, name: str, target: Dict[str, int], key: str, hits: int) -> None:
+        """One key's hits, as :meth:`add_counts` counts them."""
+        if key in target:
+            target[key] += hits
+        elif hits and (name != USERS or key):
+            self._count_new(name, target, key, hits)
 
     def _sketch_clients(self, clients: Mapping[str, int]) -> None:
         """Sketch these clients, and the tracked ones when clients have just overflowed."""

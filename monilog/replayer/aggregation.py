@@ -32,6 +32,9 @@ class ChunkTask(NamedTuple):
     piece_bytes: int
     reading: Reading = DEFAULT_READING
     data: Optional[bytes] = None
+    cut_keys: Optional[int] = None
+    """Cut the counters of each segment after this many keys per dimension (:meth:`Counts.cut
+    <monilog.accumulation.statistics.Counts.cut>`), so a log of random paths sends little back."""
 
 
 class Refusal(NamedTuple):
@@ -46,8 +49,9 @@ ChunkResult = Union[Batch, Refusal]
 
 
 def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING,
-                     source: str = "") -> ChunkResult:
-    """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line)."""
+                     source: str = "", cut_keys: Optional[int] = None) -> ChunkResult:
+    """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line); its segments'
+    counters cut after ``cut_keys`` keys when it is given."""
     parser = LogParser(fmt, reading=reading, source=source)
     total = None
     for block in pieces:
@@ -59,7 +63,11 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
             total = batch
         else:
             total.extend(batch)
-    return total if total is not None else Batch([], [], 0, 0, None)
+    if total is None:
+        return Batch([], [], 0, 0, None)
+    if cut_keys is not None:
+        total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
+    return total
 
 
 def aggregate_chunk(task: ChunkTask) -> ChunkResult:
@@ -68,10 +76,10 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     gc.disable()  # aggregation makes no reference cycles, only many short-lived tuples
     try:
         if task.data is not None:
-            return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path)
+            return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys)
         with open(task.path, "rb", buffering=0) as stream:
             return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
-                                    task.fmt, task.span_seconds, task.reading, task.path)
+                                    task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys)
     except ChunkChanged:
         return Refusal("the file shrank", failure=True)
     except Exception as error:
