@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accelerator import speedups
-from monilog.accumulation.distinct import REGISTERS, DistinctSketch, add_python
+from monilog.accumulation.distinct import REGISTERS, DistinctSketch, add_python, registers_max
 from monilog.accumulation.statistics import Counts, Statistics, merged
 
 
@@ -52,6 +52,13 @@ class EstimateTest(unittest.TestCase):
                 sketch.merge(piece)
             self.assertEqual(sketch, whole)
         self.assertLess(abs(whole.estimate() - 5_050), 0.04 * 5_050)
+
+    def test_registers_merge_to_the_larger_of_each_pair_whatever_their_values(self) -> None:
+        draw = random.Random(4)
+        for top in (0, 1, 51, 127, 128, 255):  # ranks stay below 52; given registers may be anything
+            a, b = (bytes(draw.randrange(top + 1) for _ in range(REGISTERS)) for _ in range(2))
+            self.assertEqual(registers_max(a, b), bytearray(map(max, a, b)), top)
+            self.assertEqual(registers_max(b, a), bytearray(map(max, a, b)), top)
 
     def test_it_pickles_and_refuses_foreign_registers(self) -> None:
         sketch = DistinctSketch()

@@ -480,6 +480,15 @@ class CutTest(unittest.TestCase):
             self.assertEqual(tested.snapshot(T0, end), reference.snapshot(T0, end), seed)
         self.assertGreater(cases, 24)
 
+    def test_cut_counters_pickle_as_they_were_keys_with_newlines_too(self) -> None:
+        records = many_keys(3000, random.Random(6), 5000)
+        records[2500] = records[2500]._replace(section="/a\nb", host="h\n", user="\n")  # JSON logs may decode these
+        for batch in (records, records[:2400]):  # with and without a newline in a key beyond the cut
+            cut = counts_of(batch).cut(MIN_CUT_KEYS)
+            assert cut.overflow is not None
+            self.assertEqual(pickle.loads(pickle.dumps(cut)), cut)
+            self.assertEqual("/a\nb" in cut.overflow.sections, batch is records)
+
     def test_counters_within_the_cut_come_back_as_they_are(self) -> None:
         counts = counts_of(random_records(300, seed=1))
         self.assertIs(counts.cut(MIN_CUT_KEYS), counts)

@@ -28,7 +28,7 @@ from bisect import bisect_left
 from collections import Counter
 from datetime import tzinfo
 from itertools import compress, islice
-from operator import ne, sub
+from operator import itemgetter, ne, sub
 from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from monilog.accelerator import speedups
@@ -126,8 +126,10 @@ class Batch:
         self.records += other.records
 
 
-def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
-    """The batch of a parsed block: segments of at most one aligned span of ``span_seconds``."""
+def aggregate(parsed: ParsedBlock, span_seconds: int, cut_keys: Optional[int] = None) -> Batch:
+    """The batch of a parsed block: segments of at most one aligned span of ``span_seconds``, their
+    counters cut after ``cut_keys`` keys when it is given (:meth:`Counts.cut`; such a batch is
+    final: :meth:`Batch.extend` refuses it)."""
     stamps = parsed.stamps
     records = len(stamps)
     if not records:
@@ -171,13 +173,15 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
             end += 1
         first, last = starts[begin], starts[end] if end < len(runs) else records
         skips = [(index - begin, reason) for index in range(begin, end) for reason in skips_before.get(index, ())]
-        segments.append(Segment(second, span, runs[begin:end], zone, count_records(parsed, first, last), skips, first))
+        segments.append(Segment(second, span, runs[begin:end], zone, count_records(parsed, first, last, cut_keys), skips,
+                                first))
         begin = end
     return Batch(segments, skipped_after, parsed.lines, records, parsed)
 
 
-def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
-    """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order.
+def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[int] = None) -> Counts:
+    """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order. The
+    counters are cut after ``cut_keys`` keys (:meth:`Counts.cut`) when it is given.
 
     The records are first counted by key (:func:`tally_python`, or its C twin), then each
     distinct key is decoded once (through the decoder's caches): a loop in Python runs per
@@ -194,11 +198,12 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
             users[user] = users.get(user, 0) + count
 
     decoded = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
-    codes = map(decode_status, pair_statuses)
-    section_status = summed([(section, code) for (_, section), code in zip(decoded, codes)], pair_hits)
-    section_of = dict(zip(pair_requests, [section for _, section in decoded]))
+    pair_sections = list(map(itemgetter(1), decoded))
+    section_of = dict(zip(pair_requests, pair_sections))
     section_bytes = summed(list(map(section_of.__getitem__, sized)), size_sums)
-    methods = summed([method for method, _ in decoded], pair_hits)
+    methods = summed(list(map(itemgetter(0), decoded)), pair_hits)
+    counted = Counts.of_pairs(pair_sections, list(map(decode_status, pair_statuses)), pair_hits, section_bytes, methods,
+                              clients, users, cut_keys)
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -230,7 +235,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
         if times:
             upstream = LatencySketch()
             upstream.add_tally(times)
-    return Counts(section_status, section_bytes, methods, clients, users, vhosts or None, latency or None, upstream)
+    return counted._replace(vhosts=vhosts or None, latency=latency or None, upstream=upstream)
 
 
 

@@ -70,6 +70,23 @@ def _add(registers: bytearray, keys: Iterable[str]) -> None:
         add_python(registers, keys)
 
 
+_HIGH_BITS = int.from_bytes(b"\x80" * REGISTERS, "little")
+_ALL_BITS = (1 << 8 * REGISTERS) - 1
+
+
+def registers_max(a: Union[bytes, bytearray], b: Union[bytes, bytearray]) -> bytearray:
+    """The larger of each pair of registers, ``bytearray(map(max, a, b))``, by a few operations on
+    the registers as one integer rather than 16,384 calls (the run's total merges one sketch per
+    period): with every register below 128, ``(x | 0x80) - y`` has its high bit set exactly
+    where ``x >= y``, and no byte borrows from the next."""
+    x, y = int.from_bytes(a, "little"), int.from_bytes(b, "little")
+    if (x | y) & _HIGH_BITS:  # a register of 128 or more (ranks never are; a sketch given bytes may be)
+        return bytearray(map(max, a, b))
+    keep_x = (((x | _HIGH_BITS) - y) & _HIGH_BITS) >> 7  # 1 in each byte where x's register is the larger
+    mask = keep_x * 0xFF
+    return bytearray(((x & mask) | (y & (mask ^ _ALL_BITS))).to_bytes(REGISTERS, "little"))
+
+
 class DistinctSketch:
     """An estimate of how many distinct keys were added (see the module documentation)."""
 
@@ -87,7 +104,7 @@ class DistinctSketch:
 
     def merge(self, other: DistinctSketch) -> None:
         """Count ``other``'s keys too."""
-        self.registers = bytearray(map(max, self.registers, other.registers))
+        self.registers = registers_max(self.registers, other.registers)
 
     def copy(self) -> DistinctSketch:
         """An independent copy."""

@@ -74,6 +74,7 @@ immutable and may be handed to any thread; they pickle, so worker processes can 
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -81,7 +82,24 @@ from functools import partial
 from itertools import compress, islice, repeat
 from operator import add, gt, itemgetter, not_
 from types import MappingProxyType
-from typing import Any, Callable, Collection, Dict, FrozenSet, Hashable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    FrozenSet,
+    Hashable,
+    Iterable,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from monilog.accumulation.distinct import DistinctSketch
 from monilog.accumulation.sketch import LatencySketch
@@ -146,34 +164,71 @@ so applying the statuses beyond the cut after the others changes nothing."""
 
 
 class Columns(NamedTuple):
-    """Keys in first-seen order and their hits, as two lists (cheap to pickle)."""
+    """Keys in first-seen order and their hits: a list and a sequence of ints (cheap to pickle as
+    :func:`count_column`)."""
 
     keys: List[str]
-    hits: List[int]
+    hits: Sequence[int]
 
 
-NO_COLUMNS = Columns([], [])
+def count_column(counts: Iterable[int]) -> Sequence[int]:
+    """Counts as a column of an :class:`Overflow`: an ``array`` of 64-bit ints, which pickles as
+    its bytes and holds nothing but ints (any sequence of ints is taken too)."""
+    return array("q", counts)
+
+
+NO_COLUMNS = Columns([], count_column(()))
 
 
 class Overflow(NamedTuple):
     """The keys of :class:`Counts` beyond their cut (:meth:`Counts.cut`), as columns in first-seen order."""
 
     sections: List[str]
-    section_hits: List[int]
-    section_errors: List[int]
-    section_bytes: List[int]
+    section_hits: Sequence[int]
+    section_errors: Sequence[int]
+    section_bytes: Sequence[int]
     statuses: Dict[int, int]
     """``status → hits`` of the records of these sections."""
     methods: Columns
     clients: Columns
     users: Columns
 
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        """Pickled with each list of keys as one string (see :func:`_packed_keys`): ten thousand
+        keys a period pickle, travel and unpickle as one object rather than one each."""
+        return _unpacked_overflow, (
+            _packed_keys(self.sections), self.section_hits, self.section_errors, self.section_bytes, self.statuses,
+            *((_packed_keys(keys), hits) for keys, hits in (self.methods, self.clients, self.users)))
+
+
+def _packed_keys(keys: List[str]) -> Union[Tuple[int, str], List[str]]:
+    """Keys joined by newlines with their number, or the list itself when a key holds a newline
+    (a key decoded from JSON may): the number of pieces then tells."""
+    text = "\n".join(keys)
+    return (len(keys), text) if text.count("\n") == len(keys) - 1 or not keys else keys
+
+
+def _unpacked_keys(packed: Union[Tuple[int, str], List[str]]) -> List[str]:
+    if isinstance(packed, list):
+        return packed
+    count, text = packed
+    return text.split("\n") if count else []
+
+
+def _unpacked_overflow(sections: Union[Tuple[int, str], List[str]], section_hits: Sequence[int],
+                       section_errors: Sequence[int], section_bytes: Sequence[int], statuses: Dict[int, int],
+                       *columns: Tuple[Union[Tuple[int, str], List[str]], Sequence[int]]) -> Overflow:
+    """An :class:`Overflow` from what its ``__reduce__`` gave."""
+    methods, clients, users = (Columns(_unpacked_keys(keys), hits) for keys, hits in columns)
+    return Overflow(_unpacked_keys(sections), section_hits, section_errors, section_bytes, statuses, methods, clients,
+                    users)
+
 
 def _columns_after(counts: Dict[str, int], max_keys: int) -> Columns:
     """The keys of ``counts`` after the first ``max_keys``, and their hits."""
     if len(counts) <= max_keys:
         return NO_COLUMNS
-    return Columns(list(islice(counts, max_keys, None)), list(islice(counts.values(), max_keys, None)))
+    return Columns(list(islice(counts, max_keys, None)), count_column(islice(counts.values(), max_keys, None)))
 
 
 def _first_keys(counts: Dict[str, int], max_keys: int) -> Dict[str, int]:
@@ -250,8 +305,8 @@ class Counts(NamedTuple):
         """These counters with each keyed dimension (sections, methods, clients, users) cut
         after its first ``max_keys`` keys, the rest kept as an :class:`Overflow`.
 
-        :meth:`Statistics.add_counts` gives the same statistics for the cut counters as for these
-        whenever its ``max_keys`` is at most this one, whatever it held before: the keys beyond
+        :meth:`Statistics.add_counts` gives the same statistics for the cut counters as for these,
+        whatever its ``max_keys`` and whatever it held before: the keys beyond
         the cut are applied in their order, through dict and set operations rather than a
         Python step per key. That is what makes a log of random paths cheap to apply, and to
         send from a worker process. Counters with no dimension over ``max_keys`` come back as
@@ -261,37 +316,45 @@ class Counts(NamedTuple):
         """
         if max_keys < MIN_CUT_KEYS:
             raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
-        section_status = self.section_status
-        seen = dict.fromkeys(map(itemgetter(0), section_status))  # sections, in first-seen order
-        if self.overflow is not None or max(len(seen), len(self.methods), len(self.clients), len(self.users)) <= max_keys:
+        if self.overflow is not None or max(len(self.section_status), len(self.methods), len(self.clients),
+                                            len(self.users)) <= max_keys:
             return self
-        kept_sections = set(islice(seen, max_keys))
-        kept: Dict[Tuple[str, int], int] = {}
-        left_sections: List[str] = []
-        left_statuses: List[int] = []
-        left_hits: List[int] = []
-        errors: Dict[str, int] = {}
-        for pair, count in section_status.items():
-            if pair[0] in kept_sections:
-                kept[pair] = count
-            else:
-                section, status = pair
-                left_sections.append(section)
-                left_statuses.append(status)
-                left_hits.append(count)
-                if 400 <= status <= 599:  # is_error
-                    errors[section] = errors.get(section, 0) + count
-        hits = summed(left_sections, left_hits)
-        left = list(hits)
-        size = self.section_bytes
+        pairs = list(self.section_status)
+        return self.of_pairs(list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)),
+                             list(self.section_status.values()), self.section_bytes, self.methods, self.clients,
+                             self.users, max_keys)._replace(vhosts=self.vhosts, latency=self.latency, upstream=self.upstream)
+
+    @classmethod
+    def of_pairs(cls, sections: List[str], statuses: List[int], hits: List[int], section_bytes: Dict[str, int],
+                 methods: Dict[str, int], clients: Dict[str, int], users: Dict[str, int],
+                 cut_keys: Optional[int] = None) -> Counts:
+        """The counters of records counted per (section, status) pair, given as three lists (a
+        pair may come more than once), cut after ``cut_keys`` keys (as :meth:`cut`) when given:
+        counting a block then makes no ``(section, status)`` key beyond the cut."""
+        if cut_keys is None or max(len(sections), len(methods), len(clients), len(users)) <= cut_keys:
+            return cls(summed(list(zip(sections, statuses)), hits), section_bytes, methods, clients, users)
+        seen = dict.fromkeys(sections)  # in first-seen order
+        if max(len(seen), len(methods), len(clients), len(users)) <= cut_keys:
+            return cls(summed(list(zip(sections, statuses)), hits), section_bytes, methods, clients, users)
+        kept_mask = list(map(set(islice(seen, cut_keys)).__contains__, sections))
+        left_mask = list(map(not_, kept_mask))
+        kept = summed(list(zip(compress(sections, kept_mask), compress(statuses, kept_mask))),
+                      list(compress(hits, kept_mask)))
+        left_sections = list(compress(sections, left_mask))
+        left_statuses = list(compress(statuses, left_mask))
+        left_hits = list(compress(hits, left_mask))
+        error_mask = list(map(_ERROR_CODES.__contains__, left_statuses))
+        errors = summed(list(compress(left_sections, error_mask)), list(compress(left_hits, error_mask)))
+        section_hits = summed(left_sections, left_hits)
+        left = list(section_hits)
+        size = section_bytes
         overflow = Overflow(
-            left, list(hits.values()), list(map(errors.get, left, repeat(0))), list(map(size.get, left, repeat(0))),
-            summed(left_statuses, left_hits), _columns_after(self.methods, max_keys),
-            _columns_after(self.clients, max_keys), _columns_after(self.users, max_keys))
-        return self._replace(
-            section_status=kept, section_bytes={section: size[section] for section in islice(seen, max_keys) if section in size},
-            methods=_first_keys(self.methods, max_keys), clients=_first_keys(self.clients, max_keys),
-            users=_first_keys(self.users, max_keys), overflow=overflow)
+            left, count_column(section_hits.values()), count_column(map(errors.get, left, repeat(0))),
+            count_column(map(size.get, left, repeat(0))), summed(left_statuses, left_hits),
+            _columns_after(methods, cut_keys), _columns_after(clients, cut_keys), _columns_after(users, cut_keys))
+        return cls(kept, {section: size[section] for section in islice(seen, cut_keys) if section in size},
+                   _first_keys(methods, cut_keys), _first_keys(clients, cut_keys), _first_keys(users, cut_keys),
+                   overflow=overflow)
 
     @classmethod
     def of_record(cls, record: LogRecord) -> Counts:
@@ -314,6 +377,10 @@ class Counts(NamedTuple):
 def is_error(code: int) -> bool:
     """The error rule: a 4xx or 5xx response (400–599)."""
     return 400 <= code <= 599
+
+
+_ERROR_CODES = frozenset(filter(is_error, range(1000)))
+"""Every error code (:func:`is_error` is false past 999), to find them without a call per code."""
 
 
 def status_class(code: int) -> str:
@@ -750,9 +817,10 @@ def _check_overflow(overflow: Overflow) -> _LeftOut:
     return _LeftOut(total, *parts)
 
 
-def _check_column(name: str, counts: List[int]) -> int:
+def _check_column(name: str, counts: Sequence[int]) -> int:
     """The sum of a column of counts, checked as :func:`_check_counts` checks a mapping's."""
-    if not counts or (set(map(type, counts)) == _INT and min(counts) >= 0):
+    if not counts or (((type(counts) is array and counts.typecode == "q") or set(map(type, counts)) == _INT) \
+            and min(counts) >= 0):
         return sum(counts)
     return _check_counts(name, dict(enumerate(counts)))
 

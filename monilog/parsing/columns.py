@@ -144,6 +144,31 @@ class ParsedBlock(NamedTuple):
     """X-Forwarded-For headers as logged, when the format has them."""
 
 
+_OPTIONAL_COLUMNS = ("durations", "upstreams", "vhosts", "agents", "forwarded")
+
+
+def joined(blocks: Sequence[ParsedBlock]) -> Optional[ParsedBlock]:
+    """The blocks as one, as if their lines had been parsed together: columns end to end, the
+    skipped lines' record indices moved on. None when they do not join: their keys decode
+    differently, or a column is present in some and not in others."""
+    if len(blocks) == 1:
+        return blocks[0]
+    first = blocks[0]
+    present = [name for name in _OPTIONAL_COLUMNS if getattr(first, name) is not None]
+    if any(block.keys is not first.keys or [name for name in _OPTIONAL_COLUMNS if getattr(block, name) is not None] != present
+           for block in blocks):
+        return None
+    columns: Dict[str, List[Any]] = {name: [] for name in ("who", "stamps", "requests", "statuses", "sizes", *present)}
+    skipped: List[Tuple[int, str]] = []
+    for block in blocks:
+        records = len(columns["stamps"])
+        skipped.extend((index + records, reason) for index, reason in block.skipped)
+        for name, column in columns.items():
+            column.extend(getattr(block, name))
+    changes: Dict[str, Any] = dict(columns, lines=sum(block.lines for block in blocks), skipped=skipped)
+    return first._replace(**changes)
+
+
 class LineBlock(Sequence[bytes]):
     """Lines read together, kept as the one block of bytes they came in: what the engine parses,
     so that following live splits no line only to join the lines again (the watcher hands these

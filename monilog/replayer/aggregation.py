@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Union
 
 from monilog.accumulation.aggregate import Batch, aggregate
 from monilog.parsing.block import parse_block
-from monilog.parsing.columns import ParsedBlock, has_hash_line
+from monilog.parsing.columns import ParsedBlock, has_hash_line, joined
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
 from monilog.replayer.chunks import ChunkChanged, file_pieces, range_lines, read_range
@@ -53,20 +53,23 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
     """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line); its segments'
     counters cut after ``cut_keys`` keys when it is given."""
     parser = LogParser(fmt, reading=reading, source=source)
-    total = None
+    parsed = []
     for block in pieces:
         if has_hash_line(block):
             return Refusal("directive line")
-        batch = aggregate(parse_block(block, parser), span_seconds)
-        batch.columns = None  # a batch travels without its columns; see reparse
-        if total is None:
-            total = batch
-        else:
-            total.extend(batch)
-    if total is None:
+        parsed.append(parse_block(block, parser))
+    if not parsed:
         return Batch([], [], 0, 0, None)
-    if cut_keys is not None:
-        total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
+    whole = joined(parsed)
+    if whole is not None:
+        total = aggregate(whole, span_seconds, cut_keys)
+    else:  # pieces whose columns differ: each aggregated, the batches joined, then cut
+        total = aggregate(parsed[0], span_seconds)
+        for part in parsed[1:]:
+            total.extend(aggregate(part, span_seconds))
+        if cut_keys is not None:
+            total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
+    total.columns = None  # a batch travels without its columns; see reparse
     return total
 
 
