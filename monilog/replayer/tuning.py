@@ -22,7 +22,7 @@ class ReplayTuning:
     """Largest chunk when files are merged: their counters are kept per second, so a chunk's
     aggregate is bigger and is kept smaller."""
     piece_bytes: int = 512 << 10
-    """Size of the pieces a chunk is parsed in (their short-lived objects stay in the CPU caches)."""
+    """Size of the pieces a chunk is read and parsed in (their bytes are freed once parsed)."""
     max_chunk_bytes: int = 64 << 20
     """A chunk longer than this (made of very long lines) is read line by line in this process."""
     in_process_bytes: int = 8 << 20
