@@ -35,8 +35,8 @@ from monilog.accelerator import speedups
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.statistics import Counts, is_error
 from monilog.accumulation.summing import summed, summed_python
-from monilog.parsing.block import decode_status
-from monilog.parsing.columns import ParsedBlock
+from monilog.parsing.block import decode_status, decode_statuses
+from monilog.parsing.columns import KeyDecoder, ParsedBlock
 
 INFINITY = float("inf")
 
@@ -202,7 +202,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[
     section_of = dict(zip(pair_requests, pair_sections))
     section_bytes = summed(list(map(section_of.__getitem__, sized)), size_sums)
     methods = summed(list(map(itemgetter(0), decoded)), pair_hits)
-    counted = Counts.of_pairs(pair_sections, list(map(decode_status, pair_statuses)), pair_hits, section_bytes, methods,
+    counted = Counts.of_pairs(pair_sections, decode_statuses(pair_statuses), pair_hits, section_bytes, methods,
                               clients, users, cut_keys)
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
@@ -282,9 +282,12 @@ def _tally(parsed: ParsedBlock, start: int, end: int) -> Tally:
 
 def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], List[Tuple[str, str]]],
              distinct: Iterable[Any]) -> List[Tuple[str, str]]:
-    """The decoded ``distinct`` keys, in order, those not in ``cache`` decoded together."""
+    """The decoded ``distinct`` keys, in order, those not in ``cache`` decoded together (and kept
+    in it, unless they are more than it keeps: a log of random paths then decodes without it)."""
     distinct = list(distinct)
-    missing = [key for key in distinct if key not in cache]
+    missing = list(set(distinct).difference(cache))
+    if len(missing) > KeyDecoder.CACHE_LIMIT:
+        return decode(distinct)
     if missing:
         cache.update(zip(missing, decode(missing)))
     return list(map(cache.__getitem__, distinct))

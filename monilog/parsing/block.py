@@ -283,6 +283,11 @@ def decode_status(key: bytes) -> int:
     return _STATUS_CODES[key]
 
 
+def decode_statuses(keys: Iterable[bytes]) -> List[int]:
+    """:func:`decode_status` of each key (without a Python call per key)."""
+    return list(map(_STATUS_CODES.__getitem__, keys))
+
+
 _DASH_EMPTY = {"-": ""}.get
 """``_DASH_EMPTY(field, field)``: ``-`` becomes ``""``, any other field stays itself."""
 
