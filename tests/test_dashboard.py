@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import unittest
 from typing import List
 from unittest import mock
@@ -29,6 +30,25 @@ from tests.presentation_samples import (
 )
 
 VHOSTS = ("www.example.com", "api.example.com", "static.example.org")
+
+
+def emulated(output: str, height: int) -> List[str]:
+    """The text a terminal shows after ``output``, for the controls the dashboard sends: a clear,
+    then lines written from the start of a row (colours left out)."""
+    rows: List[str] = [""] * 200  # more than any screen here
+    row = None
+    for part in re.split(r"(\x1b\[2J|\x1b\[\d+;1H)", output.split("\x1b[?1049h")[-1]):
+        if part == "\x1b[2J":
+            rows, row = [""] * 200, None
+        elif re.fullmatch(r"\x1b\[\d+;1H", part):
+            row = int(part[2:].split(";")[0]) - 1
+        elif row is not None:
+            rows[row] = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", part)
+    return plain(rows[:height])
+
+
+def plain(lines: List[str]) -> List[str]:
+    return [line.rstrip() for line in lines]
 
 
 def _screen(view: LiveView, width: int, height: int) -> List[str]:
@@ -323,6 +343,26 @@ class DashboardLiveTest(unittest.TestCase):
             self.assertTrue(dashboard.redraw_if_resized())
             self.assertGreater(len(output.getvalue()), drawn)
             self.assertFalse(dashboard.redraw_if_resized())
+
+    def test_a_new_view_rewrites_only_the_lines_that_changed_and_the_screen_shows_it(self) -> None:
+        output = io.StringIO()
+        console = Console(file=output, width=120, height=40, force_terminal=True, color_system="256")
+        alerter = alerter_with_history()[0]
+        first = live_view(alerter)
+        later = first._replace(lines=first.lines + 1, uptime=first.uptime + 60)  # the header and footer change
+        with Dashboard(console=console) as dashboard:
+            dashboard.update(first)
+            self.assertEqual(emulated(output.getvalue(), 40), plain(_screen(first, 120, 40)))
+            drawn = len(output.getvalue())
+            dashboard.update(first._replace())  # another view object, the same screen
+            self.assertEqual(len(output.getvalue()), drawn)
+            dashboard.update(later)
+            rewritten = output.getvalue()[drawn:]
+            self.assertEqual(emulated(output.getvalue(), 40), plain(_screen(later, 120, 40)))
+            self.assertEqual(len(re.findall(r"\x1b\[\d+;1H", rewritten)), 2)  # the header's line and the footer's
+            console.size = (120, 30)  # a new height: the screen is cleared, every line drawn again
+            self.assertTrue(dashboard.redraw_if_resized())
+            self.assertEqual(emulated(output.getvalue(), 30), plain(_screen(later, 120, 30)))
 
     def test_a_redraw_of_the_same_view_and_size_reuses_its_layout(self) -> None:
         screen = render_dashboard(live_view(alerter_with_history()[0], earlier=earlier_run_events()))

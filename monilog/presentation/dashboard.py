@@ -2,7 +2,7 @@
 
 :func:`render_dashboard` returns a renderable that lays itself out for the size it is rendered
 at (or the ``width``/``height`` given), so a resized terminal gets a fresh layout at the next
-refresh. :class:`Dashboard` shows it on the alternate screen through :class:`rich.live.Live`.
+refresh. :class:`Dashboard` shows it on the alternate screen, rewriting only the lines that changed.
 
 Layout, top to bottom
 ---------------------
@@ -51,9 +51,10 @@ from itertools import groupby
 from typing import List, Literal, NamedTuple, Optional, Sequence, Tuple
 
 from rich import box
+from rich.color import ColorSystem
 from rich.console import Console, ConsoleDimensions, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.control import Control
 from rich.layout import Layout
-from rich.live import Live
 from rich.panel import Panel
 from rich.segment import Segment
 from rich.text import Text
@@ -651,17 +652,19 @@ class DashboardScreen:
         self.height = height
         self._laid_out: Optional[Tuple[Tuple[int, int], List[List[Segment]]]] = None
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def lines(self, console: Console, options: ConsoleOptions) -> List[List[Segment]]:
+        """The screen's lines for the size ``options`` give, each as wide as the screen."""
         width = min(self.width or options.max_width, options.max_width)
         height = self.height or options.height or options.max_height
-        if self._laid_out is not None and self._laid_out[0] == (width, height):
-            lines = self._laid_out[1]
-        else:
+        if self._laid_out is None or self._laid_out[0] != (width, height):
             render_options = options.update(width=width, height=height)
-            lines = console.render_lines(_build(self.view, width, height), render_options, pad=True)
-            self._laid_out = ((width, height), lines)
+            self._laid_out = ((width, height), console.render_lines(_build(self.view, width, height), render_options,
+                                                                     pad=True))
+        return self._laid_out[1]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         new_line = Segment.line()
-        for line in lines:
+        for line in self.lines(console, options):
             yield from line
             yield new_line
 
@@ -671,50 +674,82 @@ def render_dashboard(view: LiveView, width: Optional[int] = None, height: Option
     return DashboardScreen(view, width, height)
 
 
+_COLOR_SYSTEMS = {"standard": ColorSystem.STANDARD, "256": ColorSystem.EIGHT_BIT, "truecolor": ColorSystem.TRUECOLOR,
+                  "windows": ColorSystem.WINDOWS}
+
+
 class Dashboard:
     """The dashboard on the terminal's alternate screen, redrawn in place (no flicker).
 
     Drive it from one thread: :meth:`start`, then :meth:`update` with each new view (it is drawn
     at once) and :meth:`redraw_if_resized` now and then (the screen is drawn again, at the new
-    size, when the terminal's size changed), then :meth:`stop` (also as a context manager). It
-    draws only then: a screen that did not change is not drawn again (rich's own refresh thread
-    redrew the whole screen twice a second). Nothing else may write to the terminal meanwhile:
-    standard output and error are not redirected, and print only after :meth:`stop`.
+    size, when the terminal's size changed), then :meth:`stop` (also as a context manager).
+
+    It draws as curses does: the lines of the screen as shown are kept, and a new view rewrites
+    only the lines that differ (the header, the chart, the totals; the tables change once a
+    period). Sending the whole screen through rich's ``Live`` each second took as long as laying
+    it out. A screen that did not change is not drawn again. Nothing else may write to the
+    terminal meanwhile: standard output and error are not redirected, and print only after
+    :meth:`stop`.
     """
 
     def __init__(self, console: Optional[Console] = None) -> None:
-        self._live = Live(
-            _empty(" monilog: waiting for the first line…"),
-            console=console,
-            screen=True,
-            auto_refresh=False,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
+        self.console = console if console is not None else Console()
+        self._screen: RenderableType = _empty(" monilog: waiting for the first line…")
+        self._shown: List[str] = []  # each line of the screen as drawn
         self._size: Optional[ConsoleDimensions] = None
+        self._started = False
 
     def start(self) -> None:
         """Switch to the alternate screen and draw it."""
-        self._live.start(refresh=True)
-        self._size = self._live.console.size
+        self.console.set_alt_screen(True)
+        self.console.show_cursor(False)
+        self._started = True
+        self._draw()
 
     def update(self, view: LiveView) -> None:
         """Draw ``view``."""
-        self._size = self._live.console.size
-        self._live.update(render_dashboard(view), refresh=True)
+        self._screen = render_dashboard(view)
+        self._draw()
 
     def redraw_if_resized(self) -> bool:
         """Draw the screen again if the terminal's size changed since it was drawn; whether it did."""
-        size = self._live.console.size
-        if size == self._size:
+        if self.console.size == self._size:
             return False
-        self._size = size
-        self._live.refresh()
+        self._draw()
         return True
+
+    def _draw(self) -> None:
+        """Rewrite the lines of the screen that differ from those shown (all of them at a new size)."""
+        console = self.console
+        size = console.size
+        options = console.options.update(width=size.width, height=size.height)
+        if isinstance(self._screen, DashboardScreen):
+            lines = self._screen.lines(console, options)
+        else:
+            lines = console.render_lines(self._screen, options, pad=True)
+        system = _COLOR_SYSTEMS.get(console.color_system or "")
+        texts = ["".join(text if style is None or system is None else style.render(text, color_system=system)
+                         for text, style, control in line if not control) for line in lines]
+        parts = []
+        if size != self._size:
+            self._size, self._shown = size, []
+            parts.append(Control.clear().segment.text)
+        shown = self._shown
+        for row, text in enumerate(texts):
+            if row >= len(shown) or shown[row] != text:
+                parts.append(Control.move_to(0, row).segment.text + text)
+        self._shown = texts
+        if parts:
+            console.file.write("".join(parts))
+            console.file.flush()
 
     def stop(self) -> None:
         """Restore the terminal's normal screen."""
-        self._live.stop()
+        if self._started:
+            self._started = False
+            self.console.show_cursor(True)
+            self.console.set_alt_screen(False)
 
     def __enter__(self) -> "Dashboard":
         self.start()
