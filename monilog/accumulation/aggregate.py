@@ -126,10 +126,8 @@ class Batch:
         self.records += other.records
 
 
-def aggregate(parsed: ParsedBlock, span_seconds: int, cut_keys: Optional[int] = None) -> Batch:
-    """The batch of a parsed block: segments of at most one aligned span of ``span_seconds``, their
-    counters cut after ``cut_keys`` keys when it is given (:meth:`Counts.cut`; such a batch is
-    final: :meth:`Batch.extend` refuses it)."""
+def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
+    """The batch of a parsed block: segments of at most one aligned span of ``span_seconds``."""
     stamps = parsed.stamps
     records = len(stamps)
     if not records:
@@ -173,15 +171,13 @@ def aggregate(parsed: ParsedBlock, span_seconds: int, cut_keys: Optional[int] = 
             end += 1
         first, last = starts[begin], starts[end] if end < len(runs) else records
         skips = [(index - begin, reason) for index in range(begin, end) for reason in skips_before.get(index, ())]
-        segments.append(Segment(second, span, runs[begin:end], zone, count_records(parsed, first, last, cut_keys), skips,
-                                first))
+        segments.append(Segment(second, span, runs[begin:end], zone, count_records(parsed, first, last), skips, first))
         begin = end
     return Batch(segments, skipped_after, parsed.lines, records, parsed)
 
 
-def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[int] = None) -> Counts:
-    """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order. The
-    counters are cut after ``cut_keys`` keys (:meth:`Counts.cut`) when it is given.
+def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
+    """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order.
 
     The records are first counted by key (:func:`tally_python`, or its C twin), then each
     distinct key is decoded once (through the decoder's caches): a loop in Python runs per
@@ -203,7 +199,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[
     section_bytes = summed(list(map(section_of.__getitem__, sized)), size_sums)
     methods = summed(list(map(itemgetter(0), decoded)), pair_hits)
     counted = Counts.of_pairs(pair_sections, decode_statuses(pair_statuses), pair_hits, section_bytes, methods,
-                              clients, users, cut_keys)
+                              clients, users)
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None

@@ -330,7 +330,7 @@ class Counts(NamedTuple):
                  cut_keys: Optional[int] = None) -> Counts:
         """The counters of records counted per (section, status) pair, given as three lists (a
         pair may come more than once), cut after ``cut_keys`` keys (as :meth:`cut`) when given:
-        counting a block then makes no ``(section, status)`` key beyond the cut."""
+        no ``(section, status)`` key is made beyond the cut."""
         if cut_keys is None or max(len(sections), len(methods), len(clients), len(users)) <= cut_keys:
             return cls(summed(list(zip(sections, statuses)), hits), section_bytes, methods, clients, users)
         seen = dict.fromkeys(sections)  # in first-seen order

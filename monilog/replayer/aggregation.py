@@ -3,16 +3,18 @@
 A chunk is aggregated with a fresh parser of the replay's format: that gives the source's own
 parser's results unless the chunk holds a ``#`` line (a W3C directive may change how the lines
 after it read) or the source's parser already reads W3C (the caller checks that). Its lines are
-read and parsed in pieces of whole lines, so the chunk's bytes are never held at once; the pieces'
-columns are joined (:func:`~monilog.parsing.columns.joined`) and counted once, which makes a
-chunk's memory its columns (about 10 MB for the largest chunk of a log of random paths) but
-counts every key of a period once rather than once per piece and again when joining.
+read and parsed in pieces of whole lines, so the chunk's bytes are never held at once; the columns
+of consecutive pieces are joined (:func:`~monilog.parsing.columns.joined`) and counted together,
+some 20,000 records at a time: a period's keys are then counted about once, rather than once per
+piece and again when the pieces' counters are joined, and a worker holds the columns of that many
+records only, however short the lines.
 """
 
 from __future__ import annotations
 
 import gc
-from typing import Iterable, Iterator, NamedTuple, Optional, Union
+from itertools import chain
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Union
 
 from monilog.accumulation.aggregate import Batch, aggregate
 from monilog.parsing.block import parse_block
@@ -37,6 +39,9 @@ class ChunkTask(NamedTuple):
     cut_keys: Optional[int] = None
     """Cut the counters of each segment after this many keys per dimension (:meth:`Counts.cut
     <monilog.accumulation.statistics.Counts.cut>`), so a log of random paths sends little back."""
+    counted_lines: int = 20_000
+    """Pieces are counted together up to about this many records (:attr:`ReplayTuning.counted_lines
+    <monilog.replayer.tuning.ReplayTuning.counted_lines>`)."""
 
 
 class Refusal(NamedTuple):
@@ -51,28 +56,40 @@ ChunkResult = Union[Batch, Refusal]
 
 
 def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING,
-                     source: str = "", cut_keys: Optional[int] = None) -> ChunkResult:
-    """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line); its segments'
-    counters cut after ``cut_keys`` keys when it is given."""
+                     source: str = "", cut_keys: Optional[int] = None, counted_lines: int = 20_000) -> ChunkResult:
+    """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line): the blocks are
+    parsed one by one and counted together about ``counted_lines`` records at a time, and its
+    segments' counters cut after ``cut_keys`` keys when it is given."""
     parser = LogParser(fmt, reading=reading, source=source)
-    parsed = []
-    for block in pieces:
-        if has_hash_line(block):
-            return Refusal("directive line")
-        parsed.append(parse_block(block, parser))
-    if not parsed:
+    total: Optional[Batch] = None
+    group: List[ParsedBlock] = []
+    size = 0  # records in the group
+    for block in chain(pieces, [None]):  # None: the end, to count the last group
+        if block is not None:
+            if has_hash_line(block):
+                return Refusal("directive line")
+            group.append(parse_block(block, parser))
+            size += len(group[-1].stamps)
+        if group and (block is None or size >= counted_lines):
+            for batch in _counted(group, span_seconds):
+                if total is None:
+                    total = batch
+                else:
+                    total.extend(batch)
+            group, size = [], 0
+    if total is None:
         return Batch([], [], 0, 0, None)
-    whole = joined(parsed)
-    if whole is not None:
-        total = aggregate(whole, span_seconds, cut_keys)
-    else:  # pieces whose columns differ: each aggregated, the batches joined, then cut
-        total = aggregate(parsed[0], span_seconds)
-        for part in parsed[1:]:
-            total.extend(aggregate(part, span_seconds))
-        if cut_keys is not None:
-            total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
+    if cut_keys is not None:
+        total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
     total.columns = None  # a batch travels without its columns; see reparse
     return total
+
+
+def _counted(group: List[ParsedBlock], span_seconds: int) -> List[Batch]:
+    """The batch of blocks joined (:func:`~monilog.parsing.columns.joined`), or, when their columns
+    differ, the batch of each block."""
+    whole = joined(group)
+    return [aggregate(whole, span_seconds)] if whole is not None else [aggregate(part, span_seconds) for part in group]
 
 
 def aggregate_chunk(task: ChunkTask) -> ChunkResult:
@@ -81,10 +98,12 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     gc.disable()  # aggregation makes no reference cycles, only many short-lived tuples
     try:
         if task.data is not None:
-            return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys)
+            return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
+                                    task.counted_lines)
         with open(task.path, "rb", buffering=0) as stream:
             return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
-                                    task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys)
+                                    task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
+                                    task.counted_lines)
     except ChunkChanged:
         return Refusal("the file shrank", failure=True)
     except Exception as error:

@@ -255,7 +255,8 @@ def _file_batches(
                 yield from _line_batches(monitor, path, lines, span, tuning, item.stored, raw)
         return
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
-    task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys)
+    task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys,
+                     counted_lines=tuning.counted_lines)
     bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
                           feeder.pool.count if feeder else 0)
     yield from _aggregated(monitor, path, (task._replace(start=start, end=end) for start, end in bounds), span, feeder,
@@ -266,7 +267,8 @@ def _topic_batches(monitor: Monitor, url: str, blocks: Iterable[bytes], span: in
                    tuning: ReplayTuning) -> Iterator[_Positioned]:
     """The batches of one partition of a topic, from its blocks of whole lines, each with the bytes
     of the partition read once it is applied."""
-    task = ChunkTask(url, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys)
+    task = ChunkTask(url, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys,
+                     counted_lines=tuning.counted_lines)
 
     def tasks() -> Iterator[ChunkTask]:
         offset = 0
