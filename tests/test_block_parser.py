@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from monilog.generator import LogGenerator
 from monilog.parsing.block import (
     FAST_FORMATS,
+    LineKeys,
     ParsedBlock,
     count_lines,
     decode_request,
@@ -31,6 +32,7 @@ from monilog.parsing.block import (
     decode_who,
     parse_block,
 )
+from monilog.parsing.columns import joined
 from monilog.parsing.parser import MAX_LINE_LENGTH, LogParser
 from monilog.parsing.record import ParseError
 from tests.test_parser import (
@@ -300,6 +302,33 @@ def corrupted_line(draw) -> str:
         cut = draw(st.integers(min_value=0, max_value=2))
         line = line[:position] + draw(CORRUPTIONS) + line[position + cut:]
     return line
+
+
+def as_lists(parsed: ParsedBlock) -> dict:
+    """A parsed block's fields, its columns as lists (a parser may give tuples), without its decoder."""
+    return {name: list(value) if isinstance(value, (list, tuple)) else value
+            for name, value in parsed._asdict().items() if name != "keys"}
+
+
+class JoinedTest(unittest.TestCase):
+    def test_blocks_joined_are_the_block_of_their_lines(self) -> None:
+        lines = HANDMADE_BYTES + [as_bytes(line) for line in HANDMADE]
+        random.Random(2).shuffle(lines)
+        for fmt in ("combined", "json", "%h %l %u %t \"%r\" %>s %b %D"):
+            parser = LogParser(fmt)
+            cuts = sorted(random.Random(3).sample(range(1, len(lines)), 4))
+            pieces = [lines[start:end] for start, end in zip([0, *cuts], [*cuts, len(lines)])]
+            blocks = [parse_block(b"".join(line + b"\n" for line in piece), parser) for piece in pieces]
+            whole = parse_block(b"".join(line + b"\n" for line in lines), parser)
+            together = joined(blocks)
+            assert together is not None
+            self.assertEqual(as_lists(together), as_lists(whole), fmt)
+
+    def test_blocks_whose_columns_differ_do_not_join(self) -> None:
+        block = parse_block(b'1.2.3.4 - - [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 5\n', LogParser("combined"))
+        self.assertIsNone(joined([block, block._replace(durations=[b"1"])]))
+        self.assertIsNone(joined([block, block._replace(keys=LineKeys())]))  # another decoder
+        self.assertIs(joined([block]), block)
 
 
 class BlockParserPropertyTest(unittest.TestCase):

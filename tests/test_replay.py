@@ -39,7 +39,7 @@ from tests.support import DEADLINE, Recorder
 
 START = datetime(2024, 5, 1, 12, 0, 3, tzinfo=timezone(timedelta(hours=2))).timestamp()
 SMALL_CHUNKS = dict(first_chunk_bytes=3000, chunk_bytes=20_000, merged_chunk_bytes=20_000, min_chunk_bytes=20_000,
-                    piece_bytes=6000, in_process_bytes=0, lines_per_batch=50)
+                    piece_bytes=6000, counted_lines=40, in_process_bytes=0, lines_per_batch=50)
 
 
 TUNING = ReplayTuning(**SMALL_CHUNKS)  # type: ignore[arg-type]
