@@ -364,6 +364,35 @@ class DashboardLiveTest(unittest.TestCase):
             self.assertTrue(dashboard.redraw_if_resized())
             self.assertEqual(emulated(output.getvalue(), 30), plain(_screen(later, 120, 30)))
 
+    def test_every_line_is_written_again_now_and_then_and_nothing_outside_start_and_stop(self) -> None:
+        output = io.StringIO()
+        console = Console(file=output, width=80, height=24, force_terminal=True, color_system="standard")
+        view = live_view(alerter_with_history()[0])
+        dashboard = Dashboard(console=console)
+        dashboard.update(view)
+        self.assertEqual(output.getvalue(), "")  # not started
+        with mock.patch.object(dashboard_module, "FULL_DRAW_EVERY", 3):
+            dashboard.start()
+            dashboard.update(view)  # the second draw: the same screen, nothing written
+            drawn = len(output.getvalue())
+            dashboard.update(view)  # the third: every line again
+            self.assertEqual(len(re.findall(r"\x1b\[\d+;1H", output.getvalue()[drawn:])), 24)
+        dashboard.stop()
+        stopped = len(output.getvalue())
+        dashboard.update(view)
+        self.assertEqual(len(output.getvalue()), stopped)  # stopped: nothing drawn on the normal screen
+        dashboard.start()  # the alternate screen comes back empty: all of it is drawn again
+        self.assertEqual(emulated(output.getvalue(), 24), plain(_screen(view, 80, 24)))
+        dashboard.stop()
+
+    def test_no_colour_when_the_console_has_none(self) -> None:
+        output = io.StringIO()
+        console = Console(file=output, width=80, height=24, force_terminal=True, color_system="256", no_color=True)
+        with Dashboard(console=console) as dashboard:
+            dashboard.update(live_view(alerter_with_history()[0]))
+        self.assertIn("Top sections", output.getvalue())
+        self.assertIsNone(re.search(r"\x1b\[[0-9;]*(3[0-9]|4[0-9]|9[0-7])(;|m)", output.getvalue()))  # no colour codes
+
     def test_a_redraw_of_the_same_view_and_size_reuses_its_layout(self) -> None:
         screen = render_dashboard(live_view(alerter_with_history()[0], earlier=earlier_run_events()))
         drawn = []

@@ -500,12 +500,26 @@ class CutTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             counts.cut(MIN_CUT_KEYS).plus(counts)
 
+    def test_counters_with_a_zero_count_or_stray_bytes_are_not_cut(self) -> None:
+        counts = counts_of(many_keys(3000, random.Random(7), 5000))
+        zero = counts._replace(section_status={**counts.section_status, ("/late", 200): 0, ("/s1", 404): 0})
+        stray = counts._replace(section_bytes={**counts.section_bytes, "/no-hits": 5})
+        for odd in (zero, stray, counts._replace(clients={**counts.clients, "h-zero": 0})):
+            self.assertIs(odd.cut(MIN_CUT_KEYS), odd)  # add_counts takes these key by key, or refuses them
+
     def test_a_malformed_overflow_is_refused_and_nothing_counted(self) -> None:
         cut = counts_of(many_keys(3000, random.Random(3), 5000)).cut(MIN_CUT_KEYS)
         assert cut.overflow is not None
-        bad = [cut.overflow._replace(statuses={200: 1}), cut.overflow._replace(section_hits=cut.overflow.section_hits[1:]),
-               cut.overflow._replace(section_errors=[hits + 1 for hits in cut.overflow.section_hits]),
-               cut.overflow._replace(clients=cut.overflow.clients._replace(hits=[-1] * len(cut.overflow.clients.hits)))]
+        overflow = cut.overflow
+        statuses = {str(code): hits for code, hits in overflow.statuses.items()}
+        errors = [hits - error for hits, error in zip(overflow.section_hits, overflow.section_errors)]
+        bad = [overflow._replace(statuses={200: 1}), overflow._replace(section_hits=overflow.section_hits[1:]),
+               overflow._replace(section_errors=[hits + 1 for hits in overflow.section_hits]),
+               overflow._replace(clients=overflow.clients._replace(hits=[-1] * len(overflow.clients.hits))),
+               overflow._replace(statuses=statuses),  # codes that are not ints
+               overflow._replace(section_errors=errors),  # errors that the statuses do not show
+               overflow._replace(clients=overflow.clients._replace(keys=[None] * len(overflow.clients.keys))),
+               overflow._replace(sections=[1] * len(overflow.sections))]
         for overflow in bad:
             stats = Statistics(MIN_CUT_KEYS)
             with self.assertRaises(ValueError):

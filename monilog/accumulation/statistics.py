@@ -80,7 +80,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
 from itertools import compress, islice, repeat
-from operator import add, gt, itemgetter, not_
+from operator import add, gt, itemgetter, not_, sub
 from types import MappingProxyType
 from typing import (
     Any,
@@ -159,8 +159,9 @@ those with the most hits); every duration is in the overall figures. A sketch ho
 
 
 MIN_CUT_KEYS = 1000
-"""The smallest ``max_keys`` :meth:`Counts.cut` cuts at: status codes (100–999) then never fold,
-so applying the statuses beyond the cut after the others changes nothing."""
+"""The smallest ``max_keys`` :meth:`Counts.cut` cuts at, and that statistics applying cut counters
+need for the same result: status codes (100–999) then never fold, so applying the statuses
+beyond the cut after the others changes nothing."""
 
 
 class Columns(NamedTuple):
@@ -306,20 +307,27 @@ class Counts(NamedTuple):
         after its first ``max_keys`` keys, the rest kept as an :class:`Overflow`.
 
         :meth:`Statistics.add_counts` gives the same statistics for the cut counters as for these,
-        whatever its ``max_keys`` and whatever it held before: the keys beyond
-        the cut are applied in their order, through dict and set operations rather than a
-        Python step per key. That is what makes a log of random paths cheap to apply, and to
-        send from a worker process. Counters with no dimension over ``max_keys`` come back as
-        they are. Status codes, virtual hosts and durations are never cut.
+        whatever it held before, when its own ``max_keys`` is :data:`MIN_CUT_KEYS` or more (as
+        the engine's always is: it cuts at that ``max_keys``): the keys beyond the cut are applied
+        in their order, through dict and set operations rather than a Python step per key. That
+        is what makes a log of random paths cheap to apply, and to send from a worker process.
+        Counters with no dimension over ``max_keys`` come back as they are, and so do counters
+        with a zero count or bytes for a section without hits (which the engine never makes, and
+        ``add_counts`` treats key by key or refuses). Status codes, virtual hosts and durations
+        are never cut.
 
         :raises ValueError: when ``max_keys`` is below :data:`MIN_CUT_KEYS`.
         """
         if max_keys < MIN_CUT_KEYS:
             raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
-        if self.overflow is not None or max(len(self.section_status), len(self.methods), len(self.clients),
+        section_status = self.section_status
+        if self.overflow is not None or max(len(section_status), len(self.methods), len(self.clients),
                                             len(self.users)) <= max_keys:
             return self
-        pairs = list(self.section_status)
+        if not all(section_status.values()) or not all(self.methods.values()) or not all(self.clients.values()) \
+                or not all(self.users.values()) or not self.section_bytes.keys() <= set(map(itemgetter(0), section_status)):
+            return self
+        pairs = list(section_status)
         return self.of_pairs(list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)),
                              list(self.section_status.values()), self.section_bytes, self.methods, self.clients,
                              self.users, max_keys)._replace(vhosts=self.vhosts, latency=self.latency, upstream=self.upstream)
@@ -775,6 +783,7 @@ def _check_counts(name: str, counts: Mapping[Any, int]) -> int:
 
 
 _INT = {int}
+_STR = {str}
 
 
 class _LeftOut(NamedTuple):
@@ -804,13 +813,20 @@ def _check_overflow(overflow: Overflow) -> _LeftOut:
     if any(map(gt, errors, hits)) or any(map(bool, compress(size, map(not_, hits)))):
         raise ValueError("the overflow gives a section more errors than hits, or bytes without hits")
     total = sum(hits)
-    if _check_counts("overflow.statuses", overflow.statuses) != total:
-        raise ValueError("the overflow's statuses do not add up to its sections' hits")
+    statuses = overflow.statuses
+    if _check_counts("overflow.statuses", statuses) != total or not set(map(type, statuses)) <= _INT:
+        raise ValueError("the overflow's statuses are not codes adding up to its sections' hits")
+    if sum(count for status, count in statuses.items() if is_error(status)) != sum(errors):
+        raise ValueError("the overflow's error statuses do not add up to its sections' errors")
+    if not set(map(type, sections)) <= _STR:
+        raise ValueError("the overflow's sections must be str")
     parts = []
     for name in ("methods", "clients", "users"):
         keys, counts = getattr(overflow, name)
         if len(keys) != len(counts):
             raise ValueError(f"the overflow's {name} columns differ in length")
+        if not set(map(type, keys)) <= _STR:
+            raise ValueError(f"the overflow's {name} must be str")
         parts.append(_check_column(f"overflow.{name}", counts))
     users = overflow.users
     parts[2] -= sum(count for key, count in zip(*users) if not key)
@@ -823,6 +839,11 @@ def _check_column(name: str, counts: Sequence[int]) -> int:
             and min(counts) >= 0):
         return sum(counts)
     return _check_counts(name, dict(enumerate(counts)))
+
+
+def _long_positions(keys: List[str]) -> List[int]:
+    """Indices of the keys longer than :data:`MAX_KEY_LENGTH` (those that are cut when counted)."""
+    return list(compress(range(len(keys)), map(MAX_KEY_LENGTH.__lt__, map(len, keys))))
 
 
 def _positions(keys: List[str], wanted: Collection[str]) -> List[int]:
@@ -969,11 +990,12 @@ class Statistics:
             self._add_section_row(section_keys[taken], *(column[taken] for column in columns))
             taken += 1
         rest = section_keys[taken:]
-        if rest and max(map(len, rest)) > MAX_KEY_LENGTH:  # a key to cut, which may be a tracked one once cut
-            for index in range(taken, len(section_keys)):
-                self._add_section_row(section_keys[index], *(column[index] for column in columns))
-        elif rest:
+        if rest:  # the sections are full: each key is tracked already, or folded
             beyond = [sum(islice(column, taken, None)) for column in columns]  # hits, errors, bytes
+            for index in _long_positions(rest):  # cut first, it may be a tracked key
+                row = [column[taken + index] for column in columns]
+                self._add_section_row(rest[index], *row)
+                beyond = list(map(sub, beyond, row))
             for index in _positions(rest, sections.keys() & rest):
                 entry = sections[rest[index]]
                 for column, values in enumerate(columns):
@@ -994,17 +1016,21 @@ class Statistics:
                 self._add_key(name, target, keys[taken], hits[taken])
                 taken += 1
             rest = keys[taken:]
-            if rest and max(map(len, rest)) > MAX_KEY_LENGTH:
-                for index in range(taken, len(keys)):
-                    self._add_key(name, target, keys[index], hits[index])
-            elif rest:
-                folded = sum(islice(hits, taken, None))
-                for index in _positions(rest, target.keys() & rest if name != USERS else target.keys() & rest | {""}):
-                    count = hits[taken + index]
-                    folded -= count
-                    if rest[index]:  # the empty user counts nowhere
-                        target[rest[index]] += count
-                self._folded[name] += folded
+            if not rest:
+                continue
+            folded = sum(islice(hits, taken, None))  # the dimension is full: tracked already, or folded
+            for index in _long_positions(rest):
+                self._add_key(name, target, rest[index], hits[taken + index])
+                folded -= hits[taken + index]
+            wanted = target.keys() & rest
+            if name == USERS and "" in rest:
+                wanted.add("")  # the empty user counts nowhere
+            for index in _positions(rest, wanted):
+                count = hits[taken + index]
+                folded -= count
+                if rest[index]:
+                    target[rest[index]] += count
+            self._folded[name] += folded
 
     def _add_section_row(self, section: str, hits: int, errors: int, size: int) -> None:
         """One section's hits, errors and bytes, as :meth:`add_counts` counts them."""

@@ -674,6 +674,9 @@ def render_dashboard(view: LiveView, width: Optional[int] = None, height: Option
     return DashboardScreen(view, width, height)
 
 
+FULL_DRAW_EVERY = 30
+"""Every this many draws (about 30 s at one a second), :class:`Dashboard` writes every line again."""
+
 _COLOR_SYSTEMS = {"standard": ColorSystem.STANDARD, "256": ColorSystem.EIGHT_BIT, "truecolor": ColorSystem.TRUECOLOR,
                   "windows": ColorSystem.WINDOWS}
 
@@ -688,9 +691,11 @@ class Dashboard:
     It draws as curses does: the lines of the screen as shown are kept, and a new view rewrites
     only the lines that differ (the header, the chart, the totals; the tables change once a
     period). Sending the whole screen through rich's ``Live`` each second took as long as laying
-    it out. A screen that did not change is not drawn again. Nothing else may write to the
-    terminal meanwhile: standard output and error are not redirected, and print only after
-    :meth:`stop`.
+    it out. Every :data:`FULL_DRAW_EVERY` draws, every line is written again, so that anything
+    else written to the terminal meanwhile (which should not happen: standard output and error
+    are not redirected, and print only after :meth:`stop`) does not stay on the screen. Colours
+    follow the console (none with ``NO_COLOR``). Outside :meth:`start` and :meth:`stop`
+    nothing is drawn.
     """
 
     def __init__(self, console: Optional[Console] = None) -> None:
@@ -698,14 +703,19 @@ class Dashboard:
         self._screen: RenderableType = _empty(" monilog: waiting for the first line…")
         self._shown: List[str] = []  # each line of the screen as drawn
         self._size: Optional[ConsoleDimensions] = None
+        self._draws = 0
         self._started = False
 
     def start(self) -> None:
-        """Switch to the alternate screen and draw it."""
+        """Switch to the alternate screen and draw it (the terminal is restored if that fails)."""
         self.console.set_alt_screen(True)
         self.console.show_cursor(False)
         self._started = True
-        self._draw()
+        try:
+            self._draw()
+        except BaseException:
+            self.stop()
+            raise
 
     def update(self, view: LiveView) -> None:
         """Draw ``view``."""
@@ -721,6 +731,8 @@ class Dashboard:
 
     def _draw(self) -> None:
         """Rewrite the lines of the screen that differ from those shown (all of them at a new size)."""
+        if not self._started:
+            return
         console = self.console
         size = console.size
         options = console.options.update(width=size.width, height=size.height)
@@ -729,12 +741,17 @@ class Dashboard:
         else:
             lines = console.render_lines(self._screen, options, pad=True)
         system = _COLOR_SYSTEMS.get(console.color_system or "")
-        texts = ["".join(text if style is None or system is None else style.render(text, color_system=system)
+        plain = console.no_color
+        texts = ["".join(text if style is None or system is None else
+                         (style.without_color if plain else style).render(text, color_system=system)
                          for text, style, control in line if not control) for line in lines]
         parts = []
+        self._draws += 1
         if size != self._size:
             self._size, self._shown = size, []
             parts.append(Control.clear().segment.text)
+        elif self._draws % FULL_DRAW_EVERY == 0:
+            self._shown = []
         shown = self._shown
         for row, text in enumerate(texts):
             if row >= len(shown) or shown[row] != text:
@@ -745,9 +762,10 @@ class Dashboard:
             console.file.flush()
 
     def stop(self) -> None:
-        """Restore the terminal's normal screen."""
+        """Restore the terminal's normal screen (a later :meth:`start` draws the whole screen again)."""
         if self._started:
             self._started = False
+            self._size, self._shown = None, []
             self.console.show_cursor(True)
             self.console.set_alt_screen(False)
 

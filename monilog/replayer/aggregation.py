@@ -72,6 +72,7 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
             size += len(group[-1].stamps)
         if group and (block is None or size >= counted_lines):
             for batch in _counted(group, span_seconds):
+                batch.columns = None  # a batch travels without its columns (see reparse); and a group's go now
                 if total is None:
                     total = batch
                 else:
@@ -81,7 +82,6 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
         return Batch([], [], 0, 0, None)
     if cut_keys is not None:
         total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
-    total.columns = None  # a batch travels without its columns; see reparse
     return total
 
 
