@@ -851,7 +851,9 @@ def _all_text(keys: List[str]) -> bool:
 
 def _long_positions(keys: List[str]) -> List[int]:
     """Indices of the keys longer than :data:`MAX_KEY_LENGTH` (those that are cut when counted)."""
-    return list(compress(range(len(keys)), map(MAX_KEY_LENGTH.__lt__, map(len, keys))))
+    if not keys or max(map(len, keys)) <= MAX_KEY_LENGTH:  # the usual case, without a step per key
+        return []
+    return [index for index, key in enumerate(keys) if len(key) > MAX_KEY_LENGTH]
 
 
 def _positions(keys: List[str], wanted: Collection[str]) -> List[int]:
