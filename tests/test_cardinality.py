@@ -12,8 +12,9 @@ import unittest
 from datetime import datetime, timezone
 from typing import Dict, List, Optional
 
+from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.rules import parse_rule
-from monilog.accumulation.statistics import CLIENTS, MIN_CUT_KEYS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot, merged
+from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who
 from monilog.parsing.columns import KeyDecoder

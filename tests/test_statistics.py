@@ -13,12 +13,12 @@ from typing import Iterable, List
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.statistics import (
     CLIENTS,
     DEFAULT_MAX_KEYS,
     DIMENSIONS,
     MAX_KEY_LENGTH,
-    MIN_CUT_KEYS,
     SECTIONS,
     STATUS_CODES,
     Counts,

@@ -89,7 +89,6 @@ from typing import (
     Dict,
     FrozenSet,
     Hashable,
-    Iterable,
     List,
     Mapping,
     NamedTuple,
@@ -98,10 +97,10 @@ from typing import (
     Set,
     Tuple,
     TypeVar,
-    Union,
 )
 
 from monilog.accumulation.distinct import DistinctSketch
+from monilog.accumulation.overflow import MIN_CUT_KEYS, Overflow, columns_after, count_column, first_keys
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.summing import summed
 from monilog.parsing.filters import FILTERED, is_filtered
@@ -156,85 +155,6 @@ SECTION_SKETCHES = 100
 """Sections whose latency is kept per section (the first seen in a period; in merged snapshots,
 those with the most hits); every duration is in the overall figures. A sketch holds up to
 ~150 kB, so this bounds latency memory at ~15 MB per snapshot whatever the log holds."""
-
-
-MIN_CUT_KEYS = 1000
-"""The smallest ``max_keys`` :meth:`Counts.cut` cuts at, and that statistics applying cut counters
-need for the same result: status codes (100–999) then never fold, so applying the statuses
-beyond the cut after the others changes nothing."""
-
-
-class Columns(NamedTuple):
-    """Keys in first-seen order and their hits: a list and a sequence of ints (cheap to pickle as
-    :func:`count_column`)."""
-
-    keys: List[str]
-    hits: Sequence[int]
-
-
-def count_column(counts: Iterable[int]) -> Sequence[int]:
-    """Counts as a column of an :class:`Overflow`: an ``array`` of 64-bit ints, which pickles as
-    its bytes and holds nothing but ints (any sequence of ints is taken too)."""
-    return array("q", counts)
-
-
-NO_COLUMNS = Columns([], count_column(()))
-
-
-class Overflow(NamedTuple):
-    """The keys of :class:`Counts` beyond their cut (:meth:`Counts.cut`), as columns in first-seen order."""
-
-    sections: List[str]
-    section_hits: Sequence[int]
-    section_errors: Sequence[int]
-    section_bytes: Sequence[int]
-    statuses: Dict[int, int]
-    """``status → hits`` of the records of these sections."""
-    methods: Columns
-    clients: Columns
-    users: Columns
-
-    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
-        """Pickled with each list of keys as one string (see :func:`_packed_keys`): ten thousand
-        keys a period pickle, travel and unpickle as one object rather than one each."""
-        return _unpacked_overflow, (
-            _packed_keys(self.sections), self.section_hits, self.section_errors, self.section_bytes, self.statuses,
-            *((_packed_keys(keys), hits) for keys, hits in (self.methods, self.clients, self.users)))
-
-
-def _packed_keys(keys: List[str]) -> Union[Tuple[int, str], List[str]]:
-    """Keys joined by newlines with their number, or the list itself when a key holds a newline
-    (a key decoded from JSON may): the number of pieces then tells."""
-    text = "\n".join(keys)
-    return (len(keys), text) if text.count("\n") == len(keys) - 1 or not keys else keys
-
-
-def _unpacked_keys(packed: Union[Tuple[int, str], List[str]]) -> List[str]:
-    if isinstance(packed, list):
-        return packed
-    count, text = packed
-    return text.split("\n") if count else []
-
-
-def _unpacked_overflow(sections: Union[Tuple[int, str], List[str]], section_hits: Sequence[int],
-                       section_errors: Sequence[int], section_bytes: Sequence[int], statuses: Dict[int, int],
-                       *columns: Tuple[Union[Tuple[int, str], List[str]], Sequence[int]]) -> Overflow:
-    """An :class:`Overflow` from what its ``__reduce__`` gave."""
-    methods, clients, users = (Columns(_unpacked_keys(keys), hits) for keys, hits in columns)
-    return Overflow(_unpacked_keys(sections), section_hits, section_errors, section_bytes, statuses, methods, clients,
-                    users)
-
-
-def _columns_after(counts: Dict[str, int], max_keys: int) -> Columns:
-    """The keys of ``counts`` after the first ``max_keys``, and their hits."""
-    if len(counts) <= max_keys:
-        return NO_COLUMNS
-    return Columns(list(islice(counts, max_keys, None)), count_column(islice(counts.values(), max_keys, None)))
-
-
-def _first_keys(counts: Dict[str, int], max_keys: int) -> Dict[str, int]:
-    """The first ``max_keys`` keys of ``counts`` (itself when it has no more)."""
-    return counts if len(counts) <= max_keys else dict(islice(counts.items(), max_keys))
 
 
 class Counts(NamedTuple):
@@ -359,9 +279,9 @@ class Counts(NamedTuple):
         overflow = Overflow(
             left, count_column(section_hits.values()), count_column(map(errors.get, left, repeat(0))),
             count_column(map(size.get, left, repeat(0))), summed(left_statuses, left_hits),
-            _columns_after(methods, cut_keys), _columns_after(clients, cut_keys), _columns_after(users, cut_keys))
+            columns_after(methods, cut_keys), columns_after(clients, cut_keys), columns_after(users, cut_keys))
         return cls(kept, {section: size[section] for section in islice(seen, cut_keys) if section in size},
-                   _first_keys(methods, cut_keys), _first_keys(clients, cut_keys), _first_keys(users, cut_keys),
+                   first_keys(methods, cut_keys), first_keys(clients, cut_keys), first_keys(users, cut_keys),
                    overflow=overflow)
 
     @classmethod

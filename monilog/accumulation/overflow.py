@@ -1,0 +1,94 @@
+"""What a cut of counters keeps apart: the keys past the first ``max_keys`` of each dimension.
+
+:meth:`Counts.cut <monilog.accumulation.statistics.Counts.cut>` splits counters into the first
+``max_keys`` keys of each keyed dimension (kept as mappings) and an :class:`Overflow`: the other
+keys as columns in first-seen order, which a replay's worker process sends cheaply and
+:meth:`Statistics.add_counts <monilog.accumulation.statistics.Statistics.add_counts>` applies
+with set and dict operations, with the same result as the whole counters. This module holds the
+data and how it travels; the cut and its application are in :mod:`monilog.accumulation.statistics`.
+"""
+
+from __future__ import annotations
+
+from array import array
+from itertools import islice
+from typing import Any, Dict, Iterable, List, NamedTuple, Sequence, Tuple, Union
+
+MIN_CUT_KEYS = 1000
+"""The smallest ``max_keys`` :meth:`~monilog.accumulation.statistics.Counts.cut` cuts at, and
+that statistics applying cut counters need for the same result: status codes (100–999) then never fold, so applying the statuses
+beyond the cut after the others changes nothing."""
+
+
+class Columns(NamedTuple):
+    """Keys in first-seen order and their hits: a list and a sequence of ints (cheap to pickle as
+    :func:`count_column`)."""
+
+    keys: List[str]
+    hits: Sequence[int]
+
+
+def count_column(counts: Iterable[int]) -> Sequence[int]:
+    """Counts as a column of an :class:`Overflow`: an ``array`` of 64-bit ints, which pickles as
+    its bytes and holds nothing but ints (any sequence of ints is taken too)."""
+    return array("q", counts)
+
+
+NO_COLUMNS = Columns([], count_column(()))
+
+
+class Overflow(NamedTuple):
+    """The keys of counters beyond their cut (:meth:`~monilog.accumulation.statistics.Counts.cut`),
+    as columns in first-seen order."""
+
+    sections: List[str]
+    section_hits: Sequence[int]
+    section_errors: Sequence[int]
+    section_bytes: Sequence[int]
+    statuses: Dict[int, int]
+    """``status → hits`` of the records of these sections."""
+    methods: Columns
+    clients: Columns
+    users: Columns
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        """Pickled with each list of keys as one string (see :func:`_packed_keys`): ten thousand
+        keys a period pickle, travel and unpickle as one object rather than one each."""
+        return _unpacked_overflow, (
+            _packed_keys(self.sections), self.section_hits, self.section_errors, self.section_bytes, self.statuses,
+            *((_packed_keys(keys), hits) for keys, hits in (self.methods, self.clients, self.users)))
+
+
+def _packed_keys(keys: List[str]) -> Union[Tuple[int, str], List[str]]:
+    """Keys joined by newlines with their number, or the list itself when a key holds a newline
+    (a key decoded from JSON may): the number of pieces then tells."""
+    text = "\n".join(keys)
+    return (len(keys), text) if text.count("\n") == len(keys) - 1 or not keys else keys
+
+
+def _unpacked_keys(packed: Union[Tuple[int, str], List[str]]) -> List[str]:
+    if isinstance(packed, list):
+        return packed
+    count, text = packed
+    return text.split("\n") if count else []
+
+
+def _unpacked_overflow(sections: Union[Tuple[int, str], List[str]], section_hits: Sequence[int],
+                       section_errors: Sequence[int], section_bytes: Sequence[int], statuses: Dict[int, int],
+                       *columns: Tuple[Union[Tuple[int, str], List[str]], Sequence[int]]) -> Overflow:
+    """An :class:`Overflow` from what its ``__reduce__`` gave."""
+    methods, clients, users = (Columns(_unpacked_keys(keys), hits) for keys, hits in columns)
+    return Overflow(_unpacked_keys(sections), section_hits, section_errors, section_bytes, statuses, methods, clients,
+                    users)
+
+
+def columns_after(counts: Dict[str, int], max_keys: int) -> Columns:
+    """The keys of ``counts`` after the first ``max_keys``, and their hits."""
+    if len(counts) <= max_keys:
+        return NO_COLUMNS
+    return Columns(list(islice(counts, max_keys, None)), count_column(islice(counts.values(), max_keys, None)))
+
+
+def first_keys(counts: Dict[str, int], max_keys: int) -> Dict[str, int]:
+    """The first ``max_keys`` keys of ``counts`` (itself when it has no more)."""
+    return counts if len(counts) <= max_keys else dict(islice(counts.items(), max_keys))
