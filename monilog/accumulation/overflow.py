@@ -16,8 +16,8 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Sequence, Tuple, Union
 
 MIN_CUT_KEYS = 1000
 """The smallest ``max_keys`` :meth:`~monilog.accumulation.statistics.Counts.cut` cuts at, and
-that statistics applying cut counters need for the same result: status codes (100–999) then never fold, so applying the statuses
-beyond the cut after the others changes nothing."""
+that statistics applying cut counters need for the same result: status codes (100–999) then
+never fold, so applying the statuses beyond the cut after the others changes nothing."""
 
 
 class Columns(NamedTuple):
