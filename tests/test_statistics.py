@@ -455,12 +455,12 @@ class CutTest(unittest.TestCase):
     def test_cut_counters_give_the_statistics_of_the_whole_counters(self) -> None:
         end = T0 + timedelta(seconds=10)
         cases = 0
-        for seed in range(32):
+        for seed in range(20):
             rnd = random.Random(seed)
             pool = rnd.choice([2500, 3001, 6000])
             long_keys = seed % 2 == 0  # keys that are cut apply one by one, the others at once
             before = many_keys(rnd.choice([0, 400, 1200, 5000]), rnd, pool, long_keys)  # empty, room left, full
-            records = many_keys(rnd.randrange(1500, 6000), rnd, pool, long_keys)
+            records = many_keys(rnd.randrange(1500, 4500), rnd, pool, long_keys)
             if seed % 4 == 1:  # the empty user first seen after the cut
                 records.sort(key=lambda item: item.user == "")
             whole = counts_of(records)
@@ -478,7 +478,7 @@ class CutTest(unittest.TestCase):
             reference.add_counts(whole, late=3)
             tested.add_counts(cut, late=3)
             self.assertEqual(tested.snapshot(T0, end), reference.snapshot(T0, end), seed)
-        self.assertGreater(cases, 24)
+        self.assertGreater(cases, 14)
 
     def test_cut_counters_pickle_as_they_were_keys_with_newlines_too(self) -> None:
         records = many_keys(3000, random.Random(6), 5000)
