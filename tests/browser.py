@@ -52,6 +52,15 @@ class Browser:
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
 
+    def blank(self) -> None:
+        """Start afresh: leave the page shown (its connections close, so a live page of the test
+        before cannot log its server's going away into this one), let the network through
+        again, and forget what the browser logged so far."""
+        self.driver.get("about:blank")
+        self.driver.execute_cdp_cmd("Network.enable", {})
+        self.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        self.driver.get_log("browser")
+
     def block_network(self) -> None:
         """Fail every request that would leave the page's file (http, https, ws...)."""
         self.driver.execute_cdp_cmd("Network.enable", {})

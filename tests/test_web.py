@@ -167,6 +167,7 @@ class BrowserTest(unittest.TestCase):
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)
         self.directory = directory.name
+        self.browser.blank()
         self.browser.resize(1280, 800)
 
     def screenshots(self, name: str) -> None:
