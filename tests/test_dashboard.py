@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import unittest
@@ -392,6 +393,33 @@ class DashboardLiveTest(unittest.TestCase):
             dashboard.update(live_view(alerter_with_history()[0]))
         self.assertIn("Top sections", output.getvalue())
         self.assertIsNone(re.search(r"\x1b\[[0-9;]*(3[0-9]|4[0-9]|9[0-7])(;|m)", output.getvalue()))  # no colour codes
+
+    def test_panels_of_the_last_report_are_laid_out_again_only_when_it_changes(self) -> None:
+        first = live_view(alerter_with_history()[0])  # its last alert is open
+        closed = first._replace(history=first.history[:2], alert=first.alert._replace(alerting=False))
+        views = [first, first._replace(lines=first.lines + 1),  # the same report, a second later
+                 first._replace(last_report=first.last_report._replace(stats=dataclasses.replace(first.last_report.stats))),
+                 closed, closed._replace(lines=closed.lines + 1)]  # no alert open: the history is kept too
+        expected = [plain(_screen(view, 120, 40)) for view in views]
+        output = io.StringIO()
+        console = Console(file=output, width=120, height=40, force_terminal=True, color_system="256")
+        calls = {}
+        for name in ("_status_codes", "_clients", "_alerts", "_sections"):
+            patcher = mock.patch.object(dashboard_module, name, wraps=getattr(dashboard_module, name))
+            calls[name] = patcher.start()
+            self.addCleanup(patcher.stop)
+        counts = []
+        with Dashboard(console=console) as dashboard:
+            for view, screen in zip(views, expected):
+                dashboard.update(view)
+                self.assertEqual(emulated(output.getvalue(), 40), screen)
+                counts.append(tuple(calls[name].call_count for name in ("_status_codes", "_clients", "_alerts", "_sections")))
+            console.size = (100, 40)  # the same figures, less room: laid out again
+            self.assertTrue(dashboard.redraw_if_resized())
+            self.assertEqual(emulated(output.getvalue(), 40), plain(_screen(views[-1], 100, 40)))
+        # status codes and clients: again with other figures (the closed views have the first ones);
+        # alerts: at each screen while one is open, once for the closed history
+        self.assertEqual(counts, [(1, 1, 1, 1), (1, 1, 2, 2), (2, 2, 3, 3), (3, 3, 4, 4), (3, 3, 4, 5)])
 
     def test_a_redraw_of_the_same_view_and_size_reuses_its_layout(self) -> None:
         screen = render_dashboard(live_view(alerter_with_history()[0], earlier=earlier_run_events()))

@@ -46,9 +46,10 @@ log line can act on the terminal.
 from __future__ import annotations
 
 import math
+import operator
 from datetime import datetime, timezone, tzinfo
 from itertools import groupby
-from typing import List, Literal, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Literal, NamedTuple, Optional, Sequence, Tuple
 
 from rich import box
 from rich.color import ColorSystem
@@ -588,13 +589,57 @@ _LATENCY_WIDTH = 72
 """Columns of the latency panel beside the vhosts: its table at its natural width, and borders."""
 
 
-def _build(view: LiveView, width: int, height: int) -> RenderableType:
+class KeptPanels:
+    """Panels laid out for an earlier screen, drawn again while what they show is the same.
+
+    The status codes and clients come from the last report, which changes once a period; the
+    alert history changes with an event, and every second only while an alert is open. A panel
+    is kept under its name with the objects it shows (compared by identity: a view's figures are
+    immutable) and the values that size it; the others are laid out at every screen.
+    """
+
+    def __init__(self) -> None:
+        self._kept: Dict[str, Tuple[Tuple[Any, ...], Tuple[Any, ...], List[List[Segment]]]] = {}
+
+    def panel(self, name: str, shows: Tuple[Any, ...], sized: Tuple[Any, ...],
+              make: Callable[[], RenderableType]) -> RenderableType:
+        """The panel ``make`` builds, laid out again only when ``shows`` (by identity) or ``sized``
+        (by value) or the room it is given changed since it was last laid out."""
+        return _KeptPanel(self._kept, name, shows, sized, make)
+
+
+class _KeptPanel:
+    def __init__(self, kept: Dict[str, Tuple[Tuple[Any, ...], Tuple[Any, ...], List[List[Segment]]]], name: str,
+                 shows: Tuple[Any, ...], sized: Tuple[Any, ...], make: Callable[[], RenderableType]) -> None:
+        self.kept, self.name, self.shows, self.sized, self.make = kept, name, shows, sized, make
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        sized = (*self.sized, options.max_width, options.height)
+        kept = self.kept.get(self.name)
+        if kept is not None and kept[1] == sized and len(kept[0]) == len(self.shows) \
+                and all(map(operator.is_, kept[0], self.shows)):
+            lines = kept[2]
+        else:
+            lines = console.render_lines(self.make(), options, pad=True)
+            self.kept[self.name] = (self.shows, sized, lines)
+        new_line = Segment.line()
+        for line in lines:
+            yield from line
+            yield new_line
+
+
+def _build(view: LiveView, width: int, height: int, kept: Optional[KeptPanels] = None) -> RenderableType:
     tz = _log_tz(view)
     now = from_epoch(view.clock, tz) if view.clock is not None else None
     alert = view.alert
     periods = alert_periods(view.history, view.earlier_alerts, alert.peak_hits)
     plan = _plan(view, height, width, periods)
     wide, narrow = width >= WIDE, width < NARROW
+    kept = kept if kept is not None else KeptPanels()
+    shown = _period_stats(view)[0]
+    listing_rows = plan.listing - 3
+    status = kept.panel("status", (shown,), (listing_rows,), lambda: _status_codes(view, listing_rows))
+    clients = kept.panel("clients", (shown,), (listing_rows,), lambda: _clients(view, listing_rows, shares=True))
     traffic_height = 3 + plan.chart + (1 if plan.chart >= 3 else 0)
     regions = [Layout(_header(view, now), size=1),
                Layout(_traffic(view, periods, now, width, plan.chart), size=traffic_height)]
@@ -605,11 +650,10 @@ def _build(view: LiveView, width: int, height: int) -> RenderableType:
             row.update(_sections(view, rows, wide=False, width=width))
         elif wide:
             row.split_row(Layout(_sections(view, rows, wide=True, width=(width - 30) * 5 // 8), ratio=5),
-                          Layout(_status_codes(view, rows), size=30),
-                          Layout(_clients(view, rows, shares=True), ratio=3))
+                          Layout(status, size=30), Layout(clients, ratio=3))
         else:
             row.split_row(Layout(_sections(view, rows, wide=False, width=width - 26), ratio=1),
-                          Layout(_status_codes(view, rows), size=26))
+                          Layout(status, size=26))
         regions.append(row)
     if plan.latency:
         regions.append(_extras_row(view, plan.latency, wide))
@@ -618,7 +662,12 @@ def _build(view: LiveView, width: int, height: int) -> RenderableType:
     if plan.history:
         rows = plan.history - 3
         row = Layout(size=plan.history)
-        alerts = _alerts(view, periods, now, rows, wide)
+        history_rows = rows
+        if any(period.end is None and not period.earlier for period in periods):  # open: its duration grows
+            alerts = _alerts(view, periods, now, rows, wide)
+        else:
+            alerts = kept.panel("alerts", (), (view.history, view.earlier_alerts, rows, wide, now and now.date()),
+                                lambda: _alerts(view, periods, now, history_rows, wide))
         if wide:
             row.split_row(Layout(alerts, ratio=3), Layout(_totals(view, now, rows + 1), ratio=2))
         elif plan.listing and not narrow:
@@ -646,10 +695,13 @@ class DashboardScreen:
     :param height: lines to use; default: the console's height.
     """
 
-    def __init__(self, view: LiveView, width: Optional[int] = None, height: Optional[int] = None) -> None:
+    def __init__(self, view: LiveView, width: Optional[int] = None, height: Optional[int] = None,
+                 kept: Optional[KeptPanels] = None) -> None:
         self.view = view
         self.width = width
         self.height = height
+        self.kept = kept
+        """Panels of earlier screens to draw again where they show the same (:class:`KeptPanels`)."""
         self._laid_out: Optional[Tuple[Tuple[int, int], List[List[Segment]]]] = None
 
     def lines(self, console: Console, options: ConsoleOptions) -> List[List[Segment]]:
@@ -658,8 +710,8 @@ class DashboardScreen:
         height = self.height or options.height or options.max_height
         if self._laid_out is None or self._laid_out[0] != (width, height):
             render_options = options.update(width=width, height=height)
-            self._laid_out = ((width, height), console.render_lines(_build(self.view, width, height), render_options,
-                                                                     pad=True))
+            self._laid_out = ((width, height), console.render_lines(_build(self.view, width, height, self.kept),
+                                                                     render_options, pad=True))
         return self._laid_out[1]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -705,6 +757,7 @@ class Dashboard:
         self._size: Optional[ConsoleDimensions] = None
         self._draws = 0
         self._started = False
+        self._kept = KeptPanels()
 
     def start(self) -> None:
         """Switch to the alternate screen and draw it (the terminal is restored if that fails)."""
@@ -719,7 +772,7 @@ class Dashboard:
 
     def update(self, view: LiveView) -> None:
         """Draw ``view``."""
-        self._screen = render_dashboard(view)
+        self._screen = DashboardScreen(view, kept=self._kept)
         self._draw()
 
     def redraw_if_resized(self) -> bool:
