@@ -500,6 +500,18 @@ class CutTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             counts.cut(MIN_CUT_KEYS).plus(counts)
 
+    def test_hits_of_the_empty_user_beyond_the_cut_count_nowhere_as_before_it(self) -> None:
+        records = sorted(many_keys(3000, random.Random(8), 5000), key=lambda item: item.user == "")
+        whole = counts_of(records)
+        whole.users[""] += 10 ** 6  # no user is no user: add_counts takes any number of them
+        cut = whole.cut(MIN_CUT_KEYS)
+        assert cut.overflow is not None
+        self.assertIn("", cut.overflow.users.keys)
+        reference, tested = Statistics(MIN_CUT_KEYS), Statistics(MIN_CUT_KEYS)
+        reference.add_counts(whole)
+        tested.add_counts(cut)
+        self.assertEqual(tested.snapshot(), reference.snapshot())
+
     def test_counters_with_a_zero_count_or_stray_bytes_are_not_cut(self) -> None:
         counts = counts_of(many_keys(3000, random.Random(7), 5000))
         zero = counts._replace(section_status={**counts.section_status, ("/late", 200): 0, ("/s1", 404): 0})

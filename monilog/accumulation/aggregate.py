@@ -198,8 +198,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     section_of = dict(zip(pair_requests, pair_sections))
     section_bytes = summed(list(map(section_of.__getitem__, sized)), size_sums)
     methods = summed(list(map(itemgetter(0), decoded)), pair_hits)
-    counted = Counts.of_pairs(pair_sections, decode_statuses(pair_statuses), pair_hits, section_bytes, methods,
-                              clients, users)
+    section_status = summed(list(zip(pair_sections, decode_statuses(pair_statuses))), pair_hits)
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -231,7 +230,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
         if times:
             upstream = LatencySketch()
             upstream.add_tally(times)
-    return counted._replace(vhosts=vhosts or None, latency=latency or None, upstream=upstream)
+    return Counts(section_status, section_bytes, methods, clients, users, vhosts or None, latency or None, upstream)
 
 
 

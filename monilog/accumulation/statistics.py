@@ -248,23 +248,11 @@ class Counts(NamedTuple):
                 or not all(self.users.values()) or not self.section_bytes.keys() <= set(map(itemgetter(0), section_status)):
             return self
         pairs = list(section_status)
-        return self.of_pairs(list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)),
-                             list(self.section_status.values()), self.section_bytes, self.methods, self.clients,
-                             self.users, max_keys)._replace(vhosts=self.vhosts, latency=self.latency, upstream=self.upstream)
-
-    @classmethod
-    def of_pairs(cls, sections: List[str], statuses: List[int], hits: List[int], section_bytes: Dict[str, int],
-                 methods: Dict[str, int], clients: Dict[str, int], users: Dict[str, int],
-                 cut_keys: Optional[int] = None) -> Counts:
-        """The counters of records counted per (section, status) pair, given as three lists (a
-        pair may come more than once), cut after ``cut_keys`` keys (as :meth:`cut`) when given:
-        no ``(section, status)`` key is made beyond the cut."""
-        if cut_keys is None or max(len(sections), len(methods), len(clients), len(users)) <= cut_keys:
-            return cls(summed(list(zip(sections, statuses)), hits), section_bytes, methods, clients, users)
+        sections, statuses, hits = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
         seen = dict.fromkeys(sections)  # in first-seen order
-        if max(len(seen), len(methods), len(clients), len(users)) <= cut_keys:
-            return cls(summed(list(zip(sections, statuses)), hits), section_bytes, methods, clients, users)
-        kept_mask = list(map(set(islice(seen, cut_keys)).__contains__, sections))
+        if max(len(seen), len(self.methods), len(self.clients), len(self.users)) <= max_keys:
+            return self
+        kept_mask = list(map(set(islice(seen, max_keys)).__contains__, sections))
         left_mask = list(map(not_, kept_mask))
         kept = summed(list(zip(compress(sections, kept_mask), compress(statuses, kept_mask))),
                       list(compress(hits, kept_mask)))
@@ -275,14 +263,15 @@ class Counts(NamedTuple):
         errors = summed(list(compress(left_sections, error_mask)), list(compress(left_hits, error_mask)))
         section_hits = summed(left_sections, left_hits)
         left = list(section_hits)
-        size = section_bytes
+        size = self.section_bytes
         overflow = Overflow(
             left, count_column(section_hits.values()), count_column(map(errors.get, left, repeat(0))),
             count_column(map(size.get, left, repeat(0))), summed(left_statuses, left_hits),
-            columns_after(methods, cut_keys), columns_after(clients, cut_keys), columns_after(users, cut_keys))
-        return cls(kept, {section: size[section] for section in islice(seen, cut_keys) if section in size},
-                   first_keys(methods, cut_keys), first_keys(clients, cut_keys), first_keys(users, cut_keys),
-                   overflow=overflow)
+            columns_after(self.methods, max_keys), columns_after(self.clients, max_keys), columns_after(self.users, max_keys))
+        return self._replace(
+            section_status=kept, section_bytes={section: size[section] for section in islice(seen, max_keys) if section in size},
+            methods=first_keys(self.methods, max_keys), clients=first_keys(self.clients, max_keys),
+            users=first_keys(self.users, max_keys), overflow=overflow)
 
     @classmethod
     def of_record(cls, record: LogRecord) -> Counts:
@@ -747,8 +736,9 @@ def _check_overflow(overflow: Overflow) -> _LeftOut:
         if not _all_text(keys):
             raise ValueError(f"the overflow's {name} must be str")
         parts.append(_check_column(f"overflow.{name}", counts))
-    users = overflow.users
-    parts[2] -= sum(count for key, count in zip(*users) if not key)
+    keys, counts = overflow.users
+    if "" in keys:  # the empty user counts nowhere
+        parts[2] -= sum(compress(counts, map(not_, keys)))
     return _LeftOut(total, *parts)
 
 

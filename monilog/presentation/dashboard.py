@@ -662,12 +662,11 @@ def _build(view: LiveView, width: int, height: int, kept: Optional[KeptPanels] =
     if plan.history:
         rows = plan.history - 3
         row = Layout(size=plan.history)
-        history_rows = rows
         if any(period.end is None and not period.earlier for period in periods):  # open: its duration grows
             alerts = _alerts(view, periods, now, rows, wide)
         else:
             alerts = kept.panel("alerts", (), (view.history, view.earlier_alerts, rows, wide, now and now.date()),
-                                lambda: _alerts(view, periods, now, history_rows, wide))
+                                lambda: _alerts(view, periods, now, rows, wide))
         if wide:
             row.split_row(Layout(alerts, ratio=3), Layout(_totals(view, now, rows + 1), ratio=2))
         elif plan.listing and not narrow:

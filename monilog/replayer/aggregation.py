@@ -22,6 +22,7 @@ from monilog.parsing.columns import ParsedBlock, has_hash_line, joined
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
 from monilog.replayer.chunks import ChunkChanged, file_pieces, range_lines, read_range
+from monilog.replayer.tuning import ReplayTuning
 
 
 class ChunkTask(NamedTuple):
@@ -39,7 +40,7 @@ class ChunkTask(NamedTuple):
     cut_keys: Optional[int] = None
     """Cut the counters of each segment after this many keys per dimension (:meth:`Counts.cut
     <monilog.accumulation.statistics.Counts.cut>`), so a log of random paths sends little back."""
-    counted_lines: int = 20_000
+    counted_lines: int = ReplayTuning.counted_lines
     """Pieces are counted together up to about this many records (:attr:`ReplayTuning.counted_lines
     <monilog.replayer.tuning.ReplayTuning.counted_lines>`)."""
 
@@ -56,7 +57,8 @@ ChunkResult = Union[Batch, Refusal]
 
 
 def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING,
-                     source: str = "", cut_keys: Optional[int] = None, counted_lines: int = 20_000) -> ChunkResult:
+                     source: str = "", cut_keys: Optional[int] = None,
+                     counted_lines: int = ReplayTuning.counted_lines) -> ChunkResult:
     """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line): the blocks are
     parsed one by one and counted together about ``counted_lines`` records at a time, and its
     segments' counters cut after ``cut_keys`` keys when it is given."""
