@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from unittest import mock
 
+from monilog.accumulation.aggregate import Batch
 from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
@@ -462,6 +463,34 @@ class ReplayEquivalenceTest(unittest.TestCase):
                 self.assertEqual([item for item in items if item[0] in ("report", "event")],
                                  [item for item in expected if item[0] in ("report", "event")])
                 self.assertEqual(items[-1][1].stats, expected[-1][1].stats)
+
+
+class CountedTogetherTest(unittest.TestCase):
+    def test_pieces_that_do_not_join_are_counted_one_by_one_to_the_same_batch(self) -> None:
+        lines = [f"{line}\n" for line in generated(rates=(40,), durations=(60,), seed=4)]
+        lines[1000:1000] = ["garbage\n", "\n"]  # a skipped line and a blank one, inside a group
+        data = "".join(lines).encode()
+        pieces = _whole_lines([data[start:start + 3000] for start in range(0, len(data), 3000)])
+        outcomes = []
+        for joins in (True, False):
+            with mock.patch.object(aggregation, "joined", wraps=aggregation.joined if joins else lambda blocks: None):
+                batch = aggregation.aggregate_pieces(pieces, "combined", 10, counted_lines=100)
+            assert isinstance(batch, Batch)
+            outcomes.append(([segment._replace(counts=segment.counts._asdict()) for segment in batch.segments],
+                             batch.lines, batch.records, batch.skipped_after))
+        self.assertGreater(len(pieces), 10)
+        self.assertEqual(outcomes[0], outcomes[1])
+
+
+def _whole_lines(pieces: List[bytes]) -> List[bytes]:
+    """The pieces moved to end at line ends (the rest of a line goes with the next piece)."""
+    whole, carried = [], b""
+    for piece in pieces:
+        text = carried + piece
+        end = text.rfind(b"\n") + 1
+        whole.append(text[:end])
+        carried = text[end:]
+    return [piece for piece in whole if piece] + ([carried] if carried else [])
 
 
 class WorkerPoolTest(unittest.TestCase):
