@@ -463,6 +463,10 @@ class CutTest(unittest.TestCase):
             records = many_keys(rnd.randrange(1500, 4500), rnd, pool, long_keys)
             if seed % 4 == 1:  # the empty user first seen after the cut
                 records.sort(key=lambda item: item.user == "")
+            if seed % 5 == 2:  # a section of its own per record (random paths), some without bytes
+                records = [item._replace(section=f"/own{index}", size=index % 3) for index, item in enumerate(records)]
+            elif seed % 5 == 4:  # a section of its own per record, each with bytes
+                records = [item._replace(section=f"/own{index}", size=index + 1) for index, item in enumerate(records)]
             whole = counts_of(records)
             cut_at = rnd.choice([MIN_CUT_KEYS, MIN_CUT_KEYS + 700])
             cut = whole.cut(cut_at)

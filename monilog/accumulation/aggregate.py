@@ -187,16 +187,16 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     keys.limit_caches()
     who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = _tally(parsed, start, end)
     decoded_who = _decoded(keys.who_cache, keys.decode_whos, who_keys)
-    clients = summed([host for host, _ in decoded_who], who_hits)
-    users: Dict[str, int] = {}
-    for (_, user), count in zip(decoded_who, who_hits):
-        if user:
-            users[user] = users.get(user, 0) + count
+    clients = summed(list(map(itemgetter(0), decoded_who)), who_hits)
+    who_users = list(map(itemgetter(1), decoded_who))
+    users = summed(list(compress(who_users, who_users)), list(compress(who_hits, who_users))) if any(who_users) else {}
 
     decoded = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
     pair_sections = list(map(itemgetter(1), decoded))
-    section_of = dict(zip(pair_requests, pair_sections))
-    section_bytes = summed(list(map(section_of.__getitem__, sized)), size_sums)
+    if sized == pair_requests:  # each request with one status (a log of random paths): the same keys, in order
+        section_bytes = summed(pair_sections, size_sums)
+    else:
+        section_bytes = summed(list(map(dict(zip(pair_requests, pair_sections)).__getitem__, sized)), size_sums)
     methods = summed(list(map(itemgetter(0), decoded)), pair_hits)
     section_status = summed(list(zip(pair_sections, decode_statuses(pair_statuses))), pair_hits)
     vhosts: Dict[str, List[int]] = {}
@@ -216,7 +216,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
         distinct = list(dict.fromkeys(durations))
         seconds = dict(zip(distinct, keys.durations(distinct)))
         tallies: Dict[str, Dict[float, int]] = {}
-        for section, key, count in zip(map(section_of.__getitem__, requests), durations, counts):
+        for section, key, count in zip(map(dict(zip(pair_requests, pair_sections)).__getitem__, requests), durations, counts):
             value = seconds[key]
             if value is not None and 0 <= value < INFINITY:  # impossible durations are left out
                 tally = tallies.setdefault(section, {})
@@ -280,6 +280,8 @@ def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Li
     """The decoded ``distinct`` keys, in order, those not in ``cache`` decoded together (and kept
     in it, unless they are more than it keeps: a log of random paths then decodes without it)."""
     distinct = list(distinct)
+    if len(distinct) - len(cache) > KeyDecoder.CACHE_LIMIT:  # more are missing than it keeps, whichever they are
+        return decode(distinct)
     missing = list(set(distinct).difference(cache))
     if len(missing) > KeyDecoder.CACHE_LIMIT:
         return decode(distinct)

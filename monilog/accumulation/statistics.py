@@ -80,7 +80,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
 from itertools import compress, islice, repeat
-from operator import add, gt, itemgetter, not_, sub
+from operator import add, gt, itemgetter, mul, not_, sub
 from types import MappingProxyType
 from typing import (
     Any,
@@ -244,29 +244,41 @@ class Counts(NamedTuple):
         if self.overflow is not None or max(len(section_status), len(self.methods), len(self.clients),
                                             len(self.users)) <= max_keys:
             return self
-        if not all(section_status.values()) or not all(self.methods.values()) or not all(self.clients.values()) \
-                or not all(self.users.values()) or not self.section_bytes.keys() <= set(map(itemgetter(0), section_status)):
-            return self
         pairs = list(section_status)
-        sections, statuses, hits = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
+        sections = list(map(itemgetter(0), pairs))
         seen = dict.fromkeys(sections)  # in first-seen order
         if max(len(seen), len(self.methods), len(self.clients), len(self.users)) <= max_keys:
             return self
-        kept_mask = list(map(set(islice(seen, max_keys)).__contains__, sections))
-        left_mask = list(map(not_, kept_mask))
-        kept = summed(list(zip(compress(sections, kept_mask), compress(statuses, kept_mask))),
-                      list(compress(hits, kept_mask)))
-        left_sections = list(compress(sections, left_mask))
-        left_statuses = list(compress(statuses, left_mask))
-        left_hits = list(compress(hits, left_mask))
-        error_mask = list(map(_ERROR_CODES.__contains__, left_statuses))
-        errors = summed(list(compress(left_sections, error_mask)), list(compress(left_hits, error_mask)))
-        section_hits = summed(left_sections, left_hits)
-        left = list(section_hits)
         size = self.section_bytes
+        if not all(section_status.values()) or not all(self.methods.values()) or not all(self.clients.values()) \
+                or not all(self.users.values()) or not size.keys() <= seen.keys():
+            return self
+        statuses, hits = list(map(itemgetter(1), pairs)), list(section_status.values())
+        if len(seen) == len(sections):  # each section has one status (a log of random paths): the cut is a slice
+            kept = dict(islice(section_status.items(), max_keys))
+            left, left_statuses, left_hits = sections[max_keys:], statuses[max_keys:], hits[max_keys:]
+            hits_column = count_column(left_hits)
+            errors_column = count_column(map(mul, left_hits, map(_ERROR_CODES.__contains__, left_statuses)))
+        else:
+            kept_mask = list(map(set(islice(seen, max_keys)).__contains__, sections))
+            left_mask = list(map(not_, kept_mask))
+            kept = summed(list(zip(compress(sections, kept_mask), compress(statuses, kept_mask))),
+                          list(compress(hits, kept_mask)))
+            left_sections = list(compress(sections, left_mask))
+            left_statuses = list(compress(statuses, left_mask))
+            left_hits = list(compress(hits, left_mask))
+            error_mask = list(map(_ERROR_CODES.__contains__, left_statuses))
+            errors = summed(list(compress(left_sections, error_mask)), list(compress(left_hits, error_mask)))
+            section_hits = summed(left_sections, left_hits)
+            left = list(section_hits)
+            hits_column = count_column(section_hits.values())
+            errors_column = count_column(map(errors.get, left, repeat(0)))
+        if len(size) == len(seen) and list(size) == list(seen):  # every section has bytes, in the same order
+            bytes_column = count_column(islice(size.values(), max_keys, None))
+        else:
+            bytes_column = count_column(map(size.get, left, repeat(0)))
         overflow = Overflow(
-            left, count_column(section_hits.values()), count_column(map(errors.get, left, repeat(0))),
-            count_column(map(size.get, left, repeat(0))), summed(left_statuses, left_hits),
+            left, hits_column, errors_column, bytes_column, summed(left_statuses, left_hits),
             columns_after(self.methods, max_keys), columns_after(self.clients, max_keys), columns_after(self.users, max_keys))
         return self._replace(
             section_status=kept, section_bytes={section: size[section] for section in islice(seen, max_keys) if section in size},
