@@ -728,15 +728,15 @@ def _check_overflow(overflow: Overflow) -> _LeftOut:
     sections, hits, errors, size = overflow.sections, overflow.section_hits, overflow.section_errors, overflow.section_bytes
     if not len(sections) == len(hits) == len(errors) == len(size):
         raise ValueError("the overflow's section columns differ in length")
-    for name, column in (("section_hits", hits), ("section_errors", errors), ("section_bytes", size)):
-        _check_column(f"overflow.{name}", column)
-    if any(map(gt, errors, hits)) or any(map(bool, compress(size, map(not_, hits)))):
+    total, errors_total = _check_column("overflow.section_hits", hits), _check_column("overflow.section_errors", errors)
+    _check_column("overflow.section_bytes", size)
+    # each test in one pass only when it may fail: cut counters have errors on few sections, and hits on all
+    if (errors_total and any(map(gt, errors, hits))) or (0 in hits and any(map(bool, compress(size, map(not_, hits))))):
         raise ValueError("the overflow gives a section more errors than hits, or bytes without hits")
-    total = sum(hits)
     statuses = overflow.statuses
     if _check_counts("overflow.statuses", statuses) != total or not set(map(type, statuses)) <= _INT:
         raise ValueError("the overflow's statuses are not codes adding up to its sections' hits")
-    if sum(count for status, count in statuses.items() if is_error(status)) != sum(errors):
+    if sum(count for status, count in statuses.items() if is_error(status)) != errors_total:
         raise ValueError("the overflow's error statuses do not add up to its sections' errors")
     if not _all_text(sections):
         raise ValueError("the overflow's sections must be str")
