@@ -21,6 +21,11 @@ the largest process (``RSS max``) and the peak of the summed proportional set si
 process and its workers (``PSS all``). The goal: the hostile log replays at ≥ 50 % of the ordinary log's speed
 with a peak RSS ≤ 100 MB.
 
+With ``--follow`` the logs are followed instead, as a live file is read: ``monitoring --json
+--from-start --max-idle 2 --no-log-file --file FILE`` reads each from its start through the
+watcher, in one process, then exits 2 s after the last line: wall times include those 2 s, and
+lines/s are over the wall time less them. Results then go to ``bench/results/cardinality_follow.txt``.
+
 Results are printed and written to ``bench/results/cardinality.txt`` (``--output`` to change).
 """
 
@@ -39,6 +44,14 @@ from replay_bench import MB, generate, measure, monitoring
 
 HOSTILE = "distinct paths and clients"
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "cardinality.txt")
+RESULTS_FOLLOW = os.path.join(os.path.dirname(RESULTS), "cardinality_follow.txt")
+IDLE_SECONDS = 2
+
+
+def following(path: str) -> list[str]:
+    """The command following ``path`` from its start, exiting :data:`IDLE_SECONDS` after its last line."""
+    return [sys.executable, "-m", "monilog.cli.monitoring", "--json", "--from-start", "--max-idle", str(IDLE_SECONDS),
+            "--no-log-file", "--file", path]
 
 
 def hostile(ordinary: str) -> str:
@@ -64,8 +77,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines per log (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per log (default 3)")
-    parser.add_argument("--output", default=RESULTS)
+    parser.add_argument("--follow", action="store_true", help="follow the logs from their start instead of replaying them")
+    parser.add_argument("--output", help="results file (default bench/results/cardinality.txt, or "
+                                         "cardinality_follow.txt with --follow)")
     options = replay_options(parser)
+    command = following if options.follow else monitoring
 
     ordinary = generate(options.workdir, "combined", options.lines, 1000)
     logs = {"ordinary": ordinary, HOSTILE: hostile(ordinary)}
@@ -74,7 +90,7 @@ def main() -> None:
     output = os.path.join(options.workdir, "cardinality.json")
     for _ in range(options.runs):
         for name, path in logs.items():
-            results[name] += measure(monitoring(path), 1, output)
+            results[name] += measure(command(path), 1, output)
 
     rows = []
     speeds, cpus = {}, {}
@@ -82,15 +98,17 @@ def main() -> None:
         runs = results[name]
         wall = statistics.median(run.wall for run in runs)
         cpus[name] = statistics.median(run.cpu for run in runs)
-        speeds[name] = options.lines / wall
+        speeds[name] = options.lines / (wall - (IDLE_SECONDS if options.follow else 0))
         rows.append([f"{name} ({os.path.getsize(path) / MB:,.0f} MB)", str(len(runs)), f"{wall:.2f}",
                      f"{min(run.wall for run in runs):.2f}", f"{speeds[name]:,.0f}", f"{cpus[name]:.2f}",
                      f"{cpus[name] / options.lines * 1e6:.1f}", f"{max(run.max_rss for run in runs) / MB:.0f}",
                      f"{max(run.tree_pss for run in runs) / MB:.0f}"])
     ratio = speeds[HOSTILE] / speeds["ordinary"]
     rss = max(run.max_rss for run in results[HOSTILE]) / MB
+    how = (f"{' '.join(following('FILE')[3:])} (wall includes the {IDLE_SECONDS} s of --max-idle)"
+           if options.follow else "monitoring --replay --json --no-log-file")
     text = "\n".join([
-        f"monitoring --replay --json --no-log-file, Combined, {options.lines:,} lines each: {machine()}",
+        f"{how}, Combined, {options.lines:,} lines each: {machine()}",
         f"load average before {load_before[0]:.2f}, after {load_average()[0]:.2f}",
         table(rows, ["log", "runs", "wall s (median)", "best s", "lines/s", "CPU s", "µs CPU/line", "RSS max MB",
                      "PSS all MB"]),
@@ -98,7 +116,7 @@ def main() -> None:
         f"{cpus['ordinary'] / cpus[HOSTILE]:.0%} by CPU time), peak RSS {rss:.0f} MB (goal <= 100 MB)",
     ])
     print(text)
-    write_results(options.output, text)
+    write_results(options.output or (RESULTS_FOLLOW if options.follow else RESULTS), text)
 
 
 if __name__ == "__main__":

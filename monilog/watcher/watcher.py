@@ -93,8 +93,8 @@ from .lines import DEFAULT_MAX_LINE_LENGTH, compression_named
 
 LOGGER = logging.getLogger(__name__)
 
-BLOCKS_PER_TURN = 16
-"""Blocks read from one file per poll before the others get their turn (16 x 256 KiB = 4 MiB)."""
+BLOCKS_PER_TURN = 4
+"""Blocks read from one file per poll before the others get their turn (4 x 1 MiB = 4 MiB)."""
 
 
 def glob_matches(pattern: str, compressed: bool = False) -> List[str]:
