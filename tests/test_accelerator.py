@@ -2,7 +2,7 @@
 
 ``monilog._speedups.scan_clf`` is compared with :func:`monilog.parsing.block.scan_regex` and
 ``monilog._speedups.tally`` with :func:`monilog.accumulation.aggregate.tally_python` (and
-``pairs``, ``runs`` and ``summed`` with theirs; ``scan_format`` in ``tests/test_format_scan.py``), on lines
+``pairs``, ``runs``, ``summed`` and ``newlines`` with theirs; ``scan_format`` in ``tests/test_format_scan.py``), on lines
 and columns from hypothesis, on every bound of the fast pattern (one character inside it, one
 past it), and end to end: a replay in pure Python (``MONILOG_PURE_PYTHON=1``) writes the same
 reports as one with the accelerator. CI sets ``MONILOG_REQUIRE_SPEEDUPS=1``, so that these tests
@@ -26,6 +26,7 @@ from monilog.accumulation.aggregate import pairs_python, runs_python, tally_pyth
 from monilog.accumulation.summing import summed_python
 from monilog.generator import LogGenerator
 from monilog.parsing.block import _STRICT_PATTERNS, LINE_KEYS, ParsedBlock, scan_regex
+from monilog.parsing.columns import newlines_python
 from tests.test_block_parser import corrupted_line
 from tests.test_parser import format_line, log_fields
 
@@ -226,6 +227,20 @@ class RunsAndSumsTest(unittest.TestCase):
         keys, counts = [key for key, _ in pairs], [number for _, number in pairs]
         expected = summed_python(keys, counts)
         self.assertEqual(list(speedups.summed(keys, counts).items()), list(expected.items()))  # order too
+
+
+@needs_speedups
+class NewlinesTest(unittest.TestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=300), st.integers(0, 3))
+    def test_newlines_of_any_bytes(self, data: bytes, repeat: int) -> None:
+        data = data.replace(b"x", b"\n") * repeat  # more newlines than chance gives, in runs too
+        self.assertEqual(speedups.newlines(data), newlines_python(data))
+
+    def test_what_is_not_bytes_is_left_to_the_reference(self) -> None:
+        for other in (bytearray(b"\n"), memoryview(b"\n"), "\n", None):
+            self.assertIsNone(speedups.newlines(other))
+        self.assertEqual(speedups.newlines(b"\n" * 100_000 + b"end"), 100_000)
 
 
 @needs_speedups

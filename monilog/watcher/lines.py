@@ -37,7 +37,7 @@ import os
 import re
 from typing import BinaryIO, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from monilog.parsing.columns import LineBlock, has_long_line
+from monilog.parsing.columns import LineBlock, has_long_line, newlines
 
 DEFAULT_MAX_LINE_LENGTH = 1 << 20
 """Default cap on a line's length in bytes (1 MiB): longer lines are cut."""
@@ -194,7 +194,7 @@ class LineSplitter:
         more = self._cut_pending()
         if more:
             block += more[0] + b"\n"
-        return LineBlock(block, block.count(b"\n"))
+        return LineBlock(block, newlines(block))
 
     @staticmethod
     def _block_of(lines: List[bytes]) -> LineBlock:
