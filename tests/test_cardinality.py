@@ -17,7 +17,7 @@ from monilog.accumulation.rules import parse_rule
 from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who
-from monilog.parsing.columns import KeyDecoder
+from monilog.parsing.columns import KeyDecoder, split_pairs
 from monilog.replayer import replay
 from monilog.replayer.tuning import ReplayTuning
 from tests.support import Recorder
@@ -132,10 +132,10 @@ class BlockDecodingTest(unittest.TestCase):
     def test_keys_decoded_a_block_at_a_time_as_one_by_one(self) -> None:
         whos = [b"10.0.0.1 - -", b"- - bob", b"-x y -z", b"h i -", b"::1 - u-1"]
         requests = [b"GET /a/b", b"POST /x?y=1", b"GET /", b"OPTIONS *", b"GET http://h/p/q", b"X -"]
-        self.assertEqual(LINE_KEYS.decode_whos(whos), list(map(decode_who, whos)))
-        self.assertEqual(LINE_KEYS.decode_requests(requests), list(map(decode_request, requests)))
+        self.assertEqual(LINE_KEYS.decode_whos(whos), split_pairs(list(map(decode_who, whos))))
+        self.assertEqual(LINE_KEYS.decode_requests(requests), split_pairs(list(map(decode_request, requests))))
         mixed = [b"GET /a/b", ("GET", "/c", "/c/d")]  # a record's key among the block's
-        self.assertEqual(LINE_KEYS.decode_requests(mixed), [("GET", "/a"), ("GET", "/c")])
+        self.assertEqual(LINE_KEYS.decode_requests(mixed), (["GET", "GET"], ["/a", "/c"]))
 
 
 class MergeSelectionTest(unittest.TestCase):

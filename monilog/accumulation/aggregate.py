@@ -28,7 +28,7 @@ from bisect import bisect_left
 from collections import Counter
 from datetime import tzinfo
 from itertools import compress, islice
-from operator import itemgetter, ne, sub
+from operator import ne, sub
 from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from monilog.accelerator import speedups
@@ -36,7 +36,7 @@ from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.statistics import Counts, is_error
 from monilog.accumulation.summing import summed, summed_python
 from monilog.parsing.block import decode_status, decode_statuses
-from monilog.parsing.columns import KeyDecoder, ParsedBlock
+from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs
 
 INFINITY = float("inf")
 
@@ -186,18 +186,16 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     keys = parsed.keys
     keys.limit_caches()
     who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = _tally(parsed, start, end)
-    decoded_who = _decoded(keys.who_cache, keys.decode_whos, who_keys)
-    clients = summed(list(map(itemgetter(0), decoded_who)), who_hits)
-    who_users = list(map(itemgetter(1), decoded_who))
+    hosts, who_users = _decoded(keys.who_cache, keys.decode_whos, who_keys)
+    clients = summed(hosts, who_hits)
     users = summed(list(compress(who_users, who_users)), list(compress(who_hits, who_users))) if any(who_users) else {}
 
-    decoded = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
-    pair_sections = list(map(itemgetter(1), decoded))
+    pair_methods, pair_sections = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
     if sized == pair_requests:  # each request with one status (a log of random paths): the same keys, in order
         section_bytes = summed(pair_sections, size_sums)
     else:
         section_bytes = summed(list(map(dict(zip(pair_requests, pair_sections)).__getitem__, sized)), size_sums)
-    methods = summed(list(map(itemgetter(0), decoded)), pair_hits)
+    methods = summed(pair_methods, pair_hits)
     section_status = summed(list(zip(pair_sections, decode_statuses(pair_statuses))), pair_hits)
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
@@ -275,10 +273,11 @@ def _tally(parsed: ParsedBlock, start: int, end: int) -> Tally:
     return tally_python(parsed, start, end) if counted is None else counted
 
 
-def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], List[Tuple[str, str]]],
-             distinct: Iterable[Any]) -> List[Tuple[str, str]]:
-    """The decoded ``distinct`` keys, in order, those not in ``cache`` decoded together (and kept
-    in it, unless they are more than it keeps: a log of random paths then decodes without it)."""
+def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Tuple[List[str], List[str]]],
+             distinct: Iterable[Any]) -> Tuple[List[str], List[str]]:
+    """The decoded ``distinct`` keys, in order, as two columns; those not in ``cache`` decoded
+    together (and kept in it, unless they are more than it keeps: a log of random paths then
+    decodes without it)."""
     distinct = list(distinct)
     if len(distinct) - len(cache) > KeyDecoder.CACHE_LIMIT:  # more are missing than it keeps, whichever they are
         return decode(distinct)
@@ -286,8 +285,8 @@ def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Li
     if len(missing) > KeyDecoder.CACHE_LIMIT:
         return decode(distinct)
     if missing:
-        cache.update(zip(missing, decode(missing)))
-    return list(map(cache.__getitem__, distinct))
+        cache.update(zip(missing, zip(*decode(missing))))
+    return split_pairs(list(map(cache.__getitem__, distinct)))
 
 
 def runs_python(keys: Sequence[K]) -> Tuple[List[K], List[int]]:

@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from monilog.accelerator import speedups
 from monilog.parsing import section
 from monilog.parsing.clf import STATUS_CODES
-from monilog.parsing.columns import KeyDecoder, ParsedBlock, count_lines, has_hash_line
+from monilog.parsing.columns import KeyDecoder, ParsedBlock, count_lines, has_hash_line, split_pairs
 from monilog.parsing.parser import LogParser
 from monilog.parsing.record import LogRecord, ParseError
 from monilog.parsing.timestamps import clf_timestamp
@@ -308,22 +308,22 @@ class LineKeys(KeyDecoder):
     request = staticmethod(decode_request)
     stamp = staticmethod(decode_stamp)
 
-    def decode_whos(self, keys: List[Any]) -> List[Tuple[str, str]]:
-        """As :func:`decode_who` on each key."""
+    def decode_whos(self, keys: List[Any]) -> Tuple[List[str], List[str]]:
+        """As :func:`decode_who` on each key, as columns."""
         if _all_bytes(keys):  # the pattern allows only ASCII here, and no space inside a field
             fields = b" ".join(keys).decode("ascii").split(" ")
             if len(fields) == 3 * len(keys):
                 hosts, users = fields[0::3], fields[2::3]
-                return list(zip(map(_DASH_EMPTY, hosts, hosts), map(_DASH_EMPTY, users, users)))
-        return list(map(decode_who, keys))
+                return list(map(_DASH_EMPTY, hosts, hosts)), list(map(_DASH_EMPTY, users, users))
+        return split_pairs(list(map(decode_who, keys)))
 
-    def decode_requests(self, keys: List[Any]) -> List[Tuple[str, str]]:
-        """As :func:`decode_request` on each key."""
+    def decode_requests(self, keys: List[Any]) -> Tuple[List[str], List[str]]:
+        """As :func:`decode_request` on each key, as columns."""
         if _all_bytes(keys):
             fields = b" ".join(keys).decode("ascii").split(" ")
             if len(fields) == 2 * len(keys):
-                return list(zip(fields[0::2], map(section.section_of, fields[1::2])))
-        return list(map(decode_request, keys))
+                return fields[0::2], list(map(section.section_of, fields[1::2]))
+        return split_pairs(list(map(decode_request, keys)))
 
     def target(self, key: Any) -> str:
         """The target of a request key."""

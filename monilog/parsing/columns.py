@@ -10,6 +10,7 @@ the block's :class:`KeyDecoder` (a busy log repeats its clients, targets and sec
 from __future__ import annotations
 
 from datetime import tzinfo
+from operator import itemgetter
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from monilog.accelerator import speedups
@@ -46,13 +47,15 @@ class KeyDecoder:
         this form is for ``(host, user)`` keys, of bytes or of text."""
         return (client.encode() if isinstance(key[0], bytes) else client), key[1]
 
-    def decode_whos(self, keys: List[Any]) -> List[Tuple[str, str]]:
-        """:meth:`who` of each key, in order (the distinct keys of a block, decoded at once)."""
-        return list(map(self.who, keys))
+    def decode_whos(self, keys: List[Any]) -> Tuple[List[str], List[str]]:
+        """The hosts and the users of :meth:`who` of each key, in order, as two columns (the
+        distinct keys of a block, decoded at once; counting reads them as columns)."""
+        return split_pairs(list(map(self.who, keys)))
 
-    def decode_requests(self, keys: List[Any]) -> List[Tuple[str, str]]:
-        """:meth:`request` of each key, in order (the distinct keys of a block, decoded at once)."""
-        return list(map(self.request, keys))
+    def decode_requests(self, keys: List[Any]) -> Tuple[List[str], List[str]]:
+        """The methods and the sections of :meth:`request` of each key, in order, as two columns
+        (the distinct keys of a block, decoded at once)."""
+        return split_pairs(list(map(self.request, keys)))
 
     def stamp(self, key: Any) -> Tuple[int, tzinfo]:
         """``(epoch second, zone)`` of a timestamp key; ValueError for a time that does not exist."""
@@ -97,6 +100,11 @@ class KeyDecoder:
             self.who_cache.clear()
         if len(self.request_cache) > self.CACHE_LIMIT:
             self.request_cache.clear()
+
+
+def split_pairs(pairs: Sequence[Tuple[str, str]]) -> Tuple[List[str], List[str]]:
+    """The first and the second items of ``pairs``, as two lists."""
+    return list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
 
 
 class LineFormat(KeyDecoder):
