@@ -411,6 +411,27 @@ class AddCountsTest(unittest.TestCase):
         self.assertEqual(sum(snap.status_classes.values()), 101)
         self.assertEqual(snap.errors, 50, "statuses 400-449, counted exactly even when folded")
 
+    def test_batches_into_full_dimensions_count_as_records_one_by_one(self) -> None:
+        """A dimension that holds max_keys keys counts a batch's keys at once (set operations), a
+        record's key by key: both ways give the same statistics (long keys, the empty user,
+        errors and tracked keys among them)."""
+        end = T0 + timedelta(seconds=10)
+        for seed in range(12):
+            rnd = random.Random(seed)
+            max_keys = rnd.choice([40, 100, 300])
+            long_keys = seed % 2 == 0
+            batches = [many_keys(rnd.randrange(50, 1500), rnd, rnd.choice([200, 600, 5000]), long_keys)
+                       for _ in range(rnd.randrange(2, 5))]
+            if seed % 3 == 0:  # bytes of sections without them elsewhere, and zero sizes
+                batches[-1] = [item._replace(size=0) for item in batches[-1]]
+            batched, one_by_one = Statistics(max_keys), Statistics(max_keys)
+            for batch in batches:
+                aggregate_into(batched, batch)
+                for item in batch:
+                    one_by_one.add(item)
+            self.assertEqual(batched.snapshot(T0, end), one_by_one.snapshot(T0, end), seed)
+            self.assertTrue(batched.snapshot().overflowed, seed)
+
     def test_rejects_inconsistent_counters_without_counting(self) -> None:
         good = dict(section_status={("/a", 200): 2, ("/zero", 200): 0}, section_bytes={"/a": 10},
                     methods={"GET": 2, "PUT": 0}, clients={"h": 2}, users={"": 2})

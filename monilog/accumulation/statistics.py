@@ -89,6 +89,7 @@ from typing import (
     Dict,
     FrozenSet,
     Hashable,
+    Iterable,
     List,
     Mapping,
     NamedTuple,
@@ -308,6 +309,10 @@ def is_error(code: int) -> bool:
     return 400 <= code <= 599
 
 
+_BULK_KEYS = 32
+"""Keys of a dimension from which :meth:`Statistics.add_counts` counts into a full dimension at
+once rather than key by key (below, the loop is cheaper than building the sets)."""
+
 _ERROR_CODES = frozenset(filter(is_error, range(1000)))
 """Every error code (:func:`is_error` is false past 999), to find them without a call per code."""
 
@@ -325,6 +330,13 @@ def _cut(key: K) -> K:
     if isinstance(key, str) and len(key) > MAX_KEY_LENGTH:
         return key[: MAX_KEY_LENGTH - 1] + "…"  # type: ignore[return-value]
     return key
+
+
+def _cut_keys(keys: Iterable[str]) -> List[str]:
+    """``keys`` as they are counted: each longer than :data:`MAX_KEY_LENGTH` cut (a Python step
+    per key only when one is)."""
+    keys = list(keys)
+    return list(map(_cut, keys)) if keys and max(map(len, keys)) > MAX_KEY_LENGTH else keys
 
 
 def _ranked(counts: Mapping[K, int], n: Optional[int]) -> List[Tuple[K, int]]:
@@ -833,18 +845,20 @@ class Statistics:
         section_status, section_bytes, methods, clients, users, vhosts, latency, upstream, overflow = counts
         hits = _check_counts("section_status", section_status)
         left = _LEFT_NONE if overflow is None else _check_overflow(overflow)
+        mapped_hits = hits
         hits += left.hits
-        for name, part, more in (("methods", methods, left.methods), ("clients", clients, left.clients)):
-            total = _check_counts(name, part) + more
-            if total != hits:
-                raise ValueError(f"{name} add up to {total} hits, section_status to {hits}")
-        if _check_counts("users", users) - users.get("", 0) + left.users > hits:
+        totals = {METHODS: _check_counts("methods", methods), CLIENTS: _check_counts("clients", clients),
+                  USERS: _check_counts("users", users)}
+        for name, more in ((METHODS, left.methods), (CLIENTS, left.clients)):
+            if totals[name] + more != hits:
+                raise ValueError(f"{name} add up to {totals[name] + more} hits, section_status to {hits}")
+        if totals[USERS] - users.get("", 0) + left.users > hits:
             raise ValueError("users add up to more hits than section_status")
-        _check_counts("section_bytes", section_bytes)
+        bytes_total = _check_counts("section_bytes", section_bytes)
         if isinstance(late, bool) or not isinstance(late, int) or not 0 <= late <= hits:
             raise ValueError(f"late must be an int between 0 and the hits ({hits}), not {late!r}")
-        with_hits = {section for (section, _), count in section_status.items() if count}
-        stray = [section for section, size in section_bytes.items() if size and section not in with_hits]
+        with_hits = set(compress(map(itemgetter(0), section_status), section_status.values()))
+        stray = [section for section in section_bytes.keys() - with_hits if section_bytes[section]]
         if stray:
             raise ValueError(f"bytes given for sections without hits: {stray[:3]!r}")
 
@@ -853,6 +867,9 @@ class Statistics:
         sections, max_keys, folded_section = self._sections, self.max_keys, self._folded_section
         get = sections.get
         status_codes = self._status_codes
+        if len(sections) >= max_keys and len(section_status) > _BULK_KEYS:
+            self._add_to_full_sections(section_status, section_bytes, mapped_hits, bytes_total)
+            section_status, section_bytes = {}, {}  # counted
         for (section, status), count in section_status.items():
             if not count:
                 continue
@@ -882,6 +899,9 @@ class Statistics:
                 entry[2] += size
         for name, source, target in ((METHODS, methods, self._methods), (CLIENTS, clients, self._clients),
                                      (USERS, users, self._users)):
+            if len(target) >= max_keys and len(source) > _BULK_KEYS:
+                self._add_to_full(name, target, source, totals[name])
+                continue
             folded = 0
             for key, count in source.items():
                 if key in target:
@@ -900,7 +920,7 @@ class Statistics:
         if self._folded[CLIENTS]:
             self._sketch_clients(clients)
             if overflow is not None:
-                self._distinct.add(overflow.clients.keys)  # type: ignore[union-attr]  # made just above
+                self._distinct.add(_cut_keys(overflow.clients.keys))  # type: ignore[union-attr]  # made just above
         self._late += late
         if vhosts:
             self._add_vhosts(vhosts)
@@ -947,22 +967,64 @@ class Statistics:
             while taken < len(keys) and len(target) < max_keys:
                 self._add_key(name, target, keys[taken], hits[taken])
                 taken += 1
-            rest = keys[taken:]
-            if not rest:
-                continue
-            folded = sum(islice(hits, taken, None))  # the dimension is full: tracked already, or folded
-            for index in _long_positions(rest):
-                self._add_key(name, target, rest[index], hits[taken + index])
-                folded -= hits[taken + index]
-            wanted = target.keys() & rest
-            if name == USERS and "" in rest:
-                wanted.add("")  # the empty user counts nowhere
-            for index in _positions(rest, wanted):
-                count = hits[taken + index]
-                folded -= count
-                if rest[index]:
-                    target[rest[index]] += count
-            self._folded[name] += folded
+            if taken < len(keys):  # the dimension is full: each key is tracked already, or folded
+                rest_hits = list(islice(hits, taken, None))
+                self._add_to_full(name, target, summed(keys[taken:], rest_hits), sum(rest_hits))
+
+    def _add_to_full(self, name: str, target: Dict[str, int], counts: Mapping[str, int], total: int) -> None:
+        """Count ``counts`` (``total`` hits in all) into a dimension that holds ``max_keys`` keys, as
+        the loops of :meth:`add_counts` would, without a Python step per key: the keys it tracks
+        are found by a set intersection, the others folded at once. No key joins a full
+        dimension, so the order of the keys does not matter; a long key is counted on its own,
+        as it is cut first and may then be a tracked key."""
+        folded = total
+        if max(map(len, counts)) > MAX_KEY_LENGTH:
+            for key in [key for key in counts if len(key) > MAX_KEY_LENGTH]:
+                self._add_key(name, target, key, counts[key])
+                folded -= counts[key]
+        for key in target.keys() & counts.keys():
+            count = counts[key]
+            target[key] += count
+            folded -= count
+        if name == USERS:
+            folded -= counts.get("", 0)  # the empty user counts nowhere
+        self._folded[name] += folded
+
+    def _add_to_full_sections(self, section_status: Mapping[Tuple[str, int], int], section_bytes: Mapping[str, int],
+                              hits: int, size: int) -> None:
+        """Count ``section_status`` (``hits`` in all) and ``section_bytes`` (``size`` in all) when
+        the sections are full, as :meth:`add_counts`'s loops would (see :meth:`_add_to_full`):
+        the tracked sections' pairs one by one, the others' hits, errors and bytes folded at once,
+        each status code counted once."""
+        pairs = list(section_status)
+        names, statuses, counts = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
+        errors = sum(compress(counts, map(_ERROR_CODES.__contains__, statuses)))
+        long_names = max(map(len, names)) > MAX_KEY_LENGTH
+        tracked = (lambda name: name in self._sections or len(name) > MAX_KEY_LENGTH) if long_names \
+            else self._sections.__contains__
+        mask = list(map(tracked, names))
+        for name, status, count in compress(zip(names, statuses, counts), mask):
+            if count:  # a long key is cut, then tracked already or folded
+                self._add_section_row(name, count, count if is_error(status) else 0, 0)
+                hits -= count
+                errors -= count if is_error(status) else 0
+        folded = self._folded_section
+        folded[0] += hits
+        folded[1] += errors
+        for name, bytes_ in section_bytes.items() if long_names else ():
+            if bytes_ and len(name) > MAX_KEY_LENGTH:  # cut, then tracked already or folded
+                self._section_entry(name)[2] += bytes_
+                size -= bytes_
+        for name in self._sections.keys() & section_bytes.keys():
+            self._sections[name][2] += section_bytes[name]
+            size -= section_bytes[name]
+        folded[2] += size
+        status_codes = self._status_codes
+        for status, count in summed(statuses, counts).items():
+            if status in status_codes:
+                status_codes[status] += count
+            elif count:
+                self._count_new(STATUS_CODES, status_codes, status, count)
 
     def _add_section_row(self, section: str, hits: int, errors: int, size: int) -> None:
         """One section's hits, errors and bytes, as :meth:`add_counts` counts them."""
@@ -980,11 +1042,12 @@ class Statistics:
             self._count_new(name, target, key, hits)
 
     def _sketch_clients(self, clients: Mapping[str, int]) -> None:
-        """Sketch these clients, and the tracked ones when clients have just overflowed."""
+        """Sketch these clients, and the tracked ones when clients have just overflowed; each as
+        it is counted (cut when long), so that a long client is one whether it was tracked or not."""
         if self._distinct is None:
             self._distinct = DistinctSketch()
             self._distinct.add(list(self._clients))
-        self._distinct.add(list(clients))
+        self._distinct.add(_cut_keys(clients))
 
     def _add_vhosts(self, vhosts: Dict[str, List[int]]) -> None:
         mine = self._vhosts
