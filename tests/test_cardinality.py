@@ -12,12 +12,14 @@ import unittest
 from datetime import datetime, timezone
 from typing import Dict, List, Optional
 
+from monilog.accumulation.aggregate import count_records
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.rules import parse_rule
 from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
-from monilog.parsing.block import LINE_KEYS, decode_request, decode_who
+from monilog.parsing.block import LINE_KEYS, decode_request, decode_who, parse_block
 from monilog.parsing.columns import KeyDecoder, split_pairs
+from monilog.parsing.parser import LogParser
 from monilog.replayer import replay
 from monilog.replayer.tuning import ReplayTuning
 from tests.support import Recorder
@@ -126,6 +128,26 @@ class CutReplayTest(unittest.TestCase):
     def test_no_cut_below_its_smallest_or_with_alert_rules(self) -> None:
         self.assertIsNone(Monitor(max_keys=MIN_CUT_KEYS - 1).cut_keys)
         self.assertIsNone(Monitor(max_keys=MIN_CUT_KEYS, rules=[parse_rule("rate by client > 5")]).cut_keys)
+
+
+class DecodeCacheTest(unittest.TestCase):
+    def setUp(self) -> None:
+        for cache in (LINE_KEYS.who_cache, LINE_KEYS.request_cache):
+            cache.clear()
+            self.addCleanup(cache.clear)
+
+    def test_random_keys_pass_it_by_and_repeating_keys_are_learnt_after_them(self) -> None:
+        parser = LogParser("common")
+        hostile = hostile_lines(12 * BATCH)
+        for start in range(0, len(hostile), 4 * BATCH):  # blocks of 4,000 new keys: over half the cache's room
+            count_records(parse_block(b"\n".join(hostile[start:start + 4 * BATCH]) + b"\n", parser), 0, 4 * BATCH)
+        ordinary = [line.replace(b"/x?", b"/y?") for line in hostile_lines(300)] * 10  # 300 keys, each ten times
+        block = parse_block(b"\n".join(ordinary) + b"\n", parser)
+        for _ in range(2):
+            count_records(block, 0, len(ordinary))
+        self.assertEqual(len(set(block.requests)), 300)
+        self.assertLessEqual(set(block.requests), LINE_KEYS.request_cache.keys())
+        self.assertLessEqual(set(block.who), LINE_KEYS.who_cache.keys())
 
 
 class BlockDecodingTest(unittest.TestCase):

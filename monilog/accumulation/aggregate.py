@@ -276,13 +276,17 @@ def _tally(parsed: ParsedBlock, start: int, end: int) -> Tally:
 def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Tuple[List[str], List[str]]],
              distinct: Iterable[Any]) -> Tuple[List[str], List[str]]:
     """The decoded ``distinct`` keys, in order, as two columns; those not in ``cache`` decoded
-    together (and kept in it, unless they are more than it keeps: a log of random paths then
-    decodes without it)."""
+    together and kept in it. A log of random paths decodes without it: when more are missing than
+    it keeps, or than half of them while it is half full already (its keys are then another
+    traffic's: it starts afresh, to learn the next keys if they repeat)."""
     distinct = list(distinct)
     if len(distinct) - len(cache) > KeyDecoder.CACHE_LIMIT:  # more are missing than it keeps, whichever they are
         return decode(distinct)
     missing = list(set(distinct).difference(cache))
-    if len(missing) > KeyDecoder.CACHE_LIMIT:
+    if len(missing) > KeyDecoder.CACHE_LIMIT or (2 * len(missing) > len(distinct) > 64
+                                                  and 2 * len(cache) >= KeyDecoder.CACHE_LIMIT):
+        if len(missing) <= KeyDecoder.CACHE_LIMIT:
+            cache.clear()
         return decode(distinct)
     if missing:
         cache.update(zip(missing, zip(*decode(missing))))
