@@ -105,7 +105,7 @@ def main() -> None:
                      f"{max(run.tree_pss for run in runs) / MB:.0f}"])
     ratio = speeds[HOSTILE] / speeds["ordinary"]
     rss = max(run.max_rss for run in results[HOSTILE]) / MB
-    how = (f"{' '.join(following('FILE')[3:])} (wall includes the {IDLE_SECONDS} s of --max-idle)"
+    how = (f"monitoring {' '.join(following('FILE')[3:])} (wall includes the {IDLE_SECONDS} s of --max-idle)"
            if options.follow else "monitoring --replay --json --no-log-file")
     text = "\n".join([
         f"{how}, Combined, {options.lines:,} lines each: {machine()}",

@@ -1,4 +1,4 @@
-/* monilog._speedups: the optional C accelerator of seven pure steps of the engine.
+/* monilog._speedups: the optional C accelerator of eight pure steps of the engine.
  *
  * Each function here has a reference written in Python beside the code that uses it, and gives
  * exactly that reference's result (the tests compare them on generated and hostile input):
@@ -25,10 +25,12 @@
  *                                      pair of keys of two columns and how often it occurs.
  *   runs(keys)                         monilog.accumulation.aggregate.runs_python: each run of
  *                                      consecutive equal keys (a block's seconds) and its length.
- *   summed(keys, counts)               monilog.accumulation.aggregate.summed_python: key -> the
+ *   summed(keys, counts)               monilog.accumulation.summing.summed_python: key -> the
  *                                      sum of its counts, in first-seen order.
  *   distinct_add(registers, keys)      monilog.accumulation.distinct.add_python: keys hashed into
  *                                      a HyperLogLog's registers.
+ *   newlines(data)                     monilog.parsing.columns.newlines_python: the newlines in
+ *                                      bytes, one memchr a line.
  *
  * Nothing here knows a rule (sections, clocks, alerts): those stay in their Python modules.
  */
@@ -1610,7 +1612,7 @@ static PyMethodDef methods[] = {
      "Each run of consecutive equal keys and its length, as monilog.accumulation.aggregate.runs_python."},
     {"summed", summed, METH_VARARGS,
      "summed(keys, counts) -> dict or None\n\n"
-     "key -> the sum of its counts, in first-seen order, as monilog.accumulation.aggregate.summed_python\n"
+     "key -> the sum of its counts, in first-seen order, as monilog.accumulation.summing.summed_python\n"
      "(None when a count is not an int: the reference decides)."},
     {"newlines", newlines, METH_O,
      "newlines(data) -> int or None\n\n"

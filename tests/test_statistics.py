@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.statistics import (
+    _BULK_KEYS,
     CLIENTS,
     DEFAULT_MAX_KEYS,
     DIMENSIONS,
@@ -422,7 +423,7 @@ class AddCountsTest(unittest.TestCase):
             long_keys = seed % 2 == 0
             batches = [many_keys(rnd.randrange(50, 1500), rnd, rnd.choice([200, 600, 5000]), long_keys)
                        for _ in range(rnd.randrange(2, 5))]
-            if seed % 3 == 0:  # bytes of sections without them elsewhere, and zero sizes
+            if seed % 3 == 0:  # sections with hits and no bytes
                 batches[-1] = [item._replace(size=0) for item in batches[-1]]
             batched, one_by_one = Statistics(max_keys), Statistics(max_keys)
             for batch in batches:
@@ -431,6 +432,22 @@ class AddCountsTest(unittest.TestCase):
                     one_by_one.add(item)
             self.assertEqual(batched.snapshot(T0, end), one_by_one.snapshot(T0, end), seed)
             self.assertTrue(batched.snapshot().overflowed, seed)
+
+    def test_zero_counts_in_a_batch_into_full_dimensions_add_no_key(self) -> None:
+        def snapshot(zeros: bool) -> StatsSnapshot:
+            stats = Statistics(max_keys=2)
+            stats.add_counts(Counts({("/a", 200): 1, ("/b", 200): 1}, {}, {"GET": 2}, {"h": 2}, {}))
+            pairs = {("/z", 404): 0, ("/b", 301): 0} if zeros else {}  # first, but no hits
+            pairs.update({(f"/n{index}", 500): 1 for index in range(2 * _BULK_KEYS)})
+            pairs[("/y", 404)] = 1
+            clients = {"zero": 0} if zeros else {}
+            clients.update({f"c{index}": 1 for index in range(2 * _BULK_KEYS + 1)})
+            hits = 2 * _BULK_KEYS + 1
+            stats.add_counts(Counts(pairs, {"/b": 0}, {"GET": hits}, clients, {}))
+            return stats.snapshot()
+
+        self.assertEqual(snapshot(True), snapshot(False))
+        self.assertEqual(dict(snapshot(True).status_codes), {200: 2, 500: 2 * _BULK_KEYS})
 
     def test_rejects_inconsistent_counters_without_counting(self) -> None:
         good = dict(section_status={("/a", 200): 2, ("/zero", 200): 0}, section_bytes={"/a": 10},

@@ -191,10 +191,9 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     users = summed(list(compress(who_users, who_users)), list(compress(who_hits, who_users))) if any(who_users) else {}
 
     pair_methods, pair_sections = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
-    if sized == pair_requests:  # each request with one status (a log of random paths): the same keys, in order
-        section_bytes = summed(pair_sections, size_sums)
-    else:
-        section_bytes = summed(list(map(dict(zip(pair_requests, pair_sections)).__getitem__, sized)), size_sums)
+    same_keys = sized == pair_requests  # each request with one status (a log of random paths): in the same order
+    section_of = dict(zip(pair_requests, pair_sections)) if not same_keys or parsed.durations is not None else {}
+    section_bytes = summed(pair_sections if same_keys else list(map(section_of.__getitem__, sized)), size_sums)
     methods = summed(pair_methods, pair_hits)
     section_status = summed(list(zip(pair_sections, decode_statuses(pair_statuses))), pair_hits)
     vhosts: Dict[str, List[int]] = {}
@@ -214,7 +213,7 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
         distinct = list(dict.fromkeys(durations))
         seconds = dict(zip(distinct, keys.durations(distinct)))
         tallies: Dict[str, Dict[float, int]] = {}
-        for section, key, count in zip(map(dict(zip(pair_requests, pair_sections)).__getitem__, requests), durations, counts):
+        for section, key, count in zip(map(section_of.__getitem__, requests), durations, counts):
             value = seconds[key]
             if value is not None and 0 <= value < INFINITY:  # impossible durations are left out
                 tally = tallies.setdefault(section, {})

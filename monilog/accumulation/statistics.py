@@ -80,7 +80,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
 from itertools import compress, islice, repeat
-from operator import add, gt, itemgetter, mul, not_, sub
+from operator import add, gt, itemgetter, mul, not_
 from types import MappingProxyType
 from typing import (
     Any,
@@ -783,18 +783,6 @@ def _all_text(keys: List[str]) -> bool:
     return True
 
 
-def _long_positions(keys: List[str]) -> List[int]:
-    """Indices of the keys longer than :data:`MAX_KEY_LENGTH` (those that are cut when counted)."""
-    if not keys or max(map(len, keys)) <= MAX_KEY_LENGTH:  # the usual case, without a step per key
-        return []
-    return [index for index, key in enumerate(keys) if len(key) > MAX_KEY_LENGTH]
-
-
-def _positions(keys: List[str], wanted: Collection[str]) -> List[int]:
-    """Indices of the keys of ``keys`` that are in ``wanted`` (none, at once, when it is empty)."""
-    return [index for index, key in enumerate(keys) if key in wanted] if wanted else []
-
-
 class Statistics:
     """Accumulates the records of one span of traffic; see the module documentation.
 
@@ -845,7 +833,6 @@ class Statistics:
         section_status, section_bytes, methods, clients, users, vhosts, latency, upstream, overflow = counts
         hits = _check_counts("section_status", section_status)
         left = _LEFT_NONE if overflow is None else _check_overflow(overflow)
-        mapped_hits = hits
         hits += left.hits
         totals = {METHODS: _check_counts("methods", methods), CLIENTS: _check_counts("clients", clients),
                   USERS: _check_counts("users", users)}
@@ -854,7 +841,7 @@ class Statistics:
                 raise ValueError(f"{name} add up to {totals[name] + more} hits, section_status to {hits}")
         if totals[USERS] - users.get("", 0) + left.users > hits:
             raise ValueError("users add up to more hits than section_status")
-        bytes_total = _check_counts("section_bytes", section_bytes)
+        _check_counts("section_bytes", section_bytes)
         if isinstance(late, bool) or not isinstance(late, int) or not 0 <= late <= hits:
             raise ValueError(f"late must be an int between 0 and the hits ({hits}), not {late!r}")
         with_hits = set(compress(map(itemgetter(0), section_status), section_status.values()))
@@ -863,40 +850,41 @@ class Statistics:
             raise ValueError(f"bytes given for sections without hits: {stray[:3]!r}")
 
         # the loops below run once per distinct key, millions of times on hostile logs: the
-        # common cases (a tracked key; a new key when the dimension is full) are written inline
+        # common cases (a tracked key; a new key when the dimension is full) are written inline,
+        # and a batch of many keys into a full dimension is counted at once (_add_to_full...)
         sections, max_keys, folded_section = self._sections, self.max_keys, self._folded_section
         get = sections.get
         status_codes = self._status_codes
         if len(sections) >= max_keys and len(section_status) > _BULK_KEYS:
-            self._add_to_full_sections(section_status, section_bytes, mapped_hits, bytes_total)
-            section_status, section_bytes = {}, {}  # counted
-        for (section, status), count in section_status.items():
-            if not count:
-                continue
-            entry = get(section)
-            if entry is None:
-                if len(section) > MAX_KEY_LENGTH:
-                    entry = self._section_entry(section)
-                elif len(sections) >= max_keys:
-                    entry = folded_section
-                else:
-                    entry = sections[section] = [0, 0, 0]
-            entry[0] += count
-            if 400 <= status <= 599:  # is_error
-                entry[1] += count
-            if status in status_codes:
-                status_codes[status] += count
-            else:
-                self._count_new(STATUS_CODES, status_codes, status, count)
-        for section, size in section_bytes.items():
-            if size:
+            self._add_pairs_to_full_sections(section_status, section_bytes)
+        else:
+            for (section, status), count in section_status.items():
+                if not count:
+                    continue
                 entry = get(section)
                 if entry is None:
-                    if len(sections) >= max_keys and len(section) <= MAX_KEY_LENGTH:
+                    if len(section) > MAX_KEY_LENGTH:
+                        entry = self._section_entry(section)
+                    elif len(sections) >= max_keys:
                         entry = folded_section
                     else:
-                        entry = self._section_entry(section)
-                entry[2] += size
+                        entry = sections[section] = [0, 0, 0]
+                entry[0] += count
+                if 400 <= status <= 599:  # is_error
+                    entry[1] += count
+                if status in status_codes:
+                    status_codes[status] += count
+                else:
+                    self._count_new(STATUS_CODES, status_codes, status, count)
+            for section, size in section_bytes.items():
+                if size:
+                    entry = get(section)
+                    if entry is None:
+                        if len(sections) >= max_keys and len(section) <= MAX_KEY_LENGTH:
+                            entry = folded_section
+                        else:
+                            entry = self._section_entry(section)
+                    entry[2] += size
         for name, source, target in ((METHODS, methods, self._methods), (CLIENTS, clients, self._clients),
                                      (USERS, users, self._users)):
             if len(target) >= max_keys and len(source) > _BULK_KEYS:
@@ -920,7 +908,7 @@ class Statistics:
         if self._folded[CLIENTS]:
             self._sketch_clients(clients)
             if overflow is not None:
-                self._distinct.add(_cut_keys(overflow.clients.keys))  # type: ignore[union-attr]  # made just above
+                self._distinct.add(_cut_keys(compress(*overflow.clients)))  # type: ignore[union-attr]  # made above
         self._late += late
         if vhosts:
             self._add_vhosts(vhosts)
@@ -941,20 +929,8 @@ class Statistics:
         while taken < len(section_keys) and len(sections) < max_keys:
             self._add_section_row(section_keys[taken], *(column[taken] for column in columns))
             taken += 1
-        rest = section_keys[taken:]
-        if rest:  # the sections are full: each key is tracked already, or folded
-            beyond = [sum(islice(column, taken, None)) for column in columns]  # hits, errors, bytes
-            for index in _long_positions(rest):  # cut first, it may be a tracked key
-                row = [column[taken + index] for column in columns]
-                self._add_section_row(rest[index], *row)
-                beyond = list(map(sub, beyond, row))
-            for index in _positions(rest, sections.keys() & rest):
-                entry = sections[rest[index]]
-                for column, values in enumerate(columns):
-                    entry[column] += values[taken + index]
-                    beyond[column] -= values[taken + index]
-            for column, amount in enumerate(beyond):
-                self._folded_section[column] += amount
+        if taken < len(section_keys):  # the sections are full: each key is tracked already, or folded
+            self._add_to_full_sections(section_keys[taken:], *(list(islice(column, taken, None)) for column in columns))
         status_codes = self._status_codes
         for status, count in overflow.statuses.items():
             if status in status_codes:
@@ -990,40 +966,43 @@ class Statistics:
             folded -= counts.get("", 0)  # the empty user counts nowhere
         self._folded[name] += folded
 
-    def _add_to_full_sections(self, section_status: Mapping[Tuple[str, int], int], section_bytes: Mapping[str, int],
-                              hits: int, size: int) -> None:
-        """Count ``section_status`` (``hits`` in all) and ``section_bytes`` (``size`` in all) when
-        the sections are full, as :meth:`add_counts`'s loops would (see :meth:`_add_to_full`):
-        the tracked sections' pairs one by one, the others' hits, errors and bytes folded at once,
-        each status code counted once."""
+    def _add_to_full_sections(self, names: List[str], hits: List[int], errors: List[int], sizes: List[int]) -> None:
+        """Count rows of sections (a name may repeat) when the sections are full, as the loops of
+        :meth:`add_counts` would, without a Python step per row (see :meth:`_add_to_full`): the
+        rows of tracked sections, and of long names (cut, they may be tracked), one by one; the
+        others' hits, errors and bytes folded at once."""
+        sections = self._sections
+        if names and max(map(len, names)) > MAX_KEY_LENGTH:
+            wanted: Callable[[str], bool] = lambda name: name in sections or len(name) > MAX_KEY_LENGTH  # noqa: E731
+        else:
+            wanted = sections.__contains__
+        beyond = [sum(hits), sum(errors), sum(sizes)]
+        for name, *row in compress(zip(names, hits, errors, sizes), map(wanted, names)):
+            if any(row):
+                entry = sections.get(name) or self._section_entry(name)  # the folded entry for a long name not tracked
+                for column, value in enumerate(row):
+                    entry[column] += value
+                    beyond[column] -= value
+        for column, amount in enumerate(beyond):
+            self._folded_section[column] += amount
+
+    def _add_pairs_to_full_sections(self, section_status: Mapping[Tuple[str, int], int],
+                                    section_bytes: Mapping[str, int]) -> None:
+        """:meth:`add_counts`'s loops over ``section_status`` and ``section_bytes`` when the
+        sections are full: their rows through :meth:`_add_to_full_sections`, each status code
+        counted once."""
         pairs = list(section_status)
         names, statuses, counts = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
-        errors = sum(compress(counts, map(_ERROR_CODES.__contains__, statuses)))
-        long_names = max(map(len, names)) > MAX_KEY_LENGTH
-        tracked = (lambda name: name in self._sections or len(name) > MAX_KEY_LENGTH) if long_names \
-            else self._sections.__contains__
-        mask = list(map(tracked, names))
-        for name, status, count in compress(zip(names, statuses, counts), mask):
-            if count:  # a long key is cut, then tracked already or folded
-                self._add_section_row(name, count, count if is_error(status) else 0, 0)
-                hits -= count
-                errors -= count if is_error(status) else 0
-        folded = self._folded_section
-        folded[0] += hits
-        folded[1] += errors
-        for name, bytes_ in section_bytes.items() if long_names else ():
-            if bytes_ and len(name) > MAX_KEY_LENGTH:  # cut, then tracked already or folded
-                self._section_entry(name)[2] += bytes_
-                size -= bytes_
-        for name in self._sections.keys() & section_bytes.keys():
-            self._sections[name][2] += section_bytes[name]
-            size -= section_bytes[name]
-        folded[2] += size
+        nothing = [0] * len(names)
+        self._add_to_full_sections(names, counts, list(map(mul, counts, map(_ERROR_CODES.__contains__, statuses))), nothing)
+        sized = list(section_bytes)
+        nothing = [0] * len(sized)
+        self._add_to_full_sections(sized, nothing, nothing, list(section_bytes.values()))
         status_codes = self._status_codes
-        for status, count in summed(statuses, counts).items():
-            if status in status_codes:
+        for status, count in summed(list(compress(statuses, counts)), list(compress(counts, counts))).items():
+            if status in status_codes:  # zero counts left out: they add no key, as in the loop
                 status_codes[status] += count
-            elif count:
+            else:
                 self._count_new(STATUS_CODES, status_codes, status, count)
 
     def _add_section_row(self, section: str, hits: int, errors: int, size: int) -> None:
@@ -1043,11 +1022,12 @@ class Statistics:
 
     def _sketch_clients(self, clients: Mapping[str, int]) -> None:
         """Sketch these clients, and the tracked ones when clients have just overflowed; each as
-        it is counted (cut when long), so that a long client is one whether it was tracked or not."""
+        it is counted (cut when long), so that a long client is one whether it was tracked or not,
+        and none without hits."""
         if self._distinct is None:
             self._distinct = DistinctSketch()
             self._distinct.add(list(self._clients))
-        self._distinct.add(_cut_keys(clients))
+        self._distinct.add(_cut_keys(compress(clients, clients.values())))
 
     def _add_vhosts(self, vhosts: Dict[str, List[int]]) -> None:
         mine = self._vhosts
