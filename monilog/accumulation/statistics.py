@@ -906,9 +906,9 @@ class Statistics:
         if overflow is not None:
             self._add_overflow(overflow)
         if self._folded[CLIENTS]:
-            self._sketch_clients(clients)
+            self._sketch_clients(compress(clients, clients.values()))
             if overflow is not None:
-                self._distinct.add(_cut_keys(compress(*overflow.clients)))  # type: ignore[union-attr]  # made above
+                self._sketch_clients(compress(*overflow.clients))
         self._late += late
         if vhosts:
             self._add_vhosts(vhosts)
@@ -931,12 +931,7 @@ class Statistics:
             taken += 1
         if taken < len(section_keys):  # the sections are full: each key is tracked already, or folded
             self._add_to_full_sections(section_keys[taken:], *(list(islice(column, taken, None)) for column in columns))
-        status_codes = self._status_codes
-        for status, count in overflow.statuses.items():
-            if status in status_codes:
-                status_codes[status] += count
-            elif count:
-                self._count_new(STATUS_CODES, status_codes, status, count)
+        self._add_statuses(overflow.statuses)
         for name, target, (keys, hits) in ((METHODS, self._methods, overflow.methods),
                                            (CLIENTS, self._clients, overflow.clients), (USERS, self._users, overflow.users)):
             taken = 0
@@ -998,11 +993,17 @@ class Statistics:
         sized = list(section_bytes)
         nothing = [0] * len(sized)
         self._add_to_full_sections(sized, nothing, nothing, list(section_bytes.values()))
+        # zero counts left out before summing: a status first seen without hits must not take its place early
+        self._add_statuses(summed(list(compress(statuses, counts)), list(compress(counts, counts))))
+
+    def _add_statuses(self, statuses: Mapping[int, int]) -> None:
+        """``status → hits`` counted as :meth:`add_counts`'s loop counts each pair's status (a
+        status with no hits adds no key)."""
         status_codes = self._status_codes
-        for status, count in summed(list(compress(statuses, counts)), list(compress(counts, counts))).items():
-            if status in status_codes:  # zero counts left out: they add no key, as in the loop
+        for status, count in statuses.items():
+            if status in status_codes:
                 status_codes[status] += count
-            else:
+            elif count:
                 self._count_new(STATUS_CODES, status_codes, status, count)
 
     def _add_section_row(self, section: str, hits: int, errors: int, size: int) -> None:
@@ -1020,14 +1021,14 @@ class Statistics:
         elif hits and (name != USERS or key):
             self._count_new(name, target, key, hits)
 
-    def _sketch_clients(self, clients: Mapping[str, int]) -> None:
-        """Sketch these clients, and the tracked ones when clients have just overflowed; each as
-        it is counted (cut when long), so that a long client is one whether it was tracked or not,
-        and none without hits."""
+    def _sketch_clients(self, clients: Iterable[str]) -> None:
+        """Sketch these clients (those with hits), and the tracked ones when clients have just
+        overflowed; each as it is counted (cut when long), so that a long client is one whether
+        it was tracked or not."""
         if self._distinct is None:
             self._distinct = DistinctSketch()
             self._distinct.add(list(self._clients))
-        self._distinct.add(_cut_keys(compress(clients, clients.values())))
+        self._distinct.add(_cut_keys(clients))
 
     def _add_vhosts(self, vhosts: Dict[str, List[int]]) -> None:
         mine = self._vhosts
