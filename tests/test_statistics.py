@@ -558,8 +558,11 @@ class CutTest(unittest.TestCase):
         counts = counts_of(many_keys(3000, random.Random(7), 5000))
         zero = counts._replace(section_status={**counts.section_status, ("/late", 200): 0, ("/s1", 404): 0})
         stray = counts._replace(section_bytes={**counts.section_bytes, "/no-hits": 5})
-        for odd in (zero, stray, counts._replace(clients={**counts.clients, "h-zero": 0})):
+        negative = counts._replace(users={**counts.users, "u-negative": -1})
+        for odd in (zero, stray, counts._replace(clients={**counts.clients, "h-zero": 0}), negative):
             self.assertIs(odd.cut(MIN_CUT_KEYS), odd)  # add_counts takes these key by key, or refuses them
+        with self.assertRaises(ValueError):
+            Statistics(MIN_CUT_KEYS).add_counts(negative.cut(MIN_CUT_KEYS))
 
     def test_a_malformed_overflow_is_refused_and_nothing_counted(self) -> None:
         cut = counts_of(many_keys(3000, random.Random(3), 5000)).cut(MIN_CUT_KEYS)

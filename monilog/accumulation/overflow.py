@@ -29,9 +29,10 @@ class Columns(NamedTuple):
 
 
 def count_column(counts: Iterable[int]) -> Sequence[int]:
-    """Counts as a column of an :class:`Overflow`: an ``array`` of 64-bit ints, which pickles as
-    its bytes and holds nothing but ints (any sequence of ints is taken too)."""
-    return array("q", counts)
+    """Counts as a column of an :class:`Overflow`: an ``array`` of unsigned 64-bit ints, which
+    pickles as its bytes and holds nothing but counts: none is negative, so applying it needs no
+    pass to check (any sequence of ints is taken too, and checked)."""
+    return array("Q", counts)
 
 
 NO_COLUMNS = Columns([], count_column(()))

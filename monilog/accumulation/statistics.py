@@ -233,8 +233,8 @@ class Counts(NamedTuple):
         in their order, through dict and set operations rather than a Python step per key. That
         is what makes a log of random paths cheap to apply, and to send from a worker process.
         Counters with no dimension over ``max_keys`` come back as they are, and so do counters
-        with a zero count or bytes for a section without hits (which the engine never makes, and
-        ``add_counts`` treats key by key or refuses). Status codes, virtual hosts and durations
+        with a zero or negative count or bytes for a section without hits (which the engine never
+        makes, and ``add_counts`` treats key by key or refuses). Status codes, virtual hosts and durations
         are never cut.
 
         :raises ValueError: when ``max_keys`` is below :data:`MIN_CUT_KEYS`.
@@ -251,9 +251,9 @@ class Counts(NamedTuple):
         if max(len(seen), len(self.methods), len(self.clients), len(self.users)) <= max_keys:
             return self
         size = self.section_bytes
-        if not all(section_status.values()) or not all(self.methods.values()) or not all(self.clients.values()) \
-                or not all(self.users.values()) or not size.keys() <= seen.keys():
-            return self
+        if min(min(counts.values(), default=1) for counts in (section_status, self.methods, self.clients, self.users)) < 1 \
+                or not size.keys() <= seen.keys():
+            return self  # a zero or negative count: add_counts takes these key by key, or refuses them
         statuses, hits = list(map(itemgetter(1), pairs)), list(section_status.values())
         if len(seen) == len(sections):  # each section has one status (a log of random paths): the cut is a slice
             kept = dict(islice(section_status.items(), max_keys))
@@ -337,6 +337,12 @@ def _cut_keys(keys: Iterable[str]) -> List[str]:
     per key only when one is)."""
     keys = list(keys)
     return list(map(_cut, keys)) if keys and max(map(len, keys)) > MAX_KEY_LENGTH else keys
+
+
+def _none_tracked(tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
+    """Whether none of ``keys`` is counted under a key of ``tracked``: none is one of them, and
+    none is long (cut, a long key may be one)."""
+    return tracked.keys().isdisjoint(keys) and (not keys or max(map(len, keys)) <= MAX_KEY_LENGTH)
 
 
 def _ranked(counts: Mapping[K, int], n: Optional[int]) -> List[Tuple[K, int]]:
@@ -768,8 +774,9 @@ def _check_overflow(overflow: Overflow) -> _LeftOut:
 
 def _check_column(name: str, counts: Sequence[int]) -> int:
     """The sum of a column of counts, checked as :func:`_check_counts` checks a mapping's."""
-    if not counts or (((type(counts) is array and counts.typecode == "q") or set(map(type, counts)) == _INT) \
-            and min(counts) >= 0):
+    if type(counts) is array and counts.typecode == "Q":  # counts by construction: the sum is the check
+        return sum(counts)
+    if not counts or (set(map(type, counts)) == _INT and min(counts) >= 0):
         return sum(counts)
     return _check_counts(name, dict(enumerate(counts)))
 
@@ -939,8 +946,11 @@ class Statistics:
                 self._add_key(name, target, keys[taken], hits[taken])
                 taken += 1
             if taken < len(keys):  # the dimension is full: each key is tracked already, or folded
-                rest_hits = list(islice(hits, taken, None))
-                self._add_to_full(name, target, summed(keys[taken:], rest_hits), sum(rest_hits))
+                rest, rest_hits = keys[taken:], list(islice(hits, taken, None))
+                if _none_tracked(target, rest) and (name != USERS or "" not in rest):
+                    self._folded[name] += sum(rest_hits)  # a log of random clients: no mapping built
+                else:
+                    self._add_to_full(name, target, summed(rest, rest_hits), sum(rest_hits))
 
     def _add_to_full(self, name: str, target: Dict[str, int], counts: Mapping[str, int], total: int) -> None:
         """Count ``counts`` (``total`` hits in all) into a dimension that holds ``max_keys`` keys, as
@@ -949,6 +959,9 @@ class Statistics:
         dimension, so the order of the keys does not matter; a long key is counted on its own,
         as it is cut first and may then be a tracked key."""
         folded = total
+        if _none_tracked(target, counts) and (name != USERS or "" not in counts):
+            self._folded[name] += folded  # a log of random clients: no set built
+            return
         if max(map(len, counts)) > MAX_KEY_LENGTH:
             for key in [key for key in counts if len(key) > MAX_KEY_LENGTH]:
                 self._add_key(name, target, key, counts[key])
@@ -967,6 +980,10 @@ class Statistics:
         rows of tracked sections, and of long names (cut, they may be tracked), one by one; the
         others' hits, errors and bytes folded at once."""
         sections = self._sections
+        if _none_tracked(sections, names):  # a log of random paths: all folded at once
+            for column, values in enumerate((hits, errors, sizes)):
+                self._folded_section[column] += sum(values)
+            return
         if names and max(map(len, names)) > MAX_KEY_LENGTH:
             wanted: Callable[[str], bool] = lambda name: name in sections or len(name) > MAX_KEY_LENGTH  # noqa: E731
         else:
