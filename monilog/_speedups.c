@@ -1587,6 +1587,73 @@ newlines(PyObject *module, PyObject *data)
     return PyLong_FromSsize_t(count);
 }
 
+/* Each str of a list that starts with `lead`, cut before the first of `stops` after its first
+ * character (whole when there is none); other(key) for any other key. The caller gives the rule
+ * (monilog.parsing.section: lead "/", stops "/?#"); this knows none. */
+static PyObject *
+prefixes(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *keys, *other;
+    const char *lead, *stops;
+    Py_ssize_t lead_size, stop_count;
+    if (!PyArg_ParseTuple(args, "O!s#s#O", &PyList_Type, &keys, &lead, &lead_size, &stops, &stop_count, &other)) {
+        return NULL;
+    }
+    if (lead_size != 1 || (unsigned char)lead[0] >= 128) {
+        PyErr_SetString(PyExc_ValueError, "prefixes: lead must be one ASCII character");
+        return NULL;
+    }
+    unsigned char stop[256] = {0};
+    for (Py_ssize_t i = 0; i < stop_count; i++) {
+        if ((unsigned char)stops[i] >= 128) {
+            PyErr_SetString(PyExc_ValueError, "prefixes: stops must be ASCII");
+            return NULL;
+        }
+        stop[(unsigned char)stops[i]] = 1;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(keys);
+    PyObject *result = PyList_New(count);
+    if (result == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i), *item;
+        Py_ssize_t size;
+        if (PyUnicode_CheckExact(key) && (size = PyUnicode_GET_LENGTH(key)) > 0
+                && PyUnicode_READ_CHAR(key, 0) == (Py_UCS4)(unsigned char)lead[0]) {
+            Py_ssize_t end = 1;
+            if (PyUnicode_KIND(key) == PyUnicode_1BYTE_KIND) {  /* ASCII and Latin-1: all of a busy log */
+                const Py_UCS1 *data = PyUnicode_1BYTE_DATA(key);
+                while (end < size && !stop[data[end]]) {
+                    end++;
+                }
+            } else {
+                int kind = PyUnicode_KIND(key);
+                const void *data = PyUnicode_DATA(key);
+                Py_UCS4 character;
+                while (end < size && ((character = PyUnicode_READ(kind, data, end)) >= 128 || !stop[character])) {
+                    end++;
+                }
+            }
+            if (end == size) {
+                Py_INCREF(key);
+                item = key;
+            } else {
+                item = PyUnicode_Substring(key, 0, end);
+            }
+        } else {
+            item = PyObject_CallOneArg(other, key);
+        }
+        if (item == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyList_SET_ITEM(result, i, item);
+    }
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_clf", scan_clf, METH_VARARGS,
      "scan_clf(block, combined) -> (who, stamps, requests, statuses, sizes) or None\n\n"
@@ -1617,6 +1684,10 @@ static PyMethodDef methods[] = {
     {"newlines", newlines, METH_O,
      "newlines(data) -> int or None\n\n"
      "How many newlines bytes hold, as monilog.parsing.columns.newlines_python (None for other objects)."},
+    {"prefixes", prefixes, METH_VARARGS,
+     "prefixes(keys, lead, stops, other) -> list\n\n"
+     "Each key starting with lead cut before the first of stops after it, other(key) for the rest,\n"
+     "as monilog.parsing.section.prefixes_python."},
     {"distinct_add", distinct_add, METH_VARARGS,
      "distinct_add(registers, keys) -> True or None\n\n"
      "Add each key (str) to a HyperLogLog's registers (a bytearray), as\n"

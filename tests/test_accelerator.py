@@ -2,7 +2,7 @@
 
 ``monilog._speedups.scan_clf`` is compared with :func:`monilog.parsing.block.scan_regex` and
 ``monilog._speedups.tally`` with :func:`monilog.accumulation.aggregate.tally_python` (and
-``pairs``, ``runs``, ``summed`` and ``newlines`` with theirs; ``scan_format`` in ``tests/test_format_scan.py``), on lines
+``pairs``, ``runs``, ``summed``, ``newlines`` and ``prefixes`` with theirs; ``scan_format`` in ``tests/test_format_scan.py``), on lines
 and columns from hypothesis, on every bound of the fast pattern (one character inside it, one
 past it), and end to end: a replay in pure Python (``MONILOG_PURE_PYTHON=1``) writes the same
 reports as one with the accelerator. CI sets ``MONILOG_REQUIRE_SPEEDUPS=1``, so that these tests
@@ -27,6 +27,7 @@ from monilog.accumulation.summing import summed_python
 from monilog.generator import LogGenerator
 from monilog.parsing.block import _STRICT_PATTERNS, LINE_KEYS, ParsedBlock, scan_regex
 from monilog.parsing.columns import newlines_python
+from monilog.parsing.section import prefixes_python, section_of, sections_of
 from tests.test_block_parser import corrupted_line
 from tests.test_parser import format_line, log_fields
 
@@ -241,6 +242,30 @@ class NewlinesTest(unittest.TestCase):
         for other in (bytearray(b"\n"), memoryview(b"\n"), "\n", None):
             self.assertIsNone(speedups.newlines(other))
         self.assertEqual(speedups.newlines(b"\n" * 100_000 + b"end"), 100_000)
+
+
+@needs_speedups
+class PrefixesTest(unittest.TestCase):
+    TEXT = st.text(st.sampled_from("/?#ab;é€\U0001f600 \n-"), max_size=12)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(TEXT, max_size=20), st.sampled_from(["/", "a", "-"]), st.sampled_from(["/?#", "", ";", "a#"]))
+    def test_keys_cut_as_the_reference(self, keys: List[str], lead: str, stops: str) -> None:
+        self.assertEqual(speedups.prefixes(keys, lead, stops, str.upper), prefixes_python(keys, lead, stops, str.upper))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(TEXT, TEXT.map("/".__add__), TEXT.map("http://h".__add__)), max_size=20))
+    def test_sections_of_targets_as_the_rule(self, targets: List[str]) -> None:
+        self.assertEqual(sections_of(targets), list(map(section_of, targets)))
+
+    def test_what_it_cannot_take(self) -> None:
+        for keys, lead, stops in (([], "//", "?"), ([], "é", "?"), ([], "/", "é")):
+            with self.assertRaises(ValueError):
+                speedups.prefixes(keys, lead, stops, str.upper)
+        with self.assertRaises(TypeError):
+            speedups.prefixes(("/a",), "/", "?", str.upper)  # a list only
+        with self.assertRaises(ZeroDivisionError):  # what the callable raises comes through
+            speedups.prefixes(["/a", "x"], "/", "?", lambda key: 1 / 0)
 
 
 @needs_speedups

@@ -322,7 +322,7 @@ class LineKeys(KeyDecoder):
         if _all_bytes(keys):
             fields = b" ".join(keys).decode("ascii").split(" ")
             if len(fields) == 2 * len(keys):
-                return fields[0::2], list(map(section.section_of, fields[1::2]))
+                return fields[0::2], section.sections_of(fields[1::2])
         return split_pairs(list(map(decode_request, keys)))
 
     def target(self, key: Any) -> str:
