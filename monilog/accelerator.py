@@ -1,6 +1,6 @@
 """The optional C accelerator (:mod:`monilog._speedups`): whether it is used, and how to choose.
 
-Eight pure steps of the engine have a C twin: the Common/Combined block scan
+Nine pure steps of the engine have a C twin: the Common/Combined block scan
 (:func:`monilog.parsing.block.scan_regex`), the scan of a compiled format's lines, run as a
 program its pattern is translated into (:func:`monilog.parsing.pieces.scan_single`), the
 counting of a range of records by key (:func:`monilog.accumulation.aggregate.tally_python`) and
@@ -8,10 +8,12 @@ by pair of keys (:func:`~monilog.accumulation.aggregate.pairs_python`: durations
 hosts per request and status), a block's runs of seconds
 (:func:`~monilog.accumulation.aggregate.runs_python`), sums per key
 (:func:`~monilog.accumulation.summing.summed_python`), the hashing of clients into the
-distinct-clients sketch (:func:`monilog.accumulation.distinct.add_python`) and the counting of a
-block's lines (:func:`monilog.parsing.columns.newlines_python`). Each twin gives exactly its Python
+distinct-clients sketch (:func:`monilog.accumulation.distinct.add_python`), the counting of a
+block's lines (:func:`monilog.parsing.columns.newlines_python`) and the cutting of keys at given
+characters (:func:`monilog.parsing.section.prefixes_python`). Each twin gives exactly its Python
 reference's result (the tests compare them on generated and hostile input) and knows no rule:
-sections, clocks, alerts, formats and decoding stay in their Python modules. The accelerator is
+sections, clocks, alerts, formats and decoding stay in their Python modules (the section rule
+gives ``prefixes`` its usual case's characters, and takes every other target itself). The accelerator is
 built when monilog is installed and a C compiler is there; without one, installing still works and
 monilog runs the same, slower (stdlib ``json`` and its ``_json`` work the same way).
 
