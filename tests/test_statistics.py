@@ -522,6 +522,23 @@ class CutTest(unittest.TestCase):
             self.assertEqual(tested.snapshot(T0, end), reference.snapshot(T0, end), seed)
         self.assertGreater(cases, 14)
 
+    def test_long_keys_beyond_the_cut_count_under_a_long_key_before_it_in_empty_statistics(self) -> None:
+        long = "x" * MAX_KEY_LENGTH
+        records = [record(section=f"/{long}0", host=f"{long}0")]  # cut to MAX_KEY_LENGTH, and tracked
+        records += [record(section=f"/s{index}", host=f"h{index}") for index in range(3 * MIN_CUT_KEYS)]
+        records += [record(section=f"/{long}{index}", host=f"{long}{index}") for index in range(1, 9)]  # beyond the cut, cut alike
+        whole = counts_of(records)
+        cut = whole.cut(MIN_CUT_KEYS)
+        assert cut.overflow is not None
+        end = T0 + timedelta(seconds=10)
+        tested, reference = Statistics(MIN_CUT_KEYS), Statistics(MIN_CUT_KEYS)
+        tested.add_counts(cut)
+        reference.add_counts(whole)
+        snapshot = tested.snapshot(T0, end)
+        self.assertEqual(snapshot, reference.snapshot(T0, end))
+        cut_key = long[:MAX_KEY_LENGTH - 1] + "…"
+        self.assertEqual((snapshot.sections["/" + cut_key[:-2] + "…"].hits, snapshot.clients[cut_key]), (9, 9))
+
     def test_cut_counters_pickle_as_they_were_keys_with_newlines_too(self) -> None:
         records = many_keys(3000, random.Random(6), 5000)
         records[2500] = records[2500]._replace(section="/a\nb", host="h\n", user="\n")  # JSON logs may decode these

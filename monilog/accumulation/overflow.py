@@ -40,7 +40,9 @@ NO_COLUMNS = Columns([], count_column(()))
 
 class Overflow(NamedTuple):
     """The keys of counters beyond their cut (:meth:`~monilog.accumulation.statistics.Counts.cut`),
-    as columns in first-seen order."""
+    as columns in first-seen order: none of them is a key of the counters' own mappings (the cut
+    splits each dimension's keys in two), which lets statistics whose dimension those mappings
+    fill from empty fold them all without reading them."""
 
     sections: List[str]
     section_hits: Sequence[int]

@@ -345,6 +345,12 @@ def _none_tracked(tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
     return tracked.keys().isdisjoint(keys) and (not keys or max(map(len, keys)) <= MAX_KEY_LENGTH)
 
 
+def _short_keys(tracked: Mapping[str, Any]) -> bool:
+    """Whether no key of ``tracked`` has :data:`MAX_KEY_LENGTH` characters, as one cut to that
+    length has: no other key is then counted under one of them once it is not one of them."""
+    return not tracked or max(map(len, tracked)) < MAX_KEY_LENGTH
+
+
 def _ranked(counts: Mapping[K, int], n: Optional[int]) -> List[Tuple[K, int]]:
     """``(key, hits)`` pairs, most hits first, ties by key; the first ``n`` (all when None)."""
     if n is not None and 0 < n and 8 * n < len(counts):
@@ -860,6 +866,9 @@ class Statistics:
         # common cases (a tracked key; a new key when the dimension is full) are written inline,
         # and a batch of many keys into a full dimension is counted at once (_add_to_full...)
         sections, max_keys, folded_section = self._sections, self.max_keys, self._folded_section
+        # dimensions the cut's first keys are about to fill from empty: its other keys are none of them
+        fresh = frozenset() if overflow is None else \
+            frozenset(name for name, target in ((SECTIONS, sections), (CLIENTS, self._clients)) if not target)
         get = sections.get
         status_codes = self._status_codes
         if len(sections) >= max_keys and len(section_status) > _BULK_KEYS:
@@ -911,7 +920,7 @@ class Statistics:
                     target[key] = count
             self._folded[name] += folded
         if overflow is not None:
-            self._add_overflow(overflow)
+            self._add_overflow(overflow, fresh)
         if self._folded[CLIENTS]:
             self._sketch_clients(compress(clients, clients.values()))
             if overflow is not None:
@@ -926,10 +935,13 @@ class Statistics:
                 self._upstream = LatencySketch()
             self._upstream.merge(upstream)
 
-    def _add_overflow(self, overflow: Overflow) -> None:
+    def _add_overflow(self, overflow: Overflow, fresh: FrozenSet[str]) -> None:
         """Apply the keys beyond a cut (:meth:`Counts.cut`) as the loops of :meth:`add_counts` would
         have, after the keys before it: one by one while a dimension has room, then, once it is
-        full, the tracked keys among them found by a set intersection and the others folded at once."""
+        full, the tracked keys among them found by a set intersection and the others folded at
+        once. A dimension in ``fresh`` was empty before the cut's first keys: once they fill it,
+        it tracks none of the other keys (a cut's keys are distinct; only one cut to
+        :data:`MAX_KEY_LENGTH` could be one of them), which are folded without reading them."""
         sections, section_keys, max_keys = self._sections, overflow.sections, self.max_keys
         columns = (overflow.section_hits, overflow.section_errors, overflow.section_bytes)
         taken = 0
@@ -937,7 +949,11 @@ class Statistics:
             self._add_section_row(section_keys[taken], *(column[taken] for column in columns))
             taken += 1
         if taken < len(section_keys):  # the sections are full: each key is tracked already, or folded
-            self._add_to_full_sections(section_keys[taken:], *(list(islice(column, taken, None)) for column in columns))
+            if not taken and SECTIONS in fresh and _short_keys(sections):
+                for column, values in enumerate(columns):
+                    self._folded_section[column] += sum(values)
+            else:
+                self._add_to_full_sections(section_keys[taken:], *(list(islice(column, taken, None)) for column in columns))
         self._add_statuses(overflow.statuses)
         for name, target, (keys, hits) in ((METHODS, self._methods, overflow.methods),
                                            (CLIENTS, self._clients, overflow.clients), (USERS, self._users, overflow.users)):
@@ -946,6 +962,9 @@ class Statistics:
                 self._add_key(name, target, keys[taken], hits[taken])
                 taken += 1
             if taken < len(keys):  # the dimension is full: each key is tracked already, or folded
+                if not taken and name in fresh and _short_keys(target):
+                    self._folded[name] += sum(hits)
+                    continue
                 rest, rest_hits = keys[taken:], list(islice(hits, taken, None))
                 if _none_tracked(target, rest) and (name != USERS or "" not in rest):
                     self._folded[name] += sum(rest_hits)  # a log of random clients: no mapping built
