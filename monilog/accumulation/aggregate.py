@@ -276,11 +276,21 @@ def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Tu
              distinct: Iterable[Any]) -> Tuple[List[str], List[str]]:
     """The decoded ``distinct`` keys, in order, as two columns; those not in ``cache`` decoded
     together and kept in it. A log of random paths decodes without it: when more are missing than
-    it keeps, or than half of them while it is half full already (its keys are then another
-    traffic's: it starts afresh, to learn the next keys if they repeat)."""
+    it keeps, or than half of them while it is half full already; and when a sample of many keys
+    finds few in it. Its keys are then another traffic's: it starts afresh, to learn the next keys
+    if they repeat. After a sample it keeps only the sample, so that keys that come again are
+    learnt next time, and keys that do not cost no set and no update per key."""
     distinct = list(distinct)
     if len(distinct) - len(cache) > KeyDecoder.CACHE_LIMIT:  # more are missing than it keeps, whichever they are
         return decode(distinct)
+    if cache and len(distinct) > 4 * _SAMPLE:
+        step = len(distinct) // _SAMPLE
+        sample = distinct[:step * _SAMPLE:step]
+        if sum(map(cache.__contains__, sample)) <= _SAMPLE // 8:
+            decoded = decode(distinct)
+            cache.clear()
+            cache.update(zip(sample, zip(decoded[0][:step * _SAMPLE:step], decoded[1][:step * _SAMPLE:step])))
+            return decoded
     missing = list(set(distinct).difference(cache))
     if len(missing) > KeyDecoder.CACHE_LIMIT or (2 * len(missing) > len(distinct) > 64
                                                   and 2 * len(cache) >= KeyDecoder.CACHE_LIMIT):
@@ -290,6 +300,10 @@ def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Tu
     if missing:
         cache.update(zip(missing, zip(*decode(missing))))
     return split_pairs(list(map(cache.__getitem__, distinct)))
+
+
+_SAMPLE = 64
+"""Keys of a block :func:`_decoded` looks up in its cache first, when the block has many."""
 
 
 def runs_python(keys: Sequence[K]) -> Tuple[List[K], List[int]]:
