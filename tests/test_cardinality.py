@@ -141,6 +141,8 @@ class DecodeCacheTest(unittest.TestCase):
         hostile = hostile_lines(12 * BATCH)
         for start in range(0, len(hostile), 4 * BATCH):  # blocks of 4,000 new keys: over half the cache's room
             count_records(parse_block(b"\n".join(hostile[start:start + 4 * BATCH]) + b"\n", parser), 0, 4 * BATCH)
+            if start:  # after the first block, a sample tells the keys do not come again: none is learnt
+                self.assertLessEqual(max(map(len, (LINE_KEYS.who_cache, LINE_KEYS.request_cache))), 64)
         ordinary = [line.replace(b"/x?", b"/y?") for line in hostile_lines(300)] * 10  # 300 keys, each ten times
         block = parse_block(b"\n".join(ordinary) + b"\n", parser)
         for _ in range(2):
