@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accelerator import speedups
-from monilog.accumulation.distinct import REGISTERS, DistinctSketch, add_python, registers_max
+from monilog.accumulation.distinct import REGISTERS, SATURATED, DistinctSketch, add_python, rank_histogram, registers_max
 from monilog.accumulation.statistics import Counts, Statistics, merged
 
 
@@ -64,8 +64,18 @@ class EstimateTest(unittest.TestCase):
         sketch = DistinctSketch()
         sketch.add(["a", "b"])
         self.assertEqual(pickle.loads(pickle.dumps(sketch)), sketch)
-        with self.assertRaises(ValueError):
-            DistinctSketch(bytes(100))
+        for foreign in (bytes(100), bytes([52]) * REGISTERS, bytes([255]) * REGISTERS):  # too few; ranks past 51
+            with self.assertRaises(ValueError):
+                DistinctSketch(foreign)
+
+    def test_every_register_at_the_largest_rank_is_a_bound_not_an_error(self) -> None:
+        self.assertEqual(DistinctSketch(bytes([51]) * REGISTERS).estimate(), SATURATED)
+
+    def test_the_histogram_of_ranks_counts_every_register_whatever_the_largest(self) -> None:
+        draw = random.Random(5)
+        for top in (0, 1, 2, 20, 50, 51):
+            registers = bytes(draw.randrange(top + 1) for _ in range(REGISTERS))
+            self.assertEqual(rank_histogram(registers), [registers.count(rank) for rank in range(52)], top)
 
     def test_every_process_hashes_alike(self) -> None:
         # worker processes' sketches merge with the main process's: no per-process hash seed

@@ -31,7 +31,7 @@ A sketch belongs to one thread. It pickles, so worker processes can return their
 from __future__ import annotations
 
 import math
-from typing import Iterable, Optional, Union
+from typing import Iterable, List, Optional, Union
 
 from monilog.accelerator import speedups
 
@@ -41,6 +41,9 @@ REGISTERS = 1 << PRECISION
 _RANK_BITS = 64 - PRECISION
 _RANK_MASK = (1 << _RANK_BITS) - 1
 _MASK = (1 << 64) - 1
+SATURATED = REGISTERS << _RANK_BITS
+"""The estimate of a sketch whose every register holds the largest rank (2**64 keys, as the hash
+tells them apart): a bound, not a count."""
 _FNV_OFFSET, _FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
 
 
@@ -87,6 +90,13 @@ def registers_max(a: Union[bytes, bytearray], b: Union[bytes, bytearray]) -> byt
     return bytearray(((x & mask) | (y & (mask ^ _ALL_BITS))).to_bytes(REGISTERS, "little"))
 
 
+def rank_histogram(registers: Union[bytes, bytearray]) -> List[int]:
+    """How many registers hold each rank, 0 to ``64 - PRECISION + 1``: one pass of ``count`` per
+    rank up to the largest register's (the ranks above it hold none)."""
+    top = min(max(registers), _RANK_BITS + 1)
+    return [registers.count(rank) for rank in range(top + 1)] + [0] * (_RANK_BITS + 1 - top)
+
+
 class DistinctSketch:
     """An estimate of how many distinct keys were added (see the module documentation)."""
 
@@ -95,6 +105,8 @@ class DistinctSketch:
     def __init__(self, registers: Optional[Union[bytes, bytearray]] = None) -> None:
         if registers is not None and len(registers) != REGISTERS:
             raise ValueError(f"a sketch has {REGISTERS} registers, not {len(registers)}")
+        if registers is not None and max(registers) > _RANK_BITS + 1:
+            raise ValueError(f"a sketch's registers hold ranks 0 to {_RANK_BITS + 1}, not {max(registers)}")
         self.registers = bytearray(REGISTERS if registers is None else registers)
 
     def add(self, keys: Iterable[str]) -> None:
@@ -112,7 +124,7 @@ class DistinctSketch:
 
     def estimate(self) -> int:
         """The estimated number of distinct keys added (0 for an empty sketch)."""
-        histogram = [self.registers.count(rank) for rank in range(_RANK_BITS + 2)]
+        histogram = rank_histogram(self.registers)
         m = REGISTERS
         if histogram[0] == m:
             return 0
@@ -120,6 +132,8 @@ class DistinctSketch:
         for rank in range(_RANK_BITS, 0, -1):
             z = 0.5 * (z + histogram[rank])
         z += m * _sigma(histogram[0] / m)
+        if not z:  # every register at the largest rank: more keys than the sketch tells apart
+            return SATURATED
         return round(m * m / (2 * math.log(2) * z))
 
     def __eq__(self, other: object) -> bool:
