@@ -731,15 +731,18 @@ _INT = {int}
 
 
 class _LeftOut(NamedTuple):
-    """The hits of an :class:`Overflow`, checked: all of them, and per dimension (users: with a user)."""
+    """The hits of an :class:`Overflow`, checked: all of them (and their errors and bytes), and per
+    dimension (users: with a user)."""
 
     hits: int
+    errors: int
+    bytes: int
     methods: int
     clients: int
     users: int
 
 
-_LEFT_NONE = _LeftOut(0, 0, 0, 0)
+_LEFT_NONE = _LeftOut(0, 0, 0, 0, 0, 0)
 
 
 def _check_overflow(overflow: Overflow) -> _LeftOut:
@@ -753,7 +756,7 @@ def _check_overflow(overflow: Overflow) -> _LeftOut:
     if not len(sections) == len(hits) == len(errors) == len(size):
         raise ValueError("the overflow's section columns differ in length")
     total, errors_total = _check_column("overflow.section_hits", hits), _check_column("overflow.section_errors", errors)
-    _check_column("overflow.section_bytes", size)
+    bytes_total = _check_column("overflow.section_bytes", size)
     # each test in one pass only when it may fail: cut counters have errors on few sections, and hits on all
     if (errors_total and any(map(gt, errors, hits))) or (0 in hits and any(map(bool, compress(size, map(not_, hits))))):
         raise ValueError("the overflow gives a section more errors than hits, or bytes without hits")
@@ -775,7 +778,7 @@ def _check_overflow(overflow: Overflow) -> _LeftOut:
     keys, counts = overflow.users
     if "" in keys:  # the empty user counts nowhere
         parts[2] -= sum(compress(counts, map(not_, keys)))
-    return _LeftOut(total, *parts)
+    return _LeftOut(total, errors_total, bytes_total, *parts)
 
 
 def _check_column(name: str, counts: Sequence[int]) -> int:
@@ -920,7 +923,7 @@ class Statistics:
                     target[key] = count
             self._folded[name] += folded
         if overflow is not None:
-            self._add_overflow(overflow, fresh)
+            self._add_overflow(overflow, fresh, left)
         if self._folded[CLIENTS]:
             self._sketch_clients(compress(clients, clients.values()))
             if overflow is not None:
@@ -935,13 +938,14 @@ class Statistics:
                 self._upstream = LatencySketch()
             self._upstream.merge(upstream)
 
-    def _add_overflow(self, overflow: Overflow, fresh: FrozenSet[str]) -> None:
+    def _add_overflow(self, overflow: Overflow, fresh: FrozenSet[str], left: _LeftOut) -> None:
         """Apply the keys beyond a cut (:meth:`Counts.cut`) as the loops of :meth:`add_counts` would
         have, after the keys before it: one by one while a dimension has room, then, once it is
         full, the tracked keys among them found by a set intersection and the others folded at
         once. A dimension in ``fresh`` was empty before the cut's first keys: once they fill it,
         it tracks none of the other keys (a cut's keys are distinct; only one cut to
-        :data:`MAX_KEY_LENGTH` could be one of them), which are folded without reading them."""
+        :data:`MAX_KEY_LENGTH` could be one of them), which are folded without reading them, by
+        the totals ``left`` that checking them summed."""
         sections, section_keys, max_keys = self._sections, overflow.sections, self.max_keys
         columns = (overflow.section_hits, overflow.section_errors, overflow.section_bytes)
         taken = 0
@@ -950,8 +954,8 @@ class Statistics:
             taken += 1
         if taken < len(section_keys):  # the sections are full: each key is tracked already, or folded
             if not taken and SECTIONS in fresh and _short_keys(sections):
-                for column, values in enumerate(columns):
-                    self._folded_section[column] += sum(values)
+                for column, total in enumerate((left.hits, left.errors, left.bytes)):
+                    self._folded_section[column] += total
             else:
                 self._add_to_full_sections(section_keys[taken:], *(list(islice(column, taken, None)) for column in columns))
         self._add_statuses(overflow.statuses)
@@ -962,8 +966,8 @@ class Statistics:
                 self._add_key(name, target, keys[taken], hits[taken])
                 taken += 1
             if taken < len(keys):  # the dimension is full: each key is tracked already, or folded
-                if not taken and name in fresh and _short_keys(target):
-                    self._folded[name] += sum(hits)
+                if not taken and name == CLIENTS and CLIENTS in fresh and _short_keys(target):
+                    self._folded[CLIENTS] += left.clients
                     continue
                 rest, rest_hits = keys[taken:], list(islice(hits, taken, None))
                 if _none_tracked(target, rest) and (name != USERS or "" not in rest):
