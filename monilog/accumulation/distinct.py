@@ -92,8 +92,8 @@ def registers_max(a: Union[bytes, bytearray], b: Union[bytes, bytearray]) -> byt
 
 def rank_histogram(registers: Union[bytes, bytearray]) -> List[int]:
     """How many registers hold each rank, 0 to ``64 - PRECISION + 1``: one pass of ``count`` per
-    rank up to the largest register's (the ranks above it hold none)."""
-    top = min(max(registers), _RANK_BITS + 1)
+    rank up to the largest register's (the ranks above it hold none; ``in`` finds it fast)."""
+    top = next((rank for rank in range(_RANK_BITS + 1, 0, -1) if rank in registers), 0)
     return [registers.count(rank) for rank in range(top + 1)] + [0] * (_RANK_BITS + 1 - top)
 
 
