@@ -13,7 +13,7 @@ from typing import Iterable, List
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monilog.accumulation.overflow import MIN_CUT_KEYS
+from monilog.accumulation.overflow import MIN_CUT_KEYS, PackedKeys
 from monilog.accumulation.statistics import (
     _BULK_KEYS,
     CLIENTS,
@@ -545,8 +545,17 @@ class CutTest(unittest.TestCase):
         for batch in (records, records[:2400]):  # with and without a newline in a key beyond the cut
             cut = counts_of(batch).cut(MIN_CUT_KEYS)
             assert cut.overflow is not None
-            self.assertEqual(pickle.loads(pickle.dumps(cut)), cut)
+            travelled = pickle.loads(pickle.dumps(cut))
+            self.assertEqual(travelled, cut)
+            self.assertEqual(pickle.loads(pickle.dumps(travelled)), cut)  # and again, from keys still packed
             self.assertEqual("/a\nb" in cut.overflow.sections, batch is records)
+            assert travelled.overflow is not None
+            keys = travelled.overflow.clients.keys  # packed unless a key holds a newline
+            self.assertEqual(isinstance(keys, PackedKeys), batch is not records)
+            self.assertEqual((len(keys), keys[:3], keys[-1]), (len(cut.overflow.clients.keys), cut.overflow.clients.keys[:3],
+                                                                cut.overflow.clients.keys[-1]))
+            self.assertEqual(list(keys), cut.overflow.clients.keys)
+            self.assertEqual(travelled.overflow.client_sketch, cut.overflow.client_sketch)
 
     def test_counters_within_the_cut_come_back_as_they_are(self) -> None:
         counts = counts_of(random_records(300, seed=1))

@@ -4,15 +4,20 @@
 ``max_keys`` keys of each keyed dimension (kept as mappings) and an :class:`Overflow`: the other
 keys as columns in first-seen order, which a replay's worker process sends cheaply and
 :meth:`Statistics.add_counts <monilog.accumulation.statistics.Statistics.add_counts>` applies
-with set and dict operations, with the same result as the whole counters. This module holds the
-data and how it travels; the cut and its application are in :mod:`monilog.accumulation.statistics`.
+with set and dict operations, with the same result as the whole counters. Its keys travel as one
+text each column (:class:`PackedKeys`, split only when read: statistics that fold them all do not
+read them), and its clients with the sketch the cut made of them, so the main process of a
+replay hashes none of them. This module holds the data and how it travels; the cut and its
+application are in :mod:`monilog.accumulation.statistics`.
 """
 
 from __future__ import annotations
 
 from array import array
 from itertools import islice
-from typing import Any, Dict, Iterable, List, NamedTuple, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, overload
+
+from monilog.accumulation.distinct import DistinctSketch
 
 MIN_CUT_KEYS = 1000
 """The smallest ``max_keys`` :meth:`~monilog.accumulation.statistics.Counts.cut` cuts at, and
@@ -20,11 +25,55 @@ that statistics applying cut counters need for the same result: status codes (10
 never fold, so applying the statuses beyond the cut after the others changes nothing."""
 
 
-class Columns(NamedTuple):
-    """Keys in first-seen order and their hits: a list and a sequence of ints (cheap to pickle as
-    :func:`count_column`)."""
+class PackedKeys(Sequence[str]):
+    """Keys as an :class:`Overflow` travels with them: joined by newlines, and split the first time
+    one is read. Statistics that fold a cut's keys without reading them need only their number."""
 
-    keys: List[str]
+    __slots__ = ("_count", "_keys", "_text")
+
+    def __init__(self, count: int, text: str) -> None:
+        self._count, self._text = count, text
+        self._keys: Optional[List[str]] = None
+
+    def unpacked(self) -> List[str]:
+        """The keys, as a list."""
+        if self._keys is None:
+            self._keys = self._text.split("\n") if self._count else []
+        return self._keys
+
+    def packed(self) -> Tuple[int, str]:
+        """The number of keys and their text, as they travel."""
+        return self._count, self._text
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> List[str]: ...
+    def __getitem__(self, index: Union[int, slice]) -> Union[str, List[str]]:
+        return self.unpacked()[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.unpacked())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (PackedKeys, list)):
+            return self.unpacked() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, mutable as one is
+
+    def __repr__(self) -> str:
+        return f"PackedKeys({self.unpacked()!r})"
+
+
+class Columns(NamedTuple):
+    """Keys in first-seen order and their hits: a sequence of text (a list, or :class:`PackedKeys`
+    once they travelled) and a sequence of ints (cheap to pickle as :func:`count_column`)."""
+
+    keys: Sequence[str]
     hits: Sequence[int]
 
 
@@ -44,7 +93,7 @@ class Overflow(NamedTuple):
     splits each dimension's keys in two), which lets statistics whose dimension those mappings
     fill from empty fold them all without reading them."""
 
-    sections: List[str]
+    sections: Sequence[str]
     section_hits: Sequence[int]
     section_errors: Sequence[int]
     section_bytes: Sequence[int]
@@ -53,36 +102,42 @@ class Overflow(NamedTuple):
     methods: Columns
     clients: Columns
     users: Columns
+    client_sketch: Optional[DistinctSketch] = None
+    """The distinct-clients sketch of ``clients`` (each cut as it is counted), made by the cut:
+    statistics merge it rather than hash the clients one by one. None: they hash them."""
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
         """Pickled with each list of keys as one string (see :func:`_packed_keys`): ten thousand
-        keys a period pickle, travel and unpickle as one object rather than one each."""
+        keys a period pickle, travel and unpickle as one object rather than one each, and are
+        split only when read (:class:`PackedKeys`)."""
         return _unpacked_overflow, (
             _packed_keys(self.sections), self.section_hits, self.section_errors, self.section_bytes, self.statuses,
-            *((_packed_keys(keys), hits) for keys, hits in (self.methods, self.clients, self.users)))
+            self.client_sketch, *((_packed_keys(keys), hits) for keys, hits in (self.methods, self.clients, self.users)))
 
 
-def _packed_keys(keys: List[str]) -> Union[Tuple[int, str], List[str]]:
-    """Keys joined by newlines with their number, or the list itself when a key holds a newline
+def _packed_keys(keys: Sequence[str]) -> Union[Tuple[int, str], Sequence[str]]:
+    """Keys joined by newlines with their number, or the keys themselves when one holds a newline
     (a key decoded from JSON may): the number of pieces then tells."""
+    if isinstance(keys, PackedKeys):
+        return keys.packed()
     text = "\n".join(keys)
-    return (len(keys), text) if text.count("\n") == len(keys) - 1 or not keys else keys
+    return (len(keys), text) if text.count("\n") == len(keys) - 1 or not keys else list(keys)
 
 
-def _unpacked_keys(packed: Union[Tuple[int, str], List[str]]) -> List[str]:
-    if isinstance(packed, list):
-        return packed
-    count, text = packed
-    return text.split("\n") if count else []
+def _unpacked_keys(packed: Union[Tuple[int, str], Sequence[str]]) -> Sequence[str]:
+    if isinstance(packed, tuple):
+        return PackedKeys(*packed)
+    return packed
 
 
-def _unpacked_overflow(sections: Union[Tuple[int, str], List[str]], section_hits: Sequence[int],
+def _unpacked_overflow(sections: Union[Tuple[int, str], Sequence[str]], section_hits: Sequence[int],
                        section_errors: Sequence[int], section_bytes: Sequence[int], statuses: Dict[int, int],
-                       *columns: Tuple[Union[Tuple[int, str], List[str]], Sequence[int]]) -> Overflow:
+                       client_sketch: Optional[DistinctSketch],
+                       *columns: Tuple[Union[Tuple[int, str], Sequence[str]], Sequence[int]]) -> Overflow:
     """An :class:`Overflow` from what its ``__reduce__`` gave."""
     methods, clients, users = (Columns(_unpacked_keys(keys), hits) for keys, hits in columns)
     return Overflow(_unpacked_keys(sections), section_hits, section_errors, section_bytes, statuses, methods, clients,
-                    users)
+                    users, client_sketch)
 
 
 def columns_after(counts: Dict[str, int], max_keys: int) -> Columns:

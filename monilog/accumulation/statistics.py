@@ -101,7 +101,7 @@ from typing import (
 )
 
 from monilog.accumulation.distinct import DistinctSketch
-from monilog.accumulation.overflow import MIN_CUT_KEYS, Overflow, columns_after, count_column, first_keys
+from monilog.accumulation.overflow import MIN_CUT_KEYS, Overflow, PackedKeys, columns_after, count_column, first_keys
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.summing import summed
 from monilog.parsing.filters import FILTERED, is_filtered
@@ -278,9 +278,14 @@ class Counts(NamedTuple):
             bytes_column = count_column(islice(size.values(), max_keys, None))
         else:
             bytes_column = count_column(map(size.get, left, repeat(0)))
+        clients = columns_after(self.clients, max_keys)
+        sketch = None
+        if clients.keys:
+            sketch = DistinctSketch()
+            sketch.add(_cut_keys(clients.keys))
         overflow = Overflow(
             left, hits_column, errors_column, bytes_column, summed(left_statuses, left_hits),
-            columns_after(self.methods, max_keys), columns_after(self.clients, max_keys), columns_after(self.users, max_keys))
+            columns_after(self.methods, max_keys), clients, columns_after(self.users, max_keys), sketch)
         return self._replace(
             section_status=kept, section_bytes={section: size[section] for section in islice(seen, max_keys) if section in size},
             methods=first_keys(self.methods, max_keys), clients=first_keys(self.clients, max_keys),
@@ -790,8 +795,11 @@ def _check_column(name: str, counts: Sequence[int]) -> int:
     return _check_counts(name, dict(enumerate(counts)))
 
 
-def _all_text(keys: List[str]) -> bool:
-    """Whether every key is a ``str`` (joining them checks it four times faster than their types)."""
+def _all_text(keys: Sequence[str]) -> bool:
+    """Whether every key is a ``str`` (joining them checks it four times faster than their types;
+    keys that travelled packed are text by construction)."""
+    if isinstance(keys, PackedKeys):
+        return True
     try:
         "".join(keys)
     except TypeError:
@@ -926,7 +934,9 @@ class Statistics:
             self._add_overflow(overflow, fresh, left)
         if self._folded[CLIENTS]:
             self._sketch_clients(compress(clients, clients.values()))
-            if overflow is not None:
+            if overflow is not None and overflow.client_sketch is not None:
+                self._distinct.merge(overflow.client_sketch)  # type: ignore[union-attr]  # made just above
+            elif overflow is not None:
                 self._sketch_clients(compress(*overflow.clients))
         self._late += late
         if vhosts:
@@ -957,7 +967,7 @@ class Statistics:
                 for column, total in enumerate((left.hits, left.errors, left.bytes)):
                     self._folded_section[column] += total
             else:
-                self._add_to_full_sections(section_keys[taken:], *(list(islice(column, taken, None)) for column in columns))
+                self._add_to_full_sections(list(section_keys[taken:]), *(list(islice(column, taken, None)) for column in columns))
         self._add_statuses(overflow.statuses)
         for name, target, (keys, hits) in ((METHODS, self._methods, overflow.methods),
                                            (CLIENTS, self._clients, overflow.clients), (USERS, self._users, overflow.users)):
@@ -969,7 +979,7 @@ class Statistics:
                 if not taken and name == CLIENTS and CLIENTS in fresh and _short_keys(target):
                     self._folded[CLIENTS] += left.clients
                     continue
-                rest, rest_hits = keys[taken:], list(islice(hits, taken, None))
+                rest, rest_hits = list(keys[taken:]), list(islice(hits, taken, None))
                 if _none_tracked(target, rest) and (name != USERS or "" not in rest):
                     self._folded[name] += sum(rest_hits)  # a log of random clients: no mapping built
                 else:
