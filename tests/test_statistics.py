@@ -433,6 +433,24 @@ class AddCountsTest(unittest.TestCase):
             self.assertEqual(batched.snapshot(T0, end), one_by_one.snapshot(T0, end), seed)
             self.assertTrue(batched.snapshot().overflowed, seed)
 
+    def test_batches_into_empty_dimensions_count_as_records_one_by_one(self) -> None:
+        """Empty dimensions with room for a whole batch take its keys at once: the same statistics
+        as key by key (sections with several statuses, errors, no bytes given, the empty user,
+        long keys, which go key by key)."""
+        end = T0 + timedelta(seconds=10)
+        for seed in range(12):
+            rnd = random.Random(seed)
+            max_keys = rnd.choice([100, 400, 3000])
+            records = many_keys(rnd.randrange(2 * _BULK_KEYS, 600), rnd, rnd.choice([60, 300, 3000]), seed % 3 == 0)
+            records = [item._replace(size=0) if index % 3 else item for index, item in enumerate(records)]
+            counts = counts_of(records)
+            counts = counts._replace(section_bytes={key: size for key, size in counts.section_bytes.items() if size})
+            batched, one_by_one = Statistics(max_keys), Statistics(max_keys)
+            batched.add_counts(counts)
+            for item in records:
+                one_by_one.add(item)
+            self.assertEqual(batched.snapshot(T0, end), one_by_one.snapshot(T0, end), seed)
+
     def test_zero_counts_in_a_batch_into_full_dimensions_add_no_key(self) -> None:
         def snapshot(zeros: bool) -> StatsSnapshot:
             stats = Statistics(max_keys=2)

@@ -350,6 +350,13 @@ def _none_tracked(tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
     return tracked.keys().isdisjoint(keys) and (not keys or max(map(len, keys)) <= MAX_KEY_LENGTH)
 
 
+def _plain(counts: Mapping[Any, int], key_items: int = 1) -> bool:
+    """Whether every count of ``counts`` is positive and no key (of keys of ``key_items`` items: the
+    first) is longer than :data:`MAX_KEY_LENGTH`: each key then joins a dimension with room as it is."""
+    keys = counts if key_items == 1 else map(itemgetter(0), counts)
+    return min(counts.values()) > 0 and max(map(len, keys)) <= MAX_KEY_LENGTH
+
+
 def _short_keys(tracked: Mapping[str, Any]) -> bool:
     """Whether no key of ``tracked`` has :data:`MAX_KEY_LENGTH` characters, as one cut to that
     length has: no other key is then counted under one of them once it is not one of them."""
@@ -884,6 +891,8 @@ class Statistics:
         status_codes = self._status_codes
         if len(sections) >= max_keys and len(section_status) > _BULK_KEYS:
             self._add_pairs_to_full_sections(section_status, section_bytes)
+        elif not sections and _BULK_KEYS < len(section_status) <= max_keys and _plain(section_status, 2):
+            self._add_pairs_to_empty_sections(section_status, section_bytes)
         else:
             for (section, status), count in section_status.items():
                 if not count:
@@ -916,6 +925,9 @@ class Statistics:
                                      (USERS, users, self._users)):
             if len(target) >= max_keys and len(source) > _BULK_KEYS:
                 self._add_to_full(name, target, source, totals[name])
+                continue
+            if not target and _BULK_KEYS < len(source) <= max_keys and _plain(source) and (name != USERS or "" not in source):
+                target.update(source)  # each key joins, in its order, as the loop below would add it
                 continue
             folded = 0
             for key, count in source.items():
@@ -1045,6 +1057,20 @@ class Statistics:
         self._add_to_full_sections(sized, nothing, nothing, list(section_bytes.values()))
         # zero counts left out before summing: a status first seen without hits must not take its place early
         self._add_statuses(summed(list(compress(statuses, counts)), list(compress(counts, counts))))
+
+    def _add_pairs_to_empty_sections(self, section_status: Mapping[Tuple[str, int], int],
+                                     section_bytes: Mapping[str, int]) -> None:
+        """:meth:`add_counts`'s loops over ``section_status`` and ``section_bytes`` when the sections
+        are empty and every section joins (see :func:`_plain`): their entries made at once, in
+        first-seen order."""
+        pairs = list(section_status)
+        names, statuses, counts = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
+        hits = summed(names, counts)
+        errors_mask = list(map(_ERROR_CODES.__contains__, statuses))
+        errors = summed(list(compress(names, errors_mask)), list(compress(counts, errors_mask)))
+        self._sections.update(zip(hits, map(list, zip(hits.values(), map(errors.get, hits, repeat(0)),
+                                                        map(section_bytes.get, hits, repeat(0))))))
+        self._add_statuses(summed(statuses, counts))
 
     def _add_statuses(self, statuses: Mapping[int, int]) -> None:
         """``status → hits`` counted as :meth:`add_counts`'s loop counts each pair's status (a
