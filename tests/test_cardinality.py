@@ -157,6 +157,8 @@ class BlockDecodingTest(unittest.TestCase):
         whos = [b"10.0.0.1 - -", b"- - bob", b"-x y -z", b"h i -", b"::1 - u-1"]
         requests = [b"GET /a/b", b"POST /x?y=1", b"GET /", b"OPTIONS *", b"GET http://h/p/q", b"X -"]
         self.assertEqual(LINE_KEYS.decode_whos(whos), split_pairs(list(map(decode_who, whos))))
+        for whos in ([b"10.0.0.1 - -", b"h i -"], [b"- - -", b"- x -"], [b"a - u", b"b - v"]):  # no dash, or all
+            self.assertEqual(LINE_KEYS.decode_whos(whos), split_pairs(list(map(decode_who, whos))))
         self.assertEqual(LINE_KEYS.decode_requests(requests), split_pairs(list(map(decode_request, requests))))
         mixed = [b"GET /a/b", ("GET", "/c", "/c/d")]  # a record's key among the block's
         self.assertEqual(LINE_KEYS.decode_requests(mixed), (["GET", "GET"], ["/a", "/c"]))

@@ -292,6 +292,16 @@ _DASH_EMPTY = {"-": ""}.get
 """``_DASH_EMPTY(field, field)``: ``-`` becomes ``""``, any other field stays itself."""
 
 
+def _dash_empty(fields: List[str]) -> List[str]:
+    """Each field with ``-`` as ``""`` (without a step per field when none is, or all are)."""
+    dashes = fields.count("-")
+    if not dashes:
+        return fields
+    if dashes == len(fields):
+        return [""] * dashes
+    return list(map(_DASH_EMPTY, fields, fields))
+
+
 def _joined_bytes(keys: List[Any]) -> Optional[bytes]:
     """The keys joined by spaces when every one is bytes (joining checks it faster than their
     types), else None (a record's keys are tuples of text)."""
@@ -320,7 +330,7 @@ class LineKeys(KeyDecoder):
             fields = joined.decode("ascii").split(" ")
             if len(fields) == 3 * len(keys):
                 hosts, users = fields[0::3], fields[2::3]
-                return list(map(_DASH_EMPTY, hosts, hosts)), list(map(_DASH_EMPTY, users, users))
+                return _dash_empty(hosts), _dash_empty(users)
         return split_pairs(list(map(decode_who, keys)))
 
     def decode_requests(self, keys: List[Any]) -> Tuple[List[str], List[str]]:
