@@ -434,9 +434,9 @@ class AddCountsTest(unittest.TestCase):
             self.assertTrue(batched.snapshot().overflowed, seed)
 
     def test_batches_into_empty_dimensions_count_as_records_one_by_one(self) -> None:
-        """Empty dimensions with room for a whole batch take its keys at once: the same statistics
-        as key by key (sections with several statuses, errors, no bytes given, the empty user,
-        long keys, which go key by key)."""
+        """Empty dimensions take a batch's first keys at once and fold the others at once: the same
+        statistics as key by key (sections with several statuses, errors, no bytes given, the
+        empty user, long keys, which go key by key; batches within the cap and beyond it)."""
         end = T0 + timedelta(seconds=10)
         for seed in range(12):
             rnd = random.Random(seed)

@@ -891,7 +891,7 @@ class Statistics:
         status_codes = self._status_codes
         if len(sections) >= max_keys and len(section_status) > _BULK_KEYS:
             self._add_pairs_to_full_sections(section_status, section_bytes)
-        elif not sections and _BULK_KEYS < len(section_status) <= max_keys and _plain(section_status, 2):
+        elif not sections and len(section_status) > _BULK_KEYS and _plain(section_status, 2):
             self._add_pairs_to_empty_sections(section_status, section_bytes)
         else:
             for (section, status), count in section_status.items():
@@ -926,8 +926,10 @@ class Statistics:
             if len(target) >= max_keys and len(source) > _BULK_KEYS:
                 self._add_to_full(name, target, source, totals[name])
                 continue
-            if not target and _BULK_KEYS < len(source) <= max_keys and _plain(source) and (name != USERS or "" not in source):
-                target.update(source)  # each key joins, in its order, as the loop below would add it
+            if not target and len(source) > _BULK_KEYS and _plain(source) and (name != USERS or "" not in source):
+                # the first max_keys keys join, in their order, and the others fold, as the loop below would count them
+                target.update(islice(source.items(), max_keys))
+                self._folded[name] += totals[name] - sum(target.values())
                 continue
             folded = 0
             for key, count in source.items():
@@ -1061,15 +1063,20 @@ class Statistics:
     def _add_pairs_to_empty_sections(self, section_status: Mapping[Tuple[str, int], int],
                                      section_bytes: Mapping[str, int]) -> None:
         """:meth:`add_counts`'s loops over ``section_status`` and ``section_bytes`` when the sections
-        are empty and every section joins (see :func:`_plain`): their entries made at once, in
-        first-seen order."""
+        are empty and no key is to be cut (see :func:`_plain`): the entries of the first
+        ``max_keys`` sections made at once, in first-seen order, and the others folded at once."""
         pairs = list(section_status)
         names, statuses, counts = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
         hits = summed(names, counts)
         errors_mask = list(map(_ERROR_CODES.__contains__, statuses))
         errors = summed(list(compress(names, errors_mask)), list(compress(counts, errors_mask)))
-        self._sections.update(zip(hits, map(list, zip(hits.values(), map(errors.get, hits, repeat(0)),
-                                                        map(section_bytes.get, hits, repeat(0))))))
+        tracked = list(islice(hits, self.max_keys))
+        entries = list(map(list, zip(map(hits.__getitem__, tracked), map(errors.get, tracked, repeat(0)),
+                                     map(section_bytes.get, tracked, repeat(0)))))
+        self._sections.update(zip(tracked, entries))
+        if len(hits) > len(tracked):
+            for column, total in enumerate((sum(counts), sum(errors.values()), sum(section_bytes.values()))):
+                self._folded_section[column] += total - sum(map(itemgetter(column), entries))
         self._add_statuses(summed(statuses, counts))
 
     def _add_statuses(self, statuses: Mapping[int, int]) -> None:
