@@ -1612,14 +1612,27 @@ prefixes(PyObject *module, PyObject *args)
         }
         stop[(unsigned char)stops[i]] = 1;
     }
-    Py_ssize_t count = PyList_GET_SIZE(keys);
+    /* a copy: other() may change the list it was given */
+    PyObject *own = PyList_GetSlice(keys, 0, PyList_GET_SIZE(keys));
+    if (own == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(own);
     PyObject *result = PyList_New(count);
     if (result == NULL) {
+        Py_DECREF(own);
         return NULL;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *key = PyList_GET_ITEM(keys, i), *item;
+        PyObject *key = PyList_GET_ITEM(own, i), *item;
         Py_ssize_t size;
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_CheckExact(key) && PyUnicode_READY(key) < 0) {
+            Py_DECREF(own);
+            Py_DECREF(result);
+            return NULL;
+        }
+#endif
         if (PyUnicode_CheckExact(key) && (size = PyUnicode_GET_LENGTH(key)) > 0
                 && PyUnicode_READ_CHAR(key, 0) == (Py_UCS4)(unsigned char)lead[0]) {
             Py_ssize_t end = 1;
@@ -1646,11 +1659,13 @@ prefixes(PyObject *module, PyObject *args)
             item = PyObject_CallOneArg(other, key);
         }
         if (item == NULL) {
+            Py_DECREF(own);
             Py_DECREF(result);
             return NULL;
         }
         PyList_SET_ITEM(result, i, item);
     }
+    Py_DECREF(own);
     return result;
 }
 

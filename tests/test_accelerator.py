@@ -266,6 +266,8 @@ class PrefixesTest(unittest.TestCase):
             speedups.prefixes(("/a",), "/", "?", str.upper)  # a list only
         with self.assertRaises(ZeroDivisionError):  # what the callable raises comes through
             speedups.prefixes(["/a", "x"], "/", "?", lambda key: 1 / 0)
+        keys = ["x", "y", "/z?"]
+        self.assertEqual(speedups.prefixes(keys, "/", "?", lambda key: (keys.clear(), key)[1]), ["x", "y", "/z"])
 
 
 @needs_speedups

@@ -67,6 +67,9 @@ class EstimateTest(unittest.TestCase):
         for foreign in (bytes(100), bytes([52]) * REGISTERS, bytes([255]) * REGISTERS):  # too few; ranks past 51
             with self.assertRaises(ValueError):
                 DistinctSketch(foreign)
+        sketch.registers[7] = 60  # changed in place: refused when it is loaded again
+        with self.assertRaises(ValueError):
+            pickle.loads(pickle.dumps(sketch))
 
     def test_every_register_at_the_largest_rank_is_a_bound_not_an_error(self) -> None:
         self.assertEqual(DistinctSketch(bytes([51]) * REGISTERS).estimate(), SATURATED)

@@ -557,6 +557,30 @@ class CutTest(unittest.TestCase):
         cut_key = long[:MAX_KEY_LENGTH - 1] + "…"
         self.assertEqual((snapshot.sections["/" + cut_key[:-2] + "…"].hits, snapshot.clients[cut_key]), (9, 9))
 
+    def test_an_overflow_made_by_hand_is_read_whatever_it_repeats(self) -> None:
+        """Keys beyond a cut that travelled are taken as the cut made them; an overflow made by
+        hand is read: keys that repeat the counters' own count under them, and its clients are
+        hashed rather than its sketch trusted."""
+        records = [record(section=f"/s{index}", host=f"h{index}") for index in range(2 * MIN_CUT_KEYS)]
+        cut = counts_of(records).cut(MIN_CUT_KEYS)
+        assert cut.overflow is not None
+        overflow = cut.overflow
+        repeating = overflow._replace(sections=[f"/s{index}" for index in range(MIN_CUT_KEYS)],
+                                      clients=overflow.clients._replace(keys=[f"h{index}" for index in range(MIN_CUT_KEYS)]))
+        stats = Statistics(MIN_CUT_KEYS)
+        stats.add_counts(cut._replace(overflow=repeating))
+        snapshot = stats.snapshot()
+        self.assertEqual((snapshot.sections["/s0"].hits, snapshot.clients["h0"], snapshot.folded[CLIENTS]), (2, 2, 0))
+        other_sketch = overflow._replace(clients=overflow.clients._replace(keys=["x"] * MIN_CUT_KEYS))  # one client
+        hashed = Statistics(MIN_CUT_KEYS)
+        hashed.add_counts(cut._replace(overflow=other_sketch._replace(client_sketch=None)))
+        trusted = Statistics(MIN_CUT_KEYS)
+        trusted.add_counts(cut._replace(overflow=other_sketch))  # the sketch is of h1000..., not of these clients
+        self.assertEqual(trusted.snapshot(), hashed.snapshot())
+        self.assertLess(hashed.snapshot().unique_clients, 1.1 * MIN_CUT_KEYS)  # h0... and x, not h1000...
+        with self.assertRaises(ValueError):
+            Statistics(MIN_CUT_KEYS).add_counts(cut._replace(overflow=overflow._replace(client_sketch="x")))  # type: ignore[arg-type]
+
     def test_cut_counters_pickle_as_they_were_keys_with_newlines_too(self) -> None:
         records = many_keys(3000, random.Random(6), 5000)
         records[2500] = records[2500]._replace(section="/a\nb", host="h\n", user="\n")  # JSON logs may decode these
@@ -574,6 +598,11 @@ class CutTest(unittest.TestCase):
                                                                 cut.overflow.clients.keys[-1]))
             self.assertEqual(list(keys), cut.overflow.clients.keys)
             self.assertEqual(travelled.overflow.client_sketch, cut.overflow.client_sketch)
+            self.assertEqual((cut.overflow.clients.keys[5] in keys, "nobody" in keys), (True, False))
+            self.assertEqual(pickle.loads(pickle.dumps(keys)), keys)
+        for count, text in ((3, "a"), (0, "a"), (2, "a\nb\nc"), (-1, "")):
+            with self.assertRaises(ValueError):
+                PackedKeys(count, text)
 
     def test_counters_within_the_cut_come_back_as_they_are(self) -> None:
         counts = counts_of(random_records(300, seed=1))
@@ -603,10 +632,12 @@ class CutTest(unittest.TestCase):
         zero = counts._replace(section_status={**counts.section_status, ("/late", 200): 0, ("/s1", 404): 0})
         stray = counts._replace(section_bytes={**counts.section_bytes, "/no-hits": 5})
         negative = counts._replace(users={**counts.users, "u-negative": -1})
-        for odd in (zero, stray, counts._replace(clients={**counts.clients, "h-zero": 0}), negative):
+        negative_bytes = counts._replace(section_bytes={**counts.section_bytes, list(counts.section_bytes)[-1]: -5})
+        for odd in (zero, stray, counts._replace(clients={**counts.clients, "h-zero": 0}), negative, negative_bytes):
             self.assertIs(odd.cut(MIN_CUT_KEYS), odd)  # add_counts takes these key by key, or refuses them
-        with self.assertRaises(ValueError):
-            Statistics(MIN_CUT_KEYS).add_counts(negative.cut(MIN_CUT_KEYS))
+        for odd in (negative, negative_bytes):
+            with self.assertRaises(ValueError):
+                Statistics(MIN_CUT_KEYS).add_counts(odd.cut(MIN_CUT_KEYS))
 
     def test_a_malformed_overflow_is_refused_and_nothing_counted(self) -> None:
         cut = counts_of(many_keys(3000, random.Random(3), 5000)).cut(MIN_CUT_KEYS)

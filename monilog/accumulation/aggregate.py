@@ -272,6 +272,10 @@ def _tally(parsed: ParsedBlock, start: int, end: int) -> Tally:
     return tally_python(parsed, start, end) if counted is None else counted
 
 
+_SAMPLE = 64
+"""Keys of a block :func:`_decoded` looks up in its cache first, when the block has many."""
+
+
 def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Tuple[List[str], List[str]]],
              distinct: Iterable[Any]) -> Tuple[List[str], List[str]]:
     """The decoded ``distinct`` keys, in order, as two columns; those not in ``cache`` decoded
@@ -300,10 +304,6 @@ def _decoded(cache: Dict[Any, Tuple[str, str]], decode: Callable[[List[Any]], Tu
     if missing:
         cache.update(zip(missing, zip(*decode(missing))))
     return split_pairs(list(map(cache.__getitem__, distinct)))
-
-
-_SAMPLE = 64
-"""Keys of a block :func:`_decoded` looks up in its cache first, when the block has many."""
 
 
 def runs_python(keys: Sequence[K]) -> Tuple[List[K], List[int]]:

@@ -31,7 +31,7 @@ A sketch belongs to one thread. It pickles, so worker processes can return their
 from __future__ import annotations
 
 import math
-from typing import Iterable, List, Optional, Union
+from typing import Any, Iterable, List, Optional, Tuple, Union
 
 from monilog.accelerator import speedups
 
@@ -41,6 +41,8 @@ REGISTERS = 1 << PRECISION
 _RANK_BITS = 64 - PRECISION
 _RANK_MASK = (1 << _RANK_BITS) - 1
 _MASK = (1 << 64) - 1
+_RANKS = bytes(range(_RANK_BITS + 2))
+"""Every byte a register may hold."""
 SATURATED = REGISTERS << _RANK_BITS
 """The estimate of a sketch whose every register holds the largest rank (2**64 keys, as the hash
 tells them apart): a bound, not a count."""
@@ -83,7 +85,7 @@ def registers_max(a: Union[bytes, bytearray], b: Union[bytes, bytearray]) -> byt
     period): with every register below 128, ``(x | 0x80) - y`` has its high bit set exactly
     where ``x >= y``, and no byte borrows from the next."""
     x, y = int.from_bytes(a, "little"), int.from_bytes(b, "little")
-    if (x | y) & _HIGH_BITS:  # a register of 128 or more (ranks never are; a sketch given bytes may be)
+    if (x | y) & _HIGH_BITS:  # a register of 128 or more: never a rank, but registers_max takes any bytes
         return bytearray(map(max, a, b))
     keep_x = (((x | _HIGH_BITS) - y) & _HIGH_BITS) >> 7  # 1 in each byte where x's register is the larger
     mask = keep_x * 0xFF
@@ -105,9 +107,13 @@ class DistinctSketch:
     def __init__(self, registers: Optional[Union[bytes, bytearray]] = None) -> None:
         if registers is not None and len(registers) != REGISTERS:
             raise ValueError(f"a sketch has {REGISTERS} registers, not {len(registers)}")
-        if registers is not None and max(registers) > _RANK_BITS + 1:
+        if registers is not None and bytes(registers).translate(None, _RANKS):  # a byte that is no rank
             raise ValueError(f"a sketch's registers hold ranks 0 to {_RANK_BITS + 1}, not {max(registers)}")
         self.registers = bytearray(REGISTERS if registers is None else registers)
+
+    def __reduce__(self) -> Tuple[Any, Tuple[bytes]]:
+        """Pickled as its registers, checked again when loaded."""
+        return DistinctSketch, (bytes(self.registers),)
 
     def add(self, keys: Iterable[str]) -> None:
         """Count these keys (each at most once, however often it is added)."""
@@ -123,7 +129,8 @@ class DistinctSketch:
         return DistinctSketch(self.registers)
 
     def estimate(self) -> int:
-        """The estimated number of distinct keys added (0 for an empty sketch)."""
+        """The estimated number of distinct keys added (0 for an empty sketch, :data:`SATURATED`
+        when every register holds the largest rank)."""
         histogram = rank_histogram(self.registers)
         m = REGISTERS
         if histogram[0] == m:

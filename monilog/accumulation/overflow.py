@@ -32,6 +32,9 @@ class PackedKeys(Sequence[str]):
     __slots__ = ("_count", "_keys", "_text")
 
     def __init__(self, count: int, text: str) -> None:
+        if not isinstance(count, int) or not isinstance(text, str) or count < 0 \
+                or (text.count("\n") != count - 1 if count else text):
+            raise ValueError(f"packed keys are a count and that many lines of text, not {count!r} and {text[:40]!r}")
         self._count, self._text = count, text
         self._keys: Optional[List[str]] = None
 
@@ -58,12 +61,18 @@ class PackedKeys(Sequence[str]):
     def __iter__(self) -> Iterator[str]:
         return iter(self.unpacked())
 
+    def __contains__(self, key: object) -> bool:
+        return key in self.unpacked()
+
+    def __reduce__(self) -> Tuple[Any, Tuple[int, str]]:
+        return PackedKeys, (self._count, self._text)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (PackedKeys, list)):
             return self.unpacked() == list(other)
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  # equal to a list, mutable as one is
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, which has no hash
 
     def __repr__(self) -> str:
         return f"PackedKeys({self.unpacked()!r})"
@@ -91,7 +100,7 @@ class Overflow(NamedTuple):
     """The keys of counters beyond their cut (:meth:`~monilog.accumulation.statistics.Counts.cut`),
     as columns in first-seen order: none of them is a key of the counters' own mappings (the cut
     splits each dimension's keys in two), which lets statistics whose dimension those mappings
-    fill from empty fold them all without reading them."""
+    fill from empty fold them all without reading them once they travelled packed."""
 
     sections: Sequence[str]
     section_hits: Sequence[int]
@@ -104,7 +113,8 @@ class Overflow(NamedTuple):
     users: Columns
     client_sketch: Optional[DistinctSketch] = None
     """The distinct-clients sketch of ``clients`` (each cut as it is counted), made by the cut:
-    statistics merge it rather than hash the clients one by one. None: they hash them."""
+    statistics merge it rather than hash the clients one by one once they travelled packed (an
+    overflow made by hand may have changed its clients since). None: they hash them."""
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
         """Pickled with each list of keys as one string (see :func:`_packed_keys`): ten thousand

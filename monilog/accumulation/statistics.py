@@ -233,8 +233,8 @@ class Counts(NamedTuple):
         in their order, through dict and set operations rather than a Python step per key. That
         is what makes a log of random paths cheap to apply, and to send from a worker process.
         Counters with no dimension over ``max_keys`` come back as they are, and so do counters
-        with a zero or negative count or bytes for a section without hits (which the engine never
-        makes, and ``add_counts`` treats key by key or refuses). Status codes, virtual hosts and durations
+        with a zero or negative count, negative bytes or bytes for a section without hits (which
+        the engine never makes, and ``add_counts`` treats key by key or refuses). Status codes, virtual hosts and durations
         are never cut.
 
         :raises ValueError: when ``max_keys`` is below :data:`MIN_CUT_KEYS`.
@@ -252,8 +252,8 @@ class Counts(NamedTuple):
             return self
         size = self.section_bytes
         if min(min(counts.values(), default=1) for counts in (section_status, self.methods, self.clients, self.users)) < 1 \
-                or not size.keys() <= seen.keys():
-            return self  # a zero or negative count: add_counts takes these key by key, or refuses them
+                or min(size.values(), default=0) < 0 or not size.keys() <= seen.keys():
+            return self  # a zero or negative count, negative bytes: add_counts takes these key by key, or refuses them
         statuses, hits = list(map(itemgetter(1), pairs)), list(section_status.values())
         if len(seen) == len(sections):  # each section has one status (a log of random paths): the cut is a slice
             kept = dict(islice(section_status.items(), max_keys))
@@ -350,10 +350,29 @@ def _none_tracked(tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
     return tracked.keys().isdisjoint(keys) and (not keys or max(map(len, keys)) <= MAX_KEY_LENGTH)
 
 
-def _plain(counts: Mapping[Any, int], key_items: int = 1) -> bool:
-    """Whether every count of ``counts`` is positive and no key (of keys of ``key_items`` items: the
-    first) is longer than :data:`MAX_KEY_LENGTH`: each key then joins a dimension with room as it is."""
-    keys = counts if key_items == 1 else map(itemgetter(0), counts)
+def _all_folded(name: str, tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
+    """Whether a full dimension ``name`` tracking ``tracked`` folds every one of ``keys``: none is
+    counted under a tracked key (:func:`_none_tracked`), and none is the empty user, which counts
+    nowhere."""
+    return _none_tracked(tracked, keys) and (name != USERS or "" not in keys)
+
+
+def _beyond(tracked: Mapping[str, Any], keys: Sequence[str]) -> bool:
+    """Whether ``keys``, beyond a cut whose first keys filled ``tracked`` from empty, are none of
+    the tracked keys: a cut's keys that travelled (:class:`PackedKeys`) are taken as the cut made
+    them, distinct from its first ones and not read; others (counters cut by hand) are checked."""
+    return _short_keys(tracked) and (isinstance(keys, PackedKeys) or tracked.keys().isdisjoint(keys))
+
+
+def _keys_from(keys: Sequence[str], start: int) -> List[str]:
+    """The keys from ``start`` on, as a list (one copy)."""
+    return keys[start:] if isinstance(keys, (list, PackedKeys)) else list(keys[start:])
+
+
+def _plain(counts: Mapping[Any, int], keys: Iterable[str]) -> bool:
+    """Whether every count of ``counts`` is positive and none of ``keys`` (its keys, or their
+    first items) is longer than :data:`MAX_KEY_LENGTH`: each key then joins a dimension with room
+    as it is."""
     return min(counts.values()) > 0 and max(map(len, keys)) <= MAX_KEY_LENGTH
 
 
@@ -779,6 +798,8 @@ def _check_overflow(overflow: Overflow) -> _LeftOut:
         raise ValueError("the overflow's error statuses do not add up to its sections' errors")
     if not _all_text(sections):
         raise ValueError("the overflow's sections must be str")
+    if overflow.client_sketch is not None and not isinstance(overflow.client_sketch, DistinctSketch):
+        raise ValueError("the overflow's client_sketch must be a DistinctSketch or None")
     parts = []
     for name in ("methods", "clients", "users"):
         keys, counts = getattr(overflow, name)
@@ -891,7 +912,7 @@ class Statistics:
         status_codes = self._status_codes
         if len(sections) >= max_keys and len(section_status) > _BULK_KEYS:
             self._add_pairs_to_full_sections(section_status, section_bytes)
-        elif not sections and len(section_status) > _BULK_KEYS and _plain(section_status, 2):
+        elif not sections and len(section_status) > _BULK_KEYS and _plain(section_status, map(itemgetter(0), section_status)):
             self._add_pairs_to_empty_sections(section_status, section_bytes)
         else:
             for (section, status), count in section_status.items():
@@ -926,7 +947,7 @@ class Statistics:
             if len(target) >= max_keys and len(source) > _BULK_KEYS:
                 self._add_to_full(name, target, source, totals[name])
                 continue
-            if not target and len(source) > _BULK_KEYS and _plain(source) and (name != USERS or "" not in source):
+            if not target and len(source) > _BULK_KEYS and _plain(source, source) and (name != USERS or "" not in source):
                 # the first max_keys keys join, in their order, and the others fold, as the loop below would count them
                 target.update(islice(source.items(), max_keys))
                 self._folded[name] += totals[name] - sum(target.values())
@@ -948,9 +969,9 @@ class Statistics:
             self._add_overflow(overflow, fresh, left)
         if self._folded[CLIENTS]:
             self._sketch_clients(compress(clients, clients.values()))
-            if overflow is not None and overflow.client_sketch is not None:
+            if overflow is not None and overflow.client_sketch is not None and isinstance(overflow.clients.keys, PackedKeys):
                 self._distinct.merge(overflow.client_sketch)  # type: ignore[union-attr]  # made just above
-            elif overflow is not None:
+            elif overflow is not None:  # counters cut by hand, whose sketch may not be their clients'
                 self._sketch_clients(compress(*overflow.clients))
         self._late += late
         if vhosts:
@@ -968,8 +989,9 @@ class Statistics:
         full, the tracked keys among them found by a set intersection and the others folded at
         once. A dimension in ``fresh`` was empty before the cut's first keys: once they fill it,
         it tracks none of the other keys (a cut's keys are distinct; only one cut to
-        :data:`MAX_KEY_LENGTH` could be one of them), which are folded without reading them, by
-        the totals ``left`` that checking them summed."""
+        :data:`MAX_KEY_LENGTH` could be one of them), which are folded by the totals ``left``
+        that checking them summed, without reading them when they travelled packed (see
+        :func:`_beyond`)."""
         sections, section_keys, max_keys = self._sections, overflow.sections, self.max_keys
         columns = (overflow.section_hits, overflow.section_errors, overflow.section_bytes)
         taken = 0
@@ -977,11 +999,11 @@ class Statistics:
             self._add_section_row(section_keys[taken], *(column[taken] for column in columns))
             taken += 1
         if taken < len(section_keys):  # the sections are full: each key is tracked already, or folded
-            if not taken and SECTIONS in fresh and _short_keys(sections):
+            if not taken and SECTIONS in fresh and _beyond(sections, section_keys):
                 for column, total in enumerate((left.hits, left.errors, left.bytes)):
                     self._folded_section[column] += total
             else:
-                self._add_to_full_sections(list(section_keys[taken:]), *(list(islice(column, taken, None)) for column in columns))
+                self._add_to_full_sections(_keys_from(section_keys, taken), *(list(islice(column, taken, None)) for column in columns))
         self._add_statuses(overflow.statuses)
         for name, target, (keys, hits) in ((METHODS, self._methods, overflow.methods),
                                            (CLIENTS, self._clients, overflow.clients), (USERS, self._users, overflow.users)):
@@ -990,11 +1012,11 @@ class Statistics:
                 self._add_key(name, target, keys[taken], hits[taken])
                 taken += 1
             if taken < len(keys):  # the dimension is full: each key is tracked already, or folded
-                if not taken and name == CLIENTS and CLIENTS in fresh and _short_keys(target):
+                if not taken and name == CLIENTS and CLIENTS in fresh and _beyond(target, keys):
                     self._folded[CLIENTS] += left.clients
                     continue
-                rest, rest_hits = list(keys[taken:]), list(islice(hits, taken, None))
-                if _none_tracked(target, rest) and (name != USERS or "" not in rest):
+                rest, rest_hits = _keys_from(keys, taken), list(islice(hits, taken, None))
+                if _all_folded(name, target, rest):
                     self._folded[name] += sum(rest_hits)  # a log of random clients: no mapping built
                 else:
                     self._add_to_full(name, target, summed(rest, rest_hits), sum(rest_hits))
@@ -1006,7 +1028,7 @@ class Statistics:
         dimension, so the order of the keys does not matter; a long key is counted on its own,
         as it is cut first and may then be a tracked key."""
         folded = total
-        if _none_tracked(target, counts) and (name != USERS or "" not in counts):
+        if _all_folded(name, target, counts):
             self._folded[name] += folded  # a log of random clients: no set built
             return
         if max(map(len, counts)) > MAX_KEY_LENGTH:

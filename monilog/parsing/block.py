@@ -293,7 +293,8 @@ _DASH_EMPTY = {"-": ""}.get
 
 
 def _dash_empty(fields: List[str]) -> List[str]:
-    """Each field with ``-`` as ``""`` (without a step per field when none is, or all are)."""
+    """Each field with ``-`` as ``""``: ``fields`` itself when none is ``-``, and without a step per
+    field when all are."""
     dashes = fields.count("-")
     if not dashes:
         return fields
@@ -303,8 +304,8 @@ def _dash_empty(fields: List[str]) -> List[str]:
 
 
 def _joined_bytes(keys: List[Any]) -> Optional[bytes]:
-    """The keys joined by spaces when every one is bytes (joining checks it faster than their
-    types), else None (a record's keys are tuples of text)."""
+    """The keys joined by spaces when every one is bytes-like (joining checks it faster than their
+    types; a block's keys are bytes), else None (a record's keys are tuples of text)."""
     try:
         return b" ".join(keys)
     except TypeError:
