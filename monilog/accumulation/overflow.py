@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from array import array
 from itertools import islice
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from monilog.accumulation.distinct import DistinctSketch
+from monilog.parsing.columns import SplitOnUse
 
 MIN_CUT_KEYS = 1000
 """The smallest ``max_keys`` :meth:`~monilog.accumulation.statistics.Counts.cut` cuts at, and
@@ -25,7 +26,7 @@ that statistics applying cut counters need for the same result: status codes (10
 never fold, so applying the statuses beyond the cut after the others changes nothing."""
 
 
-class PackedKeys(Sequence[str]):
+class PackedKeys(SplitOnUse[str]):
     """Keys as an :class:`Overflow` travels with them: joined by newlines, and split the first time
     one is read. Statistics that fold a cut's keys without reading them need only their number."""
 
@@ -38,8 +39,7 @@ class PackedKeys(Sequence[str]):
         self._count, self._text = count, text
         self._keys: Optional[List[str]] = None
 
-    def unpacked(self) -> List[str]:
-        """The keys, as a list."""
+    def _split(self) -> List[str]:
         if self._keys is None:
             self._keys = self._text.split("\n") if self._count else []
         return self._keys
@@ -48,34 +48,18 @@ class PackedKeys(Sequence[str]):
         """The number of keys and their text, as they travel."""
         return self._count, self._text
 
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> List[str]: ...
-    def __getitem__(self, index: Union[int, slice]) -> Union[str, List[str]]:
-        return self.unpacked()[index]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.unpacked())
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.unpacked()
-
     def __reduce__(self) -> Tuple[Any, Tuple[int, str]]:
         return PackedKeys, (self._count, self._text)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (PackedKeys, list)):
-            return self.unpacked() == list(other)
+            return self._split() == list(other)
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # equal to a list, which has no hash
 
     def __repr__(self) -> str:
-        return f"PackedKeys({self.unpacked()!r})"
+        return f"PackedKeys({self._split()!r})"
 
 
 class Columns(NamedTuple):

@@ -178,7 +178,40 @@ def joined(blocks: Sequence[ParsedBlock]) -> Optional[ParsedBlock]:
     return first._replace(**changes)
 
 
-class LineBlock(Sequence[bytes]):
+Text = TypeVar("Text", str, bytes)
+
+
+class SplitOnUse(Sequence[Text]):
+    """The lines of one text as a sequence, split the first time one is read (:class:`LineBlock`,
+    and an overflow's :class:`~monilog.accumulation.overflow.PackedKeys`): its length is known
+    without splitting. Subclasses set ``_count`` and say how the text splits (:meth:`_split`)."""
+
+    __slots__ = ()
+    _count: int
+
+    def _split(self) -> List[Text]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Text: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[Text]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Text, List[Text]]:
+        return self._split()[index]
+
+    def __iter__(self) -> Iterator[Text]:
+        return iter(self._split())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._split()
+
+
+class LineBlock(SplitOnUse[bytes]):
     """Lines read together, kept as the one block of bytes they came in: what the engine parses,
     so that following live splits no line only to join the lines again (the watcher hands these
     over, :meth:`~monilog.watcher.LineSplitter.feed_block`). It is the sequence of its
@@ -202,21 +235,6 @@ class LineBlock(Sequence[bytes]):
         if self._lines is None:
             self._lines = self.data[:-1].split(b"\n") if self._count else []
         return self._lines
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> List[bytes]: ...
-
-    def __getitem__(self, index: Union[int, slice]) -> Union[bytes, List[bytes]]:
-        return self._split()[index]
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._split())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LineBlock):
