@@ -19,7 +19,10 @@ from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, St
 from monilog.monitor import Monitor
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who, parse_block
 from monilog.parsing.columns import KeyDecoder, split_pairs
+from monilog.parsing.jsonlog import JsonFormat
+from monilog.parsing.logformat import LogFormat
 from monilog.parsing.parser import LogParser
+from monilog.parsing.reading import VhostKeys
 from monilog.replayer import replay
 from monilog.replayer.tuning import ReplayTuning
 from tests.support import Recorder
@@ -162,6 +165,21 @@ class BlockDecodingTest(unittest.TestCase):
         self.assertEqual(LINE_KEYS.decode_requests(requests), split_pairs(list(map(decode_request, requests))))
         mixed = [b"GET /a/b", ("GET", "/c", "/c/d")]  # a record's key among the block's
         self.assertEqual(LINE_KEYS.decode_requests(mixed), (["GET", "GET"], ["/a", "/c"]))
+
+    def test_every_format_decodes_a_block_of_requests_as_one_by_one(self) -> None:
+        """Formats with no block decoder of their own cut their targets' sections together
+        (``KeyDecoder.decode_requests``), and so do sections per virtual host."""
+        logformat = LogFormat("custom", '%h %l %u %t "%r" %>s %b')
+        json_format = JsonFormat("json", {})
+        cases = [
+            (logformat, [b"GET /a/b?x HTTP/1.1", b"POST http://h/p/q HTTP/1.0", b"-", b"GET", (b"PUT", b"/c/d"), (b"-", b"*")]),
+            (json_format, ["GET /a/b HTTP/1.1", "OPTIONS * HTTP/1.1", ("DELETE", "/x/y#z"), ("", "")]),
+            (VhostKeys(LINE_KEYS), [(b"shop", b"GET /a/b"), (b"-", b"GET /c"), (b"", b"HEAD /")]),
+            (VhostKeys(logformat), [(b"blog", b"GET /a/b HTTP/1.1"), (b"", (b"GET", b"/e"))]),
+        ]
+        for decoder, keys in cases:
+            with self.subTest(decoder=type(decoder).__name__):
+                self.assertEqual(decoder.decode_requests(keys), split_pairs(list(map(decoder.request, keys))))
 
 
 class MergeSelectionTest(unittest.TestCase):

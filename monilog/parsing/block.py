@@ -343,6 +343,13 @@ class LineKeys(KeyDecoder):
                 return fields[0::2], section.sections_of(fields[1::2])
         return split_pairs(list(map(decode_request, keys)))
 
+    def method_target(self, key: Any) -> Tuple[str, str]:
+        """``(method, target)`` of a request key."""
+        if type(key) is bytes:
+            method, target = key.decode("ascii").split(" ", 1)
+            return method, target
+        return key[0], key[2]
+
     def target(self, key: Any) -> str:
         """The target of a request key."""
         if type(key) is bytes:

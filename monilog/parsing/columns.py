@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from monilog.accelerator import speedups
+from monilog.parsing import section
 from monilog.parsing.record import LogRecord, ParseError
 
 
@@ -39,7 +40,13 @@ class KeyDecoder:
         raise NotImplementedError
 
     def request(self, key: Any) -> Tuple[str, str]:
-        """``(method, section)`` of a request key, the section by :func:`~monilog.parsing.section.section_of`."""
+        """``(method, section)`` of a request key: its :meth:`method_target`, the section by
+        :func:`~monilog.parsing.section.section_of`."""
+        method, target = self.method_target(key)
+        return method, section.section_of(target)
+
+    def method_target(self, key: Any) -> Tuple[str, str]:
+        """``(method, target)`` of a request key, the target as logged (a missing method is ``""``)."""
         raise NotImplementedError
 
     def with_client(self, key: Any, client: str) -> Any:
@@ -54,8 +61,10 @@ class KeyDecoder:
 
     def decode_requests(self, keys: List[Any]) -> Tuple[List[str], List[str]]:
         """The methods and the sections of :meth:`request` of each key, in order, as two columns
-        (the distinct keys of a block, decoded at once)."""
-        return split_pairs(list(map(self.request, keys)))
+        (the distinct keys of a block, decoded at once: their sections cut together, by
+        :func:`~monilog.parsing.section.sections_of`)."""
+        methods, targets = split_pairs(list(map(self.method_target, keys)))
+        return methods, section.sections_of(targets)
 
     def stamp(self, key: Any) -> Tuple[int, tzinfo]:
         """``(epoch second, zone)`` of a timestamp key; ValueError for a time that does not exist."""

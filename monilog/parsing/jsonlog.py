@@ -495,13 +495,13 @@ class JsonFormat(LineFormat):
         """``(host, user)``, decoded already."""
         return key  # type: ignore[no-any-return]
 
-    def request(self, key: Any) -> Tuple[str, str]:
-        """``(method, section)`` of a request line or a ``(method, path)`` pair."""
+    def method_target(self, key: Any) -> Tuple[str, str]:
+        """``(method, target)`` of a request line or a ``(method, path)`` pair."""
         if isinstance(key, str):
             method, target, _ = split_request(key)
         else:
             method, target = key
-        return method, section.section_of(target)
+        return method, target
 
     def stamp(self, key: Any) -> Tuple[int, tzinfo]:
         """``(epoch second, zone)`` of a time value."""

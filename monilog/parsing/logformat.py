@@ -423,14 +423,14 @@ class LogFormat(LineFormat):
         """The ``host\\nuser`` key with ``client`` for its host."""
         return client.encode() + key[key.index(b"\n"):]
 
-    def request(self, key: Any) -> Tuple[str, str]:
-        """``(method, section)`` of a request line, or of a ``(method, target)`` key."""
+    def method_target(self, key: Any) -> Tuple[str, str]:
+        """``(method, target)`` of a request line, or of a ``(method, target)`` key."""
         if type(key) is bytes:
             method, target, _ = split_request(key.decode("utf-8", "replace"))
         else:
             method, target = (part.decode("utf-8", "replace") for part in key)
             method = "" if method == "-" else method
-        return method, section.section_of(target)
+        return method, target
 
     def target(self, key: Any) -> str:
         """The target of a request line, or of a ``(method, target)`` key."""

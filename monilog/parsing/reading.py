@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from dateutil import tz
 
-from monilog.parsing.columns import KeyDecoder, ParsedBlock
+from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs
 from monilog.parsing.filters import Filters
 
 DEFAULT_TRUSTED = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
@@ -90,6 +90,12 @@ class VhostKeys(KeyDecoder):
         vhost, request = key
         method, section = self.inner.request(request)
         return method, (self.inner.vhost(vhost) + section) if vhost else section
+
+    def decode_requests(self, keys: List[Any]) -> Tuple[List[str], List[str]]:
+        """As :meth:`request` on each key: the format's, each section after its vhost."""
+        vhosts, requests = split_pairs(keys)
+        methods, sections = self.inner.decode_requests(requests)
+        return methods, [self.inner.vhost(vhost) + name if vhost else name for vhost, name in zip(vhosts, sections)]
 
     def target(self, key: Any) -> str:
         """As the format's."""
