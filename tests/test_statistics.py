@@ -549,13 +549,15 @@ class CutTest(unittest.TestCase):
         cut = whole.cut(MIN_CUT_KEYS)
         assert cut.overflow is not None
         end = T0 + timedelta(seconds=10)
-        tested, reference = Statistics(MIN_CUT_KEYS), Statistics(MIN_CUT_KEYS)
-        tested.add_counts(cut)
+        reference = Statistics(MIN_CUT_KEYS)
         reference.add_counts(whole)
-        snapshot = tested.snapshot(T0, end)
-        self.assertEqual(snapshot, reference.snapshot(T0, end))
         cut_key = long[:MAX_KEY_LENGTH - 1] + "…"
-        self.assertEqual((snapshot.sections["/" + cut_key[:-2] + "…"].hits, snapshot.clients[cut_key]), (9, 9))
+        for counts in (cut, pickle.loads(pickle.dumps(cut))):  # as cut, and as it travels (keys packed)
+            tested = Statistics(MIN_CUT_KEYS)
+            tested.add_counts(counts)
+            snapshot = tested.snapshot(T0, end)
+            self.assertEqual(snapshot, reference.snapshot(T0, end))
+            self.assertEqual((snapshot.sections["/" + cut_key[:-2] + "…"].hits, snapshot.clients[cut_key]), (9, 9))
 
     def test_an_overflow_made_by_hand_is_read_whatever_it_repeats(self) -> None:
         """Keys beyond a cut that travelled are taken as the cut made them; an overflow made by

@@ -247,8 +247,7 @@ class Counts(NamedTuple):
         if self.overflow is not None or max(len(section_status), len(self.methods), len(self.clients),
                                             len(self.users)) <= max_keys:
             return self
-        pairs = list(section_status)
-        sections = list(map(itemgetter(0), pairs))
+        sections, statuses, hits = _pair_columns(section_status)
         seen = dict.fromkeys(sections)  # in first-seen order
         if max(len(seen), len(self.methods), len(self.clients), len(self.users)) <= max_keys:
             return self
@@ -256,12 +255,11 @@ class Counts(NamedTuple):
         if min(min(counts.values(), default=1) for counts in (section_status, self.methods, self.clients, self.users)) < 1 \
                 or min(size.values(), default=0) < 0 or not size.keys() <= seen.keys():
             return self  # a zero or negative count, negative bytes: add_counts takes these key by key, or refuses them
-        statuses, hits = list(map(itemgetter(1), pairs)), list(section_status.values())
         if len(seen) == len(sections):  # each section has one status (a log of random paths): the cut is a slice
             kept = dict(islice(section_status.items(), max_keys))
             left, left_statuses, left_hits = sections[max_keys:], statuses[max_keys:], hits[max_keys:]
             hits_column = count_column(left_hits)
-            errors_column = count_column(map(mul, left_hits, map(_ERROR_CODES.__contains__, left_statuses)))
+            errors_column = count_column(_error_hits(left_hits, left_statuses))
         else:
             kept_mask = list(map(set(islice(seen, max_keys)).__contains__, sections))
             left_mask = list(map(not_, kept_mask))
@@ -270,12 +268,10 @@ class Counts(NamedTuple):
             left_sections = list(compress(sections, left_mask))
             left_statuses = list(compress(statuses, left_mask))
             left_hits = list(compress(hits, left_mask))
-            error_mask = list(map(_ERROR_CODES.__contains__, left_statuses))
-            errors = summed(list(compress(left_sections, error_mask)), list(compress(left_hits, error_mask)))
             section_hits = summed(left_sections, left_hits)
             left = list(section_hits)
             hits_column = count_column(section_hits.values())
-            errors_column = count_column(map(errors.get, left, repeat(0)))
+            errors_column = count_column(summed(left_sections, _error_hits(left_hits, left_statuses)).values())
         if len(size) == len(seen) and list(size) == list(seen):  # every section has bytes, in the same order
             bytes_column = count_column(islice(size.values(), max_keys, None))
         else:
@@ -346,24 +342,29 @@ def _cut_keys(keys: Iterable[str]) -> List[str]:
     return list(map(_cut, keys)) if keys and max(map(len, keys)) > MAX_KEY_LENGTH else keys
 
 
+def _pair_columns(section_status: Mapping[Tuple[str, int], int]) -> Tuple[List[str], List[int], List[int]]:
+    """The sections, statuses and hits of ``section_status``, as three columns in its order."""
+    pairs = list(section_status)
+    return list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
+
+
+def _error_hits(hits: Iterable[int], statuses: Iterable[int]) -> List[int]:
+    """Each row's hits when its status is an error, else 0."""
+    return list(map(mul, hits, map(_ERROR_CODES.__contains__, statuses)))
+
+
 def _none_tracked(tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
     """Whether none of ``keys`` is counted under a key of ``tracked``: none is one of them, and
     none is long (cut, a long key may be one)."""
     return tracked.keys().isdisjoint(keys) and (not keys or max(map(len, keys)) <= MAX_KEY_LENGTH)
 
 
-def _all_folded(name: str, tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
-    """Whether a full dimension ``name`` tracking ``tracked`` folds every one of ``keys``: none is
-    counted under a tracked key (:func:`_none_tracked`), and none is the empty user, which counts
-    nowhere."""
-    return _none_tracked(tracked, keys) and (name != USERS or "" not in keys)
-
-
 def _beyond(tracked: Mapping[str, Any], keys: Sequence[str]) -> bool:
-    """Whether ``keys``, beyond a cut whose first keys filled ``tracked`` from empty, are none of
-    the tracked keys: a cut's keys that travelled (:class:`PackedKeys`) are taken as the cut made
-    them, distinct from its first ones and not read; others (counters cut by hand) are checked."""
-    return _short_keys(tracked) and (isinstance(keys, PackedKeys) or tracked.keys().isdisjoint(keys))
+    """Whether ``keys``, beyond a cut whose first keys filled ``tracked`` from empty, may be folded
+    unread: they travelled packed (:class:`PackedKeys`), so the cut made them, distinct from its
+    first ones, and no tracked key has the length of a cut one. Other keys (counters cut by hand)
+    take the way that reads them."""
+    return isinstance(keys, PackedKeys) and _short_keys(tracked)
 
 
 def _keys_from(keys: Sequence[str], start: int) -> List[str]:
@@ -1017,11 +1018,8 @@ class Statistics:
                 if not taken and name == CLIENTS and CLIENTS in fresh and _beyond(target, keys):
                     self._folded[CLIENTS] += left.clients
                     continue
-                rest, rest_hits = _keys_from(keys, taken), list(islice(hits, taken, None))
-                if _all_folded(name, target, rest):
-                    self._folded[name] += sum(rest_hits)  # a log of random clients: no mapping built
-                else:
-                    self._add_to_full(name, target, summed(rest, rest_hits), sum(rest_hits))
+                rest_hits = list(islice(hits, taken, None))
+                self._add_to_full(name, target, summed(_keys_from(keys, taken), rest_hits), sum(rest_hits))
 
     def _add_to_full(self, name: str, target: Dict[str, int], counts: Mapping[str, int], total: int) -> None:
         """Count ``counts`` (``total`` hits in all) into a dimension that holds ``max_keys`` keys, as
@@ -1030,7 +1028,7 @@ class Statistics:
         dimension, so the order of the keys does not matter; a long key is counted on its own,
         as it is cut first and may then be a tracked key."""
         folded = total
-        if _all_folded(name, target, counts):
+        if _none_tracked(target, counts) and (name != USERS or "" not in counts):  # the empty user counts nowhere
             self._folded[name] += folded  # a log of random clients: no set built
             return
         if max(map(len, counts)) > MAX_KEY_LENGTH:
@@ -1074,10 +1072,9 @@ class Statistics:
         """:meth:`add_counts`'s loops over ``section_status`` and ``section_bytes`` when the
         sections are full: their rows through :meth:`_add_to_full_sections`, each status code
         counted once."""
-        pairs = list(section_status)
-        names, statuses, counts = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
+        names, statuses, counts = _pair_columns(section_status)
         nothing = [0] * len(names)
-        self._add_to_full_sections(names, counts, list(map(mul, counts, map(_ERROR_CODES.__contains__, statuses))), nothing)
+        self._add_to_full_sections(names, counts, _error_hits(counts, statuses), nothing)
         sized = list(section_bytes)
         nothing = [0] * len(sized)
         self._add_to_full_sections(sized, nothing, nothing, list(section_bytes.values()))
@@ -1089,13 +1086,10 @@ class Statistics:
         """:meth:`add_counts`'s loops over ``section_status`` and ``section_bytes`` when the sections
         are empty and no key is to be cut (see :func:`_plain`): the entries of the first
         ``max_keys`` sections made at once, in first-seen order, and the others folded at once."""
-        pairs = list(section_status)
-        names, statuses, counts = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
-        hits = summed(names, counts)
-        errors_mask = list(map(_ERROR_CODES.__contains__, statuses))
-        errors = summed(list(compress(names, errors_mask)), list(compress(counts, errors_mask)))
+        names, statuses, counts = _pair_columns(section_status)
+        hits, errors = summed(names, counts), summed(names, _error_hits(counts, statuses))
         tracked = list(islice(hits, self.max_keys))
-        entries = list(map(list, zip(map(hits.__getitem__, tracked), map(errors.get, tracked, repeat(0)),
+        entries = list(map(list, zip(map(hits.__getitem__, tracked), map(errors.__getitem__, tracked),
                                      map(section_bytes.get, tracked, repeat(0)))))
         self._sections.update(zip(tracked, entries))
         if len(hits) > len(tracked):
