@@ -263,11 +263,20 @@ def decode_who(key: WhoKey) -> Tuple[str, str]:
 
 
 def decode_request(key: RequestKey) -> Tuple[str, str]:
-    """``(method, section)`` of a request key, the section by :func:`section_of`."""
+    """``(method, section)`` of a request key, the section by :func:`section_of` (a record's key
+    carries the section its parser cut)."""
     if type(key) is not bytes:
         return key[:2]  # type: ignore[return-value]
-    method, target = key.decode("ascii").split(" ", 1)  # one decode: the pattern allows only ASCII here
+    method, target = decode_method_target(key)
     return method, section.section_of(target)
+
+
+def decode_method_target(key: RequestKey) -> Tuple[str, str]:
+    """``(method, target)`` of a request key, the target as logged."""
+    if type(key) is not bytes:
+        return key[0], key[2]  # type: ignore[return-value]
+    method, target = key.decode("ascii").split(" ", 1)  # one decode: the pattern allows only ASCII here
+    return method, target
 
 
 def decode_stamp(key: StampKey) -> Tuple[int, tzinfo]:
@@ -322,6 +331,7 @@ class LineKeys(KeyDecoder):
 
     who = staticmethod(decode_who)
     request = staticmethod(decode_request)
+    method_target = staticmethod(decode_method_target)
     stamp = staticmethod(decode_stamp)
 
     def decode_whos(self, keys: List[Any]) -> Tuple[List[str], List[str]]:
@@ -343,18 +353,6 @@ class LineKeys(KeyDecoder):
                 return fields[0::2], section.sections_of(fields[1::2])
         return split_pairs(list(map(decode_request, keys)))
 
-    def method_target(self, key: Any) -> Tuple[str, str]:
-        """``(method, target)`` of a request key."""
-        if type(key) is bytes:
-            method, target = key.decode("ascii").split(" ", 1)
-            return method, target
-        return key[0], key[2]
-
-    def target(self, key: Any) -> str:
-        """The target of a request key."""
-        if type(key) is bytes:
-            return key.split(b" ", 1)[1].decode("ascii")
-        return key[2]  # type: ignore[no-any-return]
 
 
 LINE_KEYS = LineKeys()

@@ -78,8 +78,8 @@ class KeyDecoder:
             return list(map(int, b" ".join(keys).replace(b"-", b"0").split(b" ")))
 
     def target(self, key: Any) -> str:
-        """The request target of a request key, as logged."""
-        raise NotImplementedError
+        """The request target of a request key, as logged: its :meth:`method_target`'s."""
+        return self.method_target(key)[1]
 
     def agent(self, key: Any) -> str:
         """The user agent of an agent key (``-`` is ``""``)."""

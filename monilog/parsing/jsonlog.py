@@ -510,10 +510,6 @@ class JsonFormat(LineFormat):
         assert zone is not None
         return epoch, zone
 
-    def target(self, key: Any) -> str:
-        """The target of a request line or a ``(method, path)`` pair."""
-        return split_request(key)[1] if isinstance(key, str) else str(key[1])
-
     # -- parsing ------------------------------------------------------------------------------
 
     def parse_block(self, block: bytes, max_line_length: int) -> ParsedBlock:

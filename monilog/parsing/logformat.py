@@ -432,12 +432,6 @@ class LogFormat(LineFormat):
             method = "" if method == "-" else method
         return method, target
 
-    def target(self, key: Any) -> str:
-        """The target of a request line, or of a ``(method, target)`` key."""
-        if type(key) is bytes:
-            return split_request(key.decode("utf-8", "replace"))[1]
-        return key[1].decode("utf-8", "replace")  # type: ignore[no-any-return]
-
     def stamp(self, key: Any) -> Tuple[int, tzinfo]:
         """``(epoch second, zone)`` of a time as logged."""
         moment, epoch = self._stamp(key.decode("ascii"))
