@@ -1,4 +1,4 @@
-/* monilog._speedups: the optional C accelerator of eight pure steps of the engine.
+/* monilog._speedups: the optional C accelerator of nine pure steps of the engine.
  *
  * Each function here has a reference written in Python beside the code that uses it, and gives
  * exactly that reference's result (the tests compare them on generated and hostile input):
@@ -31,6 +31,9 @@
  *                                      a HyperLogLog's registers.
  *   newlines(data)                     monilog.parsing.columns.newlines_python: the newlines in
  *                                      bytes, one memchr a line.
+ *   prefixes(keys, lead, stops, other) monilog.parsing.section.prefixes_python: each key that
+ *                                      starts with lead cut before the first of stops; other(key)
+ *                                      for the rest (the section rule gives them).
  *
  * Nothing here knows a rule (sections, clocks, alerts): those stay in their Python modules.
  */
