@@ -32,7 +32,7 @@ from monilog.parsing.block import (
     decode_who,
     parse_block,
 )
-from monilog.parsing.columns import joined
+from monilog.parsing.columns import joined, split_block
 from monilog.parsing.parser import MAX_LINE_LENGTH, LogParser
 from monilog.parsing.record import ParseError
 from tests.test_parser import (
@@ -323,6 +323,21 @@ class JoinedTest(unittest.TestCase):
             together = joined(blocks)
             assert together is not None
             self.assertEqual(as_lists(together), as_lists(whole), fmt)
+
+    def test_a_block_split_joins_back_to_itself(self) -> None:
+        lines = HANDMADE_BYTES + [as_bytes(line) for line in HANDMADE]
+        random.Random(4).shuffle(lines)
+        for fmt in ("combined", "%h %l %u %t \"%r\" %>s %b %D"):
+            whole = parse_block(b"".join(line + b"\n" for line in lines), LogParser(fmt))
+            records = len(whole.stamps)
+            for index in range(records + 1):
+                head, tail = split_block(whole, index)
+                self.assertEqual((len(head.stamps), len(tail.stamps), head.lines, tail.lines),
+                                 (index, records - index, whole.lines, 0))
+                self.assertTrue(all(record < index for record, _ in head.skipped), (fmt, index))
+                together = joined([head, tail])
+                assert together is not None
+                self.assertEqual(as_lists(together), as_lists(whole), (fmt, index))
 
     def test_blocks_whose_columns_differ_do_not_join(self) -> None:
         block = parse_block(b'1.2.3.4 - - [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 5\n', LogParser("combined"))

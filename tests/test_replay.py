@@ -26,10 +26,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from unittest import mock
 
-from monilog.accumulation.aggregate import Batch
+from monilog.accumulation import aggregate as aggregate_module
+from monilog.accumulation.aggregate import Batch, aggregate
+from monilog.accumulation.overflow import MIN_CUT_KEYS
+from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot
 from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
+from monilog.parsing.block import parse_block
 from monilog.parsing.filters import Filters
 from monilog.parsing.parser import LogParser
 from monilog.parsing.reading import Reading
@@ -480,6 +484,44 @@ class CountedTogetherTest(unittest.TestCase):
                              batch.lines, batch.records, batch.skipped_after))
         self.assertGreater(len(pieces), 10)
         self.assertEqual(outcomes[0], outcomes[1])
+
+    def test_segments_held_to_the_next_group_are_counted_and_cut_as_if_counted_whole(self) -> None:
+        """A group's last segment is counted with the next group's records, and cut as it is
+        counted: the batch is the one of the chunk counted at once, then cut, whatever the size of
+        the groups (smaller than a period too), with skipped lines and UTC offsets at the joins."""
+        rnd = random.Random(5)
+        lines = [f"{line}\n" for line in generated(rates=(400, 40), durations=(40, 25), seed=5)]
+        for index in range(len(lines)):  # a path and a client of its own on most lines: cut periods
+            if index % 5:
+                rest = lines[index].split(" ", 1)[1]
+                before, request, after = rest.split('"', 2)
+                method, _, version = request.split(" ")
+                lines[index] = f"10.9.{index >> 8 & 255}.{index & 255} {before}\"{method} /p{index}/x {version}\"{after}"
+        for index in sorted(rnd.sample(range(len(lines)), 12), reverse=True):
+            lines.insert(index, rnd.choice(["garbage\n", "\n"]))
+        lines[6000:6100] = [in_zone(line, 5) if line.count(" ") > 3 else line for line in lines[6000:6100]]
+        data = "".join(lines).encode()
+        parser = LogParser("combined")
+        whole = aggregate(parse_block(data, parser), 10)
+        expected = [(segment._replace(counts=None), applied(segment.counts.cut(MIN_CUT_KEYS))) for segment in whole.segments]
+        self.assertGreater(sum(segment.counts.cut(MIN_CUT_KEYS).overflow is not None for segment in whole.segments), 2)
+        pieces = _whole_lines([data[start:start + 3000] for start in range(0, len(data), 3000)])
+        for counted_lines in (300, 1500, 2500, 5000, 10 ** 6):
+            with mock.patch.object(aggregate_module, "count_records", wraps=aggregate_module.count_records) as counting:
+                batch = aggregation.aggregate_pieces(pieces, "combined", 10, cut_keys=MIN_CUT_KEYS, counted_lines=counted_lines)
+            assert isinstance(batch, Batch)
+            if counted_lines > 4000:  # more than a period's records: each segment counted once
+                self.assertEqual(counting.call_count, len(batch.segments))
+            self.assertEqual((batch.lines, batch.records, batch.skipped_after), (whole.lines, whole.records, whole.skipped_after))
+            self.assertEqual([(segment._replace(counts=None), applied(segment.counts)) for segment in batch.segments],
+                             expected, counted_lines)
+
+
+def applied(counts: Counts) -> StatsSnapshot:
+    """The snapshot of statistics given ``counts``."""
+    stats = Statistics(MIN_CUT_KEYS)
+    stats.add_counts(counts)
+    return stats.snapshot()
 
 
 def _whole_lines(pieces: List[bytes]) -> List[bytes]:

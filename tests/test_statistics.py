@@ -22,6 +22,7 @@ from monilog.accumulation.statistics import (
     MAX_KEY_LENGTH,
     SECTIONS,
     STATUS_CODES,
+    CountRows,
     Counts,
     SectionStats,
     Statistics,
@@ -663,3 +664,105 @@ class CutTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def random_rows(rnd: random.Random, count: int, case: int) -> CountRows:
+    """Rows as a block's tally gives them: ``count`` (request, status) rows and as many clients, whose
+    keys, by ``case``, are all distinct (0), repeat beyond the first MIN_CUT_KEYS rows only among
+    themselves (1), repeat one of the first rows there (2), repeat at random (3), have bytes on
+    rows of their own (4), are few sections and many clients (5), have a row without hits (6),
+    long keys (7) or one repeat among the first rows (8)."""
+    def keys(prefix: str) -> List[str]:
+        if case == 0 or (case == 4 and prefix == "/s") or (case == 5 and prefix != "/s"):
+            return [f"{prefix}{index}" for index in range(count)]
+        if case == 5:
+            return [f"/s{rnd.randrange(50)}" for _ in range(count)]
+        if case == 1:
+            return [f"{prefix}{index}" for index in range(min(count, MIN_CUT_KEYS))] + [
+                f"{prefix}x{rnd.randrange(count // 2)}" for _ in range(count - MIN_CUT_KEYS)]
+        if case == 2:
+            own = [f"{prefix}{index}" for index in range(count)]
+            if count > MIN_CUT_KEYS:
+                own[MIN_CUT_KEYS + rnd.randrange(count - MIN_CUT_KEYS)] = own[rnd.randrange(MIN_CUT_KEYS)]
+            return own
+        if case == 8:  # a repeat among the first rows only
+            own = [f"{prefix}{index}" for index in range(count)]
+            own[rnd.randrange(1, min(count, MIN_CUT_KEYS))] = own[0]
+            return own
+        if case == 7:
+            return [f"{prefix}{'x' * MAX_KEY_LENGTH if index % 7 == 0 else ''}{index}" for index in range(count)]
+        return [f"{prefix}{rnd.randrange(count)}" for _ in range(count)]  # 3, 4, 6: random repeats
+    sections = keys("/s")
+    hits = [rnd.choice([1, 1, 2, 7]) for _ in range(count)]
+    zero = rnd.randrange(count) if case == 6 else -1
+    if case == 6:
+        hits[zero] = 0
+    statuses = [rnd.choice([200, 200, 304, 404, 500, 999]) for _ in range(count)]
+    if case == 4:  # a request per row and status: the bytes are per request
+        sized = list(dict.fromkeys(sections))[::2]
+    else:
+        sized = sections
+    clients = keys("h")
+    user_rows = [index for index in range(count) if index % 3]
+    users = keys("u")
+    return CountRows(sections, statuses, hits, [rnd.choice(["GET", "POST"]) for _ in range(count)], sized,
+                     [rnd.randrange(3) * rnd.randrange(500) * (index != zero) for index in range(len(sized))], clients, hits,
+                     [users[index] for index in user_rows], [hits[index] for index in user_rows])
+
+
+class CutRowsTest(unittest.TestCase):
+    """Counts.of_rows: the counters of rows, and cut as they are made, give the statistics of the
+    rows summed, then cut, whatever the statistics held."""
+
+    def test_rows_cut_as_they_are_counted_give_the_statistics_of_the_whole(self) -> None:
+        end = T0 + timedelta(seconds=10)
+        for seed in range(36):
+            rnd = random.Random(seed)
+            case = seed % 9
+            rows = random_rows(rnd, rnd.choice([MIN_CUT_KEYS - 10, 2500, 4000]), case)
+            whole = Counts.of_rows(rows)
+            cut = Counts.of_rows(rows, MIN_CUT_KEYS)
+            self.assertEqual(cut.hits, whole.hits)
+            for kept, every in ((cut.clients, whole.clients), ({section for section, _ in cut.section_status},
+                                                               {section for section, _ in whole.section_status})):
+                self.assertEqual(len(kept), len(every) if cut.overflow is None else min(len(every), MIN_CUT_KEYS),
+                                 "a cut keeps the first max_keys keys")
+            before = Counts.of_rows(random_rows(random.Random(-seed), 2000, 0 if seed % 3 else 3), MIN_CUT_KEYS) \
+                if seed % 4 else None  # filled from empty by the cut's first keys, or already holding keys
+            if seed % 5 == 0:  # statistics holding some of the keys beyond the cut
+                before = Counts.of_rows(rows._replace(
+                    sections=rows.sections[::-1], sized=rows.sized[::-1] if rows.sized is not rows.sections else rows.sections[::-1],
+                    sizes=rows.sizes[::-1], clients=rows.clients[::-1], hits=rows.hits[::-1], client_hits=rows.client_hits[::-1],
+                    statuses=rows.statuses[::-1], methods=rows.methods[::-1]))
+            for max_keys in (MIN_CUT_KEYS, MIN_CUT_KEYS + 700):
+                reference, tested = Statistics(max_keys), Statistics(max_keys)
+                for stats, counts in ((reference, whole), (tested, cut), (Statistics(max_keys), pickle.loads(pickle.dumps(cut)))):
+                    if before is not None:
+                        stats.add_counts(before)
+                    stats.add_counts(counts, late=1)
+                    self.assertEqual(stats.snapshot(T0, end), reference.snapshot(T0, end), (seed, case, max_keys))
+
+    def test_distinct_rows_go_beyond_the_cut_as_they_are(self) -> None:
+        rnd = random.Random(1)
+        for case, repeats in ((0, False), (1, True)):
+            rows = random_rows(rnd, 3000, case)
+            cut = Counts.of_rows(rows, MIN_CUT_KEYS)
+            assert cut.overflow is not None
+            self.assertEqual(list(cut.overflow.sections), rows.sections[MIN_CUT_KEYS:])
+            self.assertEqual(list(cut.overflow.clients.keys), rows.clients[MIN_CUT_KEYS:])
+            self.assertEqual(list(cut.clients), rows.clients[:MIN_CUT_KEYS])
+            self.assertEqual(len(set(cut.overflow.clients.keys)) < len(cut.overflow.clients.keys), repeats)
+            if not repeats:
+                self.assertEqual(cut, Counts.of_rows(rows).cut(MIN_CUT_KEYS))
+
+    def test_rows_that_need_summing_are_cut_as_counters_are(self) -> None:
+        rnd = random.Random(2)
+        for case in (2, 3, 4):
+            rows = random_rows(rnd, 3000, case)
+            self.assertEqual(Counts.of_rows(rows, MIN_CUT_KEYS), Counts.of_rows(rows).cut(MIN_CUT_KEYS), case)
+        negative = random_rows(rnd, 3000, 0)._replace(sizes=[-1] * 3000)
+        for rows in (random_rows(rnd, 3000, 6), negative):  # a zero count, negative bytes: summed, then cut (or not)
+            self.assertEqual(Counts.of_rows(rows, MIN_CUT_KEYS), Counts.of_rows(rows).cut(MIN_CUT_KEYS))
+        self.assertIsNone(Counts.of_rows(negative, MIN_CUT_KEYS).overflow)
+        with self.assertRaises(ValueError):
+            Counts.of_rows(random_rows(rnd, 3000, 0), MIN_CUT_KEYS - 1)

@@ -33,8 +33,8 @@ from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Op
 
 from monilog.accelerator import speedups
 from monilog.accumulation.sketch import LatencySketch
-from monilog.accumulation.statistics import Counts, is_error
-from monilog.accumulation.summing import summed, summed_python
+from monilog.accumulation.statistics import CountRows, Counts, is_error
+from monilog.accumulation.summing import summed_python
 from monilog.parsing.block import decode_status, decode_statuses
 from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs
 
@@ -126,12 +126,23 @@ class Batch:
         self.records += other.records
 
 
-def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
-    """The batch of a parsed block: segments of at most one aligned span of ``span_seconds``."""
+class _Plan(NamedTuple):
+    """Where a block's segments begin and end, before they are counted."""
+
+    runs: List[Tuple[int, int]]
+    zones: List[tzinfo]
+    starts: List[int]
+    """First record of each run."""
+    skips_before: Dict[int, List[str]]
+    """Reasons of the lines skipped before each run (after the run before it began)."""
+    skipped_after: List[str]
+    bounds: List[Tuple[int, int]]
+    """``(first run, end run)`` of each segment."""
+
+
+def _plan(parsed: ParsedBlock, span_seconds: int) -> _Plan:
+    """The runs and segments of a parsed block that has records."""
     stamps = parsed.stamps
-    records = len(stamps)
-    if not records:
-        return Batch([], [reason for _, reason in parsed.skipped], parsed.lines, 0, parsed)
     run_keys, run_hits = _key_runs(stamps)
     decode_stamp = parsed.keys.stamp
     moments = {key: decode_stamp(key) for key in set(run_keys)}
@@ -147,7 +158,7 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
             run_zones.append(moment[1])
             previous = moment
 
-    starts: List[int] = []  # first record of each run
+    starts: List[int] = []
     record = 0
     for _, hits in runs:
         starts.append(record)
@@ -161,7 +172,7 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
         else:
             skips_before.setdefault(index, []).append(reason)
 
-    segments: List[Segment] = []
+    bounds: List[Tuple[int, int]] = []
     begin = 0
     while begin < len(runs):
         second, zone = runs[begin][0], run_zones[begin]
@@ -169,15 +180,52 @@ def aggregate(parsed: ParsedBlock, span_seconds: int) -> Batch:
         end = begin + 1
         while end < len(runs) and run_zones[end] == zone and runs[end][0] - span < span_seconds and runs[end][0] >= span:
             end += 1
-        first, last = starts[begin], starts[end] if end < len(runs) else records
-        skips = [(index - begin, reason) for index in range(begin, end) for reason in skips_before.get(index, ())]
-        segments.append(Segment(second, span, runs[begin:end], zone, count_records(parsed, first, last), skips, first))
+        bounds.append((begin, end))
         begin = end
-    return Batch(segments, skipped_after, parsed.lines, records, parsed)
+    return _Plan(runs, run_zones, starts, skips_before, skipped_after, bounds)
 
 
-def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
+def aggregate(parsed: ParsedBlock, span_seconds: int, cut_keys: Optional[int] = None,
+              open_span: Optional[Tuple[int, tzinfo]] = None, open_end: bool = False) -> Batch:
+    """The batch of a parsed block: segments of at most one aligned span of ``span_seconds``.
+
+    With ``cut_keys``, each segment's counters are cut after that many keys per dimension
+    (:meth:`Counts.cut`) as they are counted, except the segments that may be joined to others
+    (:meth:`Batch.extend`): the first when its ``(span, zone)`` is ``open_span`` (the last of the
+    batch before), and the last when ``open_end`` (a batch may follow).
+    """
+    records = len(parsed.stamps)
+    if not records:
+        return Batch([], [reason for _, reason in parsed.skipped], parsed.lines, 0, parsed)
+    plan = _plan(parsed, span_seconds)
+    runs, starts = plan.runs, plan.starts
+    segments: List[Segment] = []
+    for number, (begin, end) in enumerate(plan.bounds):
+        second, zone = runs[begin][0], plan.zones[begin]
+        span = second - second % span_seconds
+        first, last = starts[begin], starts[end] if end < len(runs) else records
+        skips = [(index - begin, reason) for index in range(begin, end) for reason in plan.skips_before.get(index, ())]
+        joins = (number == 0 and open_span == (span, zone)) or (open_end and end == len(runs))
+        counts = count_records(parsed, first, last, None if joins else cut_keys)
+        segments.append(Segment(second, span, runs[begin:end], zone, counts, skips, first))
+    return Batch(segments, plan.skipped_after, parsed.lines, records, parsed)
+
+
+def last_span_start(parsed: ParsedBlock, span_seconds: int) -> int:
+    """The first record of the block's last segment (0 when it has one segment, or no record):
+    where a block may be split so that a segment that may go on in the lines that follow is
+    counted with them."""
+    if not parsed.stamps:
+        return 0
+    plan = _plan(parsed, span_seconds)
+    return plan.starts[plan.bounds[-1][0]]
+
+
+def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[int] = None) -> Counts:
     """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order.
+    With ``cut_keys``, the counters are cut after that many keys per dimension, as
+    ``count_records(parsed, start, end).cut(cut_keys)`` is, and often without summing the keys
+    beyond the cut (:meth:`Counts.of_rows`).
 
     The records are first counted by key (:func:`tally_python`, or its C twin), then each
     distinct key is decoded once (through the decoder's caches): a loop in Python runs per
@@ -187,15 +235,15 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
     keys.limit_caches()
     who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = _tally(parsed, start, end)
     hosts, who_users = _decoded(keys.who_cache, keys.decode_whos, who_keys)
-    clients = summed(hosts, who_hits)
-    users = summed(list(compress(who_users, who_users)), list(compress(who_hits, who_users))) if any(who_users) else {}
-
     pair_methods, pair_sections = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
     same_keys = sized == pair_requests  # each request with one status (a log of random paths): in the same order
     section_of = dict(zip(pair_requests, pair_sections)) if not same_keys or parsed.durations is not None else {}
-    section_bytes = summed(pair_sections if same_keys else list(map(section_of.__getitem__, sized)), size_sums)
-    methods = summed(pair_methods, pair_hits)
-    section_status = summed(list(zip(pair_sections, decode_statuses(pair_statuses))), pair_hits)
+    named = any(who_users)
+    rows = CountRows(pair_sections, decode_statuses(pair_statuses), pair_hits, pair_methods,
+                     pair_sections if same_keys else list(map(section_of.__getitem__, sized)), size_sums,
+                     hosts, who_hits, list(compress(who_users, who_users)) if named else [],
+                     list(compress(who_hits, who_users)) if named else [])
+    counts = Counts.of_rows(rows, cut_keys)
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -209,11 +257,11 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
                     entry[1] += count
     if parsed.durations is not None:
         # counted per (request, duration as logged): the distinct requests times the distinct durations
-        requests, durations, counts = _pairs(parsed.requests, parsed.durations, start, end)
+        requests, durations, counts_of = _pairs(parsed.requests, parsed.durations, start, end)
         distinct = list(dict.fromkeys(durations))
         seconds = dict(zip(distinct, keys.durations(distinct)))
         tallies: Dict[str, Dict[float, int]] = {}
-        for section, key, count in zip(map(section_of.__getitem__, requests), durations, counts):
+        for section, key, count in zip(map(section_of.__getitem__, requests), durations, counts_of):
             value = seconds[key]
             if value is not None and 0 <= value < INFINITY:  # impossible durations are left out
                 tally = tallies.setdefault(section, {})
@@ -227,7 +275,9 @@ def count_records(parsed: ParsedBlock, start: int, end: int) -> Counts:
         if times:
             upstream = LatencySketch()
             upstream.add_tally(times)
-    return Counts(section_status, section_bytes, methods, clients, users, vhosts or None, latency or None, upstream)
+    if vhosts or latency or upstream:
+        counts = counts._replace(vhosts=vhosts or None, latency=latency or None, upstream=upstream)
+    return counts
 
 
 

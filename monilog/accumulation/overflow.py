@@ -84,7 +84,9 @@ class Overflow(NamedTuple):
     """The keys of counters beyond their cut (:meth:`~monilog.accumulation.statistics.Counts.cut`),
     as columns in first-seen order: none of them is a key of the counters' own mappings (the cut
     splits each dimension's keys in two), which lets statistics whose dimension those mappings
-    fill from empty fold them all without reading them once they travelled packed."""
+    fill from empty fold them all without reading them once they travelled packed. A key may
+    repeat, on rows of its own (cut as they were counted, :meth:`Counts.of_rows
+    <monilog.accumulation.statistics.Counts.of_rows>`): statistics that read them sum them."""
 
     sections: Sequence[str]
     section_hits: Sequence[int]

@@ -101,7 +101,15 @@ from typing import (
 )
 
 from monilog.accumulation.distinct import DistinctSketch
-from monilog.accumulation.overflow import MIN_CUT_KEYS, Overflow, PackedKeys, columns_after, count_column, first_keys
+from monilog.accumulation.overflow import (
+    MIN_CUT_KEYS,
+    Columns,
+    Overflow,
+    PackedKeys,
+    columns_after,
+    count_column,
+    first_keys,
+)
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.summing import summed
 from monilog.parsing.filters import FILTERED, is_filtered
@@ -290,6 +298,51 @@ class Counts(NamedTuple):
             users=first_keys(self.users, max_keys), overflow=overflow)
 
     @classmethod
+    def of_rows(cls, rows: CountRows, max_keys: Optional[int] = None) -> Counts:
+        """The counters of ``rows`` (without virtual hosts or durations); when ``max_keys`` is
+        given, cut after that many keys, with the statistics of ``Counts.of_rows(rows).cut(max_keys)``.
+
+        A cut dimension whose first ``max_keys`` rows are distinct keys, none on a later row, is
+        cut without summing its later rows (a log of random paths and clients, every period):
+        they go to the :class:`Overflow` as they are, where a key may repeat (:meth:`Statistics.add_counts`
+        sums them). Sections are cut so when each of their rows also gives its bytes; otherwise
+        their rows are summed first, then cut as :meth:`cut` cuts.
+        """
+        sections, statuses, hits, sized, sizes = rows.sections, rows.statuses, rows.hits, rows.sized, rows.sizes
+        if max_keys is None or min(min(hits, default=1), min(rows.client_hits, default=1), min(rows.user_hits, default=1)) < 1:
+            whole = cls(summed(list(zip(sections, statuses)), hits), summed(sized, sizes), summed(rows.methods, hits),
+                        summed(rows.clients, rows.client_hits), summed(rows.users, rows.user_hits) if rows.users else {})
+            return whole if max_keys is None else whole.cut(max_keys)
+        if max_keys < MIN_CUT_KEYS:
+            raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
+        split = _split_rows(sections, hits, max_keys) if sized == sections and min(sizes, default=0) >= 0 else None
+        if split is None:
+            section_status, section_bytes = summed(list(zip(sections, statuses)), hits), summed(sized, sizes)
+            if len(section_status) > max_keys and len(dict.fromkeys(map(itemgetter(0), section_status))) > max_keys:
+                return cls.of_rows(rows).cut(max_keys)  # more sections than the cut keeps, rows that need summing
+            left: Sequence[str] = []
+            left_hits: List[int] = []
+            left_statuses: List[int] = []
+        else:
+            section_status = dict(zip(zip(sections[:max_keys], statuses), hits))
+            section_bytes = dict(zip(sections[:max_keys], sizes))
+            left = split[1].keys
+            left_hits, left_statuses = hits[max_keys:], statuses[max_keys:]
+        (methods, left_methods), (clients, left_clients), (users, left_users) = (
+            _cut_dimension(keys, counts, max_keys)
+            for keys, counts in ((rows.methods, hits), (rows.clients, rows.client_hits), (rows.users, rows.user_hits)))
+        if not (len(left) or len(left_methods.keys) or len(left_clients.keys) or len(left_users.keys)):
+            return cls(section_status, section_bytes, methods, clients, users)
+        sketch = None
+        if left_clients.keys:
+            sketch = DistinctSketch()
+            sketch.add(_cut_keys(left_clients.keys))
+        overflow = Overflow(left, count_column(left_hits), count_column(_error_hits(left_hits, left_statuses)),
+                            count_column(sizes[max_keys:] if split else ()), summed(left_statuses, left_hits),
+                            left_methods, left_clients, left_users, sketch)
+        return cls(section_status, section_bytes, methods, clients, users, overflow=overflow)
+
+    @classmethod
     def of_record(cls, record: LogRecord) -> Counts:
         """The counters of one record."""
         latency = upstream = None
@@ -305,6 +358,56 @@ class Counts(NamedTuple):
             {record.host: 1}, {record.user: 1} if record.user else {},
             {record.vhost: [1, int(is_error(record.status))]} if record.vhost else None, latency, upstream,
         )
+
+
+class CountRows(NamedTuple):
+    """Records counted by key as logged, as rows in first-seen order: what :meth:`Counts.of_rows`
+    sums into counters. A key may be on several rows (keys logged apart that decode to one:
+    two paths of one section, a host with two users)."""
+
+    sections: List[str]
+    """The section of each distinct (request, status) as logged, ..."""
+    statuses: List[int]
+    """... its status, ..."""
+    hits: List[int]
+    """... its hits, ..."""
+    methods: List[str]
+    """... and its method."""
+    sized: List[str]
+    """The section of each distinct request as logged, ..."""
+    sizes: List[int]
+    """... and its bytes."""
+    clients: List[str]
+    """The host of each distinct client as logged, ..."""
+    client_hits: List[int]
+    """... and its hits."""
+    users: List[str]
+    """The user of each distinct client as logged that names one, ..."""
+    user_hits: List[int]
+    """... and its hits."""
+
+
+def _split_rows(keys: List[str], hits: List[int], max_keys: int) -> Optional[Tuple[Dict[str, int], Columns]]:
+    """The first ``max_keys`` rows as counters and the later ones as columns, when those rows are
+    distinct keys and no later row is one of them (the later rows' keys then need no sum: a cut
+    keeps none of them); None otherwise, or when there are no later rows."""
+    if len(keys) <= max_keys:
+        return None
+    kept = dict(zip(keys[:max_keys], hits))
+    rest = keys[max_keys:]
+    if len(kept) < max_keys or not kept.keys().isdisjoint(rest):
+        return None
+    return kept, Columns(rest, count_column(hits[max_keys:]))
+
+
+def _cut_dimension(keys: List[str], hits: List[int], max_keys: int) -> Tuple[Dict[str, int], Columns]:
+    """The rows of one dimension summed and cut after ``max_keys`` keys, as :meth:`Counts.cut`
+    cuts it, without summing the later rows when :func:`_split_rows` splits them."""
+    split = _split_rows(keys, hits, max_keys)
+    if split is not None:
+        return split
+    counts = summed(keys, hits)
+    return first_keys(counts, max_keys), columns_after(counts, max_keys)
 
 
 def is_error(code: int) -> bool:
@@ -991,7 +1094,7 @@ class Statistics:
         have, after the keys before it: one by one while a dimension has room, then, once it is
         full, the tracked keys among them found by a set intersection and the others folded at
         once. A dimension in ``fresh`` was empty before the cut's first keys: once they fill it,
-        it tracks none of the other keys (a cut's keys are distinct; only one cut to
+        it tracks none of the other keys (none is one of the cut's first keys; only one cut to
         :data:`MAX_KEY_LENGTH` could be one of them), which are folded by the totals ``left``
         that checking them summed, without reading them when they travelled packed (see
         :func:`_beyond`)."""

@@ -9,6 +9,7 @@ the block's :class:`KeyDecoder` (a busy log repeats its clients, targets and sec
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import tzinfo
 from operator import itemgetter
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union, overload
@@ -185,6 +186,19 @@ def joined(blocks: Sequence[ParsedBlock]) -> Optional[ParsedBlock]:
             column.extend(getattr(block, name))
     changes: Dict[str, Any] = dict(columns, lines=sum(block.lines for block in blocks), skipped=skipped)
     return first._replace(**changes)
+
+
+def split_block(block: ParsedBlock, index: int) -> Tuple[ParsedBlock, ParsedBlock]:
+    """The block's records before ``index`` and from it on, as two blocks that :func:`joined`
+    gives back: the first has the lines skipped before its records and every line read (its
+    ``lines``); the second, the lines skipped from record ``index`` on and no line of its own."""
+    present = [name for name in _OPTIONAL_COLUMNS if getattr(block, name) is not None]
+    names = ("who", "stamps", "requests", "statuses", "sizes", *present)
+    cut = bisect_left([record for record, _ in block.skipped], index)
+    head = block._replace(skipped=block.skipped[:cut], **{name: getattr(block, name)[:index] for name in names})
+    tail = block._replace(lines=0, skipped=[(record - index, reason) for record, reason in block.skipped[cut:]],
+                          **{name: getattr(block, name)[index:] for name in names})
+    return head, tail
 
 
 Text = TypeVar("Text", str, bytes)

@@ -5,20 +5,21 @@ parser's results unless the chunk holds a ``#`` line (a W3C directive may change
 after it read) or the source's parser already reads W3C (the caller checks that). Its lines are
 read and parsed in pieces of whole lines, so the chunk's bytes are never held at once; the columns
 of consecutive pieces are joined (:func:`~monilog.parsing.columns.joined`) and counted together,
-some 20,000 records at a time: a period's keys are then counted about once, rather than once per
-piece and again when the pieces' counters are joined, and a worker holds the columns of that many
-records only, however short the lines.
+some 20,000 records at a time, and a worker holds the columns of that many records only, however
+short the lines. A group's last period is held back and counted with the next group's records, so
+a period's keys are counted once, and cut as they are counted, rather than once per piece and
+again when the pieces' counters are joined.
 """
 
 from __future__ import annotations
 
 import gc
 from itertools import chain
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Union
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from monilog.accumulation.aggregate import Batch, aggregate
+from monilog.accumulation.aggregate import Batch, aggregate, last_span_start
 from monilog.parsing.block import parse_block
-from monilog.parsing.columns import ParsedBlock, has_hash_line, joined
+from monilog.parsing.columns import ParsedBlock, has_hash_line, joined, split_block
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
 from monilog.replayer.chunks import ChunkChanged, file_pieces, range_lines, read_range
@@ -61,7 +62,13 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
                      counted_lines: int = ReplayTuning.counted_lines) -> ChunkResult:
     """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line): the blocks are
     parsed one by one and counted together about ``counted_lines`` records at a time, and its
-    segments' counters cut after ``cut_keys`` keys when it is given."""
+    segments' counters cut after ``cut_keys`` keys when it is given.
+
+    A group's last segment may go on in the next blocks: its records are held and counted with
+    the next group's, so that each segment is counted once, whole, and cut as it is counted
+    (joining counters would sum every key again). A segment that fills a whole group is counted
+    in parts, which are joined, then cut.
+    """
     parser = LogParser(fmt, reading=reading, source=source)
     total: Optional[Batch] = None
     group: List[ParsedBlock] = []
@@ -73,25 +80,39 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
             group.append(parse_block(block, parser))
             size += len(group[-1].stamps)
         if group and (block is None or size >= counted_lines):
-            for batch in _counted(group, span_seconds):
+            batches, held = _counted(group, span_seconds, cut_keys, total, more=block is not None)
+            for batch in batches:
                 batch.columns = None  # a batch travels without its columns (see reparse); and a group's go now
                 if total is None:
                     total = batch
                 else:
                     total.extend(batch)
-            group, size = [], 0
+            group, size = ([held], len(held.stamps)) if held is not None else ([], 0)
     if total is None:
         return Batch([], [], 0, 0, None)
-    if cut_keys is not None:
+    if cut_keys is not None:  # the segments counted in parts
         total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
     return total
 
 
-def _counted(group: List[ParsedBlock], span_seconds: int) -> List[Batch]:
-    """The batch of blocks joined (:func:`~monilog.parsing.columns.joined`), or, when their columns
-    differ, the batch of each block."""
+def _counted(group: List[ParsedBlock], span_seconds: int, cut_keys: Optional[int], before: Optional[Batch],
+             more: bool) -> Tuple[List[Batch], Optional[ParsedBlock]]:
+    """The batch of blocks joined (:func:`~monilog.parsing.columns.joined`) and the records of
+    its last segment held back when ``more`` blocks follow; or, when their columns differ, the
+    batch of each block, uncut. ``before``: the batch so far, whose last segment the first may
+    join."""
     whole = joined(group)
-    return [aggregate(whole, span_seconds)] if whole is not None else [aggregate(part, span_seconds) for part in group]
+    if whole is None:
+        return [aggregate(part, span_seconds) for part in group], None
+    held = None
+    if more:
+        start = last_span_start(whole, span_seconds)
+        if start:
+            whole, held = split_block(whole, start)
+    last = before.segments[-1] if before is not None and before.segments else None
+    batch = aggregate(whole, span_seconds, cut_keys, None if last is None else (last.span, last.zone),
+                      open_end=more and held is None)
+    return [batch], held
 
 
 def aggregate_chunk(task: ChunkTask) -> ChunkResult:
