@@ -302,11 +302,12 @@ class Counts(NamedTuple):
         """The counters of ``rows`` (without virtual hosts or durations); when ``max_keys`` is
         given, cut after that many keys, with the statistics of ``Counts.of_rows(rows).cut(max_keys)``.
 
-        A cut dimension whose first ``max_keys`` rows are distinct keys, none on a later row, is
-        cut without summing its later rows (a log of random paths and clients, every period):
-        they go to the :class:`Overflow` as they are, where a key may repeat (:meth:`Statistics.add_counts`
-        sums them). Sections are cut so when each of their rows also gives its bytes; otherwise
-        their rows are summed first, then cut as :meth:`cut` cuts.
+        A cut dimension whose first ``max_keys`` rows are distinct keys is cut without summing
+        its later rows (a log of random paths and clients, every period): those of a first key
+        are added to it, and the others go to the :class:`Overflow` as they are, where a key may
+        repeat (:meth:`Statistics.add_counts` sums them). Sections are cut so when each of their
+        rows also gives its bytes; otherwise their rows are summed first, then cut as :meth:`cut`
+        cuts.
         """
         sections, statuses, hits, sized, sizes = rows.sections, rows.statuses, rows.hits, rows.sized, rows.sizes
         if max_keys is None or min(min(hits, default=1), min(rows.client_hits, default=1), min(rows.user_hits, default=1)) < 1:
@@ -320,14 +321,22 @@ class Counts(NamedTuple):
             section_status, section_bytes = summed(list(zip(sections, statuses)), hits), summed(sized, sizes)
             if len(section_status) > max_keys and len(dict.fromkeys(map(itemgetter(0), section_status))) > max_keys:
                 return cls.of_rows(rows).cut(max_keys)  # more sections than the cut keeps, rows that need summing
-            left: Sequence[str] = []
+            left: List[str] = []
             left_hits: List[int] = []
             left_statuses: List[int] = []
+            left_sizes: List[int] = []
         else:
+            tracked = split[1]
             section_status = dict(zip(zip(sections[:max_keys], statuses), hits))
             section_bytes = dict(zip(sections[:max_keys], sizes))
-            left = split[1].keys
-            left_hits, left_statuses = hits[max_keys:], statuses[max_keys:]
+            left, left_hits, left_statuses, left_sizes = (
+                sections[max_keys:], hits[max_keys:], statuses[max_keys:], sizes[max_keys:])
+            if tracked is not None:  # rows of a first section: counted under it
+                for section, status, count, size in compress(zip(left, left_statuses, left_hits, left_sizes), tracked):
+                    pair = (section, status)
+                    section_status[pair] = section_status.get(pair, 0) + count
+                    section_bytes[section] += size
+            left, left_hits, left_statuses, left_sizes = _untracked(tracked, left, left_hits, left_statuses, left_sizes)
         (methods, left_methods), (clients, left_clients), (users, left_users) = (
             _cut_dimension(keys, counts, max_keys)
             for keys, counts in ((rows.methods, hits), (rows.clients, rows.client_hits), (rows.users, rows.user_hits)))
@@ -338,7 +347,7 @@ class Counts(NamedTuple):
             sketch = DistinctSketch()
             sketch.add(_cut_keys(left_clients.keys))
         overflow = Overflow(left, count_column(left_hits), count_column(_error_hits(left_hits, left_statuses)),
-                            count_column(sizes[max_keys:] if split else ()), summed(left_statuses, left_hits),
+                            count_column(left_sizes), summed(left_statuses, left_hits),
                             left_methods, left_clients, left_users, sketch)
         return cls(section_status, section_bytes, methods, clients, users, overflow=overflow)
 
@@ -387,27 +396,42 @@ class CountRows(NamedTuple):
     """... and its hits."""
 
 
-def _split_rows(keys: List[str], hits: List[int], max_keys: int) -> Optional[Tuple[Dict[str, int], Columns]]:
-    """The first ``max_keys`` rows as counters and the later ones as columns, when those rows are
-    distinct keys and no later row is one of them (the later rows' keys then need no sum: a cut
-    keeps none of them); None otherwise, or when there are no later rows."""
+def _split_rows(keys: List[str], hits: List[int], max_keys: int) -> Optional[Tuple[Dict[str, int], Optional[List[bool]]]]:
+    """The first ``max_keys`` rows as counters, when they are distinct keys, and which later rows
+    are one of them (None when none is: a log of random keys). None when those rows repeat a key,
+    or there are no later rows."""
     if len(keys) <= max_keys:
         return None
     kept = dict(zip(keys[:max_keys], hits))
-    rest = keys[max_keys:]
-    if len(kept) < max_keys or not kept.keys().isdisjoint(rest):
+    if len(kept) < max_keys:
         return None
-    return kept, Columns(rest, count_column(hits[max_keys:]))
+    rest = keys[max_keys:]
+    return kept, None if kept.keys().isdisjoint(rest) else list(map(kept.__contains__, rest))
+
+
+def _untracked(tracked: Optional[List[bool]], *columns: List[Any]) -> Tuple[List[Any], ...]:
+    """The rows of ``columns`` whose key is not among the first ones (all when ``tracked`` is None)."""
+    if tracked is None:
+        return columns
+    left = list(map(not_, tracked))
+    return tuple(list(compress(column, left)) for column in columns)
 
 
 def _cut_dimension(keys: List[str], hits: List[int], max_keys: int) -> Tuple[Dict[str, int], Columns]:
     """The rows of one dimension summed and cut after ``max_keys`` keys, as :meth:`Counts.cut`
-    cuts it, without summing the later rows when :func:`_split_rows` splits them."""
+    cuts it: when :func:`_split_rows` splits them, the later rows of a first key are added to it
+    and the others go beyond the cut unsummed."""
     split = _split_rows(keys, hits, max_keys)
-    if split is not None:
-        return split
-    counts = summed(keys, hits)
-    return first_keys(counts, max_keys), columns_after(counts, max_keys)
+    if split is None:
+        counts = summed(keys, hits)
+        return first_keys(counts, max_keys), columns_after(counts, max_keys)
+    kept, tracked = split
+    rest, rest_hits = keys[max_keys:], hits[max_keys:]
+    if tracked is not None:
+        for key, count in compress(zip(rest, rest_hits), tracked):
+            kept[key] += count
+    rest, rest_hits = _untracked(tracked, rest, rest_hits)
+    return kept, Columns(rest, count_column(rest_hits))
 
 
 def is_error(code: int) -> bool:
