@@ -84,14 +84,19 @@ class CellGridTest(unittest.TestCase):
             self, table: Tuple[List[Tuple[str, str]], List[Tuple[List[Text], str]], bool], width: int) -> None:
         columns, rows, flexible = table
         grid = grid_of(columns, rows, flexible)
-        natural = sum(max([cell_len(header)] + [cells[index].cell_len for cells, _ in rows])
-                      for index, (header, _) in enumerate(columns))
+        widths = [max([cell_len(header)] + [cells[index].cell_len for cells, _ in rows])
+                  for index, (header, _) in enumerate(columns)]
         lines = plain(grid, width)
         self.assertTrue(all(cell_len(line) <= width for line in lines), lines)
-        if natural + 2 * (len(columns) - 1) > width or any(cell.plain.strip() != cell.plain
+        reserved = 1 if flexible and not widths[0] else 0  # rich keeps a cell for an empty flexible column; the grid does not
+        if sum(widths) + reserved + 2 * (len(columns) - 1) > width or any(cell.plain.strip() != cell.plain
                                                            for cells, _ in rows for cell in cells):
             return  # rich shrinks every column in proportion, and trims cells its own way
         self.assertEqual(plain(grid, width), plain(rich_table(columns, rows, flexible), width))
+
+    def test_an_empty_flexible_column_takes_no_cell_where_the_others_just_fit(self) -> None:
+        columns = [("", "left"), ("aa", "left"), ("aaaaaaaaaaaaa", "left")]
+        self.assertEqual(plain(grid_of(columns, [], True), 19), ["  aa  aaaaaaaaaaaaa"])  # rich: "  aa  aaaaaaaaaaa…"
 
     def test_styles_are_richs_header_row_and_cell_styles(self) -> None:
         rows = [([Text("/api", "bold"), Text("12"), Text("0", "red")], ""), ([Text("errors"), Text("3"), Text("")], "red")]

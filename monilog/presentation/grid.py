@@ -11,7 +11,8 @@ every character and style; only the column arithmetic is here.
 Widths: each column is as wide as its widest cell (header included), columns are ``gap`` cells
 apart. When the grid expands, the flexible column takes the width left; when the columns do not
 fit, the flexible column gives up width first (down to one cell), then the columns from the
-right. No line is ever wider than the width the grid is given.
+right. No line is ever wider than the width the grid is given. Unlike rich's Table, an empty
+flexible column takes no cell: where the other columns just fit, they are drawn whole.
 """
 
 from __future__ import annotations
