@@ -222,9 +222,11 @@ class Monitor:
         return parser
 
     def batch(self, source: str, block: bytes, span_seconds: Optional[int] = None) -> Batch:
-        """Parse and aggregate a block of whole lines of ``source`` (see :meth:`apply`)."""
+        """Parse and aggregate a block of whole lines of ``source`` (see :meth:`apply`), its
+        segments' counters cut after :attr:`cut_keys` keys (a block of random paths then sums
+        only the keys its period's statistics may track)."""
         with _without_cyclic_gc():  # a block's columns are thousands of tuples, all short-lived
-            batch = aggregate(parse_block(block, self.parser_for(source)), span_seconds or self.batch_span)
+            batch = aggregate(parse_block(block, self.parser_for(source)), span_seconds or self.batch_span, self.cut_keys)
         self.check_format(source, batch)
         return batch
 

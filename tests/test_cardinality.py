@@ -10,7 +10,8 @@ import shutil
 import tempfile
 import unittest
 from datetime import datetime, timezone
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
+from unittest import mock
 
 from monilog.accumulation.aggregate import count_records
 from monilog.accumulation.overflow import MIN_CUT_KEYS
@@ -91,8 +92,21 @@ class BoundedTest(unittest.TestCase):
         self.assertEqual(outputs[0], outputs[1], "the same whatever the chunks")
 
 
+def repeating_lines(count: int) -> List[bytes]:
+    """300 lines a second from 3,000 paths and 2,500 clients: keys seen again, in other chunks."""
+    draw = random.Random(5).randrange
+    lines = []
+    for number in range(count):
+        when = datetime.fromtimestamp(T0 + number // 300, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S %z")
+        client = draw(2500)
+        lines.append(f'10.1.{client // 250}.{client % 250} - u{draw(2000)} [{when}] "GET /s{draw(3000)}/x?{number} '
+                     f'HTTP/1.1" {draw(2, 6) * 100} {draw(999)}'.encode())
+    return lines
+
+
 class UncutMonitor(Monitor):
-    """A monitor whose replays' workers send their counters whole (the reference of the cut)."""
+    """A monitor whose counters are never cut (the reference of the cut): its replays' workers
+    send them whole, and its blocks are counted whole."""
 
     @property
     def cut_keys(self) -> Optional[int]:
@@ -104,13 +118,7 @@ class CutReplayTest(unittest.TestCase):
         directory = tempfile.mkdtemp(prefix="monilog-cut-")
         self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
         path = os.path.join(directory, "access.log")
-        draw = random.Random(5).randrange
-        lines = []  # 300 lines a second from 3,000 paths and 2,500 clients: keys seen again, in other chunks
-        for number in range(36 * BATCH):
-            when = datetime.fromtimestamp(T0 + number // 300, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S %z")
-            client = draw(2500)
-            lines.append(f'10.1.{client // 250}.{client % 250} - u{draw(2000)} [{when}] "GET /s{draw(3000)}/x?{number} '
-                         f'HTTP/1.1" {draw(2, 6) * 100} {draw(999)}'.encode())
+        lines = repeating_lines(36 * BATCH)
         with open(path, "wb") as stream:
             stream.write(b"\n".join(lines) + b"\n")
         # chunks of 1,000 to 3,000 lines: periods of 3,000 cut inside, their second segments cut too
@@ -126,6 +134,27 @@ class CutReplayTest(unittest.TestCase):
         reports = [item[1] for item in outputs[0] if item[0] == "report"]
         self.assertGreater(len(reports), 10)
         self.assertTrue(all(report.stats.folded[SECTIONS] for report in reports))
+        self.assertEqual(outputs[0], outputs[1])
+
+    def test_blocks_followed_live_cut_as_counted_change_no_report(self) -> None:
+        lines = repeating_lines(24 * BATCH) + hostile_lines(12 * BATCH)
+        outputs = []
+        for kind in (Monitor, UncutMonitor):
+            recorder = Recorder()
+            monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
+            applied: List[Counts] = []
+
+            def recording(stats: Statistics, counts: Counts, late: int = 0, applied: List[Counts] = applied,
+                          adding: Callable[..., None] = Statistics.add_counts) -> None:
+                applied.append(counts)
+                adding(stats, counts, late)
+
+            with mock.patch.object(Statistics, "add_counts", autospec=True, side_effect=recording):
+                for start in range(0, len(lines), 2500):  # blocks of more keys than a cut keeps
+                    monitor.feed("access.log", lines[start:start + 2500])
+                monitor.finish()
+            self.assertEqual(any(counts.overflow is not None for counts in applied), kind is Monitor)
+            outputs.append(recorder.items)
         self.assertEqual(outputs[0], outputs[1])
 
     def test_no_cut_below_its_smallest_or_with_alert_rules(self) -> None:

@@ -111,13 +111,19 @@ class Overflow(NamedTuple):
             self.client_sketch, *((_packed_keys(keys), hits) for keys, hits in (self.methods, self.clients, self.users)))
 
 
-def _packed_keys(keys: Sequence[str]) -> Union[Tuple[int, str], Sequence[str]]:
-    """Keys joined by newlines with their number, or the keys themselves when one holds a newline
-    (a key decoded from JSON may): the number of pieces then tells."""
+def pack_keys(keys: Sequence[str]) -> Sequence[str]:
+    """Keys as :class:`PackedKeys`, or the keys themselves when one holds a newline (a key decoded
+    from JSON may): the number of pieces then tells."""
     if isinstance(keys, PackedKeys):
-        return keys.packed()
+        return keys
     text = "\n".join(keys)
-    return (len(keys), text) if text.count("\n") == len(keys) - 1 or not keys else list(keys)
+    return PackedKeys(len(keys), text) if text.count("\n") == len(keys) - 1 or not keys else keys
+
+
+def _packed_keys(keys: Sequence[str]) -> Union[Tuple[int, str], Sequence[str]]:
+    """Keys as they pickle: their number and text (:func:`pack_keys`), or the keys as a list."""
+    packed = pack_keys(keys)
+    return packed.packed() if isinstance(packed, PackedKeys) else list(packed)
 
 
 def _unpacked_keys(packed: Union[Tuple[int, str], Sequence[str]]) -> Sequence[str]:

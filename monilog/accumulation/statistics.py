@@ -98,6 +98,7 @@ from typing import (
     Set,
     Tuple,
     TypeVar,
+    Union,
 )
 
 from monilog.accumulation.distinct import DistinctSketch
@@ -109,6 +110,7 @@ from monilog.accumulation.overflow import (
     columns_after,
     count_column,
     first_keys,
+    pack_keys,
 )
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.summing import summed
@@ -284,14 +286,8 @@ class Counts(NamedTuple):
             bytes_column = count_column(islice(size.values(), max_keys, None))
         else:
             bytes_column = count_column(map(size.get, left, repeat(0)))
-        clients = columns_after(self.clients, max_keys)
-        sketch = None
-        if clients.keys:
-            sketch = DistinctSketch()
-            sketch.add(_cut_keys(clients.keys))
-        overflow = Overflow(
-            left, hits_column, errors_column, bytes_column, summed(left_statuses, left_hits),
-            columns_after(self.methods, max_keys), clients, columns_after(self.users, max_keys), sketch)
+        overflow = _cut_overflow(left, hits_column, errors_column, bytes_column, summed(left_statuses, left_hits),
+                                 *(columns_after(counts, max_keys) for counts in (self.methods, self.clients, self.users)))
         return self._replace(
             section_status=kept, section_bytes={section: size[section] for section in islice(seen, max_keys) if section in size},
             methods=first_keys(self.methods, max_keys), clients=first_keys(self.clients, max_keys),
@@ -342,13 +338,9 @@ class Counts(NamedTuple):
             for keys, counts in ((rows.methods, hits), (rows.clients, rows.client_hits), (rows.users, rows.user_hits)))
         if not (len(left) or len(left_methods.keys) or len(left_clients.keys) or len(left_users.keys)):
             return cls(section_status, section_bytes, methods, clients, users)
-        sketch = None
-        if left_clients.keys:
-            sketch = DistinctSketch()
-            sketch.add(_cut_keys(left_clients.keys))
-        overflow = Overflow(left, count_column(left_hits), count_column(_error_hits(left_hits, left_statuses)),
-                            count_column(left_sizes), summed(left_statuses, left_hits),
-                            left_methods, left_clients, left_users, sketch)
+        overflow = _cut_overflow(left, count_column(left_hits), count_column(_error_hits(left_hits, left_statuses)),
+                                 count_column(left_sizes), summed(left_statuses, left_hits),
+                                 left_methods, left_clients, left_users)
         return cls(section_status, section_bytes, methods, clients, users, overflow=overflow)
 
     @classmethod
@@ -394,6 +386,19 @@ class CountRows(NamedTuple):
     """The user of each distinct client as logged that names one, ..."""
     user_hits: List[int]
     """... and its hits."""
+
+
+def _cut_overflow(sections: Sequence[str], hits: Sequence[int], errors: Sequence[int], sizes: Sequence[int],
+                  statuses: Dict[int, int], methods: Columns, clients: Columns, users: Columns) -> Overflow:
+    """The overflow of a cut, as it travels: its keys packed (:func:`pack_keys`, which statistics
+    fold without reading them) and the sketch of its clients, each cut as it is counted (which
+    statistics merge rather than hash them)."""
+    sketch = None
+    if clients.keys:
+        sketch = DistinctSketch()
+        sketch.add(_cut_keys(clients.keys))
+    methods, clients, users = (columns._replace(keys=pack_keys(columns.keys)) for columns in (methods, clients, users))
+    return Overflow(pack_keys(sections), hits, errors, sizes, statuses, methods, clients, users, sketch)
 
 
 def _split_rows(keys: List[str], hits: List[int], max_keys: int) -> Optional[Tuple[Dict[str, int], Optional[List[bool]]]]:
@@ -1146,18 +1151,23 @@ class Statistics:
                     self._folded[CLIENTS] += left.clients
                     continue
                 rest_hits = list(islice(hits, taken, None))
-                self._add_to_full(name, target, summed(_keys_from(keys, taken), rest_hits), sum(rest_hits))
+                self._add_to_full(name, target, Columns(_keys_from(keys, taken), rest_hits), sum(rest_hits))
 
-    def _add_to_full(self, name: str, target: Dict[str, int], counts: Mapping[str, int], total: int) -> None:
-        """Count ``counts`` (``total`` hits in all) into a dimension that holds ``max_keys`` keys, as
-        the loops of :meth:`add_counts` would, without a Python step per key: the keys it tracks
-        are found by a set intersection, the others folded at once. No key joins a full
-        dimension, so the order of the keys does not matter; a long key is counted on its own,
-        as it is cut first and may then be a tracked key."""
+    def _add_to_full(self, name: str, target: Dict[str, int], counts: Union[Mapping[str, int], Columns],
+                     total: int) -> None:
+        """Count ``counts`` (``total`` hits in all; columns, in which a key may repeat, are summed
+        only when needed) into a dimension that holds ``max_keys`` keys, as the loops of
+        :meth:`add_counts` would, without a Python step per key: the keys it tracks are found by
+        a set intersection, the others folded at once. No key joins a full dimension, so the
+        order of the keys does not matter; a long key is counted on its own, as it is cut first
+        and may then be a tracked key."""
         folded = total
-        if _none_tracked(target, counts) and (name != USERS or "" not in counts):  # the empty user counts nowhere
+        keys = counts.keys if isinstance(counts, Columns) else counts
+        if _none_tracked(target, keys) and (name != USERS or "" not in keys):  # the empty user counts nowhere
             self._folded[name] += folded  # a log of random clients: no set built
             return
+        if isinstance(counts, Columns):
+            counts = summed(list(counts.keys), list(counts.hits))
         if max(map(len, counts)) > MAX_KEY_LENGTH:
             for key in [key for key in counts if len(key) > MAX_KEY_LENGTH]:
                 self._add_key(name, target, key, counts[key])
