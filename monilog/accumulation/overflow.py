@@ -64,7 +64,7 @@ class PackedKeys(SplitOnUse[str]):
 
 class Columns(NamedTuple):
     """Keys in first-seen order and their hits: a sequence of text (a list, or :class:`PackedKeys`
-    once they travelled) and a sequence of ints (cheap to pickle as :func:`count_column`)."""
+    as a cut makes them) and a sequence of ints (cheap to pickle as :func:`count_column`)."""
 
     keys: Sequence[str]
     hits: Sequence[int]
@@ -84,7 +84,8 @@ class Overflow(NamedTuple):
     """The keys of counters beyond their cut (:meth:`~monilog.accumulation.statistics.Counts.cut`),
     as columns in first-seen order: none of them is a key of the counters' own mappings (the cut
     splits each dimension's keys in two), which lets statistics whose dimension those mappings
-    fill from empty fold them all without reading them once they travelled packed. A key may
+    fill from empty fold them all without reading them when they are packed (:func:`pack_keys`,
+    as a cut makes them: keys in a list, made or changed by hand, are read). A key may
     repeat, on rows of its own (cut as they were counted, :meth:`Counts.of_rows
     <monilog.accumulation.statistics.Counts.of_rows>`): statistics that read them sum them."""
 
@@ -99,8 +100,9 @@ class Overflow(NamedTuple):
     users: Columns
     client_sketch: Optional[DistinctSketch] = None
     """The distinct-clients sketch of ``clients`` (each cut as it is counted), made by the cut:
-    statistics merge it rather than hash the clients one by one once they travelled packed (an
-    overflow made by hand may have changed its clients since). None: they hash them."""
+    statistics merge it rather than hash the clients one by one when the clients are packed as
+    the cut packs them (an overflow made by hand, with a list of clients, may have changed them
+    since). None: they hash them."""
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
         """Pickled with each list of keys as one string (see :func:`_packed_keys`): ten thousand

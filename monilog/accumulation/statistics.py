@@ -243,7 +243,8 @@ class Counts(NamedTuple):
         in their order, through dict and set operations rather than a Python step per key. That
         is what makes a log of random paths cheap to apply, and to send from a worker process.
         The overflow carries the distinct-clients sketch of its clients, made here (in a replay's
-        worker) so that the statistics merge it rather than hash them. Counters with no
+        worker, or where a followed block is counted) so that the statistics merge it rather than
+        hash them. Counters with no
         dimension over ``max_keys`` come back as they are, and so do counters with a zero or
         negative count, negative bytes or bytes for a section without hits (which the engine
         never makes, and ``add_counts`` treats key by key or refuses). Status codes, virtual
@@ -303,12 +304,11 @@ class Counts(NamedTuple):
         are added to it, and the others go to the :class:`Overflow` as they are, where a key may
         repeat (:meth:`Statistics.add_counts` sums them). Sections are cut so when each of their
         rows also gives its bytes; otherwise their rows are summed first, then cut as :meth:`cut`
-        cuts.
+        cuts. Unsummed, the overflow has a row per later row: at most one per record.
         """
         sections, statuses, hits, sized, sizes = rows.sections, rows.statuses, rows.hits, rows.sized, rows.sizes
         if max_keys is None or min(min(hits, default=1), min(rows.client_hits, default=1), min(rows.user_hits, default=1)) < 1:
-            whole = cls(summed(list(zip(sections, statuses)), hits), summed(sized, sizes), summed(rows.methods, hits),
-                        summed(rows.clients, rows.client_hits), summed(rows.users, rows.user_hits) if rows.users else {})
+            whole = cls._summed(rows, summed(list(zip(sections, statuses)), hits), summed(sized, sizes))
             return whole if max_keys is None else whole.cut(max_keys)
         if max_keys < MIN_CUT_KEYS:
             raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
@@ -316,7 +316,7 @@ class Counts(NamedTuple):
         if split is None:
             section_status, section_bytes = summed(list(zip(sections, statuses)), hits), summed(sized, sizes)
             if len(section_status) > max_keys and len(dict.fromkeys(map(itemgetter(0), section_status))) > max_keys:
-                return cls.of_rows(rows).cut(max_keys)  # more sections than the cut keeps, rows that need summing
+                return cls._summed(rows, section_status, section_bytes).cut(max_keys)  # rows that need summing
             left: List[str] = []
             left_hits: List[int] = []
             left_statuses: List[int] = []
@@ -325,14 +325,12 @@ class Counts(NamedTuple):
             tracked = split[1]
             section_status = dict(zip(zip(sections[:max_keys], statuses), hits))
             section_bytes = dict(zip(sections[:max_keys], sizes))
-            left, left_hits, left_statuses, left_sizes = (
-                sections[max_keys:], hits[max_keys:], statuses[max_keys:], sizes[max_keys:])
-            if tracked is not None:  # rows of a first section: counted under it
-                for section, status, count, size in compress(zip(left, left_statuses, left_hits, left_sizes), tracked):
-                    pair = (section, status)
-                    section_status[pair] = section_status.get(pair, 0) + count
-                    section_bytes[section] += size
-            left, left_hits, left_statuses, left_sizes = _untracked(tracked, left, left_hits, left_statuses, left_sizes)
+            first_rows, (left, left_hits, left_statuses, left_sizes) = _parted(
+                tracked, sections[max_keys:], hits[max_keys:], statuses[max_keys:], sizes[max_keys:])
+            for section, count, status, size in first_rows:  # rows of a first section: counted under it
+                pair = (section, status)
+                section_status[pair] = section_status.get(pair, 0) + count
+                section_bytes[section] += size
         (methods, left_methods), (clients, left_clients), (users, left_users) = (
             _cut_dimension(keys, counts, max_keys)
             for keys, counts in ((rows.methods, hits), (rows.clients, rows.client_hits), (rows.users, rows.user_hits)))
@@ -342,6 +340,12 @@ class Counts(NamedTuple):
                                  count_column(left_sizes), summed(left_statuses, left_hits),
                                  left_methods, left_clients, left_users)
         return cls(section_status, section_bytes, methods, clients, users, overflow=overflow)
+
+    @classmethod
+    def _summed(cls, rows: CountRows, section_status: Dict[Tuple[str, int], int], section_bytes: Dict[str, int]) -> Counts:
+        """The counters of ``rows`` whose sections were summed into these."""
+        return cls(section_status, section_bytes, summed(rows.methods, rows.hits), summed(rows.clients, rows.client_hits),
+                   summed(rows.users, rows.user_hits) if rows.users else {})
 
     @classmethod
     def of_record(cls, record: LogRecord) -> Counts:
@@ -414,12 +418,13 @@ def _split_rows(keys: List[str], hits: List[int], max_keys: int) -> Optional[Tup
     return kept, None if kept.keys().isdisjoint(rest) else list(map(kept.__contains__, rest))
 
 
-def _untracked(tracked: Optional[List[bool]], *columns: List[Any]) -> Tuple[List[Any], ...]:
-    """The rows of ``columns`` whose key is not among the first ones (all when ``tracked`` is None)."""
+def _parted(tracked: Optional[List[bool]], *columns: List[Any]) -> Tuple[List[Tuple[Any, ...]], Tuple[List[Any], ...]]:
+    """The later rows of ``columns`` whose key is one of the first keys (``tracked``, from
+    :func:`_split_rows`), as rows, and the others, as columns: all of them when ``tracked`` is None."""
     if tracked is None:
-        return columns
+        return [], columns
     left = list(map(not_, tracked))
-    return tuple(list(compress(column, left)) for column in columns)
+    return list(compress(zip(*columns), tracked)), tuple(list(compress(column, left)) for column in columns)
 
 
 def _cut_dimension(keys: List[str], hits: List[int], max_keys: int) -> Tuple[Dict[str, int], Columns]:
@@ -431,11 +436,9 @@ def _cut_dimension(keys: List[str], hits: List[int], max_keys: int) -> Tuple[Dic
         counts = summed(keys, hits)
         return first_keys(counts, max_keys), columns_after(counts, max_keys)
     kept, tracked = split
-    rest, rest_hits = keys[max_keys:], hits[max_keys:]
-    if tracked is not None:
-        for key, count in compress(zip(rest, rest_hits), tracked):
-            kept[key] += count
-    rest, rest_hits = _untracked(tracked, rest, rest_hits)
+    first_rows, (rest, rest_hits) = _parted(tracked, keys[max_keys:], hits[max_keys:])
+    for key, count in first_rows:
+        kept[key] += count
     return kept, Columns(rest, count_column(rest_hits))
 
 
@@ -493,9 +496,9 @@ def _none_tracked(tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
 
 def _beyond(tracked: Mapping[str, Any], keys: Sequence[str]) -> bool:
     """Whether ``keys``, beyond a cut whose first keys filled ``tracked`` from empty, may be folded
-    unread: they travelled packed (:class:`PackedKeys`), so the cut made them, distinct from its
-    first ones, and no tracked key has the length of a cut one. Other keys (counters cut by hand)
-    take the way that reads them."""
+    unread: they are packed (:class:`PackedKeys`), as the cut packs them, so none is one of its
+    first ones, and no tracked key has the length of a cut one. Other keys (counters cut by hand,
+    or keys one of which holds a newline) take the way that reads them."""
     return isinstance(keys, PackedKeys) and _short_keys(tracked)
 
 
@@ -1106,7 +1109,7 @@ class Statistics:
             self._sketch_clients(compress(clients, clients.values()))
             if overflow is not None and overflow.client_sketch is not None and isinstance(overflow.clients.keys, PackedKeys):
                 self._distinct.merge(overflow.client_sketch)  # type: ignore[union-attr]  # made just above
-            elif overflow is not None:  # counters cut by hand, whose sketch may not be their clients'
+            elif overflow is not None:  # clients not packed by a cut (by hand?): its sketch may not be theirs
                 self._sketch_clients(compress(*overflow.clients))
         self._late += late
         if vhosts:

@@ -26,8 +26,8 @@ class ReplayTuning:
     counted_lines: int = 20_000
     """Consecutive pieces are counted together until they hold this many records: their columns
     are held until then (a 16 MB chunk of short Common lines counted at once took a worker to
-    52 MB), and a period's keys are counted once per group (joining the counters of two groups
-    costs a step per key of the period they share)."""
+    52 MB), with the records of the last period of the group before, which are counted with them
+    (so a period shorter than this is counted once, whole, and cut as it is counted)."""
     max_chunk_bytes: int = 64 << 20
     """A chunk longer than this (made of very long lines) is read line by line in this process."""
     in_process_bytes: int = 8 << 20
