@@ -44,7 +44,7 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------------ */
-/* Interning: one bytes object per distinct key of a block.                                  */
+/* Interning: one bytes object per distinct key of a block (while a column's keys repeat).  */
 
 typedef struct {
     uint64_t hash;
@@ -55,7 +55,15 @@ typedef struct {
     Slot *slots;
     size_t mask;
     size_t used;
+    size_t looked; /* keys looked up, ... */
+    size_t found;  /* ... and found, until the table gives up sharing */
 } Interner;
+
+/* After this many keys, a table that shared fewer than one in SHARED_AT_LEAST of them stops
+ * sharing: each further key is made anew, without being hashed or stored (a column of random
+ * paths or clients shares nothing; sharing saves work, it changes no result). */
+#define SHARING_SAMPLE 2048
+#define SHARED_AT_LEAST 8
 
 /* Python's own hash of bytes: SipHash keyed with the process's random secret, so that no one can
  * choose keys that collide (a log's targets and users are chosen by whoever sends requests). */
@@ -79,6 +87,8 @@ interner_init(Interner *table)
 {
     table->mask = 255;
     table->used = 0;
+    table->looked = 0;
+    table->found = 0;
     table->slots = PyMem_Calloc(table->mask + 1, sizeof(Slot));
     if (table->slots == NULL) {
         PyErr_NoMemory();
@@ -133,6 +143,14 @@ interner_grow(Interner *table)
 static PyObject *
 intern_bytes(Interner *table, const char *data, Py_ssize_t size)
 {
+    if (table->looked >= SHARING_SAMPLE) {
+        if (table->found * SHARED_AT_LEAST < table->looked) {
+            return PyBytes_FromStringAndSize(data, size);
+        }
+    }
+    else {
+        table->looked++;
+    }
     uint64_t hash = hash_bytes(data, size);
     size_t at = hash & table->mask;
     for (int probes = 0;; probes++) {
@@ -145,6 +163,7 @@ intern_bytes(Interner *table, const char *data, Py_ssize_t size)
         }
         if (slot->hash == hash && PyBytes_GET_SIZE(slot->key) == size
             && memcmp(PyBytes_AS_STRING(slot->key), data, (size_t)size) == 0) {
+            table->found++;
             Py_INCREF(slot->key);
             return slot->key;
         }
@@ -367,7 +386,7 @@ scan_clf(PyObject *module, PyObject *args)
         return NULL;
     }
     PyObject *columns[5] = {NULL, NULL, NULL, NULL, NULL};
-    Interner who = {NULL, 0, 0}, stamps = {NULL, 0, 0}, requests = {NULL, 0, 0};
+    Interner who = {NULL, 0, 0, 0, 0}, stamps = {NULL, 0, 0, 0, 0}, requests = {NULL, 0, 0, 0, 0};
     PyObject *statuses[1000] = {NULL}, *last_stamp = NULL; /* borrowed from the stamps table */
     PyObject *result = NULL;
     int failed = interner_init(&who) < 0 || interner_init(&stamps) < 0 || interner_init(&requests) < 0;

@@ -123,6 +123,18 @@ class ScanTest(unittest.TestCase):
         self.assert_same_scan(block)
         self.assertEqual(len(set(speedups.scan_clf(block, True)[2])), 20_000)
 
+    def test_a_column_that_shares_nothing_stops_sharing_and_reads_the_same(self) -> None:
+        # 3,000 distinct targets, then targets seen before: past its sample, the table of a
+        # column of new keys makes each anew (equal keys, other objects); the other columns share
+        lines = [combined_line(target=f"/{n:08x}") for n in range(3000)] + [combined_line(target="/00000001")] * 50
+        block = b"\n".join(lines) + b"\n"
+        self.assert_same_scan(block)
+        who, _, requests, _, _ = speedups.scan_clf(block, True)
+        self.assertEqual(len(set(map(id, requests[-50:]))), 50)
+        self.assertEqual(len(set(map(id, who))), 1)
+        shared = b"\n".join([combined_line(target=f"/{n % 100:08x}") for n in range(3000)]) + b"\n"
+        self.assertEqual(len(set(map(id, speedups.scan_clf(shared, True)[2]))), 100)
+
     def test_generated_traffic(self) -> None:
         for fmt in ("common", "combined"):
             lines = [line for _, line in LogGenerator([40], [30], fmt=fmt, seed=3).timeline()]
