@@ -244,10 +244,9 @@ class Counts(NamedTuple):
         is what makes a log of random paths cheap to apply, and to send from a worker process.
         The overflow carries the distinct-clients sketch of its clients, made here (in a replay's
         worker, or where a followed block is counted) so that the statistics merge it rather than
-        hash them. Counters with no
-        dimension over ``max_keys`` come back as they are, and so do counters with a zero or
-        negative count, negative bytes or bytes for a section without hits (which the engine
-        never makes, and ``add_counts`` treats key by key or refuses). Status codes, virtual
+        hash them. Counters with no dimension over ``max_keys`` come back as they are, and so do
+        counters with a zero or negative count, negative bytes or bytes for a section without
+        hits (which the engine never makes, and ``add_counts`` treats key by key or refuses). Status codes, virtual
         hosts and durations are never cut.
 
         :raises ValueError: when ``max_keys`` is below :data:`MIN_CUT_KEYS`.
