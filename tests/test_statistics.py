@@ -570,10 +570,11 @@ class CutTest(unittest.TestCase):
         overflow = cut.overflow
         repeating = overflow._replace(sections=[f"/s{index}" for index in range(MIN_CUT_KEYS)],
                                       clients=overflow.clients._replace(keys=[f"h{index}" for index in range(MIN_CUT_KEYS)]))
-        stats = Statistics(MIN_CUT_KEYS)
-        stats.add_counts(cut._replace(overflow=repeating))
-        snapshot = stats.snapshot()
-        self.assertEqual((snapshot.sections["/s0"].hits, snapshot.clients["h0"], snapshot.folded[CLIENTS]), (2, 2, 0))
+        for counts in (cut._replace(overflow=repeating), pickle.loads(pickle.dumps(cut._replace(overflow=repeating)))):
+            stats = Statistics(MIN_CUT_KEYS)
+            stats.add_counts(counts)  # after a pickle too: keys in a list stay a list, read
+            snapshot = stats.snapshot()
+            self.assertEqual((snapshot.sections["/s0"].hits, snapshot.clients["h0"], snapshot.folded[CLIENTS]), (2, 2, 0))
         other_sketch = overflow._replace(clients=overflow.clients._replace(keys=["x"] * MIN_CUT_KEYS))  # one client
         hashed = Statistics(MIN_CUT_KEYS)
         hashed.add_counts(cut._replace(overflow=other_sketch._replace(client_sketch=None)))

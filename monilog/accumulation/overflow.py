@@ -4,10 +4,10 @@
 ``max_keys`` keys of each keyed dimension (kept as mappings) and an :class:`Overflow`: the other
 keys as columns in first-seen order, which a replay's worker process sends cheaply and
 :meth:`Statistics.add_counts <monilog.accumulation.statistics.Statistics.add_counts>` applies
-with set and dict operations, with the same result as the whole counters. Its keys travel as one
-text each column (:class:`PackedKeys`, split only when read: statistics that fold them all do not
-read them), and its clients with the sketch the cut made of them, so the main process of a
-replay hashes none of them. This module holds the data and how it travels; the cut and its
+with set and dict operations, with the same result as the whole counters. The cut packs its keys
+as one text each column (:class:`PackedKeys`, split only when read: statistics that fold them all
+do not read them, and they pickle as one string), and gives its clients with the sketch it made
+of them, so the main process of a replay hashes none of them. This module holds the data and how it travels; the cut and its
 application are in :mod:`monilog.accumulation.statistics`.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from array import array
 from itertools import islice
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from monilog.accumulation.distinct import DistinctSketch
 from monilog.parsing.columns import SplitOnUse
@@ -104,14 +104,6 @@ class Overflow(NamedTuple):
     the cut packs them (an overflow made by hand, with a list of clients, may have changed them
     since). None: they hash them."""
 
-    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
-        """Pickled with each list of keys as one string (see :func:`_packed_keys`): ten thousand
-        keys a period pickle, travel and unpickle as one object rather than one each, and are
-        split only when read (:class:`PackedKeys`)."""
-        return _unpacked_overflow, (
-            _packed_keys(self.sections), self.section_hits, self.section_errors, self.section_bytes, self.statuses,
-            self.client_sketch, *((_packed_keys(keys), hits) for keys, hits in (self.methods, self.clients, self.users)))
-
 
 def pack_keys(keys: Sequence[str]) -> Sequence[str]:
     """Keys as :class:`PackedKeys`, or the keys themselves when one holds a newline (a key decoded
@@ -120,28 +112,6 @@ def pack_keys(keys: Sequence[str]) -> Sequence[str]:
         return keys
     text = "\n".join(keys)
     return PackedKeys(len(keys), text) if text.count("\n") == len(keys) - 1 or not keys else keys
-
-
-def _packed_keys(keys: Sequence[str]) -> Union[Tuple[int, str], Sequence[str]]:
-    """Keys as they pickle: their number and text (:func:`pack_keys`), or the keys as a list."""
-    packed = pack_keys(keys)
-    return packed.packed() if isinstance(packed, PackedKeys) else list(packed)
-
-
-def _unpacked_keys(packed: Union[Tuple[int, str], Sequence[str]]) -> Sequence[str]:
-    if isinstance(packed, tuple):
-        return PackedKeys(*packed)
-    return packed
-
-
-def _unpacked_overflow(sections: Union[Tuple[int, str], Sequence[str]], section_hits: Sequence[int],
-                       section_errors: Sequence[int], section_bytes: Sequence[int], statuses: Dict[int, int],
-                       client_sketch: Optional[DistinctSketch],
-                       *columns: Tuple[Union[Tuple[int, str], Sequence[str]], Sequence[int]]) -> Overflow:
-    """An :class:`Overflow` from what its ``__reduce__`` gave."""
-    methods, clients, users = (Columns(_unpacked_keys(keys), hits) for keys, hits in columns)
-    return Overflow(_unpacked_keys(sections), section_hits, section_errors, section_bytes, statuses, methods, clients,
-                    users, client_sketch)
 
 
 def columns_after(counts: Dict[str, int], max_keys: int) -> Columns:
