@@ -962,7 +962,7 @@ def _check_column(name: str, counts: Sequence[int]) -> int:
 
 def _all_text(keys: Sequence[str]) -> bool:
     """Whether every key is a ``str`` (joining them checks it four times faster than their types;
-    keys that travelled packed are text by construction)."""
+    packed keys are text by construction)."""
     if isinstance(keys, PackedKeys):
         return True
     try:
@@ -1127,8 +1127,8 @@ class Statistics:
         once. A dimension in ``fresh`` was empty before the cut's first keys: once they fill it,
         it tracks none of the other keys (none is one of the cut's first keys; only one cut to
         :data:`MAX_KEY_LENGTH` could be one of them), which are folded by the totals ``left``
-        that checking them summed, without reading them when they travelled packed (see
-        :func:`_beyond`)."""
+        that checking them summed, without reading them when they are packed as the cut packs
+        them (see :func:`_beyond`)."""
         sections, section_keys, max_keys = self._sections, overflow.sections, self.max_keys
         columns = (overflow.section_hits, overflow.section_errors, overflow.section_bytes)
         taken = 0

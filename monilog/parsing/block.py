@@ -354,7 +354,6 @@ class LineKeys(KeyDecoder):
         return split_pairs(list(map(decode_request, keys)))
 
 
-
 LINE_KEYS = LineKeys()
 """The one decoder of Common/Combined blocks and records (its caches serve every source)."""
 
