@@ -28,7 +28,7 @@ _HOMES: Dict[str, str] = {
     "LiveView": "monilog.accumulation.report",
     "PeriodReport": "monilog.accumulation.report",
     "RunSummary": "monilog.accumulation.report",
-    "Counts": "monilog.accumulation.statistics",
+    "Counts": "monilog.accumulation.counts",
     "SectionStats": "monilog.accumulation.statistics",
     "Statistics": "monilog.accumulation.statistics",
     "StatsSnapshot": "monilog.accumulation.statistics",
@@ -110,10 +110,11 @@ if TYPE_CHECKING:
     from monilog.accumulation.aggregate import Batch
     from monilog.accumulation.alerter import ALERT, RECOVER, Alerter, AlertEvent
     from monilog.accumulation.clock import Decision, LogClock
+    from monilog.accumulation.counts import Counts
     from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
     from monilog.accumulation.rules import Rule, RuleSet, RuleSpec, parse_rule
     from monilog.accumulation.sketch import LatencySketch
-    from monilog.accumulation.statistics import Counts, SectionStats, Statistics, StatsSnapshot
+    from monilog.accumulation.statistics import SectionStats, Statistics, StatsSnapshot
     from monilog.generator import LogGenerator
     from monilog.monitor import Monitor
     from monilog.outputs.sink import Sink

@@ -78,10 +78,11 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 from monilog.accumulation.aggregate import Batch, Segment, aggregate
 from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, format_duration
 from monilog.accumulation.clock import Decision, LogClock, Ruling
+from monilog.accumulation.counts import Counts
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.rules import RuleSet, RuleSpec
-from monilog.accumulation.statistics import DEFAULT_MAX_KEYS, Counts, Statistics, StatsSnapshot, merged
+from monilog.accumulation.statistics import DEFAULT_MAX_KEYS, Statistics, StatsSnapshot, merged
 from monilog.outputs.sink import Sink
 from monilog.parsing.block import parse_block, parse_records
 from monilog.parsing.columns import LineBlock

@@ -14,9 +14,10 @@ from typing import Callable, Dict, List, Optional
 from unittest import mock
 
 from monilog.accumulation.aggregate import count_records
+from monilog.accumulation.counts import Counts
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.rules import parse_rule
-from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Counts, Statistics, StatsSnapshot, merged
+from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who, parse_block
 from monilog.parsing.columns import KeyDecoder, split_pairs

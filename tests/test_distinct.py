@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accelerator import speedups
+from monilog.accumulation.counts import Counts
 from monilog.accumulation.distinct import REGISTERS, SATURATED, DistinctSketch, add_python, rank_histogram, registers_max
-from monilog.accumulation.statistics import Counts, Statistics, merged
+from monilog.accumulation.statistics import Statistics, merged
 
 
 def addresses(start: int, count: int) -> List[str]:

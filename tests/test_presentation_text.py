@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 from rich.cells import cell_len
 
 from monilog.accumulation.alerter import Alerter, AlertEvent
-from monilog.accumulation.statistics import Counts, Statistics
+from monilog.accumulation.counts import Counts
+from monilog.accumulation.statistics import Statistics
 from monilog.presentation.text import (
     WIDTH,
     alert_periods,

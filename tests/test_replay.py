@@ -28,8 +28,9 @@ from unittest import mock
 
 from monilog.accumulation import aggregate as aggregate_module
 from monilog.accumulation.aggregate import Batch, aggregate
+from monilog.accumulation.counts import Counts
 from monilog.accumulation.overflow import MIN_CUT_KEYS
-from monilog.accumulation.statistics import Counts, Statistics, StatsSnapshot
+from monilog.accumulation.statistics import Statistics, StatsSnapshot
 from monilog.generator import LogGenerator
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink

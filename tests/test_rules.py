@@ -23,9 +23,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monilog.accumulation.counts import Counts
 from monilog.accumulation.rules import LATENCIES, RuleError, RuleSet, RuleSpec, parse_rule
 from monilog.accumulation.sketch import LatencySketch, lower_edge, quantile_of_buckets
-from monilog.accumulation.statistics import Counts
 from monilog.parsing.record import LogRecord
 
 T0 = 1_796_150_800

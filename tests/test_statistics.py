@@ -13,22 +13,20 @@ from typing import Iterable, List
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monilog.accumulation.counts import MAX_KEY_LENGTH, CountRows, Counts
 from monilog.accumulation.overflow import MIN_CUT_KEYS, PackedKeys
 from monilog.accumulation.statistics import (
     _BULK_KEYS,
     CLIENTS,
     DEFAULT_MAX_KEYS,
     DIMENSIONS,
-    MAX_KEY_LENGTH,
     SECTIONS,
     STATUS_CODES,
-    CountRows,
-    Counts,
     SectionStats,
     Statistics,
     StatsSnapshot,
-    status_class,
 )
+from monilog.accumulation.status import status_class
 from monilog.parsing.record import LogRecord
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))

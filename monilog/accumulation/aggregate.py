@@ -32,8 +32,9 @@ from operator import ne, sub
 from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from monilog.accelerator import speedups
+from monilog.accumulation.counts import CountRows, Counts
 from monilog.accumulation.sketch import LatencySketch
-from monilog.accumulation.statistics import CountRows, Counts, is_error
+from monilog.accumulation.status import is_error
 from monilog.accumulation.summing import summed_python
 from monilog.parsing.block import decode_status, decode_statuses
 from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs

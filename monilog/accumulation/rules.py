@@ -53,9 +53,10 @@ from fractions import Fraction
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from monilog.accumulation.alerter import ALERT, MAX_HISTORY, RECOVER, AlertEvent
+from monilog.accumulation.counts import Counts
 from monilog.accumulation.report import RuleState
 from monilog.accumulation.sketch import lower_edge, quantile_of_buckets
-from monilog.accumulation.statistics import Counts, is_error
+from monilog.accumulation.status import is_error
 
 METRICS = ("rate", "errors", "server_errors", "latency_p50", "latency_p90", "latency_p95", "latency_p99", "bytes_rate")
 """The metrics a rule can watch."""

@@ -10,7 +10,8 @@ Definitions
 -----------
 * ``hits`` counts every record added, late ones included (a late record is one whose period was
   already reported; it counts in the current period and also in ``late``).
-* ``errors`` are responses with a 4xx or 5xx status (400–599). Status classes are ``"1xx"`` to
+* ``errors`` are responses with a 4xx or 5xx status (400–599: the error rule, whose home is
+  :mod:`monilog.accumulation.status`, like the status classes). Status classes are ``"1xx"`` to
   ``"5xx"``, always present in that order, plus ``"other"`` when a status fell outside
   100–599 (``0``, ``999``...); such odd codes are not errors. An odd code inside the range
   (``299``) belongs to its class.
@@ -32,7 +33,7 @@ carry any string, so no "(other)" key could be told apart from a real client of 
 status codes stay ``int`` keys. Every total stays exact: for each dimension the mapping's hits
 plus the folded hits equal ``hits`` (``users``: the hits of records with a user).
 ``StatsSnapshot.overflowed`` names the dimensions that folded anything. Keys longer than
-:data:`MAX_KEY_LENGTH` characters are cut to that length (ending in ``…``), so ``max_keys`` also
+:data:`~monilog.accumulation.counts.MAX_KEY_LENGTH` characters are cut to that length (ending in ``…``), so ``max_keys`` also
 bounds the bytes held. Skip reasons are program labels, not log content, and are not capped.
 
 ``unique_clients`` is exact while no client was folded. Once clients overflowed
@@ -60,8 +61,9 @@ although its log times may overlap (a log whose clock stepped back): the duratio
 
 Input
 -----
-:meth:`Statistics.add_counts` takes the :class:`Counts` of many records at once (the engine's
-batches, :mod:`monilog.accumulation.aggregate`); :meth:`Statistics.add` is the same for one
+:meth:`Statistics.add_counts` takes the :class:`~monilog.accumulation.counts.Counts` of many
+records at once (the engine's batches, :mod:`monilog.accumulation.aggregate`; their cut is in
+:mod:`monilog.accumulation.counts`); :meth:`Statistics.add` is the same for one
 record. Counters keep keys in first-seen order, so the keys kept after an overflow are the first
 seen, however the records were grouped.
 
@@ -80,7 +82,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
 from itertools import compress, islice, repeat
-from operator import add, gt, itemgetter, mul, not_
+from operator import add, gt, itemgetter, not_
 from types import MappingProxyType
 from typing import (
     Any,
@@ -101,19 +103,12 @@ from typing import (
     Union,
 )
 
+from monilog.accumulation.counts import MAX_KEY_LENGTH, Counts, cut_key, cut_keys, pair_columns
 from monilog.accumulation.distinct import DistinctSketch
-from monilog.accumulation.overflow import (
-    MIN_CUT_KEYS,
-    Columns,
-    Overflow,
-    PackedKeys,
-    columns_after,
-    count_column,
-    first_keys,
-    pack_keys,
-)
+from monilog.accumulation.overflow import Columns, Overflow, PackedKeys
 from monilog.accumulation.sketch import LatencySketch
-from monilog.accumulation.summing import summed
+from monilog.accumulation.status import ERROR_CODES, STATUS_CLASSES, error_hits, is_error, status_class
+from monilog.accumulation.summing import add_into, summed
 from monilog.parsing.filters import FILTERED, is_filtered
 from monilog.parsing.record import LogRecord
 
@@ -126,12 +121,6 @@ DIMENSIONS: Tuple[str, ...] = (SECTIONS, STATUS_CODES, METHODS, CLIENTS, USERS)
 """The keyed dimensions whose number of keys is capped."""
 VHOSTS = "vhosts"
 """Capped too, and folded under this name, but only records of formats with a vhost count there."""
-
-STATUS_CLASSES: Tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx")
-OTHER_STATUS_CLASS = "other"
-
-MAX_KEY_LENGTH = 256
-"""Longer keys (paths, user names, hosts...) are cut to this many characters."""
 
 DEFAULT_MAX_KEYS = 1_000
 """Keys tracked per dimension and per period unless told otherwise: far more than a report shows,
@@ -168,323 +157,13 @@ those with the most hits); every duration is in the overall figures. A sketch ho
 ~150 kB, so this bounds latency memory at ~15 MB per snapshot whatever the log holds."""
 
 
-class Counts(NamedTuple):
-    """Counters of a set of records: what :meth:`Statistics.add_counts` takes.
-
-    Keys are in the order they were first seen (statistics capped at ``max_keys`` keep the first).
-    """
-
-    section_status: Dict[Tuple[str, int], int]
-    """``(section, status) → hits``: defines the hits."""
-    section_bytes: Dict[str, int]
-    """``section → bytes`` sent (sections without bytes may be absent)."""
-    methods: Dict[str, int]
-    """``method → hits``; adds up to the hits."""
-    clients: Dict[str, int]
-    """``host → hits``; adds up to the hits."""
-    users: Dict[str, int]
-    """``user → hits``; the empty user (no user logged) may be absent."""
-    vhosts: Optional[Dict[str, List[int]]] = None
-    """``vhost → [hits, errors]`` when the format logs virtual hosts."""
-    latency: Optional[Dict[str, LatencySketch]] = None
-    """``section → durations`` (seconds) when the format logs them."""
-    upstream: Optional[LatencySketch] = None
-    """Upstream response times (seconds) when the format logs them."""
-
-    overflow: Optional[Overflow] = None
-    """The keys beyond the first ``max_keys`` of each dimension, when :meth:`cut`."""
-
-    def plus(self, other: Counts) -> Counts:
-        """These counters with ``other``'s added (into this one's mappings); keys new here go last.
-
-        :raises ValueError: when either was :meth:`cut` (cut counters are only applied).
-        """
-        if self.overflow is not None or other.overflow is not None:
-            raise ValueError("counters that were cut cannot be added to")
-        pairs: Tuple[Tuple[Dict[Any, int], Dict[Any, int]], ...] = (
-            (self.section_status, other.section_status), (self.section_bytes, other.section_bytes),
-            (self.methods, other.methods), (self.clients, other.clients), (self.users, other.users))
-        for mine, theirs in pairs:
-            _add_into(mine, theirs)
-        vhosts, latency, upstream = self.vhosts, self.latency, self.upstream
-        if other.vhosts:
-            vhosts = {} if vhosts is None else vhosts
-            for vhost, (hits, errors) in other.vhosts.items():
-                entry = vhosts.setdefault(vhost, [0, 0])
-                entry[0] += hits
-                entry[1] += errors
-        if other.latency:
-            latency = {} if latency is None else latency
-            for section, sketch in other.latency.items():
-                if section in latency:
-                    latency[section].merge(sketch)
-                else:
-                    latency[section] = sketch.copy()
-        if other.upstream:
-            if upstream is None:
-                upstream = other.upstream.copy()
-            else:
-                upstream.merge(other.upstream)
-        return self._replace(vhosts=vhosts, latency=latency, upstream=upstream)
-
-    @property
-    def hits(self) -> int:
-        """How many records these are."""
-        hits = sum(self.section_status.values())
-        return hits if self.overflow is None else hits + sum(self.overflow.section_hits)
-
-    def cut(self, max_keys: int) -> Counts:
-        """These counters with each keyed dimension (sections, methods, clients, users) cut
-        after its first ``max_keys`` keys, the rest kept as an :class:`Overflow`.
-
-        :meth:`Statistics.add_counts` gives the same statistics for the cut counters as for these,
-        whatever it held before, when its own ``max_keys`` is :data:`MIN_CUT_KEYS` or more (as
-        the engine's always is: it cuts at that ``max_keys``): the keys beyond the cut are applied
-        in their order, through dict and set operations rather than a Python step per key. That
-        is what makes a log of random paths cheap to apply, and to send from a worker process.
-        The overflow carries the distinct-clients sketch of its clients, made here (in a replay's
-        worker, or where a followed block is counted) so that the statistics merge it rather than
-        hash them. Counters with no dimension over ``max_keys`` come back as they are, and so do
-        counters with a zero or negative count, negative bytes or bytes for a section without
-        hits (which the engine never makes, and ``add_counts`` treats key by key or refuses). Status codes, virtual
-        hosts and durations are never cut.
-
-        :raises ValueError: when ``max_keys`` is below :data:`MIN_CUT_KEYS`.
-        """
-        if max_keys < MIN_CUT_KEYS:
-            raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
-        section_status = self.section_status
-        if self.overflow is not None or max(len(section_status), len(self.methods), len(self.clients),
-                                            len(self.users)) <= max_keys:
-            return self
-        sections, statuses, hits = _pair_columns(section_status)
-        seen = dict.fromkeys(sections)  # in first-seen order
-        if max(len(seen), len(self.methods), len(self.clients), len(self.users)) <= max_keys:
-            return self
-        size = self.section_bytes
-        if min(min(counts.values(), default=1) for counts in (section_status, self.methods, self.clients, self.users)) < 1 \
-                or min(size.values(), default=0) < 0 or not size.keys() <= seen.keys():
-            return self  # a zero or negative count, negative bytes: add_counts takes these key by key, or refuses them
-        if len(seen) == len(sections):  # each section has one status (a log of random paths): the cut is a slice
-            kept = dict(islice(section_status.items(), max_keys))
-            left, left_statuses, left_hits = sections[max_keys:], statuses[max_keys:], hits[max_keys:]
-            hits_column = count_column(left_hits)
-            errors_column = count_column(_error_hits(left_hits, left_statuses))
-        else:
-            kept_mask = list(map(set(islice(seen, max_keys)).__contains__, sections))
-            left_mask = list(map(not_, kept_mask))
-            kept = summed(list(zip(compress(sections, kept_mask), compress(statuses, kept_mask))),
-                          list(compress(hits, kept_mask)))
-            left_sections = list(compress(sections, left_mask))
-            left_statuses = list(compress(statuses, left_mask))
-            left_hits = list(compress(hits, left_mask))
-            section_hits = summed(left_sections, left_hits)
-            left = list(section_hits)
-            hits_column = count_column(section_hits.values())
-            errors_column = count_column(summed(left_sections, _error_hits(left_hits, left_statuses)).values())
-        if len(size) == len(seen) and list(size) == list(seen):  # every section has bytes, in the same order
-            bytes_column = count_column(islice(size.values(), max_keys, None))
-        else:
-            bytes_column = count_column(map(size.get, left, repeat(0)))
-        overflow = _cut_overflow(left, hits_column, errors_column, bytes_column, summed(left_statuses, left_hits),
-                                 *(columns_after(counts, max_keys) for counts in (self.methods, self.clients, self.users)))
-        return self._replace(
-            section_status=kept, section_bytes={section: size[section] for section in islice(seen, max_keys) if section in size},
-            methods=first_keys(self.methods, max_keys), clients=first_keys(self.clients, max_keys),
-            users=first_keys(self.users, max_keys), overflow=overflow)
-
-    @classmethod
-    def of_rows(cls, rows: CountRows, max_keys: Optional[int] = None) -> Counts:
-        """The counters of ``rows`` (without virtual hosts or durations); when ``max_keys`` is
-        given, cut after that many keys, with the statistics of ``Counts.of_rows(rows).cut(max_keys)``.
-
-        A cut dimension whose first ``max_keys`` rows are distinct keys is cut without summing
-        its later rows (a log of random paths and clients, every period): those of a first key
-        are added to it, and the others go to the :class:`Overflow` as they are, where a key may
-        repeat (:meth:`Statistics.add_counts` sums them). Sections are cut so when each of their
-        rows also gives its bytes; otherwise their rows are summed first, then cut as :meth:`cut`
-        cuts. Unsummed, the overflow has a row per later row: at most one per record.
-        """
-        sections, statuses, hits, sized, sizes = rows.sections, rows.statuses, rows.hits, rows.sized, rows.sizes
-        if max_keys is None or min(min(hits, default=1), min(rows.client_hits, default=1), min(rows.user_hits, default=1)) < 1:
-            whole = cls._summed(rows, summed(list(zip(sections, statuses)), hits), summed(sized, sizes))
-            return whole if max_keys is None else whole.cut(max_keys)
-        if max_keys < MIN_CUT_KEYS:
-            raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
-        split = _split_rows(sections, hits, max_keys) if sized == sections and min(sizes, default=0) >= 0 else None
-        if split is None:
-            section_status, section_bytes = summed(list(zip(sections, statuses)), hits), summed(sized, sizes)
-            if len(section_status) > max_keys and len(dict.fromkeys(map(itemgetter(0), section_status))) > max_keys:
-                return cls._summed(rows, section_status, section_bytes).cut(max_keys)  # rows that need summing
-            left: List[str] = []
-            left_hits: List[int] = []
-            left_statuses: List[int] = []
-            left_sizes: List[int] = []
-        else:
-            tracked = split[1]
-            section_status = dict(zip(zip(sections[:max_keys], statuses), hits))
-            section_bytes = dict(zip(sections[:max_keys], sizes))
-            first_rows, (left, left_hits, left_statuses, left_sizes) = _parted(
-                tracked, sections[max_keys:], hits[max_keys:], statuses[max_keys:], sizes[max_keys:])
-            for section, count, status, size in first_rows:  # rows of a first section: counted under it
-                pair = (section, status)
-                section_status[pair] = section_status.get(pair, 0) + count
-                section_bytes[section] += size
-        (methods, left_methods), (clients, left_clients), (users, left_users) = (
-            _cut_dimension(keys, counts, max_keys)
-            for keys, counts in ((rows.methods, hits), (rows.clients, rows.client_hits), (rows.users, rows.user_hits)))
-        if not (len(left) or len(left_methods.keys) or len(left_clients.keys) or len(left_users.keys)):
-            return cls(section_status, section_bytes, methods, clients, users)
-        overflow = _cut_overflow(left, count_column(left_hits), count_column(_error_hits(left_hits, left_statuses)),
-                                 count_column(left_sizes), summed(left_statuses, left_hits),
-                                 left_methods, left_clients, left_users)
-        return cls(section_status, section_bytes, methods, clients, users, overflow=overflow)
-
-    @classmethod
-    def _summed(cls, rows: CountRows, section_status: Dict[Tuple[str, int], int], section_bytes: Dict[str, int]) -> Counts:
-        """The counters of ``rows`` whose sections were summed into these."""
-        return cls(section_status, section_bytes, summed(rows.methods, rows.hits), summed(rows.clients, rows.client_hits),
-                   summed(rows.users, rows.user_hits) if rows.users else {})
-
-    @classmethod
-    def of_record(cls, record: LogRecord) -> Counts:
-        """The counters of one record."""
-        latency = upstream = None
-        if record.duration is not None:
-            sketch = LatencySketch()
-            sketch.add(record.duration)
-            latency = {record.section: sketch}
-        if record.upstream is not None:
-            upstream = LatencySketch()
-            upstream.add(record.upstream)
-        return cls(
-            {(record.section, record.status): 1}, {record.section: record.size}, {record.method: 1},
-            {record.host: 1}, {record.user: 1} if record.user else {},
-            {record.vhost: [1, int(is_error(record.status))]} if record.vhost else None, latency, upstream,
-        )
-
-
-class CountRows(NamedTuple):
-    """Records counted by key as logged, as rows in first-seen order: what :meth:`Counts.of_rows`
-    sums into counters. A key may be on several rows (keys logged apart that decode to one:
-    two paths of one section, a host with two users)."""
-
-    sections: List[str]
-    """The section of each distinct (request, status) as logged, ..."""
-    statuses: List[int]
-    """... its status, ..."""
-    hits: List[int]
-    """... its hits, ..."""
-    methods: List[str]
-    """... and its method."""
-    sized: List[str]
-    """The section of each distinct request as logged, ..."""
-    sizes: List[int]
-    """... and its bytes."""
-    clients: List[str]
-    """The host of each distinct client as logged, ..."""
-    client_hits: List[int]
-    """... and its hits."""
-    users: List[str]
-    """The user of each distinct client as logged that names one, ..."""
-    user_hits: List[int]
-    """... and its hits."""
-
-
-def _cut_overflow(sections: Sequence[str], hits: Sequence[int], errors: Sequence[int], sizes: Sequence[int],
-                  statuses: Dict[int, int], methods: Columns, clients: Columns, users: Columns) -> Overflow:
-    """The overflow of a cut, as it travels: its keys packed (:func:`pack_keys`, which statistics
-    fold without reading them) and the sketch of its clients, each cut as it is counted (which
-    statistics merge rather than hash them)."""
-    sketch = None
-    if clients.keys:
-        sketch = DistinctSketch()
-        sketch.add(_cut_keys(clients.keys))
-    methods, clients, users = (columns._replace(keys=pack_keys(columns.keys)) for columns in (methods, clients, users))
-    return Overflow(pack_keys(sections), hits, errors, sizes, statuses, methods, clients, users, sketch)
-
-
-def _split_rows(keys: List[str], hits: List[int], max_keys: int) -> Optional[Tuple[Dict[str, int], Optional[List[bool]]]]:
-    """The first ``max_keys`` rows as counters, when they are distinct keys, and which later rows
-    are one of them (None when none is: a log of random keys). None when those rows repeat a key,
-    or there are no later rows."""
-    if len(keys) <= max_keys:
-        return None
-    kept = dict(zip(keys[:max_keys], hits))
-    if len(kept) < max_keys:
-        return None
-    rest = keys[max_keys:]
-    return kept, None if kept.keys().isdisjoint(rest) else list(map(kept.__contains__, rest))
-
-
-def _parted(tracked: Optional[List[bool]], *columns: List[Any]) -> Tuple[List[Tuple[Any, ...]], Tuple[List[Any], ...]]:
-    """The later rows of ``columns`` whose key is one of the first keys (``tracked``, from
-    :func:`_split_rows`), as rows, and the others, as columns: all of them when ``tracked`` is None."""
-    if tracked is None:
-        return [], columns
-    left = list(map(not_, tracked))
-    return list(compress(zip(*columns), tracked)), tuple(list(compress(column, left)) for column in columns)
-
-
-def _cut_dimension(keys: List[str], hits: List[int], max_keys: int) -> Tuple[Dict[str, int], Columns]:
-    """The rows of one dimension summed and cut after ``max_keys`` keys, as :meth:`Counts.cut`
-    cuts it: when :func:`_split_rows` splits them, the later rows of a first key are added to it
-    and the others go beyond the cut unsummed."""
-    split = _split_rows(keys, hits, max_keys)
-    if split is None:
-        counts = summed(keys, hits)
-        return first_keys(counts, max_keys), columns_after(counts, max_keys)
-    kept, tracked = split
-    first_rows, (rest, rest_hits) = _parted(tracked, keys[max_keys:], hits[max_keys:])
-    for key, count in first_rows:
-        kept[key] += count
-    return kept, Columns(rest, count_column(rest_hits))
-
-
-def is_error(code: int) -> bool:
-    """The error rule: a 4xx or 5xx response (400–599)."""
-    return 400 <= code <= 599
-
 
 _BULK_KEYS = 32
 """Keys of a dimension from which :meth:`Statistics.add_counts` counts into a full dimension at
 once rather than key by key (below, the loop is cheaper than building the sets)."""
 
-_ERROR_CODES = frozenset(filter(is_error, range(1000)))
-"""Every error code (:func:`is_error` is false past 999), to find them without a call per code."""
-
-
-def status_class(code: int) -> str:
-    """The class of a status code: ``"1xx"`` to ``"5xx"``, or ``"other"`` outside 100–599."""
-    return f"{code // 100}xx" if 100 <= code <= 599 else OTHER_STATUS_CLASS
-
-
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
-
-
-def _cut(key: K) -> K:
-    if isinstance(key, str) and len(key) > MAX_KEY_LENGTH:
-        return key[: MAX_KEY_LENGTH - 1] + "…"  # type: ignore[return-value]
-    return key
-
-
-def _cut_keys(keys: Iterable[str]) -> List[str]:
-    """``keys`` as they are counted: each longer than :data:`MAX_KEY_LENGTH` cut (a Python step
-    per key only when one is)."""
-    keys = list(keys)
-    return list(map(_cut, keys)) if keys and max(map(len, keys)) > MAX_KEY_LENGTH else keys
-
-
-def _pair_columns(section_status: Mapping[Tuple[str, int], int]) -> Tuple[List[str], List[int], List[int]]:
-    """The sections, statuses and hits of ``section_status``, as three columns in its order."""
-    pairs = list(section_status)
-    return list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)), list(section_status.values())
-
-
-def _error_hits(hits: Iterable[int], statuses: Iterable[int]) -> List[int]:
-    """Each row's hits when its status is an error, else 0."""
-    return list(map(mul, hits, map(_ERROR_CODES.__contains__, statuses)))
 
 
 def _none_tracked(tracked: Mapping[str, Any], keys: Collection[str]) -> bool:
@@ -534,14 +213,6 @@ def _first(items: Collection[T], n: Optional[int], key: Callable[[T], Any]) -> L
         return ranked if n is None else ranked[: max(n, 0)]
     return heapq.nsmallest(max(n, 0), items, key=key)
 
-
-def _add_into(total: Dict[K, Any], more: Mapping[K, Any], plus: Callable[[Any, Any], Any] = add) -> None:
-    """Add ``more``'s values into ``total``'s (with ``plus``), in place; keys new to it go last,
-    in ``more``'s order. Only the keys in both are added one by one."""
-    mine = {key: total[key] for key in total.keys() & more.keys()}
-    total.update(more)
-    for key, value in mine.items():
-        total[key] = plus(value, more[key])
 
 
 def _plus_stats(a: Tuple[int, ...], b: Tuple[int, ...]) -> Any:
@@ -765,11 +436,11 @@ def merged(snapshots: Sequence[StatsSnapshot]) -> StatsSnapshot:
     start, end, duration = first.start, first.end, first.duration
     latency, upstream = first.latency, first.upstream_latency
     for other in snapshots[1:]:
-        _add_into(sections, other.sections, _plus_stats)
+        add_into(sections, other.sections, _plus_stats)
         folded_sections = [a + b for a, b in zip(folded_sections, other.folded_sections)]
         for name, total in summed.items():
-            _add_into(total, getattr(other, name))
-        _add_into(vhosts, other.vhosts, _plus_stats)
+            add_into(total, getattr(other, name))
+        add_into(vhosts, other.vhosts, _plus_stats)
         for section, sketch in other.section_latency.items():
             if section in section_latency:
                 section_latency[section].merge(sketch)
@@ -1064,7 +735,7 @@ class Statistics:
                     else:
                         entry = sections[section] = [0, 0, 0]
                 entry[0] += count
-                if 400 <= status <= 599:  # is_error
+                if status in ERROR_CODES:
                     entry[1] += count
                 if status in status_codes:
                     status_codes[status] += count
@@ -1211,9 +882,9 @@ class Statistics:
         """:meth:`add_counts`'s loops over ``section_status`` and ``section_bytes`` when the
         sections are full: their rows through :meth:`_add_to_full_sections`, each status code
         counted once."""
-        names, statuses, counts = _pair_columns(section_status)
+        names, statuses, counts = pair_columns(section_status)
         nothing = [0] * len(names)
-        self._add_to_full_sections(names, counts, _error_hits(counts, statuses), nothing)
+        self._add_to_full_sections(names, counts, error_hits(counts, statuses), nothing)
         sized = list(section_bytes)
         nothing = [0] * len(sized)
         self._add_to_full_sections(sized, nothing, nothing, list(section_bytes.values()))
@@ -1225,8 +896,8 @@ class Statistics:
         """:meth:`add_counts`'s loops over ``section_status`` and ``section_bytes`` when the sections
         are empty and no key is to be cut (see :func:`_plain`): the entries of the first
         ``max_keys`` sections made at once, in first-seen order, and the others folded at once."""
-        names, statuses, counts = _pair_columns(section_status)
-        hits, errors = summed(names, counts), summed(names, _error_hits(counts, statuses))
+        names, statuses, counts = pair_columns(section_status)
+        hits, errors = summed(names, counts), summed(names, error_hits(counts, statuses))
         tracked = list(islice(hits, self.max_keys))
         entries = list(map(list, zip(map(hits.__getitem__, tracked), map(errors.__getitem__, tracked),
                                      map(section_bytes.get, tracked, repeat(0)))))
@@ -1268,14 +939,14 @@ class Statistics:
         if self._distinct is None:
             self._distinct = DistinctSketch()
             self._distinct.add(list(self._clients))
-        self._distinct.add(_cut_keys(clients))
+        self._distinct.add(cut_keys(clients))
 
     def _add_vhosts(self, vhosts: Dict[str, List[int]]) -> None:
         mine = self._vhosts
         for vhost, (hits, errors) in vhosts.items():
             entry = mine.get(vhost)
             if entry is None:
-                vhost = _cut(vhost)
+                vhost = cut_key(vhost)
                 entry = mine.get(vhost)
                 if entry is None:
                     if len(mine) >= self.max_keys:
@@ -1293,7 +964,7 @@ class Statistics:
             overall.merge(sketch)
             kept = per_section.get(section)
             if kept is None:
-                section = _cut(section)
+                section = cut_key(section)
                 kept = per_section.get(section)
                 if kept is None:
                     if len(per_section) >= SECTION_SKETCHES:
@@ -1370,7 +1041,7 @@ class Statistics:
 
     def _section_entry(self, section: str) -> List[int]:
         """The counters of a section seen for the first time (or with an over-long name)."""
-        section = _cut(section)
+        section = cut_key(section)
         entry = self._sections.get(section)
         if entry is None:
             if len(self._sections) >= self.max_keys:
@@ -1380,7 +1051,7 @@ class Statistics:
 
     def _count_new(self, dimension: str, counts: Dict[Any, int], key: Any, hits: int) -> None:
         """Count ``hits`` for a key not (yet) in ``counts``: add it, or fold when full."""
-        key = _cut(key)
+        key = cut_key(key)
         if key in counts:
             counts[key] += hits
         elif len(counts) < self.max_keys:

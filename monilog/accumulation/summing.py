@@ -1,4 +1,5 @@
-"""``key → count`` of keys that may repeat, in first-seen order: the engine's one way to sum counters.
+"""``key → count`` of keys that may repeat, in first-seen order: the engine's one way to sum counters
+(and :func:`add_into`, which adds one mapping into another).
 
 Counting a block and joining the counters of pieces both come down to this; the C accelerator's
 ``summed`` does it without a Python step per key.
@@ -6,7 +7,8 @@ Counting a block and joining the counters of pieces both come down to this; the 
 
 from __future__ import annotations
 
-from typing import Dict, Hashable, List, TypeVar
+from operator import add
+from typing import Any, Callable, Dict, Hashable, List, Mapping, TypeVar
 
 from monilog.accelerator import speedups
 
@@ -31,3 +33,12 @@ def summed(keys: List[K], counts: List[int]) -> Dict[K, int]:
     ints to the reference)."""
     total = speedups.summed(keys, counts) if speedups is not None else None
     return summed_python(keys, counts) if total is None else total
+
+
+def add_into(total: Dict[K, Any], more: Mapping[K, Any], plus: Callable[[Any, Any], Any] = add) -> None:
+    """Add ``more``'s values into ``total``'s (with ``plus``), in place; keys new to it go last,
+    in ``more``'s order. Only the keys in both are added one by one."""
+    mine = {key: total[key] for key in total.keys() & more.keys()}
+    total.update(more)
+    for key, value in mine.items():
+        total[key] = plus(value, more[key])
