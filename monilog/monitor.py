@@ -415,7 +415,7 @@ class Monitor:
     @property
     def cut_keys(self) -> Optional[int]:
         """After how many keys per dimension the counters of a block (a replay's workers' and a
-        followed block's) may be cut (:meth:`Counts.cut <monilog.accumulation.statistics.Counts.cut>`):
+        followed block's) may be cut (:meth:`Counts.cut <monilog.accumulation.counts.Counts.cut>`):
         ``max_keys``, as the statistics then come out the same; None while an alert rule reads every key of the
         counters it is given, or when ``max_keys`` is below what a cut allows."""
         return None if self.rules or self.max_keys < MIN_CUT_KEYS else self.max_keys

@@ -1,14 +1,14 @@
 """What a cut of counters keeps apart: the keys past the first ``max_keys`` of each dimension.
 
-:meth:`Counts.cut <monilog.accumulation.statistics.Counts.cut>` splits counters into the first
+:meth:`Counts.cut <monilog.accumulation.counts.Counts.cut>` splits counters into the first
 ``max_keys`` keys of each keyed dimension (kept as mappings) and an :class:`Overflow`: the other
 keys as columns in first-seen order, which a replay's worker process sends cheaply and
 :meth:`Statistics.add_counts <monilog.accumulation.statistics.Statistics.add_counts>` applies
 with set and dict operations, with the same result as the whole counters. The cut packs its keys
 as one text each column (:class:`PackedKeys`, split only when read: statistics that fold them all
 do not read them, and they pickle as one string), and gives its clients with the sketch it made
-of them, so the main process of a replay hashes none of them. This module holds the data and how it travels; the cut and its
-application are in :mod:`monilog.accumulation.statistics`.
+of them, so the main process of a replay hashes none of them. This module holds the data and how it travels; the cut is in
+:mod:`monilog.accumulation.counts`, its application in :mod:`monilog.accumulation.statistics`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from monilog.accumulation.distinct import DistinctSketch
 from monilog.parsing.columns import SplitOnUse
 
 MIN_CUT_KEYS = 1000
-"""The smallest ``max_keys`` :meth:`~monilog.accumulation.statistics.Counts.cut` cuts at, and
+"""The smallest ``max_keys`` :meth:`~monilog.accumulation.counts.Counts.cut` cuts at, and
 that statistics applying cut counters need for the same result: status codes (100–999) then
 never fold, so applying the statuses beyond the cut after the others changes nothing."""
 
@@ -81,13 +81,13 @@ NO_COLUMNS = Columns([], count_column(()))
 
 
 class Overflow(NamedTuple):
-    """The keys of counters beyond their cut (:meth:`~monilog.accumulation.statistics.Counts.cut`),
+    """The keys of counters beyond their cut (:meth:`~monilog.accumulation.counts.Counts.cut`),
     as columns in first-seen order: none of them is a key of the counters' own mappings (the cut
     splits each dimension's keys in two), which lets statistics whose dimension those mappings
     fill from empty fold them all without reading them when they are packed (:func:`pack_keys`,
     as a cut makes them: keys in a list, made or changed by hand, are read). A key may
     repeat, on rows of its own (cut as they were counted, :meth:`Counts.of_rows
-    <monilog.accumulation.statistics.Counts.of_rows>`): statistics that read them sum them."""
+    <monilog.accumulation.counts.Counts.of_rows>`): statistics that read them sum them."""
 
     sections: Sequence[str]
     section_hits: Sequence[int]

@@ -32,7 +32,7 @@ evaluated on the window ``[T - over, T - 1]``:
 * ``for D``: it alerts at ``T`` only when the condition held at each of the ``D`` evaluated seconds
   ending at ``T``.
 
-Records arrive per second (:class:`~monilog.accumulation.statistics.Counts` of one second, which
+Records arrive per second (:class:`~monilog.accumulation.counts.Counts` of one second, which
 the engine makes when rules are in force); a second older than the window is late for the rules
 and not counted, as for the traffic rule.
 

@@ -40,7 +40,7 @@ class ChunkTask(NamedTuple):
     data: Optional[bytes] = None
     cut_keys: Optional[int] = None
     """Cut the counters of each segment after this many keys per dimension (:meth:`Counts.cut
-    <monilog.accumulation.statistics.Counts.cut>`), so a log of random paths sends little back."""
+    <monilog.accumulation.counts.Counts.cut>`), so a log of random paths sends little back."""
     counted_lines: int = ReplayTuning.counted_lines
     """Pieces are counted together up to about this many records (:attr:`ReplayTuning.counted_lines
     <monilog.replayer.tuning.ReplayTuning.counted_lines>`)."""
