@@ -298,6 +298,7 @@ def _cut_dimension(keys: List[str], hits: List[int], max_keys: int) -> Tuple[Dic
         kept[key] += count
     return kept, Columns(rest, count_column(rest_hits))
 
+
 def cut_key(key: K) -> K:
     """``key`` as it is counted: a text longer than :data:`MAX_KEY_LENGTH` cut to that length, ending in ``…``."""
     if isinstance(key, str) and len(key) > MAX_KEY_LENGTH:
