@@ -10,13 +10,16 @@ import unittest
 from typing import Any, List
 
 import monilog
-from monilog.accumulation.status import ERROR_CODES, error_hits, is_error, status_class
+from monilog.accumulation.status import ERROR_CODES, error_hits, is_error, is_server_error, status_class
 
 
 class ErrorRuleTest(unittest.TestCase):
     def test_errors_are_4xx_and_5xx(self) -> None:
         self.assertEqual([code for code in (0, 99, 200, 399, 400, 404, 499, 500, 599, 600, 999, 1000) if is_error(code)],
                          [400, 404, 499, 500, 599])
+
+    def test_server_errors_are_5xx(self) -> None:
+        self.assertEqual([code for code in (200, 404, 499, 500, 503, 599, 600) if is_server_error(code)], [500, 503, 599])
 
     def test_the_error_codes_are_the_rule_s(self) -> None:
         self.assertEqual(ERROR_CODES, frozenset(code for code in range(100_000) if is_error(code)))

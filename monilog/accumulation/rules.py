@@ -56,7 +56,7 @@ from monilog.accumulation.alerter import ALERT, MAX_HISTORY, RECOVER, AlertEvent
 from monilog.accumulation.counts import Counts
 from monilog.accumulation.report import RuleState
 from monilog.accumulation.sketch import lower_edge, quantile_of_buckets
-from monilog.accumulation.status import is_error
+from monilog.accumulation.status import is_error, is_server_error
 
 METRICS = ("rate", "errors", "server_errors", "latency_p50", "latency_p90", "latency_p95", "latency_p99", "bytes_rate")
 """The metrics a rule can watch."""
@@ -247,7 +247,7 @@ def _measure(spec: RuleSpec, counts: Counts) -> Tuple[int, object]:
         hits += count
         if spec.metric == "errors" and is_error(status):
             bad += count
-        elif spec.metric == "server_errors" and 500 <= status <= 599:
+        elif spec.metric == "server_errors" and is_server_error(status):
             bad += count
     if spec.metric == "bytes_rate":
         return hits, sum(size for name, size in counts.section_bytes.items() if section is None or name == section)

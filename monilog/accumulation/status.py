@@ -1,7 +1,8 @@
 """Status codes: the error rule and the status classes, which counters and statistics both apply.
 
 This is the one home of the error rule (:func:`is_error`): a report's errors, a section's
-errors, the error rates of the alert rules and the dashboard all come from it.
+errors, the error rates of the alert rules and the dashboard all come from it; and of the
+server-error rule (:func:`is_server_error`) of the ``server_errors`` alert rules.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ OTHER_STATUS_CLASS = "other"
 def is_error(code: int) -> bool:
     """The error rule: a 4xx or 5xx response (400–599)."""
     return 400 <= code <= 599
+
+
+def is_server_error(code: int) -> bool:
+    """A server error: a 5xx response (500–599), what the ``server_errors`` alert rules count."""
+    return 500 <= code <= 599
 
 
 ERROR_CODES = frozenset(filter(is_error, range(1000)))
