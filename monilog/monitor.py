@@ -120,6 +120,7 @@ def _fate(rulings: Sequence[Ruling]) -> str:
         return _STEP
     return _HELD if last is Decision.HELD else _LATE if last is Decision.REFUSED else _OWN
 
+
 @contextmanager
 def _without_cyclic_gc() -> Iterator[None]:
     """Parsing and counting make no reference cycles: the cyclic collector's passes over a

@@ -24,6 +24,7 @@ from monilog.watcher.kafka import KafkaSettings
 TICK_SECONDS = 0.25
 """How often follow mode moves the clock and refreshes the display."""
 
+
 class HostClock:
     """The host's time as the monitor sees it: epoch seconds that move with :func:`time.monotonic`.
 
@@ -93,6 +94,7 @@ def follow(
                         continue  # the watcher reports unreadable files
                     if directive is not None:
                         monitor.parser_for(source).parse(directive)
+
     def on_skipped(source: str, reason: str, amount: int) -> None:
         monitor.count_skipped(reason, amount)
 

@@ -29,19 +29,17 @@ from collections import Counter
 from datetime import tzinfo
 from itertools import compress, islice
 from operator import ne, sub
-from typing import Any, Callable, Dict, Hashable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from monilog.accelerator import speedups
 from monilog.accumulation.counts import CountRows, Counts
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.status import is_error
-from monilog.accumulation.summing import summed_python
+from monilog.accumulation.summing import K, summed_python
 from monilog.parsing.block import decode_status, decode_statuses
 from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs
 
 INFINITY = float("inf")
-
-K = TypeVar("K", bound=Hashable)
 
 
 class Segment(NamedTuple):
@@ -279,7 +277,6 @@ def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[
     if vhosts or latency or upstream:
         counts = counts._replace(vhosts=vhosts or None, latency=latency or None, upstream=upstream)
     return counts
-
 
 
 Tally = Tuple[List[Any], List[int], List[Any], List[Any], List[int], List[Any], List[int]]

@@ -4,30 +4,30 @@
 
 A cut keeps the first ``max_keys`` keys of each dimension as mappings and the others as an
 :class:`~monilog.accumulation.overflow.Overflow`, whose module holds the data and how it travels;
-:mod:`monilog.accumulation.statistics` holds how it is applied.
+:mod:`monilog.accumulation.statistics` holds how it is applied. Keys are also cut in length:
+:data:`MAX_KEY_LENGTH` and :func:`cut_key` / :func:`cut_keys` are that rule's one home, and
+:func:`pair_columns` turns (section, status) counters into the three columns they are applied as.
 """
 
 from __future__ import annotations
 
 from itertools import compress, islice, repeat
 from operator import itemgetter, not_
-from typing import Any, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from monilog.accumulation.distinct import DistinctSketch
 from monilog.accumulation.overflow import MIN_CUT_KEYS, Columns, Overflow, columns_after, count_column, first_keys, pack_keys
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.status import error_hits, is_error
-from monilog.accumulation.summing import add_into, summed
+from monilog.accumulation.summing import K, add_into, summed
 from monilog.parsing.record import LogRecord
 
 MAX_KEY_LENGTH = 256
 """Longer keys (paths, user names, hosts...) are cut to this many characters."""
 
-K = TypeVar("K", bound=Hashable)
-
 
 class Counts(NamedTuple):
-    """Counters of a set of records: what :meth:`Statistics.add_counts` takes.
+    """Counters of a set of records: what :meth:`~monilog.accumulation.statistics.Statistics.add_counts` takes.
 
     Keys are in the order they were first seen (statistics capped at ``max_keys`` keep the first).
     """
@@ -95,7 +95,7 @@ class Counts(NamedTuple):
         """These counters with each keyed dimension (sections, methods, clients, users) cut
         after its first ``max_keys`` keys, the rest kept as an :class:`Overflow`.
 
-        :meth:`Statistics.add_counts` gives the same statistics for the cut counters as for these,
+        :meth:`~monilog.accumulation.statistics.Statistics.add_counts` gives the same statistics for the cut counters as for these,
         whatever it held before, when its own ``max_keys`` is :data:`MIN_CUT_KEYS` or more (as
         the engine's always is: it cuts at that ``max_keys``): the keys beyond the cut are applied
         in their order, through dict and set operations rather than a Python step per key. That
@@ -159,7 +159,7 @@ class Counts(NamedTuple):
         A cut dimension whose first ``max_keys`` rows are distinct keys is cut without summing
         its later rows (a log of random paths and clients, every period): those of a first key
         are added to it, and the others go to the :class:`Overflow` as they are, where a key may
-        repeat (:meth:`Statistics.add_counts` sums them). Sections are cut so when each of their
+        repeat (:meth:`~monilog.accumulation.statistics.Statistics.add_counts` sums them). Sections are cut so when each of their
         rows also gives its bytes; otherwise their rows are summed first, then cut as :meth:`cut`
         cuts. Unsummed, the overflow has a row per later row: at most one per record.
         """

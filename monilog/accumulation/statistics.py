@@ -90,7 +90,6 @@ from typing import (
     Collection,
     Dict,
     FrozenSet,
-    Hashable,
     Iterable,
     List,
     Mapping,
@@ -108,7 +107,7 @@ from monilog.accumulation.distinct import DistinctSketch
 from monilog.accumulation.overflow import Columns, Overflow, PackedKeys
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.status import ERROR_CODES, STATUS_CLASSES, error_hits, is_error, status_class
-from monilog.accumulation.summing import add_into, summed
+from monilog.accumulation.summing import K, add_into, summed
 from monilog.parsing.filters import FILTERED, is_filtered
 from monilog.parsing.record import LogRecord
 
@@ -126,7 +125,6 @@ DEFAULT_MAX_KEYS = 1_000
 """Keys tracked per dimension and per period unless told otherwise: far more than a report shows,
 few enough that a log of random paths costs the main process little (see :meth:`Counts.cut`)."""
 
-K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
@@ -157,10 +155,10 @@ those with the most hits); every duration is in the overall figures. A sketch ho
 ~150 kB, so this bounds latency memory at ~15 MB per snapshot whatever the log holds."""
 
 
-
 _BULK_KEYS = 32
 """Keys of a dimension from which :meth:`Statistics.add_counts` counts into a full dimension at
 once rather than key by key (below, the loop is cheaper than building the sets)."""
+
 
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
@@ -187,13 +185,13 @@ def _keys_from(keys: Sequence[str], start: int) -> List[str]:
 
 def _plain(counts: Mapping[Any, int], keys: Iterable[str]) -> bool:
     """Whether every count of ``counts`` is positive and none of ``keys`` (its keys, or their
-    first items) is longer than :data:`MAX_KEY_LENGTH`: each key then joins a dimension with room
+    first items) is longer than :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH`: each key then joins a dimension with room
     as it is."""
     return min(counts.values()) > 0 and max(map(len, keys)) <= MAX_KEY_LENGTH
 
 
 def _short_keys(tracked: Mapping[str, Any]) -> bool:
-    """Whether no key of ``tracked`` has :data:`MAX_KEY_LENGTH` characters, as one cut to that
+    """Whether no key of ``tracked`` has :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH` characters, as one cut to that
     length has: no other key is then counted under one of them once it is not one of them."""
     return not tracked or max(map(len, tracked)) < MAX_KEY_LENGTH
 
@@ -212,7 +210,6 @@ def _first(items: Collection[T], n: Optional[int], key: Callable[[T], Any]) -> L
         ranked = sorted(items, key=key)
         return ranked if n is None else ranked[: max(n, 0)]
     return heapq.nsmallest(max(n, 0), items, key=key)
-
 
 
 def _plus_stats(a: Tuple[int, ...], b: Tuple[int, ...]) -> Any:
@@ -797,7 +794,7 @@ class Statistics:
         full, the tracked keys among them found by a set intersection and the others folded at
         once. A dimension in ``fresh`` was empty before the cut's first keys: once they fill it,
         it tracks none of the other keys (none is one of the cut's first keys; only one cut to
-        :data:`MAX_KEY_LENGTH` could be one of them), which are folded by the totals ``left``
+        :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH` could be one of them), which are folded by the totals ``left``
         that checking them summed, without reading them when they are packed as the cut packs
         them (see :func:`_beyond`)."""
         sections, section_keys, max_keys = self._sections, overflow.sections, self.max_keys

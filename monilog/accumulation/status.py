@@ -1,4 +1,4 @@
-"""Status codes: the error rule and the status classes, which counters and statistics both apply.
+"""Status codes: the status rules the engine applies (errors, server errors, status classes).
 
 This is the one home of the error rule (:func:`is_error`): a report's errors, a section's
 errors, the error rates of the alert rules and the dashboard all come from it; and of the

@@ -67,6 +67,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from monilog.accumulation.alerter import ALERT, AlertEvent
 from monilog.accumulation.report import AlertState, PeriodReport
 from monilog.accumulation.sketch import LatencySketch
+from monilog.accumulation.status import STATUS_CLASSES
 from monilog.outputs.optional import optional_module
 from monilog.outputs.sink import Sink
 
@@ -191,7 +192,7 @@ class PrometheusSink(Sink):
         self.rule_alerts = counter("monilog_rule_alerts", "Alerts raised by the rule", ["rule"], registry=registry)
         self._rule_keys: Dict[str, Set[str]] = {}  # rule -> keys with a label of their own
         self._other_active: Dict[str, Set[str]] = {}  # rule -> alerting keys counted under "other"
-        for status_class in ("1xx", "2xx", "3xx", "4xx", "5xx"):
+        for status_class in STATUS_CLASSES:
             self.responses.labels(status_class)
         self.durations = _DurationCollector(importlib.import_module("prometheus_client.core").HistogramMetricFamily)
         registry.register(self.durations)

@@ -104,6 +104,7 @@ def glob_matches(pattern: str, compressed: bool = False) -> List[str]:
     matches = sorted(glob.glob(pattern, recursive=True))
     return matches if compressed else [path for path in matches if compression_named(path) is None]
 
+
 STDIN = "-"
 """The path that names standard input."""
 
