@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
-from typing import Any, List
+from typing import Any, Dict
 
 import monilog
 from monilog.accumulation.status import ERROR_CODES, error_hits, is_error, is_server_error, status_class
@@ -33,8 +33,8 @@ class ErrorRuleTest(unittest.TestCase):
 
 
 RUN = r"""
-import io, json, os, sys
-from monilog.generator import LogGenerator
+import io, json, sys
+from monilog.accumulation.rules import parse_rule
 from monilog.monitor import Monitor
 from monilog.outputs.console import JsonSink
 from monilog.replayer import ReplayTuning, replay
@@ -42,47 +42,70 @@ from monilog.replayer import ReplayTuning, replay
 path = sys.argv[1]
 outputs = []
 for way in ("live", "replay"):
-    output = io.StringIO()
-    monitor = Monitor(10, 120, 10, sinks=[JsonSink(output, top=100)])
-    if way == "live":
-        with open(path, "rb") as stream:
-            lines = stream.read().splitlines()
-        for start in range(0, len(lines), 97):
-            monitor.feed(path, lines[start:start + 97])
-        monitor.finish()
-    else:
-        replay(monitor, [path], tuning=ReplayTuning(workers=2, in_process_bytes=0, chunk_bytes=100_000,
-                                                   min_chunk_bytes=100_000))
-    summary = json.loads(output.getvalue().splitlines()[-1])
-    outputs.append([summary["errors"], sorted((entry["section"], entry["errors"]) for entry in summary["sections"])])
+    found = {}
+    for rules in ([], [parse_rule("errors > 50% over 30s")]):  # with rules, a block's counters are not cut
+        output = io.StringIO()
+        monitor = Monitor(10, 120, 10, fmt="vhost_combined", sinks=[JsonSink(output, top=100)], rules=rules)
+        if way == "live":
+            with open(path, "rb") as stream:
+                lines = stream.read().splitlines()
+            for start in range(0, len(lines), 4_999):  # blocks with more sections than a period keeps
+                monitor.feed(path, lines[start:start + 4_999])
+            monitor.finish()
+        else:
+            replay(monitor, [path], tuning=ReplayTuning(workers=2, in_process_bytes=0, chunk_bytes=400_000,
+                                                       min_chunk_bytes=400_000))
+        objects = [json.loads(line) for line in output.getvalue().splitlines()]
+        reports, summary = [item for item in objects if item["type"] == "report"], objects[-1]
+        if rules:
+            found["rule_values"] = [report["rules"][0]["value"] for report in reports]
+            found["rule_alerts"] = sum(report["rules"][0]["alerting"] != [] for report in reports)
+        else:
+            found["errors"] = summary["errors"]
+            found["report_errors"] = [report["errors"] for report in reports]
+            found["sections"] = sorted((entry["section"], entry["hits"], entry["errors"]) for entry in summary["sections"])
+            found["vhosts"] = sorted((entry["vhost"], entry["errors"]) for entry in summary["vhosts"])
+    outputs.append(found)
 print(json.dumps(outputs))
 """
 
-SERVER_ERRORS_ONLY = ("return 400 <= code <= 599", "return 500 <= code <= 599")
+RULE = "return 400 <= code <= 599"
+"""The error rule's source in ``status.py``: 4xx and 5xx."""
+SERVER_ERRORS_ONLY = "return 500 <= code <= 599"
+"""What the test turns it into: 5xx only."""
+STATUSES = (200, 404, 503, 302, 500, 499)
+"""A line's status cycles through these: 4 in 6 are 4xx/5xx, 2 in 6 are 5xx."""
+SECTIONS = 1_302
+"""Distinct sections, more than a period's counters keep (so the cut's overflow carries errors too);
+a multiple of 6, so that each section has one status."""
+LINES_PER_SECOND = 150
 
 
 class OneHomeTest(unittest.TestCase):
-    """Changing the error rule's source in ``status.py`` changes every error count, live and replay."""
+    """Changing the error rule's source in ``status.py`` changes every error count: a report's, a
+    section's, a virtual host's, the counters' cut and an ``errors`` alert rule's, live and replay,
+    with and without the C speedups."""
 
     def setUp(self) -> None:
         self.directory = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.directory, True)
         self.log = os.path.join(self.directory, "access.log")
-        lines = [f'10.0.0.{index % 7} - - [01/May/2024:10:00:{index % 60:02d} +0000] '
-                 f'"GET /s{index % 5}/x HTTP/1.1" {(200, 404, 503, 302, 500, 499)[index % 6]} 10'
-                 for index in range(6_000)]
+        lines = [f'site{index % 3}.example:80 10.0.{index % 251}.{index % 7} - - '
+                 f'[01/May/2024:10:{index // LINES_PER_SECOND // 60:02d}:{index // LINES_PER_SECOND % 60:02d} +0000] '
+                 f'"GET /s{index % SECTIONS}/x HTTP/1.1" {STATUSES[index % len(STATUSES)]} 10 "-" "agent"'
+                 for index in range(LINES_PER_SECOND * 60)]
         with open(self.log, "w", encoding="ascii") as stream:
             stream.write("\n".join(lines) + "\n")
 
-    def errors(self, package: str) -> List[Any]:
-        """The run's errors and its sections' errors, live and replayed alike, with ``package`` imported."""
-        environment = dict(os.environ, PYTHONPATH=package)
-        done = subprocess.run([sys.executable, "-c", RUN, self.log], capture_output=True, text=True, timeout=120,
+    def errors(self, package: str, pure_python: bool) -> Dict[str, Any]:
+        """The run's error counts, live and replayed alike, with ``package`` imported."""
+        environment = dict(os.environ, PYTHONPATH=package, MONILOG_PURE_PYTHON="1" if pure_python else "0")
+        done = subprocess.run([sys.executable, "-c", RUN, self.log], capture_output=True, text=True, timeout=300,
                               check=False, env=environment, cwd=self.directory)
         self.assertEqual(done.returncode, 0, done.stderr)
         live, replayed = json.loads(done.stdout)
         self.assertEqual(live, replayed)
-        return list(live)
+        return dict(live)
 
     def test_changing_the_rule_in_its_module_changes_every_error_count(self) -> None:
         copy = os.path.join(self.directory, "changed")
@@ -91,16 +114,35 @@ class OneHomeTest(unittest.TestCase):
         rule = os.path.join(copy, "monilog", "accumulation", "status.py")
         with open(rule, encoding="utf-8") as stream:
             source = stream.read()
-        self.assertIn(SERVER_ERRORS_ONLY[0], source)
+        self.assertEqual(source.count(RULE), 1)
         with open(rule, "w", encoding="utf-8") as stream:
-            stream.write(source.replace(*SERVER_ERRORS_ONLY))
-        original = self.errors(os.path.dirname(os.path.dirname(monilog.__file__)))
-        changed = self.errors(copy)
-        # Rows cycle through 200, 404, 503, 302, 500, 499: 4 in 6 are 4xx/5xx, 2 in 6 are 5xx.
-        self.assertEqual(original[0], 4_000)
-        self.assertEqual(changed[0], 2_000)
-        self.assertEqual([errors for _, errors in original[1]], [800] * 5)
-        self.assertEqual([errors for _, errors in changed[1]], [400] * 5)
+            stream.write(source.replace(RULE, SERVER_ERRORS_ONLY))
+        for pure_python in (False, True):
+            with self.subTest(pure_python=pure_python):
+                original = self.errors(os.path.dirname(os.path.dirname(monilog.__file__)), pure_python)
+                changed = self.errors(copy, pure_python)
+                for found, (low, share) in ((original, (400, 0.667)), (changed, (500, 0.333))):
+                    expected = self.expected(low)
+                    self.assertEqual(found["errors"], expected["errors"])
+                    self.assertEqual(found["report_errors"], [expected["errors"] // 6] * 6)
+                    self.assertEqual(found["vhosts"], expected["vhosts"])
+                    self.assertEqual(len(found["sections"]), 100)
+                    for section, hits, errors in found["sections"]:
+                        self.assertEqual(errors, hits if low <= STATUSES[int(section[2:]) % 6] else 0, section)
+                    self.assertEqual([round(value, 3) for value in found["rule_values"]], [share] * 6)
+                self.assertEqual((original["rule_alerts"], changed["rule_alerts"]), (6, 0))
+
+    @staticmethod
+    def expected(low: int) -> Dict[str, Any]:
+        """The error counts of the test's log by the rule "an error is a status from ``low`` to 599"."""
+        errors = 0
+        vhosts: Dict[str, int] = {}
+        for index in range(LINES_PER_SECOND * 60):
+            error = low <= STATUSES[index % len(STATUSES)] <= 599
+            errors += error
+            host = f"site{index % 3}.example"
+            vhosts[host] = vhosts.get(host, 0) + error
+        return {"errors": errors, "vhosts": sorted(map(list, vhosts.items()))}
 
 
 if __name__ == "__main__":
