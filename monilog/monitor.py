@@ -73,6 +73,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timezone, tzinfo
+from functools import partial
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from monilog.accumulation.aggregate import Batch, Segment, aggregate
@@ -365,7 +366,9 @@ class Monitor:
             else:
                 self._count(counts, second, fate == _LATE, zone)
         if not starts and uniform is not None:
-            self._count(segment.counts, runs[0][0], uniform == _LATE, zone)
+            first = segment.first
+            self._count(segment.counts, runs[0][0], uniform == _LATE, zone,
+                        partial(batch.counts, first, first + sum(hits for _, hits in runs)))
 
     def _act(self, rulings: List[Ruling], zone: Optional[tzinfo]) -> None:
         """Move the alert clock as the clock rules ruled, and count a line they held before."""
@@ -443,18 +446,24 @@ class Monitor:
         earlier = self._earlier
         return total if earlier is None else earlier if total is None else earlier.followed_by(total)
 
-    def _count(self, counts: Counts, second: int, late: bool, zone: tzinfo) -> None:
+    def _count(self, counts: Counts, second: int, late: bool, zone: tzinfo,
+               recount: Optional[Callable[[], Counts]] = None) -> None:
         """Count records of ``second`` in their period, or in the oldest one not reported when late.
 
         ``late``: the alert clock did not take these records (refused or outlying times, or held
-        before the periods were aligned); they count in reports only.
+        before the periods were aligned); they count in reports only. ``recount``: counts the
+        records again from their lines, for counters whose keys beyond the cut were not sent
+        (:meth:`~monilog.accumulation.overflow.Overflow.folded`) when the period's statistics
+        would read them: a period a worker held whole that is not counted alone.
         """
         observed_late = late
         start = self._report_start
+        if counts.overflow is None or counts.overflow.sent:
+            recount = None  # nothing to count again
         if start is None or (self._start_from_wall and not late):
             clock = self.alerter.clock
             if clock is None:
-                self._orphans.append((counts, zone))
+                self._orphans.append((counts if recount is None else recount(), zone))
                 return
             aligned = self._period_of(min(clock, second))
             if start is not None and start - self.clock.max_jump <= aligned < start:
@@ -471,6 +480,8 @@ class Monitor:
         stats = self._periods.get(period)
         if stats is None:
             stats = self._periods[period] = Statistics(self.max_keys)
+        if recount is not None and not stats.folds_unread(counts):
+            counts = recount()
         hits = counts.hits
         stats.add_counts(counts, late=hits if late else 0)
         self.parsed += hits

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional
 from unittest import mock
 
-from monilog.accumulation.aggregate import count_records
+from monilog.accumulation.aggregate import Batch, count_records
 from monilog.accumulation.counts import Counts
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.rules import parse_rule
@@ -26,6 +26,7 @@ from monilog.parsing.logformat import LogFormat
 from monilog.parsing.parser import LogParser
 from monilog.parsing.reading import VhostKeys
 from monilog.replayer import replay
+from monilog.replayer.aggregation import aggregate_pieces, reparse
 from monilog.replayer.tuning import ReplayTuning
 from tests.support import Recorder
 
@@ -161,6 +162,69 @@ class CutReplayTest(unittest.TestCase):
     def test_no_cut_below_its_smallest_or_with_alert_rules(self) -> None:
         self.assertIsNone(Monitor(max_keys=MIN_CUT_KEYS - 1).cut_keys)
         self.assertIsNone(Monitor(max_keys=MIN_CUT_KEYS, rules=[parse_rule("rate by client > 5")]).cut_keys)
+
+
+def stamped_lines(seconds: range, rate: int = 300, first: int = 0) -> List[bytes]:
+    """``rate`` lines for each second of ``seconds`` (from T0), each with a path and a client of its
+    own, numbered from ``first``."""
+    lines = []
+    for second in seconds:
+        when = datetime.fromtimestamp(T0 + second, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S %z")
+        for number in range(first, first + rate):
+            lines.append(f'10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255} - - [{when}] '
+                         f'"GET /p{number}/x HTTP/1.1" {200 + number % 5 * 100} {number % 977}'.encode())
+        first += rate
+    return lines
+
+
+class FoldedPeriodsTest(unittest.TestCase):
+    """A replay's worker sends the keys beyond the cut of a period it holds whole folded, unsent;
+    the main process folds them unread, or counts the period's lines again where it would read them."""
+
+    def test_a_chunk_s_whole_periods_are_folded_and_its_first_last_and_repeated_ones_sent(self) -> None:
+        lines = stamped_lines(range(0, 40)) + stamped_lines(range(25, 30), first=10**6) + stamped_lines(range(40, 60))
+        block = b"\n".join(lines) + b"\n"
+        for fold in (True, False):
+            batch = aggregate_pieces([block], "common", 10, cut_keys=MIN_CUT_KEYS, fold_whole_periods=fold)
+            assert isinstance(batch, Batch)
+            spans = [segment.span - T0 for segment in batch.segments]
+            self.assertEqual(spans, [0, 10, 20, 30, 20, 40, 50])
+            unsent = [segment.counts.overflow is not None and not segment.counts.overflow.sent for segment in batch.segments]
+            # 0 and 50: the chunks before and after may hold more of them; 20: twice in the chunk
+            self.assertEqual(unsent, [False, fold, False, fold, False, fold, False])
+            self.assertTrue(all(segment.counts.overflow is not None for segment in batch.segments))
+
+    def test_a_folded_period_counted_late_is_counted_again_from_its_lines(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-folded-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "access.log")
+        # a minute of traffic, 10 s of it logged again 40 s late (a backend's buffered lines), then more
+        lines = stamped_lines(range(0, 60)) + stamped_lines(range(20, 30), first=10**6) + stamped_lines(range(60, 90))
+        with open(path, "wb") as stream:
+            stream.write(b"\n".join(lines) + b"\n")
+        # chunks of 1 MB (after the first, of 64 KB): the late lines are inside the third, from 40 s to 80 s
+        tuning = ReplayTuning(chunk_bytes=1 << 20, min_chunk_bytes=1 << 20, in_process_bytes=1 << 30)
+        outputs = []
+        for kind in (Monitor, UncutMonitor):
+            recorder = Recorder()
+            monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
+            applied: List[Counts] = []
+
+            def recording(stats: Statistics, counts: Counts, late: int = 0, applied: List[Counts] = applied,
+                          adding: Callable[..., None] = Statistics.add_counts) -> None:
+                applied.append(counts)
+                adding(stats, counts, late)
+
+            with mock.patch.object(Statistics, "add_counts", autospec=True, side_effect=recording), \
+                    mock.patch("monilog.replayer.engine.reparse", side_effect=reparse) as reparsed:
+                replay(monitor, [path], tuning=tuning)
+            folded = [counts for counts in applied if counts.overflow is not None and not counts.overflow.sent]
+            self.assertEqual(bool(folded), kind is Monitor)  # folded periods, applied unread
+            self.assertEqual(reparsed.call_count, 1 if kind is Monitor else 0)  # the late one, counted again
+            outputs.append(recorder.items)
+        reports = [item[1] for item in outputs[0] if item[0] == "report"]
+        self.assertEqual(sum(report.stats.late for report in reports), 3000)
+        self.assertEqual(outputs[0], outputs[1])
 
 
 class DecodeCacheTest(unittest.TestCase):

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accumulation.counts import MAX_KEY_LENGTH, CountRows, Counts
-from monilog.accumulation.overflow import MIN_CUT_KEYS, PackedKeys
+from monilog.accumulation.overflow import MIN_CUT_KEYS, KeysNotSent, PackedKeys, UnsentKeys
 from monilog.accumulation.statistics import (
     _BULK_KEYS,
     CLIENTS,
@@ -538,6 +538,58 @@ class CutTest(unittest.TestCase):
             tested.add_counts(cut, late=3)
             self.assertEqual(tested.snapshot(T0, end), reference.snapshot(T0, end), seed)
         self.assertGreater(cases, 14)
+
+    def test_folded_counters_give_the_whole_statistics_where_they_fold_unread_and_are_refused_elsewhere(self) -> None:
+        """An overflow :meth:`folded <Overflow.folded>` (its sections and clients not sent, as a
+        replay's worker sends a period it holds whole) gives the statistics of the whole counters
+        wherever :meth:`Statistics.folds_unread` says so, and is refused, counting nothing, elsewhere."""
+        end = T0 + timedelta(seconds=10)
+        folds = {True: 0, False: 0}
+        for seed in range(24):
+            rnd = random.Random(seed)
+            long_keys = seed % 3 == 0
+            records = many_keys(rnd.randrange(2500, 4500), rnd, rnd.choice([3001, 6000]), long_keys)
+            if seed % 2:  # a section of its own per record (random paths)
+                records = [item._replace(section=f"/own{index}", size=index % 3) for index, item in enumerate(records)]
+            whole = counts_of(records)
+            cut = whole.cut(MIN_CUT_KEYS)
+            assert cut.overflow is not None
+            folded = pickle.loads(pickle.dumps(cut._replace(overflow=cut.overflow.folded())))  # as it travels
+            assert folded.overflow is not None
+            self.assertFalse(folded.overflow.sent)
+            self.assertTrue(cut.overflow.sent)
+            self.assertEqual(folded.hits, whole.hits)
+            before = many_keys(rnd.choice([0, 0, 400, 1200]), rnd, 3001, long_keys)  # empty, room left, full
+            max_keys = rnd.choice([MIN_CUT_KEYS, MIN_CUT_KEYS, MIN_CUT_KEYS + 500])
+            reference, tested = Statistics(max_keys), Statistics(max_keys)
+            for stats in (reference, tested):
+                aggregate_into(stats, before)
+            reference.add_counts(whole, late=2)
+            untouched = tested.snapshot(T0, end)
+            unread = tested.folds_unread(folded)
+            self.assertEqual(unread, not before and max_keys == MIN_CUT_KEYS and not long_keys, seed)
+            folds[unread] += 1
+            if unread:
+                tested.add_counts(folded, late=2)
+                self.assertEqual(tested.snapshot(T0, end), reference.snapshot(T0, end), seed)
+            else:
+                with self.assertRaises(ValueError):
+                    tested.add_counts(folded, late=2)
+                self.assertEqual(tested.snapshot(T0, end), untouched, seed)
+        self.assertGreater(min(folds.values()), 3)
+
+    def test_keys_not_sent_are_never_read(self) -> None:
+        cut = counts_of([record(section=f"/s{index}", host=f"h{index}") for index in range(3 * MIN_CUT_KEYS)]).cut(MIN_CUT_KEYS)
+        assert cut.overflow is not None
+        folded = cut.overflow.folded()
+        self.assertEqual((len(folded.sections), list(folded.section_hits)), (1, [2 * MIN_CUT_KEYS]))
+        self.assertEqual(folded.sections, UnsentKeys(2 * MIN_CUT_KEYS))
+        self.assertLess(len(pickle.dumps(folded)), len(pickle.dumps(cut.overflow)) / 4)
+        for keys in (folded.sections, folded.clients.keys):
+            with self.assertRaises(KeysNotSent):
+                keys[0]
+        self.assertIs(folded.folded().sections, folded.sections)  # folded once: nothing left to fold
+        self.assertTrue(Statistics(MIN_CUT_KEYS).folds_unread(cut._replace(overflow=None)))
 
     def test_long_keys_beyond_the_cut_count_under_a_long_key_before_it_in_empty_statistics(self) -> None:
         long = "x" * MAX_KEY_LENGTH

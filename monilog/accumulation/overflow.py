@@ -7,7 +7,8 @@ keys as columns in first-seen order, which a replay's worker process sends cheap
 with set and dict operations, with the same result as the whole counters. The cut packs its keys
 as one text each column (:class:`PackedKeys`, split only when read: statistics that fold them all
 do not read them, and they pickle as one string), and gives its clients with the sketch it made
-of them, so the main process of a replay hashes none of them. This module holds the data and how it travels; the cut is in
+of them, so the main process of a replay hashes none of them. For a report period a worker holds
+whole, even those keys stay behind (:meth:`Overflow.folded`). This module holds the data and how it travels; the cut is in
 :mod:`monilog.accumulation.counts`, its application in :mod:`monilog.accumulation.statistics`.
 """
 
@@ -48,7 +49,7 @@ class PackedKeys(SplitOnUse[str]):
         """The number of keys and their text, as they travel."""
         return self._count, self._text
 
-    def __reduce__(self) -> Tuple[Any, Tuple[int, str]]:
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
         return PackedKeys, (self._count, self._text)
 
     def __eq__(self, other: object) -> bool:
@@ -60,6 +61,35 @@ class PackedKeys(SplitOnUse[str]):
 
     def __repr__(self) -> str:
         return f"PackedKeys({self._split()!r})"
+
+
+class KeysNotSent(LookupError):
+    """Raised on reading :class:`UnsentKeys`: the keys were folded before they travelled."""
+
+
+class UnsentKeys(PackedKeys):
+    """The keys of a dimension of a :meth:`folded <Overflow.folded>` overflow: one row standing
+    for the ``rows`` keys that were not sent, whose columns hold their totals. It is packed keys
+    (statistics fold them unread), but reading a key raises :class:`KeysNotSent`."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: int) -> None:  # nothing to check: no text
+        self._count, self._text, self._keys = 1, "", None
+        self.rows = rows
+        """How many keys the row stands for."""
+
+    def _split(self) -> List[str]:
+        raise KeysNotSent(f"the {self.rows} keys beyond this cut were folded before they were sent")
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        return UnsentKeys, (self.rows,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnsentKeys) and other.rows == self.rows
+
+    def __repr__(self) -> str:
+        return f"UnsentKeys({self.rows})"
 
 
 class Columns(NamedTuple):
@@ -103,6 +133,31 @@ class Overflow(NamedTuple):
     statistics merge it rather than hash the clients one by one when the clients are packed as
     the cut packs them (an overflow made by hand, with a list of clients, may have changed them
     since). None: they hash them."""
+
+    @property
+    def sent(self) -> bool:
+        """Whether its section and client keys travelled (False once :meth:`folded`)."""
+        return not isinstance(self.sections, UnsentKeys) and not isinstance(self.clients.keys, UnsentKeys)
+
+    def folded(self) -> Overflow:
+        """This overflow with its sections and its clients each as one row of their totals, the
+        keys not sent (:class:`UnsentKeys`): what a replay's worker sends for a report period it
+        holds whole, which the main process's statistics of that period fold without reading
+        (:meth:`Statistics.folds_unread <monilog.accumulation.statistics.Statistics.folds_unread>`;
+        otherwise it counts the period's lines again). The statuses, methods, users and the
+        clients' sketch travel as they are."""
+        def total(column: Sequence[int]) -> Sequence[int]:
+            return count_column([sum(column)])
+        if not self.sent:
+            return self  # folded already
+        folded = self
+        if len(self.sections):
+            folded = folded._replace(sections=UnsentKeys(len(self.sections)), section_hits=total(self.section_hits),
+                                     section_errors=total(self.section_errors), section_bytes=total(self.section_bytes))
+        keys, hits = self.clients
+        if len(keys):
+            folded = folded._replace(clients=Columns(UnsentKeys(len(keys)), total(hits)))
+        return folded
 
 
 def pack_keys(keys: Sequence[str]) -> Sequence[str]:

@@ -699,6 +699,9 @@ class Statistics:
         if totals[USERS] - users.get("", 0) + left.users > hits:
             raise ValueError("users add up to more hits than section_status")
         _check_counts("section_bytes", section_bytes)
+        if overflow is not None and not overflow.sent and not self.folds_unread(counts):
+            raise ValueError("the keys beyond this cut were not sent, and these statistics would read them: "
+                             "count the records again")
         if isinstance(late, bool) or not isinstance(late, int) or not 0 <= late <= hits:
             raise ValueError(f"late must be an int between 0 and the hits ({hits}), not {late!r}")
         with_hits = set(compress(map(itemgetter(0), section_status), section_status.values()))
@@ -787,6 +790,24 @@ class Statistics:
             if self._upstream is None:
                 self._upstream = LatencySketch()
             self._upstream.merge(upstream)
+
+    def folds_unread(self, counts: Counts) -> bool:
+        """Whether :meth:`add_counts` folds the sections and clients beyond ``counts``'s cut
+        without reading them: these statistics track none of either yet, and the keys before the
+        cut fill each (``max_keys`` of them, each shorter than a key cut to
+        :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH`). Counters whose overflow was
+        :meth:`folded <monilog.accumulation.overflow.Overflow.folded>` give the same statistics as
+        the whole ones then, and are refused otherwise."""
+        overflow = counts.overflow
+        if overflow is None:
+            return True
+        kept_sections = dict.fromkeys(section for (section, _), hits in counts.section_status.items() if hits)
+        kept_clients = [client for client, hits in counts.clients.items() if hits]
+        for keys, tracked, kept in ((overflow.sections, self._sections, kept_sections),
+                                    (overflow.clients.keys, self._clients, kept_clients)):
+            if len(keys) and (tracked or len(kept) < self.max_keys or max(map(len, kept)) >= MAX_KEY_LENGTH):
+                return False
+        return True
 
     def _add_overflow(self, overflow: Overflow, fresh: FrozenSet[str], left: _LeftOut) -> None:
         """Apply the keys beyond a cut (:meth:`Counts.cut`) as the loops of :meth:`add_counts` would

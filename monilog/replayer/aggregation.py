@@ -14,10 +14,11 @@ again when the pieces' counters are joined.
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from itertools import chain
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from monilog.accumulation.aggregate import Batch, aggregate, last_span_start
+from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start
 from monilog.parsing.block import parse_block
 from monilog.parsing.columns import ParsedBlock, has_hash_line, joined, split_block
 from monilog.parsing.parser import DEFAULT_READING, LogParser
@@ -44,6 +45,10 @@ class ChunkTask(NamedTuple):
     counted_lines: int = ReplayTuning.counted_lines
     """Pieces are counted together up to about this many records (:attr:`ReplayTuning.counted_lines
     <monilog.replayer.tuning.ReplayTuning.counted_lines>`)."""
+    fold_whole_periods: bool = False
+    """Send the cut counters of each span the chunk holds whole :meth:`folded
+    <monilog.accumulation.overflow.Overflow.folded>` (see :func:`folded_whole_spans`): when its
+    spans are report periods, which the main process's statistics then fold unread."""
 
 
 class Refusal(NamedTuple):
@@ -59,10 +64,11 @@ ChunkResult = Union[Batch, Refusal]
 
 def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING,
                      source: str = "", cut_keys: Optional[int] = None,
-                     counted_lines: int = ReplayTuning.counted_lines) -> ChunkResult:
+                     counted_lines: int = ReplayTuning.counted_lines, fold_whole_periods: bool = False) -> ChunkResult:
     """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line): the blocks are
     parsed one by one and counted together about ``counted_lines`` records at a time, and its
-    segments' counters cut after ``cut_keys`` keys when it is given.
+    segments' counters cut after ``cut_keys`` keys when it is given (and those of the spans it
+    holds whole folded, with ``fold_whole_periods``: :func:`folded_whole_spans`).
 
     A group's last segment may go on in the next blocks: its records are held and counted with
     the next group's, so that each segment is counted once, whole, and cut as it is counted
@@ -92,7 +98,25 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
         return Batch([], [], 0, 0, None)
     if cut_keys is not None:  # the segments counted in parts
         total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
+        if fold_whole_periods:
+            total.segments = folded_whole_spans(total.segments)
     return total
+
+
+def folded_whole_spans(segments: List[Segment]) -> List[Segment]:
+    """The segments with the cut counters of each span held whole :meth:`folded
+    <monilog.accumulation.overflow.Overflow.folded>`: a segment that is neither the first nor the
+    last (the chunks before and after may hold more of their spans) and the only one of its span.
+    In a replay of a file in time order, such a span is a report period that no other records
+    join, whose statistics in the main process fold the keys beyond the cut unread: they need not
+    travel. Where they would be read after all (a period counted late into another, records out
+    of order by more than a chunk), the main process counts the records again from their lines.
+    """
+    spans = Counter(segment.span for segment in segments)
+    return [segment._replace(counts=segment.counts._replace(overflow=segment.counts.overflow.folded()))
+            if 0 < index < len(segments) - 1 and spans[segment.span] == 1 and segment.counts.overflow is not None
+            else segment
+            for index, segment in enumerate(segments)]
 
 
 def _counted(group: List[ParsedBlock], span_seconds: int, cut_keys: Optional[int], before: Optional[Batch],
@@ -122,11 +146,11 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     try:
         if task.data is not None:
             return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
-                                    task.counted_lines)
+                                    task.counted_lines, task.fold_whole_periods)
         with open(task.path, "rb", buffering=0) as stream:
             return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
                                     task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
-                                    task.counted_lines)
+                                    task.counted_lines, task.fold_whole_periods)
     except ChunkChanged:
         return Refusal("the file shrank", failure=True)
     except Exception as error:

@@ -256,7 +256,7 @@ def _file_batches(
         return
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
     task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys,
-                     counted_lines=tuning.counted_lines)
+                     counted_lines=tuning.counted_lines, fold_whole_periods=span == monitor.period)
     bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
                           feeder.pool.count if feeder else 0)
     yield from _aggregated(monitor, path, (task._replace(start=start, end=end) for start, end in bounds), span, feeder,
@@ -268,7 +268,7 @@ def _topic_batches(monitor: Monitor, url: str, blocks: Iterable[bytes], span: in
     """The batches of one partition of a topic, from its blocks of whole lines, each with the bytes
     of the partition read once it is applied."""
     task = ChunkTask(url, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys,
-                     counted_lines=tuning.counted_lines)
+                     counted_lines=tuning.counted_lines, fold_whole_periods=span == monitor.period)
 
     def tasks() -> Iterator[ChunkTask]:
         offset = 0
