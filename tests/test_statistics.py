@@ -591,6 +591,33 @@ class CutTest(unittest.TestCase):
         self.assertIs(folded.folded().sections, folded.sections)  # folded once: nothing left to fold
         self.assertTrue(Statistics(MIN_CUT_KEYS).folds_unread(cut._replace(overflow=None)))
 
+    def test_counters_whose_first_keys_may_leave_room_are_not_folded_unread(self) -> None:
+        """Where the keys before the cut may not fill empty statistics (fewer sections than pairs, a
+        key long enough to be cut, a key without hits), the keys beyond it would be read: folded
+        counters are refused."""
+        def folded(records: List[LogRecord]) -> Counts:
+            cut = counts_of(records).cut(MIN_CUT_KEYS)
+            assert cut.overflow is not None
+            return cut._replace(overflow=cut.overflow.folded())
+
+        plain = [record(section=f"/s{index}", host=f"h{index}") for index in range(3 * MIN_CUT_KEYS)]
+        self.assertTrue(Statistics(MIN_CUT_KEYS).folds_unread(folded(plain)))
+        for index, changed in ((5, {"section": "/" + "x" * MAX_KEY_LENGTH}), (7, {"host": "h" * MAX_KEY_LENGTH})):
+            records = list(plain)
+            records[index] = records[index]._replace(**changed)  # type: ignore[arg-type]
+            self.assertFalse(Statistics(MIN_CUT_KEYS).folds_unread(folded(records)), changed)
+        counts = folded(plain)
+        halved: dict = {}
+        for (section, status), hits in counts.section_status.items():  # 1,000 pairs of 500 sections
+            pair = (section if int(section[2:]) % 2 else f"/s{int(section[2:]) + 1}", status + int(section[2:]) % 2)
+            halved[pair] = halved.get(pair, 0) + hits
+        self.assertEqual(len(halved), MIN_CUT_KEYS)
+        self.assertFalse(Statistics(MIN_CUT_KEYS).folds_unread(counts._replace(section_status=halved, section_bytes={})))
+        clients = dict(counts.clients)
+        clients["h4"] += clients["h3"]
+        clients["h3"] = 0  # a client without hits takes no place
+        self.assertFalse(Statistics(MIN_CUT_KEYS).folds_unread(counts._replace(clients=clients)))
+
     def test_long_keys_beyond_the_cut_count_under_a_long_key_before_it_in_empty_statistics(self) -> None:
         long = "x" * MAX_KEY_LENGTH
         records = [record(section=f"/{long}0", host=f"{long}0")]  # cut to MAX_KEY_LENGTH, and tracked

@@ -801,13 +801,14 @@ class Statistics:
         overflow = counts.overflow
         if overflow is None:
             return True
-        kept_sections = dict.fromkeys(section for (section, _), hits in counts.section_status.items() if hits)
-        kept_clients = [client for client, hits in counts.clients.items() if hits]
-        for keys, tracked, kept in ((overflow.sections, self._sections, kept_sections),
-                                    (overflow.clients.keys, self._clients, kept_clients)):
-            if len(keys) and (tracked or len(kept) < self.max_keys or max(map(len, kept)) >= MAX_KEY_LENGTH):
-                return False
-        return True
+        section_status, clients = counts.section_status, counts.clients
+        for keys, tracked, kept in ((overflow.sections, self._sections, section_status), (overflow.clients.keys, self._clients, clients)):
+            if len(keys) and (tracked or len(kept) < self.max_keys or min(kept.values()) < 1):
+                return False  # these statistics track keys, or the cut's first keys (with hits) may leave room
+        if len(overflow.sections) and (len(dict.fromkeys(map(itemgetter(0), section_status))) < self.max_keys
+                                       or max(map(len, map(itemgetter(0), section_status))) >= MAX_KEY_LENGTH):
+            return False  # fewer sections than pairs, or a long one: it may leave room
+        return not len(overflow.clients.keys) or max(map(len, clients)) < MAX_KEY_LENGTH
 
     def _add_overflow(self, overflow: Overflow, fresh: FrozenSet[str], left: _LeftOut) -> None:
         """Apply the keys beyond a cut (:meth:`Counts.cut`) as the loops of :meth:`add_counts` would
