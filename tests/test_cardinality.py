@@ -9,8 +9,9 @@ import random
 import shutil
 import tempfile
 import unittest
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Callable, Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 from unittest import mock
 
 from monilog.accumulation.aggregate import Batch, count_records
@@ -106,6 +107,20 @@ def repeating_lines(count: int) -> List[bytes]:
     return lines
 
 
+@contextmanager
+def applied_counts() -> Iterator[List[Counts]]:
+    """The counters statistics are given (:meth:`Statistics.add_counts`) while the block runs."""
+    applied: List[Counts] = []
+    adding = Statistics.add_counts
+
+    def recording(stats: Statistics, counts: Counts, late: int = 0) -> None:
+        applied.append(counts)
+        adding(stats, counts, late)
+
+    with mock.patch.object(Statistics, "add_counts", autospec=True, side_effect=recording):
+        yield applied
+
+
 class UncutMonitor(Monitor):
     """A monitor whose counters are never cut (the reference of the cut): its replays' workers
     send them whole, and its blocks are counted whole."""
@@ -144,14 +159,7 @@ class CutReplayTest(unittest.TestCase):
         for kind in (Monitor, UncutMonitor):
             recorder = Recorder()
             monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
-            applied: List[Counts] = []
-
-            def recording(stats: Statistics, counts: Counts, late: int = 0, applied: List[Counts] = applied,
-                          adding: Callable[..., None] = Statistics.add_counts) -> None:
-                applied.append(counts)
-                adding(stats, counts, late)
-
-            with mock.patch.object(Statistics, "add_counts", autospec=True, side_effect=recording):
+            with applied_counts() as applied:
                 for start in range(0, len(lines), 2500):  # blocks of more keys than a cut keeps
                     monitor.feed("access.log", lines[start:start + 2500])
                 monitor.finish()
@@ -208,15 +216,7 @@ class FoldedPeriodsTest(unittest.TestCase):
         for kind in (Monitor, UncutMonitor):
             recorder = Recorder()
             monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
-            applied: List[Counts] = []
-
-            def recording(stats: Statistics, counts: Counts, late: int = 0, applied: List[Counts] = applied,
-                          adding: Callable[..., None] = Statistics.add_counts) -> None:
-                applied.append(counts)
-                adding(stats, counts, late)
-
-            with mock.patch.object(Statistics, "add_counts", autospec=True, side_effect=recording), \
-                    mock.patch("monilog.replayer.engine.reparse", side_effect=reparse) as reparsed:
+            with applied_counts() as applied, mock.patch("monilog.replayer.engine.reparse", side_effect=reparse) as reparsed:
                 replay(monitor, [path], tuning=tuning)
             folded = [counts for counts in applied if counts.overflow is not None and not counts.overflow.sent]
             self.assertEqual(bool(folded), kind is Monitor)  # folded periods, applied unread
