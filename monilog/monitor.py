@@ -454,7 +454,8 @@ class Monitor:
         before the periods were aligned); they count in reports only. ``recount``: counts the
         records again from their lines, for counters whose keys beyond the cut were not sent
         (:meth:`~monilog.accumulation.overflow.Overflow.folded`) when the period's statistics
-        would read them: a period a worker held whole that is not counted alone.
+        would read them: a period a worker held whole that is not counted alone. When its lines
+        cannot be read again (the file changed), those keys are folded, with a notice.
         """
         observed_late = late
         start = self._report_start
@@ -480,10 +481,16 @@ class Monitor:
         stats = self._periods.get(period)
         if stats is None:
             stats = self._periods[period] = Statistics(self.max_keys)
+        fold_unsent = False
         if recount is not None and not stats.folds_unread(counts):
-            counts = recount()
+            try:
+                counts = recount()
+            except (OSError, ValueError) as error:  # the file changed since: its keys are folded, its totals kept
+                fold_unsent = True
+                self.notice(f"the lines of {counts.hits} hits could not be read again ({error}): the sections and "
+                            "clients beyond the first of their period are counted as other ones", kind="replay")
         hits = counts.hits
-        stats.add_counts(counts, late=hits if late else 0)
+        stats.add_counts(counts, late=hits if late else 0, fold_unsent=fold_unsent)
         self.parsed += hits
         if self.rules and not observed_late:
             self.rules.add(second, counts)

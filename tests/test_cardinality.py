@@ -21,13 +21,13 @@ from monilog.accumulation.rules import parse_rule
 from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who, parse_block
-from monilog.parsing.columns import KeyDecoder, split_pairs
+from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs
 from monilog.parsing.jsonlog import JsonFormat
 from monilog.parsing.logformat import LogFormat
 from monilog.parsing.parser import LogParser
 from monilog.parsing.reading import VhostKeys
 from monilog.replayer import replay
-from monilog.replayer.aggregation import aggregate_pieces, reparse
+from monilog.replayer.aggregation import ChunkTask, aggregate_pieces, reparse
 from monilog.replayer.tuning import ReplayTuning
 from tests.support import Recorder
 
@@ -113,9 +113,9 @@ def applied_counts() -> Iterator[List[Counts]]:
     applied: List[Counts] = []
     adding = Statistics.add_counts
 
-    def recording(stats: Statistics, counts: Counts, late: int = 0) -> None:
+    def recording(stats: Statistics, counts: Counts, late: int = 0, fold_unsent: bool = False) -> None:
         applied.append(counts)
-        adding(stats, counts, late)
+        adding(stats, counts, late, fold_unsent)
 
     with mock.patch.object(Statistics, "add_counts", autospec=True, side_effect=recording):
         yield applied
@@ -202,6 +202,15 @@ class FoldedPeriodsTest(unittest.TestCase):
             self.assertEqual(unsent, [False, fold, False, fold, False, fold, False])
             self.assertTrue(all(segment.counts.overflow is not None for segment in batch.segments))
 
+    def test_a_period_whose_first_keys_may_leave_room_is_sent_whole(self) -> None:
+        lines = stamped_lines(range(0, 30))
+        lines[3000 + 5] = lines[3000 + 5].replace(b"GET /p", b"GET /" + b"x" * 300)  # a long path early in 10 s
+        batch = aggregate_pieces([b"\n".join(lines) + b"\n"], "common", 10, cut_keys=MIN_CUT_KEYS, fold_whole_periods=True)
+        assert isinstance(batch, Batch)
+        # statistics would cut it, and count a longer path beyond the cut under it: they read those keys
+        self.assertEqual([segment.counts.overflow is not None and segment.counts.overflow.sent for segment in batch.segments],
+                         [True, True, True])
+
     def test_a_folded_period_counted_late_is_counted_again_from_its_lines(self) -> None:
         directory = tempfile.mkdtemp(prefix="monilog-folded-")
         self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
@@ -225,6 +234,36 @@ class FoldedPeriodsTest(unittest.TestCase):
         reports = [item[1] for item in outputs[0] if item[0] == "report"]
         self.assertEqual(sum(report.stats.late for report in reports), 3000)
         self.assertEqual(outputs[0], outputs[1])
+
+        def changed(task: ChunkTask) -> ParsedBlock:  # the chunk's lines, once read again, are not the ones counted
+            return reparse(task._replace(end=(task.start + task.end) // 2))
+
+        recorder = Recorder()
+        monitor = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
+        with mock.patch("monilog.replayer.engine.reparse", side_effect=changed):
+            replay(monitor, [path], tuning=tuning)
+        notices = [item for kind, item in recorder.items if kind == "notice"]
+        self.assertEqual(len(notices), 1)
+        self.assertIn("could not be read again", notices[0])  # and the totals are exact:
+        whole = [item[1].stats for item in outputs[1] if item[0] == "report"]
+        folded = [report.stats for report in recorder.reports]
+        self.assertEqual([(stats.hits, stats.errors, stats.bytes_total, stats.late, stats.unique_clients) for stats in folded],
+                         [(stats.hits, stats.errors, stats.bytes_total, stats.late, stats.unique_clients) for stats in whole])
+
+    def test_merged_sources_are_sent_whole(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-merged-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        paths = [os.path.join(directory, name) for name in ("a.log", "b.log")]
+        for number, path in enumerate(paths):
+            with open(path, "wb") as stream:
+                stream.write(b"\n".join(stamped_lines(range(0, 10), rate=1500, first=number * 10**6)) + b"\n")
+        tuning = ReplayTuning(chunk_bytes=1 << 20, min_chunk_bytes=1 << 20, in_process_bytes=1 << 30)
+        monitor = Monitor(threshold=1000, window=10, period=1, max_keys=MIN_CUT_KEYS, sinks=[Recorder()])
+        with applied_counts() as applied, mock.patch("monilog.replayer.engine.reparse", side_effect=reparse) as reparsed:
+            replay(monitor, paths, tuning=tuning)
+        self.assertTrue(any(counts.overflow is not None for counts in applied))  # cut, per second, and sent
+        self.assertFalse([counts for counts in applied if counts.overflow is not None and not counts.overflow.sent])
+        self.assertEqual(reparsed.call_count, 0)
 
 
 class DecodeCacheTest(unittest.TestCase):

@@ -578,6 +578,39 @@ class CutTest(unittest.TestCase):
                 self.assertEqual(tested.snapshot(T0, end), untouched, seed)
         self.assertGreater(min(folds.values()), 3)
 
+    def test_keys_not_sent_fold_on_purpose_where_they_would_be_read_and_every_total_stays_exact(self) -> None:
+        records = many_keys(3000, random.Random(3), 6000, long_keys=False)
+        whole = counts_of(records)
+        cut = whole.cut(MIN_CUT_KEYS)
+        assert cut.overflow is not None
+        folded = cut._replace(overflow=cut.overflow.folded())
+        before = many_keys(400, random.Random(4), 6000, long_keys=False)  # room left: the keys would be read
+        reference, tested = Statistics(MIN_CUT_KEYS), Statistics(MIN_CUT_KEYS)
+        for stats in (reference, tested):
+            aggregate_into(stats, before)
+        self.assertFalse(tested.folds_unread(folded))
+        reference.add_counts(whole, late=5)
+        tested.add_counts(folded, late=5, fold_unsent=True)
+        got, expected = tested.snapshot(), reference.snapshot()
+        totals = ("hits", "errors", "bytes_total", "late", "status_codes", "methods", "users")
+        self.assertEqual([getattr(got, name) for name in totals], [getattr(expected, name) for name in totals])
+        self.assertAlmostEqual(got.unique_clients, expected.unique_clients, delta=0.05 * expected.unique_clients)
+        self.assertEqual(sum(entry.hits for entry in got.sections.values()) + got.folded[SECTIONS], got.hits)
+        self.assertGreater(got.folded[SECTIONS], expected.folded[SECTIONS])  # the keys not sent took no place
+        self.assertGreater(got.folded[CLIENTS], expected.folded[CLIENTS])
+
+    def test_clients_without_their_sketch_are_sent(self) -> None:
+        whole = counts_of([record(section=f"/s{index}", host=f"h{index}") for index in range(3 * MIN_CUT_KEYS)])
+        cut = whole.cut(MIN_CUT_KEYS)
+        assert cut.overflow is not None
+        folded = cut.overflow._replace(client_sketch=None).folded()  # statistics hash clients without a sketch
+        self.assertFalse(folded.sent)
+        self.assertEqual(list(folded.clients.keys), list(cut.overflow.clients.keys))
+        reference, tested = Statistics(MIN_CUT_KEYS), Statistics(MIN_CUT_KEYS)
+        reference.add_counts(whole)
+        tested.add_counts(cut._replace(overflow=folded))
+        self.assertEqual(tested.snapshot(), reference.snapshot())
+
     def test_keys_not_sent_are_never_read(self) -> None:
         cut = counts_of([record(section=f"/s{index}", host=f"h{index}") for index in range(3 * MIN_CUT_KEYS)]).cut(MIN_CUT_KEYS)
         assert cut.overflow is not None

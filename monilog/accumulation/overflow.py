@@ -145,7 +145,7 @@ class Overflow(NamedTuple):
         holds whole, which the main process's statistics of that period fold without reading
         (:meth:`Statistics.folds_unread <monilog.accumulation.statistics.Statistics.folds_unread>`;
         otherwise it counts the period's lines again). The statuses, methods, users and the
-        clients' sketch travel as they are."""
+        clients' sketch travel as they are (clients without a sketch too: statistics hash them)."""
         def total(column: Sequence[int]) -> Sequence[int]:
             return count_column([sum(column)])
         if not self.sent:
@@ -155,7 +155,7 @@ class Overflow(NamedTuple):
             folded = folded._replace(sections=UnsentKeys(len(self.sections)), section_hits=total(self.section_hits),
                                      section_errors=total(self.section_errors), section_bytes=total(self.section_bytes))
         keys, hits = self.clients
-        if len(keys):
+        if len(keys) and self.client_sketch is not None:  # without their sketch, statistics hash the clients
             folded = folded._replace(clients=Columns(UnsentKeys(len(keys)), total(hits)))
         return folded
 

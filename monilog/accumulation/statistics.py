@@ -104,7 +104,7 @@ from typing import (
 
 from monilog.accumulation.counts import MAX_KEY_LENGTH, Counts, cut_key, cut_keys, pair_columns
 from monilog.accumulation.distinct import DistinctSketch
-from monilog.accumulation.overflow import Columns, Overflow, PackedKeys
+from monilog.accumulation.overflow import Columns, Overflow, PackedKeys, UnsentKeys
 from monilog.accumulation.sketch import LatencySketch
 from monilog.accumulation.status import ERROR_CODES, STATUS_CLASSES, error_hits, is_error, status_class
 from monilog.accumulation.summing import K, add_into, summed
@@ -176,6 +176,28 @@ def _beyond(tracked: Mapping[str, Any], keys: Sequence[str]) -> bool:
     first ones, and no tracked key has the length of a cut one. Other keys (counters cut by hand,
     or keys one of which holds a newline) take the way that reads them."""
     return isinstance(keys, PackedKeys) and _short_keys(tracked)
+
+
+def fills_empty(counts: Counts, max_keys: int) -> bool:
+    """Whether the keys before ``counts``'s cut fill statistics of ``max_keys`` keys that track
+    none yet, in each dimension cut with keys beyond it among sections and clients: ``max_keys``
+    of them with hits, none as long as a key cut to
+    :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH` (a longer key beyond the cut could be
+    counted under it). Such statistics then track none of the keys beyond the cut, and fold them
+    unread (:meth:`Statistics.folds_unread`; a replay's worker asks before it folds them)."""
+    overflow = counts.overflow
+    if overflow is None:
+        return True
+    section_status, clients = counts.section_status, counts.clients
+    if len(overflow.sections):
+        if len(section_status) < max_keys or min(section_status.values()) < 1:
+            return False
+        names = dict.fromkeys(map(itemgetter(0), section_status))
+        if len(names) < max_keys or max(map(len, names)) >= MAX_KEY_LENGTH:
+            return False  # fewer sections than pairs, or a long one: they may leave room
+    if len(overflow.clients.keys):
+        return len(clients) >= max_keys and min(clients.values()) >= 1 and max(map(len, clients)) < MAX_KEY_LENGTH
+    return True
 
 
 def _keys_from(keys: Sequence[str], start: int) -> List[str]:
@@ -678,14 +700,19 @@ class Statistics:
         """Count one request; ``late`` marks a record whose own period was already reported."""
         self.add_counts(Counts.of_record(record), late=1 if late else 0)
 
-    def add_counts(self, counts: Counts, late: int = 0) -> None:
+    def add_counts(self, counts: Counts, late: int = 0, fold_unsent: bool = False) -> None:
         """Count many requests at once from their counters (what the engine's batches carry).
 
         :param counts: the requests' counters (see :class:`Counts`).
         :param late: how many of these hits arrived after their period was reported.
+        :param fold_unsent: for counters whose overflow was :meth:`folded
+            <monilog.accumulation.overflow.Overflow.folded>` where :meth:`folds_unread` is false:
+            count the keys not sent in the folded figures anyway (every total stays exact; those
+            keys' own counts are lost), rather than refuse them. What the engine does when the
+            lines of such counters cannot be read again (a file that changed).
         :raises ValueError: when a count is negative or not an int, the counters disagree on
-            the number of hits, or bytes are given for a section without hits. Nothing is
-            counted then.
+            the number of hits, bytes are given for a section without hits, or keys that were
+            not sent would be read (see ``fold_unsent``). Nothing is counted then.
         """
         section_status, section_bytes, methods, clients, users, vhosts, latency, upstream, overflow = counts
         hits = _check_counts("section_status", section_status)
@@ -699,7 +726,7 @@ class Statistics:
         if totals[USERS] - users.get("", 0) + left.users > hits:
             raise ValueError("users add up to more hits than section_status")
         _check_counts("section_bytes", section_bytes)
-        if overflow is not None and not overflow.sent and not self.folds_unread(counts):
+        if overflow is not None and not overflow.sent and not fold_unsent and not self.folds_unread(counts):
             raise ValueError("the keys beyond this cut were not sent, and these statistics would read them: "
                              "count the records again")
         if isinstance(late, bool) or not isinstance(late, int) or not 0 <= late <= hits:
@@ -793,22 +820,17 @@ class Statistics:
 
     def folds_unread(self, counts: Counts) -> bool:
         """Whether :meth:`add_counts` folds the sections and clients beyond ``counts``'s cut
-        without reading them: these statistics track none of either yet, and the keys before the
-        cut fill each (``max_keys`` of them, each shorter than a key cut to
-        :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH`). Counters whose overflow was
-        :meth:`folded <monilog.accumulation.overflow.Overflow.folded>` give the same statistics as
-        the whole ones then, and are refused otherwise."""
+        without reading them: of each of those dimensions the cut has keys beyond, these
+        statistics track none yet, and the keys before the cut fill it (:func:`fills_empty`).
+        Counters whose overflow was :meth:`folded <monilog.accumulation.overflow.Overflow.folded>`
+        are applied exactly then, and refused otherwise (unless folded on purpose, see
+        :meth:`add_counts`)."""
         overflow = counts.overflow
         if overflow is None:
             return True
-        section_status, clients = counts.section_status, counts.clients
-        for keys, tracked, kept in ((overflow.sections, self._sections, section_status), (overflow.clients.keys, self._clients, clients)):
-            if len(keys) and (tracked or len(kept) < self.max_keys or min(kept.values()) < 1):
-                return False  # these statistics track keys, or the cut's first keys (with hits) may leave room
-        if len(overflow.sections) and (len(dict.fromkeys(map(itemgetter(0), section_status))) < self.max_keys
-                                       or max(map(len, map(itemgetter(0), section_status))) >= MAX_KEY_LENGTH):
-            return False  # fewer sections than pairs, or a long one: it may leave room
-        return not len(overflow.clients.keys) or max(map(len, clients)) < MAX_KEY_LENGTH
+        if (len(overflow.sections) and self._sections) or (len(overflow.clients.keys) and self._clients):
+            return False
+        return fills_empty(counts, self.max_keys)
 
     def _add_overflow(self, overflow: Overflow, fresh: FrozenSet[str], left: _LeftOut) -> None:
         """Apply the keys beyond a cut (:meth:`Counts.cut`) as the loops of :meth:`add_counts` would
@@ -822,6 +844,10 @@ class Statistics:
         sections, section_keys, max_keys = self._sections, overflow.sections, self.max_keys
         columns = (overflow.section_hits, overflow.section_errors, overflow.section_bytes)
         taken = 0
+        if isinstance(section_keys, UnsentKeys):  # folded, unread (add_counts checked that it may)
+            for column, total in enumerate((left.hits, left.errors, left.bytes)):
+                self._folded_section[column] += total
+            taken = len(section_keys)
         while taken < len(section_keys) and len(sections) < max_keys:
             self._add_section_row(section_keys[taken], *(column[taken] for column in columns))
             taken += 1
@@ -834,6 +860,9 @@ class Statistics:
         self._add_statuses(overflow.statuses)
         for name, target, (keys, hits) in ((METHODS, self._methods, overflow.methods),
                                            (CLIENTS, self._clients, overflow.clients), (USERS, self._users, overflow.users)):
+            if isinstance(keys, UnsentKeys):  # folded, unread (add_counts checked that it may)
+                self._folded[name] += sum(hits)
+                continue
             taken = 0
             while taken < len(keys) and len(target) < max_keys:
                 self._add_key(name, target, keys[taken], hits[taken])

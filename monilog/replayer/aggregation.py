@@ -19,6 +19,7 @@ from itertools import chain
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start
+from monilog.accumulation.statistics import fills_empty
 from monilog.parsing.block import parse_block
 from monilog.parsing.columns import ParsedBlock, has_hash_line, joined, split_block
 from monilog.parsing.parser import DEFAULT_READING, LogParser
@@ -48,7 +49,8 @@ class ChunkTask(NamedTuple):
     fold_whole_periods: bool = False
     """Send the cut counters of each span the chunk holds whole :meth:`folded
     <monilog.accumulation.overflow.Overflow.folded>` (see :func:`folded_whole_spans`): when its
-    spans are report periods, which the main process's statistics then fold unread."""
+    spans are report periods of one source, which the main process's statistics then fold unread
+    (not when sources are merged: their periods are joined from parts)."""
 
 
 class Refusal(NamedTuple):
@@ -99,22 +101,25 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
     if cut_keys is not None:  # the segments counted in parts
         total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
         if fold_whole_periods:
-            total.segments = folded_whole_spans(total.segments)
+            total.segments = folded_whole_spans(total.segments, cut_keys)
     return total
 
 
-def folded_whole_spans(segments: List[Segment]) -> List[Segment]:
+def folded_whole_spans(segments: List[Segment], max_keys: int) -> List[Segment]:
     """The segments with the cut counters of each span held whole :meth:`folded
     <monilog.accumulation.overflow.Overflow.folded>`: a segment that is neither the first nor the
-    last (the chunks before and after may hold more of their spans) and the only one of its span.
-    In a replay of a file in time order, such a span is a report period that no other records
-    join, whose statistics in the main process fold the keys beyond the cut unread: they need not
-    travel. Where they would be read after all (a period counted late into another, records out
-    of order by more than a chunk), the main process counts the records again from their lines.
+    last (the chunks before and after may hold more of their spans), the only one of its span, and
+    whose first keys fill statistics of ``max_keys`` keys (:func:`~monilog.accumulation.statistics.fills_empty`:
+    otherwise statistics would read the keys beyond the cut). In a replay of a file in time order,
+    such a span is a report period that no other records join, whose statistics in the main
+    process fold the keys beyond the cut unread: they need not travel. Where they would be read
+    after all (the period counted late into another, or out of order by more than a chunk), the
+    main process counts its records again from the chunk's lines.
     """
     spans = Counter(segment.span for segment in segments)
     return [segment._replace(counts=segment.counts._replace(overflow=segment.counts.overflow.folded()))
             if 0 < index < len(segments) - 1 and spans[segment.span] == 1 and segment.counts.overflow is not None
+            and fills_empty(segment.counts, max_keys)
             else segment
             for index, segment in enumerate(segments)]
 

@@ -189,9 +189,9 @@ def replay(
             except (OSError, AssertionError):  # no more processes, or this one is a daemon that may not have any
                 pool = None
         feeder = _Feeder(pool) if pool is not None else None
-        streams = [(item.path, _file_batches(monitor, item, span, feeder, tuning)) for item in inputs]
+        streams = [(item.path, _file_batches(monitor, item, span, feeder, tuning, not merged)) for item in inputs]
         for topic in topics:
-            streams += [(f"{topic.url}#{index}", _topic_batches(monitor, topic.url, blocks, span, feeder, tuning))
+            streams += [(f"{topic.url}#{index}", _topic_batches(monitor, topic.url, blocks, span, feeder, tuning, not merged))
                         for index, blocks in enumerate(topic.streams(tuning.merged_chunk_bytes))]  # a partition each
         if not merged:
             for path, stream in streams:  # one, or none when ``stop`` came while a topic was out of reach
@@ -238,10 +238,11 @@ def _examine(path: str) -> _Input:
 
 
 def _file_batches(
-    monitor: Monitor, item: _Input, span: int, feeder: Optional[_Feeder], tuning: ReplayTuning,
+    monitor: Monitor, item: _Input, span: int, feeder: Optional[_Feeder], tuning: ReplayTuning, fold: bool,
 ) -> Iterator[_Positioned]:
     """The batches of one file, in file order (none for a file that is not text: a notice says so),
-    the last one, empty if need be, at the end of the file as it was at the start."""
+    the last one, empty if need be, at the end of the file as it was at the start; ``fold``: the
+    workers fold the periods they hold whole (:attr:`ChunkTask.fold_whole_periods`)."""
     path, size = item.path, item.size
     if item.problem is not None:
         monitor.notice(f"{path}: {item.problem}: not replayed", kind="not-text")
@@ -256,7 +257,7 @@ def _file_batches(
         return
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
     task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys,
-                     counted_lines=tuning.counted_lines, fold_whole_periods=span == monitor.period)
+                     counted_lines=tuning.counted_lines, fold_whole_periods=fold)
     bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
                           feeder.pool.count if feeder else 0)
     yield from _aggregated(monitor, path, (task._replace(start=start, end=end) for start, end in bounds), span, feeder,
@@ -264,11 +265,11 @@ def _file_batches(
 
 
 def _topic_batches(monitor: Monitor, url: str, blocks: Iterable[bytes], span: int, feeder: Optional[_Feeder],
-                   tuning: ReplayTuning) -> Iterator[_Positioned]:
+                   tuning: ReplayTuning, fold: bool) -> Iterator[_Positioned]:
     """The batches of one partition of a topic, from its blocks of whole lines, each with the bytes
-    of the partition read once it is applied."""
+    of the partition read once it is applied; ``fold`` as for :func:`_file_batches`."""
     task = ChunkTask(url, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys,
-                     counted_lines=tuning.counted_lines, fold_whole_periods=span == monitor.period)
+                     counted_lines=tuning.counted_lines, fold_whole_periods=fold)
 
     def tasks() -> Iterator[ChunkTask]:
         offset = 0
