@@ -197,7 +197,8 @@ class Monitor:
         self._report_start: Optional[int] = None
         self._start_from_wall = False
         self._held: Optional[Tuple[Counts, tzinfo]] = None  # counters of the line the clock holds
-        self._orphans: List[Tuple[Counts, tzinfo]] = []  # late lines before the periods are aligned
+        # late lines before the periods are aligned, and how to count them again (see _count)
+        self._orphans: List[Tuple[Counts, tzinfo, Optional[Callable[[], Counts]]]] = []
         self._skipped: Counter[str] = Counter()
         self._total: Optional[StatsSnapshot] = None  # reported periods (since the log's clock last stepped back)
         self._unmerged: List[StatsSnapshot] = []  # reported periods not yet merged into _total
@@ -464,7 +465,7 @@ class Monitor:
         if start is None or (self._start_from_wall and not late):
             clock = self.alerter.clock
             if clock is None:
-                self._orphans.append((counts if recount is None else recount(), zone))
+                self._orphans.append((counts, zone, recount))
                 return
             aligned = self._period_of(min(clock, second))
             if start is not None and start - self.clock.max_jump <= aligned < start:
@@ -501,8 +502,8 @@ class Monitor:
 
     def _drain_orphans(self) -> None:
         orphans, self._orphans = self._orphans, []
-        for counts, zone in orphans:
-            self._count(counts, 0, True, zone)
+        for counts, zone, recount in orphans:
+            self._count(counts, 0, True, zone, recount)
 
     def _move(self, moment: float) -> None:
         """Move the alert clock to ``moment``, reporting each period whose end (plus the lateness)

@@ -180,11 +180,11 @@ def _beyond(tracked: Mapping[str, Any], keys: Sequence[str]) -> bool:
 
 def fills_empty(counts: Counts, max_keys: int) -> bool:
     """Whether the keys before ``counts``'s cut fill statistics of ``max_keys`` keys that track
-    none yet, in each dimension cut with keys beyond it among sections and clients: ``max_keys``
-    of them with hits, none as long as a key cut to
-    :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH` (a longer key beyond the cut could be
-    counted under it). Such statistics then track none of the keys beyond the cut, and fold them
-    unread (:meth:`Statistics.folds_unread`; a replay's worker asks before it folds them)."""
+    none yet, in each of sections and clients that has keys beyond the cut: ``max_keys`` keys
+    with hits, none as long as a key cut to :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH`
+    (a longer key beyond the cut could be counted under it). Such statistics track none of the
+    keys beyond the cut and fold them unread (:meth:`Statistics.folds_unread`); a replay's
+    worker asks this before it folds them."""
     overflow = counts.overflow
     if overflow is None:
         return True
