@@ -193,10 +193,10 @@ def fills_empty(counts: Counts, max_keys: int) -> bool:
         if len(section_status) < max_keys or min(section_status.values()) < 1:
             return False
         names = dict.fromkeys(map(itemgetter(0), section_status))
-        if len(names) < max_keys or max(map(len, names)) >= MAX_KEY_LENGTH:
+        if len(names) < max_keys or not _short_keys(names):
             return False  # fewer sections than pairs, or a long one: they may leave room
     if len(overflow.clients.keys):
-        return len(clients) >= max_keys and min(clients.values()) >= 1 and max(map(len, clients)) < MAX_KEY_LENGTH
+        return len(clients) >= max_keys and min(clients.values()) >= 1 and _short_keys(clients)
     return True
 
 
@@ -844,15 +844,12 @@ class Statistics:
         sections, section_keys, max_keys = self._sections, overflow.sections, self.max_keys
         columns = (overflow.section_hits, overflow.section_errors, overflow.section_bytes)
         taken = 0
-        if isinstance(section_keys, UnsentKeys):  # folded, unread (add_counts checked that it may)
-            for column, total in enumerate((left.hits, left.errors, left.bytes)):
-                self._folded_section[column] += total
-            taken = len(section_keys)
-        while taken < len(section_keys) and len(sections) < max_keys:
+        unsent = isinstance(section_keys, UnsentKeys)  # folded unread (add_counts checked that it may)
+        while not unsent and taken < len(section_keys) and len(sections) < max_keys:
             self._add_section_row(section_keys[taken], *(column[taken] for column in columns))
             taken += 1
         if taken < len(section_keys):  # the sections are full: each key is tracked already, or folded
-            if not taken and SECTIONS in fresh and _beyond(sections, section_keys):
+            if unsent or (not taken and SECTIONS in fresh and _beyond(sections, section_keys)):
                 for column, total in enumerate((left.hits, left.errors, left.bytes)):
                     self._folded_section[column] += total
             else:
@@ -860,7 +857,7 @@ class Statistics:
         self._add_statuses(overflow.statuses)
         for name, target, (keys, hits) in ((METHODS, self._methods, overflow.methods),
                                            (CLIENTS, self._clients, overflow.clients), (USERS, self._users, overflow.users)):
-            if isinstance(keys, UnsentKeys):  # folded, unread (add_counts checked that it may)
+            if isinstance(keys, UnsentKeys):  # folded unread (add_counts checked that it may)
                 self._folded[name] += sum(hits)
                 continue
             taken = 0
