@@ -1,4 +1,4 @@
-/* monilog._speedups: the optional C accelerator of nine pure steps of the engine.
+/* monilog._speedups: the optional C accelerator of ten pure steps of the engine.
  *
  * Each function here has a reference written in Python beside the code that uses it, and gives
  * exactly that reference's result (the tests compare them on generated and hostile input):
@@ -34,6 +34,13 @@
  *   prefixes(keys, lead, stops, other) monilog.parsing.section.prefixes_python: each key that
  *                                      starts with lead cut before the first of stops; other(key)
  *                                      for the rest (the section rule gives them).
+ *   count_clf(who, requests, statuses, sizes, start, end, max_keys, lead, stops, errors,
+ *             max_length, registers)
+ *                                      monilog.accumulation.aggregate.count_plain_python: tally,
+ *                                      decoding and cut of plain Common/Combined columns in one
+ *                                      pass, the keys beyond the cut never made objects (packed
+ *                                      as text, their clients sketched); the section rule's usual
+ *                                      case and the error rule come in as lead, stops and errors.
  *
  * Nothing here knows a rule (sections, clocks, alerts): those stay in their Python modules.
  */
@@ -1532,6 +1539,30 @@ done:
     return result;
 }
 
+/* One key (its UTF-8 bytes) into a HyperLogLog's 2**precision registers: the hash and rank of
+ * monilog.accumulation.distinct.add_python. */
+static void
+sketch_add(unsigned char *slots, int precision, const char *text, Py_ssize_t length)
+{
+    const int rank_bits = 64 - precision;
+    uint64_t value = 0xCBF29CE484222325ULL;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        value = (value ^ (unsigned char)text[i]) * 0x100000001B3ULL;
+    }
+    value ^= value >> 33;
+    value *= 0xFF51AFD7ED558CCDULL;
+    value ^= value >> 33;
+    value *= 0xC4CEB9FE1A85EC53ULL;
+    value ^= value >> 33;
+    uint64_t rest = value & (((uint64_t)1 << rank_bits) - 1);
+    int width = rest ? 64 - __builtin_clzll(rest) : 0;
+    unsigned char rank = (unsigned char)(rank_bits + 1 - width);
+    uint64_t index = value >> rank_bits;
+    if (slots[index] < rank) {
+        slots[index] = rank;
+    }
+}
+
 /* distinct_add: the twin of monilog.accumulation.distinct.add_python (see there for the hash). */
 static PyObject *
 distinct_add(PyObject *module, PyObject *args)
@@ -1551,8 +1582,6 @@ distinct_add(PyObject *module, PyObject *args)
         return NULL;
     }
     unsigned char *slots = (unsigned char *)PyByteArray_AS_STRING(registers);
-    const int rank_bits = 64 - precision;
-    const uint64_t rank_mask = ((uint64_t)1 << rank_bits) - 1;
     PyObject *iterator = PyObject_GetIter(keys);
     if (iterator == NULL) {
         return NULL;
@@ -1567,22 +1596,7 @@ distinct_add(PyObject *module, PyObject *args)
             PyErr_Clear();
             Py_RETURN_NONE;
         }
-        uint64_t value = 0xCBF29CE484222325ULL;
-        for (Py_ssize_t i = 0; i < length; i++) {
-            value = (value ^ (unsigned char)text[i]) * 0x100000001B3ULL;
-        }
-        value ^= value >> 33;
-        value *= 0xFF51AFD7ED558CCDULL;
-        value ^= value >> 33;
-        value *= 0xC4CEB9FE1A85EC53ULL;
-        value ^= value >> 33;
-        uint64_t rest = value & rank_mask;
-        int width = rest ? 64 - __builtin_clzll(rest) : 0;
-        unsigned char rank = (unsigned char)(rank_bits + 1 - width);
-        uint64_t index = value >> rank_bits;
-        if (slots[index] < rank) {
-            slots[index] = rank;
-        }
+        sketch_add(slots, precision, text, length);
     }
     Py_DECREF(iterator);
     if (PyErr_Occurred()) {
@@ -1691,6 +1705,622 @@ prefixes(PyObject *module, PyObject *args)
     return result;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* count_clf: the counters of plain Common/Combined columns, cut, in one pass over byte spans.  */
+
+/* A table of distinct byte spans (keys of one dimension) in first-seen order, with their hits.
+ * Spans point into the column's bytes objects, which the caller holds during the call; slots
+ * are found by Python's own hash of the bytes (SipHash: no one can choose colliding keys). */
+typedef struct {
+    const char **text;
+    Py_ssize_t *length;
+    long long *hits;
+    Py_ssize_t size, capacity;
+    Py_ssize_t *slots; /* the index of a key plus one; 0 for an empty slot */
+    Py_hash_t *hashes;
+    size_t mask;
+} SpanTable;
+
+static int
+span_table_init(SpanTable *table)
+{
+    memset(table, 0, sizeof(*table));
+    table->mask = 63;
+    table->slots = PyMem_Calloc(table->mask + 1, sizeof(Py_ssize_t));
+    if (table->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+span_table_free(SpanTable *table)
+{
+    PyMem_Free(table->text);
+    PyMem_Free(table->length);
+    PyMem_Free(table->hits);
+    PyMem_Free(table->slots);
+    PyMem_Free(table->hashes);
+}
+
+static int
+span_table_grow(SpanTable *table)
+{
+    Py_ssize_t capacity = table->capacity ? table->capacity * 2 : 64;
+    const char **text = PyMem_Realloc(table->text, (size_t)capacity * sizeof(char *));
+    if (text != NULL) {
+        table->text = text;
+    }
+    Py_ssize_t *length = text == NULL ? NULL : PyMem_Realloc(table->length, (size_t)capacity * sizeof(Py_ssize_t));
+    if (length != NULL) {
+        table->length = length;
+    }
+    long long *hits = length == NULL ? NULL : PyMem_Realloc(table->hits, (size_t)capacity * sizeof(long long));
+    if (hits != NULL) {
+        table->hits = hits;
+    }
+    Py_hash_t *hashes = hits == NULL ? NULL : PyMem_Realloc(table->hashes, (size_t)capacity * sizeof(Py_hash_t));
+    if (hashes == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    table->hashes = hashes;
+    table->capacity = capacity;
+    if ((size_t)capacity > (table->mask + 1) / 2) { /* at most half full */
+        size_t mask = table->mask * 2 + 1;
+        Py_ssize_t *slots = PyMem_Calloc(mask + 1, sizeof(Py_ssize_t));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < table->size; i++) {
+            size_t slot = (size_t)table->hashes[i] & mask;
+            while (slots[slot]) {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = i + 1;
+        }
+        PyMem_Free(table->slots);
+        table->slots = slots;
+        table->mask = mask;
+    }
+    return 0;
+}
+
+/* The index of the span in the table, added with no hits if new; -1 on error. */
+static Py_ssize_t
+span_index(SpanTable *table, const char *text, Py_ssize_t length)
+{
+    Py_hash_t hash = (Py_hash_t)hash_bytes(text, length);
+    size_t slot = (size_t)hash & table->mask;
+    for (Py_ssize_t found; (found = table->slots[slot]) != 0; slot = (slot + 1) & table->mask) {
+        found--;
+        if (table->hashes[found] == hash && table->length[found] == length && memcmp(table->text[found], text, (size_t)length) == 0) {
+            return found;
+        }
+    }
+    if (table->size == table->capacity) {
+        if (span_table_grow(table) < 0) {
+            return -1;
+        }
+        slot = (size_t)hash & table->mask;
+        while (table->slots[slot]) {
+            slot = (slot + 1) & table->mask;
+        }
+    }
+    Py_ssize_t index = table->size++;
+    table->text[index] = text;
+    table->length[index] = length;
+    table->hits[index] = 0;
+    table->hashes[index] = hash;
+    table->slots[slot] = index + 1;
+    return index;
+}
+
+/* Distinct key objects (a column's keys, shared when they repeat: scan_clf's) to the indices of
+ * what they decode to, found by identity. Like the interner, it stops remembering after
+ * SHARING_SAMPLE keys of which fewer than one in SHARED_AT_LEAST were found (a column of random
+ * keys, which scan_clf no longer shares): each key is then decoded anew, which changes no result. */
+typedef struct {
+    PyObject *key; /* borrowed: the caller's copy of the column holds it */
+    Py_ssize_t first, second;
+} ObjectSlot;
+
+typedef struct {
+    ObjectSlot *slots;
+    size_t mask, used, looked, found;
+    ObjectSlot spare; /* the slot handed out once the table stopped remembering */
+} ObjectTable;
+
+static int
+object_table_init(ObjectTable *table)
+{
+    memset(table, 0, sizeof(*table));
+    table->mask = 255;
+    table->slots = PyMem_Calloc(table->mask + 1, sizeof(ObjectSlot));
+    if (table->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static inline size_t
+object_slot(PyObject *key, size_t mask)
+{
+    return (size_t)((((uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
+}
+
+/* The slot of `key`: its own, or an empty one where it is to be added (key NULL); NULL on error. */
+static ObjectSlot *
+object_find(ObjectTable *table, PyObject *key)
+{
+    if (table->looked >= SHARING_SAMPLE && table->found * SHARED_AT_LEAST < table->looked) {
+        table->spare.key = NULL;
+        return &table->spare;
+    }
+    table->looked++;
+    if (table->used * 2 >= table->mask) {
+        size_t mask = table->mask * 2 + 1;
+        ObjectSlot *slots = PyMem_Calloc(mask + 1, sizeof(ObjectSlot));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        for (size_t i = 0; i <= table->mask; i++) {
+            if (table->slots[i].key != NULL) {
+                size_t slot = object_slot(table->slots[i].key, mask);
+                while (slots[slot].key != NULL) {
+                    slot = (slot + 1) & mask;
+                }
+                slots[slot] = table->slots[i];
+            }
+        }
+        PyMem_Free(table->slots);
+        table->slots = slots;
+        table->mask = mask;
+    }
+    size_t slot = object_slot(key, table->mask);
+    while (table->slots[slot].key != NULL && table->slots[slot].key != key) {
+        slot = (slot + 1) & table->mask;
+    }
+    table->found += table->slots[slot].key != NULL;
+    return &table->slots[slot];
+}
+
+/* Whether bytes are printable ASCII or spaces: text decoded as ASCII is the same, and holds no newline. */
+static int
+plain_text(const char *text, Py_ssize_t length)
+{
+    for (Py_ssize_t i = 0; i < length; i++) {
+        if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+ascii_text(const char *text, Py_ssize_t length)
+{
+    PyObject *result = PyUnicode_New(length, 127);
+    if (result != NULL) {
+        memcpy(PyUnicode_1BYTE_DATA(result), text, (size_t)length);
+    }
+    return result;
+}
+
+/* Keys from `from` on as one text joined by newlines (the keys are plain_text: none holds one). */
+static PyObject *
+joined_keys(const SpanTable *table, Py_ssize_t from)
+{
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = from; i < table->size; i++) {
+        total += table->length[i] + (i > from);
+    }
+    PyObject *result = PyUnicode_New(total, 127);
+    if (result == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(result);
+    for (Py_ssize_t i = from; i < table->size; i++) {
+        if (i > from) {
+            *out++ = '\n';
+        }
+        memcpy(out, table->text[i], (size_t)table->length[i]);
+        out += table->length[i];
+    }
+    return result;
+}
+
+/* Counts as the bytes of unsigned 64-bit ints (what array("Q").frombytes reads). */
+static PyObject *
+count_bytes(const long long *values, Py_ssize_t size)
+{
+    PyObject *result = PyBytes_FromStringAndSize(NULL, size * (Py_ssize_t)sizeof(uint64_t));
+    if (result != NULL && size) {
+        memcpy(PyBytes_AS_STRING(result), values, (size_t)size * sizeof(uint64_t));
+    }
+    return result;
+}
+
+/* The first `limit` keys of a table as a dict of their hits. */
+static PyObject *
+first_counts(const SpanTable *table, Py_ssize_t limit)
+{
+    PyObject *result = PyDict_New();
+    for (Py_ssize_t i = 0; result != NULL && i < table->size && i < limit; i++) {
+        PyObject *key = ascii_text(table->text[i], table->length[i]);
+        PyObject *hits = key == NULL ? NULL : PyLong_FromLongLong(table->hits[i]);
+        if (hits == NULL || PyDict_SetItem(result, key, hits) < 0) {
+            Py_CLEAR(result);
+        }
+        Py_XDECREF(key);
+        Py_XDECREF(hits);
+    }
+    return result;
+}
+
+/* (count, joined keys, hit bytes) of the keys of a table past `limit`. */
+static PyObject *
+keys_after(const SpanTable *table, Py_ssize_t limit)
+{
+    Py_ssize_t from = table->size < limit ? table->size : limit;
+    PyObject *text = joined_keys(table, from);
+    PyObject *hits = text == NULL ? NULL : count_bytes(table->hits + from, table->size - from);
+    PyObject *result = hits == NULL ? NULL : Py_BuildValue("(nOO)", table->size - from, text, hits);
+    Py_XDECREF(text);
+    Py_XDECREF(hits);
+    return result;
+}
+
+/* The three-digit status code of a status key ([1-9][0-9][0-9]), or -1. */
+static int
+status_code(PyObject *key)
+{
+    if (!PyBytes_CheckExact(key) || PyBytes_GET_SIZE(key) != 3) {
+        return -1;
+    }
+    const unsigned char *text = (const unsigned char *)PyBytes_AS_STRING(key);
+    if (text[0] < '1' || text[0] > '9' || text[1] < '0' || text[1] > '9' || text[2] < '0' || text[2] > '9') {
+        return -1;
+    }
+    return (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
+}
+
+static PyObject *
+count_clf(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *who_in, *requests_in, *statuses_in, *sizes_in, *registers;
+    Py_ssize_t start, end, max_keys, lead_size, stop_count, error_count, max_length;
+    const char *lead, *stops, *errors;
+    if (!PyArg_ParseTuple(args, "OOOOnnns#s#y#nO!:count_clf", &who_in, &requests_in, &statuses_in, &sizes_in,
+                          &start, &end, &max_keys, &lead, &lead_size, &stops, &stop_count, &errors, &error_count,
+                          &max_length, &PyByteArray_Type, &registers)) {
+        return NULL;
+    }
+    if (lead_size != 1 || error_count != 1000 || max_keys < 0) {
+        PyErr_SetString(PyExc_ValueError, "count_clf: one lead character, 1000 error flags and max_keys >= 0");
+        return NULL;
+    }
+    int precision = 0;
+    Py_ssize_t register_count = PyByteArray_GET_SIZE(registers);
+    while (precision < 30 && ((Py_ssize_t)1 << precision) < register_count) {
+        precision++;
+    }
+    if (register_count < 16 || ((Py_ssize_t)1 << precision) != register_count) {
+        PyErr_SetString(PyExc_ValueError, "count_clf: the registers must be a power of two, at least 16");
+        return NULL;
+    }
+    unsigned char stop[256] = {0};
+    for (Py_ssize_t i = 0; i < stop_count; i++) {
+        stop[(unsigned char)stops[i]] = 1;
+    }
+    PyObject *who = private_slice(who_in, start, end);
+    PyObject *requests = who == NULL ? NULL : private_slice(requests_in, start, end);
+    PyObject *statuses = requests == NULL ? NULL : private_slice(statuses_in, start, end);
+    PyObject *sizes = statuses == NULL ? NULL : private_slice(sizes_in, start, end);
+    PyObject *result = NULL;
+    int plain = 1;
+    SpanTable sections, methods, hosts, users;
+    ObjectTable who_seen = {0}, requests_seen = {0};
+    Array pair_section = {0}, pair_status = {0}, pair_next = {0}, section_first = {0};
+    long long *pair_hits = NULL, *section_bytes = NULL;
+    Py_ssize_t pair_capacity = 0, section_capacity = 0;
+    int tables = 0;
+    if (sizes == NULL) {
+        goto done;
+    }
+    if (span_table_init(&sections) < 0) goto done;
+    tables = 1;
+    if (span_table_init(&methods) < 0) goto done;
+    tables = 2;
+    if (span_table_init(&hosts) < 0) goto done;
+    tables = 3;
+    if (span_table_init(&users) < 0) goto done;
+    tables = 4;
+    if (object_table_init(&who_seen) < 0 || object_table_init(&requests_seen) < 0) {
+        goto done;
+    }
+    Py_ssize_t records = PySequence_Fast_GET_SIZE(who);
+    if (PySequence_Fast_GET_SIZE(requests) != records || PySequence_Fast_GET_SIZE(statuses) != records
+        || PySequence_Fast_GET_SIZE(sizes) != records) {
+        plain = 0;
+        goto done;
+    }
+    PyObject **who_items = PySequence_Fast_ITEMS(who), **request_items = PySequence_Fast_ITEMS(requests);
+    PyObject **status_items = PySequence_Fast_ITEMS(statuses), **size_items = PySequence_Fast_ITEMS(sizes);
+    const char *last_method = NULL;
+    Py_ssize_t last_method_length = -1, last_method_index = -1;
+    for (Py_ssize_t i = 0; i < records; i++) {
+        /* who: host, ident and user, "-" as no host or user (decode_who) */
+        PyObject *key = who_items[i];
+        ObjectSlot *seen = object_find(&who_seen, key);
+        if (seen == NULL) {
+            goto done;
+        }
+        if (seen->key == NULL) {
+            if (!PyBytes_CheckExact(key)) {
+                plain = 0;
+                goto done;
+            }
+            const char *text = PyBytes_AS_STRING(key);
+            Py_ssize_t length = PyBytes_GET_SIZE(key);
+            const char *first = memchr(text, ' ', (size_t)length);
+            const char *second = first == NULL ? NULL : memchr(first + 1, ' ', (size_t)(text + length - first - 1));
+            if (second == NULL || !plain_text(text, length)) {
+                plain = 0;
+                goto done;
+            }
+            Py_ssize_t host_length = first - text, user_length = text + length - second - 1;
+            if (host_length == 1 && text[0] == '-') {
+                host_length = 0;
+            }
+            if (host_length > max_length) {
+                plain = 0; /* counted cut: the reference decides */
+                goto done;
+            }
+            seen->first = span_index(&hosts, text, host_length);
+            seen->second = (user_length == 0 || (user_length == 1 && second[1] == '-')) ? -2 : span_index(&users, second + 1, user_length);
+            if (seen->first < 0 || seen->second == -1) {
+                goto done;
+            }
+            seen->key = key;
+            who_seen.used++;
+        }
+        hosts.hits[seen->first]++;
+        if (seen->second >= 0) {
+            users.hits[seen->second]++;
+        }
+
+        /* request: method and target; the target's section cut before the first stop after its lead */
+        key = request_items[i];
+        seen = object_find(&requests_seen, key);
+        if (seen == NULL) {
+            goto done;
+        }
+        if (seen->key == NULL) {
+            if (!PyBytes_CheckExact(key)) {
+                plain = 0;
+                goto done;
+            }
+            const char *text = PyBytes_AS_STRING(key);
+            Py_ssize_t length = PyBytes_GET_SIZE(key);
+            const char *space = memchr(text, ' ', (size_t)length);
+            if (space == NULL || space + 1 == text + length || space[1] != lead[0] || !plain_text(text, length)) {
+                plain = 0; /* not "METHOD <lead>...": the section rule's other cases, in Python */
+                goto done;
+            }
+            const char *target = space + 1, *cut = target + 1;
+            while (cut < text + length && !stop[(unsigned char)*cut]) {
+                cut++;
+            }
+            if (space - text != last_method_length || memcmp(text, last_method, (size_t)(space - text)) != 0) {
+                last_method = text; /* a method repeats: found again without hashing it */
+                last_method_length = space - text;
+                last_method_index = span_index(&methods, text, space - text);
+            }
+            seen->first = last_method_index;
+            Py_ssize_t section = seen->first < 0 ? -1 : span_index(&sections, target, cut - target);
+            if (section < 0) {
+                goto done;
+            }
+            if (section == section_capacity) {
+                section_capacity = section_capacity ? section_capacity * 2 : 64;
+                long long *grown = PyMem_Realloc(section_bytes, (size_t)section_capacity * sizeof(long long));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                section_bytes = grown;
+            }
+            if (section == section_first.size) {
+                section_bytes[section] = 0;
+                if (array_push(&section_first, -1) < 0) {
+                    goto done;
+                }
+            }
+            seen->second = section;
+            seen->key = key;
+            requests_seen.used++;
+        }
+        methods.hits[seen->first]++;
+        Py_ssize_t section = seen->second;
+        sections.hits[section]++;
+
+        long long size;
+        int code = status_code(status_items[i]);
+        int unusual = code < 0 ? 1 : size_of(size_items[i], &size);
+        if (unusual) {
+            plain = unusual < 0 ? 1 : 0;
+            goto done;
+        }
+        if (__builtin_add_overflow(section_bytes[section], size, &section_bytes[section])) {
+            plain = 0;
+            goto done;
+        }
+
+        /* (section, status) pairs: a section's few statuses are a chain */
+        Py_ssize_t pair = section_first.data[section], previous = -1;
+        while (pair >= 0 && pair_status.data[pair] != code) {
+            previous = pair;
+            pair = pair_next.data[pair];
+        }
+        if (pair < 0) {
+            pair = pair_status.size;
+            if (pair == pair_capacity) {
+                pair_capacity = pair_capacity ? pair_capacity * 2 : 64;
+                long long *grown = PyMem_Realloc(pair_hits, (size_t)pair_capacity * sizeof(long long));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                pair_hits = grown;
+            }
+            pair_hits[pair] = 0;
+            if (array_push(&pair_status, code) < 0 || array_push(&pair_section, section) < 0 || array_push(&pair_next, -1) < 0) {
+                goto done;
+            }
+            if (previous < 0) {
+                section_first.data[section] = pair;
+            }
+            else {
+                pair_next.data[previous] = pair;
+            }
+        }
+        pair_hits[pair]++;
+    }
+
+    {
+        int cut = sections.size > max_keys || methods.size > max_keys || hosts.size > max_keys || users.size > max_keys;
+        Py_ssize_t limit = cut ? max_keys : PY_SSIZE_T_MAX;
+        Py_ssize_t kept = sections.size < limit ? sections.size : limit;
+        PyObject **names = PyMem_Calloc((size_t)kept + 1, sizeof(PyObject *));
+        PyObject *section_status = PyDict_New(), *bytes = PyDict_New(), *overflow = NULL;
+        PyObject *method_counts = NULL, *client_counts = NULL, *user_counts = NULL;
+        int failed = names == NULL || section_status == NULL || bytes == NULL;
+        for (Py_ssize_t i = 0; !failed && i < kept; i++) {
+            PyObject *number = NULL;
+            failed = (names[i] = ascii_text(sections.text[i], sections.length[i])) == NULL
+                || (number = PyLong_FromLongLong(section_bytes[i])) == NULL || PyDict_SetItem(bytes, names[i], number) < 0;
+            Py_XDECREF(number);
+        }
+        /* beyond the cut: each section's hits and errors, and the hits of each status, first seen first */
+        Py_ssize_t beyond = sections.size - kept;
+        long long *beyond_hits = PyMem_Calloc((size_t)beyond + 1, sizeof(long long));
+        long long *beyond_errors = PyMem_Calloc((size_t)beyond + 1, sizeof(long long));
+        long long status_hits[1000] = {0};
+        int status_order[1000], status_seen = 0;
+        failed = failed || beyond_hits == NULL || beyond_errors == NULL;
+        for (Py_ssize_t pair = 0; !failed && pair < pair_status.size; pair++) {
+            Py_ssize_t section = pair_section.data[pair];
+            int code = (int)pair_status.data[pair];
+            if (section < kept) {
+                PyObject *status = PyLong_FromLong(code), *hits = PyLong_FromLongLong(pair_hits[pair]);
+                PyObject *name = status == NULL ? NULL : PyTuple_Pack(2, names[section], status);
+                failed = hits == NULL || name == NULL || PyDict_SetItem(section_status, name, hits) < 0;
+                Py_XDECREF(status);
+                Py_XDECREF(hits);
+                Py_XDECREF(name);
+                continue;
+            }
+            beyond_hits[section - kept] += pair_hits[pair];
+            if (errors[code]) {
+                beyond_errors[section - kept] += pair_hits[pair];
+            }
+            if (!status_hits[code]) {
+                status_order[status_seen++] = code;
+            }
+            status_hits[code] += pair_hits[pair];
+        }
+        if (!failed) {
+            method_counts = first_counts(&methods, limit);
+            client_counts = first_counts(&hosts, limit);
+            user_counts = first_counts(&users, limit);
+            failed = method_counts == NULL || client_counts == NULL || user_counts == NULL;
+        }
+        if (!failed && cut) {
+            PyObject *status_counts = PyDict_New();
+            for (int i = 0; status_counts != NULL && i < status_seen; i++) {
+                PyObject *status = PyLong_FromLong(status_order[i]), *hits = PyLong_FromLongLong(status_hits[status_order[i]]);
+                if (status == NULL || hits == NULL || PyDict_SetItem(status_counts, status, hits) < 0) {
+                    Py_CLEAR(status_counts);
+                }
+                Py_XDECREF(status);
+                Py_XDECREF(hits);
+            }
+            PyObject *names_after = joined_keys(&sections, kept);
+            PyObject *hits = count_bytes(beyond_hits, beyond), *error_counts = count_bytes(beyond_errors, beyond);
+            PyObject *sizes_after = count_bytes(section_bytes + kept, beyond);
+            PyObject *methods_after = keys_after(&methods, limit), *clients_after = keys_after(&hosts, limit);
+            PyObject *users_after = keys_after(&users, limit);
+            if (status_counts && names_after && hits && error_counts && sizes_after && methods_after && clients_after && users_after) {
+                overflow = Py_BuildValue("((nO)OOOOOOO)", beyond, names_after, hits, error_counts, sizes_after, status_counts,
+                                         methods_after, clients_after, users_after);
+            }
+            Py_XDECREF(status_counts);
+            Py_XDECREF(names_after);
+            Py_XDECREF(hits);
+            Py_XDECREF(error_counts);
+            Py_XDECREF(sizes_after);
+            Py_XDECREF(methods_after);
+            Py_XDECREF(clients_after);
+            Py_XDECREF(users_after);
+            failed = overflow == NULL;
+            /* the clients beyond the cut, into the sketch (as distinct_add hashes them) */
+            unsigned char *slots = (unsigned char *)PyByteArray_AS_STRING(registers);
+            for (Py_ssize_t i = limit; !failed && i < hosts.size; i++) {
+                sketch_add(slots, precision, hosts.text[i], hosts.length[i]);
+            }
+        }
+        else if (!failed) {
+            Py_INCREF(Py_None);
+            overflow = Py_None;
+        }
+        if (!failed) {
+            result = PyTuple_Pack(6, section_status, bytes, method_counts, client_counts, user_counts, overflow);
+        }
+        for (Py_ssize_t i = 0; names != NULL && i < kept; i++) {
+            Py_XDECREF(names[i]);
+        }
+        PyMem_Free(names);
+        PyMem_Free(beyond_hits);
+        PyMem_Free(beyond_errors);
+        Py_XDECREF(section_status);
+        Py_XDECREF(bytes);
+        Py_XDECREF(method_counts);
+        Py_XDECREF(client_counts);
+        Py_XDECREF(user_counts);
+        Py_XDECREF(overflow);
+    }
+
+done:
+    if (!plain && !PyErr_Occurred()) {
+        Py_XDECREF(result);
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    if (tables >= 1) span_table_free(&sections);
+    if (tables >= 2) span_table_free(&methods);
+    if (tables >= 3) span_table_free(&hosts);
+    if (tables >= 4) span_table_free(&users);
+    PyMem_Free(who_seen.slots);
+    PyMem_Free(requests_seen.slots);
+    PyMem_Free(pair_section.data);
+    PyMem_Free(pair_status.data);
+    PyMem_Free(pair_next.data);
+    PyMem_Free(section_first.data);
+    PyMem_Free(pair_hits);
+    PyMem_Free(section_bytes);
+    Py_XDECREF(who);
+    Py_XDECREF(requests);
+    Py_XDECREF(statuses);
+    Py_XDECREF(sizes);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_clf", scan_clf, METH_VARARGS,
      "scan_clf(block, combined) -> (who, stamps, requests, statuses, sizes) or None\n\n"
@@ -1729,6 +2359,11 @@ static PyMethodDef methods[] = {
      "distinct_add(registers, keys) -> True or None\n\n"
      "Add each key (str) to a HyperLogLog's registers (a bytearray), as\n"
      "monilog.accumulation.distinct.add_python; None when a key is left to it (not text, or not UTF-8)."},
+    {"count_clf", count_clf, METH_VARARGS,
+     "count_clf(who, requests, statuses, sizes, start, end, max_keys, lead, stops, errors, max_length, registers)\n"
+     "-> tuple or None\n\n"
+     "The counters of records start to end of plain Common/Combined columns, cut after max_keys keys,\n"
+     "as monilog.accumulation.aggregate.count_plain_python (None: the reference decides)."},
     {NULL, NULL, 0, NULL},
 };
 

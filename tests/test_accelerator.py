@@ -12,19 +12,24 @@ run there rather than skip.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import unittest
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monilog.accelerator import speedups
-from monilog.accumulation.aggregate import pairs_python, runs_python, tally_python
+from monilog.accumulation import aggregate
+from monilog.accumulation.aggregate import count_plain_python, count_records, pairs_python, runs_python, tally_python
+from monilog.accumulation.counts import Counts
 from monilog.accumulation.summing import summed_python
 from monilog.generator import LogGenerator
+from monilog.parsing import section
 from monilog.parsing.block import _STRICT_PATTERNS, LINE_KEYS, ParsedBlock, scan_regex
 from monilog.parsing.columns import newlines_python
 from monilog.parsing.section import prefixes_python, section_of, sections_of
@@ -280,6 +285,116 @@ class PrefixesTest(unittest.TestCase):
             speedups.prefixes(["/a", "x"], "/", "?", lambda key: 1 / 0)
         keys = ["x", "y", "/z?"]
         self.assertEqual(speedups.prefixes(keys, "/", "?", lambda key: (keys.clear(), key)[1]), ["x", "y", "/z"])
+
+
+def plain_columns(seed: int, records: int, kinds: Dict[str, int], shared: bool = True) -> ParsedBlock:
+    """Columns as the block parser's fast pattern gives them, each dimension drawn from ``kinds``
+    distinct keys; equal keys one object when ``shared`` (as scan_clf shares them), else each its own."""
+    draw = random.Random(seed)
+    made: Dict[bytes, bytes] = {}
+
+    def key(text: str) -> bytes:
+        data = text.encode("ascii")
+        return made.setdefault(data, data) if shared else (data + b"!")[:-1]
+    who, requests, statuses, sizes = [], [], [], []
+    for _ in range(records):
+        host = draw.choice(["-", f"10.0.{draw.randrange(kinds['hosts'])}.9"])
+        user = draw.choice(["-", "frank", f"u{draw.randrange(kinds['users'])}"])
+        who.append(key(f"{host} {draw.choice(['-', 'id'])} {user}"))
+        tail = draw.choice(["", "/x", "?q=/a", "#f", "/", "?", "//y", "/a?b#c"])
+        method = draw.choice(["GET", "POST", f"M{draw.randrange(kinds['methods'])}"])
+        requests.append(key(f"{method} /s{draw.randrange(kinds['sections'])}{tail}"))
+        statuses.append(key(draw.choice(["200", "404", "500", "302", "999", "100", "499"])))
+        sizes.append(key(draw.choice(["-", "0", str(draw.randrange(10**6))])))
+    return ParsedBlock(records, who, [b""] * records, requests, statuses, sizes, [], LINE_KEYS)
+
+
+KINDS = st.sampled_from([1, 40, 1_500, 6_000])
+
+
+@needs_speedups
+class CountPlainTest(unittest.TestCase):
+    """The C accelerator's count_clf gives count_plain_python's counters, in the same orders."""
+
+    def assert_same_counts(self, parsed: ParsedBlock, start: int, end: int, max_keys: Optional[int]) -> None:
+        counted = aggregate._count_plain(parsed, start, end, max_keys)
+        expected = count_plain_python(parsed, start, end, max_keys)
+        self.assertIsNotNone(counted)
+        self.assertEqual(counted, expected)
+        for name in Counts._fields:
+            mine, theirs = getattr(counted, name), getattr(expected, name)
+            if isinstance(mine, dict):
+                self.assertEqual(list(mine.items()), list(theirs.items()), name)
+        self.assertEqual(counted.overflow is None, expected.overflow is None)
+        if counted.overflow is not None:
+            for name, mine in zip(counted.overflow._fields, counted.overflow):
+                theirs = getattr(expected.overflow, name)
+                if isinstance(mine, dict):
+                    self.assertEqual(list(mine.items()), list(theirs.items()), name)
+                elif isinstance(mine, tuple):  # columns: keys and hits, in order
+                    self.assertEqual((list(mine[0]), list(mine[1])), (list(theirs[0]), list(theirs[1])), name)
+                elif name != "client_sketch":
+                    self.assertEqual(list(mine), list(theirs), name)
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(0, 2**32), st.integers(0, 4_000), st.fixed_dictionaries(
+        {"hosts": KINDS, "users": KINDS, "methods": KINDS, "sections": KINDS}), st.sampled_from([None, 1_000, 1_300, 10**6]),
+        st.booleans(), st.data())
+    def test_generated_columns(self, seed: int, records: int, kinds: Dict[str, int], max_keys: Optional[int],
+                               shared: bool, data: st.DataObject) -> None:
+        parsed = plain_columns(seed, records, kinds, shared)
+        start = data.draw(st.integers(0, records), label="start")
+        end = data.draw(st.integers(start, records), label="end")
+        self.assert_same_counts(parsed, start, end, max_keys)
+
+    def test_every_dimension_cut_alone(self) -> None:
+        for wide in ("hosts", "users", "methods", "sections"):
+            with self.subTest(wide=wide):
+                kinds = dict.fromkeys(("hosts", "users", "methods", "sections"), 30)
+                kinds[wide] = 100_000
+                parsed = plain_columns(7, 5_000, kinds)
+                counted = aggregate._count_plain(parsed, 0, 5_000, 1_000)
+                self.assertIsNotNone(counted.overflow)
+                self.assert_same_counts(parsed, 0, 5_000, 1_000)
+
+    def test_columns_it_leaves_to_the_reference(self) -> None:
+        class Meddling(bytes):
+            def __hash__(self) -> int:
+                raise AssertionError("count_clf hashes no key object")
+        plain = plain_columns(1, 20, dict.fromkeys(("hosts", "users", "methods", "sections"), 5))
+        columns = {"who": plain.who, "requests": plain.requests, "statuses": plain.statuses, "sizes": plain.sizes}
+        odd = {"who": [b"host user", b"h i u\n", b"h\xe9 i u", ("h", "u"), Meddling(b"h i u"), b"h" * 300 + b" - -"],
+               "requests": [b"GET", b"GET ", b"GET x", b"GET http://h/a", b"GET /\xe9", ("GET", "/a", "/a")],
+               "statuses": [b"099", b"20", b"2000", b"abc", 200],
+               "sizes": [b"1.5", b"-1", b"1234567890123456789", -1]}
+        for name, keys in odd.items():
+            for key in keys:
+                with self.subTest(column=name, key=key):
+                    changed = dict(columns, **{name: [*columns[name][:10], key, *columns[name][11:]]})
+                    parsed = plain._replace(**changed)
+                    self.assertIsNone(aggregate._count_plain(parsed, 0, 20, None))
+                    self.assertIsNone(aggregate._count_plain(parsed, 10, 20, 1_000))
+                    self.assertIsNotNone(aggregate._count_plain(parsed, 11, 20, 1_000))  # the range decides
+        one = plain_columns(1, 20, dict.fromkeys(("hosts", "users", "methods", "sections"), 1))
+        huge = one._replace(sizes=[b"999999999999999999"] * 20)  # one section's bytes pass 2**63: the reference's integers decide
+        self.assertIsNone(aggregate._count_plain(huge, 0, 20, None))
+
+    def test_a_replaced_section_rule_is_the_one_applied(self) -> None:
+        parsed = plain_columns(3, 50, dict.fromkeys(("hosts", "users", "methods", "sections"), 5))
+        with mock.patch.object(section, "section_of", lambda target: "/all"):
+            self.assertIsNone(aggregate._count_plain(parsed, 0, 50, None))
+            self.assertEqual(set(count_records(parsed, 0, 50).section_bytes), {"/all"})
+        self.assertGreater(len(count_records(parsed, 0, 50).section_bytes), 1)
+
+    def test_errors_are_the_flags_given(self) -> None:
+        parsed = plain_columns(5, 3_000, dict.fromkeys(("hosts", "users", "methods"), 3) | {"sections": 10_000})
+        for flags, expected in ((bytes(1000), 0), (bytes([1]) * 1000, None)):
+            registers = bytearray(16)
+            counted = speedups.count_clf(parsed.who, parsed.requests, parsed.statuses, parsed.sizes, 0, 3_000, 1_000,
+                                         "/", "/?#", flags, 256, registers)
+            section_hits, section_errors = counted[5][1], counted[5][2]
+            self.assertEqual(section_errors, section_hits if expected is None else bytes(len(section_hits)))
+            self.assertGreater(len(section_hits), 0)
 
 
 @needs_speedups

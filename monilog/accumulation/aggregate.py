@@ -24,6 +24,7 @@ the same keys whichever way their records were grouped.
 from __future__ import annotations
 
 import itertools
+import sys
 from bisect import bisect_left
 from collections import Counter
 from datetime import tzinfo
@@ -32,11 +33,14 @@ from operator import ne, sub
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from monilog.accelerator import speedups
-from monilog.accumulation.counts import CountRows, Counts
+from monilog.accumulation.counts import MAX_KEY_LENGTH, CountRows, Counts, check_cut
+from monilog.accumulation.distinct import DistinctSketch
+from monilog.accumulation.overflow import Columns, Overflow, PackedKeys, packed_count_column
 from monilog.accumulation.sketch import LatencySketch
-from monilog.accumulation.status import is_error
+from monilog.accumulation.status import ERROR_FLAGS, is_error
 from monilog.accumulation.summing import K, summed_python
-from monilog.parsing.block import decode_status, decode_statuses
+from monilog.parsing import section
+from monilog.parsing.block import LINE_KEYS, decode_status, decode_statuses
 from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs
 
 INFINITY = float("inf")
@@ -222,27 +226,24 @@ def last_span_start(parsed: ParsedBlock, span_seconds: int) -> int:
 
 def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[int] = None) -> Counts:
     """Count records ``start`` to ``end`` of a parsed block; keys keep their first-seen order.
-    With ``cut_keys``, the counters are cut after that many keys per dimension, as
-    ``count_records(parsed, start, end).cut(cut_keys)`` is, and often without summing the keys
-    beyond the cut (:meth:`Counts.of_rows`).
+    With ``cut_keys``, the counters are cut after that many keys per dimension, with the
+    statistics of ``count_records(parsed, start, end).cut(cut_keys)``, and often without summing
+    the keys beyond the cut (:meth:`Counts.of_rows`).
 
-    The records are first counted by key (:func:`tally_python`, or its C twin), then each
-    distinct key is decoded once (through the decoder's caches): a loop in Python runs per
-    distinct key, never per record, except for durations and virtual hosts.
+    Plain Common/Combined columns (without durations) are counted by the C accelerator's
+    ``count_clf`` when it is built (see :func:`count_plain_python`): in one pass, the keys beyond
+    the cut never made objects. Otherwise the records are first counted by key
+    (:func:`tally_python`, or its C twin), then each distinct key is decoded once (through the
+    decoder's caches): a loop in Python runs per distinct key, never per record, except for
+    durations and virtual hosts.
     """
+    if cut_keys is not None:
+        check_cut(cut_keys)
+    counts = _count_plain(parsed, start, end, cut_keys) if parsed.keys is LINE_KEYS and parsed.durations is None else None
+    section_of: Dict[Any, str] = {}
+    if counts is None:
+        counts, section_of = _count_keys(parsed, start, end, cut_keys)
     keys = parsed.keys
-    keys.limit_caches()
-    who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = _tally(parsed, start, end)
-    hosts, who_users = _decoded(keys.who_cache, keys.decode_whos, who_keys)
-    pair_methods, pair_sections = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
-    same_keys = sized == pair_requests  # each request with one status (a log of random paths): in the same order
-    section_of = dict(zip(pair_requests, pair_sections)) if not same_keys or parsed.durations is not None else {}
-    named = any(who_users)
-    rows = CountRows(pair_sections, decode_statuses(pair_statuses), pair_hits, pair_methods,
-                     pair_sections if same_keys else list(map(section_of.__getitem__, sized)), size_sums,
-                     hosts, who_hits, list(compress(who_users, who_users)) if named else [],
-                     list(compress(who_hits, who_users)) if named else [])
-    counts = Counts.of_rows(rows, cut_keys)
     vhosts: Dict[str, List[int]] = {}
     latency: Dict[str, LatencySketch] = {}
     upstream = None
@@ -277,6 +278,66 @@ def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[
     if vhosts or latency or upstream:
         counts = counts._replace(vhosts=vhosts or None, latency=latency or None, upstream=upstream)
     return counts
+
+
+def _count_keys(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[int]) -> Tuple[Counts, Dict[Any, str]]:
+    """:func:`count_records` without virtual hosts and durations, by tally and decoding, and the
+    section of each request key when durations need them."""
+    keys = parsed.keys
+    keys.limit_caches()
+    who_keys, who_hits, pair_requests, pair_statuses, pair_hits, sized, size_sums = _tally(parsed, start, end)
+    hosts, who_users = _decoded(keys.who_cache, keys.decode_whos, who_keys)
+    pair_methods, pair_sections = _decoded(keys.request_cache, keys.decode_requests, pair_requests)
+    same_keys = sized == pair_requests  # each request with one status (a log of random paths): in the same order
+    section_of = dict(zip(pair_requests, pair_sections)) if not same_keys or parsed.durations is not None else {}
+    named = any(who_users)
+    rows = CountRows(pair_sections, decode_statuses(pair_statuses), pair_hits, pair_methods,
+                     pair_sections if same_keys else list(map(section_of.__getitem__, sized)), size_sums,
+                     hosts, who_hits, list(compress(who_users, who_users)) if named else [],
+                     list(compress(who_hits, who_users)) if named else [])
+    return Counts.of_rows(rows, cut_keys), section_of
+
+
+def count_plain_python(parsed: ParsedBlock, start: int, end: int, max_keys: Optional[int] = None) -> Counts:
+    """The counters of records ``start`` to ``end`` by key (without virtual hosts or durations),
+    summed, and cut after ``max_keys`` keys as :meth:`Counts.cut` cuts them.
+
+    This is the reference of the C accelerator's ``count_clf``, which gives equal counters, in
+    the same orders (its overflow's clients with their sketch), for the columns of the block
+    parser's fast pattern: keys as bytes, ``b"host ident user"`` and ``b"METHOD /target"`` in
+    printable ASCII, three-digit statuses, plain sizes. It leaves any other columns to this
+    function, and gets the rules it applies from their homes: the section rule's usual case
+    (:func:`~monilog.parsing.section.usual_case`; none when the rule was replaced), the error
+    rule (:data:`~monilog.accumulation.status.ERROR_FLAGS`) and the key length cut (a client
+    longer than :data:`~monilog.accumulation.counts.MAX_KEY_LENGTH` is left to this function).
+    :func:`count_records` asks it only of the block parser's columns (:data:`LINE_KEYS`).
+    """
+    counts = _count_keys(parsed, start, end, None)[0]
+    return counts if max_keys is None else counts.cut(max_keys)
+
+
+def _count_plain(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[int]) -> Optional[Counts]:
+    """:func:`count_plain_python` by the C accelerator, or None when it is not built, the section
+    rule was replaced, or the columns are not plain."""
+    usual = section.usual_case()
+    if speedups is None or usual is None:
+        return None
+    sketch = DistinctSketch()
+    counted = speedups.count_clf(parsed.who, parsed.requests, parsed.statuses, parsed.sizes, start, end,
+                                 sys.maxsize if cut_keys is None else cut_keys, *usual, ERROR_FLAGS, MAX_KEY_LENGTH,
+                                 sketch.registers)
+    if counted is None:
+        return None
+    section_status, section_bytes, methods, clients, users, beyond = counted
+    if beyond is None:
+        return Counts(section_status, section_bytes, methods, clients, users)
+    (names, text), hits, errors, sizes, statuses, *dimensions = beyond
+    methods_after, clients_after, users_after = (Columns(PackedKeys(count, keys), packed_count_column(column))
+                                                 for count, keys, column in dimensions)
+    overflow = Overflow(PackedKeys(names, text), packed_count_column(hits), packed_count_column(errors),
+                        packed_count_column(sizes), statuses, methods_after, clients_after, users_after,
+                        sketch if len(clients_after.keys) else None)
+    return Counts(section_status, section_bytes, methods, clients, users, overflow=overflow)
 
 
 Tally = Tuple[List[Any], List[int], List[Any], List[Any], List[int], List[Any], List[int]]

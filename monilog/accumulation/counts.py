@@ -109,8 +109,7 @@ class Counts(NamedTuple):
 
         :raises ValueError: when ``max_keys`` is below :data:`MIN_CUT_KEYS`.
         """
-        if max_keys < MIN_CUT_KEYS:
-            raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
+        check_cut(max_keys)
         section_status = self.section_status
         if self.overflow is not None or max(len(section_status), len(self.methods), len(self.clients),
                                             len(self.users)) <= max_keys:
@@ -167,8 +166,7 @@ class Counts(NamedTuple):
         if max_keys is None or min(min(hits, default=1), min(rows.client_hits, default=1), min(rows.user_hits, default=1)) < 1:
             whole = cls._summed(rows, summed(list(zip(sections, statuses)), hits), summed(sized, sizes))
             return whole if max_keys is None else whole.cut(max_keys)
-        if max_keys < MIN_CUT_KEYS:
-            raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
+        check_cut(max_keys)
         split = _split_rows(sections, hits, max_keys) if sized == sections and min(sizes, default=0) >= 0 else None
         if split is None:
             section_status, section_bytes = summed(list(zip(sections, statuses)), hits), summed(sized, sizes)
@@ -297,6 +295,12 @@ def _cut_dimension(keys: List[str], hits: List[int], max_keys: int) -> Tuple[Dic
     for key, count in first_rows:
         kept[key] += count
     return kept, Columns(rest, count_column(rest_hits))
+
+
+def check_cut(max_keys: int) -> None:
+    """Refuse to cut counters after fewer than :data:`MIN_CUT_KEYS` keys (a ValueError)."""
+    if max_keys < MIN_CUT_KEYS:
+        raise ValueError(f"counters are cut after at least {MIN_CUT_KEYS} keys, not {max_keys}")
 
 
 def cut_key(key: K) -> K:

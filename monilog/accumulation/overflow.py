@@ -107,6 +107,13 @@ def count_column(counts: Iterable[int]) -> Sequence[int]:
     return array("Q", counts)
 
 
+def packed_count_column(data: bytes) -> Sequence[int]:
+    """A :func:`count_column` from the bytes of its unsigned 64-bit ints (as the C accelerator gives them)."""
+    column = array("Q")
+    column.frombytes(data)
+    return column
+
+
 NO_COLUMNS = Columns([], count_column(()))
 
 

@@ -28,6 +28,8 @@ def is_server_error(code: int) -> bool:
 
 ERROR_CODES = frozenset(filter(is_error, range(1000)))
 """Every error code (:func:`is_error` is false past 999), to find them without a call per code."""
+ERROR_FLAGS = bytes(map(is_error, range(1000)))
+"""Whether each code 0–999 is an error, as bytes: the error rule as the C accelerator is given it."""
 
 
 def status_class(code: int) -> str:

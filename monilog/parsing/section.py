@@ -29,7 +29,7 @@ Decisions for the other cases:
 from __future__ import annotations
 
 import re
-from typing import Callable, List
+from typing import Callable, List, Optional, Tuple
 
 from monilog.accelerator import speedups
 
@@ -73,13 +73,22 @@ def sections_of(targets: List[str]) -> List[str]:
     ``section_of`` was replaced (a program or a test changing the rule), every target goes
     through the replacement. A test holds the two ways together on generated targets.
     """
-    if speedups is None or section_of is not _SECTION_OF:
+    usual = usual_case()
+    if speedups is None or usual is None:
         return list(map(section_of, targets))
-    return speedups.prefixes(targets, "/", _PATH_STOPS, section_of)  # type: ignore[no-any-return]
+    return speedups.prefixes(targets, *usual, section_of)  # type: ignore[no-any-return]
 
 
 _SECTION_OF = section_of
-"""The rule as written, whose usual case :func:`sections_of` cuts in C."""
+"""The rule as written, whose usual case :func:`sections_of` and the C accelerator's counting cut in C."""
+
+
+def usual_case() -> Optional[Tuple[str, str]]:
+    """``(lead, stops)`` of the rule's usual case as written: a target that starts with ``lead``
+    has the section up to the first of ``stops`` after it (what the C accelerator is given,
+    knowing no rule itself); None when :func:`section_of` was replaced (a program or a test
+    changing the rule), whose replacement then cuts every target."""
+    return ("/", _PATH_STOPS) if section_of is _SECTION_OF else None
 
 
 def prefixes_python(keys: List[str], lead: str, stops: str, other: Callable[[str], str]) -> List[str]:
