@@ -1710,23 +1710,38 @@ prefixes(PyObject *module, PyObject *args)
 
 /* A table of distinct byte spans (keys of one dimension) in first-seen order, with their hits.
  * Spans point into the column's bytes objects, which the caller holds during the call; slots
- * are found by Python's own hash of the bytes (SipHash: no one can choose colliding keys). */
+ * are found by Python's own hash of the bytes (SipHash: no one can choose colliding keys). A key
+ * and its counts are one entry, and a slot keeps the low bits of its key's hash, so that a
+ * lookup touches a slot and, when the bits agree, one entry (a log of random paths makes tables
+ * larger than the processor's caches). */
 typedef struct {
-    const char **text;
-    Py_ssize_t *length;
-    long long *hits;
+    const char *text;
+    Py_ssize_t length;
+    long long hits;
+    long long bytes;      /* sections: the bytes sent */
+    Py_ssize_t first_pair; /* sections: the first of their (section, status) pairs */
+} SpanKey;
+
+typedef struct {
+    uint32_t index; /* the index of a key plus one; 0 for an empty slot */
+    uint32_t hash;  /* the low bits of its hash */
+} SpanSlot;
+
+typedef struct {
+    SpanKey *keys;
     Py_ssize_t size, capacity;
-    Py_ssize_t *slots; /* the index of a key plus one; 0 for an empty slot */
-    Py_hash_t *hashes;
+    SpanSlot *slots;
     size_t mask;
 } SpanTable;
+
+#define SPAN_TABLE_MAX 0x7FFFFFFF /* keys a table holds at most (the columns then go the reference's way) */
 
 static int
 span_table_init(SpanTable *table)
 {
     memset(table, 0, sizeof(*table));
-    table->mask = 63;
-    table->slots = PyMem_Calloc(table->mask + 1, sizeof(Py_ssize_t));
+    table->mask = 127;
+    table->slots = PyMem_Calloc(table->mask + 1, sizeof(SpanSlot));
     if (table->slots == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -1737,49 +1752,36 @@ span_table_init(SpanTable *table)
 static void
 span_table_free(SpanTable *table)
 {
-    PyMem_Free(table->text);
-    PyMem_Free(table->length);
-    PyMem_Free(table->hits);
+    PyMem_Free(table->keys);
     PyMem_Free(table->slots);
-    PyMem_Free(table->hashes);
 }
 
 static int
 span_table_grow(SpanTable *table)
 {
     Py_ssize_t capacity = table->capacity ? table->capacity * 2 : 64;
-    const char **text = PyMem_Realloc(table->text, (size_t)capacity * sizeof(char *));
-    if (text != NULL) {
-        table->text = text;
-    }
-    Py_ssize_t *length = text == NULL ? NULL : PyMem_Realloc(table->length, (size_t)capacity * sizeof(Py_ssize_t));
-    if (length != NULL) {
-        table->length = length;
-    }
-    long long *hits = length == NULL ? NULL : PyMem_Realloc(table->hits, (size_t)capacity * sizeof(long long));
-    if (hits != NULL) {
-        table->hits = hits;
-    }
-    Py_hash_t *hashes = hits == NULL ? NULL : PyMem_Realloc(table->hashes, (size_t)capacity * sizeof(Py_hash_t));
-    if (hashes == NULL) {
+    SpanKey *keys = PyMem_Realloc(table->keys, (size_t)capacity * sizeof(SpanKey));
+    if (keys == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    table->hashes = hashes;
+    table->keys = keys;
     table->capacity = capacity;
     if ((size_t)capacity > (table->mask + 1) / 2) { /* at most half full */
         size_t mask = table->mask * 2 + 1;
-        Py_ssize_t *slots = PyMem_Calloc(mask + 1, sizeof(Py_ssize_t));
+        SpanSlot *slots = PyMem_Calloc(mask + 1, sizeof(SpanSlot));
         if (slots == NULL) {
             PyErr_NoMemory();
             return -1;
         }
-        for (Py_ssize_t i = 0; i < table->size; i++) {
-            size_t slot = (size_t)table->hashes[i] & mask;
-            while (slots[slot]) {
-                slot = (slot + 1) & mask;
+        for (size_t i = 0; i <= table->mask; i++) {
+            if (table->slots[i].index) {
+                size_t slot = table->slots[i].hash & mask;
+                while (slots[slot].index) {
+                    slot = (slot + 1) & mask;
+                }
+                slots[slot] = table->slots[i];
             }
-            slots[slot] = i + 1;
         }
         PyMem_Free(table->slots);
         table->slots = slots;
@@ -1788,33 +1790,36 @@ span_table_grow(SpanTable *table)
     return 0;
 }
 
-/* The index of the span in the table, added with no hits if new; -1 on error. */
+/* The index of the span in the table, added with no counts if new; -1 on error. A table holds
+ * at most SPAN_TABLE_MAX keys: the caller gives no more. */
 static Py_ssize_t
 span_index(SpanTable *table, const char *text, Py_ssize_t length)
 {
-    Py_hash_t hash = (Py_hash_t)hash_bytes(text, length);
-    size_t slot = (size_t)hash & table->mask;
-    for (Py_ssize_t found; (found = table->slots[slot]) != 0; slot = (slot + 1) & table->mask) {
-        found--;
-        if (table->hashes[found] == hash && table->length[found] == length && memcmp(table->text[found], text, (size_t)length) == 0) {
-            return found;
+    uint32_t hash = (uint32_t)hash_bytes(text, length);
+    size_t slot = hash & table->mask;
+    for (uint32_t found; (found = table->slots[slot].index) != 0; slot = (slot + 1) & table->mask) {
+        const SpanKey *key = &table->keys[found - 1];
+        if (table->slots[slot].hash == hash && key->length == length && memcmp(key->text, text, (size_t)length) == 0) {
+            return found - 1;
         }
     }
     if (table->size == table->capacity) {
         if (span_table_grow(table) < 0) {
             return -1;
         }
-        slot = (size_t)hash & table->mask;
-        while (table->slots[slot]) {
+        slot = hash & table->mask;
+        while (table->slots[slot].index) {
             slot = (slot + 1) & table->mask;
         }
     }
     Py_ssize_t index = table->size++;
-    table->text[index] = text;
-    table->length[index] = length;
-    table->hits[index] = 0;
-    table->hashes[index] = hash;
-    table->slots[slot] = index + 1;
+    SpanKey *key = &table->keys[index];
+    key->text = text;
+    key->length = length;
+    key->hits = key->bytes = 0;
+    key->first_pair = -1;
+    table->slots[slot].index = (uint32_t)index + 1;
+    table->slots[slot].hash = hash;
     return index;
 }
 
@@ -1889,11 +1894,23 @@ object_find(ObjectTable *table, PyObject *key)
     return &table->slots[slot];
 }
 
-/* Whether bytes are printable ASCII or spaces: text decoded as ASCII is the same, and holds no newline. */
+/* Whether bytes are printable ASCII or spaces: text decoded as ASCII is the same, and holds no
+ * newline. Eight bytes at a time: a byte below 0x20 borrows into its high bit when 0x20 is taken
+ * from each byte, one from 0x80 has it set, and DEL (0x7f) is the zero byte of the word xor 0x7f. */
 static int
 plain_text(const char *text, Py_ssize_t length)
 {
-    for (Py_ssize_t i = 0; i < length; i++) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t word, del;
+        memcpy(&word, text + i, sizeof(word));
+        del = word ^ (0x7F * ones);
+        if (((word - 0x20 * ones) | word | ((del - ones) & ~del)) & highs) {
+            return 0;
+        }
+    }
+    for (; i < length; i++) {
         if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e) {
             return 0;
         }
@@ -1917,7 +1934,7 @@ joined_keys(const SpanTable *table, Py_ssize_t from)
 {
     Py_ssize_t total = 0;
     for (Py_ssize_t i = from; i < table->size; i++) {
-        total += table->length[i] + (i > from);
+        total += table->keys[i].length + (i > from);
     }
     PyObject *result = PyUnicode_New(total, 127);
     if (result == NULL) {
@@ -1928,19 +1945,25 @@ joined_keys(const SpanTable *table, Py_ssize_t from)
         if (i > from) {
             *out++ = '\n';
         }
-        memcpy(out, table->text[i], (size_t)table->length[i]);
-        out += table->length[i];
+        memcpy(out, table->keys[i].text, (size_t)table->keys[i].length);
+        out += table->keys[i].length;
     }
     return result;
 }
 
-/* Counts as the bytes of unsigned 64-bit ints (what array("Q").frombytes reads). */
+/* The hits (or the bytes) of the keys of a table from `from` on, as the bytes of unsigned 64-bit
+ * ints (what array("Q").frombytes reads). */
 static PyObject *
-count_bytes(const long long *values, Py_ssize_t size)
+count_bytes(const SpanTable *table, Py_ssize_t from, int bytes)
 {
+    Py_ssize_t size = table->size - from;
     PyObject *result = PyBytes_FromStringAndSize(NULL, size * (Py_ssize_t)sizeof(uint64_t));
-    if (result != NULL && size) {
-        memcpy(PyBytes_AS_STRING(result), values, (size_t)size * sizeof(uint64_t));
+    if (result != NULL) {
+        uint64_t *out = (uint64_t *)PyBytes_AS_STRING(result);
+        for (Py_ssize_t i = 0; i < size; i++) {
+            const SpanKey *key = &table->keys[from + i];
+            out[i] = (uint64_t)(bytes ? key->bytes : key->hits);
+        }
     }
     return result;
 }
@@ -1951,8 +1974,8 @@ first_counts(const SpanTable *table, Py_ssize_t limit)
 {
     PyObject *result = PyDict_New();
     for (Py_ssize_t i = 0; result != NULL && i < table->size && i < limit; i++) {
-        PyObject *key = ascii_text(table->text[i], table->length[i]);
-        PyObject *hits = key == NULL ? NULL : PyLong_FromLongLong(table->hits[i]);
+        PyObject *key = ascii_text(table->keys[i].text, table->keys[i].length);
+        PyObject *hits = key == NULL ? NULL : PyLong_FromLongLong(table->keys[i].hits);
         if (hits == NULL || PyDict_SetItem(result, key, hits) < 0) {
             Py_CLEAR(result);
         }
@@ -1968,7 +1991,7 @@ keys_after(const SpanTable *table, Py_ssize_t limit)
 {
     Py_ssize_t from = table->size < limit ? table->size : limit;
     PyObject *text = joined_keys(table, from);
-    PyObject *hits = text == NULL ? NULL : count_bytes(table->hits + from, table->size - from);
+    PyObject *hits = text == NULL ? NULL : count_bytes(table, from, 0);
     PyObject *result = hits == NULL ? NULL : Py_BuildValue("(nOO)", table->size - from, text, hits);
     Py_XDECREF(text);
     Py_XDECREF(hits);
@@ -2026,9 +2049,9 @@ count_clf(PyObject *module, PyObject *args)
     int plain = 1;
     SpanTable sections, methods, hosts, users;
     ObjectTable who_seen = {0}, requests_seen = {0};
-    Array pair_section = {0}, pair_status = {0}, pair_next = {0}, section_first = {0};
-    long long *pair_hits = NULL, *section_bytes = NULL;
-    Py_ssize_t pair_capacity = 0, section_capacity = 0;
+    Array pair_section = {0}, pair_status = {0}, pair_next = {0};
+    long long *pair_hits = NULL;
+    Py_ssize_t pair_capacity = 0;
     int tables = 0;
     if (sizes == NULL) {
         goto done;
@@ -2046,7 +2069,7 @@ count_clf(PyObject *module, PyObject *args)
     }
     Py_ssize_t records = PySequence_Fast_GET_SIZE(who);
     if (PySequence_Fast_GET_SIZE(requests) != records || PySequence_Fast_GET_SIZE(statuses) != records
-        || PySequence_Fast_GET_SIZE(sizes) != records) {
+        || PySequence_Fast_GET_SIZE(sizes) != records || records > SPAN_TABLE_MAX) {
         plain = 0;
         goto done;
     }
@@ -2090,9 +2113,9 @@ count_clf(PyObject *module, PyObject *args)
             seen->key = key;
             who_seen.used++;
         }
-        hosts.hits[seen->first]++;
+        hosts.keys[seen->first].hits++;
         if (seen->second >= 0) {
-            users.hits[seen->second]++;
+            users.keys[seen->second].hits++;
         }
 
         /* request: method and target; the target's section cut before the first stop after its lead */
@@ -2127,28 +2150,13 @@ count_clf(PyObject *module, PyObject *args)
             if (section < 0) {
                 goto done;
             }
-            if (section == section_capacity) {
-                section_capacity = section_capacity ? section_capacity * 2 : 64;
-                long long *grown = PyMem_Realloc(section_bytes, (size_t)section_capacity * sizeof(long long));
-                if (grown == NULL) {
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                section_bytes = grown;
-            }
-            if (section == section_first.size) {
-                section_bytes[section] = 0;
-                if (array_push(&section_first, -1) < 0) {
-                    goto done;
-                }
-            }
             seen->second = section;
             seen->key = key;
             requests_seen.used++;
         }
-        methods.hits[seen->first]++;
-        Py_ssize_t section = seen->second;
-        sections.hits[section]++;
+        methods.keys[seen->first].hits++;
+        SpanKey *section = &sections.keys[seen->second];
+        section->hits++;
 
         long long size;
         int code = status_code(status_items[i]);
@@ -2157,13 +2165,13 @@ count_clf(PyObject *module, PyObject *args)
             plain = unusual < 0 ? 1 : 0;
             goto done;
         }
-        if (__builtin_add_overflow(section_bytes[section], size, &section_bytes[section])) {
+        if (__builtin_add_overflow(section->bytes, size, &section->bytes)) {
             plain = 0;
             goto done;
         }
 
         /* (section, status) pairs: a section's few statuses are a chain */
-        Py_ssize_t pair = section_first.data[section], previous = -1;
+        Py_ssize_t pair = section->first_pair, previous = -1;
         while (pair >= 0 && pair_status.data[pair] != code) {
             previous = pair;
             pair = pair_next.data[pair];
@@ -2180,11 +2188,11 @@ count_clf(PyObject *module, PyObject *args)
                 pair_hits = grown;
             }
             pair_hits[pair] = 0;
-            if (array_push(&pair_status, code) < 0 || array_push(&pair_section, section) < 0 || array_push(&pair_next, -1) < 0) {
+            if (array_push(&pair_status, code) < 0 || array_push(&pair_section, seen->second) < 0 || array_push(&pair_next, -1) < 0) {
                 goto done;
             }
             if (previous < 0) {
-                section_first.data[section] = pair;
+                section->first_pair = pair;
             }
             else {
                 pair_next.data[previous] = pair;
@@ -2203,17 +2211,17 @@ count_clf(PyObject *module, PyObject *args)
         int failed = names == NULL || section_status == NULL || bytes == NULL;
         for (Py_ssize_t i = 0; !failed && i < kept; i++) {
             PyObject *number = NULL;
-            failed = (names[i] = ascii_text(sections.text[i], sections.length[i])) == NULL
-                || (number = PyLong_FromLongLong(section_bytes[i])) == NULL || PyDict_SetItem(bytes, names[i], number) < 0;
+            failed = (names[i] = ascii_text(sections.keys[i].text, sections.keys[i].length)) == NULL
+                || (number = PyLong_FromLongLong(sections.keys[i].bytes)) == NULL || PyDict_SetItem(bytes, names[i], number) < 0;
             Py_XDECREF(number);
         }
-        /* beyond the cut: each section's hits and errors, and the hits of each status, first seen first */
+        /* beyond the cut: each section's errors, and the hits of each status, first seen first (the
+         * errors are counts as unsigned 64-bit ints, the bytes array("Q").frombytes reads) */
         Py_ssize_t beyond = sections.size - kept;
-        long long *beyond_hits = PyMem_Calloc((size_t)beyond + 1, sizeof(long long));
         long long *beyond_errors = PyMem_Calloc((size_t)beyond + 1, sizeof(long long));
         long long status_hits[1000] = {0};
         int status_order[1000], status_seen = 0;
-        failed = failed || beyond_hits == NULL || beyond_errors == NULL;
+        failed = failed || beyond_errors == NULL;
         for (Py_ssize_t pair = 0; !failed && pair < pair_status.size; pair++) {
             Py_ssize_t section = pair_section.data[pair];
             int code = (int)pair_status.data[pair];
@@ -2226,7 +2234,6 @@ count_clf(PyObject *module, PyObject *args)
                 Py_XDECREF(name);
                 continue;
             }
-            beyond_hits[section - kept] += pair_hits[pair];
             if (errors[code]) {
                 beyond_errors[section - kept] += pair_hits[pair];
             }
@@ -2252,8 +2259,9 @@ count_clf(PyObject *module, PyObject *args)
                 Py_XDECREF(hits);
             }
             PyObject *names_after = joined_keys(&sections, kept);
-            PyObject *hits = count_bytes(beyond_hits, beyond), *error_counts = count_bytes(beyond_errors, beyond);
-            PyObject *sizes_after = count_bytes(section_bytes + kept, beyond);
+            PyObject *hits = count_bytes(&sections, kept, 0);
+            PyObject *error_counts = PyBytes_FromStringAndSize((const char *)beyond_errors, beyond * (Py_ssize_t)sizeof(long long));
+            PyObject *sizes_after = count_bytes(&sections, kept, 1);
             PyObject *methods_after = keys_after(&methods, limit), *clients_after = keys_after(&hosts, limit);
             PyObject *users_after = keys_after(&users, limit);
             if (status_counts && names_after && hits && error_counts && sizes_after && methods_after && clients_after && users_after) {
@@ -2272,7 +2280,7 @@ count_clf(PyObject *module, PyObject *args)
             /* the clients beyond the cut, into the sketch (as distinct_add hashes them) */
             unsigned char *slots = (unsigned char *)PyByteArray_AS_STRING(registers);
             for (Py_ssize_t i = limit; !failed && i < hosts.size; i++) {
-                sketch_add(slots, precision, hosts.text[i], hosts.length[i]);
+                sketch_add(slots, precision, hosts.keys[i].text, hosts.keys[i].length);
             }
         }
         else if (!failed) {
@@ -2286,7 +2294,6 @@ count_clf(PyObject *module, PyObject *args)
             Py_XDECREF(names[i]);
         }
         PyMem_Free(names);
-        PyMem_Free(beyond_hits);
         PyMem_Free(beyond_errors);
         Py_XDECREF(section_status);
         Py_XDECREF(bytes);
@@ -2311,9 +2318,7 @@ done:
     PyMem_Free(pair_section.data);
     PyMem_Free(pair_status.data);
     PyMem_Free(pair_next.data);
-    PyMem_Free(section_first.data);
     PyMem_Free(pair_hits);
-    PyMem_Free(section_bytes);
     Py_XDECREF(who);
     Py_XDECREF(requests);
     Py_XDECREF(statuses);

@@ -379,6 +379,15 @@ class CountPlainTest(unittest.TestCase):
         huge = one._replace(sizes=[b"999999999999999999"] * 20)  # one section's bytes pass 2**63: the reference's integers decide
         self.assertIsNone(aggregate._count_plain(huge, 0, 20, None))
 
+    def test_every_byte_value_at_every_position_of_a_key(self) -> None:
+        # keys are checked eight bytes at a time: a byte outside printable ASCII is found wherever it is
+        base = b"GET /abcdefghijklmnopqrstuvwxyz0123456789"
+        for position in range(5, len(base)):
+            taken = [byte for byte in range(256)
+                     if speedups.count_clf([b"h - -"], [base[:position] + bytes([byte]) + base[position + 1:]], [b"200"],
+                                           [b"1"], 0, 1, 10**6, "/", "/?#", bytes(1000), 256, bytearray(16)) is not None]
+            self.assertEqual(taken, list(range(0x20, 0x7f)), position)
+
     def test_a_replaced_section_rule_is_the_one_applied(self) -> None:
         parsed = plain_columns(3, 50, dict.fromkeys(("hosts", "users", "methods", "sections"), 5))
         with mock.patch.object(section, "section_of", lambda target: "/all"):
