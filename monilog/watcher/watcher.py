@@ -93,8 +93,9 @@ from .lines import DEFAULT_MAX_LINE_LENGTH, compression_named
 
 LOGGER = logging.getLogger(__name__)
 
-BLOCKS_PER_TURN = 4
-"""Blocks read from one file per poll before the others get their turn (4 x 1 MiB = 4 MiB)."""
+BLOCKS_PER_TURN = 1
+"""Blocks read from one file per poll before the others get their turn (one of 4 MiB,
+:data:`~monilog.watcher.follower.READ_BLOCK`)."""
 
 
 def glob_matches(pattern: str, compressed: bool = False) -> List[str]:
