@@ -1756,18 +1756,22 @@ span_table_free(SpanTable *table)
     PyMem_Free(table->slots);
 }
 
+/* Room for one more key: a longer array of keys when it is full, twice the slots when they
+ * would be more than half full. */
 static int
 span_table_grow(SpanTable *table)
 {
-    Py_ssize_t capacity = table->capacity ? table->capacity * 2 : 64;
-    SpanKey *keys = PyMem_Realloc(table->keys, (size_t)capacity * sizeof(SpanKey));
-    if (keys == NULL) {
-        PyErr_NoMemory();
-        return -1;
+    if (table->size == table->capacity) {
+        Py_ssize_t capacity = table->capacity ? table->capacity * 2 : 64;
+        SpanKey *keys = PyMem_Realloc(table->keys, (size_t)capacity * sizeof(SpanKey));
+        if (keys == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        table->keys = keys;
+        table->capacity = capacity;
     }
-    table->keys = keys;
-    table->capacity = capacity;
-    if ((size_t)capacity > (table->mask + 1) / 2) { /* at most half full */
+    if ((size_t)table->size + 1 > (table->mask + 1) / 2) {
         size_t mask = table->mask * 2 + 1;
         SpanSlot *slots = PyMem_Calloc(mask + 1, sizeof(SpanSlot));
         if (slots == NULL) {
@@ -1790,6 +1794,44 @@ span_table_grow(SpanTable *table)
     return 0;
 }
 
+/* The slots a table starts a call of `records` records with: enough for a few keys, more when
+ * the last call left more than four times what this one could fill (their clearing would cost
+ * more than growing again). */
+static size_t
+slots_for(Py_ssize_t records)
+{
+    size_t slots = 128;
+    while (slots < (size_t)records * 2 && slots < ((size_t)1 << 32)) {
+        slots <<= 1;
+    }
+    return slots;
+}
+
+/* A table emptied for another call, its memory kept (made if it has none). */
+static int
+span_table_reset(SpanTable *table, Py_ssize_t records)
+{
+    if (table->slots == NULL) {
+        return span_table_init(table);
+    }
+    table->size = 0;
+    size_t wanted = slots_for(records);
+    if (table->mask + 1 > 4 * wanted) {
+        SpanSlot *slots = PyMem_Calloc(wanted, sizeof(SpanSlot));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyMem_Free(table->slots);
+        table->slots = slots;
+        table->mask = wanted - 1;
+    }
+    else {
+        memset(table->slots, 0, (table->mask + 1) * sizeof(SpanSlot));
+    }
+    return 0;
+}
+
 /* The index of the span in the table, added with no counts if new; -1 on error. A table holds
  * at most SPAN_TABLE_MAX keys: the caller gives no more. */
 static Py_ssize_t
@@ -1803,7 +1845,7 @@ span_index(SpanTable *table, const char *text, Py_ssize_t length)
             return found - 1;
         }
     }
-    if (table->size == table->capacity) {
+    if (table->size == table->capacity || (size_t)table->size + 1 > (table->mask + 1) / 2) {
         if (span_table_grow(table) < 0) {
             return -1;
         }
@@ -1892,6 +1934,75 @@ object_find(ObjectTable *table, PyObject *key)
     }
     table->found += table->slots[slot].key != NULL;
     return &table->slots[slot];
+}
+
+/* A table emptied for another call, its memory kept (made if it has none). */
+static int
+object_table_reset(ObjectTable *table, Py_ssize_t records)
+{
+    if (table->slots == NULL) {
+        return object_table_init(table);
+    }
+    table->used = table->looked = table->found = 0;
+    size_t wanted = slots_for(records < SHARING_SAMPLE ? records : SHARING_SAMPLE);
+    if (table->mask + 1 > 4 * wanted) {
+        ObjectSlot *slots = PyMem_Calloc(wanted, sizeof(ObjectSlot));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyMem_Free(table->slots);
+        table->slots = slots;
+        table->mask = wanted - 1;
+    }
+    else {
+        memset(table->slots, 0, (table->mask + 1) * sizeof(ObjectSlot));
+    }
+    return 0;
+}
+
+/* The tables of count_clf. They are kept from one call to the next (up to KEPT_TABLE_KEYS keys
+ * in all), emptied rather than freed: made anew at every call, a log of random paths asked the
+ * system for megabytes of fresh pages for every block it counted. */
+typedef struct {
+    SpanTable sections, methods, hosts, users;
+    ObjectTable who_seen, requests_seen;
+    Array pair_section, pair_status, pair_next;
+    long long *pair_hits;
+    Py_ssize_t pair_capacity;
+} CountTables;
+
+#define KEPT_TABLE_KEYS (1 << 18)
+
+static CountTables kept_tables;
+static int kept_tables_busy; /* a call uses them (a call made inside it, by a finalizer, makes its own) */
+
+static int
+count_tables_reset(CountTables *tables, Py_ssize_t records)
+{
+    tables->pair_section.size = tables->pair_status.size = tables->pair_next.size = 0;
+    if (span_table_reset(&tables->sections, records) < 0 || span_table_reset(&tables->methods, records) < 0
+        || span_table_reset(&tables->hosts, records) < 0 || span_table_reset(&tables->users, records) < 0
+        || object_table_reset(&tables->who_seen, records) < 0 || object_table_reset(&tables->requests_seen, records) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static void
+count_tables_free(CountTables *tables)
+{
+    span_table_free(&tables->sections);
+    span_table_free(&tables->methods);
+    span_table_free(&tables->hosts);
+    span_table_free(&tables->users);
+    PyMem_Free(tables->who_seen.slots);
+    PyMem_Free(tables->requests_seen.slots);
+    PyMem_Free(tables->pair_section.data);
+    PyMem_Free(tables->pair_status.data);
+    PyMem_Free(tables->pair_next.data);
+    PyMem_Free(tables->pair_hits);
+    memset(tables, 0, sizeof(*tables));
 }
 
 /* Whether bytes are printable ASCII or spaces: text decoded as ASCII is the same, and holds no
@@ -2047,24 +2158,16 @@ count_clf(PyObject *module, PyObject *args)
     PyObject *sizes = statuses == NULL ? NULL : private_slice(sizes_in, start, end);
     PyObject *result = NULL;
     int plain = 1;
-    SpanTable sections, methods, hosts, users;
-    ObjectTable who_seen = {0}, requests_seen = {0};
-    Array pair_section = {0}, pair_status = {0}, pair_next = {0};
-    long long *pair_hits = NULL;
-    Py_ssize_t pair_capacity = 0;
-    int tables = 0;
-    if (sizes == NULL) {
-        goto done;
+    CountTables t;
+    int kept = !kept_tables_busy; /* the tables of the last call, unless this call is inside it */
+    if (kept) {
+        t = kept_tables;
+        kept_tables_busy = 1;
     }
-    if (span_table_init(&sections) < 0) goto done;
-    tables = 1;
-    if (span_table_init(&methods) < 0) goto done;
-    tables = 2;
-    if (span_table_init(&hosts) < 0) goto done;
-    tables = 3;
-    if (span_table_init(&users) < 0) goto done;
-    tables = 4;
-    if (object_table_init(&who_seen) < 0 || object_table_init(&requests_seen) < 0) {
+    else {
+        memset(&t, 0, sizeof(t));
+    }
+    if (sizes == NULL || count_tables_reset(&t, PySequence_Fast_GET_SIZE(who)) < 0) {
         goto done;
     }
     Py_ssize_t records = PySequence_Fast_GET_SIZE(who);
@@ -2080,7 +2183,7 @@ count_clf(PyObject *module, PyObject *args)
     for (Py_ssize_t i = 0; i < records; i++) {
         /* who: host, ident and user, "-" as no host or user (decode_who) */
         PyObject *key = who_items[i];
-        ObjectSlot *seen = object_find(&who_seen, key);
+        ObjectSlot *seen = object_find(&t.who_seen, key);
         if (seen == NULL) {
             goto done;
         }
@@ -2105,22 +2208,22 @@ count_clf(PyObject *module, PyObject *args)
                 plain = 0; /* counted cut: the reference decides */
                 goto done;
             }
-            seen->first = span_index(&hosts, text, host_length);
-            seen->second = (user_length == 0 || (user_length == 1 && second[1] == '-')) ? -2 : span_index(&users, second + 1, user_length);
+            seen->first = span_index(&t.hosts, text, host_length);
+            seen->second = (user_length == 0 || (user_length == 1 && second[1] == '-')) ? -2 : span_index(&t.users, second + 1, user_length);
             if (seen->first < 0 || seen->second == -1) {
                 goto done;
             }
             seen->key = key;
-            who_seen.used++;
+            t.who_seen.used++;
         }
-        hosts.keys[seen->first].hits++;
+        t.hosts.keys[seen->first].hits++;
         if (seen->second >= 0) {
-            users.keys[seen->second].hits++;
+            t.users.keys[seen->second].hits++;
         }
 
         /* request: method and target; the target's section cut before the first stop after its lead */
         key = request_items[i];
-        seen = object_find(&requests_seen, key);
+        seen = object_find(&t.requests_seen, key);
         if (seen == NULL) {
             goto done;
         }
@@ -2143,19 +2246,19 @@ count_clf(PyObject *module, PyObject *args)
             if (space - text != last_method_length || memcmp(text, last_method, (size_t)(space - text)) != 0) {
                 last_method = text; /* a method repeats: found again without hashing it */
                 last_method_length = space - text;
-                last_method_index = span_index(&methods, text, space - text);
+                last_method_index = span_index(&t.methods, text, space - text);
             }
             seen->first = last_method_index;
-            Py_ssize_t section = seen->first < 0 ? -1 : span_index(&sections, target, cut - target);
+            Py_ssize_t section = seen->first < 0 ? -1 : span_index(&t.sections, target, cut - target);
             if (section < 0) {
                 goto done;
             }
             seen->second = section;
             seen->key = key;
-            requests_seen.used++;
+            t.requests_seen.used++;
         }
-        methods.keys[seen->first].hits++;
-        SpanKey *section = &sections.keys[seen->second];
+        t.methods.keys[seen->first].hits++;
+        SpanKey *section = &t.sections.keys[seen->second];
         section->hits++;
 
         long long size;
@@ -2172,61 +2275,61 @@ count_clf(PyObject *module, PyObject *args)
 
         /* (section, status) pairs: a section's few statuses are a chain */
         Py_ssize_t pair = section->first_pair, previous = -1;
-        while (pair >= 0 && pair_status.data[pair] != code) {
+        while (pair >= 0 && t.pair_status.data[pair] != code) {
             previous = pair;
-            pair = pair_next.data[pair];
+            pair = t.pair_next.data[pair];
         }
         if (pair < 0) {
-            pair = pair_status.size;
-            if (pair == pair_capacity) {
-                pair_capacity = pair_capacity ? pair_capacity * 2 : 64;
-                long long *grown = PyMem_Realloc(pair_hits, (size_t)pair_capacity * sizeof(long long));
+            pair = t.pair_status.size;
+            if (pair == t.pair_capacity) {
+                t.pair_capacity = t.pair_capacity ? t.pair_capacity * 2 : 64;
+                long long *grown = PyMem_Realloc(t.pair_hits, (size_t)t.pair_capacity * sizeof(long long));
                 if (grown == NULL) {
                     PyErr_NoMemory();
                     goto done;
                 }
-                pair_hits = grown;
+                t.pair_hits = grown;
             }
-            pair_hits[pair] = 0;
-            if (array_push(&pair_status, code) < 0 || array_push(&pair_section, seen->second) < 0 || array_push(&pair_next, -1) < 0) {
+            t.pair_hits[pair] = 0;
+            if (array_push(&t.pair_status, code) < 0 || array_push(&t.pair_section, seen->second) < 0 || array_push(&t.pair_next, -1) < 0) {
                 goto done;
             }
             if (previous < 0) {
                 section->first_pair = pair;
             }
             else {
-                pair_next.data[previous] = pair;
+                t.pair_next.data[previous] = pair;
             }
         }
-        pair_hits[pair]++;
+        t.pair_hits[pair]++;
     }
 
     {
-        int cut = sections.size > max_keys || methods.size > max_keys || hosts.size > max_keys || users.size > max_keys;
+        int cut = t.sections.size > max_keys || t.methods.size > max_keys || t.hosts.size > max_keys || t.users.size > max_keys;
         Py_ssize_t limit = cut ? max_keys : PY_SSIZE_T_MAX;
-        Py_ssize_t kept = sections.size < limit ? sections.size : limit;
+        Py_ssize_t kept = t.sections.size < limit ? t.sections.size : limit;
         PyObject **names = PyMem_Calloc((size_t)kept + 1, sizeof(PyObject *));
         PyObject *section_status = PyDict_New(), *bytes = PyDict_New(), *overflow = NULL;
         PyObject *method_counts = NULL, *client_counts = NULL, *user_counts = NULL;
         int failed = names == NULL || section_status == NULL || bytes == NULL;
         for (Py_ssize_t i = 0; !failed && i < kept; i++) {
             PyObject *number = NULL;
-            failed = (names[i] = ascii_text(sections.keys[i].text, sections.keys[i].length)) == NULL
-                || (number = PyLong_FromLongLong(sections.keys[i].bytes)) == NULL || PyDict_SetItem(bytes, names[i], number) < 0;
+            failed = (names[i] = ascii_text(t.sections.keys[i].text, t.sections.keys[i].length)) == NULL
+                || (number = PyLong_FromLongLong(t.sections.keys[i].bytes)) == NULL || PyDict_SetItem(bytes, names[i], number) < 0;
             Py_XDECREF(number);
         }
         /* beyond the cut: each section's errors, and the hits of each status, first seen first (the
          * errors are counts as unsigned 64-bit ints, the bytes array("Q").frombytes reads) */
-        Py_ssize_t beyond = sections.size - kept;
+        Py_ssize_t beyond = t.sections.size - kept;
         long long *beyond_errors = PyMem_Calloc((size_t)beyond + 1, sizeof(long long));
         long long status_hits[1000] = {0};
         int status_order[1000], status_seen = 0;
         failed = failed || beyond_errors == NULL;
-        for (Py_ssize_t pair = 0; !failed && pair < pair_status.size; pair++) {
-            Py_ssize_t section = pair_section.data[pair];
-            int code = (int)pair_status.data[pair];
+        for (Py_ssize_t pair = 0; !failed && pair < t.pair_status.size; pair++) {
+            Py_ssize_t section = t.pair_section.data[pair];
+            int code = (int)t.pair_status.data[pair];
             if (section < kept) {
-                PyObject *status = PyLong_FromLong(code), *hits = PyLong_FromLongLong(pair_hits[pair]);
+                PyObject *status = PyLong_FromLong(code), *hits = PyLong_FromLongLong(t.pair_hits[pair]);
                 PyObject *name = status == NULL ? NULL : PyTuple_Pack(2, names[section], status);
                 failed = hits == NULL || name == NULL || PyDict_SetItem(section_status, name, hits) < 0;
                 Py_XDECREF(status);
@@ -2235,17 +2338,17 @@ count_clf(PyObject *module, PyObject *args)
                 continue;
             }
             if (errors[code]) {
-                beyond_errors[section - kept] += pair_hits[pair];
+                beyond_errors[section - kept] += t.pair_hits[pair];
             }
             if (!status_hits[code]) {
                 status_order[status_seen++] = code;
             }
-            status_hits[code] += pair_hits[pair];
+            status_hits[code] += t.pair_hits[pair];
         }
         if (!failed) {
-            method_counts = first_counts(&methods, limit);
-            client_counts = first_counts(&hosts, limit);
-            user_counts = first_counts(&users, limit);
+            method_counts = first_counts(&t.methods, limit);
+            client_counts = first_counts(&t.hosts, limit);
+            user_counts = first_counts(&t.users, limit);
             failed = method_counts == NULL || client_counts == NULL || user_counts == NULL;
         }
         if (!failed && cut) {
@@ -2258,12 +2361,12 @@ count_clf(PyObject *module, PyObject *args)
                 Py_XDECREF(status);
                 Py_XDECREF(hits);
             }
-            PyObject *names_after = joined_keys(&sections, kept);
-            PyObject *hits = count_bytes(&sections, kept, 0);
+            PyObject *names_after = joined_keys(&t.sections, kept);
+            PyObject *hits = count_bytes(&t.sections, kept, 0);
             PyObject *error_counts = PyBytes_FromStringAndSize((const char *)beyond_errors, beyond * (Py_ssize_t)sizeof(long long));
-            PyObject *sizes_after = count_bytes(&sections, kept, 1);
-            PyObject *methods_after = keys_after(&methods, limit), *clients_after = keys_after(&hosts, limit);
-            PyObject *users_after = keys_after(&users, limit);
+            PyObject *sizes_after = count_bytes(&t.sections, kept, 1);
+            PyObject *methods_after = keys_after(&t.methods, limit), *clients_after = keys_after(&t.hosts, limit);
+            PyObject *users_after = keys_after(&t.users, limit);
             if (status_counts && names_after && hits && error_counts && sizes_after && methods_after && clients_after && users_after) {
                 overflow = Py_BuildValue("((nO)OOOOOOO)", beyond, names_after, hits, error_counts, sizes_after, status_counts,
                                          methods_after, clients_after, users_after);
@@ -2279,8 +2382,8 @@ count_clf(PyObject *module, PyObject *args)
             failed = overflow == NULL;
             /* the clients beyond the cut, into the sketch (as distinct_add hashes them) */
             unsigned char *slots = (unsigned char *)PyByteArray_AS_STRING(registers);
-            for (Py_ssize_t i = limit; !failed && i < hosts.size; i++) {
-                sketch_add(slots, precision, hosts.keys[i].text, hosts.keys[i].length);
+            for (Py_ssize_t i = limit; !failed && i < t.hosts.size; i++) {
+                sketch_add(slots, precision, t.hosts.keys[i].text, t.hosts.keys[i].length);
             }
         }
         else if (!failed) {
@@ -2309,16 +2412,18 @@ done:
         Py_INCREF(Py_None);
         result = Py_None;
     }
-    if (tables >= 1) span_table_free(&sections);
-    if (tables >= 2) span_table_free(&methods);
-    if (tables >= 3) span_table_free(&hosts);
-    if (tables >= 4) span_table_free(&users);
-    PyMem_Free(who_seen.slots);
-    PyMem_Free(requests_seen.slots);
-    PyMem_Free(pair_section.data);
-    PyMem_Free(pair_status.data);
-    PyMem_Free(pair_next.data);
-    PyMem_Free(pair_hits);
+    if (kept && t.sections.capacity + t.hosts.capacity + t.users.capacity + t.methods.capacity <= KEPT_TABLE_KEYS) {
+        kept_tables = t; /* for the next call */
+    }
+    else {
+        count_tables_free(&t);
+        if (kept) {
+            memset(&kept_tables, 0, sizeof(kept_tables));
+        }
+    }
+    if (kept) {
+        kept_tables_busy = 0;
+    }
     Py_XDECREF(who);
     Py_XDECREF(requests);
     Py_XDECREF(statuses);

@@ -11,6 +11,7 @@ run there rather than skip.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import subprocess
@@ -379,6 +380,37 @@ class CountPlainTest(unittest.TestCase):
         huge = one._replace(sizes=[b"999999999999999999"] * 20)  # one section's bytes pass 2**63: the reference's integers decide
         self.assertIsNone(aggregate._count_plain(huge, 0, 20, None))
 
+    def test_tables_kept_from_one_call_to_the_next_start_empty(self) -> None:
+        # the C keeps its tables between calls, emptied (and smaller after a large call), or frees them past a bound
+        kinds = dict.fromkeys(("hosts", "users", "methods", "sections"), 10**9)
+        for records, distinct in ((5_000, kinds), (20, kinds), (150_000, kinds), (3, kinds),
+                                  (8_000, dict.fromkeys(("hosts", "users", "methods", "sections"), 7))):
+            with self.subTest(records=records):
+                self.assert_same_counts(plain_columns(records, records, distinct), 0, records, 1_000)
+
+    def test_a_call_made_inside_a_call_has_its_own_tables(self) -> None:
+        # a finalizer run by the collector while count_clf makes its objects may call it again
+        small = plain_columns(11, 50, dict.fromkeys(("hosts", "users", "methods", "sections"), 4))
+        inner: List[Optional[Counts]] = []
+
+        class Cycle:
+            def __del__(self) -> None:
+                inner.append(aggregate._count_plain(small, 0, 50, None))
+        thresholds = gc.get_threshold()
+        self.addCleanup(gc.set_threshold, *thresholds)
+        parsed = plain_columns(12, 6_000, dict.fromkeys(("hosts", "users", "methods", "sections"), 10**9))
+        gc.set_threshold(1)
+        for _ in range(200):
+            cycle = Cycle()
+            cycle.itself = cycle  # type: ignore[attr-defined]
+        del cycle
+        counted = aggregate._count_plain(parsed, 0, 6_000, 1_000)
+        gc.set_threshold(*thresholds)
+        self.assertTrue(inner)
+        self.assertEqual(counted, count_plain_python(parsed, 0, 6_000, 1_000))
+        for result in inner:
+            self.assertEqual(result, count_plain_python(small, 0, 50, None))
+
     def test_every_byte_value_at_every_position_of_a_key(self) -> None:
         # keys are checked eight bytes at a time: a byte outside printable ASCII is found wherever it is
         base = b"GET /abcdefghijklmnopqrstuvwxyz0123456789"
@@ -390,6 +422,8 @@ class CountPlainTest(unittest.TestCase):
 
     def test_a_replaced_section_rule_is_the_one_applied(self) -> None:
         parsed = plain_columns(3, 50, dict.fromkeys(("hosts", "users", "methods", "sections"), 5))
+        LINE_KEYS.request_cache.clear()  # requests decoded by the rule as written, by the tests before
+        self.addCleanup(LINE_KEYS.request_cache.clear)  # and by the replaced rule, for those after
         with mock.patch.object(section, "section_of", lambda target: "/all"):
             self.assertIsNone(aggregate._count_plain(parsed, 0, 50, None))
             self.assertEqual(set(count_records(parsed, 0, 50).section_bytes), {"/all"})
