@@ -12,7 +12,7 @@ How it works: one thread polls. Every ``poll_interval`` (0.2 s by default) it
 
 It sleeps on a :class:`threading.Event` between polls, so an idle watcher costs a few ``stat``
 calls per poll and :meth:`FileWatcher.stop` returns at once. When a file has more waiting than one
-turn reads (4 MiB), the next poll starts without sleeping.
+turn reads (8 MiB), the next poll starts without sleeping.
 
 Decisions:
 
@@ -93,9 +93,11 @@ from .lines import DEFAULT_MAX_LINE_LENGTH, compression_named
 
 LOGGER = logging.getLogger(__name__)
 
-BLOCKS_PER_TURN = 1
-"""Blocks read from one file per poll before the others get their turn (one of 4 MiB,
-:data:`~monilog.watcher.follower.READ_BLOCK`)."""
+BLOCKS_PER_TURN = 2
+"""Blocks read from one file per poll before the others get their turn (2 x 4 MiB,
+:data:`~monilog.watcher.follower.READ_BLOCK`): a read that finds the end of what was written is
+one of them, so that a file read whole in one block is known to be at its end (and its
+unterminated last line is delivered when the watcher stops)."""
 
 
 def glob_matches(pattern: str, compressed: bool = False) -> List[str]:
