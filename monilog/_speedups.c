@@ -1736,19 +1736,6 @@ typedef struct {
 
 #define SPAN_TABLE_MAX 0x7FFFFFFF /* keys a table holds at most (the columns then go the reference's way) */
 
-static int
-span_table_init(SpanTable *table)
-{
-    memset(table, 0, sizeof(*table));
-    table->mask = 127;
-    table->slots = PyMem_Calloc(table->mask + 1, sizeof(SpanSlot));
-    if (table->slots == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    return 0;
-}
-
 static void
 span_table_free(SpanTable *table)
 {
@@ -1794,9 +1781,7 @@ span_table_grow(SpanTable *table)
     return 0;
 }
 
-/* The slots a table starts a call of `records` records with: enough for a few keys, more when
- * the last call left more than four times what this one could fill (their clearing would cost
- * more than growing again). */
+/* The slots a call of `records` records needs at most (twice its keys), 128 at least. */
 static size_t
 slots_for(Py_ssize_t records)
 {
@@ -1807,29 +1792,34 @@ slots_for(Py_ssize_t records)
     return slots;
 }
 
-/* A table emptied for another call, its memory kept (made if it has none). */
+/* The `*mask + 1` slots of a table (of `size` bytes each) emptied for a call that needs about
+ * `wanted`: cleared in place, or made anew when there are none yet or more than four times that
+ * (clearing them would cost more than growing again). */
 static int
-span_table_reset(SpanTable *table, Py_ssize_t records)
+empty_slots(void **slots, size_t *mask, size_t wanted, size_t size)
 {
-    if (table->slots == NULL) {
-        return span_table_init(table);
-    }
-    table->size = 0;
-    size_t wanted = slots_for(records);
-    if (table->mask + 1 > 4 * wanted) {
-        SpanSlot *slots = PyMem_Calloc(wanted, sizeof(SpanSlot));
-        if (slots == NULL) {
+    if (*slots == NULL || *mask + 1 > 4 * wanted) {
+        void *fresh = PyMem_Calloc(wanted, size);
+        if (fresh == NULL) {
             PyErr_NoMemory();
             return -1;
         }
-        PyMem_Free(table->slots);
-        table->slots = slots;
-        table->mask = wanted - 1;
+        PyMem_Free(*slots);
+        *slots = fresh;
+        *mask = wanted - 1;
     }
     else {
-        memset(table->slots, 0, (table->mask + 1) * sizeof(SpanSlot));
+        memset(*slots, 0, (*mask + 1) * size);
     }
     return 0;
+}
+
+/* A table emptied for a call, its memory kept (made if it has none: a table of zeros is empty). */
+static int
+span_table_reset(SpanTable *table, Py_ssize_t records)
+{
+    table->size = 0;
+    return empty_slots((void **)&table->slots, &table->mask, slots_for(records), sizeof(SpanSlot));
 }
 
 /* The index of the span in the table, added with no counts if new; -1 on error. A table holds
@@ -1880,19 +1870,6 @@ typedef struct {
     ObjectSlot spare; /* the slot handed out once the table stopped remembering */
 } ObjectTable;
 
-static int
-object_table_init(ObjectTable *table)
-{
-    memset(table, 0, sizeof(*table));
-    table->mask = 255;
-    table->slots = PyMem_Calloc(table->mask + 1, sizeof(ObjectSlot));
-    if (table->slots == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    return 0;
-}
-
 static inline size_t
 object_slot(PyObject *key, size_t mask)
 {
@@ -1936,29 +1913,13 @@ object_find(ObjectTable *table, PyObject *key)
     return &table->slots[slot];
 }
 
-/* A table emptied for another call, its memory kept (made if it has none). */
+/* A table emptied for a call, its memory kept (made if it has none: a table of zeros is empty). */
 static int
 object_table_reset(ObjectTable *table, Py_ssize_t records)
 {
-    if (table->slots == NULL) {
-        return object_table_init(table);
-    }
     table->used = table->looked = table->found = 0;
-    size_t wanted = slots_for(records < SHARING_SAMPLE ? records : SHARING_SAMPLE);
-    if (table->mask + 1 > 4 * wanted) {
-        ObjectSlot *slots = PyMem_Calloc(wanted, sizeof(ObjectSlot));
-        if (slots == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        PyMem_Free(table->slots);
-        table->slots = slots;
-        table->mask = wanted - 1;
-    }
-    else {
-        memset(table->slots, 0, (table->mask + 1) * sizeof(ObjectSlot));
-    }
-    return 0;
+    return empty_slots((void **)&table->slots, &table->mask, slots_for(records < SHARING_SAMPLE ? records : SHARING_SAMPLE),
+                       sizeof(ObjectSlot));
 }
 
 /* The tables of count_clf. They are kept from one call to the next (up to KEPT_TABLE_KEYS keys
@@ -2003,6 +1964,26 @@ count_tables_free(CountTables *tables)
     PyMem_Free(tables->pair_next.data);
     PyMem_Free(tables->pair_hits);
     memset(tables, 0, sizeof(*tables));
+}
+
+/* The slot of a column's key and, when it is new there, its bytes (*text, *length): 1 when new,
+ * 0 when seen before, -1 on error, -2 when the key is not bytes (the reference decides). */
+static int
+column_key(ObjectTable *table, PyObject *key, ObjectSlot **seen, const char **text, Py_ssize_t *length)
+{
+    *seen = object_find(table, key);
+    if (*seen == NULL) {
+        return -1;
+    }
+    if ((*seen)->key != NULL) {
+        return 0;
+    }
+    if (!PyBytes_CheckExact(key)) {
+        return -2;
+    }
+    *text = PyBytes_AS_STRING(key);
+    *length = PyBytes_GET_SIZE(key);
+    return 1;
 }
 
 /* Whether bytes are printable ASCII or spaces: text decoded as ASCII is the same, and holds no
@@ -2182,18 +2163,15 @@ count_clf(PyObject *module, PyObject *args)
     Py_ssize_t last_method_length = -1, last_method_index = -1;
     for (Py_ssize_t i = 0; i < records; i++) {
         /* who: host, ident and user, "-" as no host or user (decode_who) */
-        PyObject *key = who_items[i];
-        ObjectSlot *seen = object_find(&t.who_seen, key);
-        if (seen == NULL) {
+        ObjectSlot *seen;
+        const char *text;
+        Py_ssize_t length;
+        int fresh = column_key(&t.who_seen, who_items[i], &seen, &text, &length);
+        if (fresh < 0) {
+            plain = fresh == -1; /* an error, or not bytes: the reference decides */
             goto done;
         }
-        if (seen->key == NULL) {
-            if (!PyBytes_CheckExact(key)) {
-                plain = 0;
-                goto done;
-            }
-            const char *text = PyBytes_AS_STRING(key);
-            Py_ssize_t length = PyBytes_GET_SIZE(key);
+        if (fresh) {
             const char *first = memchr(text, ' ', (size_t)length);
             const char *second = first == NULL ? NULL : memchr(first + 1, ' ', (size_t)(text + length - first - 1));
             if (second == NULL || !plain_text(text, length)) {
@@ -2213,7 +2191,7 @@ count_clf(PyObject *module, PyObject *args)
             if (seen->first < 0 || seen->second == -1) {
                 goto done;
             }
-            seen->key = key;
+            seen->key = who_items[i];
             t.who_seen.used++;
         }
         t.hosts.keys[seen->first].hits++;
@@ -2222,18 +2200,12 @@ count_clf(PyObject *module, PyObject *args)
         }
 
         /* request: method and target; the target's section cut before the first stop after its lead */
-        key = request_items[i];
-        seen = object_find(&t.requests_seen, key);
-        if (seen == NULL) {
+        fresh = column_key(&t.requests_seen, request_items[i], &seen, &text, &length);
+        if (fresh < 0) {
+            plain = fresh == -1;
             goto done;
         }
-        if (seen->key == NULL) {
-            if (!PyBytes_CheckExact(key)) {
-                plain = 0;
-                goto done;
-            }
-            const char *text = PyBytes_AS_STRING(key);
-            Py_ssize_t length = PyBytes_GET_SIZE(key);
+        if (fresh) {
             const char *space = memchr(text, ' ', (size_t)length);
             if (space == NULL || space + 1 == text + length || space[1] != lead[0] || !plain_text(text, length)) {
                 plain = 0; /* not "METHOD <lead>...": the section rule's other cases, in Python */
@@ -2254,7 +2226,7 @@ count_clf(PyObject *module, PyObject *args)
                 goto done;
             }
             seen->second = section;
-            seen->key = key;
+            seen->key = request_items[i];
             t.requests_seen.used++;
         }
         t.methods.keys[seen->first].hits++;
