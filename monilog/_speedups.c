@@ -1119,6 +1119,11 @@ private_slice(PyObject *sequence, Py_ssize_t start, Py_ssize_t end)
     }
     PyObject *fast = PySequence_Fast(slice, "the columns must be sequences");
     Py_DECREF(slice);
+    if (fast != NULL && Py_REFCNT(fast) > 1) { /* a sequence whose slice is shared (a subclass's __getitem__) */
+        PyObject *copy = PySequence_Tuple(fast);
+        Py_DECREF(fast);
+        fast = copy;
+    }
     return fast;
 }
 
@@ -1781,12 +1786,12 @@ span_table_grow(SpanTable *table)
     return 0;
 }
 
-/* The slots a call of `records` records needs at most (twice its keys), 128 at least. */
+/* The slots for `keys` keys (twice as many), 128 at least. */
 static size_t
-slots_for(Py_ssize_t records)
+slots_for(Py_ssize_t keys)
 {
     size_t slots = 128;
-    while (slots < (size_t)records * 2 && slots < ((size_t)1 << 32)) {
+    while (slots < (size_t)keys * 2 && slots < ((size_t)1 << 32)) {
         slots <<= 1;
     }
     return slots;
@@ -1818,8 +1823,9 @@ empty_slots(void **slots, size_t *mask, size_t wanted, size_t size)
 static int
 span_table_reset(SpanTable *table, Py_ssize_t records)
 {
+    Py_ssize_t last = table->size; /* keys of the last call: the table's likely needs */
     table->size = 0;
-    return empty_slots((void **)&table->slots, &table->mask, slots_for(records), sizeof(SpanSlot));
+    return empty_slots((void **)&table->slots, &table->mask, slots_for(records < last ? records : last), sizeof(SpanSlot));
 }
 
 /* The index of the span in the table, added with no counts if new; -1 on error. A table holds
@@ -1917,13 +1923,13 @@ object_find(ObjectTable *table, PyObject *key)
 static int
 object_table_reset(ObjectTable *table, Py_ssize_t records)
 {
+    Py_ssize_t last = (Py_ssize_t)table->used; /* keys of the last call (at most SHARING_SAMPLE and a few) */
     table->used = table->looked = table->found = 0;
-    return empty_slots((void **)&table->slots, &table->mask, slots_for(records < SHARING_SAMPLE ? records : SHARING_SAMPLE),
-                       sizeof(ObjectSlot));
+    return empty_slots((void **)&table->slots, &table->mask, slots_for(records < last ? records : last), sizeof(ObjectSlot));
 }
 
-/* The tables of count_clf. They are kept from one call to the next (up to KEPT_TABLE_KEYS keys
- * in all), emptied rather than freed: made anew at every call, a log of random paths asked the
+/* The tables of count_clf. They are kept from one call to the next (up to KEPT_TABLE_BYTES in
+ * all), emptied rather than freed, their slots sized for the keys of the last call: made anew at every call, a log of random paths asked the
  * system for megabytes of fresh pages for every block it counted. */
 typedef struct {
     SpanTable sections, methods, hosts, users;
@@ -1933,7 +1939,7 @@ typedef struct {
     Py_ssize_t pair_capacity;
 } CountTables;
 
-#define KEPT_TABLE_KEYS (1 << 18)
+#define KEPT_TABLE_BYTES (16 << 20)
 
 static CountTables kept_tables;
 static int kept_tables_busy; /* a call uses them (a call made inside it, by a finalizer, makes its own) */
@@ -1948,6 +1954,26 @@ count_tables_reset(CountTables *tables, Py_ssize_t records)
         return -1;
     }
     return 0;
+}
+
+/* The memory the tables hold. */
+static size_t
+count_tables_bytes(const CountTables *tables)
+{
+    size_t total = 0;
+    const SpanTable *spans[] = {&tables->sections, &tables->methods, &tables->hosts, &tables->users};
+    for (int i = 0; i < 4; i++) {
+        total += (size_t)spans[i]->capacity * sizeof(SpanKey) + (spans[i]->slots ? spans[i]->mask + 1 : 0) * sizeof(SpanSlot);
+    }
+    const ObjectTable *objects[] = {&tables->who_seen, &tables->requests_seen};
+    for (int i = 0; i < 2; i++) {
+        total += (objects[i]->slots ? objects[i]->mask + 1 : 0) * sizeof(ObjectSlot);
+    }
+    const Array *arrays[] = {&tables->pair_section, &tables->pair_status, &tables->pair_next};
+    for (int i = 0; i < 3; i++) {
+        total += (size_t)arrays[i]->capacity * sizeof(Py_ssize_t);
+    }
+    return total + (size_t)tables->pair_capacity * sizeof(long long);
 }
 
 static void
@@ -2254,13 +2280,14 @@ count_clf(PyObject *module, PyObject *args)
         if (pair < 0) {
             pair = t.pair_status.size;
             if (pair == t.pair_capacity) {
-                t.pair_capacity = t.pair_capacity ? t.pair_capacity * 2 : 64;
-                long long *grown = PyMem_Realloc(t.pair_hits, (size_t)t.pair_capacity * sizeof(long long));
+                Py_ssize_t capacity = t.pair_capacity ? t.pair_capacity * 2 : 64;
+                long long *grown = PyMem_Realloc(t.pair_hits, (size_t)capacity * sizeof(long long));
                 if (grown == NULL) {
                     PyErr_NoMemory();
                     goto done;
                 }
                 t.pair_hits = grown;
+                t.pair_capacity = capacity; /* only once it is so: the tables are kept for the next call */
             }
             t.pair_hits[pair] = 0;
             if (array_push(&t.pair_status, code) < 0 || array_push(&t.pair_section, seen->second) < 0 || array_push(&t.pair_next, -1) < 0) {
@@ -2279,12 +2306,16 @@ count_clf(PyObject *module, PyObject *args)
     {
         int cut = t.sections.size > max_keys || t.methods.size > max_keys || t.hosts.size > max_keys || t.users.size > max_keys;
         Py_ssize_t limit = cut ? max_keys : PY_SSIZE_T_MAX;
-        Py_ssize_t kept = t.sections.size < limit ? t.sections.size : limit;
-        PyObject **names = PyMem_Calloc((size_t)kept + 1, sizeof(PyObject *));
-        PyObject *section_status = PyDict_New(), *bytes = PyDict_New(), *overflow = NULL;
+        Py_ssize_t first = t.sections.size < limit ? t.sections.size : limit; /* sections before the cut */
+        PyObject **names = PyMem_Calloc((size_t)first + 1, sizeof(PyObject *));
+        PyObject *section_status = names == NULL ? NULL : PyDict_New();
+        PyObject *bytes = section_status == NULL ? NULL : PyDict_New(), *overflow = NULL;
         PyObject *method_counts = NULL, *client_counts = NULL, *user_counts = NULL;
         int failed = names == NULL || section_status == NULL || bytes == NULL;
-        for (Py_ssize_t i = 0; !failed && i < kept; i++) {
+        if (names == NULL) {
+            PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; !failed && i < first; i++) {
             PyObject *number = NULL;
             failed = (names[i] = ascii_text(t.sections.keys[i].text, t.sections.keys[i].length)) == NULL
                 || (number = PyLong_FromLongLong(t.sections.keys[i].bytes)) == NULL || PyDict_SetItem(bytes, names[i], number) < 0;
@@ -2292,15 +2323,18 @@ count_clf(PyObject *module, PyObject *args)
         }
         /* beyond the cut: each section's errors, and the hits of each status, first seen first (the
          * errors are counts as unsigned 64-bit ints, the bytes array("Q").frombytes reads) */
-        Py_ssize_t beyond = t.sections.size - kept;
+        Py_ssize_t beyond = t.sections.size - first;
         long long *beyond_errors = PyMem_Calloc((size_t)beyond + 1, sizeof(long long));
+        if (beyond_errors == NULL && !failed) {
+            PyErr_NoMemory();
+        }
         long long status_hits[1000] = {0};
         int status_order[1000], status_seen = 0;
         failed = failed || beyond_errors == NULL;
         for (Py_ssize_t pair = 0; !failed && pair < t.pair_status.size; pair++) {
             Py_ssize_t section = t.pair_section.data[pair];
             int code = (int)t.pair_status.data[pair];
-            if (section < kept) {
+            if (section < first) {
                 PyObject *status = PyLong_FromLong(code), *hits = PyLong_FromLongLong(t.pair_hits[pair]);
                 PyObject *name = status == NULL ? NULL : PyTuple_Pack(2, names[section], status);
                 failed = hits == NULL || name == NULL || PyDict_SetItem(section_status, name, hits) < 0;
@@ -2310,7 +2344,7 @@ count_clf(PyObject *module, PyObject *args)
                 continue;
             }
             if (errors[code]) {
-                beyond_errors[section - kept] += t.pair_hits[pair];
+                beyond_errors[section - first] += t.pair_hits[pair];
             }
             if (!status_hits[code]) {
                 status_order[status_seen++] = code;
@@ -2333,10 +2367,10 @@ count_clf(PyObject *module, PyObject *args)
                 Py_XDECREF(status);
                 Py_XDECREF(hits);
             }
-            PyObject *names_after = joined_keys(&t.sections, kept);
-            PyObject *hits = count_bytes(&t.sections, kept, 0);
+            PyObject *names_after = joined_keys(&t.sections, first);
+            PyObject *hits = count_bytes(&t.sections, first, 0);
             PyObject *error_counts = PyBytes_FromStringAndSize((const char *)beyond_errors, beyond * (Py_ssize_t)sizeof(long long));
-            PyObject *sizes_after = count_bytes(&t.sections, kept, 1);
+            PyObject *sizes_after = count_bytes(&t.sections, first, 1);
             PyObject *methods_after = keys_after(&t.methods, limit), *clients_after = keys_after(&t.hosts, limit);
             PyObject *users_after = keys_after(&t.users, limit);
             if (status_counts && names_after && hits && error_counts && sizes_after && methods_after && clients_after && users_after) {
@@ -2352,7 +2386,12 @@ count_clf(PyObject *module, PyObject *args)
             Py_XDECREF(clients_after);
             Py_XDECREF(users_after);
             failed = overflow == NULL;
-            /* the clients beyond the cut, into the sketch (as distinct_add hashes them) */
+            /* the clients beyond the cut, into the sketch (as distinct_add hashes them), unless a
+             * finalizer run while the objects above were made changed its size */
+            if (!failed && PyByteArray_GET_SIZE(registers) != register_count) {
+                PyErr_SetString(PyExc_ValueError, "count_clf: the registers changed size during the call");
+                failed = 1;
+            }
             unsigned char *slots = (unsigned char *)PyByteArray_AS_STRING(registers);
             for (Py_ssize_t i = limit; !failed && i < t.hosts.size; i++) {
                 sketch_add(slots, precision, t.hosts.keys[i].text, t.hosts.keys[i].length);
@@ -2365,7 +2404,7 @@ count_clf(PyObject *module, PyObject *args)
         if (!failed) {
             result = PyTuple_Pack(6, section_status, bytes, method_counts, client_counts, user_counts, overflow);
         }
-        for (Py_ssize_t i = 0; names != NULL && i < kept; i++) {
+        for (Py_ssize_t i = 0; names != NULL && i < first; i++) {
             Py_XDECREF(names[i]);
         }
         PyMem_Free(names);
@@ -2384,7 +2423,7 @@ done:
         Py_INCREF(Py_None);
         result = Py_None;
     }
-    if (kept && t.sections.capacity + t.hosts.capacity + t.users.capacity + t.methods.capacity <= KEPT_TABLE_KEYS) {
+    if (kept && count_tables_bytes(&t) <= KEPT_TABLE_BYTES) {
         kept_tables = t; /* for the next call */
     }
     else {

@@ -411,6 +411,27 @@ class CountPlainTest(unittest.TestCase):
         for result in inner:
             self.assertEqual(result, count_plain_python(small, 0, 50, None))
 
+    def test_memory_running_out_gives_a_memory_error_and_the_next_call_counts_right(self) -> None:
+        try:
+            import _testcapi  # CPython's own test hooks: the n-th allocation fails
+        except ImportError:
+            self.skipTest("no _testcapi to make allocations fail")
+        small = plain_columns(21, 10, dict.fromkeys(("hosts", "users", "methods", "sections"), 3))
+        wide = plain_columns(22, 300, dict.fromkeys(("hosts", "users", "methods", "sections"), 10**9))
+        expected = count_plain_python(wide, 0, 300, 1_000)
+        failures = 0
+        for allocation in range(120):
+            aggregate._count_plain(small, 0, 10, None)  # kept tables with little room
+            _testcapi.set_nomemory(allocation, allocation + 1)
+            try:
+                aggregate._count_plain(wide, 0, 300, 1_000)
+            except MemoryError:
+                failures += 1
+            finally:
+                _testcapi.remove_mem_hooks()
+            self.assertEqual(aggregate._count_plain(wide, 0, 300, 1_000), expected, allocation)
+        self.assertGreater(failures, 10)
+
     def test_every_byte_value_at_every_position_of_a_key(self) -> None:
         # keys are checked eight bytes at a time: a byte outside printable ASCII is found wherever it is
         base = b"GET /abcdefghijklmnopqrstuvwxyz0123456789"
