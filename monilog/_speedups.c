@@ -1568,6 +1568,23 @@ sketch_add(unsigned char *slots, int precision, const char *text, Py_ssize_t len
     }
 }
 
+/* The precision of a HyperLogLog's registers (a bytearray of 2**precision bytes, at least 16),
+ * or -1 with a ValueError naming `caller`. */
+static int
+register_precision(PyObject *registers, const char *caller)
+{
+    Py_ssize_t size = PyByteArray_GET_SIZE(registers);
+    int precision = 0;
+    while (precision < 30 && ((Py_ssize_t)1 << precision) < size) {
+        precision++;
+    }
+    if (size < 16 || ((Py_ssize_t)1 << precision) != size) {
+        PyErr_Format(PyExc_ValueError, "%s: the registers must be a power of two, at least 16", caller);
+        return -1;
+    }
+    return precision;
+}
+
 /* distinct_add: the twin of monilog.accumulation.distinct.add_python (see there for the hash). */
 static PyObject *
 distinct_add(PyObject *module, PyObject *args)
@@ -1577,13 +1594,8 @@ distinct_add(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O:distinct_add", &PyByteArray_Type, &registers, &keys)) {
         return NULL;
     }
-    Py_ssize_t size = PyByteArray_GET_SIZE(registers);
-    int precision = 0;
-    while (precision < 30 && ((Py_ssize_t)1 << precision) < size) {
-        precision++;
-    }
-    if (size < 16 || ((Py_ssize_t)1 << precision) != size) {
-        PyErr_SetString(PyExc_ValueError, "distinct_add: the registers must be a power of two, at least 16");
+    int precision = register_precision(registers, "distinct_add");
+    if (precision < 0) {
         return NULL;
     }
     unsigned char *slots = (unsigned char *)PyByteArray_AS_STRING(registers);
@@ -2146,15 +2158,11 @@ count_clf(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "count_clf: one lead character, 1000 error flags and max_keys >= 0");
         return NULL;
     }
-    int precision = 0;
-    Py_ssize_t register_count = PyByteArray_GET_SIZE(registers);
-    while (precision < 30 && ((Py_ssize_t)1 << precision) < register_count) {
-        precision++;
-    }
-    if (register_count < 16 || ((Py_ssize_t)1 << precision) != register_count) {
-        PyErr_SetString(PyExc_ValueError, "count_clf: the registers must be a power of two, at least 16");
+    int precision = register_precision(registers, "count_clf");
+    if (precision < 0) {
         return NULL;
     }
+    Py_ssize_t register_count = PyByteArray_GET_SIZE(registers);
     unsigned char stop[256] = {0};
     for (Py_ssize_t i = 0; i < stop_count; i++) {
         stop[(unsigned char)stops[i]] = 1;
