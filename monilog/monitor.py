@@ -76,7 +76,7 @@ from datetime import datetime, timezone, tzinfo
 from functools import partial
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from monilog.accumulation.aggregate import Batch, Segment, aggregate
+from monilog.accumulation.aggregate import Batch, Segment, aggregate, span_of
 from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, format_duration
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.counts import Counts
@@ -474,7 +474,7 @@ class Monitor:
             self._start_from_wall = False
             self._drain_orphans()
         self._tz = zone
-        period = second - second % self.period
+        period = span_of(second, self.period)
         if period < start and not late and self._nothing_reported and self._within_lateness(second):
             self._report_start = start = period  # nothing reported yet: reports may start earlier
         if late or period < start:
@@ -604,8 +604,7 @@ class Monitor:
     # -- internals --------------------------------------------------------------------------
 
     def _period_of(self, moment: float) -> int:
-        second = int(moment // 1)
-        return second - second % self.period
+        return span_of(int(moment // 1), self.period)
 
     def _report(self, start: int, end: int) -> None:
         """Report the period starting at ``start`` and open the next one."""

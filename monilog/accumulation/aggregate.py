@@ -179,7 +179,7 @@ def _plan(parsed: ParsedBlock, span_seconds: int) -> _Plan:
     begin = 0
     while begin < len(runs):
         second, zone = runs[begin][0], run_zones[begin]
-        span = second - second % span_seconds
+        span = span_of(second, span_seconds)
         end = begin + 1
         while end < len(runs) and run_zones[end] == zone and runs[end][0] - span < span_seconds and runs[end][0] >= span:
             end += 1
@@ -205,13 +205,19 @@ def aggregate(parsed: ParsedBlock, span_seconds: int, cut_keys: Optional[int] = 
     segments: List[Segment] = []
     for number, (begin, end) in enumerate(plan.bounds):
         second, zone = runs[begin][0], plan.zones[begin]
-        span = second - second % span_seconds
+        span = span_of(second, span_seconds)
         first, last = starts[begin], starts[end] if end < len(runs) else records
         skips = [(index - begin, reason) for index in range(begin, end) for reason in plan.skips_before.get(index, ())]
         joins = (number == 0 and open_span == (span, zone)) or (open_end and end == len(runs))
         counts = count_records(parsed, first, last, None if joins else cut_keys)
         segments.append(Segment(second, span, runs[begin:end], zone, counts, skips, first))
     return Batch(segments, plan.skipped_after, parsed.lines, records, parsed)
+
+
+def span_of(second: int, span_seconds: int) -> int:
+    """The start of the aligned span of ``span_seconds`` that ``second`` falls in (spans are aligned
+    on the Unix epoch, as report periods are)."""
+    return second - second % span_seconds
 
 
 def last_span_start(parsed: ParsedBlock, span_seconds: int) -> int:
