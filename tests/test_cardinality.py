@@ -11,6 +11,7 @@ import tempfile
 import unittest
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import accumulate
 from typing import Dict, Iterator, List, Optional
 from unittest import mock
 
@@ -27,7 +28,8 @@ from monilog.parsing.logformat import LogFormat
 from monilog.parsing.parser import LogParser
 from monilog.parsing.reading import VhostKeys
 from monilog.replayer import replay
-from monilog.replayer.aggregation import ChunkTask, aggregate_pieces, reparse
+from monilog.replayer.aggregation import ChunkTask, aggregate_pieces, reparse, span_reader
+from monilog.replayer.chunks import Chunk, chunk_bounds
 from monilog.replayer.tuning import ReplayTuning
 from tests.support import Recorder
 
@@ -189,17 +191,19 @@ class FoldedPeriodsTest(unittest.TestCase):
     """A replay's worker sends the keys beyond the cut of a period it holds whole folded, unsent;
     the main process folds them unread, or counts the period's lines again where it would read them."""
 
-    def test_a_chunk_s_whole_periods_are_folded_and_its_first_last_and_repeated_ones_sent(self) -> None:
+    def test_a_chunk_s_whole_periods_are_folded_and_its_first_and_repeated_ones_sent(self) -> None:
         lines = stamped_lines(range(0, 40)) + stamped_lines(range(25, 30), first=10**6) + stamped_lines(range(40, 60))
         block = b"\n".join(lines) + b"\n"
-        for fold in (True, False):
-            batch = aggregate_pieces([block], "common", 10, cut_keys=MIN_CUT_KEYS, fold_whole_periods=fold)
+        for fold, starts_span in ((True, False), (False, False), (True, True)):
+            batch = aggregate_pieces([block], "common", 10, cut_keys=MIN_CUT_KEYS, fold_whole_periods=fold,
+                                     starts_span=starts_span)
             assert isinstance(batch, Batch)
             spans = [segment.span - T0 for segment in batch.segments]
             self.assertEqual(spans, [0, 10, 20, 30, 20, 40, 50])
             unsent = [segment.counts.overflow is not None and not segment.counts.overflow.sent for segment in batch.segments]
-            # 0 and 50: the chunks before and after may hold more of them; 20: twice in the chunk
-            self.assertEqual(unsent, [False, fold, False, fold, False, fold, False])
+            # 0: the chunk before may hold more of it, unless the chunk was cut where the span changed;
+            # 20: twice in the chunk; 50: the chunk after may hold more, applied after it
+            self.assertEqual(unsent, [starts_span, fold, False, fold, False, fold, fold])
             self.assertTrue(all(segment.counts.overflow is not None for segment in batch.segments))
 
     def test_a_period_whose_first_keys_may_leave_room_is_sent_whole(self) -> None:
@@ -209,7 +213,7 @@ class FoldedPeriodsTest(unittest.TestCase):
         assert isinstance(batch, Batch)
         # statistics would cut it, and count a longer path beyond the cut under it: they read those keys
         self.assertEqual([segment.counts.overflow is not None and segment.counts.overflow.sent for segment in batch.segments],
-                         [True, True, True])
+                         [True, True, False])
 
     def test_a_folded_period_counted_late_is_counted_again_from_its_lines(self) -> None:
         directory = tempfile.mkdtemp(prefix="monilog-folded-")
@@ -264,6 +268,66 @@ class FoldedPeriodsTest(unittest.TestCase):
         self.assertTrue(any(counts.overflow is not None for counts in applied))  # cut, per second, and sent
         self.assertFalse([counts for counts in applied if counts.overflow is not None and not counts.overflow.sent])
         self.assertEqual(reparsed.call_count, 0)
+
+
+class SpanCutChunksTest(unittest.TestCase):
+    """A replay cuts a file read alone where its lines' report period changes: a chunk then holds
+    its periods whole, and sends none of their keys beyond the cut."""
+
+    def write(self, lines: List[bytes]) -> str:
+        directory = tempfile.mkdtemp(prefix="monilog-spans-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "access.log")
+        with open(path, "wb") as stream:
+            stream.write(b"\n".join(lines) + b"\n")
+        return path
+
+    def bounds(self, path: str, spans: bool, size: int = 256 << 10) -> List[Chunk]:
+        chunks = list(chunk_bounds(path, os.path.getsize(path), size, size, size, 0,
+                                   span_reader("common", 10) if spans else None))
+        self.assertEqual([chunks[0].start, *(chunk.end for chunk in chunks)],
+                         [*(chunk.start for chunk in chunks), os.path.getsize(path)])  # every byte once
+        return chunks
+
+    def test_cuts_move_to_where_the_period_changes(self) -> None:
+        lines = stamped_lines(range(0, 120))  # a period of 3,000 lines, some 200 KB
+        starts = dict(zip(accumulate([0] + [len(line) + 1 for line in lines]), range(len(lines))))
+        spans = [(T0 + index // 300) // 10 for index in range(len(lines))]
+        path = self.write(lines)
+        plain, cut = self.bounds(path, spans=False), self.bounds(path, spans=True)
+        self.assertFalse(any(chunk.starts_span for chunk in plain))
+        self.assertTrue(all(chunk.starts_span for chunk in cut[1:]), cut)
+        for chunk in cut[1:]:
+            self.assertNotEqual(spans[starts[chunk.start] - 1], spans[starts[chunk.start]])
+        self.assertLessEqual(abs(cut[1].start - plain[1].start), 128 << 10)  # half a chunk at most
+
+    def test_cuts_in_a_period_longer_than_their_reach_stay_where_they_were(self) -> None:
+        path = self.write(stamped_lines(range(0, 10), rate=3000))  # one period of 2 MB
+        self.assertEqual(self.bounds(path, spans=True), self.bounds(path, spans=False))
+        going_back = self.write(stamped_lines(range(60, 120)) + stamped_lines(range(0, 60), first=10**6))
+        self.assertTrue(any(chunk.starts_span for chunk in self.bounds(going_back, spans=True)))
+
+    def test_a_replay_sends_no_key_beyond_the_cut_of_a_period_and_reports_alike(self) -> None:
+        lines = stamped_lines(range(0, 90))
+        path = self.write(lines + stamped_lines(range(20, 25), first=10**6) + stamped_lines(range(90, 120), first=2 * 10**6))
+        tuning = ReplayTuning(chunk_bytes=1 << 20, min_chunk_bytes=1 << 20, in_process_bytes=1 << 30)
+        outputs = []
+        for kind in (Monitor, UncutMonitor):
+            recorder = Recorder()
+            monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
+            with applied_counts() as applied, mock.patch("monilog.replayer.engine.reparse", side_effect=reparse) as reparsed:
+                replay(monitor, [path], tuning=tuning)
+            cut = [counts for counts in applied if counts.overflow is not None]
+            if kind is Monitor:
+                # after the first period (cut by the first chunk, too short to find a change), each
+                # period is applied in one piece (10 s of 300 lines), and so are the 5 s logged late
+                self.assertEqual({counts.hits for counts in applied[2:]}, {3000, 1500})
+                self.assertEqual(len(applied), 12 + 1 + 1)  # twelve periods, the first in two parts, the late lines
+                # one sent: the second chunk's first period (the first chunk is too short to find a change)
+                self.assertEqual(sum(counts.overflow.sent for counts in cut if counts.overflow is not None), 1)
+                self.assertEqual(reparsed.call_count, 1)  # the late lines, counted again
+            outputs.append(recorder.items)
+        self.assertEqual(outputs[0], outputs[1])
 
 
 class DecodeCacheTest(unittest.TestCase):

@@ -51,10 +51,12 @@ SMALL_CHUNKS = dict(first_chunk_bytes=3000, chunk_bytes=20_000, merged_chunk_byt
 TUNING = ReplayTuning(**SMALL_CHUNKS)  # type: ignore[arg-type]
 
 
-def chunk_starts(path: str) -> List[int]:
-    """Where the replay cuts ``path`` into chunks, with the tests' small chunks."""
-    return [start for start, _ in chunk_bounds(path, os.path.getsize(path), TUNING.first_chunk_bytes,
-                                              TUNING.min_chunk_bytes, TUNING.chunk_bytes, 0)]
+def chunk_starts(path: str, span: Optional[int] = None) -> List[int]:
+    """Where the replay cuts ``path`` into chunks, with the tests' small chunks: alone and cut by
+    spans of ``span`` seconds (a file replayed alone), or merged with others (None)."""
+    span_of = None if span is None else aggregation.span_reader("auto", span)
+    return [chunk.start for chunk in chunk_bounds(path, os.path.getsize(path), TUNING.first_chunk_bytes,
+                                                  TUNING.min_chunk_bytes, TUNING.chunk_bytes, 0, span_of)]
 
 
 def reference_replay(monitor: Monitor, paths: Sequence[str]) -> None:
@@ -407,7 +409,7 @@ class ReplayEquivalenceTest(unittest.TestCase):
     def test_offset_change_at_a_chunk_boundary(self) -> None:
         lines = generated(rates=(20,), durations=(120,))
         path = self.write("boundary.log", lines)
-        bounds = chunk_starts(path)
+        bounds = chunk_starts(path, span=1)
         starts, offset = {}, 0
         for index, line in enumerate(lines):
             starts[offset] = index

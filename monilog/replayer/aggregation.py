@@ -16,14 +16,15 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from itertools import chain
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start
+from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start, span_of
 from monilog.accumulation.statistics import fills_empty
 from monilog.parsing.block import parse_block
 from monilog.parsing.columns import ParsedBlock, has_hash_line, joined, split_block
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
+from monilog.parsing.record import ParseError
 from monilog.replayer.chunks import ChunkChanged, file_pieces, range_lines, read_range
 from monilog.replayer.tuning import ReplayTuning
 
@@ -51,6 +52,9 @@ class ChunkTask(NamedTuple):
     <monilog.accumulation.overflow.Overflow.folded>` (see :func:`folded_whole_spans`): when its
     spans are report periods of one source, which the main process's statistics then fold unread
     (not when sources are merged: their periods are joined from parts)."""
+    starts_span: bool = False
+    """Whether the chunk was cut where the lines' span changes (:attr:`Chunk.starts_span
+    <monilog.replayer.chunks.Chunk.starts_span>`): its first span is then folded too, when whole."""
 
 
 class Refusal(NamedTuple):
@@ -66,11 +70,13 @@ ChunkResult = Union[Batch, Refusal]
 
 def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING,
                      source: str = "", cut_keys: Optional[int] = None,
-                     counted_lines: int = ReplayTuning.counted_lines, fold_whole_periods: bool = False) -> ChunkResult:
+                     counted_lines: int = ReplayTuning.counted_lines, fold_whole_periods: bool = False,
+                     starts_span: bool = False) -> ChunkResult:
     """The batch of consecutive blocks of whole lines, or a refusal (a ``#`` line): the blocks are
     parsed one by one and counted together about ``counted_lines`` records at a time, and its
     segments' counters cut after ``cut_keys`` keys when it is given (and those of the spans it
-    holds whole folded, with ``fold_whole_periods``: :func:`folded_whole_spans`).
+    holds whole folded, with ``fold_whole_periods``: :func:`folded_whole_spans`, its first span
+    too when ``starts_span``).
 
     A group's last segment may go on in the next blocks: its records are held and counted with
     the next group's, so that each segment is counted once, whole, and cut as it is counted
@@ -101,24 +107,27 @@ def aggregate_pieces(pieces: Iterable[bytes], fmt: str, span_seconds: int, readi
     if cut_keys is not None:  # the segments counted in parts
         total.segments = [segment._replace(counts=segment.counts.cut(cut_keys)) for segment in total.segments]
         if fold_whole_periods:
-            total.segments = folded_whole_spans(total.segments, cut_keys)
+            total.segments = folded_whole_spans(total.segments, cut_keys, starts_span)
     return total
 
 
-def folded_whole_spans(segments: List[Segment], max_keys: int) -> List[Segment]:
+def folded_whole_spans(segments: List[Segment], max_keys: int, starts_span: bool = False) -> List[Segment]:
     """The segments with the cut counters of each span held whole :meth:`folded
-    <monilog.accumulation.overflow.Overflow.folded>`: a segment that is neither the first nor the
-    last (the chunks before and after may hold more of their spans), the only one of its span, and
-    whose first keys fill statistics of ``max_keys`` keys (:func:`~monilog.accumulation.statistics.fills_empty`:
-    otherwise statistics would read the keys beyond the cut). In a replay of a file in time order,
-    such a span is a report period that no other records join, whose statistics in the main
-    process fold the keys beyond the cut unread: they need not travel. Where they would be read
-    after all (the period counted late into another, or out of order by more than a chunk), the
-    main process counts its records again from the chunk's lines.
+    <monilog.accumulation.overflow.Overflow.folded>`: a segment that is not the first (the chunk
+    before may hold more of its span; the first too when ``starts_span``: the chunk was cut where
+    the span changed), the only one of its span, and whose first keys fill statistics of
+    ``max_keys`` keys (:func:`~monilog.accumulation.statistics.fills_empty`: otherwise statistics
+    would read the keys beyond the cut). In a replay of a file in time order, its span is a
+    report period whose statistics in the main process are empty when it comes, and fold the
+    keys beyond the cut unread: they need not travel. The chunk after may hold more of the last
+    span: its records come after, into statistics that are the same whether those keys were
+    read or not. Where they would be read after all (the period counted late into another, or
+    out of order by more than a chunk), the main process counts its records again from the
+    chunk's lines.
     """
     spans = Counter(segment.span for segment in segments)
     return [segment._replace(counts=segment.counts._replace(overflow=segment.counts.overflow.folded()))
-            if 0 < index < len(segments) - 1 and spans[segment.span] == 1 and segment.counts.overflow is not None
+            if (index or starts_span) and spans[segment.span] == 1 and segment.counts.overflow is not None
             and fills_empty(segment.counts, max_keys)
             else segment
             for index, segment in enumerate(segments)]
@@ -151,11 +160,11 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     try:
         if task.data is not None:
             return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
-                                    task.counted_lines, task.fold_whole_periods)
+                                    task.counted_lines, task.fold_whole_periods, task.starts_span)
         with open(task.path, "rb", buffering=0) as stream:
             return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
                                     task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
-                                    task.counted_lines, task.fold_whole_periods)
+                                    task.counted_lines, task.fold_whole_periods, task.starts_span)
     except ChunkChanged:
         return Refusal("the file shrank", failure=True)
     except Exception as error:
@@ -163,6 +172,22 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     finally:
         if collecting:
             gc.enable()
+
+
+def span_reader(fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING) -> Callable[[bytes], Optional[int]]:
+    """A line's span of ``span_seconds`` (:func:`~monilog.accumulation.aggregate.span_of`), as a
+    chunk's parser reads it; None for a line that is not a record. Where a replay cuts its chunks
+    (:func:`~monilog.replayer.chunks.chunk_bounds`)."""
+    parser = LogParser(fmt, reading=reading)
+
+    def span(line: bytes) -> Optional[int]:
+        try:
+            record = parser.parse(line)
+        except (ParseError, ValueError):
+            return None
+        return None if record is None else span_of(record.epoch, span_seconds)
+
+    return span
 
 
 def reparse(task: ChunkTask) -> ParsedBlock:
