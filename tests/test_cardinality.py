@@ -12,7 +12,7 @@ import unittest
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import accumulate
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 from unittest import mock
 
 from monilog.accumulation.aggregate import Batch, count_records
@@ -187,6 +187,24 @@ def stamped_lines(seconds: range, rate: int = 300, first: int = 0) -> List[bytes
     return lines
 
 
+MB_CHUNKS = ReplayTuning(chunk_bytes=1 << 20, min_chunk_bytes=1 << 20, in_process_bytes=1 << 30)
+"""Chunks of 1 MB (after the first, of 64 KB), aggregated in this process."""
+
+
+def replayed_cut_and_uncut(path: str) -> List[Tuple[list, List[Counts], int]]:
+    """``path`` replayed in :data:`MB_CHUNKS` by a
+    monitor that cuts its counters and by one that does not: for each, its sink's items, the
+    counters its statistics were given, and how many chunks it read again."""
+    replays = []
+    for kind in (Monitor, UncutMonitor):
+        recorder = Recorder()
+        monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
+        with applied_counts() as applied, mock.patch("monilog.replayer.engine.reparse", side_effect=reparse) as reparsed:
+            replay(monitor, [path], tuning=MB_CHUNKS)
+        replays.append((recorder.items, applied, reparsed.call_count))
+    return replays
+
+
 class FoldedPeriodsTest(unittest.TestCase):
     """A replay's worker sends the keys beyond the cut of a period it holds whole folded, unsent;
     the main process folds them unread, or counts the period's lines again where it would read them."""
@@ -224,17 +242,12 @@ class FoldedPeriodsTest(unittest.TestCase):
         with open(path, "wb") as stream:
             stream.write(b"\n".join(lines) + b"\n")
         # chunks of 1 MB (after the first, of 64 KB): the late lines are inside the third, from 40 s to 80 s
-        tuning = ReplayTuning(chunk_bytes=1 << 20, min_chunk_bytes=1 << 20, in_process_bytes=1 << 30)
         outputs = []
-        for kind in (Monitor, UncutMonitor):
-            recorder = Recorder()
-            monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
-            with applied_counts() as applied, mock.patch("monilog.replayer.engine.reparse", side_effect=reparse) as reparsed:
-                replay(monitor, [path], tuning=tuning)
+        for kind, (items, applied, reparsed) in zip((Monitor, UncutMonitor), replayed_cut_and_uncut(path)):
             folded = [counts for counts in applied if counts.overflow is not None and not counts.overflow.sent]
             self.assertEqual(bool(folded), kind is Monitor)  # folded periods, applied unread
-            self.assertEqual(reparsed.call_count, 1 if kind is Monitor else 0)  # the late one, counted again
-            outputs.append(recorder.items)
+            self.assertEqual(reparsed, 1 if kind is Monitor else 0)  # the late one, counted again
+            outputs.append(items)
         reports = [item[1] for item in outputs[0] if item[0] == "report"]
         self.assertEqual(sum(report.stats.late for report in reports), 3000)
         self.assertEqual(outputs[0], outputs[1])
@@ -245,7 +258,7 @@ class FoldedPeriodsTest(unittest.TestCase):
         recorder = Recorder()
         monitor = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
         with mock.patch("monilog.replayer.engine.reparse", side_effect=changed):
-            replay(monitor, [path], tuning=tuning)
+            replay(monitor, [path], tuning=MB_CHUNKS)
         notices = [item for kind, item in recorder.items if kind == "notice"]
         self.assertEqual(len(notices), 1)
         self.assertIn("could not be read again", notices[0])  # and the totals are exact:
@@ -310,13 +323,8 @@ class SpanCutChunksTest(unittest.TestCase):
     def test_a_replay_sends_no_key_beyond_the_cut_of_a_period_and_reports_alike(self) -> None:
         lines = stamped_lines(range(0, 90))
         path = self.write(lines + stamped_lines(range(20, 25), first=10**6) + stamped_lines(range(90, 120), first=2 * 10**6))
-        tuning = ReplayTuning(chunk_bytes=1 << 20, min_chunk_bytes=1 << 20, in_process_bytes=1 << 30)
         outputs = []
-        for kind in (Monitor, UncutMonitor):
-            recorder = Recorder()
-            monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
-            with applied_counts() as applied, mock.patch("monilog.replayer.engine.reparse", side_effect=reparse) as reparsed:
-                replay(monitor, [path], tuning=tuning)
+        for kind, (items, applied, reparsed) in zip((Monitor, UncutMonitor), replayed_cut_and_uncut(path)):
             cut = [counts for counts in applied if counts.overflow is not None]
             if kind is Monitor:
                 # after the first period (cut by the first chunk, too short to find a change), each
@@ -325,8 +333,8 @@ class SpanCutChunksTest(unittest.TestCase):
                 self.assertEqual(len(applied), 12 + 1 + 1)  # twelve periods, the first in two parts, the late lines
                 # one sent: the second chunk's first period (the first chunk is too short to find a change)
                 self.assertEqual(sum(counts.overflow.sent for counts in cut if counts.overflow is not None), 1)
-                self.assertEqual(reparsed.call_count, 1)  # the late lines, counted again
-            outputs.append(recorder.items)
+                self.assertEqual(reparsed, 1)  # the late lines, counted again
+            outputs.append(items)
         self.assertEqual(outputs[0], outputs[1])
 
 
