@@ -80,6 +80,7 @@ from monilog.accumulation.aggregate import Batch, Segment, aggregate, span_of
 from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, format_duration
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.counts import Counts
+from monilog.accumulation.cuts import SpanOf, last_span_cut, line_span
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.rules import RuleSet, RuleSpec
@@ -193,6 +194,9 @@ class Monitor:
         self.parsed = 0
         self._lock = threading.RLock()
         self._parsers: Dict[str, LogParser] = {}
+        self._span_probes: Dict[str, SpanOf] = {}  # per source, with a parser of its own (see cuts.line_span)
+        # per source, the last period's lines of a backlog block and when they arrived (see feed)
+        self._waiting: Dict[str, Tuple[bytes, Optional[float]]] = {}
         self._periods: Dict[int, Statistics] = {}
         self._report_start: Optional[int] = None
         self._start_from_wall = False
@@ -264,6 +268,15 @@ class Monitor:
 
         ``wall_now`` (epoch seconds) says the lines arrived live at that host time: the clock
         rules then learn the offset between the log clock and the host clock from them.
+
+        A block read with more waiting behind it (:attr:`LineBlock.more
+        <monilog.parsing.columns.LineBlock.more>`: a backlog) is cut where its last report period
+        began (:func:`~monilog.accumulation.cuts.last_span_cut`): that period's lines wait, to be
+        counted with the next block of ``source``, so that each period of a backlog is counted in
+        one piece (which is what makes a log of random paths cheap to count, see
+        :mod:`monilog.accumulation.cuts`). They are counted at the latest by the first
+        :meth:`tick` at a host time after they arrived, or by :meth:`finish`; the results are the
+        same as without the wait.
         """
         if isinstance(lines, LineBlock):
             block = lines.data  # a file's lines, still the block they were read in
@@ -277,7 +290,32 @@ class Monitor:
             if lines:
                 block += b"\n"
         with self._lock:
+            earlier = self._waiting.pop(source, (b"", None))[0]
+            cut = 0
+            if isinstance(lines, LineBlock) and lines.more and self.cut_keys is not None:
+                cut = last_span_cut(block, self._span_probe(source))
+            if cut:  # one copy of what is counted now, whatever waited before it
+                self._waiting[source] = (block[cut:], wall_now)
+                block = b"".join((earlier, memoryview(block)[:cut]))
+            elif earlier:
+                block = earlier + block
             self.apply(self.batch(source, block), host=wall_now)
+
+    def _span_probe(self, source: str) -> SpanOf:
+        """A line's report period, as a parser of its own for ``source`` reads it."""
+        probe = self._span_probes.get(source)
+        if probe is None:
+            probe = self._span_probes[source] = line_span(LogParser(self.fmt, reading=self.reading, source=source),
+                                                          self.period)
+        return probe
+
+    def _count_waiting(self, arrived_by: Optional[float]) -> None:
+        """Count the lines waiting for their source's next block that arrived by host time
+        ``arrived_by`` (all with None)."""
+        for source, (block, arrived) in list(self._waiting.items()):
+            if arrived_by is None or arrived is None or arrived <= arrived_by:
+                del self._waiting[source]
+                self.apply(self.batch(source, block), host=arrived)
 
     def add_records(self, records: Iterable[LogRecord]) -> None:
         """Account records parsed elsewhere (by a :class:`LogParser`, or made by a program); they
@@ -319,6 +357,7 @@ class Monitor:
         """Move the clock with the (offset-corrected) host clock: follow mode calls this often."""
         wall = time.time() if wall_now is None else wall_now
         with self._lock:
+            self._count_waiting(wall)
             self.clock.caught_up(wall)
             expected = self.clock.expected(wall)
             if expected is None:  # no line yet to tell the log's time: report on host time
@@ -529,6 +568,7 @@ class Monitor:
         the seconds the lateness kept waiting are evaluated.
         """
         with self._lock:
+            self._count_waiting(None)
             self._act(self.clock.release(), None)
             if self._report_start is None and (self._orphans or self._skipped):
                 clock = self.alerter.clock

@@ -12,25 +12,27 @@ import unittest
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import accumulate
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from unittest import mock
 
 from monilog.accumulation.aggregate import Batch, count_records
 from monilog.accumulation.counts import Counts
+from monilog.accumulation.cuts import last_span_cut, line_span
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.rules import parse_rule
 from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who, parse_block
-from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs
+from monilog.parsing.columns import KeyDecoder, LineBlock, ParsedBlock, split_pairs
 from monilog.parsing.jsonlog import JsonFormat
 from monilog.parsing.logformat import LogFormat
 from monilog.parsing.parser import LogParser
 from monilog.parsing.reading import VhostKeys
 from monilog.replayer import replay
-from monilog.replayer.aggregation import ChunkTask, aggregate_pieces, reparse, span_reader
+from monilog.replayer.aggregation import ChunkTask, aggregate_pieces, reparse
 from monilog.replayer.chunks import Chunk, chunk_bounds
 from monilog.replayer.tuning import ReplayTuning
+from monilog.watcher import LineSplitter
 from tests.support import Recorder
 
 T0 = 1_700_000_000
@@ -297,7 +299,7 @@ class SpanCutChunksTest(unittest.TestCase):
 
     def bounds(self, path: str, spans: bool, size: int = 256 << 10) -> List[Chunk]:
         chunks = list(chunk_bounds(path, os.path.getsize(path), size, size, size, 0,
-                                   span_reader("common", 10) if spans else None))
+                                   line_span(LogParser("common"), 10) if spans else None))
         self.assertEqual([chunks[0].start, *(chunk.end for chunk in chunks)],
                          [*(chunk.start for chunk in chunks), os.path.getsize(path)])  # every byte once
         return chunks
@@ -336,6 +338,81 @@ class SpanCutChunksTest(unittest.TestCase):
                 self.assertEqual(reparsed, 1)  # the late lines, counted again
             outputs.append(items)
         self.assertEqual(outputs[0], outputs[1])
+
+
+def backlog_blocks(lines: List[bytes], size: int) -> List[LineBlock]:
+    """``lines`` read as the watcher reads a backlog, ``size`` bytes at a time: each block that
+    filled its read marked as having more behind it."""
+    data, splitter = b"\n".join(lines) + b"\n", LineSplitter()
+    return [splitter.feed_block(data[start:start + size], more=start + size < len(data))
+            for start in range(0, len(data), size)]
+
+
+class BacklogBlocksTest(unittest.TestCase):
+    """A followed file's backlog, read in blocks with more behind them, is counted a report period
+    at a time: a block's last period waits for the next block (see Monitor.feed)."""
+
+    def followed(self, kind: type, blocks: List[LineBlock], rules: Sequence[str] = ()) -> Tuple[list, List[Counts]]:
+        recorder = Recorder()
+        monitor = kind(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder],
+                       rules=[parse_rule(rule) for rule in rules])
+        with applied_counts() as applied:
+            for block in blocks:
+                monitor.feed("access.log", block, wall_now=T0)
+            monitor.finish()
+        return recorder.items, applied
+
+    def test_each_period_of_a_backlog_is_counted_in_one_piece_and_reports_alike(self) -> None:
+        lines = stamped_lines(range(0, 90))  # periods of 3,000 lines, about 210 KB
+        items, applied = self.followed(Monitor, backlog_blocks(lines, 256 << 10))
+        self.assertEqual([counts.hits for counts in applied], [3000] * 9)
+        self.assertEqual(items, self.followed(UncutMonitor, [LineBlock(b"\n".join(lines) + b"\n", len(lines))])[0])
+        # blocks of less than a period, and a log with lines logged late: other pieces, the same reports
+        late = lines[:45000] + stamped_lines(range(20, 25), first=10**6) + lines[45000:]
+        reference = self.followed(UncutMonitor, backlog_blocks(late, 1 << 30))[0]
+        for size in (100 << 10, 256 << 10, 700 << 10):
+            self.assertEqual(self.followed(Monitor, backlog_blocks(late, size))[0], reference, size)
+
+    def test_waiting_lines_are_counted_by_a_tick_after_they_arrived_or_at_the_end(self) -> None:
+        lines = stamped_lines(range(0, 25))
+        block = LineBlock(b"\n".join(lines) + b"\n", len(lines), more=True)
+        monitor = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[Recorder()])
+        monitor.feed("access.log", block, wall_now=T0 + 100)
+        self.assertEqual(monitor.lines, 6000)  # 20 s, and the last period's 5 s wait for the next block
+        monitor.tick(T0 + 99)  # the watcher caught up before they arrived: more is coming
+        self.assertEqual(monitor.lines, 6000)
+        monitor.tick(T0 + 100)
+        self.assertEqual(monitor.lines, len(lines))
+        ended = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[Recorder()])
+        ended.feed("access.log", block, wall_now=T0 + 100)
+        summary = ended.finish()
+        self.assertEqual((summary.lines, summary.parsed, summary.stats.hits), (len(lines),) * 3)
+
+    def test_nothing_waits_when_the_counters_are_not_cut(self) -> None:
+        lines = stamped_lines(range(0, 25))
+        for monitor in (Monitor(max_keys=MIN_CUT_KEYS, rules=[parse_rule("rate by client > 5")]),
+                        Monitor(max_keys=MIN_CUT_KEYS - 1)):
+            monitor.feed("access.log", LineBlock(b"\n".join(lines) + b"\n", len(lines), more=True))
+            self.assertEqual(monitor.lines, len(lines))
+
+
+class LastSpanCutTest(unittest.TestCase):
+    def test_the_cut_is_where_the_last_line_s_period_began(self) -> None:
+        span = line_span(LogParser("common"), 10)
+        lines = stamped_lines(range(0, 25), rate=7)
+        data = b"\n".join(lines) + b"\n"
+        cut = last_span_cut(data, span)
+        self.assertEqual(data[:cut].count(b"\n"), 20 * 7)
+        self.assertEqual(last_span_cut(data[:cut], span), data.index(lines[70]))
+        self.assertEqual(last_span_cut(b"\n".join(lines[:70]) + b"\n", span), 0)  # one period
+        self.assertEqual(last_span_cut(b"".join(line + b"\n" for line in [b"#", *lines]), span), 0)  # the first tells none
+        self.assertEqual(last_span_cut(data + b"not a record\n", span), 0)  # nor does the last
+        self.assertEqual(last_span_cut(lines[0] + b"\n", span), 0)
+        shuffled = lines[:]
+        random.Random(3).shuffle(shuffled)
+        data = b"\n".join(shuffled) + b"\n"
+        cut = last_span_cut(data, span)  # out of order: any line start, though less useful
+        self.assertTrue(cut == 0 or data[cut - 1:cut] == b"\n")
 
 
 class DecodeCacheTest(unittest.TestCase):

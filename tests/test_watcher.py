@@ -182,6 +182,17 @@ class FollowTest(WatcherTestCase):
         self.assertEqual(watcher.stats.files[log].cut_lines, 1)
         self.assertIn("cut", self.kinds(log))
 
+    def test_a_read_that_fills_its_block_says_more_was_waiting(self):
+        log = self.path("access.log")
+        lines = [b"line %06d " % number + b"x" * 90 for number in range(2000)]  # 200 KB
+        write(log, b"".join(line + b"\n" for line in lines))
+        marks: List[bool] = []
+        self.hook = lambda source, block: marks.append(block.more)  # type: ignore[attr-defined]
+        with mock.patch("monilog.watcher.follower.READ_BLOCK", 64 << 10):
+            self.watch([log], from_start=True)
+            self.wait_lines(lines)
+        self.assertEqual(marks, [True, True, True, False])  # three full reads, then the end of the file
+
     def test_last_activity_moves_when_lines_arrive(self):
         log = self.path("access.log")
         write(log, b"")

@@ -245,12 +245,15 @@ class LineBlock(SplitOnUse[bytes]):
     (2, b'second', True)
     """
 
-    __slots__ = ("_count", "_lines", "data")
+    __slots__ = ("_count", "_lines", "data", "more")
 
-    def __init__(self, data: bytes, count: int) -> None:
+    def __init__(self, data: bytes, count: int, more: bool = False) -> None:
         """``data``: ``count`` whole lines, each ended by a newline."""
         self.data = data
         """The lines, each ended by ``b"\\n"``."""
+        self.more = more
+        """Whether more lines were waiting when these were read (a read that filled its buffer, in a
+        backlog): a consumer may keep the last of them to read with the next block."""
         self._count = count
         self._lines: Optional[List[bytes]] = None
 

@@ -71,9 +71,11 @@ from typing import (
 )
 
 from monilog.accumulation.aggregate import Batch
+from monilog.accumulation.cuts import line_span
 from monilog.accumulation.report import RunSummary
 from monilog.monitor import Monitor
-from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse, span_reader, task_lines
+from monilog.parsing.parser import LogParser
+from monilog.replayer.aggregation import ChunkResult, ChunkTask, Refusal, aggregate_chunk, reparse, task_lines
 from monilog.replayer.chunks import Damaged, chunk_bounds, decompressed_lines
 from monilog.replayer.tuning import ReplayTuning
 from monilog.replayer.workers import WorkerPool
@@ -258,7 +260,7 @@ def _file_batches(
     largest = tuning.chunk_bytes if span != 1 else tuning.merged_chunk_bytes
     task = ChunkTask(path, 0, 0, monitor.fmt, span, tuning.piece_bytes, monitor.reading, cut_keys=monitor.cut_keys,
                      counted_lines=tuning.counted_lines, fold_whole_periods=fold)
-    span_of = span_reader(monitor.fmt, span, monitor.reading) if fold and task.cut_keys is not None else None
+    span_of = line_span(LogParser(monitor.fmt, reading=monitor.reading), span) if fold and task.cut_keys is not None else None
     bounds = chunk_bounds(path, size, tuning.first_chunk_bytes, tuning.min_chunk_bytes, largest,
                           feeder.pool.count if feeder else 0, span_of)
     yield from _aggregated(monitor, path, (task._replace(start=start, end=end, starts_span=starts_span)

@@ -30,11 +30,12 @@ READ_BLOCK = 4 << 20
 batch (20,000 lines/s of 225 bytes in 0.2 s are 0.9 MB), since the engine counts each distinct
 client and target once per batch: 1 MiB batches of such a log cost 15 % less CPU per line than
 256 KiB ones (``bench/follow_cpu_bench.py``). A backlog (a log followed from its start, or a
-watcher that fell behind) is read 4 MiB at a time: a period's counters then come in one or two
-batches rather than three or four, each with the first thousand keys of every dimension to apply
-(``bench/cardinality_bench.py --follow`` on 2026-12-07: the log of random paths and clients from
-36 % to 41 % of the ordinary log's speed by CPU; 8 and 16 MiB gained nothing more on it, run in
-one process)."""
+watcher that fell behind) is read 4 MiB at a time, and a read that fills them is delivered as a
+block with more behind it (:attr:`LineBlock.more <monilog.parsing.columns.LineBlock.more>`), whose
+last report period the monitor keeps for the next block: each period's counters then come in one
+batch, with the first thousand keys of every dimension to apply once (``bench/cardinality_bench.py
+--follow`` on 2026-12-07: the log of random paths and clients from 36 % to 41 % of the ordinary
+log's speed by CPU with 4 MiB reads; 8 and 16 MiB gained nothing more on it)."""
 
 TAIL_LENGTH = 64
 """How many of the last bytes read are compared again before reading on (truncation detection)."""
@@ -415,7 +416,7 @@ class Follower:
         """Split ``data`` into lines, deliver them, count bytes and cut lines."""
         self._sink.count(self.path, "bytes", len(data))
         cut_before = handle.splitter.cut_lines
-        lines = handle.splitter.feed_block(data)
+        lines = handle.splitter.feed_block(data, more=len(data) >= READ_BLOCK)
         cut = handle.splitter.cut_lines - cut_before
         if cut:
             self._sink.count(self.path, "cut_lines", cut)

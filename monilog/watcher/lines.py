@@ -166,9 +166,10 @@ class LineSplitter:
         """Add a chunk and return the lines it completes, in order, without their newlines."""
         return list(self.feed_block(data))
 
-    def feed_block(self, data: bytes) -> LineBlock:
+    def feed_block(self, data: bytes, more: bool = False) -> LineBlock:
         """:meth:`feed`, the lines kept as one block: no line is split from the others unless one
-        is over the cap (a block of short lines is a slice of ``data``)."""
+        is over the cap (a block of short lines is a slice of ``data``). ``more``: more data was
+        waiting after ``data`` (the block's :attr:`~monilog.parsing.columns.LineBlock.more`)."""
         if self._discarding:
             newline = data.find(b"\n")
             if newline < 0:
@@ -191,10 +192,10 @@ class LineSplitter:
             self.cut_lines += sum(1 for line in lines if len(line) > cap)
             block = b"".join(line[:cap] + b"\n" for line in lines)
         self._pending += data[last_newline + 1:]
-        more = self._cut_pending()
-        if more:
-            block += more[0] + b"\n"
-        return LineBlock(block, newlines(block))
+        cut = self._cut_pending()
+        if cut:
+            block += cut[0] + b"\n"
+        return LineBlock(block, newlines(block), more)
 
     @staticmethod
     def _block_of(lines: List[bytes]) -> LineBlock:
