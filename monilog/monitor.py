@@ -76,18 +76,17 @@ from datetime import datetime, timezone, tzinfo
 from functools import partial
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from monilog.accumulation.aggregate import Batch, Segment, aggregate, span_of
+from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start, span_of
 from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, format_duration
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.counts import Counts
-from monilog.accumulation.cuts import SpanOf, last_span_cut, line_span
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.report import AlertState, LiveView, PeriodReport, RunSummary
 from monilog.accumulation.rules import RuleSet, RuleSpec
 from monilog.accumulation.statistics import DEFAULT_MAX_KEYS, Statistics, StatsSnapshot, merged
 from monilog.outputs.sink import Sink
 from monilog.parsing.block import parse_block, parse_records
-from monilog.parsing.columns import LineBlock
+from monilog.parsing.columns import LineBlock, ParsedBlock, joined, split_block
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
 from monilog.parsing.record import LogRecord
@@ -124,10 +123,12 @@ def _fate(rulings: Sequence[Ruling]) -> str:
 
 
 @contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
-    """Parsing and counting make no reference cycles: the cyclic collector's passes over a
-    block's tuples cost a tenth of following a live file, and its passes over the tens of
-    thousands of keys a hostile period holds a quarter of that period's time."""
+def without_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off while the block runs (and on again after, if it was on).
+    Parsing and counting make no reference cycles: the collector's passes over a block's tuples
+    cost a tenth of following a live file, and its passes over the tens of thousands of keys a
+    hostile period holds a quarter of that period's time. It passes over what is still alive
+    when the block ends: end it when the block's columns are gone (see :meth:`Monitor.feed`)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -194,9 +195,8 @@ class Monitor:
         self.parsed = 0
         self._lock = threading.RLock()
         self._parsers: Dict[str, LogParser] = {}
-        self._span_probes: Dict[str, SpanOf] = {}  # per source, with a parser of its own (see cuts.line_span)
-        # per source, the last period's lines of a backlog block and when they arrived (see feed)
-        self._waiting: Dict[str, Tuple[bytes, Optional[float]]] = {}
+        # per source, the last period's records of a backlog block and when they arrived (see feed)
+        self._waiting: Dict[str, Tuple[ParsedBlock, Optional[float]]] = {}
         self._periods: Dict[int, Statistics] = {}
         self._report_start: Optional[int] = None
         self._start_from_wall = False
@@ -233,8 +233,15 @@ class Monitor:
         """Parse and aggregate a block of whole lines of ``source`` (see :meth:`apply`), its
         segments' counters cut after :attr:`cut_keys` keys (a block of random paths then sums
         only the keys its period's statistics may track)."""
-        with _without_cyclic_gc():  # a block's columns are thousands of tuples, all short-lived
-            batch = aggregate(parse_block(block, self.parser_for(source)), span_seconds or self.batch_span, self.cut_keys)
+        return self._aggregated(source, self._parsed(source, block), span_seconds)
+
+    def _parsed(self, source: str, block: bytes) -> ParsedBlock:
+        with without_cyclic_gc():  # a block's columns are thousands of tuples, all short-lived
+            return parse_block(block, self.parser_for(source))
+
+    def _aggregated(self, source: str, parsed: ParsedBlock, span_seconds: Optional[int] = None) -> Batch:
+        with without_cyclic_gc():
+            batch = aggregate(parsed, span_seconds or self.batch_span, self.cut_keys)
         self.check_format(source, batch)
         return batch
 
@@ -270,13 +277,13 @@ class Monitor:
         rules then learn the offset between the log clock and the host clock from them.
 
         A block read with more waiting behind it (:attr:`LineBlock.more
-        <monilog.parsing.columns.LineBlock.more>`: a backlog) is cut where its last report period
-        began (:func:`~monilog.accumulation.cuts.last_span_cut`): that period's lines wait, to be
-        counted with the next block of ``source``, so that each period of a backlog is counted in
-        one piece (which is what makes a log of random paths cheap to count, see
-        :mod:`monilog.accumulation.cuts`). They are counted at the latest by the first
-        :meth:`tick` at a host time after they arrived, or by :meth:`finish`; the results are the
-        same as without the wait.
+        <monilog.parsing.columns.LineBlock.more>`: a backlog) keeps the records of its last report
+        period, parsed, for the next block of ``source``, as a replay's pieces do
+        (:func:`~monilog.accumulation.aggregate.last_span_start`): each period of a backlog is then
+        counted in one piece, its counters cut once and applied into empty statistics, which fold
+        the keys beyond the cut unread (on a log of random paths, most of the work of a period).
+        They are counted at the latest by the first :meth:`tick` at a host time after they
+        arrived, or by :meth:`finish`; the results are the same as without the wait.
         """
         if isinstance(lines, LineBlock):
             block = lines.data  # a file's lines, still the block they were read in
@@ -289,33 +296,31 @@ class Monitor:
                                    for line in lines)
             if lines:
                 block += b"\n"
-        with self._lock:
-            earlier = self._waiting.pop(source, (b"", None))[0]
-            cut = 0
-            if isinstance(lines, LineBlock) and lines.more and self.cut_keys is not None:
-                cut = last_span_cut(block, self._span_probe(source))
-            if cut:  # one copy of what is counted now, whatever waited before it
-                self._waiting[source] = (block[cut:], wall_now)
-                block = b"".join((earlier, memoryview(block)[:cut]))
-            elif earlier:
-                block = earlier + block
-            self.apply(self.batch(source, block), host=wall_now)
+        with self._lock, without_cyclic_gc():  # the block's columns are gone before a collection may pass over them
+            self._feed_block(source, block, isinstance(lines, LineBlock) and lines.more, wall_now)
 
-    def _span_probe(self, source: str) -> SpanOf:
-        """A line's report period, as a parser of its own for ``source`` reads it."""
-        probe = self._span_probes.get(source)
-        if probe is None:
-            probe = self._span_probes[source] = line_span(LogParser(self.fmt, reading=self.reading, source=source),
-                                                          self.period)
-        return probe
+    def _feed_block(self, source: str, block: bytes, more: bool, wall_now: Optional[float]) -> None:
+        parsed = self._parsed(source, block)
+        waiting = self._waiting.pop(source, None)
+        if waiting is not None:
+            whole = joined([waiting[0], parsed])
+            if whole is None:  # its keys decode otherwise now (the format changed): counted alone
+                self.apply(self._aggregated(source, waiting[0]), host=waiting[1])
+            parsed = parsed if whole is None else whole
+        if more and self.cut_keys is not None:
+            start = last_span_start(parsed, self.batch_span)
+            if start:
+                parsed, rest = split_block(parsed, start)
+                self._waiting[source] = (rest, wall_now)
+        self.apply(self._aggregated(source, parsed), host=wall_now)
 
     def _count_waiting(self, arrived_by: Optional[float]) -> None:
         """Count the lines waiting for their source's next block that arrived by host time
         ``arrived_by`` (all with None)."""
-        for source, (block, arrived) in list(self._waiting.items()):
+        for source, (records, arrived) in list(self._waiting.items()):
             if arrived_by is None or arrived is None or arrived <= arrived_by:
                 del self._waiting[source]
-                self.apply(self.batch(source, block), host=arrived)
+                self.apply(self._aggregated(source, records), host=arrived)
 
     def add_records(self, records: Iterable[LogRecord]) -> None:
         """Account records parsed elsewhere (by a :class:`LogParser`, or made by a program); they
@@ -340,7 +345,7 @@ class Monitor:
 
         ``host`` (epoch seconds) says the lines arrived live at that host time.
         """
-        with self._lock, _without_cyclic_gc():
+        with self._lock, without_cyclic_gc():
             self.lines += batch.lines
             before = self.clock.latest
             for segment in batch.segments:

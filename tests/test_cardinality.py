@@ -4,6 +4,7 @@ bounded, following live and replaying alike (structure only: speed is for bench/
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import shutil
@@ -12,12 +13,11 @@ import unittest
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import accumulate
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from unittest import mock
 
 from monilog.accumulation.aggregate import Batch, count_records
 from monilog.accumulation.counts import Counts
-from monilog.accumulation.cuts import last_span_cut, line_span
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.rules import parse_rule
 from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Statistics, StatsSnapshot, merged
@@ -29,9 +29,10 @@ from monilog.parsing.logformat import LogFormat
 from monilog.parsing.parser import LogParser
 from monilog.parsing.reading import VhostKeys
 from monilog.replayer import replay
-from monilog.replayer.aggregation import ChunkTask, aggregate_pieces, reparse
+from monilog.replayer.aggregation import ChunkTask, aggregate_pieces, reparse, span_reader
 from monilog.replayer.chunks import Chunk, chunk_bounds
 from monilog.replayer.tuning import ReplayTuning
+from monilog.replayer.workers import WorkerPool
 from monilog.watcher import LineSplitter
 from tests.support import Recorder
 
@@ -299,7 +300,7 @@ class SpanCutChunksTest(unittest.TestCase):
 
     def bounds(self, path: str, spans: bool, size: int = 256 << 10) -> List[Chunk]:
         chunks = list(chunk_bounds(path, os.path.getsize(path), size, size, size, 0,
-                                   line_span(LogParser("common"), 10) if spans else None))
+                                   span_reader("common", 10) if spans else None))
         self.assertEqual([chunks[0].start, *(chunk.end for chunk in chunks)],
                          [*(chunk.start for chunk in chunks), os.path.getsize(path)])  # every byte once
         return chunks
@@ -378,11 +379,11 @@ class BacklogBlocksTest(unittest.TestCase):
         block = LineBlock(b"\n".join(lines) + b"\n", len(lines), more=True)
         monitor = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[Recorder()])
         monitor.feed("access.log", block, wall_now=T0 + 100)
-        self.assertEqual(monitor.lines, 6000)  # 20 s, and the last period's 5 s wait for the next block
+        self.assertEqual(monitor.parsed, 6000)  # 20 s, and the last period's 5 s wait for the next block
         monitor.tick(T0 + 99)  # the watcher caught up before they arrived: more is coming
-        self.assertEqual(monitor.lines, 6000)
+        self.assertEqual(monitor.parsed, 6000)
         monitor.tick(T0 + 100)
-        self.assertEqual(monitor.lines, len(lines))
+        self.assertEqual(monitor.parsed, len(lines))
         ended = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[Recorder()])
         ended.feed("access.log", block, wall_now=T0 + 100)
         summary = ended.finish()
@@ -393,26 +394,45 @@ class BacklogBlocksTest(unittest.TestCase):
         for monitor in (Monitor(max_keys=MIN_CUT_KEYS, rules=[parse_rule("rate by client > 5")]),
                         Monitor(max_keys=MIN_CUT_KEYS - 1)):
             monitor.feed("access.log", LineBlock(b"\n".join(lines) + b"\n", len(lines), more=True))
-            self.assertEqual(monitor.lines, len(lines))
+            self.assertEqual(monitor.parsed, len(lines))
 
 
-class LastSpanCutTest(unittest.TestCase):
-    def test_the_cut_is_where_the_last_line_s_period_began(self) -> None:
-        span = line_span(LogParser("common"), 10)
-        lines = stamped_lines(range(0, 25), rate=7)
-        data = b"\n".join(lines) + b"\n"
-        cut = last_span_cut(data, span)
-        self.assertEqual(data[:cut].count(b"\n"), 20 * 7)
-        self.assertEqual(last_span_cut(data[:cut], span), data.index(lines[70]))
-        self.assertEqual(last_span_cut(b"\n".join(lines[:70]) + b"\n", span), 0)  # one period
-        self.assertEqual(last_span_cut(b"".join(line + b"\n" for line in [b"#", *lines]), span), 0)  # the first tells none
-        self.assertEqual(last_span_cut(data + b"not a record\n", span), 0)  # nor does the last
-        self.assertEqual(last_span_cut(lines[0] + b"\n", span), 0)
-        shuffled = lines[:]
-        random.Random(3).shuffle(shuffled)
-        data = b"\n".join(shuffled) + b"\n"
-        cut = last_span_cut(data, span)  # out of order: any line start, though less useful
-        self.assertTrue(cut == 0 or data[cut - 1:cut] == b"\n")
+class CyclicCollectorTest(unittest.TestCase):
+    """The engine applies its counters with the cyclic collector off (they make no cycles), and
+    leaves it as it found it."""
+
+    def collector_while(self, owner: type, name: str, run: Callable[[], object]) -> List[bool]:
+        """Whether the collector was on at each call of ``owner.name`` while ``run`` ran."""
+        states: List[bool] = []
+        original = getattr(owner, name)
+
+        def recording(*args: object, **kwargs: object) -> object:
+            states.append(gc.isenabled())
+            return original(*args, **kwargs)
+
+        with mock.patch.object(owner, name, autospec=True, side_effect=recording):
+            run()
+        return states
+
+    def test_off_while_counting_and_as_it_was_after(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-gc-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "access.log")
+        lines = stamped_lines(range(0, 30), rate=30)
+        with open(path, "wb") as stream:
+            stream.write(b"\n".join(lines) + b"\n")
+        self.addCleanup(gc.enable)
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            states = self.collector_while(Statistics, "add_counts", lambda: Monitor(period=10, sinks=[Recorder()]).feed(
+                "access.log", backlog_blocks(lines, 1 << 20)[0]))
+            # a worker's result is received (unpickled) with it off too
+            states += self.collector_while(WorkerPool, "result", lambda: replay(
+                Monitor(period=10, sinks=[Recorder()]), [path], tuning=ReplayTuning(
+                    chunk_bytes=16 << 10, min_chunk_bytes=16 << 10, in_process_bytes=0, workers=2)))
+            self.assertGreater(len(states), 3)
+            self.assertEqual(set(states), {False})
+            self.assertEqual(gc.isenabled(), enabled)
 
 
 class DecodeCacheTest(unittest.TestCase):

@@ -29,7 +29,6 @@ from unittest import mock
 from monilog.accumulation import aggregate as aggregate_module
 from monilog.accumulation.aggregate import Batch, aggregate
 from monilog.accumulation.counts import Counts
-from monilog.accumulation.cuts import line_span
 from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.statistics import Statistics, StatsSnapshot
 from monilog.generator import LogGenerator
@@ -55,7 +54,7 @@ TUNING = ReplayTuning(**SMALL_CHUNKS)  # type: ignore[arg-type]
 def chunk_starts(path: str, span: Optional[int] = None) -> List[int]:
     """Where the replay cuts ``path`` into chunks, with the tests' small chunks: alone and cut by
     spans of ``span`` seconds (a file replayed alone), or merged with others (None)."""
-    span_of = None if span is None else line_span(LogParser("auto"), span)
+    span_of = None if span is None else aggregation.span_reader("auto", span)
     return [chunk.start for chunk in chunk_bounds(path, os.path.getsize(path), TUNING.first_chunk_bytes,
                                                   TUNING.min_chunk_bytes, TUNING.chunk_bytes, 0, span_of)]
 

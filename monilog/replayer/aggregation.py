@@ -16,14 +16,15 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from itertools import chain
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start
+from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start, span_of
 from monilog.accumulation.statistics import fills_empty
 from monilog.parsing.block import parse_block
 from monilog.parsing.columns import ParsedBlock, has_hash_line, joined, split_block
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
+from monilog.parsing.record import ParseError
 from monilog.replayer.chunks import ChunkChanged, file_pieces, range_lines, read_range
 from monilog.replayer.tuning import ReplayTuning
 
@@ -171,6 +172,22 @@ def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     finally:
         if collecting:
             gc.enable()
+
+
+def span_reader(fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING) -> Callable[[bytes], Optional[int]]:
+    """A line's span of ``span_seconds`` (:func:`~monilog.accumulation.aggregate.span_of`), as a
+    chunk's parser reads it; None for a line that is not a record. Where a replay cuts its chunks
+    (:func:`~monilog.replayer.chunks.chunk_bounds`)."""
+    parser = LogParser(fmt, reading=reading)
+
+    def span(line: bytes) -> Optional[int]:
+        try:
+            record = parser.parse(line)
+        except (ParseError, ValueError):
+            return None
+        return None if record is None else span_of(record.epoch, span_seconds)
+
+    return span
 
 
 def reparse(task: ChunkTask) -> ParsedBlock:

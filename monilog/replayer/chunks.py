@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from typing import BinaryIO, Callable, Iterator, NamedTuple, Optional, Union
 
-from monilog.accumulation.cuts import LINE_PROBE_BYTES, span_change
 from monilog.watcher import Compression, LineSplitter
 
 READ_BLOCK = 1 << 20
@@ -56,37 +55,69 @@ def chunk_bounds(path: str, size: int, first: int, smallest: int, largest: int, 
     left (half of it divided by the workers) between ``smallest`` and ``largest``, so the last
     chunks keep every worker busy. With ``span_of`` (a line's span of time, None when it cannot
     tell), a cut after the first chunk moves back or on, by at most half the chunk's size, to where
-    the span changes (:func:`~monilog.accumulation.cuts.span_change`): a report period is then held whole by one chunk, and a
+    the span changes (:func:`span_change`): a report period is then held whole by one chunk, and a
     worker need not send the keys beyond its cut. Any line start is a right cut: where the log
     goes back in time, or a span is longer than that, the cut is only less useful.
     """
     with open(path, "rb", buffering=0) as stream:
-        lines = FileLines(stream, size)
         start, length, starts_span = 0, first, False
         while start < size:
             end = next_line_start(stream, start + length, size)
-            change = None if span_of is None else span_change(lines, end, length // 2, span_of)
+            change = None if span_of is None else span_change(stream, end, length // 2, size, span_of)
             yield Chunk(start, end if change is None else change, starts_span)
             start, starts_span = (end, False) if change is None else (change, True)
             share = (size - start) // (2 * workers) if workers else largest
             length = min(largest, max(smallest, share))
 
 
-class FileLines:
-    """:class:`~monilog.accumulation.cuts.Lines` of a file open for reading, probed with ``pread``."""
+def span_change(stream: BinaryIO, cut: int, reach: int, size: int,
+                span_of: Callable[[bytes], Optional[int]]) -> Optional[int]:
+    """The line start nearest the line start ``cut`` where the lines' span (``span_of``) changes:
+    the start of the cut line's span if it began within ``reach`` bytes before, else the start of
+    the next span if it begins within ``reach`` bytes after; None when neither (or a line at an
+    end tells no span).
 
-    def __init__(self, stream: BinaryIO, size: int) -> None:
-        self.stream = stream
-        self.size = size
+    It bisects the lines in between, as time goes on in a log: :data:`LINE_PROBE_BYTES` read per
+    probe, some twenty probes for a reach of megabytes.
+    """
+    span = _span_at(stream, cut, span_of)
+    if span is None:
+        return None
+    before = next_line_start(stream, max(cut - reach, 1), size)
+    if before < cut and _span_at(stream, before, span_of) not in (None, span):
+        return _bisect(stream, before, cut, size, span_of, span, False)
+    after = next_line_start(stream, cut + reach, size)
+    if after < size and _span_at(stream, after, span_of) not in (None, span):
+        return _bisect(stream, cut, after, size, span_of, span, True)
+    return None
 
-    def line_start(self, position: int) -> int:
-        """The first line start at or after ``position`` (:attr:`size` when there is none)."""
-        return next_line_start(self.stream, position, self.size)
 
-    def line_at(self, start: int) -> bytes:
-        """The line starting at ``start``, without its newline (its first
-        :data:`~monilog.accumulation.cuts.LINE_PROBE_BYTES`)."""
-        return os.pread(self.stream.fileno(), LINE_PROBE_BYTES, start).split(b"\n", 1)[0]
+def _bisect(stream: BinaryIO, low: int, high: int, size: int, span_of: Callable[[bytes], Optional[int]],
+            span: int, at_low: bool) -> int:
+    """The line start in ``(low, high]`` after which lines are of ``span`` no more (``at_low``: the
+    line at ``low`` is of it, the one at ``high`` not), or from which they are (not ``at_low``).
+    A line that tells no span goes with the line at ``low``."""
+    while True:
+        after_low = next_line_start(stream, low + 1, size)
+        if after_low >= high:
+            return high
+        middle = next_line_start(stream, (low + high) // 2, size)
+        if not low < middle < high:
+            middle = after_low
+        found = _span_at(stream, middle, span_of)
+        if (found is None or found == span) if at_low else found != span:
+            low = middle
+        else:
+            high = middle
+
+
+LINE_PROBE_BYTES = 16 << 10
+"""How much of a line :func:`span_change` reads to tell its span."""
+
+
+def _span_at(stream: BinaryIO, position: int, span_of: Callable[[bytes], Optional[int]]) -> Optional[int]:
+    line = os.pread(stream.fileno(), LINE_PROBE_BYTES, position).split(b"\n", 1)[0]
+    return span_of(line) if line else None
 
 
 def file_pieces(descriptor: int, start: int, end: int, piece: int) -> Iterator[bytes]:
