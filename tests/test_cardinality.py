@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import unittest
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -19,6 +20,7 @@ from unittest import mock
 from monilog.accumulation.aggregate import Batch, count_records
 from monilog.accumulation.counts import Counts
 from monilog.accumulation.overflow import MIN_CUT_KEYS
+from monilog.accumulation.report import RunSummary
 from monilog.accumulation.rules import parse_rule
 from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Statistics, StatsSnapshot, merged
 from monilog.monitor import Monitor
@@ -33,8 +35,9 @@ from monilog.replayer.aggregation import ChunkTask, aggregate_pieces, reparse, s
 from monilog.replayer.chunks import Chunk, chunk_bounds
 from monilog.replayer.tuning import ReplayTuning
 from monilog.replayer.workers import WorkerPool
+from monilog.run import follow
 from monilog.watcher import LineSplitter
-from tests.support import Recorder
+from tests.support import DEADLINE, Recorder, wait_for
 
 T0 = 1_700_000_000
 MAX_KEYS = 200
@@ -373,6 +376,31 @@ class BacklogBlocksTest(unittest.TestCase):
         reference = self.followed(UncutMonitor, backlog_blocks(late, 1 << 30))[0]
         for size in (100 << 10, 256 << 10, 700 << 10):
             self.assertEqual(self.followed(Monitor, backlog_blocks(late, size))[0], reference, size)
+
+    def test_a_file_followed_from_its_start_is_counted_a_period_at_a_time(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-backlog-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "access.log")
+        lines = stamped_lines(range(0, 60))
+        with open(path, "wb") as stream:
+            stream.write(b"\n".join(lines) + b"\n")
+        recorder = Recorder()
+        monitor = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[recorder])
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+        summaries: List[RunSummary] = []
+        with applied_counts() as applied, mock.patch("monilog.watcher.follower.READ_BLOCK", 256 << 10):
+            thread = threading.Thread(target=lambda: summaries.append(
+                follow(monitor, [path], from_start=True, stop=stop, poll_interval=0.02)), daemon=True)
+            thread.start()
+            wait_for(lambda: monitor.parsed == len(lines), "every line counted")
+            stop.set()
+            thread.join(DEADLINE)
+        self.assertEqual((summaries[0].lines, summaries[0].parsed), (len(lines), len(lines)))
+        self.assertEqual([counts.hits for counts in applied], [3000] * 6)  # reads of 256 KiB, periods of 210 KB
+        replayed = Recorder()
+        replay(Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[replayed]), [path])
+        self.assertEqual([report.stats for report in recorder.reports], [report.stats for report in replayed.reports])
 
     def test_waiting_lines_are_counted_by_a_tick_after_they_arrived_or_at_the_end(self) -> None:
         lines = stamped_lines(range(0, 25))
