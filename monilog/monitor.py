@@ -124,18 +124,39 @@ def _fate(rulings: Sequence[Ruling]) -> str:
 
 @contextmanager
 def without_cyclic_gc() -> Iterator[None]:
-    """The cyclic collector off while the block runs (and on again after, if it was on).
+    """The cyclic collector off while the block runs (and on again after the last such block of
+    any thread ends, if it was on before the first began).
+
     Parsing and counting make no reference cycles: the collector's passes over a block's tuples
     cost a tenth of following a live file, and its passes over the tens of thousands of keys a
     hostile period holds a quarter of that period's time. It passes over what is still alive
     when the block ends: end it when the block's columns are gone (see :meth:`Monitor.feed`)."""
-    collecting = gc.isenabled()
-    gc.disable()
+    global _gc_blocks, _gc_was_on
+    with _gc_lock:
+        if not _gc_blocks:
+            _gc_was_on = gc.isenabled()
+            gc.disable()
+        _gc_blocks += 1
     try:
         yield
     finally:
-        if collecting:
-            gc.enable()
+        with _gc_lock:
+            _gc_blocks -= 1
+            if not _gc_blocks and _gc_was_on:
+                gc.enable()
+
+
+_gc_lock = threading.Lock()
+_gc_blocks = 0  # blocks of any thread now in without_cyclic_gc
+_gc_was_on = False  # whether the collector was on when the first of them began
+
+
+def _last_second(records: ParsedBlock) -> Optional[int]:
+    """The time of the last of some records (None when it does not decode)."""
+    try:
+        return records.keys.stamp(records.stamps[-1])[0]
+    except (ValueError, IndexError):
+        return None
 
 
 class Monitor:
@@ -282,8 +303,11 @@ class Monitor:
         (:func:`~monilog.accumulation.aggregate.last_span_start`): each period of a backlog is then
         counted in one piece, its counters cut once and applied into empty statistics, which fold
         the keys beyond the cut unread (on a log of random paths, most of the work of a period).
-        They are counted at the latest by the first :meth:`tick` at a host time after they
-        arrived, or by :meth:`finish`; the results are the same as without the wait.
+        They are counted before a block of another source (in the order the lines arrived), and
+        at the latest by the first :meth:`tick` at a host time at or after their arrival, or by
+        :meth:`finish`; the log/host offset is learnt from the block's last line all the same
+        (:meth:`LogClock.learn <monilog.accumulation.clock.LogClock.learn>`). The reports are the
+        same as without the wait.
         """
         if isinstance(lines, LineBlock):
             block = lines.data  # a file's lines, still the block they were read in
@@ -300,6 +324,10 @@ class Monitor:
             self._feed_block(source, block, isinstance(lines, LineBlock) and lines.more, wall_now)
 
     def _feed_block(self, source: str, block: bytes, more: bool, wall_now: Optional[float]) -> None:
+        """:meth:`feed`'s work on a block of whole lines, in a method of its own: its columns are
+        gone when it returns, before the cyclic collector is on again."""
+        for other in [name for name in self._waiting if name != source]:  # they came first: in arrival order
+            self._count_waiting_of(other)
         parsed = self._parsed(source, block)
         waiting = self._waiting.pop(source, None)
         if waiting is not None:
@@ -307,27 +335,34 @@ class Monitor:
             if whole is None:  # its keys decode otherwise now (the format changed): counted alone
                 self.apply(self._aggregated(source, waiting[0]), host=waiting[1])
             parsed = parsed if whole is None else whole
+        newest = None
         if more and self.cut_keys is not None:
             start = last_span_start(parsed, self.batch_span)
             if start:
                 parsed, rest = split_block(parsed, start)
                 self._waiting[source] = (rest, wall_now)
-        self.apply(self._aggregated(source, parsed), host=wall_now)
+                newest = _last_second(rest)
+        self.apply(self._aggregated(source, parsed), host=wall_now, newest=newest)
 
     def _count_waiting(self, arrived_by: Optional[float]) -> None:
         """Count the lines waiting for their source's next block that arrived by host time
         ``arrived_by`` (all with None)."""
-        for source, (records, arrived) in list(self._waiting.items()):
+        for source, (_, arrived) in list(self._waiting.items()):
             if arrived_by is None or arrived is None or arrived <= arrived_by:
-                del self._waiting[source]
-                self.apply(self._aggregated(source, records), host=arrived)
+                self._count_waiting_of(source)
+
+    def _count_waiting_of(self, source: str) -> None:
+        records, arrived = self._waiting.pop(source)
+        self.apply(self._aggregated(source, records), host=arrived)
 
     def add_records(self, records: Iterable[LogRecord]) -> None:
         """Account records parsed elsewhere (by a :class:`LogParser`, or made by a program); they
         are not counted as lines read."""
         batch = aggregate(parse_records(records), self.batch_span)
         batch.lines = 0
-        self.apply(batch)
+        with self._lock:
+            self._count_waiting(None)  # fed before these
+            self.apply(batch)
 
     def count_skipped(self, reason: str, count: int = 1) -> None:
         """Count lines skipped before parsing (e.g. cut by the watcher's length cap)."""
@@ -340,10 +375,11 @@ class Monitor:
             self._notices[kind] += 1
             self._to_sinks(lambda sink: sink.notice(message))
 
-    def apply(self, batch: Batch, host: Optional[float] = None) -> None:
+    def apply(self, batch: Batch, host: Optional[float] = None, newest: Optional[int] = None) -> None:
         """Account a batch: its lines, skipped lines and records, in order (the one apply step).
 
-        ``host`` (epoch seconds) says the lines arrived live at that host time.
+        ``host`` (epoch seconds) says the lines arrived live at that host time; ``newest``, the
+        time of the last line that arrived with them and waits to be counted (see :meth:`feed`).
         """
         with self._lock, without_cyclic_gc():
             self.lines += batch.lines
@@ -354,7 +390,7 @@ class Monitor:
                 self._skipped[reason] += 1
             if host is not None:
                 latest = self.clock.latest
-                self.clock.learn(host, latest is not None and (before is None or latest > before))
+                self.clock.learn(host, latest is not None and (before is None or latest > before), newest)
 
     # -- clock ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import gc
 import os
 import random
 import shutil
+import sys
 import tempfile
 import threading
 import unittest
@@ -23,7 +24,7 @@ from monilog.accumulation.overflow import MIN_CUT_KEYS
 from monilog.accumulation.report import RunSummary
 from monilog.accumulation.rules import parse_rule
 from monilog.accumulation.statistics import CLIENTS, SECTIONS, USERS, Statistics, StatsSnapshot, merged
-from monilog.monitor import Monitor
+from monilog.monitor import Monitor, without_cyclic_gc
 from monilog.parsing.block import LINE_KEYS, decode_request, decode_who, parse_block
 from monilog.parsing.columns import KeyDecoder, LineBlock, ParsedBlock, split_pairs
 from monilog.parsing.jsonlog import JsonFormat
@@ -412,10 +413,55 @@ class BacklogBlocksTest(unittest.TestCase):
         self.assertEqual(monitor.parsed, 6000)
         monitor.tick(T0 + 100)
         self.assertEqual(monitor.parsed, len(lines))
+        records = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[Recorder()])
+        records.feed("access.log", block, wall_now=T0 + 100)
+        records.add_records([])  # records added by a program come after the lines fed before them
+        self.assertEqual(records.parsed, len(lines))
         ended = Monitor(threshold=1000, window=10, period=10, max_keys=MIN_CUT_KEYS, sinks=[Recorder()])
         ended.feed("access.log", block, wall_now=T0 + 100)
         summary = ended.finish()
         self.assertEqual((summary.lines, summary.parsed, summary.stats.hits), (len(lines),) * 3)
+
+    def fed(self, blocks: Sequence[Tuple[str, List[bytes], float]], more: bool, fmt: str = "auto") -> Tuple[list, RunSummary]:
+        """What a monitor reports fed ``(source, lines, host time)`` blocks, each marked ``more``
+        or not (the last block of each source never)."""
+        recorder = Recorder()
+        monitor = Monitor(threshold=1000, window=10, period=10, sinks=[recorder], fmt=fmt)
+        last = {source: index for index, (source, _, _) in enumerate(blocks)}
+        for index, (source, lines, host) in enumerate(blocks):
+            monitor.feed(source, LineBlock(b"\n".join(lines) + b"\n", len(lines), more and index != last[source]),
+                         wall_now=host)
+        summary = monitor.finish()
+        return recorder.items, summary
+
+    def test_the_waiting_records_of_a_source_count_before_another_source_s_block(self) -> None:
+        blocks = [("a.log", stamped_lines(range(0, 25), rate=10), T0 + 100),
+                  ("b.log", stamped_lines(range(25, 60), rate=10, first=10**6), T0 + 100.1),
+                  ("a.log", stamped_lines(range(60, 70), rate=10, first=2 * 10**6), T0 + 100.2)]
+        items, summary = self.fed(blocks, more=True)
+        self.assertEqual(summary.late_hits, 0)
+        self.assertEqual((items, summary), self.fed(blocks, more=False))
+
+    def test_the_log_s_offset_from_the_host_is_learnt_from_the_whole_block(self) -> None:
+        host = T0 + 10**6  # a backlog read from its start: the host is far ahead of the log
+        blocks = [("a.log", stamped_lines(range(0, 100), rate=10), host),
+                  ("a.log", stamped_lines(range(100, 165), rate=10, first=10**5), host + 0.5)]
+        items, summary = self.fed(blocks, more=True)
+        self.assertEqual((items, summary), self.fed(blocks, more=False))
+
+    def test_waiting_records_whose_fields_change_after_them_count_alone(self) -> None:
+        def w3c(seconds: range, taken: bool, first: int) -> List[bytes]:
+            lines = [b"#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes" + (b" time-taken" if taken else b"")]
+            for second in seconds:
+                when = datetime.fromtimestamp(T0 + second, timezone.utc).strftime("%Y-%m-%d %H:%M:%S").encode()
+                lines += [when + b" 10.0.0.%d GET /p%d/x 200 100" % (number % 250, number) + (b" 15" if taken else b"")
+                          for number in range(first + second * 20, first + second * 20 + 20)]
+            return lines
+
+        blocks = [("x.log", w3c(range(0, 25), True, 0), T0 + 100), ("x.log", w3c(range(25, 50), False, 0), T0 + 100.1)]
+        items, summary = self.fed(blocks, more=True, fmt="w3c")
+        self.assertEqual((summary.parsed, summary.stats.skipped_total), (1000, 0))
+        self.assertEqual((items, summary), self.fed(blocks, more=False, fmt="w3c"))
 
     def test_nothing_waits_when_the_counters_are_not_cut(self) -> None:
         lines = stamped_lines(range(0, 25))
@@ -441,6 +487,25 @@ class CyclicCollectorTest(unittest.TestCase):
         with mock.patch.object(owner, name, autospec=True, side_effect=recording):
             run()
         return states
+
+    def test_threads_counting_at_once_leave_it_on(self) -> None:
+        def counting() -> None:
+            for _ in range(2000):
+                with without_cyclic_gc():
+                    pass
+
+        interval = sys.getswitchinterval()
+        self.addCleanup(sys.setswitchinterval, interval)
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible
+        self.addCleanup(gc.enable)
+        for _ in range(20):
+            gc.enable()
+            threads = [threading.Thread(target=counting) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(DEADLINE)
+            self.assertTrue(gc.isenabled())
 
     def test_off_while_counting_and_as_it_was_after(self) -> None:
         directory = tempfile.mkdtemp(prefix="monilog-gc-")

@@ -191,11 +191,17 @@ class LogClock:
         held = self.held
         return [] if held is None else self.advance(held)
 
-    def learn(self, host: float, moved: bool) -> None:
+    def learn(self, host: float, moved: bool, newest: Optional[int] = None) -> None:
         """Live lines arrived at ``host`` time; ``moved`` says whether they moved the clock, which
-        then tells the offset between the log's clock and the host's."""
+        then tells the offset between the log's clock and the host's. ``newest``: the time of the
+        last line that arrived with them but is counted later (a backlog block's last period,
+        see :meth:`Monitor.feed <monilog.monitor.Monitor.feed>`): the offset is learnt from it, as
+        if it had been counted, when it is at most ``max_jump`` ahead of the clock."""
         if moved and self.latest is not None:
-            self.offset = self.latest - host
+            latest = self.latest
+            if newest is not None and latest < newest <= latest + self.max_jump:
+                latest = newest
+            self.offset = latest - host
 
     def expected(self, host: float) -> Optional[float]:
         """The log time it is at ``host`` time, as far as is known (None before the offset is).

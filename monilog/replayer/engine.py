@@ -447,18 +447,21 @@ def _worker_count() -> int:
 
 
 COLLECT_EVERY = 256
-"""Batches a replay applies between two passes of the cyclic collector (see :func:`_until`)."""
+"""Items (batches, or seconds of merged files) a replay applies between two passes of the cyclic
+collector over its young generations (see :func:`_until`)."""
 
 
 def _until(stop: Optional[threading.Event], items: Iterable[T]) -> Iterator[T]:
     """``items`` until ``stop`` is set, for :func:`replay` to apply with the cyclic collector
-    off, here run once every :data:`COLLECT_EVERY` items: taking and applying a batch makes no
-    reference cycle, and the passes the collector would make over a worker's result as it is
-    unpickled (thousands of tuples and dicts, all alive) cost the main process of a log of random
-    paths a tenth of its time."""
+    off, here run over its two young generations once every :data:`COLLECT_EVERY` items (the
+    oldest, whose pass costs as much as all that lives, such as the seconds of merged files
+    waiting to be merged, when the replay has ended and the collector is on again): taking and
+    applying a batch makes no reference cycle, and the passes the collector would make over a
+    worker's result as it is unpickled (thousands of tuples and dicts, all alive) cost the main
+    process of a log of random paths a tenth of its time."""
     for number, item in enumerate(items, 1):
         if stop is not None and stop.is_set():
             return
         yield item
         if number % COLLECT_EVERY == 0:
-            gc.collect()
+            gc.collect(1)

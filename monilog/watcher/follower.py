@@ -32,8 +32,9 @@ client and target once per batch: 1 MiB batches of such a log cost 15 % less CPU
 256 KiB ones (``bench/follow_cpu_bench.py``). A backlog (a log followed from its start, or a
 watcher that fell behind) is read 4 MiB at a time, and a read that fills them is delivered as a
 block with more behind it (:attr:`LineBlock.more <monilog.parsing.columns.LineBlock.more>`), whose
-last report period the monitor keeps for the next block: each period's counters then come in one
-batch, with the first thousand keys of every dimension to apply once (``bench/cardinality_bench.py
+last report period the monitor keeps for the next block: each period's counters of a file read
+alone then come in one batch (when they are cut, see :meth:`Monitor.feed
+<monilog.monitor.Monitor.feed>`), with the first thousand keys of every dimension to apply once (``bench/cardinality_bench.py
 --follow`` on 2026-12-07: the log of random paths and clients from 36 % to 41 % of the ordinary
 log's speed by CPU with 4 MiB reads; 8 and 16 MiB gained nothing more on it)."""
 
