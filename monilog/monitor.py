@@ -76,7 +76,7 @@ from datetime import datetime, timezone, tzinfo
 from functools import partial
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start, span_of
+from monilog.accumulation.aggregate import Batch, Segment, aggregate, span_of, split_last_span
 from monilog.accumulation.alerter import TIME_FORMAT, Alerter, AlertEvent, format_duration
 from monilog.accumulation.clock import Decision, LogClock, Ruling
 from monilog.accumulation.counts import Counts
@@ -86,7 +86,7 @@ from monilog.accumulation.rules import RuleSet, RuleSpec
 from monilog.accumulation.statistics import DEFAULT_MAX_KEYS, Statistics, StatsSnapshot, merged
 from monilog.outputs.sink import Sink
 from monilog.parsing.block import parse_block, parse_records
-from monilog.parsing.columns import LineBlock, ParsedBlock, joined, split_block
+from monilog.parsing.columns import LineBlock, ParsedBlock, joined
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
 from monilog.parsing.record import LogRecord
@@ -300,7 +300,7 @@ class Monitor:
         A block read with more waiting behind it (:attr:`LineBlock.more
         <monilog.parsing.columns.LineBlock.more>`: a backlog) keeps the records of its last report
         period, parsed, for the next block of ``source``, as a replay's pieces do
-        (:func:`~monilog.accumulation.aggregate.last_span_start`): each period of a backlog is then
+        (:func:`~monilog.accumulation.aggregate.split_last_span`): each period of a backlog is then
         counted in one piece, its counters cut once and applied into empty statistics, which fold
         the keys beyond the cut unread (on a log of random paths, most of the work of a period).
         They are counted before a block of another source (in the order the lines arrived), and
@@ -337,9 +337,8 @@ class Monitor:
             parsed = parsed if whole is None else whole
         newest = None
         if more and self.cut_keys is not None:
-            start = last_span_start(parsed, self.batch_span)
-            if start:
-                parsed, rest = split_block(parsed, start)
+            parsed, rest = split_last_span(parsed, self.batch_span)
+            if rest is not None:
                 self._waiting[source] = (rest, wall_now)
                 newest = _last_second(rest)
         self.apply(self._aggregated(source, parsed), host=wall_now, newest=newest)

@@ -41,7 +41,7 @@ from monilog.accumulation.status import ERROR_FLAGS, is_error
 from monilog.accumulation.summing import K, summed_python
 from monilog.parsing import section
 from monilog.parsing.block import LINE_KEYS, decode_status, decode_statuses
-from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_pairs
+from monilog.parsing.columns import KeyDecoder, ParsedBlock, split_block, split_pairs
 
 INFINITY = float("inf")
 
@@ -220,14 +220,15 @@ def span_of(second: int, span_seconds: int) -> int:
     return second - second % span_seconds
 
 
-def last_span_start(parsed: ParsedBlock, span_seconds: int) -> int:
-    """The first record of the block's last segment (0 when it has one segment, or no record):
-    where a block may be split so that a segment that may go on in the lines that follow is
-    counted with them."""
+def split_last_span(parsed: ParsedBlock, span_seconds: int) -> Tuple[ParsedBlock, Optional[ParsedBlock]]:
+    """The block's records before its last segment, and that segment's (None when the block has
+    one segment, or no record): so that a segment that may go on in the lines that follow is
+    counted with them, whole (a replay's pieces, a followed backlog's blocks)."""
     if not parsed.stamps:
-        return 0
+        return parsed, None
     plan = _plan(parsed, span_seconds)
-    return plan.starts[plan.bounds[-1][0]]
+    start = plan.starts[plan.bounds[-1][0]]
+    return split_block(parsed, start) if start else (parsed, None)
 
 
 def count_records(parsed: ParsedBlock, start: int, end: int, cut_keys: Optional[int] = None) -> Counts:

@@ -13,15 +13,15 @@ again when the pieces' counters are joined.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from itertools import chain
 from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from monilog.accumulation.aggregate import Batch, Segment, aggregate, last_span_start, span_of
+from monilog.accumulation.aggregate import Batch, Segment, aggregate, span_of, split_last_span
 from monilog.accumulation.statistics import fills_empty
+from monilog.monitor import without_cyclic_gc
 from monilog.parsing.block import parse_block
-from monilog.parsing.columns import ParsedBlock, has_hash_line, joined, split_block
+from monilog.parsing.columns import ParsedBlock, has_hash_line, joined
 from monilog.parsing.parser import DEFAULT_READING, LogParser
 from monilog.parsing.reading import Reading
 from monilog.parsing.record import ParseError
@@ -144,9 +144,7 @@ def _counted(group: List[ParsedBlock], span_seconds: int, cut_keys: Optional[int
         return [aggregate(part, span_seconds) for part in group], None
     held = None
     if more:
-        start = last_span_start(whole, span_seconds)
-        if start:
-            whole, held = split_block(whole, start)
+        whole, held = split_last_span(whole, span_seconds)
     last = before.segments[-1] if before is not None and before.segments else None
     batch = aggregate(whole, span_seconds, cut_keys, None if last is None else (last.span, last.zone),
                       open_end=more and held is None)
@@ -155,23 +153,19 @@ def _counted(group: List[ParsedBlock], span_seconds: int, cut_keys: Optional[int
 
 def aggregate_chunk(task: ChunkTask) -> ChunkResult:
     """Read and aggregate one chunk; an unexpected error becomes a refusal, never an exception."""
-    collecting = gc.isenabled()
-    gc.disable()  # aggregation makes no reference cycles, only many short-lived tuples
-    try:
-        if task.data is not None:
-            return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
-                                    task.counted_lines, task.fold_whole_periods, task.starts_span)
-        with open(task.path, "rb", buffering=0) as stream:
-            return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
-                                    task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
-                                    task.counted_lines, task.fold_whole_periods, task.starts_span)
-    except ChunkChanged:
-        return Refusal("the file shrank", failure=True)
-    except Exception as error:
-        return Refusal(f"a replay worker failed: {type(error).__name__}: {error}", failure=True)
-    finally:
-        if collecting:
-            gc.enable()
+    with without_cyclic_gc():  # aggregation makes no reference cycles, only many short-lived tuples
+        try:
+            if task.data is not None:
+                return aggregate_pieces([task.data], task.fmt, task.span_seconds, task.reading, task.path,
+                                        task.cut_keys, task.counted_lines, task.fold_whole_periods, task.starts_span)
+            with open(task.path, "rb", buffering=0) as stream:
+                return aggregate_pieces(file_pieces(stream.fileno(), task.start, task.end, task.piece_bytes),
+                                        task.fmt, task.span_seconds, task.reading, task.path, task.cut_keys,
+                                        task.counted_lines, task.fold_whole_periods, task.starts_span)
+        except ChunkChanged:
+            return Refusal("the file shrank", failure=True)
+        except Exception as error:
+            return Refusal(f"a replay worker failed: {type(error).__name__}: {error}", failure=True)
 
 
 def span_reader(fmt: str, span_seconds: int, reading: Reading = DEFAULT_READING) -> Callable[[bytes], Optional[int]]:

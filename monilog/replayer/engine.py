@@ -458,7 +458,7 @@ def _until(stop: Optional[threading.Event], items: Iterable[T]) -> Iterator[T]:
     waiting to be merged, when the replay has ended and the collector is on again): taking and
     applying a batch makes no reference cycle, and the passes the collector would make over a
     worker's result as it is unpickled (thousands of tuples and dicts, all alive) cost the main
-    process of a log of random paths a tenth of its time."""
+    process of a log of random paths 7 % of its time (86 ms)."""
     for number, item in enumerate(items, 1):
         if stop is not None and stop.is_set():
             return

@@ -34,9 +34,10 @@ watcher that fell behind) is read 4 MiB at a time, and a read that fills them is
 block with more behind it (:attr:`LineBlock.more <monilog.parsing.columns.LineBlock.more>`), whose
 last report period the monitor keeps for the next block: each period's counters of a file read
 alone then come in one batch (when they are cut, see :meth:`Monitor.feed
-<monilog.monitor.Monitor.feed>`), with the first thousand keys of every dimension to apply once (``bench/cardinality_bench.py
---follow`` on 2026-12-07: the log of random paths and clients from 36 % to 41 % of the ordinary
-log's speed by CPU with 4 MiB reads; 8 and 16 MiB gained nothing more on it)."""
+<monilog.monitor.Monitor.feed>`), with the first thousand keys of every dimension to apply once
+(``bench/cardinality_bench.py --follow`` on 2026-12-07: 4 MiB reads took the log of random paths
+and clients from 36 % to 41 % of the ordinary log's speed by CPU, before this wait; 8 and 16 MiB
+gained nothing more on it)."""
 
 TAIL_LENGTH = 64
 """How many of the last bytes read are compared again before reading on (truncation detection)."""
