@@ -151,14 +151,6 @@ _gc_blocks = 0  # blocks of any thread now in without_cyclic_gc
 _gc_was_on = False  # whether the collector was on when the first of them began
 
 
-def _last_second(records: ParsedBlock) -> Optional[int]:
-    """The time of the last of some records (None when it does not decode)."""
-    try:
-        return records.keys.stamp(records.stamps[-1])[0]
-    except (ValueError, IndexError):
-        return None
-
-
 class Monitor:
     """Accumulates log lines into period reports and alerts, and hands them to sinks.
 
@@ -295,7 +287,10 @@ class Monitor:
         newlines; a :class:`~monilog.parsing.columns.LineBlock` is parsed as the block it is).
 
         ``wall_now`` (epoch seconds) says the lines arrived live at that host time: the clock
-        rules then learn the offset between the log clock and the host clock from them.
+        rules then learn the offset between the log clock and the host clock from them; from a
+        block of a backlog (:attr:`LineBlock.backlog <monilog.parsing.columns.LineBlock.backlog>`)
+        only provisionally, since its last line may be old (:meth:`LogClock.learn
+        <monilog.accumulation.clock.LogClock.learn>`). Lines given as a sequence came as written.
 
         A block read with more waiting behind it (:attr:`LineBlock.more
         <monilog.parsing.columns.LineBlock.more>`: a backlog) keeps the records of its last report
@@ -305,9 +300,7 @@ class Monitor:
         the keys beyond the cut unread (on a log of random paths, most of the work of a period).
         They are counted before a block of another source (in the order the lines arrived), and
         at the latest by the first :meth:`tick` at a host time at or after their arrival, or by
-        :meth:`finish`; the log/host offset is learnt from the block's last line all the same
-        (:meth:`LogClock.learn <monilog.accumulation.clock.LogClock.learn>`). The reports are the
-        same as without the wait.
+        :meth:`finish`. The reports are the same as without the wait.
         """
         if isinstance(lines, LineBlock):
             block = lines.data  # a file's lines, still the block they were read in
@@ -321,9 +314,12 @@ class Monitor:
             if lines:
                 block += b"\n"
         with self._lock, without_cyclic_gc():  # the block's columns are gone before a collection may pass over them
-            self._feed_block(source, block, isinstance(lines, LineBlock) and lines.more, wall_now)
+            if isinstance(lines, LineBlock):
+                self._feed_block(source, block, lines.more, lines.backlog, wall_now)
+            else:
+                self._feed_block(source, block, False, False, wall_now)
 
-    def _feed_block(self, source: str, block: bytes, more: bool, wall_now: Optional[float]) -> None:
+    def _feed_block(self, source: str, block: bytes, more: bool, backlog: bool, wall_now: Optional[float]) -> None:
         """:meth:`feed`'s work on a block of whole lines, in a method of its own: its columns are
         gone when it returns, before the cyclic collector is on again."""
         for other in [name for name in self._waiting if name != source]:  # they came first: in arrival order
@@ -333,15 +329,13 @@ class Monitor:
         if waiting is not None:
             whole = joined([waiting[0], parsed])
             if whole is None:  # its keys decode otherwise now (the format changed): counted alone
-                self.apply(self._aggregated(source, waiting[0]), host=waiting[1])
+                self.apply(self._aggregated(source, waiting[0]), host=waiting[1], backlog=True)
             parsed = parsed if whole is None else whole
-        newest = None
         if more and self.cut_keys is not None:
             parsed, rest = split_last_span(parsed, self.batch_span)
             if rest is not None:
                 self._waiting[source] = (rest, wall_now)
-                newest = _last_second(rest)
-        self.apply(self._aggregated(source, parsed), host=wall_now, newest=newest)
+        self.apply(self._aggregated(source, parsed), host=wall_now, backlog=backlog)
 
     def _count_waiting(self, arrived_by: Optional[float]) -> None:
         """Count the lines waiting for their source's next block that arrived by host time
@@ -352,7 +346,7 @@ class Monitor:
 
     def _count_waiting_of(self, source: str) -> None:
         records, arrived = self._waiting.pop(source)
-        self.apply(self._aggregated(source, records), host=arrived)
+        self.apply(self._aggregated(source, records), host=arrived, backlog=True)
 
     def add_records(self, records: Iterable[LogRecord]) -> None:
         """Account records parsed elsewhere (by a :class:`LogParser`, or made by a program); they
@@ -374,11 +368,11 @@ class Monitor:
             self._notices[kind] += 1
             self._to_sinks(lambda sink: sink.notice(message))
 
-    def apply(self, batch: Batch, host: Optional[float] = None, newest: Optional[int] = None) -> None:
+    def apply(self, batch: Batch, host: Optional[float] = None, backlog: bool = False) -> None:
         """Account a batch: its lines, skipped lines and records, in order (the one apply step).
 
-        ``host`` (epoch seconds) says the lines arrived live at that host time; ``newest``, the
-        time of the last line that arrived with them and waits to be counted (see :meth:`feed`).
+        ``host`` (epoch seconds) says the lines arrived live at that host time; ``backlog``, that
+        they had waited to be read (see :meth:`feed`).
         """
         with self._lock, without_cyclic_gc():
             self.lines += batch.lines
@@ -389,7 +383,7 @@ class Monitor:
                 self._skipped[reason] += 1
             if host is not None:
                 latest = self.clock.latest
-                self.clock.learn(host, latest is not None and (before is None or latest > before), newest)
+                self.clock.learn(host, latest is not None and (before is None or latest > before), backlog)
 
     # -- clock ------------------------------------------------------------------------------
 
@@ -407,7 +401,7 @@ class Monitor:
                 if self._start_from_wall:
                     self._close_periods(wall, evaluate=False)
                 return
-            self._act(self.clock.advance(expected), None)
+            self._act(self.clock.advance(expected, refute=self.clock.settled), None)
             self._move(expected)
 
     # -- the apply step -----------------------------------------------------------------------

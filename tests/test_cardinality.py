@@ -422,15 +422,16 @@ class BacklogBlocksTest(unittest.TestCase):
         summary = ended.finish()
         self.assertEqual((summary.lines, summary.parsed, summary.stats.hits), (len(lines),) * 3)
 
-    def fed(self, blocks: Sequence[Tuple[str, List[bytes], float]], more: bool, fmt: str = "auto") -> Tuple[list, RunSummary]:
+    def fed(self, blocks: Sequence[Tuple[str, List[bytes], float]], more: bool, fmt: str = "auto",
+            backlog: bool = False) -> Tuple[list, RunSummary]:
         """What a monitor reports fed ``(source, lines, host time)`` blocks, each marked ``more``
-        or not (the last block of each source never)."""
+        or not (the last block of each source never), and ``backlog`` or not."""
         recorder = Recorder()
         monitor = Monitor(threshold=1000, window=10, period=10, sinks=[recorder], fmt=fmt)
         last = {source: index for index, (source, _, _) in enumerate(blocks)}
         for index, (source, lines, host) in enumerate(blocks):
-            monitor.feed(source, LineBlock(b"\n".join(lines) + b"\n", len(lines), more and index != last[source]),
-                         wall_now=host)
+            monitor.feed(source, LineBlock(b"\n".join(lines) + b"\n", len(lines), more and index != last[source],
+                                           backlog), wall_now=host)
         summary = monitor.finish()
         return recorder.items, summary
 
@@ -442,12 +443,16 @@ class BacklogBlocksTest(unittest.TestCase):
         self.assertEqual(summary.late_hits, 0)
         self.assertEqual((items, summary), self.fed(blocks, more=False))
 
-    def test_the_log_s_offset_from_the_host_is_learnt_from_the_whole_block(self) -> None:
+    def test_a_backlog_counts_in_log_time_however_far_its_blocks_run_ahead_of_the_host(self) -> None:
         host = T0 + 10**6  # a backlog read from its start: the host is far ahead of the log
         blocks = [("a.log", stamped_lines(range(0, 100), rate=10), host),
                   ("a.log", stamped_lines(range(100, 165), rate=10, first=10**5), host + 0.5)]
         items, summary = self.fed(blocks, more=True)
-        self.assertEqual((items, summary), self.fed(blocks, more=False))
+        self.assertEqual((summary.late_hits, summary.outlier_hits), (0, 0))
+        self.assertEqual((items, summary), self.fed(blocks, more=False, backlog=True))
+        # the same lines read as they were written: a second block a minute ahead of the first's
+        # last line, half a second later, is beyond the log's time (its last 5 s are refused)
+        self.assertEqual(self.fed(blocks, more=False)[1].outlier_hits, 50)
 
     def test_waiting_records_whose_fields_change_after_them_count_alone(self) -> None:
         def w3c(seconds: range, taken: bool, first: int) -> List[bytes]:

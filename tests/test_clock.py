@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 
 from monilog.accumulation.clock import CLOCK_STEP_SECONDS, Decision, LogClock
 from monilog.monitor import Monitor
+from monilog.parsing.columns import LineBlock
 from tests.support import Recorder
 
 T0 = 1_700_000_000  # a whole second, 2023-11-14 22:13:20 UTC
@@ -156,6 +157,30 @@ class LiveTest(unittest.TestCase):
             rulings(clock, T0 + 10 + elapsed, 1, host=host)
         self.assertEqual(clock.latest, T0 + 109)
 
+    def test_an_offset_learnt_from_a_backlog_refuses_nothing_until_lines_read_as_written_settle_it(self) -> None:
+        clock = LogClock(window=10)
+        rulings(clock, T0, 2, host=T0 + 7200)  # a file read from its start, its last line two hours old
+        clock.learn(T0 + 7200, moved=True, backlog=True)
+        self.assertEqual((clock.offset, clock.settled), (-7200, False))
+        # the next block, read a moment later, runs hours ahead of that offset: ruled in log time
+        self.assertEqual(rulings(clock, T0 + 3600, 5, host=T0 + 7200.1),
+                         [(H, T0 + 3600, 1), (C, T0 + 3600, 1), (A, T0 + 3600, 4)])
+        clock.learn(T0 + 7200.1, moved=True)  # lines read as they came
+        self.assertTrue(clock.settled)
+        self.assertEqual(rulings(clock, T0 + 3700, 5, host=T0 + 7201), [(R, T0 + 3700, 5)])
+        clock.learn(T0 + 7202, moved=True, backlog=True)  # a reader behind again: nothing refused
+        self.assertEqual(rulings(clock, T0 + 3700, 5, host=T0 + 7202)[-1], (A, T0 + 3700, 4))
+
+    def test_the_host_clock_refutes_no_held_line_while_the_offset_is_not_settled(self) -> None:
+        clock = LogClock(window=10)
+        rulings(clock, T0, 2, host=T0 + 7200)
+        clock.learn(T0 + 7200, moved=True, backlog=True)
+        rulings(clock, T0 + 7200)  # a lone line written now, after a quiet log's two hours
+        self.assertEqual(clock.advance(T0 + 5, refute=False), [], "only a lower bound of the log's time")
+        self.assertEqual([tuple(r) for r in clock.advance(T0 + 7150, refute=False)], [(C, T0 + 7200, 1)])
+        rulings(clock, T0 + 9000)
+        self.assertEqual([tuple(r) for r in clock.advance(T0 + 7205)], [(OUT, T0 + 9000, 1)])
+
     def test_expected_time_trusts_a_held_first_line_near_the_host(self) -> None:
         clock = LogClock(window=10)
         self.assertIsNone(clock.expected(T0))
@@ -239,6 +264,21 @@ class MonitorClockTest(unittest.TestCase):
         self.assertEqual(starts[-7:], [T0 + 100 - 3600 + 40 + 10 * i for i in range(-1, 6)])
         self.assertEqual(sum(r.stats.late for r in reports), 90, "the 30 s before the rule decided")
         self.assertEqual(summary.stats.duration, 100 + 70, "the two timeline segments add up, overlapping or not")
+
+    def test_a_quiet_log_followed_from_its_start_counts_its_next_lone_lines(self) -> None:
+        host = T0 + 7200  # its last line is two hours old
+        recorder = Recorder()
+        monitor = Monitor(threshold=1, window=10, period=10, sinks=[recorder])
+        old = "".join(self.line(T0 - 3600 + second) + "\n" for second in range(3600)).encode()
+        monitor.feed("access.log", LineBlock(old, 3600, backlog=True), wall_now=host)
+        for second in range(0, 20):  # read as they were written, one lone line every 5 s
+            monitor.tick(host + second)
+            if second % 5 == 4:
+                monitor.feed("access.log", LineBlock((self.line(T0 + 7200 + second) + "\n").encode(), 1),
+                             wall_now=host + second + 0.5)
+        summary = monitor.finish()
+        self.assertEqual((summary.parsed, summary.late_hits, summary.outlier_hits), (3604, 0, 0))
+        self.assertEqual(monitor.clock.latest, T0 + 7200 + 19)
 
     def test_the_same_lines_in_one_batch_or_one_by_one(self) -> None:
         lines = [self.line(Y2099)] + [self.line(T0 + second // 2) for second in range(40)]

@@ -1,5 +1,5 @@
 """Ways a host can hurt a monitor following live logs, one test each: a stalled process, a stepped
-host clock, a log clock stepped back.
+host clock, a log clock stepped back, a backlog of hours read at once.
 
 Each runs the real ``monitoring`` (or the real :func:`monilog.run.follow`) on a file a writer in
 the test appends to, and checks what a user would see.
@@ -18,6 +18,7 @@ import time
 import unittest
 from datetime import datetime, timezone
 from typing import Dict, List
+from unittest import mock
 
 from monilog.monitor import Monitor
 from monilog.run import HostClock, follow
@@ -174,6 +175,47 @@ class LogClockStepTest(unittest.TestCase):
         self.assertEqual(sum(r.stats.late for r in after), 0)
         self.assertLessEqual(sum(r.stats.late for r in reports), 10 * 60, "lines are late only while the rule decides")
         self.assertLessEqual(sum(1 for r in reports if not r.stats.hits), 3, "at most a few zero-hit reports")
+
+
+class BacklogTest(unittest.TestCase):
+    def test_a_slow_log_read_from_its_start_then_waking_up_loses_no_line(self) -> None:
+        directory = tempfile.mkdtemp(prefix="monilog-backlog-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "access.log")
+        clock = FastClock(1_700_000_000.0, speed=10.0)
+        # a day of a slow log, a line every 15 s, the last one two hours old: each read spans hours
+        first = int(clock.now()) - 86_400 - 7200
+        old = [stamped(first + 15 * number, f"/p{number % 50}/x") for number in range(86_400 // 15)]
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.writelines(old)
+        recorder = Recorder()
+        monitor = Monitor(threshold=5, window=20, period=5, sinks=[recorder])
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+        summaries = []
+        with mock.patch("monilog.watcher.follower.READ_BLOCK", 64 << 10):
+            thread = threading.Thread(target=lambda: summaries.append(
+                follow(monitor, [path], from_start=True, stop=stop, poll_interval=0.02, clock=clock)), daemon=True)
+            thread.start()
+            wait_for(lambda: monitor.parsed == len(old), "the backlog read")
+
+            def append(*lines: str) -> None:
+                with open(path, "a", encoding="utf-8") as stream:
+                    stream.writelines(lines)
+                read = monitor.lines + len(lines)
+                wait_for(lambda: monitor.lines == read, "the lines read")
+                reports = len(recorder.reports)
+                wait_for(lambda: len(recorder.reports) >= reports + 2, "two reports more: the clock moves with the host")
+
+            woke = int(clock.now())
+            append(stamped(woke))  # the site wakes up: a lone line, held while the host clock moves
+            append(stamped(woke + 5))
+            append(*[stamped(woke + 86_400)] * 5)  # a backend a day ahead, once lines came as written
+            stop.set()
+            thread.join(30)
+        summary = summaries[0]
+        counts = (summary.parsed, summary.late_hits, summary.outlier_hits, monitor.clock.refused)
+        self.assertEqual(counts, (len(old) + 7, 0, 5, 5), "parsed, late, outliers, refused")
 
 
 class HostClockTest(unittest.TestCase):

@@ -193,6 +193,30 @@ class FollowTest(WatcherTestCase):
             self.wait_lines(lines)
         self.assertEqual(marks, [True, True, True, False])  # three full reads, then the end of the file
 
+    def test_blocks_say_whether_their_lines_had_waited_to_be_read(self):
+        old, new = self.path("old.log"), self.path("new.log")
+        lines = [b"line %06d " % number + b"x" * 90 for number in range(2000)]  # 200 KB
+        write(old, b"".join(line + b"\n" for line in lines))
+        write(new, b"".join(line + b"\n" for line in lines))
+        marks: List[Tuple[str, bool]] = []
+        fills: List[bool] = []
+        self.hook = lambda source, block: (marks.append((source, block.backlog)), fills.append(block.more))  # type: ignore[attr-defined]
+        with mock.patch("monilog.watcher.follower.READ_BLOCK", 64 << 10):
+            self.watch([old], from_start=True)
+            self.watch([new])  # from its end
+            self.wait_lines(lines, old)
+            self.assertEqual(marks, [(old, True)] * 4, "a file read from its start, to its end")
+            append(old, b"appended\n")
+            append(new, b"appended\n")
+            self.wait_lines(lines + [b"appended"], old)
+            self.wait_lines([b"appended"], new)
+            self.assertEqual(sorted(marks[4:]), [(new, False), (old, False)], "lines written since the file's end was read")
+            append(new, b"".join(line + b"\n" for line in lines))  # a burst: more than a read
+            self.wait_lines([b"appended"] + lines, new)
+        self.assertTrue(any(fills[6:]))  # 200 KB in one write: a read fills its 64 KiB
+        self.assertTrue(all(marks[index][1] for index in range(7, len(marks)) if fills[index - 1]),
+                        "a read behind a full one")
+
     def test_last_activity_moves_when_lines_arrive(self):
         log = self.path("access.log")
         write(log, b"")

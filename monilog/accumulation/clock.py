@@ -19,9 +19,9 @@ The rules
   the end of a replay) confirms a held time it reaches within ``max_jump`` and drops one further
   ahead. So one line stamped 2099 cannot derail the clock, while a genuine gap in a replayed log
   costs nothing but a one-line delay. A line stamped 1970 is simply behind the clock.
-* ``REFUSED`` (live only, once the log/host offset is known): a line stamped more than
-  ``max_jump`` beyond the expected log time (host time plus the learnt offset) is kept away from
-  the clock, even in bursts, unless every line is so for :data:`CLOCK_STEP_SECONDS` of host
+* ``REFUSED`` (live only, once the log/host offset is settled, see below): a line stamped more
+  than ``max_jump`` beyond the expected log time (host time plus the learnt offset) is kept away
+  from the clock, even in bursts, unless every line is so for :data:`CLOCK_STEP_SECONDS` of host
   time: then the log's clock was set forward, the offset is learnt anew and the clock follows.
 * ``STEPPED_BACK``: the log's clock was set backwards (a backend's time corrected by an hour):
   the clock re-bases to this run's second (:attr:`LogClock.latest` goes back to it) and the
@@ -40,7 +40,13 @@ The rules
   clock catches up. A lone old line, or old lines mixed with current ones, changes nothing.
 * The offset between log and host time is learnt from every live batch that moves the clock
   (:meth:`LogClock.learn`); before it is known, a lone held first line within
-  :data:`FIRST_LINE_TRUST` of the host time is trusted without waiting for a second line.
+  :data:`FIRST_LINE_TRUST` of the host time is trusted without waiting for a second line. It is
+  *settled* when learnt from lines read as they were written; learnt from a backlog (a file read
+  from its start, a reader behind), whose last line may be hours old, it is only a lower bound
+  of the log's time: lines beyond it are then not refused but ruled in log time, as in a replay
+  (a lone line far ahead is still held), and the host clock confirms a held line it reaches but
+  refutes none (:meth:`LogClock.advance`), until lines read as they came settle it. So a quiet
+  log followed from its start, or a backlog of hours read 4 MiB at a time, loses no line.
 """
 
 from __future__ import annotations
@@ -106,6 +112,9 @@ class LogClock:
         """The second of the line held back, if any."""
         self.offset: Optional[float] = None
         """Log time minus host time, learnt from live lines; None until known."""
+        self.settled = False
+        """Whether :attr:`offset` was learnt from lines read as they were written (see the module
+        documentation), not from a backlog."""
         self.outliers = 0
         """Lines whose time was refuted, held and then dropped."""
         self.refused = 0
@@ -132,19 +141,18 @@ class LogClock:
         confirmation by them).
         """
         rulings: List[Ruling] = []
-        if host is not None and self.offset is not None:
-            if second > host + self.offset + self.max_jump:
-                if self._ahead_since is None:
-                    self._ahead_since = host
-                if host - self._ahead_since < CLOCK_STEP_SECONDS:
-                    self.refused += count
-                    return [Ruling(Decision.REFUSED, second, count)]
-                self.offset = second - host  # the log's clock was set forward: follow it
-                self._ahead_since = None
-                self._resolve_held(second, rulings, trusted=True)
-                self._accept(second)
-            else:
-                self._ahead_since = None
+        if host is not None and self.offset is not None and self.settled and second > host + self.offset + self.max_jump:
+            if self._ahead_since is None:
+                self._ahead_since = host
+            if host - self._ahead_since < CLOCK_STEP_SECONDS:
+                self.refused += count
+                return [Ruling(Decision.REFUSED, second, count)]
+            self.offset = second - host  # the log's clock was set forward: follow it
+            self._ahead_since = None
+            self._resolve_held(second, rulings, trusted=True)
+            self._accept(second)
+        else:
+            self._ahead_since = None
         if self._stepped_back(second, host):
             assert self.latest is not None  # a step needs a clock to step from
             if host is not None:
@@ -179,11 +187,13 @@ class LogClock:
         if self._behind_since is not None and self._behind_checked is None and host >= self._behind_since:
             self._behind_checked = host
 
-    def advance(self, moment: float) -> List[Ruling]:
+    def advance(self, moment: float, refute: bool = True) -> List[Ruling]:
         """Trusted time reached ``moment``: decide on a held line (confirmed when ``moment`` is at
-        most ``max_jump`` before it, else an outlier)."""
+        most ``max_jump`` before it, else an outlier). ``refute=False``: ``moment`` is only a lower
+        bound of the log's time (an offset not settled): a line further ahead stays held."""
         rulings: List[Ruling] = []
-        self._resolve_held(moment, rulings, trusted=True)
+        if refute or (self.held is not None and self.held <= moment + self.max_jump):
+            self._resolve_held(moment, rulings, trusted=True)
         return rulings
 
     def release(self) -> List[Ruling]:
@@ -191,17 +201,13 @@ class LogClock:
         held = self.held
         return [] if held is None else self.advance(held)
 
-    def learn(self, host: float, moved: bool, newest: Optional[int] = None) -> None:
+    def learn(self, host: float, moved: bool, backlog: bool = False) -> None:
         """Live lines arrived at ``host`` time; ``moved`` says whether they moved the clock, which
-        then tells the offset between the log's clock and the host's. ``newest``: the time of the
-        last line that arrived with them but is counted later (a backlog block's last period,
-        see :meth:`Monitor.feed <monilog.monitor.Monitor.feed>`): the offset is learnt from it, as
-        if it had been counted, when it is at most ``max_jump`` ahead of the clock."""
+        then tells the offset between the log's clock and the host's, settled unless the lines
+        are a ``backlog`` (see the module documentation)."""
         if moved and self.latest is not None:
-            latest = self.latest
-            if newest is not None and latest < newest <= latest + self.max_jump:
-                latest = newest
-            self.offset = latest - host
+            self.offset = self.latest - host
+            self.settled = not backlog
 
     def expected(self, host: float) -> Optional[float]:
         """The log time it is at ``host`` time, as far as is known (None before the offset is).

@@ -245,15 +245,20 @@ class LineBlock(SplitOnUse[bytes]):
     (2, b'second', True)
     """
 
-    __slots__ = ("_count", "_lines", "data", "more")
+    __slots__ = ("_count", "_lines", "backlog", "data", "more")
 
-    def __init__(self, data: bytes, count: int, more: bool = False) -> None:
+    def __init__(self, data: bytes, count: int, more: bool = False, backlog: bool = False) -> None:
         """``data``: ``count`` whole lines, each ended by a newline."""
         self.data = data
         """The lines, each ended by ``b"\\n"``."""
         self.more = more
         """Whether more lines were waiting when these were read (a read that filled its buffer, in a
         backlog): a consumer may keep the last of them to read with the next block."""
+        self.backlog = backlog or more
+        """Whether these lines had waited to be read: read from a file's start, after a read that
+        filled its buffer, or with more behind them. Lines read as they came (after a read that had
+        reached the end) were written since the last read, so the last of them tells the log's
+        time now; a backlog's tells only a time the log has passed."""
         self._count = count
         self._lines: Optional[List[bytes]] = None
 

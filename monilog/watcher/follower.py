@@ -122,6 +122,10 @@ class OpenFile:
         self.owner: Optional[Follower] = None
         self.last_data = time.monotonic()
         self.at_eof = False
+        self.caught_up = False
+        """True when what is read next was written since the last read: that read reached the end
+        (it did not fill its buffer). Else it is a backlog (:attr:`LineBlock.backlog
+        <monilog.parsing.columns.LineBlock.backlog>`), as is what the first read finds."""
         self.ended = False
         self.head = b""
         """Its first bytes (up to :data:`HEAD_LENGTH`), as far as seen."""
@@ -359,7 +363,7 @@ class Follower:
                 self.close_generation(handle, flush=True)
         if self.current is not None:
             if behind:
-                self.current.at_eof = False  # not read this time: its end is unknown
+                self.current.at_eof = self.current.caught_up = False  # not read this time: its end is unknown
             else:
                 behind = self._read(self.current, blocks)
         return behind
@@ -407,7 +411,7 @@ class Follower:
                 self._sink.count(self.path, "bytes", len(data))  # a stream is read on, unused,
                 continue  # to its end: its writer must not block
             if not data:
-                handle.at_eof = True
+                handle.at_eof = handle.caught_up = True
                 return False
             handle.at_eof = False
             handle.last_data = time.monotonic()
@@ -418,7 +422,9 @@ class Follower:
         """Split ``data`` into lines, deliver them, count bytes and cut lines."""
         self._sink.count(self.path, "bytes", len(data))
         cut_before = handle.splitter.cut_lines
-        lines = handle.splitter.feed_block(data, more=len(data) >= READ_BLOCK)
+        full = len(data) >= READ_BLOCK
+        lines = handle.splitter.feed_block(data, more=full, backlog=not handle.caught_up)
+        handle.caught_up = not full
         cut = handle.splitter.cut_lines - cut_before
         if cut:
             self._sink.count(self.path, "cut_lines", cut)

@@ -47,6 +47,7 @@ from types import ModuleType
 from typing import Any, Callable, Deque, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 from monilog.outputs.optional import optional_module
+from monilog.parsing.columns import LineBlock
 
 from .follower import FollowerReport
 from .lines import DEFAULT_MAX_LINE_LENGTH
@@ -226,6 +227,7 @@ class KafkaFollower:
         self._helper: Optional[threading.Thread] = None
         self._ends: Optional[Dict[int, int]] = None  # the broker's end offsets after an outage, found by the helper
         self._down = False  # the broker could not be reached, and was not found again yet
+        self._caught_up = False  # the last consume took fewer messages than it could: the next ones are new
 
     def prime(self, from_start: bool) -> None:
         """Connect (in the background): subscribe with a group, else look the partitions up."""
@@ -269,10 +271,13 @@ class KafkaFollower:
                 empty += 1
         if empty:
             self._sink.skip(self.path, EMPTY_MESSAGE, empty)
+        full = len(messages) == CONSUME_MESSAGES
         if lines:
             self._sink.count(self.path, "lines", len(lines))
-            self._sink.deliver(self.path, lines)
-        return len(messages) == CONSUME_MESSAGES
+            self._sink.deliver(self.path, LineBlock(b"\n".join(lines) + b"\n", len(lines), more=full,
+                                                    backlog=not self._caught_up))
+        self._caught_up = not full
+        return full
 
     def close(self, flush: bool) -> None:
         """Close the consumer (a group's offsets are committed); a helper still waiting for a

@@ -166,10 +166,12 @@ class LineSplitter:
         """Add a chunk and return the lines it completes, in order, without their newlines."""
         return list(self.feed_block(data))
 
-    def feed_block(self, data: bytes, more: bool = False) -> LineBlock:
+    def feed_block(self, data: bytes, more: bool = False, backlog: bool = False) -> LineBlock:
         """:meth:`feed`, the lines kept as one block: no line is split from the others unless one
         is over the cap (a block of short lines is a slice of ``data``). ``more``: more data was
-        waiting after ``data`` (the block's :attr:`~monilog.parsing.columns.LineBlock.more`)."""
+        waiting after ``data``; ``backlog``: ``data`` had waited to be read (the block's
+        :attr:`~monilog.parsing.columns.LineBlock.more` and
+        :attr:`~monilog.parsing.columns.LineBlock.backlog`)."""
         if self._discarding:
             newline = data.find(b"\n")
             if newline < 0:
@@ -195,7 +197,7 @@ class LineSplitter:
         cut = self._cut_pending()
         if cut:
             block += cut[0] + b"\n"
-        return LineBlock(block, newlines(block), more)
+        return LineBlock(block, newlines(block), more, backlog)
 
     @staticmethod
     def _block_of(lines: List[bytes]) -> LineBlock:
