@@ -34,6 +34,9 @@
  *   prefixes(keys, lead, stops, other) monilog.parsing.section.prefixes_python: each key that
  *                                      starts with lead cut before the first of stops; other(key)
  *                                      for the rest (the section rule gives them).
+ *   column_totals(hits, errors, sizes) monilog.accumulation.statistics.column_totals_python: the
+ *                                      sums of an overflow's section columns, checked, in one pass
+ *                                      over their unsigned 64-bit ints.
  *   count_clf(who, requests, statuses, sizes, start, end, max_keys, lead, stops, errors,
  *             max_length, registers)
  *                                      monilog.accumulation.aggregate.count_plain_python: tally,
@@ -1640,6 +1643,54 @@ newlines(PyObject *module, PyObject *data)
     return PyLong_FromSsize_t(count);
 }
 
+/* The sums of an overflow's section columns (hits, errors, bytes: arrays of unsigned 64-bit ints,
+ * array("Q")), as monilog.accumulation.statistics.column_totals_python; None for any other columns,
+ * a section with more errors than hits or bytes without hits, or a sum beyond 64 bits: the
+ * reference decides (and raises). */
+static PyObject *
+column_totals(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *objects[3];
+    if (!PyArg_ParseTuple(args, "OOO:column_totals", &objects[0], &objects[1], &objects[2])) {
+        return NULL;
+    }
+    Py_buffer views[3];
+    int taken = 0, usual = 1;
+    for (; taken < 3; taken++) {
+        if (PyObject_GetBuffer(objects[taken], &views[taken], PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+            PyErr_Clear(); /* not a buffer: the reference decides */
+            usual = 0;
+            break;
+        }
+        const char *format = views[taken].format;
+        if (views[taken].itemsize != 8 || format == NULL || strcmp(format, "Q") != 0
+            || views[taken].len != views[0].len) {
+            taken++;
+            usual = 0;
+            break;
+        }
+    }
+    unsigned long long totals[3] = {0, 0, 0};
+    if (usual) {
+        const unsigned long long *hits = views[0].buf, *errors = views[1].buf, *sizes = views[2].buf;
+        Py_ssize_t count = views[0].len / 8;
+        for (Py_ssize_t i = 0; usual && i < count; i++) {
+            usual = errors[i] <= hits[i] && (hits[i] || !sizes[i])
+                && !__builtin_add_overflow(totals[0], hits[i], &totals[0])
+                && !__builtin_add_overflow(totals[1], errors[i], &totals[1])
+                && !__builtin_add_overflow(totals[2], sizes[i], &totals[2]);
+        }
+    }
+    while (taken > 0) {
+        PyBuffer_Release(&views[--taken]);
+    }
+    if (!usual) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(KKK)", totals[0], totals[1], totals[2]);
+}
+
 /* Each str of a list that starts with `lead`, cut before the first of `stops` after its first
  * character (whole when there is none); other(key) for any other key. The caller gives the rule
  * (monilog.parsing.section: lead "/", stops "/?#"); this knows none. */
@@ -2488,6 +2539,10 @@ static PyMethodDef methods[] = {
      "distinct_add(registers, keys) -> True or None\n\n"
      "Add each key (str) to a HyperLogLog's registers (a bytearray), as\n"
      "monilog.accumulation.distinct.add_python; None when a key is left to it (not text, or not UTF-8)."},
+    {"column_totals", column_totals, METH_VARARGS,
+     "column_totals(hits, errors, sizes) -> (hits, errors, bytes) or None\n\n"
+     "The sums of an overflow's section columns of unsigned 64-bit ints, as\n"
+     "monilog.accumulation.statistics.column_totals_python (None: the reference decides)."},
     {"count_clf", count_clf, METH_VARARGS,
      "count_clf(who, requests, statuses, sizes, start, end, max_keys, lead, stops, errors, max_length, registers)\n"
      "-> tuple or None\n\n"

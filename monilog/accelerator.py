@@ -1,16 +1,18 @@
 """The optional C accelerator (:mod:`monilog._speedups`): whether it is used, and how to choose.
 
-Nine pure steps of the engine have a C twin: the Common/Combined block scan
+Eleven pure steps of the engine have a C twin: the Common/Combined block scan
 (:func:`monilog.parsing.block.scan_regex`), the scan of a compiled format's lines, run as a
 program its pattern is translated into (:func:`monilog.parsing.pieces.scan_single`), the
 counting of a range of records by key (:func:`monilog.accumulation.aggregate.tally_python`) and
 by pair of keys (:func:`~monilog.accumulation.aggregate.pairs_python`: durations and virtual
-hosts per request and status), a block's runs of seconds
+hosts per request and status), the tally, decoding and cut of plain Common/Combined columns in
+one pass (:func:`~monilog.accumulation.aggregate.count_plain_python`), a block's runs of seconds
 (:func:`~monilog.accumulation.aggregate.runs_python`), sums per key
 (:func:`~monilog.accumulation.summing.summed_python`), the hashing of clients into the
 distinct-clients sketch (:func:`monilog.accumulation.distinct.add_python`), the counting of a
-block's lines (:func:`monilog.parsing.columns.newlines_python`) and the cutting of keys at given
-characters (:func:`monilog.parsing.section.prefixes_python`). Each twin gives exactly its Python
+block's lines (:func:`monilog.parsing.columns.newlines_python`), the cutting of keys at given
+characters (:func:`monilog.parsing.section.prefixes_python`) and the checked sums of the columns
+of keys beyond a cut (:func:`monilog.accumulation.statistics.column_totals_python`). Each twin gives exactly its Python
 reference's result (the tests compare them on generated and hostile input) and knows no rule:
 sections, clocks, alerts, formats and decoding stay in their Python modules (the section rule
 gives ``prefixes`` its usual case's characters, and takes every other target itself). The accelerator is

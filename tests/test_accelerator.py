@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from array import array
 from typing import Any, Dict, List, Optional, Sequence
 from unittest import mock
 
@@ -28,6 +29,7 @@ from monilog.accelerator import speedups
 from monilog.accumulation import aggregate
 from monilog.accumulation.aggregate import count_plain_python, count_records, pairs_python, runs_python, tally_python
 from monilog.accumulation.counts import Counts
+from monilog.accumulation.statistics import column_totals_python
 from monilog.accumulation.summing import summed_python
 from monilog.generator import LogGenerator
 from monilog.parsing import section
@@ -246,6 +248,42 @@ class RunsAndSumsTest(unittest.TestCase):
         keys, counts = [key for key, _ in pairs], [number for _, number in pairs]
         expected = summed_python(keys, counts)
         self.assertEqual(list(speedups.summed(keys, counts).items()), list(expected.items()))  # order too
+
+
+@needs_speedups
+class ColumnTotalsTest(unittest.TestCase):
+    def reference(self, hits: Sequence[int], errors: Sequence[int], sizes: Sequence[int]) -> Optional[tuple]:
+        try:
+            return column_totals_python(hits, errors, sizes)
+        except ValueError:
+            return None
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+                    max_size=20), st.booleans())
+    def test_columns_of_unsigned_ints(self, rows: List[tuple], usual: bool) -> None:
+        if usual:  # what counters give: errors within hits, bytes only with hits, sums within 64 bits
+            rows = [(hits >> 8, (hits >> 8) // 3, size >> 8 if hits >> 8 else 0) for hits, _, size in rows]
+        hits, errors, sizes = (array("Q", column) for column in zip(*rows)) if rows else (array("Q"),) * 3
+        expected, totals = self.reference(hits, errors, sizes), speedups.column_totals(hits, errors, sizes)
+        if totals is None and expected is not None:  # left to the reference only for a sum beyond 64 bits
+            self.assertGreaterEqual(max(expected), 2**64)
+        else:
+            self.assertEqual(totals, expected)
+        if usual:
+            self.assertIsNotNone(expected)
+
+    def test_what_it_leaves_to_the_reference(self) -> None:
+        column = array("Q", [2, 1])
+        for hits, errors, sizes in (([2, 1], [0, 0], [5, 5]),  # lists
+                                    (column, array("q", [0, 0]), column),  # signed
+                                    (column, array("Q", [0]), column),  # of different lengths
+                                    (array("Q", [2**63, 2**63]), array("Q", [0, 0]), column),  # sums beyond 64 bits
+                                    (column, column, array("Q", [2**64 - 1, 5]))):
+            self.assertIsNone(speedups.column_totals(hits, errors, sizes))
+        self.assertEqual(column_totals_python(array("Q", [2**63, 2**63]), array("Q", [0, 0]), column), (2**64, 0, 3))
+        with self.assertRaises(ValueError):
+            column_totals_python([2, 1], [3, 0], [5, 5])
 
 
 @needs_speedups
