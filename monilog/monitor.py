@@ -289,7 +289,7 @@ class Monitor:
         ``wall_now`` (epoch seconds) says the lines arrived live at that host time: the clock
         rules then learn the offset between the log clock and the host clock from them; from a
         block of a backlog (:attr:`LineBlock.backlog <monilog.parsing.columns.LineBlock.backlog>`)
-        only provisionally, since its last line may be old (:meth:`LogClock.learn
+        only as a lower bound, since its last line may be old (:meth:`LogClock.learn
         <monilog.accumulation.clock.LogClock.learn>`). Lines given as a sequence came as written.
 
         A block read with more waiting behind it (:attr:`LineBlock.more

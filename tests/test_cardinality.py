@@ -447,7 +447,7 @@ class BacklogBlocksTest(unittest.TestCase):
         host = T0 + 10**6  # a backlog read from its start: the host is far ahead of the log
         blocks = [("a.log", stamped_lines(range(0, 100), rate=10), host),
                   ("a.log", stamped_lines(range(100, 165), rate=10, first=10**5), host + 0.5)]
-        items, summary = self.fed(blocks, more=True)
+        items, summary = self.fed(blocks, more=True, backlog=True)
         self.assertEqual((summary.late_hits, summary.outlier_hits), (0, 0))
         self.assertEqual((items, summary), self.fed(blocks, more=False, backlog=True))
         # the same lines read as they were written: a second block a minute ahead of the first's

@@ -157,7 +157,7 @@ class LiveTest(unittest.TestCase):
             rulings(clock, T0 + 10 + elapsed, 1, host=host)
         self.assertEqual(clock.latest, T0 + 109)
 
-    def test_an_offset_learnt_from_a_backlog_refuses_nothing_until_lines_read_as_written_settle_it(self) -> None:
+    def test_a_backlog_s_offset_refuses_nothing_until_settled_and_never_lowers_a_settled_one(self) -> None:
         clock = LogClock(window=10)
         rulings(clock, T0, 2, host=T0 + 7200)  # a file read from its start, its last line two hours old
         clock.learn(T0 + 7200, moved=True, backlog=True)
@@ -168,8 +168,16 @@ class LiveTest(unittest.TestCase):
         clock.learn(T0 + 7200.1, moved=True)  # lines read as they came
         self.assertTrue(clock.settled)
         self.assertEqual(rulings(clock, T0 + 3700, 5, host=T0 + 7201), [(R, T0 + 3700, 5)])
-        clock.learn(T0 + 7202, moved=True, backlog=True)  # a reader behind again: nothing refused
-        self.assertEqual(rulings(clock, T0 + 3700, 5, host=T0 + 7202)[-1], (A, T0 + 3700, 4))
+        settled = clock.offset
+        # the process stopped for two minutes: what was written meanwhile is a backlog, older than now
+        self.assertEqual(rulings(clock, T0 + 3601, 3, host=T0 + 7322), [(A, T0 + 3601, 3)])
+        clock.learn(T0 + 7322, moved=True, backlog=True)
+        self.assertEqual((clock.offset, clock.settled), (settled, True))
+        self.assertEqual(rulings(clock, T0 + 3600 + 86_400, 5, host=T0 + 7322.1), [(R, T0 + 3600 + 86_400, 5)])
+        self.assertEqual(rulings(clock, T0 + 3740, 2, host=T0 + 7322.2),  # 18 s ahead of it
+                         [(H, T0 + 3740, 1), (C, T0 + 3740, 1), (A, T0 + 3740, 1)])
+        clock.learn(T0 + 7322.2, moved=True, backlog=True)  # a backlog ahead of it raises it
+        self.assertEqual((clock.offset, clock.settled), ((T0 + 3740) - (T0 + 7322.2), True))
 
     def test_the_host_clock_refutes_no_held_line_while_the_offset_is_not_settled(self) -> None:
         clock = LogClock(window=10)
@@ -279,6 +287,25 @@ class MonitorClockTest(unittest.TestCase):
         summary = monitor.finish()
         self.assertEqual((summary.parsed, summary.late_hits, summary.outlier_hits), (3604, 0, 0))
         self.assertEqual(monitor.clock.latest, T0 + 7200 + 19)
+
+    def test_a_settled_offset_outlives_a_stall_s_backlog(self) -> None:
+        def block(*seconds: int) -> LineBlock:
+            return LineBlock("".join(self.line(T0 + second) + "\n" for second in seconds).encode(), len(seconds))
+
+        monitor = Monitor(threshold=1, window=10, period=10, sinks=[Recorder()])
+        monitor.feed("access.log", block(*range(10)), wall_now=T0 + 9.5)  # read as written: settled
+        monitor.tick(T0 + 10)
+        stalled = block(10)  # the process stopped two minutes; a quiet log wrote one line meanwhile
+        stalled.backlog = True
+        monitor.feed("access.log", stalled, wall_now=T0 + 130)
+        burst = block(*[86_400] * 5)  # a backend a day ahead, in the rest of that backlog
+        burst.backlog = True
+        monitor.feed("access.log", burst, wall_now=T0 + 130.1)
+        for second in (131, 133):  # the log's next lines, read as written
+            monitor.feed("access.log", block(second), wall_now=T0 + second + 0.5)
+            monitor.tick(T0 + second + 1)
+        summary = monitor.finish()
+        self.assertEqual((summary.parsed, summary.late_hits, summary.outlier_hits, monitor.clock.refused), (18, 0, 5, 5))
 
     def test_the_same_lines_in_one_batch_or_one_by_one(self) -> None:
         lines = [self.line(Y2099)] + [self.line(T0 + second // 2) for second in range(40)]

@@ -16,8 +16,9 @@ import unittest
 from typing import Callable, List, Optional, Tuple
 from unittest import mock
 
+from monilog.parsing.columns import LineBlock
 from monilog.watcher import FileWatcher, WatchNotice
-from monilog.watcher.follower import READ_BLOCK
+from monilog.watcher.follower import READ_BLOCK, Follower
 
 DEADLINE = 20.0
 """Seconds a test waits for something that should happen within a poll or two."""
@@ -211,11 +212,14 @@ class FollowTest(WatcherTestCase):
             self.wait_lines(lines + [b"appended"], old)
             self.wait_lines([b"appended"], new)
             self.assertEqual(sorted(marks[4:]), [(new, False), (old, False)], "lines written since the file's end was read")
-            append(new, b"".join(line + b"\n" for line in lines))  # a burst: more than a read
+            append(new, b"".join(line + b"\n" for line in lines))  # a burst: more than a read, written since
             self.wait_lines([b"appended"] + lines, new)
-        self.assertTrue(any(fills[6:]))  # 200 KB in one write: a read fills its 64 KiB
-        self.assertTrue(all(marks[index][1] for index in range(7, len(marks)) if fills[index - 1]),
-                        "a read behind a full one")
+            self.assertTrue(any(fills[6:]))  # 200 KB in one write: a read fills its 64 KiB
+            self.assertEqual(marks[6:], [(new, False)] * (len(marks) - 6))
+            with mock.patch("monilog.watcher.follower.FRESH_SECONDS", -1.0):  # any end reached is too long ago
+                append(new, b"late\n")
+                self.wait_lines([b"appended"] + lines + [b"late"], new)
+        self.assertEqual(marks[-1], (new, True), "what was written long after the end was read")
 
     def test_last_activity_moves_when_lines_arrive(self):
         log = self.path("access.log")
@@ -488,6 +492,41 @@ class StreamTest(WatcherTestCase):
             os.write(writer, payload)
             os.close(writer)
         self.wait_lines([b"one", b"two", b"three"])
+
+    def test_a_stream_is_read_to_its_end_only_when_nothing_more_is_ready(self):
+        fifo = self.path("pipe")
+        os.mkfifo(fifo)
+        writer = os.open(fifo, os.O_RDWR)  # both ends: neither open blocks
+        self.addCleanup(os.close, writer)
+        marks: List[bool] = []
+
+        class Sink:
+            def deliver(self, source: str, lines: LineBlock) -> None:
+                marks.append(lines.backlog)
+
+            def notice(self, level: str, source: str, kind: str, message: str) -> None:
+                pass
+
+            def count(self, source: str, field: str, amount: int = 1) -> None:
+                pass
+
+            def skip(self, source: str, reason: str, amount: int) -> None:
+                pass
+
+        follower = Follower(fifo, Sink(), {}, max_line_length=1 << 16, rotation_grace=1.0, explicit=True)
+        follower.prime(from_start=False)
+        self.addCleanup(follower.close, False)
+        os.write(writer, b"x" * 99 + b"\n" + b"history\n" * 3000)  # 24 KB waiting before the first read
+        with mock.patch("monilog.watcher.follower.READ_BLOCK", 8 << 10):
+            follower.read(1)  # full reads
+            follower.read(1)
+            follower.read(1)  # a short one: a pipe gives what it holds, not the end of its writer
+            os.write(writer, b"more\n")
+            follower.read(1)  # still the history's reading: nothing came back empty yet
+            follower.read(1)  # empty: the end, now
+            os.write(writer, b"new\n")
+            follower.read(1)
+        self.assertEqual(marks, [True, True, True, True, False])
 
     def test_standard_input_in_a_subprocess(self):
         script = (

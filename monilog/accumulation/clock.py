@@ -41,12 +41,15 @@ The rules
 * The offset between log and host time is learnt from every live batch that moves the clock
   (:meth:`LogClock.learn`); before it is known, a lone held first line within
   :data:`FIRST_LINE_TRUST` of the host time is trusted without waiting for a second line. It is
-  *settled* when learnt from lines read as they were written; learnt from a backlog (a file read
-  from its start, a reader behind), whose last line may be hours old, it is only a lower bound
-  of the log's time: lines beyond it are then not refused but ruled in log time, as in a replay
-  (a lone line far ahead is still held), and the host clock confirms a held line it reaches but
-  refutes none (:meth:`LogClock.advance`), until lines read as they came settle it. So a quiet
-  log followed from its start, or a backlog of hours read 4 MiB at a time, loses no line.
+  *settled* when learnt from lines read as they were written (soon after a read had reached the
+  end of their input). A backlog (a file read from its start, a stream's history, what was
+  written while the process was stopped or behind), whose last line may be hours old, tells only
+  a lower bound: it raises a settled offset but never lowers it, so a backlog's lines stamped far
+  ahead are still refused. Before any settled offset, lines beyond the lower bound are not
+  refused but ruled in log time, as in a replay (a lone line far ahead is still held), and the
+  host clock confirms a held line it reaches but refutes none (:meth:`LogClock.advance`), until
+  lines read as they came settle it. So a quiet log followed from its start, a backlog of hours
+  read 4 MiB at a time, or a quiet log read after a stall, loses no line.
 """
 
 from __future__ import annotations
@@ -203,11 +206,16 @@ class LogClock:
 
     def learn(self, host: float, moved: bool, backlog: bool = False) -> None:
         """Live lines arrived at ``host`` time; ``moved`` says whether they moved the clock, which
-        then tells the offset between the log's clock and the host's, settled unless the lines
-        are a ``backlog`` (see the module documentation)."""
-        if moved and self.latest is not None:
-            self.offset = self.latest - host
-            self.settled = not backlog
+        then tells the offset between the log's clock and the host's: settled by lines read as
+        they came; from a ``backlog``, only a lower bound, which raises a settled offset but
+        never lowers it (see the module documentation)."""
+        if not moved or self.latest is None:
+            return
+        offset = self.latest - host
+        if not backlog:
+            self.offset, self.settled = offset, True
+        elif not self.settled or self.offset is None or offset > self.offset:
+            self.offset = offset
 
     def expected(self, host: float) -> Optional[float]:
         """The log time it is at ``host`` time, as far as is known (None before the offset is).

@@ -254,11 +254,11 @@ class LineBlock(SplitOnUse[bytes]):
         self.more = more
         """Whether more lines were waiting when these were read (a read that filled its buffer, in a
         backlog): a consumer may keep the last of them to read with the next block."""
-        self.backlog = backlog or more
-        """Whether these lines had waited to be read: read from a file's start, after a read that
-        filled its buffer, or with more behind them. Lines read as they came (after a read that had
-        reached the end) were written since the last read, so the last of them tells the log's
-        time now; a backlog's tells only a time the log has passed."""
+        self.backlog = backlog
+        """Whether these lines had waited to be read (a file read from its start, a stream's
+        history, what was written while the reader was stopped or behind): the last of them tells
+        only a time the log has passed. Lines read soon after a read that had reached the end were
+        written since, and the last of them tells the log's time now."""
         self._count = count
         self._lines: Optional[List[bytes]] = None
 

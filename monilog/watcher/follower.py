@@ -39,6 +39,13 @@ alone then come in one batch (when they are cut, see :meth:`Monitor.feed
 and clients from 36 % to 41 % of the ordinary log's speed by CPU, before this wait; 8 and 16 MiB
 gained nothing more on it)."""
 
+FRESH_SECONDS = 5.0
+"""Data read within this many seconds (monotonic) of a read that had reached the end of its file
+or stream was written since then: its last line tells the log's time now, to within that much,
+well inside the clock rules' 60 s (:data:`~monilog.accumulation.clock.MAX_JUMP`). Anything else
+is a backlog (:attr:`LineBlock.backlog <monilog.parsing.columns.LineBlock.backlog>`): a file read
+from its start, a stream's history, whatever was written while the process was stopped or behind."""
+
 TAIL_LENGTH = 64
 """How many of the last bytes read are compared again before reading on (truncation detection)."""
 
@@ -47,6 +54,12 @@ HEAD_LENGTH = 1024
 
 Identity = Tuple[int, int]
 """(st_dev, st_ino): which file a path names."""
+
+
+def fresh(reached_end: Optional[float], now: float) -> bool:
+    """Whether data read at ``now`` was written since an end of its input reached at
+    ``reached_end`` (monotonic seconds; None: never), and so tells the log's time now."""
+    return reached_end is not None and now - reached_end <= FRESH_SECONDS
 
 
 def identity_of(status: os.stat_result) -> Identity:
@@ -122,10 +135,9 @@ class OpenFile:
         self.owner: Optional[Follower] = None
         self.last_data = time.monotonic()
         self.at_eof = False
-        self.caught_up = False
-        """True when what is read next was written since the last read: that read reached the end
-        (it did not fill its buffer). Else it is a backlog (:attr:`LineBlock.backlog
-        <monilog.parsing.columns.LineBlock.backlog>`), as is what the first read finds."""
+        self.reached_end: Optional[float] = None
+        """When (monotonic) a read last reached its end: found nothing more, or, in a regular file,
+        less than a full block. What is read within :data:`FRESH_SECONDS` of it is fresh."""
         self.ended = False
         self.head = b""
         """Its first bytes (up to :data:`HEAD_LENGTH`), as far as seen."""
@@ -363,7 +375,7 @@ class Follower:
                 self.close_generation(handle, flush=True)
         if self.current is not None:
             if behind:
-                self.current.at_eof = self.current.caught_up = False  # not read this time: its end is unknown
+                self.current.at_eof = False  # not read this time: its end is unknown
             else:
                 behind = self._read(self.current, blocks)
         return behind
@@ -411,7 +423,8 @@ class Follower:
                 self._sink.count(self.path, "bytes", len(data))  # a stream is read on, unused,
                 continue  # to its end: its writer must not block
             if not data:
-                handle.at_eof = handle.caught_up = True
+                handle.at_eof = True
+                handle.reached_end = time.monotonic()
                 return False
             handle.at_eof = False
             handle.last_data = time.monotonic()
@@ -422,9 +435,10 @@ class Follower:
         """Split ``data`` into lines, deliver them, count bytes and cut lines."""
         self._sink.count(self.path, "bytes", len(data))
         cut_before = handle.splitter.cut_lines
-        full = len(data) >= READ_BLOCK
-        lines = handle.splitter.feed_block(data, more=full, backlog=not handle.caught_up)
-        handle.caught_up = not full
+        full, now = len(data) >= READ_BLOCK, time.monotonic()
+        lines = handle.splitter.feed_block(data, more=full, backlog=not fresh(handle.reached_end, now))
+        if handle.seekable and not full:  # a short read of a file is its end now; a stream's may not be
+            handle.reached_end = now
         cut = handle.splitter.cut_lines - cut_before
         if cut:
             self._sink.count(self.path, "cut_lines", cut)

@@ -49,7 +49,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Mapping, NamedTup
 from monilog.outputs.optional import optional_module
 from monilog.parsing.columns import LineBlock
 
-from .follower import FollowerReport
+from .follower import FollowerReport, fresh
 from .lines import DEFAULT_MAX_LINE_LENGTH
 
 SCHEME = "kafka://"
@@ -227,7 +227,7 @@ class KafkaFollower:
         self._helper: Optional[threading.Thread] = None
         self._ends: Optional[Dict[int, int]] = None  # the broker's end offsets after an outage, found by the helper
         self._down = False  # the broker could not be reached, and was not found again yet
-        self._caught_up = False  # the last consume took fewer messages than it could: the next ones are new
+        self._reached_end: Optional[float] = None  # when (monotonic) a consume last took fewer messages than it could
 
     def prime(self, from_start: bool) -> None:
         """Connect (in the background): subscribe with a group, else look the partitions up."""
@@ -271,12 +271,13 @@ class KafkaFollower:
                 empty += 1
         if empty:
             self._sink.skip(self.path, EMPTY_MESSAGE, empty)
-        full = len(messages) == CONSUME_MESSAGES
+        full, now = len(messages) == CONSUME_MESSAGES, time.monotonic()
         if lines:
             self._sink.count(self.path, "lines", len(lines))
             self._sink.deliver(self.path, LineBlock(b"\n".join(lines) + b"\n", len(lines), more=full,
-                                                    backlog=not self._caught_up))
-        self._caught_up = not full
+                                                    backlog=not fresh(self._reached_end, now)))
+        if not full:
+            self._reached_end = now
         return full
 
     def close(self, flush: bool) -> None:
