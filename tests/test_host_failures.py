@@ -193,7 +193,10 @@ class BacklogTest(unittest.TestCase):
         stop = threading.Event()
         self.addCleanup(stop.set)
         summaries = []
-        with mock.patch("monilog.watcher.follower.READ_BLOCK", 64 << 10):
+        # reads of 64 KiB; an hour to be fresh in, so that a loaded machine stalling the watcher
+        # cannot make the appended lines a backlog
+        with mock.patch("monilog.watcher.follower.READ_BLOCK", 64 << 10), \
+                mock.patch("monilog.watcher.follower.FRESH_SECONDS", 3600.0):
             thread = threading.Thread(target=lambda: summaries.append(
                 follow(monitor, [path], from_start=True, stop=stop, poll_interval=0.02, clock=clock)), daemon=True)
             thread.start()

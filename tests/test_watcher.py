@@ -202,7 +202,9 @@ class FollowTest(WatcherTestCase):
         marks: List[Tuple[str, bool]] = []
         fills: List[bool] = []
         self.hook = lambda source, block: (marks.append((source, block.backlog)), fills.append(block.more))  # type: ignore[attr-defined]
-        with mock.patch("monilog.watcher.follower.READ_BLOCK", 64 << 10):
+        # an hour to be fresh in: a loaded machine may leave the watcher's thread waiting seconds
+        with mock.patch("monilog.watcher.follower.READ_BLOCK", 64 << 10), \
+                mock.patch("monilog.watcher.follower.FRESH_SECONDS", 3600.0):
             self.watch([old], from_start=True)
             self.watch([new])  # from its end
             self.wait_lines(lines, old)
@@ -517,7 +519,8 @@ class StreamTest(WatcherTestCase):
         follower.prime(from_start=False)
         self.addCleanup(follower.close, False)
         os.write(writer, b"x" * 99 + b"\n" + b"history\n" * 3000)  # 24 KB waiting before the first read
-        with mock.patch("monilog.watcher.follower.READ_BLOCK", 8 << 10):
+        with mock.patch("monilog.watcher.follower.READ_BLOCK", 8 << 10), \
+                mock.patch("monilog.watcher.follower.FRESH_SECONDS", 3600.0):
             follower.read(1)  # full reads
             follower.read(1)
             follower.read(1)  # a short one: a pipe gives what it holds, not the end of its writer
