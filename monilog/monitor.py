@@ -208,8 +208,9 @@ class Monitor:
         self.parsed = 0
         self._lock = threading.RLock()
         self._parsers: Dict[str, LogParser] = {}
-        # per source, the last period's records of a backlog block and when they arrived (see feed)
-        self._waiting: Dict[str, Tuple[ParsedBlock, Optional[float]]] = {}
+        # per source, the last period's records of a block with more behind it, when they arrived and
+        # whether they had waited to be read (see feed)
+        self._waiting: Dict[str, Tuple[ParsedBlock, Optional[float], bool]] = {}
         self._periods: Dict[int, Statistics] = {}
         self._report_start: Optional[int] = None
         self._start_from_wall = False
@@ -293,7 +294,7 @@ class Monitor:
         <monilog.accumulation.clock.LogClock.learn>`). Lines given as a sequence came as written.
 
         A block read with more waiting behind it (:attr:`LineBlock.more
-        <monilog.parsing.columns.LineBlock.more>`: a backlog) keeps the records of its last report
+        <monilog.parsing.columns.LineBlock.more>`: a backlog, or a burst) keeps the records of its last report
         period, parsed, for the next block of ``source``, as a replay's pieces do
         (:func:`~monilog.accumulation.aggregate.split_last_span`): each period of a backlog is then
         counted in one piece, its counters cut once and applied into empty statistics, which fold
@@ -329,24 +330,24 @@ class Monitor:
         if waiting is not None:
             whole = joined([waiting[0], parsed])
             if whole is None:  # its keys decode otherwise now (the format changed): counted alone
-                self.apply(self._aggregated(source, waiting[0]), host=waiting[1], backlog=True)
+                self.apply(self._aggregated(source, waiting[0]), host=waiting[1], backlog=waiting[2])
             parsed = parsed if whole is None else whole
         if more and self.cut_keys is not None:
             parsed, rest = split_last_span(parsed, self.batch_span)
             if rest is not None:
-                self._waiting[source] = (rest, wall_now)
+                self._waiting[source] = (rest, wall_now, backlog)
         self.apply(self._aggregated(source, parsed), host=wall_now, backlog=backlog)
 
     def _count_waiting(self, arrived_by: Optional[float]) -> None:
         """Count the lines waiting for their source's next block that arrived by host time
         ``arrived_by`` (all with None)."""
-        for source, (_, arrived) in list(self._waiting.items()):
+        for source, (_, arrived, _) in list(self._waiting.items()):
             if arrived_by is None or arrived is None or arrived <= arrived_by:
                 self._count_waiting_of(source)
 
     def _count_waiting_of(self, source: str) -> None:
-        records, arrived = self._waiting.pop(source)
-        self.apply(self._aggregated(source, records), host=arrived, backlog=True)
+        records, arrived, backlog = self._waiting.pop(source)
+        self.apply(self._aggregated(source, records), host=arrived, backlog=backlog)
 
     def add_records(self, records: Iterable[LogRecord]) -> None:
         """Account records parsed elsewhere (by a :class:`LogParser`, or made by a program); they

@@ -252,8 +252,8 @@ class LineBlock(SplitOnUse[bytes]):
         self.data = data
         """The lines, each ended by ``b"\\n"``."""
         self.more = more
-        """Whether more lines were waiting when these were read (a read that filled its buffer, in a
-        backlog): a consumer may keep the last of them to read with the next block."""
+        """Whether more lines were waiting when these were read (a read that filled its buffer): a
+        consumer may keep the last of them to read with the next block."""
         self.backlog = backlog
         """Whether these lines had waited to be read (a file read from its start, a stream's
         history, what was written while the reader was stopped or behind): the last of them tells
